@@ -1,0 +1,498 @@
+/*
+ * Connections: reading into a bounded buffer, handing bytes to the front
+ * end, flushing the output queue with one writev per loop turn, liveness
+ * pings, flood control, and the one teardown path.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "chatd/wire.h"
+#include "core.h"
+#include "detect.h"
+#include "framed.h"
+#include "log.h"
+#include "server.h"
+
+#define CONN_OF(ptr, member) ((struct conn *)(void *)((char *)(ptr) - offsetof(struct conn, member)))
+
+static const char *const state_names[] = {"detect", "open", "draining", "closed"};
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+void
+conn_set_state(struct conn *c, enum conn_state st)
+{
+	/* States only move forward. */
+	if (st < c->state) {
+		log_err("conn %s: illegal state change %s -> %s", c->peer, state_names[c->state],
+		        state_names[st]);
+		abort();
+	}
+	log_debug("conn %s: %s -> %s", c->peer, state_names[c->state], state_names[st]);
+	c->state = (uint8_t)st;
+}
+
+/* Bytes of partial input a connection may hold: one whole frame. */
+static size_t
+in_cap(const struct server *srv)
+{
+	return srv->cfg.max_frame + WIRE_HEADER_LEN;
+}
+
+/* Make the io watcher's interest match what the connection is doing:
+ * read unless closing or throttled, write only while output waits. */
+static void
+update_events(struct conn *c)
+{
+	int want = 0;
+
+	if (c->state <= CONN_OPEN && !c->throttled)
+		want |= EV_READ;
+	if (c->writing)
+		want |= EV_WRITE;
+	if (want == (c->io.events & (EV_READ | EV_WRITE)) && ev_is_active(&c->io))
+		return;
+	ev_io_stop(c->srv->loop, &c->io);
+	ev_io_set(&c->io, c->fd, want);
+	if (want)
+		ev_io_start(c->srv->loop, &c->io);
+}
+
+static void
+arm_timer(struct conn *c, double at)
+{
+	struct ev_loop *loop = c->srv->loop;
+	double delay = at - ev_now(loop);
+
+	ev_timer_stop(loop, &c->timer);
+	ev_timer_set(&c->timer, delay > 0 ? delay : 0, 0);
+	ev_timer_start(loop, &c->timer);
+}
+
+struct conn *
+conn_new(struct server *srv, int fd, const char *peer)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	double now = ev_now(srv->loop);
+
+	if (c == NULL)
+		fatal("out of memory (connection)");
+	c->srv = srv;
+	c->fd = fd;
+	c->state = CONN_DETECT;
+	c->announce = 1;
+	c->last_rx = now;
+	c->tokens = srv->cfg.flood_burst;
+	c->tok_time = now;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	outq_init(&c->out);
+	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
+	ev_io_start(srv->loop, &c->io);
+	ev_timer_init(&c->timer, conn_timer_cb, srv->cfg.ping_interval, 0);
+	ev_timer_start(srv->loop, &c->timer);
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	log_debug("conn %s: accepted (fd %d, %zu open)", peer, fd, srv->nconns);
+	return c;
+}
+
+static void
+pending_add(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->pending || c->writing)
+		return;
+	c->pending = 1;
+	c->prev_pending = NULL;
+	c->next_pending = srv->pending;
+	if (srv->pending)
+		srv->pending->prev_pending = c;
+	srv->pending = c;
+}
+
+static void
+pending_remove(struct conn *c)
+{
+	if (!c->pending)
+		return;
+	if (c->prev_pending)
+		c->prev_pending->next_pending = c->next_pending;
+	else
+		c->srv->pending = c->next_pending;
+	if (c->next_pending)
+		c->next_pending->prev_pending = c->prev_pending;
+	c->pending = 0;
+}
+
+/* After output was queued: enforce the queue bound, schedule a flush. */
+static void
+queued(struct conn *c)
+{
+	if (c->out.bytes > c->srv->cfg.max_queue) {
+		conn_close(c, WIRE_R_SLOW_CONSUMER);
+		return;
+	}
+	pending_add(c);
+}
+
+void
+conn_send_blk(struct conn *c, struct blk *b)
+{
+	if (c->state > CONN_OPEN)
+		return;
+	outq_push(&c->out, b);
+	queued(c);
+}
+
+uint8_t *
+conn_reserve(struct conn *c, size_t max)
+{
+	return outq_reserve(&c->out, max);
+}
+
+void
+conn_commit(struct conn *c, size_t used)
+{
+	outq_commit(&c->out, used);
+	if (c->state <= CONN_OPEN)
+		queued(c);
+}
+
+int
+conn_spend(struct conn *c)
+{
+	const struct config *cfg = &c->srv->cfg;
+	double now;
+
+	if (cfg->flood_rate == 0)
+		return 1;
+	now = ev_now(c->srv->loop);
+	c->tokens += (now - c->tok_time) * cfg->flood_rate;
+	if (c->tokens > cfg->flood_burst)
+		c->tokens = cfg->flood_burst;
+	c->tok_time = now;
+	if (c->tokens >= 1) {
+		c->tokens -= 1;
+		return 1;
+	}
+	c->throttled = 1;
+	return 0;
+}
+
+/* Write once: as much of the queue as one writev takes, within the
+ * per-turn budget so that one busy reader cannot starve the rest. */
+static void
+flush(struct conn *c)
+{
+	struct iovec iov[CHATD_WRITE_IOV];
+	ssize_t n;
+	int cnt;
+
+	cnt = outq_iov(&c->out, iov, CHATD_WRITE_IOV, CHATD_WRITE_BUDGET);
+	if (cnt > 0) {
+		n = writev(c->fd, iov, cnt);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				log_debug("conn %s: write: %s", c->peer, strerror(errno));
+				conn_close(c, WIRE_R_RESET);
+				return;
+			}
+			n = 0;
+		}
+		outq_consume(&c->out, (size_t)n);
+	}
+	c->writing = c->out.bytes > 0;
+	if (!c->writing && c->state == CONN_DRAINING) {
+		conn_close(c, c->reason);
+		return;
+	}
+	update_events(c);
+}
+
+void
+conn_flush_all(struct server *srv)
+{
+	struct conn *c;
+
+	while ((c = srv->pending) != NULL) {
+		pending_remove(c);
+		if (c->state != CONN_CLOSED)
+			flush(c);
+	}
+}
+
+/* Hand buffered bytes to the protocol; returns how many were used. */
+static size_t
+process(struct conn *c, const uint8_t *p, size_t len)
+{
+	size_t used = 0;
+
+	if (c->state == CONN_DETECT) {
+		switch (detect_protocol(p, len)) {
+		case DETECT_MORE:
+			return 0;
+		case DETECT_FRAMED:
+			c->fe = &framed_frontend;
+			conn_set_state(c, CONN_OPEN);
+			c->fe->start(c);
+			used = WIRE_PREFACE_LEN;
+			break;
+		case DETECT_BAD_VERSION:
+			framed_refuse(c, WIRE_E_BAD_VERSION);
+			return len;
+		default:
+			framed_refuse(c, WIRE_E_BAD_PREFACE);
+			return len;
+		}
+	}
+	if (c->state == CONN_OPEN && used < len)
+		used += c->fe->input(c, p + used, len - used);
+	return used;
+}
+
+/* Keep the unused tail of data (which may be c->in itself). */
+static void
+keep(struct conn *c, const uint8_t *data, size_t len, size_t used)
+{
+	size_t left = len - used;
+
+	if (c->state > CONN_OPEN || left == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->inlen = 0;
+		return;
+	}
+	if (data == c->in) {
+		memmove(c->in, c->in + used, left);
+	} else {
+		size_t cap = in_cap(c->srv);
+
+		/* A throttled reader may leave more than one frame behind. */
+		c->in = malloc(left > cap ? left : cap);
+		if (c->in == NULL)
+			fatal("out of memory (input buffer)");
+		memcpy(c->in, data + used, left);
+	}
+	c->inlen = (uint32_t)left;
+}
+
+/* Throttled: stop reading until a token is back. */
+static void
+throttle(struct conn *c)
+{
+	double wait = (1 - c->tokens) / c->srv->cfg.flood_rate;
+
+	update_events(c);
+	arm_timer(c, ev_now(c->srv->loop) + wait);
+}
+
+static void
+conn_read(struct conn *c)
+{
+	struct server *srv = c->srv;
+	uint8_t *dst;
+	size_t room;
+	ssize_t n;
+
+	if (c->in) {
+		dst = c->in + c->inlen;
+		room = in_cap(srv) > c->inlen ? in_cap(srv) - c->inlen : 0;
+	} else {
+		dst = srv->scratch;
+		room = CHATD_READ_CHUNK;
+	}
+	if (room == 0)
+		return;
+	n = read(c->fd, dst, room);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("conn %s: read: %s", c->peer, strerror(errno));
+		conn_close(c, WIRE_R_RESET);
+		return;
+	}
+	if (n == 0) {
+		conn_close(c, WIRE_R_CLOSED);
+		return;
+	}
+	c->last_rx = ev_now(srv->loop);
+	c->pinged = 0;
+	if (c->in) {
+		size_t len = c->inlen + (size_t)n;
+
+		keep(c, c->in, len, process(c, c->in, len));
+	} else {
+		keep(c, dst, (size_t)n, process(c, dst, (size_t)n));
+	}
+	if (c->throttled && c->state == CONN_OPEN)
+		throttle(c);
+}
+
+static void
+conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = CONN_OF(w, io);
+
+	(void)loop;
+	if (revents & EV_WRITE)
+		flush(c);
+	if ((revents & EV_READ) && c->state <= CONN_OPEN && !c->throttled)
+		conn_read(c);
+}
+
+/* Flood control let go: work through what was held back, then read on. */
+static void
+resume(struct conn *c)
+{
+	c->throttled = 0;
+	if (c->in)
+		keep(c, c->in, c->inlen, process(c, c->in, c->inlen));
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->throttled)
+		throttle(c);
+	else
+		update_events(c);
+}
+
+static void
+conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = CONN_OF(w, timer);
+	const struct config *cfg = &c->srv->cfg;
+	double now = ev_now(loop), silent, next;
+
+	(void)revents;
+	if (c->state == CONN_DRAINING) {
+		if (now >= c->deadline)
+			conn_close(c, c->reason);
+		else
+			arm_timer(c, c->deadline);
+		return;
+	}
+	if (c->state == CONN_CLOSED)
+		return;
+	if (c->throttled) {
+		resume(c);
+		if (c->state != CONN_OPEN && c->state != CONN_DETECT)
+			return;
+	}
+	silent = now - c->last_rx;
+	if (silent >= cfg->ping_interval + cfg->ping_timeout) {
+		log_notice("conn %s: no answer for %.1f s", c->peer, silent);
+		if (c->fe && c->state == CONN_OPEN)
+			c->fe->bye(c, WIRE_R_PING_TIMEOUT);
+		conn_close_after_flush(c, WIRE_R_PING_TIMEOUT, CHATD_DRAIN_TIMEOUT);
+		return;
+	}
+	if (silent >= cfg->ping_interval && !c->pinged && c->fe && c->state == CONN_OPEN) {
+		c->pinged = 1;
+		c->fe->idle(c);
+	}
+	next = c->last_rx + cfg->ping_interval;
+	if (c->pinged || next <= now)
+		next = c->last_rx + cfg->ping_interval + cfg->ping_timeout;
+	if (c->throttled)
+		return; /* throttle() armed the timer for the resume */
+	arm_timer(c, next);
+}
+
+void
+conn_close(struct conn *c, uint8_t reason)
+{
+	struct ev_loop *loop = c->srv->loop;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	if (c->state != CONN_DRAINING)
+		c->reason = reason;
+	conn_set_state(c, CONN_CLOSED);
+	ev_io_stop(loop, &c->io);
+	ev_timer_stop(loop, &c->timer);
+	if (!c->reaping) {
+		c->reaping = 1;
+		c->next_reap = c->srv->reap;
+		c->srv->reap = c;
+	}
+}
+
+void
+conn_close_after_flush(struct conn *c, uint8_t reason, double timeout)
+{
+	if (c->state >= CONN_DRAINING)
+		return;
+	if (c->out.bytes == 0) {
+		conn_close(c, reason);
+		return;
+	}
+	c->reason = reason;
+	conn_set_state(c, CONN_DRAINING);
+	c->deadline = ev_now(c->srv->loop) + timeout;
+	arm_timer(c, c->deadline);
+	update_events(c);
+	pending_add(c);
+	if (!c->reaping) {
+		c->reaping = 1;
+		c->next_reap = c->srv->reap;
+		c->srv->reap = c;
+	}
+}
+
+/* Free everything; c is closed and on no list but the connection list. */
+static void
+destroy(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	pending_remove(c);
+	ev_io_stop(srv->loop, &c->io);
+	ev_timer_stop(srv->loop, &c->timer);
+	close(c->fd);
+	outq_clear(&c->out);
+	free(c->in);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	free(c);
+}
+
+void
+conn_reap_all(struct server *srv)
+{
+	struct conn *c;
+
+	while ((c = srv->reap) != NULL) {
+		srv->reap = c->next_reap;
+		c->reaping = 0;
+		if (c->sess) {
+			uint8_t kind = 0;
+
+			if (c->announce)
+				kind = c->reason == WIRE_R_NONE ? WIRE_P_QUIT : WIRE_P_DROP;
+			if (session_registered(c->sess))
+				log_info("conn %s: %s left: %s", c->peer, session_nick(c->sess),
+				         c->reason == WIRE_R_NONE ? "quit" : wire_reason_name(c->reason));
+			core_session_end(srv->core, c->sess, kind, c->reason);
+			c->sess = NULL;
+		}
+		if (c->state == CONN_CLOSED) {
+			log_debug("conn %s: closed (%s)", c->peer, wire_reason_name(c->reason));
+			destroy(c);
+		}
+	}
+}

@@ -1,0 +1,106 @@
+/*
+ * A client connection: its socket and watchers, its input buffer, its
+ * output queue, its liveness and flood-control state, its front end and
+ * its session.  Front ends see a connection through these functions.
+ *
+ * Lifetime: conn_close() may be called at any time, from any callback,
+ * including from inside a fan-out; it only marks the connection and puts
+ * it on the server's reap list.  The teardown (leaving rooms, announcing
+ * the drop, closing the socket, freeing) runs before the loop sleeps, when
+ * no callback is using the connection.
+ */
+#ifndef CHATD_CONN_H
+#define CHATD_CONN_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blk.h"
+#include "outq.h"
+
+struct server;
+struct session;
+struct conn;
+
+/* The states a connection moves through; conn_set_state() is the only
+ * place that changes them. */
+enum conn_state {
+	CONN_DETECT,   /* waiting for the first bytes to pick a protocol */
+	CONN_OPEN,     /* speaking its protocol */
+	CONN_DRAINING, /* closed for input, flushing its last output */
+	CONN_CLOSED,   /* waiting to be torn down */
+};
+
+/* A protocol front end: the translator between a wire format and the
+ * core.  input() consumes whole units (frames, lines) and returns how many
+ * bytes it used; the rest is kept until more arrive. */
+struct frontend {
+	const char *name;
+	size_t (*input)(struct conn *c, const uint8_t *p, size_t len);
+	void (*start)(struct conn *c);              /* protocol chosen */
+	void (*idle)(struct conn *c);               /* silent too long: ping */
+	void (*bye)(struct conn *c, uint8_t reason); /* queue a farewell */
+	const struct sink *sink;
+};
+
+struct conn {
+	ev_io io;       /* EV_READ while reading, EV_WRITE while output waits */
+	ev_timer timer; /* liveness, flood resume, drain deadline */
+	struct server *srv;
+	const struct frontend *fe;
+	struct session *sess;
+	struct conn *next; /* server's list of all connections */
+	struct conn *prev;
+	struct conn *next_pending; /* server's flush list */
+	struct conn *prev_pending;
+	struct conn *next_reap;    /* server's reap list */
+	uint8_t *in;               /* partial input, allocated only while needed */
+	uint32_t inlen;
+	int fd;
+	uint8_t state;      /* enum conn_state */
+	uint8_t reason;     /* enum wire_reason, once closing */
+	uint8_t announce;   /* tell the rooms when tearing down */
+	uint8_t pending;    /* on the flush list */
+	uint8_t reaping;    /* on the reap list */
+	uint8_t pinged;     /* a ping is out since the last input */
+	uint8_t throttled;  /* reading stopped by flood control */
+	uint8_t writing;    /* EV_WRITE armed */
+	struct outq out;
+	double last_rx;  /* ev_now() of the last input */
+	double tokens;   /* flood-control bucket */
+	double tok_time; /* when tokens were last refilled */
+	double deadline; /* draining: when to give up flushing */
+	char peer[48];   /* address:port, for logs */
+};
+
+/* Adopt an accepted, non-blocking socket. */
+struct conn *conn_new(struct server *srv, int fd, const char *peer);
+
+void conn_set_state(struct conn *c, enum conn_state st);
+static inline int
+conn_is_open(const struct conn *c)
+{
+	return c->state == CONN_OPEN;
+}
+
+/* Queue a shared block for sending; may mark c as a slow consumer. */
+void conn_send_blk(struct conn *c, struct blk *b);
+/* Reserve/commit private reply bytes (see outq_reserve). */
+uint8_t *conn_reserve(struct conn *c, size_t max);
+void conn_commit(struct conn *c, size_t used);
+
+/* Take one flood-control token: 1 if the request may proceed now, 0 if c
+ * is out of budget (c is then throttled and the caller stops reading). */
+int conn_spend(struct conn *c);
+
+/* Close at once, dropping unsent output. */
+void conn_close(struct conn *c, uint8_t reason);
+/* Stop reading, flush what is queued (bounded by a deadline), then close. */
+void conn_close_after_flush(struct conn *c, uint8_t reason, double timeout);
+
+/* Called by the server before the loop sleeps. */
+void conn_reap_all(struct server *srv);
+void conn_flush_all(struct server *srv);
+
+#endif

@@ -1,0 +1,643 @@
+/*
+ * The chat core: the registry of rooms and sessions and the commands on
+ * them.  Everything here runs on the loop's one thread and finishes
+ * before returning; delivery goes through each session's sink, which
+ * queues without calling back, so rooms never change while they are
+ * being iterated.
+ */
+#include "core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chatd/wire.h"
+#include "hmap.h"
+#include "log.h"
+#include "valid.h"
+
+struct session {
+	char nick[WIRE_NICK_MAX + 1]; /* as the user spelled it */
+	char key[WIRE_NICK_MAX + 1];  /* folded, the nick index's key */
+	uint8_t nick_len;
+	uint8_t registered;
+	uint16_t nrooms;
+	uint16_t caprooms;
+	struct room **rooms;
+	const struct sink *sink;
+	void *ctx;
+	uint32_t mark; /* dedupes deliveries of one event across rooms */
+};
+
+struct room {
+	char name[WIRE_ROOM_MAX + 1]; /* as its creator spelled it */
+	char key[WIRE_ROOM_MAX + 1];
+	uint8_t name_len;
+	uint32_t nmembers;
+	uint32_t capmembers;
+	struct session **members; /* in join order */
+	struct history hist;
+	uint64_t epoch;
+	uint64_t seq;          /* last sequence number given out */
+	uint64_t linger_until; /* while empty: when it is freed */
+	struct room *lprev;    /* linger list, ordered by linger_until */
+	struct room *lnext;
+};
+
+struct core {
+	struct core_limits lim;
+	struct hmap rooms; /* folded name -> room, active and lingering */
+	struct hmap nicks; /* folded nick -> registered session */
+	size_t active_rooms;
+	uint64_t next_epoch;
+	uint64_t now_ms;
+	uint32_t mark;
+	struct room *lhead; /* lingering rooms, soonest first */
+	struct room *ltail;
+};
+
+static void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+
+	if (q == NULL)
+		fatal("out of memory (%zu bytes)", n);
+	return q;
+}
+
+struct core *
+core_new(const struct core_limits *lim, uint64_t epoch_seed)
+{
+	struct core *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		fatal("out of memory (core)");
+	c->lim = *lim;
+	hmap_init(&c->rooms);
+	hmap_init(&c->nicks);
+	/* Epoch 0 means "no cursor" on the wire, so it is never given out. */
+	c->next_epoch = epoch_seed ? epoch_seed : 1;
+	return c;
+}
+
+static void
+room_free(struct room *r)
+{
+	history_clear(&r->hist);
+	free(r->members);
+	free(r);
+}
+
+void
+core_free(struct core *c)
+{
+	size_t pos = 0;
+	struct room *r;
+
+	while ((r = hmap_next(&c->rooms, &pos)) != NULL)
+		room_free(r);
+	hmap_free(&c->rooms);
+	hmap_free(&c->nicks);
+	free(c);
+}
+
+void
+core_set_limits(struct core *c, const struct core_limits *lim)
+{
+	c->lim = *lim;
+}
+
+const struct core_limits *
+core_limits(const struct core *c)
+{
+	return &c->lim;
+}
+
+void
+core_set_time(struct core *c, uint64_t now_ms)
+{
+	c->now_ms = now_ms;
+}
+
+struct session *
+core_session_new(struct core *c, const struct sink *sink, void *ctx)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	(void)c;
+	if (s == NULL)
+		fatal("out of memory (session)");
+	s->sink = sink;
+	s->ctx = ctx;
+	return s;
+}
+
+/* Deliver p to every member of r except skip. */
+static void
+announce(struct room *r, struct pres *p, const struct session *skip)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->nmembers; i++) {
+		struct session *m = r->members[i];
+
+		if (m != skip)
+			m->sink->presence(m->ctx, p);
+	}
+}
+
+static void
+linger_unlink(struct core *c, struct room *r)
+{
+	if (r->lprev)
+		r->lprev->lnext = r->lnext;
+	else
+		c->lhead = r->lnext;
+	if (r->lnext)
+		r->lnext->lprev = r->lprev;
+	else
+		c->ltail = r->lprev;
+	r->lprev = r->lnext = NULL;
+}
+
+/* Start an empty room's linger, keeping the list sorted; the linger time
+ * rarely changes, so the right place is almost always the tail. */
+static void
+linger_start(struct core *c, struct room *r)
+{
+	struct room *after = c->ltail;
+
+	r->linger_until = c->now_ms + c->lim.room_linger_ms;
+	while (after && after->linger_until > r->linger_until)
+		after = after->lprev;
+	r->lprev = after;
+	r->lnext = after ? after->lnext : c->lhead;
+	if (r->lnext)
+		r->lnext->lprev = r;
+	else
+		c->ltail = r;
+	if (after)
+		after->lnext = r;
+	else
+		c->lhead = r;
+}
+
+/* Take s out of r (which it is in) and free r's slot in s. */
+static void
+member_remove(struct core *c, struct room *r, struct session *s)
+{
+	uint32_t i;
+	uint16_t j;
+
+	for (i = 0; i < r->nmembers && r->members[i] != s; i++)
+		;
+	memmove(&r->members[i], &r->members[i + 1], (r->nmembers - i - 1) * sizeof(*r->members));
+	r->nmembers--;
+	for (j = 0; j < s->nrooms && s->rooms[j] != r; j++)
+		;
+	memmove(&s->rooms[j], &s->rooms[j + 1], (size_t)(s->nrooms - j - 1) * sizeof(*s->rooms));
+	s->nrooms--;
+	if (r->nmembers == 0) {
+		c->active_rooms--;
+		/* An empty room holds no member array: idle rooms cost little. */
+		free(r->members);
+		r->members = NULL;
+		r->capmembers = 0;
+		linger_start(c, r);
+	}
+}
+
+static struct pres *
+pres_for(struct core *c, uint8_t kind, uint8_t reason, const struct room *r,
+         const struct session *s)
+{
+	return pres_new(kind, reason, r ? r->name : "", r ? r->name_len : 0, s->nick, s->nick_len,
+	                "", 0, c->now_ms);
+}
+
+void
+core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason)
+{
+	while (s->nrooms) {
+		struct room *r = s->rooms[s->nrooms - 1];
+
+		member_remove(c, r, s);
+		if (kind && r->nmembers) {
+			struct pres *p = pres_for(c, kind, reason, r, s);
+
+			announce(r, p, NULL);
+			pres_unref(p);
+		}
+	}
+	if (s->registered)
+		hmap_del(&c->nicks, s->key, s->nick_len);
+	free(s->rooms);
+	free(s);
+}
+
+/* Check nick as a new name for s: 0 if s may take it. */
+static int
+nick_check(struct core *c, const struct session *s, const char *nick, size_t n, char *key)
+{
+	struct session *owner;
+
+	if (!valid_nick(nick, n))
+		return WIRE_E_NICK_INVALID;
+	valid_fold(key, nick, n);
+	owner = hmap_get(&c->nicks, key, n);
+	if (owner && owner != s)
+		return WIRE_E_NICK_TAKEN;
+	return 0;
+}
+
+static void
+nick_set(struct core *c, struct session *s, const char *nick, size_t n)
+{
+	if (s->registered)
+		hmap_del(&c->nicks, s->key, s->nick_len);
+	memcpy(s->nick, nick, n);
+	s->nick[n] = '\0';
+	valid_fold(s->key, nick, n);
+	s->nick_len = (uint8_t)n;
+	s->registered = 1;
+	hmap_put(&c->nicks, s->key, n, s);
+}
+
+int
+core_hello(struct core *c, struct session *s, const char *nick, size_t n)
+{
+	char key[WIRE_NICK_MAX + 1];
+	int err;
+
+	if (s->registered)
+		return WIRE_E_ALREADY_REGISTERED;
+	if ((err = nick_check(c, s, nick, n, key)) != 0)
+		return err;
+	nick_set(c, s, nick, n);
+	return 0;
+}
+
+int
+core_nick(struct core *c, struct session *s, const char *nick, size_t n)
+{
+	char key[WIRE_NICK_MAX + 1];
+	struct pres *p;
+	uint16_t i;
+	uint32_t j;
+	int err;
+
+	if (!s->registered)
+		return WIRE_E_NOT_REGISTERED;
+	if ((err = nick_check(c, s, nick, n, key)) != 0)
+		return err;
+	p = pres_new(WIRE_P_NICK, WIRE_R_NONE, "", 0, s->nick, s->nick_len, nick, n, c->now_ms);
+	nick_set(c, s, nick, n);
+	/* Once to the user, and once to each user sharing any room. */
+	s->mark = ++c->mark;
+	s->sink->presence(s->ctx, p);
+	for (i = 0; i < s->nrooms; i++) {
+		struct room *r = s->rooms[i];
+
+		for (j = 0; j < r->nmembers; j++) {
+			struct session *m = r->members[j];
+
+			if (m->mark != c->mark) {
+				m->mark = c->mark;
+				m->sink->presence(m->ctx, p);
+			}
+		}
+	}
+	pres_unref(p);
+	return 0;
+}
+
+/* The room named by folded key, creating it when absent. */
+static struct room *
+room_get(struct core *c, const char *name, size_t n, const char *key)
+{
+	struct room *r = hmap_get(&c->rooms, key, n);
+
+	if (r)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		fatal("out of memory (room)");
+	memcpy(r->name, name, n);
+	memcpy(r->key, key, n + 1);
+	r->name_len = (uint8_t)n;
+	r->epoch = c->next_epoch++;
+	history_init(&r->hist, c->lim.history_len);
+	hmap_put(&c->rooms, r->key, n, r);
+	/* Until its first member arrives a new room counts as lingering, so
+	 * that the empty-room invariant (lingering iff no members) holds. */
+	linger_start(c, r);
+	return r;
+}
+
+static int
+is_member(const struct session *s, const struct room *r)
+{
+	uint16_t i;
+
+	for (i = 0; i < s->nrooms; i++)
+		if (s->rooms[i] == r)
+			return 1;
+	return 0;
+}
+
+/* Compute which part of r's history a join with this cursor replays. */
+static void
+replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_joined *out)
+{
+	unsigned len = history_len(&r->hist);
+
+	out->hist_from = 0;
+	out->flags = 0;
+	if (epoch != 0 && epoch != r->epoch) {
+		out->flags = WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED;
+	} else if (epoch != 0) {
+		out->hist_from = history_after(&r->hist, since);
+		/* Something after the cursor fell out of the ring: the first
+		 * message we can give is not since + 1. */
+		if (since < r->seq && (len == 0 || history_at(&r->hist, out->hist_from)->seq > since + 1))
+			out->flags = WIRE_HIST_TRUNCATED;
+	}
+	out->hist_count = len - out->hist_from;
+}
+
+int
+core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_t epoch,
+          uint64_t since, struct core_joined *out)
+{
+	char key[WIRE_ROOM_MAX + 1];
+	struct room *r;
+	struct pres *p;
+
+	if (!s->registered)
+		return WIRE_E_NOT_REGISTERED;
+	if (!valid_room(name, n))
+		return WIRE_E_ROOM_INVALID;
+	valid_fold(key, name, n);
+	r = hmap_get(&c->rooms, key, n);
+	if (r && is_member(s, r))
+		return WIRE_E_ALREADY_IN_ROOM;
+	if (c->lim.max_rooms && s->nrooms >= c->lim.max_rooms)
+		return WIRE_E_TOO_MANY_ROOMS;
+	if (r && c->lim.max_members && r->nmembers >= c->lim.max_members)
+		return WIRE_E_ROOM_FULL;
+	r = room_get(c, name, n, key);
+
+	if (r->nmembers == 0) {
+		linger_unlink(c, r);
+		c->active_rooms++;
+	}
+	if (r->nmembers == r->capmembers) {
+		r->capmembers = r->capmembers ? r->capmembers * 2 : 4;
+		r->members = xrealloc(r->members, r->capmembers * sizeof(*r->members));
+	}
+	if (s->nrooms == s->caprooms) {
+		s->caprooms = (uint16_t)(s->caprooms ? s->caprooms * 2 : 2);
+		s->rooms = xrealloc(s->rooms, s->caprooms * sizeof(*s->rooms));
+	}
+	r->members[r->nmembers++] = s;
+	s->rooms[s->nrooms++] = r;
+
+	p = pres_for(c, WIRE_P_JOIN, WIRE_R_NONE, r, s);
+	announce(r, p, s);
+	pres_unref(p);
+
+	out->room = r;
+	out->epoch = r->epoch;
+	out->last_seq = r->seq;
+	out->members = r->nmembers;
+	replay_range(r, epoch, since, out);
+	return 0;
+}
+
+/* The room s names, if s is in it; else the error explaining why not. */
+static int
+member_room(struct core *c, const struct session *s, const char *name, size_t n,
+            struct room **out)
+{
+	char key[WIRE_ROOM_MAX + 1];
+	struct room *r;
+
+	if (!s->registered)
+		return WIRE_E_NOT_REGISTERED;
+	if (!valid_room(name, n))
+		return WIRE_E_ROOM_INVALID;
+	valid_fold(key, name, n);
+	r = hmap_get(&c->rooms, key, n);
+	if (r == NULL || !is_member(s, r))
+		return WIRE_E_NOT_IN_ROOM;
+	*out = r;
+	return 0;
+}
+
+int
+core_part(struct core *c, struct session *s, const char *name, size_t n)
+{
+	struct room *r = NULL;
+	struct pres *p;
+	int err;
+
+	if ((err = member_room(c, s, name, n, &r)) != 0)
+		return err;
+	/* The leaver is told too: it is the confirmation of the part. */
+	p = pres_for(c, WIRE_P_PART, WIRE_R_NONE, r, s);
+	announce(r, p, NULL);
+	pres_unref(p);
+	member_remove(c, r, s);
+	return 0;
+}
+
+static int
+text_check(const struct core *c, const char *text, size_t n)
+{
+	if (n > c->lim.max_text)
+		return WIRE_E_TEXT_TOO_LONG;
+	if (n == 0 || !valid_utf8(text, n))
+		return WIRE_E_TEXT_INVALID;
+	return 0;
+}
+
+int
+core_say(struct core *c, struct session *s, const char *name, size_t n, const char *text,
+         size_t tn, struct core_ack *ack)
+{
+	struct room *r = NULL;
+	struct msg *m;
+	uint32_t i;
+	int err;
+
+	if ((err = member_room(c, s, name, n, &r)) != 0)
+		return err;
+	if ((err = text_check(c, text, tn)) != 0)
+		return err;
+	m = msg_new(r->name, r->name_len, s->nick, s->nick_len, text, tn, ++r->seq, c->now_ms, 0);
+	history_push(&r->hist, m);
+	for (i = 0; i < r->nmembers; i++) {
+		struct session *to = r->members[i];
+
+		if (to != s)
+			to->sink->message(to->ctx, m);
+	}
+	ack->seq = m->seq;
+	ack->time_ms = m->time_ms;
+	msg_unref(m);
+	return 0;
+}
+
+int
+core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
+            size_t tn, struct core_ack *ack)
+{
+	char key[WIRE_NICK_MAX + 1];
+	struct session *to;
+	struct msg *m;
+	int err;
+
+	if (!s->registered)
+		return WIRE_E_NOT_REGISTERED;
+	if (n == 0 || n > WIRE_NICK_MAX)
+		return WIRE_E_NO_SUCH_USER;
+	valid_fold(key, nick, n);
+	if ((to = hmap_get(&c->nicks, key, n)) == NULL)
+		return WIRE_E_NO_SUCH_USER;
+	if ((err = text_check(c, text, tn)) != 0)
+		return err;
+	m = msg_new("", 0, s->nick, s->nick_len, text, tn, 0, c->now_ms, 1);
+	to->sink->message(to->ctx, m);
+	ack->seq = 0;
+	ack->time_ms = m->time_ms;
+	msg_unref(m);
+	return 0;
+}
+
+struct room *
+core_room_find(const struct core *c, const char *name, size_t n)
+{
+	char key[WIRE_ROOM_MAX + 1];
+	struct room *r;
+
+	if (!valid_room(name, n))
+		return NULL;
+	valid_fold(key, name, n);
+	r = hmap_get(&c->rooms, key, n);
+	return r && r->nmembers ? r : NULL;
+}
+
+static int
+cmp_room(const void *a, const void *b)
+{
+	return strcmp((*(struct room *const *)a)->key, (*(struct room *const *)b)->key);
+}
+
+static int
+cmp_session(const void *a, const void *b)
+{
+	return strcmp((*(struct session *const *)a)->key, (*(struct session *const *)b)->key);
+}
+
+struct room **
+core_rooms_sorted(const struct core *c, size_t *n)
+{
+	struct room **v = xrealloc(NULL, (c->active_rooms + 1) * sizeof(*v));
+	size_t pos = 0, k = 0;
+	struct room *r;
+
+	while ((r = hmap_next(&c->rooms, &pos)) != NULL)
+		if (r->nmembers)
+			v[k++] = r;
+	qsort(v, k, sizeof(*v), cmp_room);
+	*n = k;
+	return v;
+}
+
+struct session **
+core_users_sorted(const struct core *c, size_t *n)
+{
+	struct session **v = xrealloc(NULL, (c->nicks.len + 1) * sizeof(*v));
+	size_t pos = 0, k = 0;
+	struct session *s;
+
+	while ((s = hmap_next(&c->nicks, &pos)) != NULL)
+		v[k++] = s;
+	qsort(v, k, sizeof(*v), cmp_session);
+	*n = k;
+	return v;
+}
+
+size_t
+core_room_count(const struct core *c)
+{
+	return c->active_rooms;
+}
+
+size_t
+core_user_count(const struct core *c)
+{
+	return c->nicks.len;
+}
+
+uint64_t
+core_expire(struct core *c)
+{
+	struct room *r;
+
+	while ((r = c->lhead) != NULL && r->linger_until <= c->now_ms) {
+		linger_unlink(c, r);
+		hmap_del(&c->rooms, r->key, r->name_len);
+		log_debug("room %s freed after its linger", r->name);
+		room_free(r);
+	}
+	return r ? r->linger_until - c->now_ms : 0;
+}
+
+const char *
+session_nick(const struct session *s)
+{
+	return s->nick;
+}
+
+size_t
+session_nick_len(const struct session *s)
+{
+	return s->nick_len;
+}
+
+int
+session_registered(const struct session *s)
+{
+	return s->registered;
+}
+
+const char *
+room_name(const struct room *r)
+{
+	return r->name;
+}
+
+size_t
+room_name_len(const struct room *r)
+{
+	return r->name_len;
+}
+
+uint32_t
+room_member_count(const struct room *r)
+{
+	return r->nmembers;
+}
+
+struct session *
+room_member(const struct room *r, uint32_t i)
+{
+	return r->members[i];
+}
+
+const struct history *
+room_history(const struct room *r)
+{
+	return &r->hist;
+}

@@ -1,0 +1,111 @@
+/*
+ * The chat core: sessions, rooms, membership, the nick index, history and
+ * the commands that act on them.  It knows nothing of sockets or wire
+ * bytes.  Front ends call core_*() with decoded commands and receive the
+ * core's events (messages, presence) through the sink each session was
+ * created with; replies to the caller come back as return values.
+ *
+ * Commands return 0 on success or an enum wire_error code explaining the
+ * refusal; the codes double as the protocol-neutral error vocabulary.
+ */
+#ifndef CHATD_CORE_H
+#define CHATD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "history.h"
+#include "msg.h"
+
+struct core;
+struct room;
+struct session;
+
+/* Budgets the core enforces; zero means "no limit" where noted. */
+struct core_limits {
+	unsigned history_len;   /* ring size for rooms created from now on */
+	uint64_t room_linger_ms; /* how long an empty room keeps its history */
+	unsigned max_text;      /* bytes of message text */
+	unsigned max_rooms;     /* rooms one session may be in (0: no limit) */
+	unsigned max_members;   /* members one room may have (0: no limit) */
+};
+
+/*
+ * How the core delivers events to one session.  Called synchronously from
+ * inside core commands, possibly while the core iterates a room: a sink
+ * must not call back into the core, and must not free its session.
+ */
+struct sink {
+	void (*message)(void *ctx, struct msg *m);
+	void (*presence)(void *ctx, struct pres *p);
+};
+
+/* What a successful join returns to the joiner's front end. */
+struct core_joined {
+	struct room *room;
+	uint64_t epoch;
+	uint64_t last_seq;
+	uint32_t members;
+	unsigned hist_from;  /* first history index to replay */
+	unsigned hist_count; /* how many to replay */
+	uint8_t flags;       /* WIRE_HIST_* */
+};
+
+/* What a sender learns of its accepted message. */
+struct core_ack {
+	uint64_t seq; /* 0 for direct messages */
+	uint64_t time_ms;
+};
+
+/* epoch_seed: the first room epoch; later rooms count up from it.  A value
+ * derived from the start time makes epochs differ across restarts. */
+struct core *core_new(const struct core_limits *lim, uint64_t epoch_seed);
+/* Free the core and every room; all sessions must have ended. */
+void core_free(struct core *c);
+void core_set_limits(struct core *c, const struct core_limits *lim);
+const struct core_limits *core_limits(const struct core *c);
+/* Set the clock used for message times and room linger (unix ms). */
+void core_set_time(struct core *c, uint64_t now_ms);
+
+struct session *core_session_new(struct core *c, const struct sink *sink, void *ctx);
+/*
+ * End a session: leave every room, announcing kind (WIRE_P_QUIT or
+ * WIRE_P_DROP with reason) to the rooms unless kind is 0, release the nick
+ * and free the session.
+ */
+void core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason);
+
+int core_hello(struct core *c, struct session *s, const char *nick, size_t n);
+int core_nick(struct core *c, struct session *s, const char *nick, size_t n);
+int core_join(struct core *c, struct session *s, const char *room, size_t n, uint64_t epoch,
+              uint64_t since, struct core_joined *out);
+int core_part(struct core *c, struct session *s, const char *room, size_t n);
+/* On success *ack gets what the sender's acknowledgement carries. */
+int core_say(struct core *c, struct session *s, const char *room, size_t n, const char *text,
+             size_t tn, struct core_ack *ack);
+int core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
+                size_t tn, struct core_ack *ack);
+
+/* A room with at least one member, or NULL. */
+struct room *core_room_find(const struct core *c, const char *name, size_t n);
+/* Active rooms / registered sessions sorted by folded name, in a fresh
+ * array the caller frees; *n gets the count. */
+struct room **core_rooms_sorted(const struct core *c, size_t *n);
+struct session **core_users_sorted(const struct core *c, size_t *n);
+size_t core_room_count(const struct core *c); /* active rooms */
+size_t core_user_count(const struct core *c); /* registered sessions */
+/* Free rooms whose linger has passed; returns ms until the next one is
+ * due, or 0 when no room is lingering. */
+uint64_t core_expire(struct core *c);
+
+const char *session_nick(const struct session *s);
+size_t session_nick_len(const struct session *s);
+int session_registered(const struct session *s);
+
+const char *room_name(const struct room *r);
+size_t room_name_len(const struct room *r);
+uint32_t room_member_count(const struct room *r);
+struct session *room_member(const struct room *r, uint32_t i);
+const struct history *room_history(const struct room *r);
+
+#endif

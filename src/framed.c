@@ -1,0 +1,442 @@
+/*
+ * The framed front end: decodes client frames into core commands, and
+ * renders core events and replies as frames.  It is a translator only;
+ * every decision about rooms, names and history is the core's.
+ */
+#include "framed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chatd/wire.h"
+#include "conn.h"
+#include "core.h"
+#include "log.h"
+#include "server.h"
+
+/* Largest fixed-size reply (everything but lists and messages). */
+#define FRAMED_REPLY_MAX (WIRE_HEADER_LEN + 512)
+
+/* Append one reply frame built by the caller's writer calls: reserve,
+ * encode into the connection's private block, commit. */
+struct reply {
+	struct conn *c;
+	struct wire_writer w;
+};
+
+static struct wire_writer *
+reply_begin(struct reply *r, struct conn *c, size_t max)
+{
+	r->c = c;
+	wire_writer_init(&r->w, conn_reserve(c, max), max);
+	return &r->w;
+}
+
+static void
+reply_end(struct reply *r)
+{
+	/* Replies are sized by construction; an overflow is our bug. */
+	if (r->w.err) {
+		log_err("conn %s: reply did not fit its reservation", r->c->peer);
+		abort();
+	}
+	conn_commit(r->c, r->w.len);
+}
+
+static void
+send_error(struct conn *c, uint16_t code, uint8_t type, uint32_t ref, const char *detail)
+{
+	char text[256];
+	struct reply r;
+	int n;
+
+	if (detail && *detail)
+		n = snprintf(text, sizeof(text), "%s: %s", wire_error_name(code), detail);
+	else
+		n = snprintf(text, sizeof(text), "%s", wire_error_name(code));
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = (int)strlen(text);
+	wire_enc_error(reply_begin(&r, c, WIRE_HEADER_LEN + 9 + sizeof(text)), code, type, ref, text,
+	               (size_t)n);
+	reply_end(&r);
+}
+
+/* A 1xx error: say why, then close once it is flushed. */
+static void
+fatal_error(struct conn *c, uint16_t code, uint8_t type, const char *detail)
+{
+	log_notice("conn %s: protocol error: %s%s%s", c->peer, wire_error_name(code),
+	           detail ? ": " : "", detail ? detail : "");
+	send_error(c, code, type, 0, detail);
+	conn_close_after_flush(c, WIRE_R_PROTOCOL_ERROR, CHATD_DRAIN_TIMEOUT);
+}
+
+void
+framed_refuse(struct conn *c, uint16_t code)
+{
+	c->fe = &framed_frontend;
+	if (c->state == CONN_DETECT)
+		conn_set_state(c, CONN_OPEN);
+	fatal_error(c, code, 0,
+	            code == WIRE_E_BAD_VERSION ? "this server speaks version 1" :
+	                                         "expected the 8-byte preface 89 43 48 41 54 44 00 01");
+}
+
+static struct blk *
+render_message(const struct msg *m, int history)
+{
+	size_t size = WIRE_HEADER_LEN + 1 + 1 + m->room_len + 1 + m->from_len + 8 + 8 + 2 + m->text_len;
+	struct blk *b = blk_new(size);
+	struct wire_writer w;
+	uint8_t flags = (uint8_t)((history ? WIRE_MSG_HISTORY : 0) | (m->direct ? WIRE_MSG_DIRECT : 0));
+
+	wire_writer_init(&w, b->data, size);
+	wire_enc_message(&w, flags, m->room, m->room_len, m->from, m->from_len, m->seq, m->time_ms,
+	                 m->text, m->text_len);
+	b->len = (uint32_t)w.len;
+	return b;
+}
+
+static struct blk *
+render_presence(const struct pres *p)
+{
+	size_t size = WIRE_HEADER_LEN + 2 + 3 + p->room_len + p->nick_len + p->new_nick_len + 8;
+	struct blk *b = blk_new(size);
+	struct wire_writer w;
+
+	wire_writer_init(&w, b->data, size);
+	wire_enc_presence(&w, p->kind, p->reason, p->room, p->room_len, p->nick, p->nick_len,
+	                  p->new_nick, p->new_nick_len, p->time_ms);
+	b->len = (uint32_t)w.len;
+	return b;
+}
+
+static void
+on_message(void *ctx, struct msg *m)
+{
+	struct conn *c = ctx;
+
+	conn_send_blk(c, msg_wire(m, MSG_FMT_FRAMED, 0, render_message));
+}
+
+static void
+on_presence(void *ctx, struct pres *p)
+{
+	struct conn *c = ctx;
+
+	conn_send_blk(c, pres_wire(p, MSG_FMT_FRAMED, render_presence));
+}
+
+static const struct sink framed_sink = {on_message, on_presence};
+
+static void
+send_welcome(struct conn *c)
+{
+	const struct config *cfg = &c->srv->cfg;
+	struct wire_msg m;
+	struct reply r;
+
+	memset(&m, 0, sizeof(m));
+	m.u.welcome.version = WIRE_VERSION;
+	m.u.welcome.nick.p = session_nick(c->sess);
+	m.u.welcome.nick.len = (uint16_t)session_nick_len(c->sess);
+	m.u.welcome.server.p = cfg->server_name;
+	m.u.welcome.server.len = (uint16_t)strlen(cfg->server_name);
+	m.u.welcome.max_frame = cfg->max_frame;
+	m.u.welcome.max_text = (uint16_t)cfg->max_text;
+	m.u.welcome.max_nick = WIRE_NICK_MAX;
+	m.u.welcome.max_room = WIRE_ROOM_MAX;
+	m.u.welcome.flood_rate = cfg->flood_rate;
+	m.u.welcome.flood_burst = cfg->flood_burst;
+	m.u.welcome.max_queue = cfg->max_queue;
+	m.u.welcome.history_len = (uint16_t)cfg->history;
+	m.u.welcome.max_rooms = (uint16_t)cfg->max_rooms;
+	m.u.welcome.ping_interval_ms = (uint32_t)(cfg->ping_interval * 1000);
+	m.u.welcome.ping_timeout_ms = (uint32_t)(cfg->ping_timeout * 1000);
+	wire_enc_welcome(reply_begin(&r, c, FRAMED_REPLY_MAX), &m);
+	reply_end(&r);
+}
+
+/* Send names as NAMES frames of at most WIRE_LIST_CHUNK entries. */
+static void
+send_names(struct conn *c, const char *room, size_t rn, size_t n,
+           struct session *(*at)(const void *, size_t), const void *src)
+{
+	size_t i = 0;
+
+	do {
+		struct wire_list_writer lw;
+		struct wire_writer *w;
+		struct reply r;
+		size_t k;
+
+		w = reply_begin(&r, c,
+		                WIRE_HEADER_LEN + 4 + 1 + rn + WIRE_LIST_CHUNK * (1 + WIRE_NICK_MAX));
+		wire_names_begin(w, &lw, room, rn);
+		for (k = 0; k < WIRE_LIST_CHUNK && i < n; k++, i++) {
+			struct session *s = at(src, i);
+
+			wire_names_add(w, &lw, session_nick(s), session_nick_len(s));
+		}
+		wire_list_end(w, &lw, i == n ? WIRE_LIST_LAST : 0);
+		reply_end(&r);
+	} while (i < n);
+}
+
+static struct session *
+member_at(const void *room, size_t i)
+{
+	return room_member(room, (uint32_t)i);
+}
+
+static struct session *
+array_at(const void *v, size_t i)
+{
+	return ((struct session *const *)v)[i];
+}
+
+static void
+do_join(struct conn *c, const struct wire_msg *m)
+{
+	const struct history *h;
+	struct core_joined j;
+	struct reply r;
+	unsigned i;
+	int err;
+
+	err = core_join(c->srv->core, c->sess, m->u.join.room.p, m->u.join.room.len,
+	                m->u.join.epoch, m->u.join.since, &j);
+	if (err) {
+		send_error(c, (uint16_t)err, WIRE_JOIN, 0, NULL);
+		return;
+	}
+	const char *name = room_name(j.room);
+	size_t nlen = room_name_len(j.room);
+
+	wire_enc_joined(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j.epoch, j.last_seq,
+	                j.members);
+	reply_end(&r);
+	send_names(c, name, nlen, j.members, member_at, j.room);
+	h = room_history(j.room);
+	for (i = 0; i < j.hist_count; i++)
+		conn_send_blk(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_FRAMED, 1,
+		                          render_message));
+	wire_enc_history_end(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j.epoch, j.last_seq,
+	                     (uint16_t)j.hist_count, j.flags);
+	reply_end(&r);
+	log_debug("conn %s: %s joined %s", c->peer, session_nick(c->sess), name);
+}
+
+static void
+do_list(struct conn *c)
+{
+	size_t n, i = 0;
+	struct room **v = core_rooms_sorted(c->srv->core, &n);
+
+	do {
+		struct wire_list_writer lw;
+		struct wire_writer *w;
+		struct reply r;
+		size_t k;
+
+		w = reply_begin(&r, c, WIRE_HEADER_LEN + 3 + WIRE_LIST_CHUNK * (1 + WIRE_ROOM_MAX + 4));
+		wire_rooms_begin(w, &lw);
+		for (k = 0; k < WIRE_LIST_CHUNK && i < n; k++, i++)
+			wire_rooms_add(w, &lw, room_name(v[i]), room_name_len(v[i]),
+			               room_member_count(v[i]));
+		wire_list_end(w, &lw, i == n ? WIRE_LIST_LAST : 0);
+		reply_end(&r);
+	} while (i < n);
+	free(v);
+}
+
+static void
+do_who(struct conn *c, const struct wire_msg *m)
+{
+	struct room *room = core_room_find(c->srv->core, m->u.room.room.p, m->u.room.room.len);
+
+	if (room == NULL) {
+		send_error(c, WIRE_E_NO_SUCH_ROOM, WIRE_WHO, 0, NULL);
+		return;
+	}
+	send_names(c, room_name(room), room_name_len(room), room_member_count(room), member_at,
+	           room);
+}
+
+static void
+do_users(struct conn *c)
+{
+	size_t n;
+	struct session **v = core_users_sorted(c->srv->core, &n);
+
+	send_names(c, "", 0, n, array_at, v);
+	free(v);
+}
+
+static void
+send_ack(struct conn *c, uint32_t ref, const struct core_ack *ack)
+{
+	struct reply r;
+
+	wire_enc_ack(reply_begin(&r, c, FRAMED_REPLY_MAX), ref, ack->seq, ack->time_ms);
+	reply_end(&r);
+}
+
+static void
+send_ping(struct conn *c, uint8_t type, uint64_t token)
+{
+	struct reply r;
+
+	wire_enc_ping(reply_begin(&r, c, FRAMED_REPLY_MAX), type, token);
+	reply_end(&r);
+}
+
+static void
+framed_bye(struct conn *c, uint8_t reason)
+{
+	const char *text = reason == WIRE_R_NONE ? "bye" : wire_reason_name(reason);
+	struct reply r;
+
+	wire_enc_bye(reply_begin(&r, c, FRAMED_REPLY_MAX), reason, text, strlen(text));
+	reply_end(&r);
+}
+
+/* Requests allowed before HELLO. */
+static int
+allowed_unregistered(uint8_t type)
+{
+	return type == WIRE_HELLO || type == WIRE_PING || type == WIRE_PONG || type == WIRE_QUIT;
+}
+
+/* Act on one decoded client frame. */
+static void
+dispatch(struct conn *c, const struct wire_msg *m)
+{
+	struct core *core = c->srv->core;
+	struct core_ack ack;
+	int err;
+
+	if (!session_registered(c->sess) && !allowed_unregistered(m->type)) {
+		send_error(c, WIRE_E_NOT_REGISTERED, m->type, 0, "say HELLO first");
+		return;
+	}
+	switch (m->type) {
+	case WIRE_HELLO:
+		err = core_hello(core, c->sess, m->u.hello.nick.p, m->u.hello.nick.len);
+		if (err) {
+			send_error(c, (uint16_t)err, m->type, 0, NULL);
+			return;
+		}
+		log_info("conn %s: registered as %s", c->peer, session_nick(c->sess));
+		send_welcome(c);
+		break;
+	case WIRE_NICK:
+		err = core_nick(core, c->sess, m->u.hello.nick.p, m->u.hello.nick.len);
+		if (err)
+			send_error(c, (uint16_t)err, m->type, 0, NULL);
+		break;
+	case WIRE_JOIN:
+		do_join(c, m);
+		break;
+	case WIRE_PART:
+		err = core_part(core, c->sess, m->u.room.room.p, m->u.room.room.len);
+		if (err)
+			send_error(c, (uint16_t)err, m->type, 0, NULL);
+		break;
+	case WIRE_SAY:
+		err = core_say(core, c->sess, m->u.say.target.p, m->u.say.target.len, m->u.say.text.p,
+		               m->u.say.text.len, &ack);
+		if (err)
+			send_error(c, (uint16_t)err, m->type, m->u.say.ref, NULL);
+		else
+			send_ack(c, m->u.say.ref, &ack);
+		break;
+	case WIRE_MSG:
+		err = core_direct(core, c->sess, m->u.say.target.p, m->u.say.target.len,
+		                  m->u.say.text.p, m->u.say.text.len, &ack);
+		if (err)
+			send_error(c, (uint16_t)err, m->type, m->u.say.ref, NULL);
+		else
+			send_ack(c, m->u.say.ref, &ack);
+		break;
+	case WIRE_LIST:
+		do_list(c);
+		break;
+	case WIRE_WHO:
+		do_who(c, m);
+		break;
+	case WIRE_USERS:
+		do_users(c);
+		break;
+	case WIRE_PING:
+		send_ping(c, WIRE_PONG, m->u.ping.token);
+		break;
+	case WIRE_PONG:
+		break; /* its arrival already counted as life */
+	case WIRE_QUIT:
+		framed_bye(c, WIRE_R_NONE);
+		conn_close_after_flush(c, WIRE_R_NONE, CHATD_DRAIN_TIMEOUT);
+		break;
+	default:
+		/* A server-to-client frame: the peer has the roles confused. */
+		fatal_error(c, WIRE_E_MALFORMED, m->type, "a server frame sent by a client");
+		break;
+	}
+}
+
+static size_t
+framed_input(struct conn *c, const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+
+	while (c->state == CONN_OPEN) {
+		struct wire_frame f;
+		struct wire_msg m;
+		char detail[96];
+		size_t used;
+		int rc;
+
+		switch (wire_frame_next(p + off, len - off, c->srv->cfg.max_frame, &f, &used)) {
+		case WIRE_NEED_MORE:
+			return off;
+		case WIRE_TOO_LARGE:
+			snprintf(detail, sizeof(detail), "the limit is %u bytes", c->srv->cfg.max_frame);
+			fatal_error(c, WIRE_E_FRAME_TOO_LARGE, 0, detail);
+			return len;
+		case WIRE_OK:
+			break;
+		}
+		if (!conn_spend(c))
+			return off;
+		off += used;
+		rc = wire_decode(f.type, f.payload, f.len, &m);
+		if (rc == -2) {
+			snprintf(detail, sizeof(detail), "0x%02x", f.type);
+			send_error(c, WIRE_E_UNKNOWN_TYPE, f.type, 0, detail);
+		} else if (rc < 0) {
+			snprintf(detail, sizeof(detail), "%s payload of %u bytes", wire_type_name(f.type),
+			         f.len);
+			fatal_error(c, WIRE_E_MALFORMED, f.type, detail);
+		} else {
+			dispatch(c, &m);
+		}
+	}
+	return len;
+}
+
+static void
+framed_start(struct conn *c)
+{
+	c->sess = core_session_new(c->srv->core, &framed_sink, c);
+}
+
+static void
+framed_idle(struct conn *c)
+{
+	send_ping(c, WIRE_PING, ++c->srv->ping_token);
+}
+
+const struct frontend framed_frontend = {
+	"framed", framed_input, framed_start, framed_idle, framed_bye, &framed_sink,
+};

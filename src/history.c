@@ -1,0 +1,73 @@
+/*
+ * The history ring.  Messages in one room's ring have contiguous sequence
+ * numbers, which history_after() relies on.
+ */
+#include "history.h"
+
+#include <stdlib.h>
+
+#include "log.h"
+
+void
+history_init(struct history *h, unsigned cap)
+{
+	h->slot = NULL;
+	h->cap = (uint16_t)cap;
+	h->len = 0;
+	h->head = 0;
+}
+
+void
+history_clear(struct history *h)
+{
+	unsigned i;
+
+	for (i = 0; i < h->len; i++)
+		msg_unref(history_at(h, i));
+	free(h->slot);
+	h->slot = NULL;
+	h->len = 0;
+	h->head = 0;
+}
+
+void
+history_push(struct history *h, struct msg *m)
+{
+	if (h->cap == 0)
+		return;
+	if (h->slot == NULL) {
+		h->slot = calloc(h->cap, sizeof(*h->slot));
+		if (h->slot == NULL)
+			fatal("out of memory (history of %u)", (unsigned)h->cap);
+	}
+	msg_ref(m);
+	if (h->len < h->cap) {
+		h->slot[(h->head + h->len) % h->cap] = m;
+		h->len++;
+		return;
+	}
+	msg_unref(h->slot[h->head]);
+	h->slot[h->head] = m;
+	h->head = (uint16_t)((h->head + 1) % h->cap);
+}
+
+struct msg *
+history_at(const struct history *h, unsigned i)
+{
+	return h->slot[(h->head + i) % h->cap];
+}
+
+unsigned
+history_after(const struct history *h, uint64_t since)
+{
+	uint64_t first;
+
+	if (h->len == 0)
+		return 0;
+	first = history_at(h, 0)->seq;
+	if (since < first)
+		return 0;
+	if (since - first >= h->len)
+		return h->len;
+	return (unsigned)(since - first + 1);
+}

@@ -1,0 +1,71 @@
+/*
+ * Messages and presence events: stored once, reference-counted, rendered
+ * at most once per wire format (and, for messages, per live/history
+ * variant).  Front ends render through msg_wire()/pres_wire(), which cache
+ * the block so that fan-out to N members queues N references to one block.
+ */
+#ifndef CHATD_MSG_H
+#define CHATD_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blk.h"
+
+/* Render-cache slots, one per wire format; a front end owns one slot. */
+enum msg_format {
+	MSG_FMT_FRAMED = 0,
+	MSG_FMT_TEXT = 1,
+	MSG_FMT_MAX = 4,
+};
+
+struct msg {
+	uint32_t refs;
+	uint8_t direct; /* to one user rather than a room */
+	uint8_t room_len;
+	uint8_t from_len;
+	uint16_t text_len;
+	uint64_t seq;     /* per-room sequence, 0 for direct messages */
+	uint64_t time_ms; /* server time, unix ms */
+	const char *room; /* "" for direct messages; all point into data[] */
+	const char *from;
+	const char *text;
+	struct blk *wire[MSG_FMT_MAX][2]; /* [format][history variant] */
+	char data[];
+};
+
+struct pres {
+	uint32_t refs;
+	uint8_t kind;   /* enum wire_presence */
+	uint8_t reason; /* enum wire_reason, for drops */
+	uint8_t room_len;
+	uint8_t nick_len;
+	uint8_t new_nick_len;
+	uint64_t time_ms;
+	const char *room; /* "" for nick changes */
+	const char *nick;
+	const char *new_nick; /* "" unless a nick change */
+	struct blk *wire[MSG_FMT_MAX];
+	char data[];
+};
+
+typedef struct blk *msg_render_fn(const struct msg *m, int history);
+typedef struct blk *pres_render_fn(const struct pres *p);
+
+/* A new message holding copies of its strings, with one reference. */
+struct msg *msg_new(const char *room, size_t rn, const char *from, size_t fn, const char *text,
+                    size_t tn, uint64_t seq, uint64_t time_ms, int direct);
+struct msg *msg_ref(struct msg *m);
+void msg_unref(struct msg *m);
+/* The rendering of m in format fmt, rendered on first use and cached; the
+ * caller gets a borrowed pointer valid while m lives. */
+struct blk *msg_wire(struct msg *m, enum msg_format fmt, int history, msg_render_fn *render);
+
+struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn,
+                      const char *nick, size_t nn, const char *new_nick, size_t nnn,
+                      uint64_t time_ms);
+struct pres *pres_ref(struct pres *p);
+void pres_unref(struct pres *p);
+struct blk *pres_wire(struct pres *p, enum msg_format fmt, pres_render_fn *render);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * A connection's output queue: a ring of references to blocks.  Shared
+ * blocks (rendered messages) are queued by reference; a connection's own
+ * small replies are written into a private block at the tail, so an ACK
+ * costs a memcpy, not an allocation.  The queue counts the bytes it still
+ * has to send, which is what the slow-consumer bound is measured on.
+ */
+#ifndef CHATD_OUTQ_H
+#define CHATD_OUTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "blk.h"
+
+struct outq_ent {
+	struct blk *b;
+	uint32_t off; /* bytes of b already sent */
+};
+
+struct outq {
+	struct outq_ent *v; /* ring, allocated while non-empty */
+	uint32_t cap;
+	uint32_t head;
+	uint32_t n;
+	struct blk *priv; /* the private block at the tail, if any */
+	size_t bytes;     /* unsent bytes */
+};
+
+void outq_init(struct outq *q);
+/* Release every block and the ring. */
+void outq_clear(struct outq *q);
+/* Queue a reference to b (the queue takes its own). */
+void outq_push(struct outq *q, struct blk *b);
+/* Room for up to max bytes at the tail for a private reply; write there,
+ * then outq_commit() the number actually used. */
+uint8_t *outq_reserve(struct outq *q, size_t max);
+void outq_commit(struct outq *q, size_t used);
+/* Describe up to max_iov blocks and max_bytes of pending output. */
+int outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_bytes);
+/* Forget n bytes that were sent, releasing finished blocks. */
+void outq_consume(struct outq *q, size_t n);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * The server: owns the loop and drives each turn.  Callbacks only queue
+ * output and mark connections closed; before the loop sleeps, the prepare
+ * watcher tears down closed connections and flushes every connection that
+ * has output, once, so that a fan-out of many messages to one reader costs
+ * one writev.
+ */
+#include "server.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chatd/wire.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+
+#define SERVER_OF(ptr, member) \
+	((struct server *)(void *)((char *)(ptr) - offsetof(struct server, member)))
+
+static uint64_t
+now_ms(struct ev_loop *loop)
+{
+	return (uint64_t)(ev_now(loop) * 1000.0);
+}
+
+static void
+limits_from(const struct config *cfg, struct core_limits *lim)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->history_len = cfg->history;
+	lim->room_linger_ms = (uint64_t)(cfg->room_linger * 1000.0);
+	lim->max_text = cfg->max_text;
+	lim->max_rooms = cfg->max_rooms;
+	lim->max_members = cfg->max_members;
+}
+
+/* Free rooms whose linger is over and wake up for the next one. */
+static void
+expire(struct server *srv)
+{
+	uint64_t next = core_expire(srv->core);
+	double at;
+
+	if (next == 0) {
+		ev_timer_stop(srv->loop, &srv->expire);
+		return;
+	}
+	at = (double)next / 1000.0;
+	if (!ev_is_active(&srv->expire) || ev_timer_remaining(srv->loop, &srv->expire) > at) {
+		ev_timer_stop(srv->loop, &srv->expire);
+		ev_timer_set(&srv->expire, at, 0);
+		ev_timer_start(srv->loop, &srv->expire);
+	}
+}
+
+static void
+flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct server *srv = SERVER_OF(w, flush);
+
+	(void)revents;
+	/* Tearing down announces drops, which queues output; flushing can
+	 * find dead peers, which closes them: repeat until both are done. */
+	for (;;) {
+		conn_flush_all(srv);
+		if (srv->reap == NULL)
+			break;
+		conn_reap_all(srv);
+	}
+	expire(srv);
+	if (srv->shutting_down && srv->nconns == 0)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+clock_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct server *srv = SERVER_OF(w, clock);
+
+	(void)revents;
+	core_set_time(srv->core, now_ms(loop));
+}
+
+static void
+expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	/* The prepare watcher runs next and does the work. */
+}
+
+static void
+emfile_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = SERVER_OF(w, emfile_pause);
+	unsigned i;
+
+	(void)loop;
+	(void)revents;
+	if (srv->shutting_down)
+		return;
+	for (i = 0; i < srv->nlisteners; i++)
+		listener_start(srv->listeners[i]);
+}
+
+static void
+deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = SERVER_OF(w, shutdown_deadline);
+	struct conn *c;
+	size_t left = 0;
+
+	(void)loop;
+	(void)revents;
+	for (c = srv->conns; c; c = c->next)
+		if (c->state != CONN_CLOSED) {
+			left++;
+			conn_close(c, WIRE_R_SHUTDOWN);
+		}
+	log_warn("shutdown deadline: closed %zu connections with output still queued", left);
+}
+
+void
+server_shutdown(struct server *srv)
+{
+	struct conn *c;
+	unsigned i;
+
+	if (srv->shutting_down)
+		return;
+	srv->shutting_down = 1;
+	log_notice("shutting down: telling %zu connections", srv->nconns);
+	for (i = 0; i < srv->nlisteners; i++)
+		listener_stop(srv->listeners[i]);
+	ev_timer_stop(srv->loop, &srv->emfile_pause);
+	for (c = srv->conns; c; c = c->next) {
+		/* Everyone is leaving: no point announcing each departure. */
+		c->announce = 0;
+		if (c->state == CONN_OPEN && c->fe) {
+			c->fe->bye(c, WIRE_R_SHUTDOWN);
+			conn_close_after_flush(c, WIRE_R_SHUTDOWN, srv->cfg.shutdown_timeout);
+		} else if (c->state != CONN_DRAINING) {
+			conn_close(c, WIRE_R_SHUTDOWN);
+		}
+	}
+	ev_timer_set(&srv->shutdown_deadline, srv->cfg.shutdown_timeout, 0);
+	ev_timer_start(srv->loop, &srv->shutdown_deadline);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct server *srv = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (w->signum == SIGHUP) {
+		log_notice("SIGHUP: nothing to reload yet");
+		return;
+	}
+	log_notice("%s received", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_shutdown(srv);
+}
+
+struct server *
+server_new(const struct config *cfg)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	struct core_limits lim;
+	struct timespec ts;
+	unsigned i;
+
+	if (srv == NULL)
+		fatal("out of memory (server)");
+	srv->cfg = *cfg;
+	srv->loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_NOENV);
+	if (srv->loop == NULL)
+		fatal("cannot create the event loop (epoll)");
+	/* Epochs start from the clock so that they differ across restarts. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	limits_from(cfg, &lim);
+	srv->core = core_new(&lim, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+	core_set_time(srv->core, now_ms(srv->loop));
+	srv->scratch = malloc(CHATD_READ_CHUNK);
+	if (srv->scratch == NULL)
+		fatal("out of memory (read buffer)");
+
+	for (i = 0; i < cfg->nlisten; i++) {
+		struct listener *l = listener_open(srv, &cfg->listen[i]);
+
+		if (l == NULL) {
+			server_free(srv);
+			return NULL;
+		}
+		srv->listeners[srv->nlisteners++] = l;
+	}
+
+	ev_prepare_init(&srv->flush, flush_cb);
+	ev_prepare_start(srv->loop, &srv->flush);
+	ev_check_init(&srv->clock, clock_cb);
+	ev_check_start(srv->loop, &srv->clock);
+	ev_timer_init(&srv->expire, expire_cb, 0, 0);
+	ev_timer_init(&srv->emfile_pause, emfile_cb, 0, 0);
+	ev_timer_init(&srv->shutdown_deadline, deadline_cb, 0, 0);
+	ev_signal_init(&srv->sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&srv->sigint, signal_cb, SIGINT);
+	ev_signal_init(&srv->sighup, signal_cb, SIGHUP);
+	srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
+	ev_signal_start(srv->loop, &srv->sigterm);
+	ev_signal_start(srv->loop, &srv->sigint);
+	ev_signal_start(srv->loop, &srv->sighup);
+	return srv;
+}
+
+int
+server_run(struct server *srv)
+{
+	unsigned i;
+
+	for (i = 0; i < srv->nlisteners; i++)
+		listener_start(srv->listeners[i]);
+	ev_run(srv->loop, 0);
+	log_notice("shut down");
+	return 0;
+}
+
+void
+server_free(struct server *srv)
+{
+	unsigned i;
+
+	/* Only reached with no connection left, or before any existed. */
+	for (i = 0; i < srv->nlisteners; i++)
+		listener_free(srv->listeners[i]);
+	core_free(srv->core);
+	free(srv->scratch);
+	ev_loop_destroy(srv->loop);
+	free(srv);
+}

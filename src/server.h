@@ -1,0 +1,54 @@
+/*
+ * The daemon's process-wide state: the loop, the core, the configuration,
+ * the listeners, and the lists the loop works through on every turn
+ * (connections to flush, connections to reap).  Shared by the I/O modules
+ * conn, framed, listener and server.
+ */
+#ifndef CHATD_SERVER_H
+#define CHATD_SERVER_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core.h"
+
+struct conn;
+struct listener;
+
+struct server {
+	struct ev_loop *loop;
+	struct config cfg;
+	struct core *core;
+
+	struct listener *listeners[CHATD_MAX_LISTEN];
+	unsigned nlisteners;
+	ev_timer emfile_pause; /* listeners resting after EMFILE */
+
+	struct conn *conns;   /* every open connection */
+	size_t nconns;
+	struct conn *pending; /* connections with output to flush this turn */
+	struct conn *reap;    /* connections closed, to be torn down this turn */
+
+	ev_prepare flush;   /* before the loop sleeps: reap and flush */
+	ev_check clock;     /* after it wakes: give the core the time */
+	ev_timer expire;    /* frees lingering rooms */
+	ev_signal sigterm;
+	ev_signal sigint;
+	ev_signal sighup;
+	ev_timer shutdown_deadline;
+	int shutting_down;
+
+	uint8_t *scratch; /* CHATD_READ_CHUNK bytes, shared by every read */
+	uint64_t ping_token;
+};
+
+/* Create the server: open every listener, or return NULL after logging. */
+struct server *server_new(const struct config *cfg);
+/* Run the loop until shutdown completes; returns the exit status. */
+int server_run(struct server *srv);
+void server_free(struct server *srv);
+/* Start a graceful shutdown (also what SIGTERM and SIGINT do). */
+void server_shutdown(struct server *srv);
+
+#endif

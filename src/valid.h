@@ -1,0 +1,25 @@
+/*
+ * Validation of names and text: pure functions shared by every front end,
+ * so that a name or message accepted on one protocol is accepted on all.
+ */
+#ifndef CHATD_VALID_H
+#define CHATD_VALID_H
+
+#include <stddef.h>
+
+/* 1 if s[0, n) is well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF) and holds no NUL byte. */
+int valid_utf8(const char *s, size_t n);
+
+/* 1 if s[0, n) is a nickname: 1..WIRE_NICK_MAX bytes of [A-Za-z0-9_-],
+ * starting with a letter or '_'. */
+int valid_nick(const char *s, size_t n);
+
+/* 1 if s[0, n) is a room name: 1..WIRE_ROOM_MAX bytes of [A-Za-z0-9_.-]. */
+int valid_room(const char *s, size_t n);
+
+/* Copy s[0, n) to dst folding ASCII letters to lower case, and terminate
+ * it: names compare case-insensitively through their folded form. */
+void valid_fold(char *dst, const char *s, size_t n);
+
+#endif

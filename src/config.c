@@ -159,24 +159,24 @@ enum opt {
 };
 
 static const struct option options[] = {
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"history", required_argument, NULL, OPT_HISTORY},
-	{"room-linger", required_argument, NULL, OPT_ROOM_LINGER},
-	{"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
-	{"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
-	{"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
-	{"max-frame", required_argument, NULL, OPT_MAX_FRAME},
-	{"max-text", required_argument, NULL, OPT_MAX_TEXT},
-	{"max-rooms", required_argument, NULL, OPT_MAX_ROOMS},
-	{"max-members", required_argument, NULL, OPT_MAX_MEMBERS},
-	{"flood-rate", required_argument, NULL, OPT_FLOOD_RATE},
-	{"flood-burst", required_argument, NULL, OPT_FLOOD_BURST},
-	{"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
-	{"server-name", required_argument, NULL, OPT_SERVER_NAME},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"history", required_argument, NULL, OPT_HISTORY},
+        {"room-linger", required_argument, NULL, OPT_ROOM_LINGER},
+        {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
+        {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
+        {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+        {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
+        {"max-text", required_argument, NULL, OPT_MAX_TEXT},
+        {"max-rooms", required_argument, NULL, OPT_MAX_ROOMS},
+        {"max-members", required_argument, NULL, OPT_MAX_MEMBERS},
+        {"flood-rate", required_argument, NULL, OPT_FLOOD_RATE},
+        {"flood-burst", required_argument, NULL, OPT_FLOOD_BURST},
+        {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
+        {"server-name", required_argument, NULL, OPT_SERVER_NAME},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
 };
 
 void
@@ -191,7 +191,8 @@ config_usage(FILE *out)
 	        "  -l, --listen ADDR:PORT    listen here; repeatable; IPv6 as [::1]:7000\n"
 	        "                            (default %s)\n"
 	        "      --history N           messages a room keeps for joiners (default %u)\n"
-	        "      --room-linger SEC     how long an empty room keeps its history (default %g)\n"
+	        "      --room-linger SEC     how long an empty room keeps its history (default "
+	        "%g)\n"
 	        "      --ping-interval SEC   ping a client silent this long (default %g)\n"
 	        "      --ping-timeout SEC    then drop it if still silent after this (default %g)\n"
 	        "      --max-queue BYTES     unsent output before a client is dropped as a slow\n"
@@ -293,8 +294,8 @@ check(struct config *cfg)
 	unsigned need = 4 + 1 + WIRE_ROOM_MAX + 2 + cfg->max_text;
 
 	if (cfg->max_frame < need)
-		return bad("--max-frame %u is too small for --max-text %u (needs %u)", cfg->max_frame,
-		           cfg->max_text, need);
+		return bad("--max-frame %u is too small for --max-text %u (needs %u)",
+		           cfg->max_frame, cfg->max_text, need);
 	if (cfg->nlisten == 0) {
 		(void)config_parse_listen(CHATD_DEFAULT_LISTEN, &cfg->listen[0]);
 		cfg->nlisten = 1;

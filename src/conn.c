@@ -19,7 +19,7 @@
 #include "log.h"
 #include "server.h"
 
-#define CONN_OF(ptr, member) ((struct conn *)(void *)((char *)(ptr) - offsetof(struct conn, member)))
+#define CONN_OF(ptr, member) ((struct conn *)(void *)((char *)(ptr)-offsetof(struct conn, member)))
 
 static const char *const state_names[] = {"detect", "open", "draining", "closed"};
 
@@ -273,7 +273,7 @@ keep(struct conn *c, const uint8_t *data, size_t len, size_t used)
 		c->inlen = 0;
 		return;
 	}
-	if (data == c->in) {
+	if (c->in != NULL && data == c->in) {
 		memmove(c->in, c->in + used, left);
 	} else {
 		size_t cap = in_cap(c->srv);
@@ -486,7 +486,8 @@ conn_reap_all(struct server *srv)
 				kind = c->reason == WIRE_R_NONE ? WIRE_P_QUIT : WIRE_P_DROP;
 			if (session_registered(c->sess))
 				log_info("conn %s: %s left: %s", c->peer, session_nick(c->sess),
-				         c->reason == WIRE_R_NONE ? "quit" : wire_reason_name(c->reason));
+				         c->reason == WIRE_R_NONE ? "quit"
+				                                  : wire_reason_name(c->reason));
 			core_session_end(srv->core, c->sess, kind, c->reason);
 			c->sess = NULL;
 		}

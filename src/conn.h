@@ -38,8 +38,8 @@ enum conn_state {
 struct frontend {
 	const char *name;
 	size_t (*input)(struct conn *c, const uint8_t *p, size_t len);
-	void (*start)(struct conn *c);              /* protocol chosen */
-	void (*idle)(struct conn *c);               /* silent too long: ping */
+	void (*start)(struct conn *c);               /* protocol chosen */
+	void (*idle)(struct conn *c);                /* silent too long: ping */
 	void (*bye)(struct conn *c, uint8_t reason); /* queue a farewell */
 	const struct sink *sink;
 };
@@ -54,18 +54,18 @@ struct conn {
 	struct conn *prev;
 	struct conn *next_pending; /* server's flush list */
 	struct conn *prev_pending;
-	struct conn *next_reap;    /* server's reap list */
-	uint8_t *in;               /* partial input, allocated only while needed */
+	struct conn *next_reap; /* server's reap list */
+	uint8_t *in;            /* partial input, allocated only while needed */
 	uint32_t inlen;
 	int fd;
-	uint8_t state;      /* enum conn_state */
-	uint8_t reason;     /* enum wire_reason, once closing */
-	uint8_t announce;   /* tell the rooms when tearing down */
-	uint8_t pending;    /* on the flush list */
-	uint8_t reaping;    /* on the reap list */
-	uint8_t pinged;     /* a ping is out since the last input */
-	uint8_t throttled;  /* reading stopped by flood control */
-	uint8_t writing;    /* EV_WRITE armed */
+	uint8_t state;     /* enum conn_state */
+	uint8_t reason;    /* enum wire_reason, once closing */
+	uint8_t announce;  /* tell the rooms when tearing down */
+	uint8_t pending;   /* on the flush list */
+	uint8_t reaping;   /* on the reap list */
+	uint8_t pinged;    /* a ping is out since the last input */
+	uint8_t throttled; /* reading stopped by flood control */
+	uint8_t writing;   /* EV_WRITE armed */
 	struct outq out;
 	double last_rx;  /* ev_now() of the last input */
 	double tokens;   /* flood-control bucket */

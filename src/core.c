@@ -359,7 +359,8 @@ replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_j
 		out->hist_from = history_after(&r->hist, since);
 		/* Something after the cursor fell out of the ring: the first
 		 * message we can give is not since + 1. */
-		if (since < r->seq && (len == 0 || history_at(&r->hist, out->hist_from)->seq > since + 1))
+		if (since < r->seq &&
+		    (len == 0 || history_at(&r->hist, out->hist_from)->seq > since + 1))
 			out->flags = WIRE_HIST_TRUNCATED;
 	}
 	out->hist_count = len - out->hist_from;
@@ -416,8 +417,7 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 
 /* The room s names, if s is in it; else the error explaining why not. */
 static int
-member_room(struct core *c, const struct session *s, const char *name, size_t n,
-            struct room **out)
+member_room(struct core *c, const struct session *s, const char *name, size_t n, struct room **out)
 {
 	char key[WIRE_ROOM_MAX + 1];
 	struct room *r;
@@ -462,8 +462,8 @@ text_check(const struct core *c, const char *text, size_t n)
 }
 
 int
-core_say(struct core *c, struct session *s, const char *name, size_t n, const char *text,
-         size_t tn, struct core_ack *ack)
+core_say(struct core *c, struct session *s, const char *name, size_t n, const char *text, size_t tn,
+         struct core_ack *ack)
 {
 	struct room *r = NULL;
 	struct msg *m;

@@ -57,8 +57,8 @@ send_error(struct conn *c, uint16_t code, uint8_t type, uint32_t ref, const char
 		n = snprintf(text, sizeof(text), "%s", wire_error_name(code));
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)strlen(text);
-	wire_enc_error(reply_begin(&r, c, WIRE_HEADER_LEN + 9 + sizeof(text)), code, type, ref, text,
-	               (size_t)n);
+	wire_enc_error(reply_begin(&r, c, WIRE_HEADER_LEN + 9 + sizeof(text)), code, type, ref,
+	               text, (size_t)n);
 	reply_end(&r);
 }
 
@@ -79,17 +79,20 @@ framed_refuse(struct conn *c, uint16_t code)
 	if (c->state == CONN_DETECT)
 		conn_set_state(c, CONN_OPEN);
 	fatal_error(c, code, 0,
-	            code == WIRE_E_BAD_VERSION ? "this server speaks version 1" :
-	                                         "expected the 8-byte preface 89 43 48 41 54 44 00 01");
+	            code == WIRE_E_BAD_VERSION
+	                    ? "this server speaks version 1"
+	                    : "expected the 8-byte preface 89 43 48 41 54 44 00 01");
 }
 
 static struct blk *
 render_message(const struct msg *m, int history)
 {
-	size_t size = WIRE_HEADER_LEN + 1 + 1 + m->room_len + 1 + m->from_len + 8 + 8 + 2 + m->text_len;
+	size_t size =
+	        WIRE_HEADER_LEN + 1 + 1 + m->room_len + 1 + m->from_len + 8 + 8 + 2 + m->text_len;
 	struct blk *b = blk_new(size);
 	struct wire_writer w;
-	uint8_t flags = (uint8_t)((history ? WIRE_MSG_HISTORY : 0) | (m->direct ? WIRE_MSG_DIRECT : 0));
+	uint8_t flags =
+	        (uint8_t)((history ? WIRE_MSG_HISTORY : 0) | (m->direct ? WIRE_MSG_DIRECT : 0));
 
 	wire_writer_init(&w, b->data, size);
 	wire_enc_message(&w, flags, m->room, m->room_len, m->from, m->from_len, m->seq, m->time_ms,
@@ -172,7 +175,8 @@ send_names(struct conn *c, const char *room, size_t rn, size_t n,
 		size_t k;
 
 		w = reply_begin(&r, c,
-		                WIRE_HEADER_LEN + 4 + 1 + rn + WIRE_LIST_CHUNK * (1 + WIRE_NICK_MAX));
+		                WIRE_HEADER_LEN + 4 + 1 + rn +
+		                        (size_t)WIRE_LIST_CHUNK * (1 + WIRE_NICK_MAX));
 		wire_names_begin(w, &lw, room, rn);
 		for (k = 0; k < WIRE_LIST_CHUNK && i < n; k++, i++) {
 			struct session *s = at(src, i);
@@ -240,7 +244,9 @@ do_list(struct conn *c)
 		struct reply r;
 		size_t k;
 
-		w = reply_begin(&r, c, WIRE_HEADER_LEN + 3 + WIRE_LIST_CHUNK * (1 + WIRE_ROOM_MAX + 4));
+		w = reply_begin(&r, c,
+		                WIRE_HEADER_LEN + 3 +
+		                        (size_t)WIRE_LIST_CHUNK * (1 + WIRE_ROOM_MAX + 4));
 		wire_rooms_begin(w, &lw);
 		for (k = 0; k < WIRE_LIST_CHUNK && i < n; k++, i++)
 			wire_rooms_add(w, &lw, room_name(v[i]), room_name_len(v[i]),
@@ -345,8 +351,8 @@ dispatch(struct conn *c, const struct wire_msg *m)
 			send_error(c, (uint16_t)err, m->type, 0, NULL);
 		break;
 	case WIRE_SAY:
-		err = core_say(core, c->sess, m->u.say.target.p, m->u.say.target.len, m->u.say.text.p,
-		               m->u.say.text.len, &ack);
+		err = core_say(core, c->sess, m->u.say.target.p, m->u.say.target.len,
+		               m->u.say.text.p, m->u.say.text.len, &ack);
 		if (err)
 			send_error(c, (uint16_t)err, m->type, m->u.say.ref, NULL);
 		else
@@ -401,7 +407,8 @@ framed_input(struct conn *c, const uint8_t *p, size_t len)
 		case WIRE_NEED_MORE:
 			return off;
 		case WIRE_TOO_LARGE:
-			snprintf(detail, sizeof(detail), "the limit is %u bytes", c->srv->cfg.max_frame);
+			snprintf(detail, sizeof(detail), "the limit is %u bytes",
+			         c->srv->cfg.max_frame);
 			fatal_error(c, WIRE_E_FRAME_TOO_LARGE, 0, detail);
 			return len;
 		case WIRE_OK:
@@ -415,8 +422,8 @@ framed_input(struct conn *c, const uint8_t *p, size_t len)
 			snprintf(detail, sizeof(detail), "0x%02x", f.type);
 			send_error(c, WIRE_E_UNKNOWN_TYPE, f.type, 0, detail);
 		} else if (rc < 0) {
-			snprintf(detail, sizeof(detail), "%s payload of %u bytes", wire_type_name(f.type),
-			         f.len);
+			snprintf(detail, sizeof(detail), "%s payload of %u bytes",
+			         wire_type_name(f.type), f.len);
 			fatal_error(c, WIRE_E_MALFORMED, f.type, detail);
 		} else {
 			dispatch(c, &m);
@@ -438,5 +445,5 @@ framed_idle(struct conn *c)
 }
 
 const struct frontend framed_frontend = {
-	"framed", framed_input, framed_start, framed_idle, framed_bye, &framed_sink,
+        "framed", framed_input, framed_start, framed_idle, framed_bye, &framed_sink,
 };

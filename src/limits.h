@@ -5,32 +5,32 @@
 #ifndef CHATD_LIMITS_H
 #define CHATD_LIMITS_H
 
-#define CHATD_DEFAULT_PORT 7000
-#define CHATD_DEFAULT_LISTEN "127.0.0.1:7000"    /* --listen */
-#define CHATD_DEFAULT_SERVER_NAME "chatd"        /* --server-name */
-#define CHATD_DEFAULT_HISTORY 50u                /* --history */
-#define CHATD_MAX_HISTORY 10000u
-#define CHATD_DEFAULT_ROOM_LINGER 3600.0         /* --room-linger, seconds */
-#define CHATD_DEFAULT_PING_INTERVAL 30.0         /* --ping-interval, seconds */
-#define CHATD_DEFAULT_PING_TIMEOUT 30.0          /* --ping-timeout, seconds */
-#define CHATD_DEFAULT_MAX_QUEUE (1024u * 1024u)  /* --max-queue, bytes */
-#define CHATD_MIN_MAX_QUEUE 4096u
-#define CHATD_DEFAULT_MAX_FRAME 8192u            /* --max-frame, payload bytes */
-#define CHATD_DEFAULT_MAX_TEXT 4096u             /* --max-text, bytes */
-#define CHATD_DEFAULT_MAX_ROOMS 64u              /* --max-rooms, per session */
-#define CHATD_DEFAULT_MAX_MEMBERS 0u             /* --max-members, 0: no limit */
-#define CHATD_DEFAULT_FLOOD_RATE 50u             /* --flood-rate, frames/s, 0: off */
-#define CHATD_DEFAULT_FLOOD_BURST 100u           /* --flood-burst, frames */
-#define CHATD_DEFAULT_SHUTDOWN_TIMEOUT 5.0       /* --shutdown-timeout, seconds */
-#define CHATD_MAX_LISTEN 16                      /* --listen may be given this often */
+#define CHATD_DEFAULT_PORT             7000
+#define CHATD_DEFAULT_LISTEN           "127.0.0.1:7000" /* --listen */
+#define CHATD_DEFAULT_SERVER_NAME      "chatd"          /* --server-name */
+#define CHATD_DEFAULT_HISTORY          50u              /* --history */
+#define CHATD_MAX_HISTORY              10000u
+#define CHATD_DEFAULT_ROOM_LINGER      3600.0          /* --room-linger, seconds */
+#define CHATD_DEFAULT_PING_INTERVAL    30.0            /* --ping-interval, seconds */
+#define CHATD_DEFAULT_PING_TIMEOUT     30.0            /* --ping-timeout, seconds */
+#define CHATD_DEFAULT_MAX_QUEUE        (1024u * 1024u) /* --max-queue, bytes */
+#define CHATD_MIN_MAX_QUEUE            4096u
+#define CHATD_DEFAULT_MAX_FRAME        8192u /* --max-frame, payload bytes */
+#define CHATD_DEFAULT_MAX_TEXT         4096u /* --max-text, bytes */
+#define CHATD_DEFAULT_MAX_ROOMS        64u   /* --max-rooms, per session */
+#define CHATD_DEFAULT_MAX_MEMBERS      0u    /* --max-members, 0: no limit */
+#define CHATD_DEFAULT_FLOOD_RATE       50u   /* --flood-rate, frames/s, 0: off */
+#define CHATD_DEFAULT_FLOOD_BURST      100u  /* --flood-burst, frames */
+#define CHATD_DEFAULT_SHUTDOWN_TIMEOUT 5.0   /* --shutdown-timeout, seconds */
+#define CHATD_MAX_LISTEN               16    /* --listen may be given this often */
 
 /* Not configurable: internal budgets. */
-#define CHATD_READ_CHUNK 65536          /* bytes read per read(2) */
-#define CHATD_WRITE_BUDGET (256 * 1024) /* bytes written per connection per loop turn */
-#define CHATD_WRITE_IOV 256             /* blocks gathered per writev(2) */
-#define CHATD_DRAIN_TIMEOUT 2.0         /* seconds to flush a final error before closing */
+#define CHATD_READ_CHUNK     65536          /* bytes read per read(2) */
+#define CHATD_WRITE_BUDGET   ((size_t)256 * 1024) /* bytes written per connection per loop turn */
+#define CHATD_WRITE_IOV      256            /* blocks gathered per writev(2) */
+#define CHATD_DRAIN_TIMEOUT  2.0            /* seconds to flush a final error before closing */
 #define CHATD_LISTEN_BACKLOG 4096
-#define CHATD_EMFILE_PAUSE 0.1          /* seconds the listeners rest when out of descriptors */
-#define CHATD_REPLY_BLOCK 1024          /* bytes per private reply block */
+#define CHATD_EMFILE_PAUSE   0.1  /* seconds the listeners rest when out of descriptors */
+#define CHATD_REPLY_BLOCK    1024 /* bytes per private reply block */
 
 #endif

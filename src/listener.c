@@ -59,7 +59,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	for (;;) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = {0};
 		socklen_t len = sizeof(ss);
 		char peer[64];
 		int fd, one = 1;
@@ -68,10 +68,12 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
 				/* The pending connection stays in the backlog; rest
 				 * the listeners instead of spinning on it. */
-				log_warn("accept: %s (%zu connections open); pausing accepts for %g s",
+				log_warn("accept: %s (%zu connections open); pausing accepts for "
+				         "%g s",
 				         strerror(errno), srv->nconns, CHATD_EMFILE_PAUSE);
 				unsigned i;
 
@@ -93,7 +95,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 struct listener *
 listener_open(struct server *srv, const struct listen_spec *spec)
 {
-	struct sockaddr_storage bound;
+	struct sockaddr_storage bound = {0};
 	socklen_t blen = sizeof(bound);
 	struct listener *l;
 	int fd, one = 1;

@@ -16,9 +16,8 @@ static enum log_level threshold = LOG_LEVEL_INFO;
 static int to_journal;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERR] = "error",   [LOG_LEVEL_WARNING] = "warning",
-	[LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_DEBUG] = "debug",
+        [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+        [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
 };
 
 /* systemd sets JOURNAL_STREAM=dev:ino for the stream it connected to our
@@ -29,8 +28,15 @@ stderr_is_journal(void)
 	const char *env = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
 	struct stat st;
+	char *end;
 
-	if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2)
+	if (env == NULL)
+		return 0;
+	dev = strtoull(env, &end, 10);
+	if (*end != ':')
+		return 0;
+	ino = strtoull(end + 1, &end, 10);
+	if (*end != '\0')
 		return 0;
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return 0;

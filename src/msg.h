@@ -61,9 +61,8 @@ void msg_unref(struct msg *m);
  * caller gets a borrowed pointer valid while m lives. */
 struct blk *msg_wire(struct msg *m, enum msg_format fmt, int history, msg_render_fn *render);
 
-struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn,
-                      const char *nick, size_t nn, const char *new_nick, size_t nnn,
-                      uint64_t time_ms);
+struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick,
+                      size_t nn, const char *new_nick, size_t nnn, uint64_t time_ms);
 struct pres *pres_ref(struct pres *p);
 void pres_unref(struct pres *p);
 struct blk *pres_wire(struct pres *p, enum msg_format fmt, pres_render_fn *render);

@@ -17,8 +17,8 @@
 #include "listener.h"
 #include "log.h"
 
-#define SERVER_OF(ptr, member) \
-	((struct server *)(void *)((char *)(ptr) - offsetof(struct server, member)))
+#define SERVER_OF(ptr, member)                                                                     \
+	((struct server *)(void *)((char *)(ptr)-offsetof(struct server, member)))
 
 static uint64_t
 now_ms(struct ev_loop *loop)

@@ -25,14 +25,14 @@ struct server {
 	unsigned nlisteners;
 	ev_timer emfile_pause; /* listeners resting after EMFILE */
 
-	struct conn *conns;   /* every open connection */
+	struct conn *conns; /* every open connection */
 	size_t nconns;
 	struct conn *pending; /* connections with output to flush this turn */
 	struct conn *reap;    /* connections closed, to be torn down this turn */
 
-	ev_prepare flush;   /* before the loop sleeps: reap and flush */
-	ev_check clock;     /* after it wakes: give the core the time */
-	ev_timer expire;    /* frees lingering rooms */
+	ev_prepare flush; /* before the loop sleeps: reap and flush */
+	ev_check clock;   /* after it wakes: give the core the time */
+	ev_timer expire;  /* frees lingering rooms */
 	ev_signal sigterm;
 	ev_signal sigint;
 	ev_signal sighup;

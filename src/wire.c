@@ -556,9 +556,8 @@ wire_enc_message(struct wire_writer *w, uint8_t flags, const char *room, size_t 
 }
 
 void
-wire_enc_presence(struct wire_writer *w, uint8_t kind, uint8_t reason, const char *room,
-                  size_t rn, const char *nick, size_t nn, const char *new_nick, size_t nnn,
-                  uint64_t time_ms)
+wire_enc_presence(struct wire_writer *w, uint8_t kind, uint8_t reason, const char *room, size_t rn,
+                  const char *nick, size_t nn, const char *new_nick, size_t nnn, uint64_t time_ms)
 {
 	wire_begin(w, WIRE_PRESENCE);
 	wire_put_u8(w, kind);
@@ -581,8 +580,8 @@ wire_enc_ack(struct wire_writer *w, uint32_t ref, uint64_t seq, uint64_t time_ms
 }
 
 void
-wire_enc_error(struct wire_writer *w, uint16_t code, uint8_t type, uint32_t ref,
-               const char *text, size_t n)
+wire_enc_error(struct wire_writer *w, uint16_t code, uint8_t type, uint32_t ref, const char *text,
+               size_t n)
 {
 	wire_begin(w, WIRE_ERROR);
 	wire_put_u16(w, code);
@@ -658,29 +657,52 @@ const char *
 wire_type_name(uint8_t type)
 {
 	switch (type) {
-	case WIRE_HELLO: return "HELLO";
-	case WIRE_JOIN: return "JOIN";
-	case WIRE_PART: return "PART";
-	case WIRE_SAY: return "SAY";
-	case WIRE_MSG: return "MSG";
-	case WIRE_NICK: return "NICK";
-	case WIRE_LIST: return "LIST";
-	case WIRE_WHO: return "WHO";
-	case WIRE_USERS: return "USERS";
-	case WIRE_PING: return "PING";
-	case WIRE_PONG: return "PONG";
-	case WIRE_QUIT: return "QUIT";
-	case WIRE_WELCOME: return "WELCOME";
-	case WIRE_JOINED: return "JOINED";
-	case WIRE_HISTORY_END: return "HISTORY_END";
-	case WIRE_MESSAGE: return "MESSAGE";
-	case WIRE_PRESENCE: return "PRESENCE";
-	case WIRE_ROOMS: return "ROOMS";
-	case WIRE_NAMES: return "NAMES";
-	case WIRE_ACK: return "ACK";
-	case WIRE_ERROR: return "ERROR";
-	case WIRE_BYE: return "BYE";
-	default: return "unknown";
+	case WIRE_HELLO:
+		return "HELLO";
+	case WIRE_JOIN:
+		return "JOIN";
+	case WIRE_PART:
+		return "PART";
+	case WIRE_SAY:
+		return "SAY";
+	case WIRE_MSG:
+		return "MSG";
+	case WIRE_NICK:
+		return "NICK";
+	case WIRE_LIST:
+		return "LIST";
+	case WIRE_WHO:
+		return "WHO";
+	case WIRE_USERS:
+		return "USERS";
+	case WIRE_PING:
+		return "PING";
+	case WIRE_PONG:
+		return "PONG";
+	case WIRE_QUIT:
+		return "QUIT";
+	case WIRE_WELCOME:
+		return "WELCOME";
+	case WIRE_JOINED:
+		return "JOINED";
+	case WIRE_HISTORY_END:
+		return "HISTORY_END";
+	case WIRE_MESSAGE:
+		return "MESSAGE";
+	case WIRE_PRESENCE:
+		return "PRESENCE";
+	case WIRE_ROOMS:
+		return "ROOMS";
+	case WIRE_NAMES:
+		return "NAMES";
+	case WIRE_ACK:
+		return "ACK";
+	case WIRE_ERROR:
+		return "ERROR";
+	case WIRE_BYE:
+		return "BYE";
+	default:
+		return "unknown";
 	}
 }
 
@@ -688,27 +710,48 @@ const char *
 wire_error_name(uint16_t code)
 {
 	switch (code) {
-	case WIRE_E_BAD_PREFACE: return "bad preface";
-	case WIRE_E_BAD_VERSION: return "unsupported protocol version";
-	case WIRE_E_FRAME_TOO_LARGE: return "frame too large";
-	case WIRE_E_MALFORMED: return "malformed frame";
-	case WIRE_E_HANDSHAKE_TIMEOUT: return "handshake timeout";
-	case WIRE_E_SERVER_FULL: return "server full";
-	case WIRE_E_UNKNOWN_TYPE: return "unknown frame type";
-	case WIRE_E_NOT_REGISTERED: return "not registered";
-	case WIRE_E_ALREADY_REGISTERED: return "already registered";
-	case WIRE_E_NICK_INVALID: return "invalid nickname";
-	case WIRE_E_NICK_TAKEN: return "nickname taken";
-	case WIRE_E_ROOM_INVALID: return "invalid room name";
-	case WIRE_E_TEXT_INVALID: return "invalid text";
-	case WIRE_E_TEXT_TOO_LONG: return "text too long";
-	case WIRE_E_NOT_IN_ROOM: return "not in room";
-	case WIRE_E_ALREADY_IN_ROOM: return "already in room";
-	case WIRE_E_NO_SUCH_ROOM: return "no such room";
-	case WIRE_E_NO_SUCH_USER: return "no such user";
-	case WIRE_E_TOO_MANY_ROOMS: return "too many rooms";
-	case WIRE_E_ROOM_FULL: return "room full";
-	default: return "unknown error";
+	case WIRE_E_BAD_PREFACE:
+		return "bad preface";
+	case WIRE_E_BAD_VERSION:
+		return "unsupported protocol version";
+	case WIRE_E_FRAME_TOO_LARGE:
+		return "frame too large";
+	case WIRE_E_MALFORMED:
+		return "malformed frame";
+	case WIRE_E_HANDSHAKE_TIMEOUT:
+		return "handshake timeout";
+	case WIRE_E_SERVER_FULL:
+		return "server full";
+	case WIRE_E_UNKNOWN_TYPE:
+		return "unknown frame type";
+	case WIRE_E_NOT_REGISTERED:
+		return "not registered";
+	case WIRE_E_ALREADY_REGISTERED:
+		return "already registered";
+	case WIRE_E_NICK_INVALID:
+		return "invalid nickname";
+	case WIRE_E_NICK_TAKEN:
+		return "nickname taken";
+	case WIRE_E_ROOM_INVALID:
+		return "invalid room name";
+	case WIRE_E_TEXT_INVALID:
+		return "invalid text";
+	case WIRE_E_TEXT_TOO_LONG:
+		return "text too long";
+	case WIRE_E_NOT_IN_ROOM:
+		return "not in room";
+	case WIRE_E_ALREADY_IN_ROOM:
+		return "already in room";
+	case WIRE_E_NO_SUCH_ROOM:
+		return "no such room";
+	case WIRE_E_NO_SUCH_USER:
+		return "no such user";
+	case WIRE_E_TOO_MANY_ROOMS:
+		return "too many rooms";
+	case WIRE_E_ROOM_FULL:
+		return "room full";
+	default:
+		return "unknown error";
 	}
 }
 
@@ -716,14 +759,23 @@ const char *
 wire_reason_name(uint8_t reason)
 {
 	switch (reason) {
-	case WIRE_R_NONE: return "none";
-	case WIRE_R_CLOSED: return "connection closed";
-	case WIRE_R_RESET: return "connection reset";
-	case WIRE_R_PING_TIMEOUT: return "ping timeout";
-	case WIRE_R_SLOW_CONSUMER: return "slow consumer";
-	case WIRE_R_PROTOCOL_ERROR: return "protocol error";
-	case WIRE_R_SHUTDOWN: return "server shutdown";
-	case WIRE_R_HANDSHAKE_TIMEOUT: return "handshake timeout";
-	default: return "unknown";
+	case WIRE_R_NONE:
+		return "none";
+	case WIRE_R_CLOSED:
+		return "connection closed";
+	case WIRE_R_RESET:
+		return "connection reset";
+	case WIRE_R_PING_TIMEOUT:
+		return "ping timeout";
+	case WIRE_R_SLOW_CONSUMER:
+		return "slow consumer";
+	case WIRE_R_PROTOCOL_ERROR:
+		return "protocol error";
+	case WIRE_R_SHUTDOWN:
+		return "server shutdown";
+	case WIRE_R_HANDSHAKE_TIMEOUT:
+		return "handshake timeout";
+	default:
+		return "unknown";
 	}
 }

@@ -25,7 +25,9 @@ extern "C" {
 
 /* The preface: 0x89 "CHATD" 0x00 then the protocol version. */
 #define WIRE_VERSION 1
-#define WIRE_PREFACE "\x89" "CHATD\x00\x01"
+#define WIRE_PREFACE                                                                               \
+	"\x89"                                                                                     \
+	"CHATD\x00\x01"
 #define WIRE_PREFACE_LEN 8
 
 #define WIRE_HEADER_LEN 5
@@ -33,12 +35,12 @@ extern "C" {
 /* Hard limits of version 1; a server announces its own (lower or equal)
  * budgets in WELCOME.  Every list frame holds at most WIRE_LIST_CHUNK
  * entries. */
-#define WIRE_FRAME_MAX_HARD (1024u * 1024u) /* largest payload ever accepted */
-#define WIRE_TEXT_MAX_HARD 65535u           /* str16 bound */
-#define WIRE_NICK_MAX 32u                   /* bytes */
-#define WIRE_ROOM_MAX 64u                   /* bytes */
-#define WIRE_BYE_TEXT_MAX 255u
-#define WIRE_LIST_CHUNK 64u
+#define WIRE_FRAME_MAX_HARD 1048576u /* largest payload ever accepted */
+#define WIRE_TEXT_MAX_HARD  65535u   /* str16 bound */
+#define WIRE_NICK_MAX       32u      /* bytes */
+#define WIRE_ROOM_MAX       64u      /* bytes */
+#define WIRE_BYE_TEXT_MAX   255u
+#define WIRE_LIST_CHUNK     64u
 
 /* Frame types.  0x01-0x3f: client to server, 0x40-0x7f: server to client;
  * PING and PONG travel both ways. */
@@ -120,9 +122,9 @@ enum wire_reason {
 
 /* MESSAGE flags. */
 #define WIRE_MSG_HISTORY 0x01
-#define WIRE_MSG_DIRECT 0x02
+#define WIRE_MSG_DIRECT  0x02
 /* HISTORY_END flags. */
-#define WIRE_HIST_TRUNCATED 0x01
+#define WIRE_HIST_TRUNCATED     0x01
 #define WIRE_HIST_EPOCH_CHANGED 0x02
 /* ROOMS and NAMES flags. */
 #define WIRE_LIST_LAST 0x01
@@ -242,7 +244,7 @@ struct wire_msg {
 		} rooms;
 		struct {
 			uint8_t flags;
-			struct wire_str room; /* empty: the USERS reply */
+			struct wire_str room;  /* empty: the USERS reply */
 			struct wire_list list; /* str8 nick */
 		} names;
 		struct {
@@ -310,7 +312,7 @@ void wire_enc_say(struct wire_writer *w, uint32_t ref, const char *room, size_t 
                   const char *text, size_t tn);
 void wire_enc_msg(struct wire_writer *w, uint32_t ref, const char *nick, size_t nn,
                   const char *text, size_t tn);
-void wire_enc_empty(struct wire_writer *w, uint8_t type); /* LIST, USERS, QUIT */
+void wire_enc_empty(struct wire_writer *w, uint8_t type);                /* LIST, USERS, QUIT */
 void wire_enc_ping(struct wire_writer *w, uint8_t type, uint64_t token); /* PING, PONG */
 
 void wire_enc_welcome(struct wire_writer *w, const struct wire_msg *m);
@@ -319,8 +321,8 @@ void wire_enc_joined(struct wire_writer *w, const char *room, size_t n, uint64_t
 void wire_enc_history_end(struct wire_writer *w, const char *room, size_t n, uint64_t epoch,
                           uint64_t last_seq, uint16_t count, uint8_t flags);
 void wire_enc_message(struct wire_writer *w, uint8_t flags, const char *room, size_t rn,
-                      const char *from, size_t fn, uint64_t seq, uint64_t time_ms,
-                      const char *text, size_t tn);
+                      const char *from, size_t fn, uint64_t seq, uint64_t time_ms, const char *text,
+                      size_t tn);
 void wire_enc_presence(struct wire_writer *w, uint8_t kind, uint8_t reason, const char *room,
                        size_t rn, const char *nick, size_t nn, const char *new_nick, size_t nnn,
                        uint64_t time_ms);
@@ -337,12 +339,11 @@ struct wire_list_writer {
 	uint16_t count;
 };
 void wire_rooms_begin(struct wire_writer *w, struct wire_list_writer *lw);
-void wire_rooms_add(struct wire_writer *w, struct wire_list_writer *lw, const char *name,
-                    size_t n, uint32_t members);
+void wire_rooms_add(struct wire_writer *w, struct wire_list_writer *lw, const char *name, size_t n,
+                    uint32_t members);
 void wire_names_begin(struct wire_writer *w, struct wire_list_writer *lw, const char *room,
                       size_t n);
-void wire_names_add(struct wire_writer *w, struct wire_list_writer *lw, const char *nick,
-                    size_t n);
+void wire_names_add(struct wire_writer *w, struct wire_list_writer *lw, const char *nick, size_t n);
 /* Close the frame, patching its count and flags (WIRE_LIST_LAST on the
  * final frame of a reply). */
 void wire_list_end(struct wire_writer *w, struct wire_list_writer *lw, uint8_t flags);

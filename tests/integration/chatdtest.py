@@ -617,6 +617,13 @@ class Client:
         frames, self.inbox = self.inbox, []
         return frames
 
+    def received_after(self, frame):
+        """Every frame received after the given one (PINGs included)."""
+        for i, f in enumerate(self.log):
+            if f is frame:
+                return self.log[i + 1:]
+        raise AssertionError("%s: %r was not received here" % (self.label, frame))
+
     def received(self, ftype=None, **fields):
         """Every frame ever received (PINGs included) matching type and fields."""
         out = []
@@ -1015,13 +1022,19 @@ def assert_ack(frame, what):
     return frame
 
 
-def assert_room_works(sender, receiver, room, text="still chatting"):
-    """A SAY from sender is ACKed and reaches receiver with the same seq."""
+_chat_ids = itertools.count(1)
+
+
+def assert_room_works(sender, receiver, room, text=None):
+    """A SAY from sender is ACKed and reaches receiver with the same seq
+    (text defaults to a fresh one).  Returns (ACK, MESSAGE)."""
+    if text is None:
+        text = "still chatting %d" % next(_chat_ids)
     ack = assert_ack(sender.say(room, text), "%s SAY in %s" % (sender.label, room))
     m = receiver.expect(MESSAGE, room=room, text=text)
     assert_eq((m.from_, m.seq, m.flags), (sender.name, ack.seq, 0),
               "%s's MESSAGE (from, seq, flags)" % receiver.label)
-    return ack
+    return ack, m
 
 
 # ---------------------------------------------------------------------------

@@ -181,16 +181,16 @@ static struct vector vectors[] = {
 	 .m = {.type = WIRE_ERROR,
 	       .u.error = {WIRE_E_NO_SUCH_USER, WIRE_MSG, 2, S("no such user")}}},
 	{.name = "error_fatal",
-	 .hex = "00 00 00 18 49 00 66 00 00 00 00 00 00 0f 66 72 61 6d 65 20 74 6f 6f 20 6c 61 72 67 "
-	        "65",
+	 .hex = "00 00 00 31 49 00 66 00 00 00 00 00 00 28 66 72 61 6d 65 20 74 6f 6f 20 6c 61 72 67 "
+	        "65 3a 20 74 68 65 20 6c 69 6d 69 74 20 69 73 20 38 31 39 32 20 62 79 74 65 73",
 	 .m = {.type = WIRE_ERROR,
-	       .u.error = {WIRE_E_FRAME_TOO_LARGE, 0, 0, S("frame too large")}}},
+	       .u.error = {WIRE_E_FRAME_TOO_LARGE, 0, 0, S("frame too large: the limit is 8192 bytes")}}},
 	{.name = "bye",
-	 .hex = "00 00 00 0a 4a 00 00 07 67 6f 6f 64 62 79 65",
-	 .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_NONE, S("goodbye")}}},
+	 .hex = "00 00 00 06 4a 00 00 03 62 79 65",
+	 .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_NONE, S("bye")}}},
 	{.name = "bye_shutdown",
-	 .hex = "00 00 00 17 4a 06 00 14 73 65 72 76 65 72 20 73 68 75 74 74 69 6e 67 20 64 6f 77 6e",
-	 .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_SHUTDOWN, S("server shutting down")}}},
+	 .hex = "00 00 00 12 4a 06 00 0f 73 65 72 76 65 72 20 73 68 75 74 64 6f 77 6e",
+	 .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_SHUTDOWN, S("server shutdown")}}},
 };
 
 #define NVECTORS (sizeof(vectors) / sizeof(vectors[0]))

@@ -324,7 +324,9 @@ dispatch(struct conn *c, const struct wire_msg *m)
 	int err;
 
 	if (!session_registered(c->sess) && !allowed_unregistered(m->type)) {
-		send_error(c, WIRE_E_NOT_REGISTERED, m->type, 0, "say HELLO first");
+		uint32_t ref = m->type == WIRE_SAY || m->type == WIRE_MSG ? m->u.say.ref : 0;
+
+		send_error(c, WIRE_E_NOT_REGISTERED, m->type, ref, "say HELLO first");
 		return;
 	}
 	switch (m->type) {

@@ -1209,7 +1209,25 @@ def _selftest():
         assert encode(t, **fields) == wire, (TYPE_NAMES[t], encode(t, **fields).hex(), hexframe)
         ft, payload, _ = split_frame(wire)
         assert ft == t and decode_payload(t, payload) == fields, TYPE_NAMES[t]
-    print("codec self-test passed (%d round trips, %d C vectors)" % (len(samples), len(VECTORS)))
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                       "protocol.md")
+    ndoc = 0
+    if os.path.exists(doc):
+        with open(doc, encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"vector (\w+): ([0-9a-f ]+)$", line.rstrip("\n"))
+                if not m or m.group(1) == "preface":
+                    if m:
+                        assert bytes.fromhex(m.group(2)) == PREFACE, "doc preface"
+                    continue
+                wire = bytes.fromhex(m.group(2))
+                got = split_frame(wire)
+                assert got is not None and got[2] == len(wire), "doc vector %s" % m.group(1)
+                fields = decode_payload(got[0], got[1])
+                assert encode(got[0], **fields) == wire, "doc vector %s" % m.group(1)
+                ndoc += 1
+    print("codec self-test passed (%d round trips, %d C vectors, %d docs/protocol.md vectors)"
+          % (len(samples), len(VECTORS), ndoc))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def test_oversized_frame_header_gets_error_102_and_close(srv):
     max_frame = x.welcome.max_frame
     # Only the header: the server must decide from the length alone.
     x.send_raw(struct.pack(">IB", max_frame + 1, SAY))
-    expect_fatal(x, t.E_FRAME_TOO_LARGE, "header announcing max_frame+1")
+    err = expect_fatal(x, t.E_FRAME_TOO_LARGE, "header announcing max_frame+1")
+    t.assert_eq((err.req_type, err.ref), (0, 0), "ERROR 102 (type, ref)")
     expect_protocol_drop((a, b), "xavier", "oversized frame")
     t.assert_room_works(a, b, "r")
 
@@ -66,7 +67,9 @@ def test_unknown_frame_type_gets_error_200_and_connection_goes_on(srv):
     a, b = room_pair(srv)
     for ftype, payload in ((0x3E, b""), (0x3E, b"abc"), (0x0D, b""), (0xFF, b"\x00")):
         a.send_raw(t.raw_frame(ftype, payload))
-        t.assert_error(a.expect(ERROR), t.E_UNKNOWN_TYPE, "frame type 0x%02x" % ftype)
+        # The type field of the ERROR holds the unknown type byte.
+        t.assert_error(a.expect(ERROR), t.E_UNKNOWN_TYPE, "frame type 0x%02x" % ftype,
+                       req_type=ftype)
     a.sync()
     t.assert_room_works(a, b, "r")
 

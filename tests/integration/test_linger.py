@@ -72,6 +72,12 @@ def test_list_shows_only_rooms_with_members(srv):
     t.assert_eq(b.list(), [("L1", 1), ("L2", 2)], "LIST with two rooms")
     a.part("L1")
     t.assert_eq(b.list(), [("L2", 2)], "LIST after L1's last member left (L1 lingers)")
+    try:
+        b.who("L1")
+    except t.ServerError as e:
+        t.assert_error(e.frame, t.E_NO_SUCH_ROOM, "WHO of a lingering room")
+    else:
+        raise AssertionError("WHO of a lingering room (no members) succeeded")
     a.part("L2")
     t.assert_eq(b.list(), [("L2", 1)], "LIST after alice left L2")
     b.part("L2")

@@ -19,12 +19,15 @@
 
 #include "chatd/wire.h"
 
-#define EPOCH 1732439912345ULL /* E in docs/protocol.md */
-#define TIME 1732440000123ULL  /* T in docs/protocol.md */
-#define MAX_PAYLOAD 8192u      /* the default max_frame */
+#define EPOCH       1732439912345ULL /* E in docs/protocol.md */
+#define TIME        1732440000123ULL /* T in docs/protocol.md */
+#define MAX_PAYLOAD 8192u            /* the default max_frame */
 
 /* A wire_str initializer from a string literal. */
-#define S(lit) { lit, (uint16_t)(sizeof(lit) - 1) }
+#define S(lit)                                                                                     \
+	{                                                                                          \
+		lit, (uint16_t)(sizeof(lit) - 1)                                                   \
+	}
 
 /* The entries of a ROOMS or NAMES vector. */
 struct vec_list {
@@ -44,163 +47,182 @@ struct vector {
 
 /* Not const: each entry is handed to its own test as cmocka state. */
 static struct vector vectors[] = {
-	{.name = "preface", .hex = "89 43 48 41 54 44 00 01", .m = {.type = 0}},
+        {.name = "preface", .hex = "89 43 48 41 54 44 00 01", .m = {.type = 0}},
 
-	/* Client frames. */
-	{.name = "hello",
-	 .hex = "00 00 00 06 01 05 61 6c 69 63 65",
-	 .m = {.type = WIRE_HELLO, .u.hello = {S("alice")}}},
-	{.name = "join",
-	 .hex = "00 00 00 16 02 05 6c 6f 62 62 79 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00",
-	 .m = {.type = WIRE_JOIN, .u.join = {S("lobby"), 0, 0}}},
-	{.name = "join_cursor",
-	 .hex = "00 00 00 16 02 05 6c 6f 62 62 79 00 00 01 93 5d 77 2f 99 00 00 00 00 00 00 00 78",
-	 .m = {.type = WIRE_JOIN, .u.join = {S("lobby"), EPOCH, 120}}},
-	{.name = "part",
-	 .hex = "00 00 00 06 03 05 6c 6f 62 62 79",
-	 .m = {.type = WIRE_PART, .u.room = {S("lobby")}}},
-	{.name = "say",
-	 .hex = "00 00 00 18 04 00 00 00 01 05 6c 6f 62 62 79 00 0c 68 65 6c 6c 6f 2c 20 77 6f 72 6c "
-	        "64",
-	 .m = {.type = WIRE_SAY, .u.say = {1, S("lobby"), S("hello, world")}}},
-	{.name = "msg",
-	 .hex = "00 00 00 10 05 00 00 00 02 03 62 6f 62 00 06 68 69 20 62 6f 62",
-	 .m = {.type = WIRE_MSG, .u.say = {2, S("bob"), S("hi bob")}}},
-	{.name = "nick",
-	 .hex = "00 00 00 08 06 07 61 6c 69 63 65 5f 32",
-	 .m = {.type = WIRE_NICK, .u.hello = {S("alice_2")}}},
-	{.name = "list", .hex = "00 00 00 00 07", .m = {.type = WIRE_LIST}},
-	{.name = "who",
-	 .hex = "00 00 00 06 08 05 6c 6f 62 62 79",
-	 .m = {.type = WIRE_WHO, .u.room = {S("lobby")}}},
-	{.name = "users", .hex = "00 00 00 00 09", .m = {.type = WIRE_USERS}},
-	{.name = "ping",
-	 .hex = "00 00 00 08 0a 01 02 03 04 05 06 07 08",
-	 .m = {.type = WIRE_PING, .u.ping = {0x0102030405060708ULL}}},
-	{.name = "pong",
-	 .hex = "00 00 00 08 0b 01 02 03 04 05 06 07 08",
-	 .m = {.type = WIRE_PONG, .u.ping = {0x0102030405060708ULL}}},
-	{.name = "quit", .hex = "00 00 00 00 0c", .m = {.type = WIRE_QUIT}},
+        /* Client frames. */
+        {.name = "hello",
+         .hex = "00 00 00 06 01 05 61 6c 69 63 65",
+         .m = {.type = WIRE_HELLO, .u.hello = {S("alice")}}},
+        {.name = "join",
+         .hex = "00 00 00 16 02 05 6c 6f 62 62 79 00 00 00 00 00 "
+                "00 00 00 00 00 00 00 00 00 00 00",
+         .m = {.type = WIRE_JOIN, .u.join = {S("lobby"), 0, 0}}},
+        {.name = "join_cursor",
+         .hex = "00 00 00 16 02 05 6c 6f 62 62 79 00 00 01 93 5d "
+                "77 2f 99 00 00 00 00 00 00 00 78",
+         .m = {.type = WIRE_JOIN, .u.join = {S("lobby"), EPOCH, 120}}},
+        {.name = "part",
+         .hex = "00 00 00 06 03 05 6c 6f 62 62 79",
+         .m = {.type = WIRE_PART, .u.room = {S("lobby")}}},
+        {.name = "say",
+         .hex = "00 00 00 18 04 00 00 00 01 05 6c 6f 62 62 79 00 "
+                "0c 68 65 6c 6c 6f 2c 20 77 6f 72 6c 64",
+         .m = {.type = WIRE_SAY, .u.say = {1, S("lobby"), S("hello, world")}}},
+        {.name = "msg",
+         .hex = "00 00 00 10 05 00 00 00 02 03 62 6f 62 00 06 68 69 20 62 6f 62",
+         .m = {.type = WIRE_MSG, .u.say = {2, S("bob"), S("hi bob")}}},
+        {.name = "nick",
+         .hex = "00 00 00 08 06 07 61 6c 69 63 65 5f 32",
+         .m = {.type = WIRE_NICK, .u.hello = {S("alice_2")}}},
+        {.name = "list", .hex = "00 00 00 00 07", .m = {.type = WIRE_LIST}},
+        {.name = "who",
+         .hex = "00 00 00 06 08 05 6c 6f 62 62 79",
+         .m = {.type = WIRE_WHO, .u.room = {S("lobby")}}},
+        {.name = "users", .hex = "00 00 00 00 09", .m = {.type = WIRE_USERS}},
+        {.name = "ping",
+         .hex = "00 00 00 08 0a 01 02 03 04 05 06 07 08",
+         .m = {.type = WIRE_PING, .u.ping = {0x0102030405060708ULL}}},
+        {.name = "pong",
+         .hex = "00 00 00 08 0b 01 02 03 04 05 06 07 08",
+         .m = {.type = WIRE_PONG, .u.ping = {0x0102030405060708ULL}}},
+        {.name = "quit", .hex = "00 00 00 00 0c", .m = {.type = WIRE_QUIT}},
 
-	/* Server frames. */
-	{.name = "welcome",
-	 .hex = "00 00 00 34 41 01 05 61 6c 69 63 65 0c 63 68 61 74 2e 65 78 61 6d 70 6c 65 00 00 "
-	        "20 00 10 00 20 40 00 00 00 14 00 00 00 28 00 10 00 00 00 32 00 40 00 00 75 30 00 "
-	        "00 75 30",
-	 .m = {.type = WIRE_WELCOME,
-	       .u.welcome = {.version = 1,
-	                     .nick = S("alice"),
-	                     .server = S("chat.example"),
-	                     .max_frame = 8192,
-	                     .max_text = 4096,
-	                     .max_nick = 32,
-	                     .max_room = 64,
-	                     .flood_rate = 20,
-	                     .flood_burst = 40,
-	                     .max_queue = 1048576,
-	                     .history_len = 50,
-	                     .max_rooms = 64,
-	                     .ping_interval_ms = 30000,
-	                     .ping_timeout_ms = 30000}}},
-	{.name = "joined",
-	 .hex = "00 00 00 1a 42 05 6c 6f 62 62 79 00 00 01 93 5d 77 2f 99 00 00 00 00 00 00 00 78 00 "
-	        "00 00 03",
-	 .m = {.type = WIRE_JOINED, .u.joined = {S("lobby"), EPOCH, 120, 3}}},
-	{.name = "history_end",
-	 .hex = "00 00 00 19 43 05 6c 6f 62 62 79 00 00 01 93 5d 77 2f 99 00 00 00 00 00 00 00 78 00 "
-	        "32 00",
-	 .m = {.type = WIRE_HISTORY_END, .u.history_end = {S("lobby"), EPOCH, 120, 50, 0}}},
-	{.name = "history_end_stale",
-	 .hex = "00 00 00 19 43 05 6c 6f 62 62 79 00 00 01 93 5d 77 2f 99 00 00 00 00 00 00 00 78 00 "
-	        "32 03",
-	 .m = {.type = WIRE_HISTORY_END,
-	       .u.history_end = {S("lobby"), EPOCH, 120, 50,
-	                         WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED}}},
-	{.name = "message",
-	 .hex = "00 00 00 23 44 00 05 6c 6f 62 62 79 03 62 6f 62 00 00 00 00 00 00 00 79 00 00 01 93 "
-	        "5d 78 86 7b 00 06 68 69 20 61 6c 6c",
-	 .m = {.type = WIRE_MESSAGE, .u.message = {0, S("lobby"), S("bob"), 121, TIME, S("hi all")}}},
-	{.name = "message_history",
-	 .hex = "00 00 00 25 44 01 05 6c 6f 62 62 79 05 63 61 72 6f 6c 00 00 00 00 00 00 00 47 00 00 "
-	        "01 93 5d 78 5e f0 00 06 68 c3 a9 6c 6c 6f",
-	 .m = {.type = WIRE_MESSAGE,
-	       .u.message = {WIRE_MSG_HISTORY, S("lobby"), S("carol"), 71, 1732439990000ULL,
-	                     S("h\xc3\xa9llo")}}},
-	{.name = "message_direct",
-	 .hex = "00 00 00 20 44 02 00 03 62 6f 62 00 00 00 00 00 00 00 00 00 00 01 93 5d 78 86 7b 00 "
-	        "08 68 69 20 61 6c 69 63 65",
-	 .m = {.type = WIRE_MESSAGE,
-	       .u.message = {WIRE_MSG_DIRECT, S(""), S("bob"), 0, TIME, S("hi alice")}}},
-	{.name = "presence_join",
-	 .hex = "00 00 00 17 45 01 00 05 6c 6f 62 62 79 05 63 61 72 6f 6c 00 00 00 01 93 5d 78 86 7b",
-	 .m = {.type = WIRE_PRESENCE,
-	       .u.presence = {WIRE_P_JOIN, WIRE_R_NONE, S("lobby"), S("carol"), S(""), TIME}}},
-	{.name = "presence_part",
-	 .hex = "00 00 00 17 45 02 00 05 6c 6f 62 62 79 05 63 61 72 6f 6c 00 00 00 01 93 5d 78 86 7b",
-	 .m = {.type = WIRE_PRESENCE,
-	       .u.presence = {WIRE_P_PART, WIRE_R_NONE, S("lobby"), S("carol"), S(""), TIME}}},
-	{.name = "presence_quit",
-	 .hex = "00 00 00 17 45 03 00 05 6c 6f 62 62 79 05 63 61 72 6f 6c 00 00 00 01 93 5d 78 86 7b",
-	 .m = {.type = WIRE_PRESENCE,
-	       .u.presence = {WIRE_P_QUIT, WIRE_R_NONE, S("lobby"), S("carol"), S(""), TIME}}},
-	{.name = "presence_nick",
-	 .hex = "00 00 00 19 45 04 00 00 05 61 6c 69 63 65 07 61 6c 69 63 65 5f 32 00 00 01 93 5d 78 "
-	        "86 7b",
-	 .m = {.type = WIRE_PRESENCE,
-	       .u.presence = {WIRE_P_NICK, WIRE_R_NONE, S(""), S("alice"), S("alice_2"), TIME}}},
-	{.name = "presence_drop",
-	 .hex = "00 00 00 16 45 05 03 05 6c 6f 62 62 79 04 64 61 76 65 00 00 00 01 93 5d 78 86 7b",
-	 .m = {.type = WIRE_PRESENCE,
-	       .u.presence = {WIRE_P_DROP, WIRE_R_PING_TIMEOUT, S("lobby"), S("dave"), S(""),
-	                      TIME}}},
-	{.name = "rooms",
-	 .hex = "00 00 00 15 46 01 00 02 03 64 65 76 00 00 00 01 05 6c 6f 62 62 79 00 00 00 03",
-	 .m = {.type = WIRE_ROOMS, .u.rooms = {.flags = WIRE_LIST_LAST}},
-	 .list = {2, {S("dev"), S("lobby")}, {1, 3}}},
-	{.name = "rooms_empty",
-	 .hex = "00 00 00 03 46 01 00 00",
-	 .m = {.type = WIRE_ROOMS, .u.rooms = {.flags = WIRE_LIST_LAST}},
-	 .list = {0, {S("")}, {0}}},
-	{.name = "names",
-	 .hex = "00 00 00 19 47 01 05 6c 6f 62 62 79 00 03 03 62 6f 62 05 63 61 72 6f 6c 05 61 6c 69 "
-	        "63 65",
-	 .m = {.type = WIRE_NAMES, .u.names = {.flags = WIRE_LIST_LAST, .room = S("lobby")}},
-	 .list = {3, {S("bob"), S("carol"), S("alice")}, {0}}},
-	{.name = "names_users",
-	 .hex = "00 00 00 14 47 01 00 00 03 05 61 6c 69 63 65 03 62 6f 62 05 63 61 72 6f 6c",
-	 .m = {.type = WIRE_NAMES, .u.names = {.flags = WIRE_LIST_LAST, .room = S("")}},
-	 .list = {3, {S("alice"), S("bob"), S("carol")}, {0}}},
-	{.name = "ack",
-	 .hex = "00 00 00 14 48 00 00 00 01 00 00 00 00 00 00 00 79 00 00 01 93 5d 78 86 7b",
-	 .m = {.type = WIRE_ACK, .u.ack = {1, 121, TIME}}},
-	{.name = "ack_direct",
-	 .hex = "00 00 00 14 48 00 00 00 02 00 00 00 00 00 00 00 00 00 00 01 93 5d 78 86 7b",
-	 .m = {.type = WIRE_ACK, .u.ack = {2, 0, TIME}}},
-	{.name = "error",
-	 .hex = "00 00 00 15 49 00 d3 05 00 00 00 02 00 0c 6e 6f 20 73 75 63 68 20 75 73 65 72",
-	 .m = {.type = WIRE_ERROR,
-	       .u.error = {WIRE_E_NO_SUCH_USER, WIRE_MSG, 2, S("no such user")}}},
-	{.name = "error_fatal",
-	 .hex = "00 00 00 31 49 00 66 00 00 00 00 00 00 28 66 72 61 6d 65 20 74 6f 6f 20 6c 61 72 67 "
-	        "65 3a 20 74 68 65 20 6c 69 6d 69 74 20 69 73 20 38 31 39 32 20 62 79 74 65 73",
-	 .m = {.type = WIRE_ERROR,
-	       .u.error = {WIRE_E_FRAME_TOO_LARGE, 0, 0, S("frame too large: the limit is 8192 bytes")}}},
-	{.name = "bye",
-	 .hex = "00 00 00 06 4a 00 00 03 62 79 65",
-	 .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_NONE, S("bye")}}},
-	{.name = "bye_shutdown",
-	 .hex = "00 00 00 12 4a 06 00 0f 73 65 72 76 65 72 20 73 68 75 74 64 6f 77 6e",
-	 .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_SHUTDOWN, S("server shutdown")}}},
+        /* Server frames. */
+        {.name = "welcome",
+         .hex = "00 00 00 34 41 01 05 61 6c 69 63 65 0c 63 68 61 "
+                "74 2e 65 78 61 6d 70 6c 65 00 00 20 00 10 00 20 "
+                "40 00 00 00 14 00 00 00 28 00 10 00 00 00 32 00 "
+                "40 00 00 75 30 00 00 75 30",
+         .m = {.type = WIRE_WELCOME,
+               .u.welcome = {.version = 1,
+                             .nick = S("alice"),
+                             .server = S("chat.example"),
+                             .max_frame = 8192,
+                             .max_text = 4096,
+                             .max_nick = 32,
+                             .max_room = 64,
+                             .flood_rate = 20,
+                             .flood_burst = 40,
+                             .max_queue = 1048576,
+                             .history_len = 50,
+                             .max_rooms = 64,
+                             .ping_interval_ms = 30000,
+                             .ping_timeout_ms = 30000}}},
+        {.name = "joined",
+         .hex = "00 00 00 1a 42 05 6c 6f 62 62 79 00 00 01 93 5d "
+                "77 2f 99 00 00 00 00 00 00 00 78 00 00 00 03",
+         .m = {.type = WIRE_JOINED, .u.joined = {S("lobby"), EPOCH, 120, 3}}},
+        {.name = "history_end",
+         .hex = "00 00 00 19 43 05 6c 6f 62 62 79 00 00 01 93 5d "
+                "77 2f 99 00 00 00 00 00 00 00 78 00 32 00",
+         .m = {.type = WIRE_HISTORY_END, .u.history_end = {S("lobby"), EPOCH, 120, 50, 0}}},
+        {.name = "history_end_stale",
+         .hex = "00 00 00 19 43 05 6c 6f 62 62 79 00 00 01 93 5d "
+                "77 2f 99 00 00 00 00 00 00 00 78 00 32 03",
+         .m = {.type = WIRE_HISTORY_END,
+               .u.history_end = {S("lobby"), EPOCH, 120, 50,
+                                 WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED}}},
+        {.name = "message",
+         .hex = "00 00 00 23 44 00 05 6c 6f 62 62 79 03 62 6f 62 "
+                "00 00 00 00 00 00 00 79 00 00 01 93 5d 78 86 7b "
+                "00 06 68 69 20 61 6c 6c",
+         .m = {.type = WIRE_MESSAGE,
+               .u.message = {0, S("lobby"), S("bob"), 121, TIME, S("hi all")}}},
+        {.name = "message_history",
+         .hex = "00 00 00 25 44 01 05 6c 6f 62 62 79 05 63 61 72 "
+                "6f 6c 00 00 00 00 00 00 00 47 00 00 01 93 5d 78 "
+                "5e f0 00 06 68 c3 a9 6c 6c 6f",
+         .m = {.type = WIRE_MESSAGE,
+               .u.message = {WIRE_MSG_HISTORY, S("lobby"), S("carol"), 71, 1732439990000ULL,
+                             S("h\xc3\xa9llo")}}},
+        {.name = "message_direct",
+         .hex = "00 00 00 20 44 02 00 03 62 6f 62 00 00 00 00 00 "
+                "00 00 00 00 00 01 93 5d 78 86 7b 00 08 68 69 20 "
+                "61 6c 69 63 65",
+         .m = {.type = WIRE_MESSAGE,
+               .u.message = {WIRE_MSG_DIRECT, S(""), S("bob"), 0, TIME, S("hi alice")}}},
+        {.name = "presence_join",
+         .hex = "00 00 00 17 45 01 00 05 6c 6f 62 62 79 05 63 61 "
+                "72 6f 6c 00 00 00 01 93 5d 78 86 7b",
+         .m = {.type = WIRE_PRESENCE,
+               .u.presence = {WIRE_P_JOIN, WIRE_R_NONE, S("lobby"), S("carol"), S(""), TIME}}},
+        {.name = "presence_part",
+         .hex = "00 00 00 17 45 02 00 05 6c 6f 62 62 79 05 63 61 "
+                "72 6f 6c 00 00 00 01 93 5d 78 86 7b",
+         .m = {.type = WIRE_PRESENCE,
+               .u.presence = {WIRE_P_PART, WIRE_R_NONE, S("lobby"), S("carol"), S(""), TIME}}},
+        {.name = "presence_quit",
+         .hex = "00 00 00 17 45 03 00 05 6c 6f 62 62 79 05 63 61 "
+                "72 6f 6c 00 00 00 01 93 5d 78 86 7b",
+         .m = {.type = WIRE_PRESENCE,
+               .u.presence = {WIRE_P_QUIT, WIRE_R_NONE, S("lobby"), S("carol"), S(""), TIME}}},
+        {.name = "presence_nick",
+         .hex = "00 00 00 19 45 04 00 00 05 61 6c 69 63 65 07 61 "
+                "6c 69 63 65 5f 32 00 00 01 93 5d 78 86 7b",
+         .m = {.type = WIRE_PRESENCE,
+               .u.presence = {WIRE_P_NICK, WIRE_R_NONE, S(""), S("alice"), S("alice_2"), TIME}}},
+        {.name = "presence_drop",
+         .hex = "00 00 00 16 45 05 03 05 6c 6f 62 62 79 04 64 61 "
+                "76 65 00 00 00 01 93 5d 78 86 7b",
+         .m = {.type = WIRE_PRESENCE,
+               .u.presence = {WIRE_P_DROP, WIRE_R_PING_TIMEOUT, S("lobby"), S("dave"), S(""),
+                              TIME}}},
+        {.name = "rooms",
+         .hex = "00 00 00 15 46 01 00 02 03 64 65 76 00 00 00 01 "
+                "05 6c 6f 62 62 79 00 00 00 03",
+         .m = {.type = WIRE_ROOMS, .u.rooms = {.flags = WIRE_LIST_LAST}},
+         .list = {2, {S("dev"), S("lobby")}, {1, 3}}},
+        {.name = "rooms_empty",
+         .hex = "00 00 00 03 46 01 00 00",
+         .m = {.type = WIRE_ROOMS, .u.rooms = {.flags = WIRE_LIST_LAST}},
+         .list = {0, {S("")}, {0}}},
+        {.name = "names",
+         .hex = "00 00 00 19 47 01 05 6c 6f 62 62 79 00 03 03 62 "
+                "6f 62 05 63 61 72 6f 6c 05 61 6c 69 63 65",
+         .m = {.type = WIRE_NAMES, .u.names = {.flags = WIRE_LIST_LAST, .room = S("lobby")}},
+         .list = {3, {S("bob"), S("carol"), S("alice")}, {0}}},
+        {.name = "names_users",
+         .hex = "00 00 00 14 47 01 00 00 03 05 61 6c 69 63 65 03 "
+                "62 6f 62 05 63 61 72 6f 6c",
+         .m = {.type = WIRE_NAMES, .u.names = {.flags = WIRE_LIST_LAST, .room = S("")}},
+         .list = {3, {S("alice"), S("bob"), S("carol")}, {0}}},
+        {.name = "ack",
+         .hex = "00 00 00 14 48 00 00 00 01 00 00 00 00 00 00 00 "
+                "79 00 00 01 93 5d 78 86 7b",
+         .m = {.type = WIRE_ACK, .u.ack = {1, 121, TIME}}},
+        {.name = "ack_direct",
+         .hex = "00 00 00 14 48 00 00 00 02 00 00 00 00 00 00 00 "
+                "00 00 00 01 93 5d 78 86 7b",
+         .m = {.type = WIRE_ACK, .u.ack = {2, 0, TIME}}},
+        {.name = "error",
+         .hex = "00 00 00 15 49 00 d3 05 00 00 00 02 00 0c 6e 6f "
+                "20 73 75 63 68 20 75 73 65 72",
+         .m = {.type = WIRE_ERROR,
+               .u.error = {WIRE_E_NO_SUCH_USER, WIRE_MSG, 2, S("no such user")}}},
+        {.name = "error_fatal",
+         .hex = "00 00 00 31 49 00 66 00 00 00 00 00 00 28 66 72 "
+                "61 6d 65 20 74 6f 6f 20 6c 61 72 67 65 3a 20 74 "
+                "68 65 20 6c 69 6d 69 74 20 69 73 20 38 31 39 32 "
+                "20 62 79 74 65 73",
+         .m = {.type = WIRE_ERROR,
+               .u.error = {WIRE_E_FRAME_TOO_LARGE, 0, 0,
+                           S("frame too large: the limit is 8192 bytes")}}},
+        {.name = "bye",
+         .hex = "00 00 00 06 4a 00 00 03 62 79 65",
+         .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_NONE, S("bye")}}},
+        {.name = "bye_shutdown",
+         .hex = "00 00 00 12 4a 06 00 0f 73 65 72 76 65 72 20 73 68 75 74 64 6f 77 6e",
+         .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_SHUTDOWN, S("server shutdown")}}},
 };
 
 #define NVECTORS (sizeof(vectors) / sizeof(vectors[0]))
 
 /* Every frame type of version 1. */
 static const uint8_t known_types[] = {
-	WIRE_HELLO,   WIRE_JOIN,    WIRE_PART,        WIRE_SAY,     WIRE_MSG,      WIRE_NICK,
-	WIRE_LIST,    WIRE_WHO,     WIRE_USERS,       WIRE_PING,    WIRE_PONG,     WIRE_QUIT,
-	WIRE_WELCOME, WIRE_JOINED,  WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE, WIRE_ROOMS,
-	WIRE_NAMES,   WIRE_ACK,     WIRE_ERROR,       WIRE_BYE,
+        WIRE_HELLO,   WIRE_JOIN,   WIRE_PART,        WIRE_SAY,     WIRE_MSG,      WIRE_NICK,
+        WIRE_LIST,    WIRE_WHO,    WIRE_USERS,       WIRE_PING,    WIRE_PONG,     WIRE_QUIT,
+        WIRE_WELCOME, WIRE_JOINED, WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE, WIRE_ROOMS,
+        WIRE_NAMES,   WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,
 };
 
 /* docs/protocol.md, read once by main(). */
@@ -593,7 +615,8 @@ protocol_md_has_no_unchecked_vector(void **state)
 				found = strlen(line) == len && strncmp(line, p, len) == 0;
 			}
 			if (!found)
-				fail_msg("docs/protocol.md has an unchecked vector: %.*s", (int)len, p);
+				fail_msg("docs/protocol.md has an unchecked vector: %.*s", (int)len,
+				         p);
 		}
 		p += len + (eol != NULL);
 	}
@@ -672,8 +695,8 @@ build_stream(void)
 			continue;
 		frames[nframes] = &vectors[i];
 		frame_off[nframes] = stream_len;
-		stream_len += from_hex(vectors[i].hex, stream + stream_len,
-		                       sizeof(stream) - stream_len);
+		stream_len +=
+		        from_hex(vectors[i].hex, stream + stream_len, sizeof(stream) - stream_len);
 		nframes++;
 	}
 	frame_off[nframes] = stream_len;
@@ -775,10 +798,10 @@ static void
 frame_too_large_rejected_before_body(void **state)
 {
 	static const uint8_t heads[][4] = {
-		{0x00, 0x00, 0x20, 0x01}, /* max_frame + 1 */
-		{0x00, 0x10, 0x00, 0x01}, /* WIRE_FRAME_MAX_HARD + 1 */
-		{0x80, 0x00, 0x00, 0x00},
-		{0xff, 0xff, 0xff, 0xff},
+	        {0x00, 0x00, 0x20, 0x01}, /* max_frame + 1 */
+	        {0x00, 0x10, 0x00, 0x01}, /* WIRE_FRAME_MAX_HARD + 1 */
+	        {0x80, 0x00, 0x00, 0x00},
+	        {0xff, 0xff, 0xff, 0xff},
 	};
 	struct wire_frame f;
 	size_t i, used;
@@ -867,7 +890,8 @@ decode_rejects_truncated_payload_for_every_type(void **state)
 		assert_int_equal(decode_copy(b[4], b + WIRE_HEADER_LEN, n, &d), 0);
 		for (cut = 0; cut < n; cut++)
 			if (decode_copy(b[4], b + WIRE_HEADER_LEN, cut, &d) != -1)
-				fail_msg("vector %s cut to %zu bytes not rejected", vectors[i].name, cut);
+				fail_msg("vector %s cut to %zu bytes not rejected", vectors[i].name,
+				         cut);
 	}
 }
 
@@ -905,24 +929,33 @@ decode_rejects_list_count_mismatch(void **state)
 	(void)state;
 	/* ROOMS: count 2, one entry. */
 	assert_int_equal(decode_copy(WIRE_ROOMS,
-	                             (const uint8_t *)"\x01\x00\x02\x03" "dev\x00\x00\x00\x01", 11,
-	                             &d),
+	                             (const uint8_t *)"\x01\x00\x02\x03"
+	                                              "dev\x00\x00\x00\x01",
+	                             11, &d),
 	                 -1);
 	/* ROOMS: count 0, one entry. */
 	assert_int_equal(decode_copy(WIRE_ROOMS,
-	                             (const uint8_t *)"\x01\x00\x00\x03" "dev\x00\x00\x00\x01", 11,
-	                             &d),
+	                             (const uint8_t *)"\x01\x00\x00\x03"
+	                                              "dev\x00\x00\x00\x01",
+	                             11, &d),
 	                 -1);
 	/* ROOMS: entry without its member count. */
-	assert_int_equal(decode_copy(WIRE_ROOMS, (const uint8_t *)"\x01\x00\x01\x03" "dev", 7, &d),
+	assert_int_equal(decode_copy(WIRE_ROOMS,
+	                             (const uint8_t *)"\x01\x00\x01\x03"
+	                                              "dev",
+	                             7, &d),
 	                 -1);
 	/* NAMES: count 2, one nick. */
-	assert_int_equal(decode_copy(WIRE_NAMES, (const uint8_t *)"\x01\x00\x00\x02\x03" "bob", 8,
-	                             &d),
+	assert_int_equal(decode_copy(WIRE_NAMES,
+	                             (const uint8_t *)"\x01\x00\x00\x02\x03"
+	                                              "bob",
+	                             8, &d),
 	                 -1);
 	/* NAMES: a nick running past the end. */
-	assert_int_equal(decode_copy(WIRE_NAMES, (const uint8_t *)"\x01\x00\x00\x01\x05" "bob", 8,
-	                             &d),
+	assert_int_equal(decode_copy(WIRE_NAMES,
+	                             (const uint8_t *)"\x01\x00\x00\x01\x05"
+	                                              "bob",
+	                             8, &d),
 	                 -1);
 }
 
@@ -947,7 +980,7 @@ decode_unknown_type_returns_minus_two(void **state)
 	}
 }
 
-#define CANARY 0xa5
+#define CANARY     0xa5
 #define CANARY_LEN 32
 
 /* A writer too small for a frame fails it and writes nothing past its
@@ -971,7 +1004,8 @@ writer_overflow_sets_err_without_writing_past_cap(void **state)
 			encode(&w, &vectors[i]);
 			if (cap < n) {
 				if (!w.err)
-					fail_msg("vector %s in %zu bytes: no err", vectors[i].name, cap);
+					fail_msg("vector %s in %zu bytes: no err", vectors[i].name,
+					         cap);
 			} else {
 				assert_int_equal(w.err, 0);
 				assert_int_equal(w.len, n);
@@ -1156,15 +1190,15 @@ static void
 error_codes_1xx_are_fatal_2xx_are_not(void **state)
 {
 	static const uint16_t fatal[] = {
-		WIRE_E_BAD_PREFACE,       WIRE_E_BAD_VERSION,       WIRE_E_FRAME_TOO_LARGE,
-		WIRE_E_MALFORMED,         WIRE_E_HANDSHAKE_TIMEOUT, WIRE_E_SERVER_FULL,
+	        WIRE_E_BAD_PREFACE, WIRE_E_BAD_VERSION,       WIRE_E_FRAME_TOO_LARGE,
+	        WIRE_E_MALFORMED,   WIRE_E_HANDSHAKE_TIMEOUT, WIRE_E_SERVER_FULL,
 	};
 	static const uint16_t refusal[] = {
-		WIRE_E_UNKNOWN_TYPE,  WIRE_E_NOT_REGISTERED,  WIRE_E_ALREADY_REGISTERED,
-		WIRE_E_NICK_INVALID,  WIRE_E_NICK_TAKEN,      WIRE_E_ROOM_INVALID,
-		WIRE_E_TEXT_INVALID,  WIRE_E_TEXT_TOO_LONG,   WIRE_E_NOT_IN_ROOM,
-		WIRE_E_ALREADY_IN_ROOM, WIRE_E_NO_SUCH_ROOM,  WIRE_E_NO_SUCH_USER,
-		WIRE_E_TOO_MANY_ROOMS, WIRE_E_ROOM_FULL,
+	        WIRE_E_UNKNOWN_TYPE,    WIRE_E_NOT_REGISTERED, WIRE_E_ALREADY_REGISTERED,
+	        WIRE_E_NICK_INVALID,    WIRE_E_NICK_TAKEN,     WIRE_E_ROOM_INVALID,
+	        WIRE_E_TEXT_INVALID,    WIRE_E_TEXT_TOO_LONG,  WIRE_E_NOT_IN_ROOM,
+	        WIRE_E_ALREADY_IN_ROOM, WIRE_E_NO_SUCH_ROOM,   WIRE_E_NO_SUCH_USER,
+	        WIRE_E_TOO_MANY_ROOMS,  WIRE_E_ROOM_FULL,
 	};
 	size_t i;
 
@@ -1209,23 +1243,23 @@ int
 main(int argc, char **argv)
 {
 	static const struct CMUnitTest fixed[] = {
-		cmocka_unit_test(protocol_md_has_no_unchecked_vector),
-		cmocka_unit_test(every_frame_type_has_a_vector),
-		cmocka_unit_test(preface_prefix_rejects_any_wrong_fixed_byte),
-		cmocka_unit_test(frame_next_decodes_every_split_of_a_multi_frame_buffer),
-		cmocka_unit_test(frame_next_decodes_arbitrary_partial_reads),
-		cmocka_unit_test(frame_too_large_rejected_before_body),
-		cmocka_unit_test(frame_at_max_payload_waits_for_whole_body),
-		cmocka_unit_test(decode_rejects_truncated_payload_for_every_type),
-		cmocka_unit_test(decode_rejects_trailing_byte_for_every_type),
-		cmocka_unit_test(decode_rejects_list_count_mismatch),
-		cmocka_unit_test(decode_unknown_type_returns_minus_two),
-		cmocka_unit_test(writer_overflow_sets_err_without_writing_past_cap),
-		cmocka_unit_test(str8_over_255_sets_err),
-		cmocka_unit_test(str16_over_65535_sets_err),
-		cmocka_unit_test(rooms_list_walks_0_1_and_64_entries),
-		cmocka_unit_test(names_list_walks_0_1_and_64_entries),
-		cmocka_unit_test(error_codes_1xx_are_fatal_2xx_are_not),
+	        cmocka_unit_test(protocol_md_has_no_unchecked_vector),
+	        cmocka_unit_test(every_frame_type_has_a_vector),
+	        cmocka_unit_test(preface_prefix_rejects_any_wrong_fixed_byte),
+	        cmocka_unit_test(frame_next_decodes_every_split_of_a_multi_frame_buffer),
+	        cmocka_unit_test(frame_next_decodes_arbitrary_partial_reads),
+	        cmocka_unit_test(frame_too_large_rejected_before_body),
+	        cmocka_unit_test(frame_at_max_payload_waits_for_whole_body),
+	        cmocka_unit_test(decode_rejects_truncated_payload_for_every_type),
+	        cmocka_unit_test(decode_rejects_trailing_byte_for_every_type),
+	        cmocka_unit_test(decode_rejects_list_count_mismatch),
+	        cmocka_unit_test(decode_unknown_type_returns_minus_two),
+	        cmocka_unit_test(writer_overflow_sets_err_without_writing_past_cap),
+	        cmocka_unit_test(str8_over_255_sets_err),
+	        cmocka_unit_test(str16_over_65535_sets_err),
+	        cmocka_unit_test(rooms_list_walks_0_1_and_64_entries),
+	        cmocka_unit_test(names_list_walks_0_1_and_64_entries),
+	        cmocka_unit_test(error_codes_1xx_are_fatal_2xx_are_not),
 	};
 	enum { NFIXED = sizeof(fixed) / sizeof(fixed[0]) };
 	static struct CMUnitTest tests[NVECTORS + NFIXED];

@@ -14,6 +14,7 @@
 #include "core.h"
 #include "log.h"
 #include "server.h"
+#include "valid.h"
 
 /* Largest fixed-size reply (everything but lists and messages). */
 #define FRAMED_REPLY_MAX (WIRE_HEADER_LEN + 512)
@@ -262,6 +263,10 @@ do_who(struct conn *c, const struct wire_msg *m)
 {
 	struct room *room = core_room_find(c->srv->core, m->u.room.room.p, m->u.room.room.len);
 
+	if (!valid_room(m->u.room.room.p, m->u.room.room.len)) {
+		send_error(c, WIRE_E_ROOM_INVALID, WIRE_WHO, 0, NULL);
+		return;
+	}
 	if (room == NULL) {
 		send_error(c, WIRE_E_NO_SUCH_ROOM, WIRE_WHO, 0, NULL);
 		return;
@@ -387,9 +392,7 @@ dispatch(struct conn *c, const struct wire_msg *m)
 		conn_close_after_flush(c, WIRE_R_NONE, CHATD_DRAIN_TIMEOUT);
 		break;
 	default:
-		/* A server-to-client frame: the peer has the roles confused. */
-		fatal_error(c, WIRE_E_MALFORMED, m->type, "a server frame sent by a client");
-		break;
+		break; /* server frames never get here: framed_input refuses them */
 	}
 }
 
@@ -427,6 +430,9 @@ framed_input(struct conn *c, const uint8_t *p, size_t len)
 			snprintf(detail, sizeof(detail), "%s payload of %u bytes",
 			         wire_type_name(f.type), f.len);
 			fatal_error(c, WIRE_E_MALFORMED, f.type, detail);
+		} else if (f.type >= 0x40) {
+			/* A server-to-client frame: the peer has the roles confused. */
+			fatal_error(c, WIRE_E_MALFORMED, f.type, "a server frame sent by a client");
 		} else {
 			dispatch(c, &m);
 		}

@@ -53,6 +53,8 @@ wire_preface_prefix(const uint8_t *buf, size_t len)
 	/* The last preface byte is the version, which any value may take. */
 	size_t fixed = WIRE_PREFACE_LEN - 1;
 
+	if (len == 0)
+		return 1;
 	return memcmp(buf, WIRE_PREFACE, len < fixed ? len : fixed) == 0;
 }
 
@@ -145,8 +147,14 @@ rdlist(struct reader *r, int with_u32)
 int
 wire_decode(uint8_t type, const uint8_t *payload, size_t len, struct wire_msg *m)
 {
-	struct reader r = {payload, payload + len, 0};
+	struct reader r;
 
+	/* An empty payload may come as NULL; arithmetic on NULL is undefined. */
+	if (payload == NULL)
+		payload = (const uint8_t *)"";
+	r.p = payload;
+	r.end = payload + len;
+	r.err = 0;
 	memset(m, 0, sizeof(*m));
 	m->type = type;
 	switch (type) {
@@ -301,8 +309,8 @@ reserve(struct wire_writer *w, size_t n)
 {
 	uint8_t *p;
 
-	if (w->err || w->cap - w->len < n) {
-		w->err = 1;
+	if (w->err || w->cap - w->len < n || w->buf == NULL) {
+		w->err = n > 0 || w->buf == NULL ? 1 : w->err;
 		return NULL;
 	}
 	p = w->buf + w->len;

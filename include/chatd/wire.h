@@ -39,7 +39,6 @@ extern "C" {
 #define WIRE_TEXT_MAX_HARD  65535u   /* str16 bound */
 #define WIRE_NICK_MAX       32u      /* bytes */
 #define WIRE_ROOM_MAX       64u      /* bytes */
-#define WIRE_BYE_TEXT_MAX   255u
 #define WIRE_LIST_CHUNK     64u
 
 /* Frame types.  0x01-0x3f: client to server, 0x40-0x7f: server to client;
@@ -152,8 +151,9 @@ struct wire_frame {
 enum wire_status wire_frame_next(const uint8_t *buf, size_t len, uint32_t max_payload,
                                  struct wire_frame *f, size_t *used);
 
-/* Compare a prefix of the preface: returns 1 if buf[0, len) is a prefix of
- * (or equal to) the preface for any version, 0 if it cannot be one. */
+/* Returns 1 if buf[0, len) agrees with the preface's first 7 (fixed) bytes
+ * as far as it goes, whatever version byte follows; 0 if it cannot be a
+ * preface. */
 int wire_preface_prefix(const uint8_t *buf, size_t len);
 
 /* A byte string inside a frame payload. */
@@ -201,8 +201,8 @@ struct wire_msg {
 			uint16_t max_text;
 			uint8_t max_nick;
 			uint8_t max_room;
-			uint32_t flood_rate;  /* messages per second, 0: off */
-			uint32_t flood_burst; /* messages */
+			uint32_t flood_rate;  /* request frames per second, 0: off */
+			uint32_t flood_burst; /* request frames */
 			uint32_t max_queue;   /* bytes */
 			uint16_t history_len;
 			uint16_t max_rooms;

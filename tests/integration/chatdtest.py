@@ -402,7 +402,8 @@ class Client:
         self.last_send = None    # time.monotonic() of our last send
         self._buf = bytearray()
         self._refs = itertools.count(1)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
         try:
             if rcvbuf:
                 # Before connect, so that the window it implies is what the
@@ -1101,7 +1102,8 @@ def main(namespace, argv=None):
         tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
         print("    " + tb.rstrip().replace("\n", "\n    "))
         for p in srv.problems:
-            print("    also: %s" % p)
+            if p not in reason:
+                print("    also: %s" % p)
         if srv.lines:
             print("    --- chatd output (last 40 lines) ---")
             for line in srv.stderr_tail(40):

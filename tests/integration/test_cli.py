@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The command line: --help lists every option with its default,
+--version answers, a bad option or value is one clear line and exit 2,
+and --listen is repeatable, IPv6 included."""
+
+import re
+import socket
+import subprocess
+import sys
+
+import chatdtest as t
+from chatdtest import WELCOME
+
+
+def run(srv, *args):
+    p = subprocess.run([srv.path, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=10, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_help_lists_every_option_with_its_default(srv):
+    rc, out, err = run(srv, "--help")
+    t.assert_eq((rc, err), (0, ""), "--help exit code and stderr")
+    options = re.findall(r"--([a-z-]+)( [A-Z]+)?", out)
+    names = {name for name, _ in options}
+    for must in ("listen", "history", "room-linger", "ping-interval", "ping-timeout",
+                 "max-queue", "max-frame", "max-text", "max-rooms", "flood-rate",
+                 "flood-burst", "shutdown-timeout", "log-level", "help", "version"):
+        if must not in names:
+            raise AssertionError("--help does not list --%s:\n%s" % (must, out))
+    # Every option that takes a value shows its default on its line or the next.
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"\s+(-\w, )?--([a-z-]+) [A-Z]+", line)
+        if m and "default" not in line and "default" not in lines[i + 1]:
+            raise AssertionError("--%s has no default in --help: %r" % (m.group(2), line))
+
+
+def test_version_prints_name_and_version(srv):
+    rc, out, err = run(srv, "--version")
+    t.assert_eq(rc, 0, "--version exit code")
+    if not re.fullmatch(r"chatd \d+\.\d+\.\d+\n", out):
+        raise AssertionError("--version printed %r" % out)
+
+
+def test_unknown_option_is_one_line_and_exit_2(srv):
+    for args in (["--bogus"], ["-x"], ["stray-argument"]):
+        rc, out, err = run(srv, *args)
+        t.assert_eq(rc, 2, "exit code for %s" % args)
+        t.assert_eq(len(err.splitlines()), 1, "stderr lines for %s: %r" % (args, err))
+        if args[0].lstrip("-") not in err:
+            raise AssertionError("error for %s does not name it: %r" % (args, err))
+
+
+def test_bad_values_are_one_line_and_exit_2(srv):
+    for args in (["--history", "abc"], ["--history", "-1"], ["--listen", "nowhere:99999"],
+                 ["--listen", "[::1]7000"], ["--ping-interval", "0"], ["--max-frame", "12"],
+                 ["--log-level", "loud"], ["--max-queue"]):
+        rc, out, err = run(srv, *args)
+        t.assert_eq(rc, 2, "exit code for %s" % args)
+        t.assert_eq(len(err.splitlines()), 1, "stderr lines for %s: %r" % (args, err))
+        t.assert_eq(out, "", "stdout for %s" % args)
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_listen_is_repeatable_with_ipv6(srv):
+    args = ["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"]
+    if ipv6_loopback():
+        args += ["--listen", "[::1]:0"]
+    extra = t.Server(srv.path, *args)
+    with extra:
+        want = 1 + args.count("--listen")
+        lines = t.wait_until(
+            lambda: [l for l in extra.stderr_tail(20) if "listening on" in l][want - 1:] and
+            [l for l in extra.stderr_tail(20) if "listening on" in l], 5,
+            what="%d listening lines" % want)
+        t.assert_eq(len(lines), want, "listening lines: %r" % lines)
+        for line in lines:
+            addr, port = re.search(r"listening on (\S+):(\d+)", line).groups()
+            host = addr.strip("[]")
+            c = t.Client(int(port), host=host, label=addr)
+            try:
+                t.assert_eq(c.hello("u" + port).type, WELCOME, "HELLO via %s" % line)
+            finally:
+                c.close()
+
+
+if __name__ == "__main__":
+    sys.exit(t.main(globals()))

@@ -34,6 +34,7 @@ config_defaults(struct config *cfg)
 	cfg->flood_rate = CHATD_DEFAULT_FLOOD_RATE;
 	cfg->flood_burst = CHATD_DEFAULT_FLOOD_BURST;
 	cfg->shutdown_timeout = CHATD_DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->detect_window = CHATD_DEFAULT_DETECT_WINDOW;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -54,9 +55,9 @@ bad(const char *fmt, ...)
 int
 config_parse_listen(const char *text, struct listen_spec *spec)
 {
-	char host[64];
+	char host[64], buf[80];
 	const char *colon, *port;
-	char *end;
+	char *end, *slash;
 	unsigned long p;
 	size_t hn;
 
@@ -64,6 +65,18 @@ config_parse_listen(const char *text, struct listen_spec *spec)
 	if (strlen(text) >= sizeof(spec->text))
 		return -1;
 	snprintf(spec->text, sizeof(spec->text), "%s", text);
+	snprintf(buf, sizeof(buf), "%s", text);
+	spec->proto = LISTEN_AUTO;
+	if ((slash = strrchr(buf, '/')) != NULL) {
+		if (strcmp(slash, "/framed") == 0)
+			spec->proto = LISTEN_FRAMED;
+		else if (strcmp(slash, "/text") == 0)
+			spec->proto = LISTEN_TEXT;
+		else if (strcmp(slash, "/auto") != 0)
+			return -1;
+		*slash = '\0';
+	}
+	text = buf;
 	if (text[0] == '[') {
 		const char *close = strchr(text, ']');
 
@@ -155,6 +168,7 @@ enum opt {
 	OPT_FLOOD_BURST,
 	OPT_SHUTDOWN_TIMEOUT,
 	OPT_SERVER_NAME,
+	OPT_DETECT_WINDOW,
 	OPT_LOG_LEVEL,
 };
 
@@ -173,6 +187,7 @@ static const struct option options[] = {
         {"flood-burst", required_argument, NULL, OPT_FLOOD_BURST},
         {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
         {"server-name", required_argument, NULL, OPT_SERVER_NAME},
+        {"detect-window", required_argument, NULL, OPT_DETECT_WINDOW},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -185,11 +200,14 @@ config_usage(FILE *out)
 	fprintf(out,
 	        "usage: chatd [options]\n"
 	        "\n"
-	        "A chat server: rooms, history, direct messages, one port for the framed\n"
-	        "protocol (see docs/protocol.md).\n"
+	        "A chat server: rooms, history, direct messages; programs speak the framed\n"
+	        "protocol and people use telnet or nc on the same port (docs/protocol.md).\n"
 	        "\n"
-	        "  -l, --listen ADDR:PORT    listen here; repeatable; IPv6 as [::1]:7000\n"
-	        "                            (default %s)\n"
+	        "  -l, --listen ADDR:PORT[/PROTO]  listen here; repeatable; IPv6 as [::1]:7000;\n"
+	        "                            PROTO is auto (detect), framed or text (default "
+	        "%s/auto)\n"
+	        "      --detect-window SEC   on auto listeners, a client silent this long is\n"
+	        "                            greeted as a person (default %g)\n"
 	        "      --history N           messages a room keeps for joiners (default %u)\n"
 	        "      --room-linger SEC     how long an empty room keeps its history (default "
 	        "%g)\n"
@@ -209,11 +227,12 @@ config_usage(FILE *out)
 	        "      --log-level LEVEL     debug, info, notice, warning or error (default info)\n"
 	        "  -h, --help                print this help and exit\n"
 	        "  -V, --version             print the version and exit\n",
-	        CHATD_DEFAULT_LISTEN, CHATD_DEFAULT_HISTORY, CHATD_DEFAULT_ROOM_LINGER,
-	        CHATD_DEFAULT_PING_INTERVAL, CHATD_DEFAULT_PING_TIMEOUT, CHATD_DEFAULT_MAX_QUEUE,
-	        CHATD_DEFAULT_MAX_FRAME, CHATD_DEFAULT_MAX_TEXT, CHATD_DEFAULT_MAX_ROOMS,
-	        CHATD_DEFAULT_MAX_MEMBERS, CHATD_DEFAULT_FLOOD_RATE, CHATD_DEFAULT_FLOOD_BURST,
-	        CHATD_DEFAULT_SHUTDOWN_TIMEOUT, CHATD_DEFAULT_SERVER_NAME);
+	        CHATD_DEFAULT_LISTEN, CHATD_DEFAULT_DETECT_WINDOW, CHATD_DEFAULT_HISTORY,
+	        CHATD_DEFAULT_ROOM_LINGER, CHATD_DEFAULT_PING_INTERVAL, CHATD_DEFAULT_PING_TIMEOUT,
+	        CHATD_DEFAULT_MAX_QUEUE, CHATD_DEFAULT_MAX_FRAME, CHATD_DEFAULT_MAX_TEXT,
+	        CHATD_DEFAULT_MAX_ROOMS, CHATD_DEFAULT_MAX_MEMBERS, CHATD_DEFAULT_FLOOD_RATE,
+	        CHATD_DEFAULT_FLOOD_BURST, CHATD_DEFAULT_SHUTDOWN_TIMEOUT,
+	        CHATD_DEFAULT_SERVER_NAME);
 }
 
 /* Apply one option; returns CONFIG_OK or the printed error. */
@@ -227,7 +246,9 @@ apply(struct config *cfg, int opt, const char *name, const char *arg)
 		if (cfg->nlisten == CHATD_MAX_LISTEN)
 			return bad("--listen: at most %d listeners", CHATD_MAX_LISTEN);
 		if (config_parse_listen(arg, &cfg->listen[cfg->nlisten]) < 0)
-			return bad("--listen: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", arg);
+			return bad("--listen: '%s' is not ADDR:PORT[/auto|/framed|/text] (IPv6 as "
+			           "[ADDR]:PORT)",
+			           arg);
 		cfg->nlisten++;
 		return CONFIG_OK;
 	case OPT_HISTORY:
@@ -265,6 +286,9 @@ apply(struct config *cfg, int opt, const char *name, const char *arg)
 		break;
 	case OPT_SHUTDOWN_TIMEOUT:
 		rc = parse_seconds(arg, 0, 3600, &cfg->shutdown_timeout);
+		break;
+	case OPT_DETECT_WINDOW:
+		rc = parse_seconds(arg, 0, 60, &cfg->detect_window);
 		break;
 	case OPT_SERVER_NAME:
 		if (arg[0] == '\0' || strlen(arg) >= sizeof(cfg->server_name))

@@ -11,9 +11,17 @@
 
 #include "limits.h"
 
+/* Which protocol a listener speaks. */
+enum listen_proto {
+	LISTEN_AUTO,   /* detect from the first bytes (or their absence) */
+	LISTEN_FRAMED, /* framed only: the preface is required */
+	LISTEN_TEXT,   /* text only: greeted at once */
+};
+
 struct listen_spec {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	int proto;     /* enum listen_proto */
 	char text[80]; /* as given, for messages */
 };
 
@@ -33,6 +41,7 @@ struct config {
 	unsigned flood_rate;
 	unsigned flood_burst;
 	double shutdown_timeout;
+	double detect_window;
 	int log_level;
 };
 
@@ -45,7 +54,8 @@ enum config_result {
 void config_defaults(struct config *cfg);
 /* Parse argv into cfg (which holds defaults); errors name the option. */
 enum config_result config_parse_args(struct config *cfg, int argc, char **argv);
-/* Parse "ADDR:PORT", "[V6]:PORT" or "PORT" into spec; 0 or -1. */
+/* Parse "ADDR:PORT", "[V6]:PORT" or "PORT", each optionally followed by
+ * "/framed", "/text" or "/auto", into spec; 0 or -1. */
 int config_parse_listen(const char *text, struct listen_spec *spec);
 void config_usage(FILE *out);
 

@@ -18,6 +18,7 @@
 #include "framed.h"
 #include "log.h"
 #include "server.h"
+#include "text.h"
 
 #define CONN_OF(ptr, member) ((struct conn *)(void *)((char *)(ptr)-offsetof(struct conn, member)))
 
@@ -39,11 +40,15 @@ conn_set_state(struct conn *c, enum conn_state st)
 	c->state = (uint8_t)st;
 }
 
-/* Bytes of partial input a connection may hold: one whole frame. */
+/* Bytes of partial input a connection may hold: one whole frame or one
+ * whole text line, whichever is longer. */
 static size_t
 in_cap(const struct server *srv)
 {
-	return srv->cfg.max_frame + WIRE_HEADER_LEN;
+	size_t frame = srv->cfg.max_frame + WIRE_HEADER_LEN;
+	size_t line = text_line_max(&srv->cfg) + 2;
+
+	return frame > line ? frame : line;
 }
 
 /* Make the io watcher's interest match what the connection is doing:
@@ -76,8 +81,17 @@ arm_timer(struct conn *c, double at)
 	ev_timer_start(loop, &c->timer);
 }
 
+/* The protocol is known: hand the connection to its front end. */
+static void
+choose(struct conn *c, const struct frontend *fe)
+{
+	c->fe = fe;
+	conn_set_state(c, CONN_OPEN);
+	fe->start(c);
+}
+
 struct conn *
-conn_new(struct server *srv, int fd, const char *peer)
+conn_new(struct server *srv, int fd, const char *peer, int mode)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	double now = ev_now(srv->loop);
@@ -87,6 +101,7 @@ conn_new(struct server *srv, int fd, const char *peer)
 	c->srv = srv;
 	c->fd = fd;
 	c->state = CONN_DETECT;
+	c->mode = (uint8_t)mode;
 	c->announce = 1;
 	c->last_rx = now;
 	c->tokens = srv->cfg.flood_burst;
@@ -95,7 +110,10 @@ conn_new(struct server *srv, int fd, const char *peer)
 	outq_init(&c->out);
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
 	ev_io_start(srv->loop, &c->io);
-	ev_timer_init(&c->timer, conn_timer_cb, srv->cfg.ping_interval, 0);
+	/* An auto listener waits a moment for a program's preface before
+	 * greeting a person; the liveness rules take over after that. */
+	ev_timer_init(&c->timer, conn_timer_cb,
+	              mode == LISTEN_AUTO ? srv->cfg.detect_window : srv->cfg.ping_interval, 0);
 	ev_timer_start(srv->loop, &c->timer);
 	c->next = srv->conns;
 	if (srv->conns)
@@ -103,6 +121,8 @@ conn_new(struct server *srv, int fd, const char *peer)
 	srv->conns = c;
 	srv->nconns++;
 	log_debug("conn %s: accepted (fd %d, %zu open)", peer, fd, srv->nconns);
+	if (mode == LISTEN_TEXT)
+		choose(c, &text_frontend);
 	return c;
 }
 
@@ -243,15 +263,20 @@ process(struct conn *c, const uint8_t *p, size_t len)
 		case DETECT_MORE:
 			return 0;
 		case DETECT_FRAMED:
-			c->fe = &framed_frontend;
-			conn_set_state(c, CONN_OPEN);
-			c->fe->start(c);
+			choose(c, &framed_frontend);
 			used = WIRE_PREFACE_LEN;
+			break;
+		case DETECT_TEXT:
+			if (c->mode == LISTEN_FRAMED) {
+				framed_refuse(c, WIRE_E_BAD_PREFACE);
+				return len;
+			}
+			choose(c, &text_frontend);
 			break;
 		case DETECT_BAD_VERSION:
 			framed_refuse(c, WIRE_E_BAD_VERSION);
 			return len;
-		default:
+		case DETECT_BAD_PREFACE:
 			framed_refuse(c, WIRE_E_BAD_PREFACE);
 			return len;
 		}
@@ -319,7 +344,8 @@ conn_read(struct conn *c)
 		if (errno == EAGAIN || errno == EINTR)
 			return;
 		log_debug("conn %s: read: %s", c->peer, strerror(errno));
-		conn_close(c, WIRE_R_RESET);
+		/* ETIMEDOUT: TCP keepalive or the user timeout gave up on it. */
+		conn_close(c, errno == ETIMEDOUT ? WIRE_R_PING_TIMEOUT : WIRE_R_RESET);
 		return;
 	}
 	if (n == 0) {
@@ -388,6 +414,13 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (c->state != CONN_OPEN && c->state != CONN_DETECT)
 			return;
 	}
+	if (c->state == CONN_DETECT && c->mode == LISTEN_AUTO && c->in == NULL &&
+	    now - c->last_rx >= cfg->detect_window) {
+		/* Nothing said: a person at a terminal, waiting to be greeted. */
+		choose(c, &text_frontend);
+	}
+	if (c->fe && c->fe->idle == NULL)
+		return; /* TCP keepalive watches this one */
 	silent = now - c->last_rx;
 	if (silent >= cfg->ping_interval + cfg->ping_timeout) {
 		log_notice("conn %s: no answer for %.1f s", c->peer, silent);
@@ -456,6 +489,8 @@ destroy(struct conn *c)
 	struct server *srv = c->srv;
 
 	pending_remove(c);
+	if (c->fe && c->fe->end)
+		c->fe->end(c);
 	ev_io_stop(srv->loop, &c->io);
 	ev_timer_stop(srv->loop, &c->timer);
 	close(c->fd);

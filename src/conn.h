@@ -38,10 +38,12 @@ enum conn_state {
 struct frontend {
 	const char *name;
 	size_t (*input)(struct conn *c, const uint8_t *p, size_t len);
-	void (*start)(struct conn *c);               /* protocol chosen */
-	void (*idle)(struct conn *c);                /* silent too long: ping */
+	void (*start)(struct conn *c); /* protocol chosen */
+	/* Silent too long: ping in-band.  NULL for a protocol whose peers
+	 * cannot answer pings (people): TCP keepalive watches them instead. */
+	void (*idle)(struct conn *c);
 	void (*bye)(struct conn *c, uint8_t reason); /* queue a farewell */
-	const struct sink *sink;
+	void (*end)(struct conn *c);                 /* free the front end's state */
 };
 
 struct conn {
@@ -50,6 +52,7 @@ struct conn {
 	struct server *srv;
 	const struct frontend *fe;
 	struct session *sess;
+	void *fe_state;    /* the front end's own per-connection state */
 	struct conn *next; /* server's list of all connections */
 	struct conn *prev;
 	struct conn *next_pending; /* server's flush list */
@@ -66,6 +69,7 @@ struct conn {
 	uint8_t pinged;    /* a ping is out since the last input */
 	uint8_t throttled; /* reading stopped by flood control */
 	uint8_t writing;   /* EV_WRITE armed */
+	uint8_t mode;      /* enum listen_proto of the listener that accepted it */
 	struct outq out;
 	double last_rx;  /* ev_now() of the last input */
 	double tokens;   /* flood-control bucket */
@@ -74,8 +78,9 @@ struct conn {
 	char peer[48];   /* address:port, for logs */
 };
 
-/* Adopt an accepted, non-blocking socket. */
-struct conn *conn_new(struct server *srv, int fd, const char *peer);
+/* Adopt an accepted, non-blocking socket from a listener of the given
+ * protocol (enum listen_proto). */
+struct conn *conn_new(struct server *srv, int fd, const char *peer, int mode);
 
 void conn_set_state(struct conn *c, enum conn_state st);
 static inline int

@@ -612,6 +612,18 @@ session_registered(const struct session *s)
 	return s->registered;
 }
 
+unsigned
+session_room_count(const struct session *s)
+{
+	return s->nrooms;
+}
+
+struct room *
+session_room(const struct session *s, unsigned i)
+{
+	return s->rooms[i];
+}
+
 const char *
 room_name(const struct room *r)
 {

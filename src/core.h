@@ -101,6 +101,9 @@ uint64_t core_expire(struct core *c);
 const char *session_nick(const struct session *s);
 size_t session_nick_len(const struct session *s);
 int session_registered(const struct session *s);
+/* The rooms s is in, in the order it joined them. */
+unsigned session_room_count(const struct session *s);
+struct room *session_room(const struct session *s, unsigned i);
 
 const char *room_name(const struct room *r);
 size_t room_name_len(const struct room *r);

@@ -453,5 +453,5 @@ framed_idle(struct conn *c)
 }
 
 const struct frontend framed_frontend = {
-        "framed", framed_input, framed_start, framed_idle, framed_bye, &framed_sink,
+        "framed", framed_input, framed_start, framed_idle, framed_bye, NULL,
 };

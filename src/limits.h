@@ -21,6 +21,7 @@
 #define CHATD_DEFAULT_MAX_MEMBERS      0u    /* --max-members, 0: no limit */
 #define CHATD_DEFAULT_FLOOD_RATE       50u   /* --flood-rate, frames/s, 0: off */
 #define CHATD_DEFAULT_FLOOD_BURST      100u  /* --flood-burst, frames */
+#define CHATD_DEFAULT_DETECT_WINDOW    0.3   /* --detect-window, seconds */
 #define CHATD_DEFAULT_SHUTDOWN_TIMEOUT 5.0   /* --shutdown-timeout, seconds */
 #define CHATD_MAX_LISTEN               16    /* --listen may be given this often */
 

@@ -24,6 +24,7 @@ struct listener {
 	ev_io io;
 	struct server *srv;
 	int fd;
+	int proto;     /* enum listen_proto */
 	char name[80]; /* the bound address, port resolved */
 };
 
@@ -88,7 +89,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		addr_text((struct sockaddr *)&ss, peer, sizeof(peer));
-		(void)conn_new(srv, fd, peer);
+		(void)conn_new(srv, fd, peer, l->proto);
 	}
 }
 
@@ -120,9 +121,13 @@ listener_open(struct server *srv, const struct listen_spec *spec)
 		fatal("out of memory (listener)");
 	l->srv = srv;
 	l->fd = fd;
+	l->proto = spec->proto;
 	addr_text((struct sockaddr *)&bound, l->name, sizeof(l->name));
 	ev_io_init(&l->io, accept_cb, fd, EV_READ);
-	log_notice("listening on %s", l->name);
+	log_notice("listening on %s (%s)", l->name,
+	           spec->proto == LISTEN_TEXT     ? "text"
+	           : spec->proto == LISTEN_FRAMED ? "framed"
+	                                          : "framed and text");
 	return l;
 }
 

@@ -189,16 +189,6 @@ server_new(const struct config *cfg)
 	if (srv->scratch == NULL)
 		fatal("out of memory (read buffer)");
 
-	for (i = 0; i < cfg->nlisten; i++) {
-		struct listener *l = listener_open(srv, &cfg->listen[i]);
-
-		if (l == NULL) {
-			server_free(srv);
-			return NULL;
-		}
-		srv->listeners[srv->nlisteners++] = l;
-	}
-
 	ev_prepare_init(&srv->flush, flush_cb);
 	ev_prepare_start(srv->loop, &srv->flush);
 	ev_check_init(&srv->clock, clock_cb);
@@ -213,6 +203,18 @@ server_new(const struct config *cfg)
 	ev_signal_start(srv->loop, &srv->sigterm);
 	ev_signal_start(srv->loop, &srv->sigint);
 	ev_signal_start(srv->loop, &srv->sighup);
+
+	/* Listeners last: once one is announced, a signal must already find
+	 * its watcher, or a quick SIGTERM would kill the process outright. */
+	for (i = 0; i < cfg->nlisten; i++) {
+		struct listener *l = listener_open(srv, &cfg->listen[i]);
+
+		if (l == NULL) {
+			server_free(srv);
+			return NULL;
+		}
+		srv->listeners[srv->nlisteners++] = l;
+	}
 	return srv;
 }
 

@@ -401,7 +401,7 @@ class Client:
         self.trailing = b""      # bytes of an incomplete frame left at EOF
         self.last_send = None    # time.monotonic() of our last send
         self._buf = bytearray()
-        self._refs = itertools.count(1)
+        self._refs = itertools.count(0x10000)  # clear of the small refs tests pick
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         s = socket.socket(family, socket.SOCK_STREAM)
         try:

@@ -63,6 +63,30 @@ def test_frame_of_exactly_max_frame_is_accepted(srv):
     t.assert_room_works(a, b, "r")
 
 
+@t.server_args("--max-text", "10", "--max-frame", "256")
+def test_text_and_frame_limits_follow_the_options(srv):
+    a, b = room_pair(srv)
+    t.assert_eq((a.welcome.max_text, a.welcome.max_frame), (10, 256), "WELCOME budgets")
+    t.assert_room_works(a, b, "r", text="0123456789")
+    t.assert_room_works(a, b, "r", text="\u20ac\u20ac\u20ac")  # 9 bytes
+    t.assert_error(a.say("r", "0123456789a", ref=3), t.E_TEXT_TOO_LONG, "SAY of 11 bytes",
+                   ref=3, req_type=SAY)
+    t.assert_error(a.say("r", "\u20ac\u20ac\u20ac\u20ac", ref=4), t.E_TEXT_TOO_LONG,
+                   "SAY of 4 characters, 12 bytes", ref=4)
+    t.assert_error(a.msg("bob", "0123456789a", ref=5), t.E_TEXT_TOO_LONG, "MSG of 11 bytes",
+                   ref=5, req_type=t.MSG)
+    b.sync()
+    t.assert_eq(len(b.received(MESSAGE)), 2, "MESSAGEs bob received (only the valid two)")
+    # A whole frame of exactly max_frame is read (and refused for its text);
+    # one byte more is fatal.
+    a.send_raw(t.raw_frame(SAY, t.encode_payload(SAY, ref=6, room="r", text="z" * 248)))
+    t.assert_error(a.expect(ERROR, ref=6), t.E_TEXT_TOO_LONG, "SAY frame of 256 bytes")
+    x = srv.client("xavier")
+    x.send_raw(t.raw_frame(SAY, t.encode_payload(SAY, ref=7, room="r", text="z" * 249)))
+    expect_fatal(x, t.E_FRAME_TOO_LARGE, "SAY frame of 257 bytes")
+    t.assert_room_works(a, b, "r", text="ok")
+
+
 def test_unknown_frame_type_gets_error_200_and_connection_goes_on(srv):
     a, b = room_pair(srv)
     for ftype, payload in ((0x3E, b""), (0x3E, b"abc"), (0x0D, b""), (0xFF, b"\x00")):
@@ -188,6 +212,27 @@ def test_overlong_nick_and_room_get_errors_and_connection_goes_on(srv):
     x.join("r")
     t.assert_room_works(x, a, "r")
     t.assert_room_works(a, b, "r")
+
+
+def test_frames_split_byte_by_byte_or_packed_together_are_served_once_each(srv):
+    a, b = room_pair(srv)
+    x = srv.client(preface=False)
+    stream = (PREFACE + t.encode(t.HELLO, nick="xavier") + t.encode(t.JOIN, room="r")
+              + t.encode(SAY, ref=1, room="r", text="one byte at a time"))
+    for i in range(len(stream)):
+        x.send_raw(stream[i:i + 1])
+    t.assert_ack(x.expect((t.ACK, ERROR), ref=1), "SAY sent byte by byte")
+    m = b.expect(MESSAGE)
+    t.assert_eq((m.from_, m.text), ("xavier", "one byte at a time"), "bob's MESSAGE")
+    packed = b"".join(t.encode(SAY, ref=10 + i, room="r", text="packed %d" % i)
+                      for i in range(20))
+    x.send_raw(packed)
+    for i in range(20):
+        t.assert_ack(x.expect((t.ACK, ERROR), ref=10 + i), "packed SAY %d" % i)
+    got = [b.expect(MESSAGE).text for _ in range(20)]
+    t.assert_eq(got, ["packed %d" % i for i in range(20)], "bob's MESSAGEs from one write")
+    b.sync()
+    t.assert_eq(len(b.received(MESSAGE)), 21, "MESSAGEs bob received in all")
 
 
 def test_connection_closing_mid_frame_is_announced_as_closed_and_nothing_else(srv):

@@ -36,6 +36,13 @@ def test_direct_message_to_unknown_nick_is_refused_and_connection_goes_on(srv):
     t.assert_eq((m.from_, m.text), ("alice", "after the error"), "bob's direct MESSAGE")
 
 
+def test_direct_message_finds_the_recipient_regardless_of_case(srv):
+    a, b = srv.client("alice"), srv.client("Bob")
+    t.assert_ack(a.msg("bOB", "case"), "MSG to bOB for Bob")
+    m = b.expect(MESSAGE)
+    t.assert_eq((m.flags, m.from_, m.text), (t.MSG_DIRECT, "alice", "case"), "Bob's MESSAGE")
+
+
 def test_direct_message_to_oneself_is_delivered(srv):
     a = srv.client("alice")
     ack = t.assert_ack(a.msg("alice", "note to self", ref=9), "MSG to oneself")

@@ -139,6 +139,24 @@ def test_history_seam_has_no_gap_or_dup_while_the_room_is_busy(srv):
     t.assert_eq(extra, [], "MESSAGEs after the last one sent")
 
 
+@t.server_args("--history", "5")
+def test_history_length_follows_the_history_option(srv):
+    a, b = srv.client("alice"), srv.client("bob")
+    t.assert_eq(a.welcome.history_len, 5, "WELCOME history_len")
+    a.join("h")
+    fill(a, "h", 12)
+    j = b.join("h")
+    check_history(j, list(range(8, 13)), 0, "join with --history 5")
+
+
+def test_fresh_room_has_no_history(srv):
+    j = srv.client("alice").join("new")
+    t.assert_eq((j.joined.last_seq, j.joined.members, j.names, j.history),
+                (0, 1, ["alice"], []), "JOINED of a fresh room (last_seq, members), NAMES, history")
+    t.assert_eq((j.end.count, j.end.flags, j.end.last_seq, j.end.epoch),
+                (0, 0, 0, j.joined.epoch), "HISTORY_END of a fresh room")
+
+
 def cursor_room(srv):
     """alice in room h with 120 messages; returns (alice, epoch)."""
     a = srv.client("alice")

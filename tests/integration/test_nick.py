@@ -69,7 +69,10 @@ def test_nick_change_is_announced_once_to_each_roommate_and_the_changer(srv):
     t.assert_eq(c.who("r2"), ["alex", "bob", "carol"], "WHO r2 after the change")
     t.assert_ack(a.say("r2", "new name"), "SAY after the change")
     t.assert_eq(c.expect(MESSAGE).from_, "alex", "MESSAGE from after the change")
-    # The old nick is free again.
+    # Direct messages follow the new nick; the old one is free again.
+    t.assert_error(d.msg("alice", "old name", ref=1), t.E_NO_SUCH_USER, "MSG to the old nick")
+    t.assert_ack(d.msg("alex", "new name"), "MSG to the new nick")
+    t.assert_eq(a.expect(MESSAGE, flags=t.MSG_DIRECT).text, "new name", "direct MESSAGE to alex")
     t.assert_eq(srv.client().hello("alice").type, WELCOME, "HELLO alice after alice renamed")
 
 

@@ -104,5 +104,67 @@ def test_registry_lists_rooms_members_and_users(srv):
         raise AssertionError("WHO of a room that does not exist succeeded")
 
 
+def test_part_is_announced_to_members_and_the_leaver_gets_no_more_traffic(srv):
+    a, b, c = srv.client("alice"), srv.client("bob"), srv.client("carol")
+    for x in (a, b, c):
+        x.join("r")
+    p = b.part("r")
+    t.assert_eq((p.type, p.kind, p.room, p.nick), (PRESENCE, t.P_PART, "r", "bob"),
+                "the leaver's own PRESENCE PART")
+    for x in (a, c):
+        x.expect(PRESENCE, kind=t.P_PART, room="r", nick="bob")
+    t.assert_room_works(a, c, "r")
+    b.sync()
+    t.assert_eq(b.received(MESSAGE), [], "MESSAGEs the leaver received after PART")
+    t.assert_error(b.part("r"), t.E_NOT_IN_ROOM, "PART of a room left already", req_type=t.PART)
+    t.assert_error(b.say("r", "hi", ref=8), t.E_NOT_IN_ROOM, "SAY to a room left already",
+                   ref=8, req_type=t.SAY)
+    t.assert_eq(a.who("r"), ["alice", "carol"], "WHO after the PART")
+
+
+@t.server_args("--max-rooms", "2")
+def test_joining_more_than_max_rooms_is_refused_with_212(srv):
+    a = srv.client("alice")
+    t.assert_eq(a.welcome.max_rooms, 2, "WELCOME max_rooms")
+    a.join("r1")
+    a.join("r2")
+    t.assert_error(a.join("r3").error, t.E_TOO_MANY_ROOMS, "third JOIN with --max-rooms 2",
+                   req_type=t.JOIN)
+    a.part("r1")
+    t.assert_eq(a.join("r3").joined.room, "r3", "JOIN after leaving a room")
+
+
+def test_quit_and_drop_are_announced_in_every_room_of_the_user(srv):
+    a, b, c = srv.client("alice"), srv.client("bob"), srv.client("carol")
+    for x in (a, b, c):
+        x.join("r1")
+        x.join("r2")
+    b.quit()
+    c.reset_close()
+    for room in ("r1", "r2"):
+        a.expect(PRESENCE, kind=t.P_QUIT, room=room, nick="bob", timeout=2)
+        a.expect(PRESENCE, kind=t.P_DROP, room=room, nick="carol", reason=t.R_RESET, timeout=2)
+    t.assert_eq(a.list(), [("r1", 1), ("r2", 1)], "LIST after both left")
+
+
+def test_long_lists_are_split_into_frames_of_64(srv):
+    a = srv.client("a000")
+    others = [srv.client("u%03d" % i) for i in range(69)]
+    for i, x in enumerate([a] + others):
+        x.join("big")
+        x.join("room%03d" % i)
+    everyone = ["a000"] + ["u%03d" % i for i in range(69)]
+    t.assert_eq(a.who("big"), everyone, "WHO of a room with 70 members")
+    t.assert_eq([len(f.nicks) for f in a.last_reply], [64, 6], "NAMES frame sizes")
+    t.assert_eq([f.flags for f in a.last_reply], [0, t.LIST_LAST], "NAMES frame flags")
+    rooms = a.list()
+    t.assert_eq(rooms, [("big", 70)] + [("room%03d" % i, 1) for i in range(70)], "LIST")
+    t.assert_eq([len(f.rooms) for f in a.last_reply], [64, 7], "ROOMS frame sizes")
+    t.assert_eq(a.users(), everyone, "USERS")
+    t.assert_eq([len(f.nicks) for f in a.last_reply], [64, 6], "USERS NAMES frame sizes")
+    j = srv.client("zed").join("big")
+    t.assert_eq(j.names, everyone + ["zed"], "NAMES of a JOIN reply to a room of 71")
+
+
 if __name__ == "__main__":
     sys.exit(t.main(globals()))

@@ -123,5 +123,22 @@ def test_server_stops_accepting_after_sigterm(srv):
         raise AssertionError("a connection made after SIGTERM was welcomed: %r" % (f,))
 
 
+def test_sigterm_right_after_the_listening_line_still_exits_cleanly(srv):
+    # "listening on" tells a supervisor (and this harness) that chatd is up;
+    # from then on SIGTERM must mean a graceful exit 0, never death by signal.
+    # The race is narrow, so try it many times.
+    failures = []
+    for _ in range(40):
+        other = t.Server(srv.path)
+        other.start()
+        rc = other.stop(signal.SIGTERM, timeout=10)
+        if rc != 0:
+            failures.append(rc)
+    if failures:
+        raise AssertionError("%d of 40 chatd processes SIGTERMed right after logging "
+                             "'listening on' ended with %r instead of exit 0"
+                             % (len(failures), sorted(set(failures))))
+
+
 if __name__ == "__main__":
     sys.exit(t.main(globals()))

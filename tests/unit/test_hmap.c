@@ -24,6 +24,7 @@ static size_t klen[NKEYS];
 /* Distinct values, one per key, so a lookup proves which entry it found. */
 static int vals[NKEYS];
 
+/* Fill keys[] with "k0".."k9999" and vals[] with their indexes. */
 static void
 make_keys(void)
 {

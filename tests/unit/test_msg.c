@@ -36,6 +36,7 @@ render_msg(const struct msg *m, int history)
 	return b;
 }
 
+/* A fake rendering of a presence event: the subject's nick. */
 static struct blk *
 render_pres(const struct pres *p)
 {
@@ -47,6 +48,7 @@ render_pres(const struct pres *p)
 	return b;
 }
 
+/* Setup: zero the render counters. */
 static int
 reset_counters(void **state)
 {

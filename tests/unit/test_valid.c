@@ -202,6 +202,7 @@ table_seq_len(const unsigned char *s, size_t n)
 	return need + 1;
 }
 
+/* 1 if s[0, n) is a sequence of well-formed sequences per table_seq_len(). */
 static int
 table_valid(const unsigned char *s, size_t n)
 {

@@ -1,0 +1,196 @@
+/*
+ * Terminal rendering.  The filter works on code points, not bytes, so
+ * that multi-byte characters pass intact while C1 controls (which some
+ * terminals obey as escape introducers) and bidi overrides (which can
+ * make a line read differently from what it holds) are neutralised.
+ */
+#include "term.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "chatd/wire.h"
+
+static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+
+void
+term_init(struct term_buf *b, char *p, size_t cap)
+{
+	b->p = p;
+	b->cap = cap;
+	b->len = 0;
+}
+
+void
+term_raw(struct term_buf *b, const char *s, size_t n)
+{
+	if (n > b->cap - b->len)
+		n = b->cap - b->len;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+void
+term_str(struct term_buf *b, const char *s)
+{
+	term_raw(b, s, strlen(s));
+}
+
+/* Decode one UTF-8 sequence at s (n bytes left); returns its length and
+ * the code point, or 0 when the bytes are not well-formed UTF-8. */
+static size_t
+decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t need, k;
+	uint32_t v, min;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 1, v = s[0] & 0x1f, min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 2, v = s[0] & 0x0f, min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 3, v = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n <= need)
+		return 0;
+	for (k = 1; k <= need; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[k] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return need + 1;
+}
+
+/* Code points that must not reach a terminal as they are. */
+static int
+unsafe(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e ||
+	       cp == 0x200f || cp == 0x061c;
+}
+
+void
+term_safe(struct term_buf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		size_t k = decode(s + i, n - i, &cp);
+
+		if (k == 0) {
+			term_raw(b, replacement, 3);
+			i++;
+		} else if (cp == '\t') {
+			term_raw(b, " ", 1);
+			i += k;
+		} else if (unsafe(cp)) {
+			term_raw(b, replacement, 3);
+			i += k;
+		} else {
+			term_raw(b, (const char *)s + i, k);
+			i += k;
+		}
+	}
+}
+
+void
+term_eol(struct term_buf *b)
+{
+	/* Keep room for the line end even when the text was cut short. */
+	if (b->cap - b->len < 2)
+		b->len = b->cap >= 2 ? b->cap - 2 : 0;
+	term_raw(b, "\r\n", 2);
+}
+
+void
+term_clock(char out[6], uint64_t time_ms, long utc_offset)
+{
+	long long secs = (long long)(time_ms / 1000) + utc_offset;
+	long day = (long)(((secs % 86400) + 86400) % 86400);
+
+	snprintf(out, 6, "%02ld:%02ld", day / 3600 % 24, day / 60 % 60);
+}
+
+size_t
+term_message(char *out, size_t cap, const struct msg *m, int history, long utc_offset)
+{
+	struct term_buf b;
+	char clock[6];
+	int action = !m->direct && m->text_len > 4 && memcmp(m->text, "/me ", 4) == 0;
+
+	term_init(&b, out, cap);
+	term_clock(clock, m->time_ms, utc_offset);
+	if (history)
+		term_str(&b, "| ");
+	term_str(&b, clock);
+	term_str(&b, " ");
+	if (m->direct) {
+		term_str(&b, "*");
+		term_raw(&b, m->from, m->from_len);
+		term_str(&b, "* ");
+	} else {
+		term_str(&b, "#");
+		term_raw(&b, m->room, m->room_len);
+		term_str(&b, action ? " * " : " <");
+		term_raw(&b, m->from, m->from_len);
+		term_str(&b, action ? " " : "> ");
+	}
+	if (action)
+		term_safe(&b, m->text + 4, m->text_len - 4u);
+	else
+		term_safe(&b, m->text, m->text_len);
+	term_eol(&b);
+	return b.len;
+}
+
+size_t
+term_presence(char *out, size_t cap, const struct pres *p, long utc_offset)
+{
+	struct term_buf b;
+	char clock[6];
+
+	term_init(&b, out, cap);
+	term_clock(clock, p->time_ms, utc_offset);
+	term_str(&b, clock);
+	term_str(&b, " * ");
+	term_raw(&b, p->nick, p->nick_len);
+	switch (p->kind) {
+	case WIRE_P_JOIN:
+		term_str(&b, " joined #");
+		term_raw(&b, p->room, p->room_len);
+		break;
+	case WIRE_P_PART:
+		term_str(&b, " left #");
+		term_raw(&b, p->room, p->room_len);
+		break;
+	case WIRE_P_QUIT:
+		term_str(&b, " quit (#");
+		term_raw(&b, p->room, p->room_len);
+		term_str(&b, ")");
+		break;
+	case WIRE_P_NICK:
+		term_str(&b, " is now known as ");
+		term_raw(&b, p->new_nick, p->new_nick_len);
+		break;
+	default:
+		term_str(&b, " dropped from #");
+		term_raw(&b, p->room, p->room_len);
+		term_str(&b, ": ");
+		term_str(&b, wire_reason_name(p->reason));
+		break;
+	}
+	term_eol(&b);
+	return b.len;
+}

@@ -1,0 +1,709 @@
+/*
+ * The text front end: chat with telnet or nc.  Lines in, core commands
+ * out; core events in, terminal-safe lines out (rendered by term.c).  A
+ * person has a current room, which plain lines go to; slash commands do
+ * the rest.  Like the framed front end, it decides nothing about rooms or
+ * names itself.
+ */
+#include "text.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "chatd/wire.h"
+#include "conn.h"
+#include "core.h"
+#include "line.h"
+#include "log.h"
+#include "server.h"
+#include "term.h"
+#include "valid.h"
+
+/* Room a command line needs beyond the message text ("/msg NICK "). */
+#define TEXT_LINE_EXTRA 64
+/* Lists are wrapped to this width, for an 80-column terminal. */
+#define TEXT_WIDTH 78
+
+struct text {
+	struct line_reader lr;
+	char room[WIRE_ROOM_MAX + 1]; /* the current room, "" for none */
+	uint8_t room_len;
+};
+
+static char line_buf[WIRE_TEXT_MAX_HARD + TEXT_LINE_EXTRA + 1];
+
+size_t
+text_line_max(const struct config *cfg)
+{
+	return cfg->max_text + TEXT_LINE_EXTRA;
+}
+
+/* Seconds east of UTC at time_ms, for the clock shown on each line. */
+static long
+utc_offset(uint64_t time_ms)
+{
+	time_t t = (time_t)(time_ms / 1000);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL)
+		return 0;
+	return tm.tm_gmtoff;
+}
+
+/* Queue a server-made line: printf-style, then CRLF. */
+static void send_line(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+send_line(struct conn *c, const char *fmt, ...)
+{
+	char tmp[512];
+	uint8_t *p;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(tmp) - 3)
+		n = (int)sizeof(tmp) - 3;
+	memcpy(tmp + n, "\r\n", 2);
+	p = conn_reserve(c, (size_t)n + 2);
+	memcpy(p, tmp, (size_t)n + 2);
+	conn_commit(c, (size_t)n + 2);
+}
+
+/* Queue bytes as they are (a prompt has no line end). */
+static void
+send_raw(struct conn *c, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(conn_reserve(c, n), s, n);
+	conn_commit(c, n);
+}
+
+/* Render into a block sized exactly, via a scratch line. */
+static struct blk *
+to_blk(const char *s, size_t n)
+{
+	struct blk *b = blk_new(n);
+
+	memcpy(b->data, s, n);
+	b->len = (uint32_t)n;
+	return b;
+}
+
+static char render_buf[TERM_LINE_MAX(WIRE_TEXT_MAX_HARD)];
+
+static struct blk *
+render_message(const struct msg *m, int history)
+{
+	size_t n = term_message(render_buf, sizeof(render_buf), m, history, utc_offset(m->time_ms));
+
+	return to_blk(render_buf, n);
+}
+
+static struct blk *
+render_presence(const struct pres *p)
+{
+	size_t n = term_presence(render_buf, sizeof(render_buf), p, utc_offset(p->time_ms));
+
+	return to_blk(render_buf, n);
+}
+
+static void
+on_message(void *ctx, struct msg *m)
+{
+	conn_send_blk(ctx, msg_wire(m, MSG_FMT_TEXT, 0, render_message));
+}
+
+static void
+on_presence(void *ctx, struct pres *p)
+{
+	conn_send_blk(ctx, pres_wire(p, MSG_FMT_TEXT, render_presence));
+}
+
+static const struct sink text_sink = {on_message, on_presence};
+
+/* Explain a refusal in words a person can act on. */
+static void
+send_error(struct conn *c, int code, const char *arg, size_t an)
+{
+	const struct config *cfg = &c->srv->cfg;
+	int n = (int)an;
+
+	switch (code) {
+	case WIRE_E_NICK_INVALID:
+		send_line(c,
+		          "! a name is 1 to %u letters, digits, '_' or '-', starting with a "
+		          "letter or '_'",
+		          WIRE_NICK_MAX);
+		break;
+	case WIRE_E_NICK_TAKEN:
+		send_line(c, "! the name %.*s is taken", n, arg);
+		break;
+	case WIRE_E_ROOM_INVALID:
+		send_line(c, "! a room name is 1 to %u letters, digits, '_', '-' or '.'",
+		          WIRE_ROOM_MAX);
+		break;
+	case WIRE_E_NOT_IN_ROOM:
+		send_line(c, "! you are not in #%.*s", n, arg);
+		break;
+	case WIRE_E_NO_SUCH_ROOM:
+		send_line(c, "! nobody is in #%.*s", n, arg);
+		break;
+	case WIRE_E_NO_SUCH_USER:
+		send_line(c, "! nobody called %.*s is online", n, arg);
+		break;
+	case WIRE_E_TEXT_INVALID:
+		send_line(c, "! that line is not UTF-8 text (set your terminal to UTF-8)");
+		break;
+	case WIRE_E_TEXT_TOO_LONG:
+		send_line(c, "! that message is too long: the limit is %u bytes", cfg->max_text);
+		break;
+	case WIRE_E_TOO_MANY_ROOMS:
+		send_line(c, "! you are in too many rooms: the limit is %u", cfg->max_rooms);
+		break;
+	case WIRE_E_ROOM_FULL:
+		send_line(c, "! #%.*s is full: the limit is %u members", n, arg, cfg->max_members);
+		break;
+	default:
+		send_line(c, "! %s", wire_error_name((uint16_t)code));
+		break;
+	}
+}
+
+/* Queue "prefix a b c ..." wrapped at TEXT_WIDTH; continuation lines
+ * start with "*   " so that they still read as server lines. */
+struct wrap {
+	struct conn *c;
+	char line[TEXT_WIDTH + 1];
+	size_t len;
+};
+
+static void
+wrap_begin(struct wrap *w, struct conn *c, const char *prefix)
+{
+	w->c = c;
+	w->len = (size_t)snprintf(w->line, sizeof(w->line), "%s", prefix);
+	if (w->len > TEXT_WIDTH)
+		w->len = TEXT_WIDTH;
+}
+
+static void
+wrap_add(struct wrap *w, const char *item, size_t n)
+{
+	static const char cont[] = "*   ";
+
+	if (w->len + 1 + n > TEXT_WIDTH && w->len > sizeof(cont) - 1) {
+		send_line(w->c, "%.*s", (int)w->len, w->line);
+		memcpy(w->line, cont, sizeof(cont) - 1);
+		w->len = sizeof(cont) - 1;
+	} else {
+		w->line[w->len++] = ' ';
+	}
+	if (n > TEXT_WIDTH - w->len)
+		n = TEXT_WIDTH - w->len;
+	memcpy(w->line + w->len, item, n);
+	w->len += n;
+}
+
+static void
+wrap_end(struct wrap *w)
+{
+	send_line(w->c, "%.*s", (int)w->len, w->line);
+}
+
+static void
+set_room(struct text *t, const char *name, size_t n)
+{
+	memcpy(t->room, name, n);
+	t->room[n] = '\0';
+	t->room_len = (uint8_t)n;
+}
+
+/* Strip one leading '#': people type IRC-style names. */
+static void
+room_arg(const char **s, size_t *n)
+{
+	if (*n > 0 && (*s)[0] == '#') {
+		(*s)++;
+		(*n)--;
+	}
+}
+
+/* The first word of s, and what follows it. */
+static void
+split_word(const char *s, size_t n, const char **w, size_t *wn, const char **rest, size_t *rn)
+{
+	size_t i = 0;
+
+	while (i < n && s[i] != ' ')
+		i++;
+	*w = s;
+	*wn = i;
+	while (i < n && s[i] == ' ')
+		i++;
+	*rest = s + i;
+	*rn = n - i;
+}
+
+static void
+cmd_join(struct conn *c, const char *name, size_t n)
+{
+	struct text *t = c->fe_state;
+	const struct history *h;
+	struct core_joined j;
+	struct wrap w;
+	char head[160];
+	unsigned i;
+	int err;
+
+	room_arg(&name, &n);
+	if (n == 0) {
+		send_line(c, "! usage: /join ROOM");
+		return;
+	}
+	err = core_join(c->srv->core, c->sess, name, n, 0, 0, &j);
+	if (err == WIRE_E_ALREADY_IN_ROOM) {
+		struct room *r = core_room_find(c->srv->core, name, n);
+
+		set_room(t, room_name(r), room_name_len(r));
+		send_line(c, "* now talking in #%s", t->room);
+		return;
+	}
+	if (err) {
+		send_error(c, err, name, n);
+		return;
+	}
+	set_room(t, room_name(j.room), room_name_len(j.room));
+	snprintf(head, sizeof(head), "* joined #%s, %u member%s:", t->room, j.members,
+	         j.members == 1 ? "" : "s");
+	wrap_begin(&w, c, head);
+	for (i = 0; i < j.members && i < 20; i++) {
+		struct session *s = room_member(j.room, i);
+
+		wrap_add(&w, session_nick(s), session_nick_len(s));
+	}
+	if (j.members > 20)
+		wrap_add(&w, "... (/who for all)", 18);
+	wrap_end(&w);
+	if (j.hist_count)
+		send_line(c, "* the last %u message%s of #%s:", j.hist_count,
+		          j.hist_count == 1 ? "" : "s", t->room);
+	h = room_history(j.room);
+	for (i = 0; i < j.hist_count; i++)
+		conn_send_blk(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_TEXT, 1,
+		                          render_message));
+}
+
+/* After leaving the current room, the newest room left becomes current. */
+static void
+pick_room(struct conn *c)
+{
+	struct text *t = c->fe_state;
+	unsigned n = session_room_count(c->sess);
+
+	t->room[0] = '\0';
+	t->room_len = 0;
+	if (n > 0) {
+		struct room *r = session_room(c->sess, n - 1);
+
+		set_room(t, room_name(r), room_name_len(r));
+	}
+}
+
+static void
+cmd_part(struct conn *c, const char *name, size_t n)
+{
+	struct text *t = c->fe_state;
+	int err, was_current;
+
+	room_arg(&name, &n);
+	if (n == 0) {
+		name = t->room;
+		n = t->room_len;
+	}
+	if (n == 0) {
+		send_line(c, "! you are not in a room");
+		return;
+	}
+	was_current = n == t->room_len && strncasecmp(name, t->room, n) == 0;
+	err = core_part(c->srv->core, c->sess, name, n);
+	if (err) {
+		send_error(c, err, name, n);
+		return;
+	}
+	if (was_current) {
+		pick_room(c);
+		if (t->room_len)
+			send_line(c, "* now talking in #%s", t->room);
+	}
+}
+
+static void
+cmd_say(struct conn *c, const char *text, size_t n)
+{
+	struct text *t = c->fe_state;
+	struct core_ack ack;
+	int err;
+
+	if (t->room_len == 0) {
+		send_line(c, "! you are not in a room: /join ROOM first (/rooms lists them)");
+		return;
+	}
+	err = core_say(c->srv->core, c->sess, t->room, t->room_len, text, n, &ack);
+	if (err)
+		send_error(c, err, t->room, t->room_len);
+}
+
+static void
+cmd_msg(struct conn *c, const char *args, size_t n)
+{
+	const char *nick, *text;
+	struct core_ack ack;
+	size_t nn, tn;
+	int err;
+
+	split_word(args, n, &nick, &nn, &text, &tn);
+	if (nn == 0 || tn == 0) {
+		send_line(c, "! usage: /msg NICK TEXT");
+		return;
+	}
+	err = core_direct(c->srv->core, c->sess, nick, nn, text, tn, &ack);
+	if (err) {
+		send_error(c, err, nick, nn);
+		return;
+	}
+	{
+		/* Confirm delivery in the same shape as a received message. */
+		struct term_buf b;
+		char clock[6];
+		char out[TERM_LINE_MAX(WIRE_TEXT_MAX_HARD)];
+
+		term_init(&b, out, sizeof(out));
+		term_clock(clock, ack.time_ms, utc_offset(ack.time_ms));
+		term_str(&b, clock);
+		term_str(&b, " -> *");
+		term_raw(&b, nick, nn);
+		term_str(&b, "* ");
+		term_safe(&b, text, tn);
+		term_eol(&b);
+		memcpy(conn_reserve(c, b.len), out, b.len);
+		conn_commit(c, b.len);
+	}
+}
+
+static void
+cmd_rooms(struct conn *c)
+{
+	size_t n, i;
+	struct room **v = core_rooms_sorted(c->srv->core, &n);
+
+	if (n == 0) {
+		send_line(c, "* no rooms yet: /join ROOM creates one");
+	} else {
+		send_line(c, "* %zu room%s:", n, n == 1 ? "" : "s");
+		for (i = 0; i < n; i++)
+			send_line(c, "*   #%-24s %u member%s", room_name(v[i]),
+			          room_member_count(v[i]), room_member_count(v[i]) == 1 ? "" : "s");
+	}
+	free(v);
+}
+
+static void
+cmd_who(struct conn *c, const char *name, size_t n)
+{
+	struct text *t = c->fe_state;
+	struct room *r;
+	struct wrap w;
+	char head[100];
+	uint32_t i;
+
+	room_arg(&name, &n);
+	if (n == 0) {
+		name = t->room;
+		n = t->room_len;
+	}
+	if (n == 0) {
+		send_line(c, "! usage: /who ROOM");
+		return;
+	}
+	if (!valid_room(name, n)) {
+		send_error(c, WIRE_E_ROOM_INVALID, name, n);
+		return;
+	}
+	if ((r = core_room_find(c->srv->core, name, n)) == NULL) {
+		send_error(c, WIRE_E_NO_SUCH_ROOM, name, n);
+		return;
+	}
+	snprintf(head, sizeof(head), "* #%s, %u member%s:", room_name(r), room_member_count(r),
+	         room_member_count(r) == 1 ? "" : "s");
+	wrap_begin(&w, c, head);
+	for (i = 0; i < room_member_count(r); i++)
+		wrap_add(&w, session_nick(room_member(r, i)), session_nick_len(room_member(r, i)));
+	wrap_end(&w);
+}
+
+static void
+cmd_users(struct conn *c)
+{
+	size_t n, i;
+	struct session **v = core_users_sorted(c->srv->core, &n);
+	struct wrap w;
+	char head[64];
+
+	snprintf(head, sizeof(head), "* %zu user%s online:", n, n == 1 ? "" : "s");
+	wrap_begin(&w, c, head);
+	for (i = 0; i < n; i++)
+		wrap_add(&w, session_nick(v[i]), session_nick_len(v[i]));
+	wrap_end(&w);
+	free(v);
+}
+
+static void
+cmd_help(struct conn *c)
+{
+	send_line(c, "* plain lines go to your current room (the last one you joined)");
+	send_line(c, "*   /join ROOM      join a room, or make it your current room");
+	send_line(c, "*   /part [ROOM]    leave a room (default: the current one)");
+	send_line(c, "*   /msg NICK TEXT  send a private message");
+	send_line(c, "*   /me ACTION      act in the current room");
+	send_line(c, "*   /nick NEW       change your name");
+	send_line(c, "*   /rooms          list rooms");
+	send_line(c, "*   /who [ROOM]     list the members of a room");
+	send_line(c, "*   /users          list the users online");
+	send_line(c, "*   /quit           leave");
+	send_line(c, "* a line starting with // sends one starting with /");
+}
+
+static void
+text_bye(struct conn *c, uint8_t reason)
+{
+	if (reason == WIRE_R_NONE)
+		send_line(c, "* bye");
+	else if (reason == WIRE_R_SHUTDOWN)
+		send_line(c, "* the server is shutting down; bye");
+	else
+		send_line(c, "* disconnected: %s", wire_reason_name(reason));
+}
+
+static int
+is_cmd(const char *cmd, size_t n, const char *word)
+{
+	return strlen(word) == n && strncasecmp(cmd, word, n) == 0;
+}
+
+static void
+prompt_name(struct conn *c)
+{
+	send_raw(c, "Your name: ");
+}
+
+/* Before registration every line is a name to try. */
+static void
+register_line(struct conn *c, const char *line, size_t n)
+{
+	const struct config *cfg = &c->srv->cfg;
+	size_t rooms;
+	int err;
+
+	while (n > 0 && line[n - 1] == ' ')
+		n--;
+	while (n > 0 && line[0] == ' ')
+		line++, n--;
+	if (n == 0) {
+		prompt_name(c);
+		return;
+	}
+	if (is_cmd(line, n, "/quit")) {
+		text_bye(c, WIRE_R_NONE);
+		conn_close_after_flush(c, WIRE_R_NONE, CHATD_DRAIN_TIMEOUT);
+		return;
+	}
+	err = core_hello(c->srv->core, c->sess, line, n);
+	if (err) {
+		send_error(c, err, line, n);
+		prompt_name(c);
+		return;
+	}
+	log_info("conn %s: registered as %s (text)", c->peer, session_nick(c->sess));
+	rooms = core_room_count(c->srv->core);
+	send_line(c,
+	          "* hello %s. %zu room%s open: /rooms lists them, /join ROOM enters one, "
+	          "/help for more",
+	          session_nick(c->sess), rooms, rooms == 1 ? " is" : "s are");
+	if (cfg->flood_rate)
+		send_line(c, "* limits: messages up to %u bytes, %u lines a second (bursts of %u)",
+		          cfg->max_text, cfg->flood_rate, cfg->flood_burst);
+	else
+		send_line(c, "* limits: messages up to %u bytes", cfg->max_text);
+}
+
+static void
+command(struct conn *c, const char *cmd, size_t cn, const char *rest, size_t rn)
+{
+	struct core *core = c->srv->core;
+	int err;
+
+	while (rn > 0 && rest[rn - 1] == ' ')
+		rn--;
+	if (is_cmd(cmd, cn, "join") || is_cmd(cmd, cn, "j")) {
+		cmd_join(c, rest, rn);
+	} else if (is_cmd(cmd, cn, "part") || is_cmd(cmd, cn, "leave")) {
+		cmd_part(c, rest, rn);
+	} else if (is_cmd(cmd, cn, "msg") || is_cmd(cmd, cn, "m")) {
+		cmd_msg(c, rest, rn);
+	} else if (is_cmd(cmd, cn, "me")) {
+		/* An action travels as text starting with "/me ", which every
+		 * front end shows as an action. */
+		char action[WIRE_TEXT_MAX_HARD + 8];
+
+		if (rn == 0) {
+			send_line(c, "! usage: /me ACTION");
+			return;
+		}
+		if (rn > sizeof(action) - 4)
+			rn = sizeof(action) - 4;
+		memcpy(action, "/me ", 4);
+		memcpy(action + 4, rest, rn);
+		cmd_say(c, action, rn + 4);
+	} else if (is_cmd(cmd, cn, "nick")) {
+		if (rn == 0) {
+			send_line(c, "! usage: /nick NEW");
+			return;
+		}
+		if ((err = core_nick(core, c->sess, rest, rn)) != 0)
+			send_error(c, err, rest, rn);
+	} else if (is_cmd(cmd, cn, "rooms") || is_cmd(cmd, cn, "list")) {
+		cmd_rooms(c);
+	} else if (is_cmd(cmd, cn, "who") || is_cmd(cmd, cn, "names")) {
+		cmd_who(c, rest, rn);
+	} else if (is_cmd(cmd, cn, "users")) {
+		cmd_users(c);
+	} else if (is_cmd(cmd, cn, "help") || is_cmd(cmd, cn, "?")) {
+		cmd_help(c);
+	} else if (is_cmd(cmd, cn, "quit") || is_cmd(cmd, cn, "exit")) {
+		text_bye(c, WIRE_R_NONE);
+		conn_close_after_flush(c, WIRE_R_NONE, CHATD_DRAIN_TIMEOUT);
+	} else {
+		send_line(c, "! unknown command /%.*s: /help lists the commands",
+		          (int)(cn > 32 ? 32 : cn), cmd);
+	}
+}
+
+static void
+handle_line(struct conn *c, const char *line, size_t n)
+{
+	const char *cmd, *rest;
+	size_t cn, rn;
+
+	if (!session_registered(c->sess)) {
+		register_line(c, line, n);
+		return;
+	}
+	if (n == 0)
+		return;
+	if (line_command(line, n, &cmd, &cn, &rest, &rn)) {
+		command(c, cmd, cn, rest, rn);
+		return;
+	}
+	if (n >= 2 && line[0] == '/' && line[1] == '/') {
+		line++;
+		n--;
+	}
+	cmd_say(c, line, n);
+}
+
+static size_t
+text_input(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct text *t = c->fe_state;
+	size_t off = 0;
+
+	while (c->state == CONN_OPEN && off < len) {
+		size_t used, n = 0;
+		enum line_result r;
+
+		/* A whole line costs a token; a partial one waits for free. */
+		if (memchr(p + off, '\n', len - off) && !t->lr.discarding && !conn_spend(c))
+			return off;
+		r = line_next(&t->lr, p + off, len - off, &used, line_buf, &n);
+		off += used;
+		switch (r) {
+		case LINE_MORE:
+			return off;
+		case LINE_TOO_LONG:
+			send_line(c,
+			          "! that line is too long: the limit is %zu bytes; it was "
+			          "discarded",
+			          t->lr.max);
+			break;
+		case LINE_SKIPPED:
+			break;
+		case LINE_OK:
+			handle_line(c, line_buf, n);
+			break;
+		}
+	}
+	return off;
+}
+
+/* People cannot answer pings: let the kernel find vanished peers, after
+ * about the same time an in-band ping would. */
+static void
+keepalive(struct conn *c)
+{
+	const struct config *cfg = &c->srv->cfg;
+	int on = 1, idle = (int)cfg->ping_interval, cnt = 3;
+	int intvl = (int)(cfg->ping_timeout / cnt);
+	unsigned user = (unsigned)((cfg->ping_interval + cfg->ping_timeout) * 1000);
+
+	if (idle < 1)
+		idle = 1;
+	if (intvl < 1)
+		intvl = 1;
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	/* Unacknowledged output also gives up after that long. */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
+}
+
+static void
+text_start(struct conn *c)
+{
+	struct text *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		fatal("out of memory (text state)");
+	line_reader_init(&t->lr, text_line_max(&c->srv->cfg));
+	c->fe_state = t;
+	c->sess = core_session_new(c->srv->core, &text_sink, c);
+	keepalive(c);
+	send_line(c,
+	          "* welcome to %s, a chatd server. Lines starting with / are commands; "
+	          "/help lists them.",
+	          c->srv->cfg.server_name);
+	prompt_name(c);
+}
+
+static void
+text_end(struct conn *c)
+{
+	free(c->fe_state);
+	c->fe_state = NULL;
+}
+
+const struct frontend text_frontend = {
+        "text", text_input, text_start, NULL, text_bye, text_end,
+};

@@ -1,0 +1,1501 @@
+/*
+ * Unit tests of the chat core (src/core.c): registration and the nick
+ * index, rooms and membership, fan-out, per-room sequence numbers, history
+ * cursors, limits, session ends, room linger and the sorted listings.
+ *
+ * Each session's sink is a recorder: every delivery is logged as
+ * (client, event kind, room, nick, seq, text), copied at once because the
+ * core's objects may be freed after the call.  Tests then count and
+ * inspect what each client received.  The fixture ends every session and
+ * frees the core, so the sanitizer build also proves nothing leaks.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "chatd/wire.h"
+#include "core.h"
+#include "history.h"
+#include "msg.h"
+
+#define T0 1732440000000ULL   /* the fixture's clock at start, unix ms */
+#define SEED 1000u            /* the fixture's first room epoch */
+#define LINGER 3600000u       /* the default room linger, ms */
+#define MAXCL 16              /* clients per test */
+#define MAXEV 8192            /* deliveries recorded per test */
+
+/* One delivery to one client. */
+struct ev {
+	int who;    /* client index */
+	char type;  /* 'M' message, 'P' presence */
+	int kind;   /* presence: enum wire_presence; message: 1 if direct */
+	int reason; /* presence drops */
+	char room[WIRE_ROOM_MAX + 1];
+	char nick[WIRE_NICK_MAX + 1]; /* message sender or presence subject */
+	char new_nick[WIRE_NICK_MAX + 1];
+	uint64_t seq;
+	uint64_t time_ms;
+	char text[64]; /* a prefix of the text */
+	size_t text_len;
+};
+
+static struct ev evs[MAXEV];
+static int nev;
+
+struct client {
+	int id;
+	struct session *s; /* NULL once ended */
+};
+
+struct fx {
+	struct core *c;
+	struct client cl[MAXCL];
+};
+
+/* The recorder's message callback: log a copy of m for the client ctx. */
+static void
+record_message(void *ctx, struct msg *m)
+{
+	struct ev *e;
+
+	assert_true(nev < MAXEV);
+	assert_true(m->refs >= 1);
+	e = &evs[nev++];
+	memset(e, 0, sizeof(*e));
+	e->who = ((struct client *)ctx)->id;
+	e->type = 'M';
+	e->kind = m->direct;
+	snprintf(e->room, sizeof(e->room), "%s", m->room);
+	snprintf(e->nick, sizeof(e->nick), "%s", m->from);
+	e->seq = m->seq;
+	e->time_ms = m->time_ms;
+	e->text_len = m->text_len;
+	memcpy(e->text, m->text, m->text_len < sizeof(e->text) - 1 ? m->text_len : sizeof(e->text) - 1);
+}
+
+/* The recorder's presence callback: log a copy of p for the client ctx. */
+static void
+record_presence(void *ctx, struct pres *p)
+{
+	struct ev *e;
+
+	assert_true(nev < MAXEV);
+	assert_true(p->refs >= 1);
+	e = &evs[nev++];
+	memset(e, 0, sizeof(*e));
+	e->who = ((struct client *)ctx)->id;
+	e->type = 'P';
+	e->kind = p->kind;
+	e->reason = p->reason;
+	snprintf(e->room, sizeof(e->room), "%s", p->room);
+	snprintf(e->nick, sizeof(e->nick), "%s", p->nick);
+	snprintf(e->new_nick, sizeof(e->new_nick), "%s", p->new_nick);
+	e->time_ms = p->time_ms;
+}
+
+static const struct sink recorder = {record_message, record_presence};
+
+/* A sink that drops every delivery. */
+static void
+ignore_message(void *ctx, struct msg *m)
+{
+	(void)ctx;
+	(void)m;
+}
+
+static void
+ignore_presence(void *ctx, struct pres *p)
+{
+	(void)ctx;
+	(void)p;
+}
+
+/* For a forked child, which must not reach cmocka's assertions. */
+static const struct sink quiet = {ignore_message, ignore_presence};
+
+static const struct core_limits default_limits = {
+	.history_len = 50,
+	.room_linger_ms = LINGER,
+	.max_text = 4096,
+	.max_rooms = 64,
+	.max_members = 0,
+};
+
+/* A fresh core with the default limits, its clock at T0, no deliveries. */
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	int i;
+
+	if (f == NULL)
+		return -1;
+	f->c = core_new(&default_limits, SEED);
+	core_set_time(f->c, T0);
+	for (i = 0; i < MAXCL; i++)
+		f->cl[i].id = i;
+	nev = 0;
+	*state = f;
+	return 0;
+}
+
+/* End every session still open and free the core. */
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	int i;
+
+	for (i = 0; i < MAXCL; i++)
+		if (f->cl[i].s)
+			core_session_end(f->c, f->cl[i].s, 0, 0);
+	core_free(f->c);
+	free(f);
+	return 0;
+}
+
+/* A new, unregistered session for client i. */
+static struct session *
+sess(struct fx *f, int i)
+{
+	assert_null(f->cl[i].s);
+	f->cl[i].s = core_session_new(f->c, &recorder, &f->cl[i]);
+	assert_non_null(f->cl[i].s);
+	return f->cl[i].s;
+}
+
+/* Client i, registered as nick. */
+static struct session *
+user(struct fx *f, int i, const char *nick)
+{
+	struct session *s = sess(f, i);
+
+	assert_int_equal(core_hello(f->c, s, nick, strlen(nick)), 0);
+	return s;
+}
+
+/* End client i's session, announcing kind and reason. */
+static void
+end(struct fx *f, int i, uint8_t kind, uint8_t reason)
+{
+	core_session_end(f->c, f->cl[i].s, kind, reason);
+	f->cl[i].s = NULL;
+}
+
+/* Client i joins room with the cursor (epoch, since); returns the result. */
+static int
+join_cursor(struct fx *f, int i, const char *room, uint64_t epoch, uint64_t since,
+            struct core_joined *out)
+{
+	return core_join(f->c, f->cl[i].s, room, strlen(room), epoch, since, out);
+}
+
+/* Client i joins room with no cursor, which must succeed. */
+static struct core_joined
+join(struct fx *f, int i, const char *room)
+{
+	struct core_joined j;
+
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(join_cursor(f, i, room, 0, 0, &j), 0);
+	return j;
+}
+
+/* Client i parts room; returns the result. */
+static int
+part(struct fx *f, int i, const char *room)
+{
+	return core_part(f->c, f->cl[i].s, room, strlen(room));
+}
+
+/* Client i says text[0, tn) in room; returns the result. */
+static int
+say_ack(struct fx *f, int i, const char *room, const char *text, size_t tn, struct core_ack *ack)
+{
+	return core_say(f->c, f->cl[i].s, room, strlen(room), text, tn, ack);
+}
+
+/* Client i says text in room, which must succeed; returns the seq. */
+static uint64_t
+say(struct fx *f, int i, const char *room, const char *text)
+{
+	struct core_ack ack = {0, 0};
+
+	assert_int_equal(say_ack(f, i, room, text, strlen(text), &ack), 0);
+	return ack.seq;
+}
+
+/* Client i sends text[0, tn) to nick; returns the result. */
+static int
+direct(struct fx *f, int i, const char *nick, const char *text, size_t tn, struct core_ack *ack)
+{
+	return core_direct(f->c, f->cl[i].s, nick, strlen(nick), text, tn, ack);
+}
+
+/* Client i changes its nick to n; returns the result. */
+static int
+nick(struct fx *f, int i, const char *n)
+{
+	return core_nick(f->c, f->cl[i].s, n, strlen(n));
+}
+
+/* Deliveries of type to client who (type 0: any). */
+static int
+count(int who, char type)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nev; i++)
+		if (evs[i].who == who && (type == 0 || evs[i].type == type))
+			n++;
+	return n;
+}
+
+/* Presence events of kind to who about nick in room. */
+static int
+count_pres(int who, int kind, const char *room, const char *nk)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nev; i++)
+		if (evs[i].who == who && evs[i].type == 'P' && evs[i].kind == kind &&
+		    strcmp(evs[i].room, room) == 0 && strcmp(evs[i].nick, nk) == 0)
+			n++;
+	return n;
+}
+
+/* The k-th delivery of type to who. */
+static const struct ev *
+nth(int who, char type, int k)
+{
+	int i, left = k;
+
+	for (i = 0; i < nev; i++)
+		if (evs[i].who == who && evs[i].type == type && left-- == 0)
+			return &evs[i];
+	fail_msg("client %d has no %c delivery number %d", who, type, k);
+	return NULL;
+}
+
+/* The replay range of join result j holds exactly seqs first..last. */
+static void
+assert_replay(const struct core_joined *j, uint64_t first, uint64_t last)
+{
+	const struct history *h = room_history(j->room);
+	unsigned i;
+
+	assert_int_equal(j->hist_count, last >= first ? last - first + 1 : 0);
+	assert_true(j->hist_from + j->hist_count <= history_len(h));
+	for (i = 0; i < j->hist_count; i++)
+		assert_int_equal(history_at(h, j->hist_from + i)->seq, first + i);
+}
+
+/* Post n messages "m1".."mn" from client i to room. */
+static void
+post_n(struct fx *f, int i, const char *room, int n)
+{
+	char text[16];
+	int k;
+
+	for (k = 1; k <= n; k++) {
+		snprintf(text, sizeof(text), "m%d", k);
+		say(f, i, room, text);
+	}
+}
+
+/* --- registration --- */
+
+static void
+hello_registers_nick_as_spelled(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = sess(f, 0);
+
+	assert_false(session_registered(s));
+	assert_int_equal(core_hello(f->c, s, "Alice", 5), 0);
+	assert_true(session_registered(s));
+	assert_string_equal(session_nick(s), "Alice");
+	assert_int_equal(session_nick_len(s), 5);
+	assert_int_equal(core_user_count(f->c), 1);
+	assert_int_equal(nev, 0); /* registration itself delivers nothing */
+}
+
+static void
+hello_rejects_invalid_nick_and_allows_retry(void **state)
+{
+	static const char *const bad[] = {"", "1abc", "-x", "a b", "a.b", "caf\xc3\xa9",
+	                                  "abcdefghijklmnopqrstuvwxyz0123456"}; /* 33 */
+	struct fx *f = *state;
+	struct session *s = sess(f, 0);
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(core_hello(f->c, s, bad[i], strlen(bad[i])), WIRE_E_NICK_INVALID);
+	assert_false(session_registered(s));
+	assert_int_equal(core_user_count(f->c), 0);
+	/* 32 bytes is the longest allowed. */
+	assert_int_equal(core_hello(f->c, s, "abcdefghijklmnopqrstuvwxyz012345", 32), 0);
+	assert_true(session_registered(s));
+}
+
+static void
+hello_rejects_nick_taken_case_insensitively(void **state)
+{
+	struct fx *f = *state;
+	struct session *b;
+
+	user(f, 0, "alice");
+	b = sess(f, 1);
+	assert_int_equal(core_hello(f->c, b, "ALICE", 5), WIRE_E_NICK_TAKEN);
+	assert_int_equal(core_hello(f->c, b, "Alice", 5), WIRE_E_NICK_TAKEN);
+	assert_int_equal(core_hello(f->c, b, "alice", 5), WIRE_E_NICK_TAKEN);
+	assert_false(session_registered(b));
+	assert_int_equal(core_hello(f->c, b, "alice2", 6), 0);
+	assert_int_equal(core_user_count(f->c), 2);
+}
+
+static void
+hello_after_registration_is_already_registered(void **state)
+{
+	struct fx *f = *state;
+	struct session *a = user(f, 0, "alice");
+
+	assert_int_equal(core_hello(f->c, a, "bob", 3), WIRE_E_ALREADY_REGISTERED);
+	assert_int_equal(core_hello(f->c, a, "alice", 5), WIRE_E_ALREADY_REGISTERED);
+	assert_string_equal(session_nick(a), "alice");
+	/* "bob" was not taken by the refused attempt. */
+	user(f, 1, "bob");
+	assert_int_equal(core_user_count(f->c), 2);
+}
+
+static void
+commands_before_hello_are_not_registered(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	struct core_ack ack;
+
+	user(f, 1, "bob");
+	join(f, 1, "lobby");
+	sess(f, 0);
+	assert_int_equal(join_cursor(f, 0, "lobby", 0, 0, &j), WIRE_E_NOT_REGISTERED);
+	assert_int_equal(part(f, 0, "lobby"), WIRE_E_NOT_REGISTERED);
+	assert_int_equal(say_ack(f, 0, "lobby", "hi", 2, &ack), WIRE_E_NOT_REGISTERED);
+	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), WIRE_E_NOT_REGISTERED);
+	assert_int_equal(nick(f, 0, "carol"), WIRE_E_NOT_REGISTERED);
+	assert_int_equal(nev, 0);
+	assert_int_equal(core_user_count(f->c), 1);
+}
+
+/* --- joining --- */
+
+static void
+join_creates_room_with_creators_spelling(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+
+	user(f, 0, "alice");
+	assert_null(core_room_find(f->c, "lobby", 5));
+	j = join(f, 0, "LobBy");
+	assert_non_null(j.room);
+	assert_string_equal(room_name(j.room), "LobBy");
+	assert_int_equal(room_name_len(j.room), 5);
+	assert_ptr_equal(core_room_find(f->c, "lobby", 5), j.room);
+	assert_ptr_equal(core_room_find(f->c, "LOBBY", 5), j.room);
+	assert_int_equal(core_room_count(f->c), 1);
+	assert_int_equal(j.epoch, SEED);
+	assert_int_equal(j.last_seq, 0);
+	assert_int_equal(j.members, 1);
+	assert_int_equal(j.hist_count, 0);
+	assert_int_equal(j.flags, 0);
+	assert_int_equal(room_member_count(j.room), 1);
+	assert_ptr_equal(room_member(j.room, 0), f->cl[0].s);
+}
+
+static void
+join_result_reports_members_epoch_and_last_seq(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined a, b, c;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	user(f, 2, "carol");
+	a = join(f, 0, "lobby");
+	post_n(f, 0, "lobby", 3);
+	b = join(f, 1, "Lobby");
+	c = join(f, 2, "LOBBY");
+	assert_ptr_equal(b.room, a.room);
+	assert_int_equal(b.epoch, a.epoch);
+	assert_int_equal(b.last_seq, 3);
+	assert_int_equal(b.members, 2);
+	assert_int_equal(c.members, 3);
+	assert_int_equal(c.last_seq, 3);
+	assert_replay(&c, 1, 3);
+	assert_int_equal(c.flags, 0);
+	/* Members are kept in join order. */
+	assert_ptr_equal(room_member(a.room, 0), f->cl[0].s);
+	assert_ptr_equal(room_member(a.room, 1), f->cl[1].s);
+	assert_ptr_equal(room_member(a.room, 2), f->cl[2].s);
+}
+
+static void
+join_announces_presence_to_members_not_to_joiner(void **state)
+{
+	struct fx *f = *state;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	user(f, 2, "carol");
+	join(f, 0, "Lobby");
+	assert_int_equal(nev, 0); /* nobody else to tell */
+	join(f, 1, "lobby");
+	assert_int_equal(count(0, 'P'), 1);
+	/* The room field keeps the creator's spelling. */
+	assert_int_equal(count_pres(0, WIRE_P_JOIN, "Lobby", "bob"), 1);
+	assert_int_equal(count(1, 0), 0);
+	join(f, 2, "LOBBY");
+	assert_int_equal(count_pres(0, WIRE_P_JOIN, "Lobby", "carol"), 1);
+	assert_int_equal(count_pres(1, WIRE_P_JOIN, "Lobby", "carol"), 1);
+	assert_int_equal(count(2, 0), 0);
+	assert_int_equal(nth(0, 'P', 0)->time_ms, T0);
+	assert_int_equal(nth(0, 'P', 0)->reason, 0);
+	assert_string_equal(nth(0, 'P', 0)->new_nick, "");
+}
+
+static void
+join_twice_is_already_in_room(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nev = 0;
+	assert_int_equal(join_cursor(f, 1, "lobby", 0, 0, &j), WIRE_E_ALREADY_IN_ROOM);
+	assert_int_equal(join_cursor(f, 1, "LOBBY", 0, 0, &j), WIRE_E_ALREADY_IN_ROOM);
+	assert_int_equal(nev, 0);
+	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 2);
+}
+
+static void
+join_invalid_room_is_room_invalid(void **state)
+{
+	static const char *const bad[] = {"", "a b", "#lobby", "caf\xc3\xa9", "a/b",
+	                                  "0123456789012345678901234567890123456789"
+	                                  "0123456789012345678901234"}; /* 65 */
+	struct fx *f = *state;
+	struct core_joined j;
+	size_t i;
+
+	user(f, 0, "alice");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(join_cursor(f, 0, bad[i], 0, 0, &j), WIRE_E_ROOM_INVALID);
+	assert_int_equal(core_room_count(f->c), 0);
+	/* 64 bytes is the longest allowed. */
+	assert_int_equal(join_cursor(f, 0, bad[5], 0, 0, &j), WIRE_E_ROOM_INVALID);
+	assert_int_equal(core_join(f->c, f->cl[0].s, bad[5], 64, 0, 0, &j), 0);
+}
+
+/* --- saying --- */
+
+static void
+say_fans_out_to_every_other_member_exactly_once(void **state)
+{
+	struct fx *f = *state;
+	struct core_ack ack;
+	int i;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	user(f, 2, "carol");
+	user(f, 3, "dave");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	join(f, 2, "lobby");
+	join(f, 3, "other");
+	join(f, 1, "other"); /* bob is in both rooms: still one copy */
+	core_set_time(f->c, T0 + 42);
+	nev = 0;
+	assert_int_equal(say_ack(f, 0, "LOBBY", "hi all", 6, &ack), 0);
+	assert_int_equal(ack.seq, 1);
+	assert_int_equal(ack.time_ms, T0 + 42);
+	assert_int_equal(count(0, 0), 0); /* the sender is not echoed */
+	assert_int_equal(count(3, 0), 0); /* another room hears nothing */
+	for (i = 1; i <= 2; i++) {
+		const struct ev *e = nth(i, 'M', 0);
+
+		assert_int_equal(count(i, 0), 1);
+		assert_int_equal(e->kind, 0);
+		assert_string_equal(e->room, "lobby");
+		assert_string_equal(e->nick, "alice");
+		assert_string_equal(e->text, "hi all");
+		assert_int_equal(e->seq, 1);
+		assert_int_equal(e->time_ms, T0 + 42);
+	}
+}
+
+static void
+say_seq_increments_per_room(void **state)
+{
+	struct fx *f = *state;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "r1");
+	join(f, 0, "r2");
+	join(f, 1, "r1");
+	join(f, 1, "r2");
+	assert_int_equal(say(f, 0, "r1", "a"), 1);
+	assert_int_equal(say(f, 0, "r2", "b"), 1);
+	assert_int_equal(say(f, 1, "r1", "c"), 2);
+	assert_int_equal(say(f, 0, "r1", "d"), 3);
+	assert_int_equal(say(f, 1, "r2", "e"), 2);
+	/* What bob received from r1: seq 1 and 3 (2 was his own). */
+	assert_int_equal(nth(1, 'M', 0)->seq, 1);
+	assert_string_equal(nth(1, 'M', 0)->room, "r1");
+	assert_int_equal(nth(1, 'M', 1)->seq, 1);
+	assert_string_equal(nth(1, 'M', 1)->room, "r2");
+	assert_int_equal(nth(1, 'M', 2)->seq, 3);
+	assert_int_equal(count(1, 'M'), 3);
+}
+
+static void
+say_to_room_not_joined_is_not_in_room(void **state)
+{
+	struct fx *f = *state;
+	struct core_ack ack;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 1, "lobby");
+	nev = 0;
+	assert_int_equal(say_ack(f, 0, "lobby", "hi", 2, &ack), WIRE_E_NOT_IN_ROOM);
+	assert_int_equal(say_ack(f, 0, "nowhere", "hi", 2, &ack), WIRE_E_NOT_IN_ROOM);
+	assert_int_equal(say_ack(f, 0, "bad room", "hi", 2, &ack), WIRE_E_ROOM_INVALID);
+	assert_int_equal(nev, 0);
+	assert_int_equal(say(f, 1, "lobby", "first"), 1); /* no seq was used */
+}
+
+static void
+say_rejects_text_too_long(void **state)
+{
+	static char text[4097];
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_ack ack;
+
+	memset(text, 'x', sizeof(text));
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nev = 0;
+	assert_int_equal(say_ack(f, 0, "lobby", text, 4097, &ack), WIRE_E_TEXT_TOO_LONG);
+	assert_int_equal(nev, 0);
+	assert_int_equal(say_ack(f, 0, "lobby", text, 4096, &ack), 0);
+	assert_int_equal(ack.seq, 1);
+	assert_int_equal(nth(1, 'M', 0)->text_len, 4096);
+	lim.max_text = 10;
+	core_set_limits(f->c, &lim);
+	assert_int_equal(say_ack(f, 0, "lobby", text, 11, &ack), WIRE_E_TEXT_TOO_LONG);
+	assert_int_equal(say_ack(f, 0, "lobby", text, 10, &ack), 0);
+	assert_int_equal(ack.seq, 2);
+}
+
+static void
+say_rejects_empty_text(void **state)
+{
+	struct fx *f = *state;
+	struct core_ack ack;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nev = 0;
+	assert_int_equal(say_ack(f, 0, "lobby", "", 0, &ack), WIRE_E_TEXT_INVALID);
+	assert_int_equal(nev, 0);
+}
+
+static void
+say_rejects_invalid_utf8_and_nul(void **state)
+{
+	static const char *const bad[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ab\xe2\x82",
+	                                  "\x80"};
+	struct fx *f = *state;
+	struct core_ack ack;
+	size_t i;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nev = 0;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(say_ack(f, 0, "lobby", bad[i], strlen(bad[i]), &ack),
+		                 WIRE_E_TEXT_INVALID);
+	assert_int_equal(say_ack(f, 0, "lobby", "a\0b", 3, &ack), WIRE_E_TEXT_INVALID);
+	assert_int_equal(nev, 0);
+	assert_int_equal(say(f, 0, "lobby", "caf\xc3\xa9 \xf0\x9f\x98\x80"), 1);
+}
+
+/* --- history on join --- */
+
+/* alice in "lobby" has said m1..m120; returns the room's epoch. */
+static uint64_t
+room_with_120_messages(struct fx *f)
+{
+	struct core_joined j;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	j = join(f, 0, "lobby");
+	post_n(f, 0, "lobby", 120);
+	return j.epoch;
+}
+
+static void
+join_after_120_messages_replays_last_50(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+
+	room_with_120_messages(f);
+	j = join(f, 1, "lobby");
+	assert_int_equal(j.last_seq, 120);
+	assert_int_equal(j.flags, 0);
+	assert_int_equal(j.hist_from, 0);
+	assert_replay(&j, 71, 120);
+	assert_string_equal(history_at(room_history(j.room), j.hist_from)->text, "m71");
+}
+
+static void
+join_with_cursor_within_ring_replays_only_newer(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	uint64_t epoch = room_with_120_messages(f);
+
+	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 100, &j), 0);
+	assert_int_equal(j.flags, 0);
+	assert_replay(&j, 101, 120);
+}
+
+static void
+join_with_cursor_just_before_ring_is_not_truncated(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	uint64_t epoch = room_with_120_messages(f);
+
+	/* 71 is the oldest held: a client that saw 70 misses nothing. */
+	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 70, &j), 0);
+	assert_int_equal(j.flags, 0);
+	assert_replay(&j, 71, 120);
+}
+
+static void
+join_with_cursor_at_last_seq_replays_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	uint64_t epoch = room_with_120_messages(f);
+
+	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 120, &j), 0);
+	assert_int_equal(j.flags, 0);
+	assert_int_equal(j.hist_count, 0);
+	assert_int_equal(j.last_seq, 120);
+}
+
+static void
+join_with_cursor_older_than_ring_is_truncated(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	uint64_t epoch = room_with_120_messages(f);
+
+	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 69, &j), 0);
+	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED);
+	assert_replay(&j, 71, 120);
+	part(f, 1, "lobby");
+	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 10, &j), 0);
+	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED);
+	assert_replay(&j, 71, 120);
+}
+
+static void
+join_with_wrong_epoch_is_truncated_and_epoch_changed(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	uint64_t epoch = room_with_120_messages(f);
+
+	/* Even a cursor that would be current in the right epoch. */
+	assert_int_equal(join_cursor(f, 1, "lobby", epoch + 1, 120, &j), 0);
+	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED);
+	assert_int_equal(j.epoch, epoch);
+	assert_replay(&j, 71, 120);
+}
+
+static void
+join_with_cursor_and_no_history_kept_is_truncated(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined j;
+
+	lim.history_len = 0;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	j = join(f, 0, "lobby");
+	post_n(f, 0, "lobby", 5);
+	assert_int_equal(join_cursor(f, 1, "lobby", j.epoch, 3, &j), 0);
+	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED);
+	assert_int_equal(j.hist_count, 0);
+	assert_int_equal(j.last_seq, 5);
+	part(f, 1, "lobby");
+	/* Caught up: nothing was missed. */
+	assert_int_equal(join_cursor(f, 1, "lobby", j.epoch, 5, &j), 0);
+	assert_int_equal(j.flags, 0);
+}
+
+/* --- parting --- */
+
+static void
+part_announces_to_all_members_including_leaver(void **state)
+{
+	struct fx *f = *state;
+	int i;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	user(f, 2, "carol");
+	user(f, 3, "dave");
+	join(f, 0, "Lobby");
+	join(f, 1, "lobby");
+	join(f, 2, "lobby");
+	join(f, 3, "other");
+	nev = 0;
+	assert_int_equal(part(f, 1, "LOBBY"), 0);
+	for (i = 0; i <= 2; i++) {
+		assert_int_equal(count(i, 0), 1);
+		assert_int_equal(count_pres(i, WIRE_P_PART, "Lobby", "bob"), 1);
+	}
+	assert_int_equal(count(3, 0), 0);
+	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 2);
+	/* bob hears nothing more from the room. */
+	nev = 0;
+	say(f, 0, "lobby", "bye bob");
+	assert_int_equal(count(1, 0), 0);
+	assert_int_equal(count(2, 'M'), 1);
+}
+
+static void
+part_errors_name_the_reason(void **state)
+{
+	struct fx *f = *state;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 1, "lobby");
+	nev = 0;
+	assert_int_equal(part(f, 0, "lobby"), WIRE_E_NOT_IN_ROOM);
+	assert_int_equal(part(f, 0, "nowhere"), WIRE_E_NOT_IN_ROOM);
+	assert_int_equal(part(f, 0, "no where"), WIRE_E_ROOM_INVALID);
+	assert_int_equal(part(f, 1, "lobby"), 0);
+	assert_int_equal(part(f, 1, "lobby"), WIRE_E_NOT_IN_ROOM);
+	assert_int_equal(count(0, 0), 0);
+	assert_int_equal(count(1, 0), 1);
+}
+
+/* --- nick changes --- */
+
+static void
+nick_change_delivered_once_per_user_sharing_two_rooms(void **state)
+{
+	struct fx *f = *state;
+	const struct ev *e;
+	int i;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	user(f, 2, "carol");
+	user(f, 3, "dave");
+	join(f, 0, "r1");
+	join(f, 0, "r2");
+	join(f, 1, "r1");
+	join(f, 1, "r2"); /* bob shares two rooms with alice */
+	join(f, 2, "r2"); /* carol shares one */
+	join(f, 3, "r3"); /* dave shares none */
+	core_set_time(f->c, T0 + 7);
+	nev = 0;
+	assert_int_equal(nick(f, 0, "Alicia"), 0);
+	for (i = 0; i <= 2; i++) {
+		assert_int_equal(count(i, 0), 1);
+		e = nth(i, 'P', 0);
+		assert_int_equal(e->kind, WIRE_P_NICK);
+		assert_string_equal(e->room, "");
+		assert_string_equal(e->nick, "alice");
+		assert_string_equal(e->new_nick, "Alicia");
+		assert_int_equal(e->time_ms, T0 + 7);
+	}
+	assert_int_equal(count(3, 0), 0);
+	assert_string_equal(session_nick(f->cl[0].s), "Alicia");
+	/* A second change is delivered once again, not suppressed. */
+	nev = 0;
+	assert_int_equal(nick(f, 0, "al"), 0);
+	assert_int_equal(count(0, 0) + count(1, 0) + count(2, 0) + count(3, 0), 3);
+}
+
+static void
+nick_change_moves_the_nick_index(void **state)
+{
+	struct fx *f = *state;
+	struct core_ack ack;
+	struct session *c;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	assert_int_equal(nick(f, 0, "alicia"), 0);
+	assert_int_equal(core_user_count(f->c), 2);
+	/* The old nick is free, the new one taken. */
+	c = sess(f, 2);
+	assert_int_equal(core_hello(f->c, c, "ALICIA", 6), WIRE_E_NICK_TAKEN);
+	assert_int_equal(core_hello(f->c, c, "Alice", 5), 0);
+	/* Direct messages follow the new name. */
+	nev = 0;
+	assert_int_equal(direct(f, 1, "alicia", "hi", 2, &ack), 0);
+	assert_int_equal(count(0, 'M'), 1);
+	assert_int_equal(count(2, 'M'), 0);
+}
+
+static void
+nick_case_only_change_of_own_nick_is_allowed(void **state)
+{
+	struct fx *f = *state;
+	struct session *b;
+
+	user(f, 0, "alice");
+	assert_int_equal(nick(f, 0, "ALICE"), 0);
+	assert_string_equal(session_nick(f->cl[0].s), "ALICE");
+	assert_int_equal(count_pres(0, WIRE_P_NICK, "", "alice"), 1);
+	assert_string_equal(nth(0, 'P', 0)->new_nick, "ALICE");
+	assert_int_equal(core_user_count(f->c), 1);
+	/* Still taken, under any spelling. */
+	b = sess(f, 1);
+	assert_int_equal(core_hello(f->c, b, "alice", 5), WIRE_E_NICK_TAKEN);
+}
+
+static void
+nick_rejects_invalid_and_taken(void **state)
+{
+	struct fx *f = *state;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nev = 0;
+	assert_int_equal(nick(f, 0, "9lives"), WIRE_E_NICK_INVALID);
+	assert_int_equal(nick(f, 0, ""), WIRE_E_NICK_INVALID);
+	assert_int_equal(nick(f, 0, "BOB"), WIRE_E_NICK_TAKEN);
+	assert_int_equal(nev, 0);
+	assert_string_equal(session_nick(f->cl[0].s), "alice");
+	assert_int_equal(core_user_count(f->c), 2);
+}
+
+static void
+messages_after_nick_change_carry_the_new_nick(void **state)
+{
+	struct fx *f = *state;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nick(f, 0, "alicia");
+	nev = 0;
+	say(f, 0, "lobby", "it's me");
+	assert_string_equal(nth(1, 'M', 0)->nick, "alicia");
+}
+
+/* --- direct messages --- */
+
+static void
+direct_to_unknown_nick_is_no_such_user(void **state)
+{
+	struct fx *f = *state;
+	struct core_ack ack;
+
+	user(f, 0, "alice");
+	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), WIRE_E_NO_SUCH_USER);
+	assert_int_equal(direct(f, 0, "", "hi", 2, &ack), WIRE_E_NO_SUCH_USER);
+	assert_int_equal(direct(f, 0, "abcdefghijklmnopqrstuvwxyz0123456", "hi", 2, &ack),
+	                 WIRE_E_NO_SUCH_USER);
+	/* An unregistered session cannot be reached either. */
+	sess(f, 1);
+	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), WIRE_E_NO_SUCH_USER);
+	assert_int_equal(nev, 0);
+}
+
+static void
+direct_delivers_to_recipient_only(void **state)
+{
+	struct fx *f = *state;
+	struct core_ack ack;
+	const struct ev *e;
+
+	user(f, 0, "alice");
+	user(f, 1, "Bob");
+	user(f, 2, "carol");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	join(f, 2, "lobby");
+	core_set_time(f->c, T0 + 5);
+	nev = 0;
+	assert_int_equal(direct(f, 0, "BOB", "psst", 4, &ack), 0);
+	assert_int_equal(ack.seq, 0);
+	assert_int_equal(ack.time_ms, T0 + 5);
+	assert_int_equal(count(1, 0), 1);
+	assert_int_equal(count(0, 0), 0);
+	assert_int_equal(count(2, 0), 0);
+	e = nth(1, 'M', 0);
+	assert_int_equal(e->kind, 1); /* direct */
+	assert_string_equal(e->room, "");
+	assert_string_equal(e->nick, "alice");
+	assert_int_equal(e->seq, 0);
+	assert_int_equal(e->time_ms, T0 + 5);
+	assert_string_equal(e->text, "psst");
+	/* A direct message uses no room sequence number. */
+	assert_int_equal(say(f, 0, "lobby", "x"), 1);
+}
+
+static void
+direct_to_self_is_allowed(void **state)
+{
+	struct fx *f = *state;
+	struct core_ack ack;
+
+	user(f, 0, "alice");
+	assert_int_equal(direct(f, 0, "Alice", "note", 4, &ack), 0);
+	assert_int_equal(count(0, 'M'), 1);
+	assert_int_equal(nth(0, 'M', 0)->kind, 1);
+}
+
+static void
+direct_rejects_bad_text(void **state)
+{
+	static char text[4097];
+	struct fx *f = *state;
+	struct core_ack ack;
+
+	memset(text, 'x', sizeof(text));
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	assert_int_equal(direct(f, 0, "bob", "", 0, &ack), WIRE_E_TEXT_INVALID);
+	assert_int_equal(direct(f, 0, "bob", "\xc0\x80", 2, &ack), WIRE_E_TEXT_INVALID);
+	assert_int_equal(direct(f, 0, "bob", "a\0", 2, &ack), WIRE_E_TEXT_INVALID);
+	assert_int_equal(direct(f, 0, "bob", text, 4097, &ack), WIRE_E_TEXT_TOO_LONG);
+	assert_int_equal(nev, 0);
+	assert_int_equal(direct(f, 0, "bob", text, 4096, &ack), 0);
+}
+
+/* --- limits --- */
+
+static void
+join_beyond_max_rooms_is_too_many_rooms(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined j;
+
+	lim.max_rooms = 3;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	join(f, 0, "r1");
+	join(f, 0, "r2");
+	join(f, 0, "r3");
+	assert_int_equal(join_cursor(f, 0, "r4", 0, 0, &j), WIRE_E_TOO_MANY_ROOMS);
+	assert_null(core_room_find(f->c, "r4", 2));
+	assert_int_equal(core_room_count(f->c), 3);
+	/* Already a member wins over the limit. */
+	assert_int_equal(join_cursor(f, 0, "r3", 0, 0, &j), WIRE_E_ALREADY_IN_ROOM);
+	assert_int_equal(part(f, 0, "r2"), 0);
+	join(f, 0, "r4");
+}
+
+static void
+join_at_default_max_rooms_64(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	char name[8];
+	int i;
+
+	user(f, 0, "alice");
+	for (i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		join(f, 0, name);
+	}
+	assert_int_equal(join_cursor(f, 0, "r64", 0, 0, &j), WIRE_E_TOO_MANY_ROOMS);
+	assert_int_equal(core_room_count(f->c), 64);
+}
+
+static void
+join_beyond_max_members_is_room_full(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined j;
+
+	lim.max_members = 2;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	user(f, 2, "carol");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nev = 0;
+	assert_int_equal(join_cursor(f, 2, "lobby", 0, 0, &j), WIRE_E_ROOM_FULL);
+	assert_int_equal(nev, 0);
+	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 2);
+	/* Other rooms are unaffected. */
+	join(f, 2, "other");
+	part(f, 1, "lobby");
+	j = join(f, 2, "lobby");
+	assert_int_equal(j.members, 2);
+}
+
+static void
+join_more_than_32768_rooms_when_room_limit_is_off(void **state)
+{
+	pid_t pid;
+	int status;
+
+	(void)state;
+	/* --max-rooms 0 means no limit (and up to 65535 is accepted): one
+	 * session in more than 32768 rooms.  Run in a child, so that a crash
+	 * or fatal() fails this test rather than ending the whole program. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct core_limits lim = default_limits;
+		struct core_joined j;
+		struct core *c;
+		struct session *s;
+		char name[16];
+		int i, rc = 0;
+
+		lim.max_rooms = 0;
+		lim.history_len = 0;
+		c = core_new(&lim, SEED);
+		s = core_session_new(c, &quiet, NULL);
+		if (core_hello(c, s, "alice", 5) != 0)
+			_exit(2);
+		for (i = 0; i < 33000 && rc == 0; i++) {
+			int n = snprintf(name, sizeof(name), "r%d", i);
+
+			rc = core_join(c, s, name, (size_t)n, 0, 0, &j);
+		}
+		if (rc != 0 || core_room_count(c) != 33000)
+			_exit(3);
+		if (core_say(c, s, "r32999", 6, "hi", 2, &(struct core_ack){0, 0}) != 0)
+			_exit(4);
+		core_session_end(c, s, 0, 0);
+		core_free(c);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("joining 33000 rooms with max_rooms 0: child %s %d",
+		         WIFEXITED(status) ? "exited" : "killed by signal",
+		         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+/* --- session end --- */
+
+static void
+session_end_with_drop_announces_reason_to_remaining_members(void **state)
+{
+	struct fx *f = *state;
+	const struct ev *e;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	user(f, 2, "carol");
+	user(f, 3, "dave");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	join(f, 2, "lobby");
+	join(f, 1, "dev");
+	join(f, 2, "dev");
+	join(f, 3, "elsewhere");
+	core_set_time(f->c, T0 + 99);
+	nev = 0;
+	end(f, 1, WIRE_P_DROP, WIRE_R_SLOW_CONSUMER);
+	assert_int_equal(count(0, 0), 1);
+	e = nth(0, 'P', 0);
+	assert_int_equal(e->kind, WIRE_P_DROP);
+	assert_int_equal(e->reason, WIRE_R_SLOW_CONSUMER);
+	assert_string_equal(e->room, "lobby");
+	assert_string_equal(e->nick, "bob");
+	assert_int_equal(e->time_ms, T0 + 99);
+	/* carol shares two rooms with bob: one event per room. */
+	assert_int_equal(count(2, 0), 2);
+	assert_int_equal(count_pres(2, WIRE_P_DROP, "lobby", "bob"), 1);
+	assert_int_equal(count_pres(2, WIRE_P_DROP, "dev", "bob"), 1);
+	assert_int_equal(count(3, 0), 0);
+	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 2);
+	assert_int_equal(room_member_count(core_room_find(f->c, "dev", 3)), 1);
+	/* The nick is free again. */
+	assert_int_equal(core_user_count(f->c), 3);
+	user(f, 4, "BOB");
+}
+
+static void
+session_end_with_quit_announces_quit(void **state)
+{
+	struct fx *f = *state;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nev = 0;
+	end(f, 1, WIRE_P_QUIT, WIRE_R_NONE);
+	assert_int_equal(count(0, 0), 1);
+	assert_int_equal(count_pres(0, WIRE_P_QUIT, "lobby", "bob"), 1);
+	assert_int_equal(nth(0, 'P', 0)->reason, 0);
+}
+
+static void
+session_end_with_kind_0_announces_nothing(void **state)
+{
+	struct fx *f = *state;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	nev = 0;
+	end(f, 1, 0, 0);
+	assert_int_equal(nev, 0);
+	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 1);
+	assert_int_equal(core_user_count(f->c), 1);
+}
+
+static void
+session_end_of_unregistered_session_is_harmless(void **state)
+{
+	struct fx *f = *state;
+
+	user(f, 0, "alice");
+	sess(f, 1);
+	end(f, 1, WIRE_P_DROP, WIRE_R_CLOSED);
+	assert_int_equal(core_user_count(f->c), 1);
+	assert_int_equal(nev, 0);
+}
+
+/* --- linger --- */
+
+static void
+last_member_leaving_room_lingers_and_rejoin_keeps_epoch_and_history(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j, k;
+	size_t n;
+	struct room **v;
+
+	user(f, 0, "alice");
+	j = join(f, 0, "Lobby");
+	post_n(f, 0, "lobby", 3);
+	assert_int_equal(part(f, 0, "lobby"), 0);
+	assert_null(core_room_find(f->c, "lobby", 5));
+	assert_int_equal(core_room_count(f->c), 0);
+	v = core_rooms_sorted(f->c, &n);
+	assert_int_equal(n, 0);
+	free(v);
+	/* Within the linger the room comes back as it was. */
+	core_set_time(f->c, T0 + LINGER - 1);
+	assert_int_equal(core_expire(f->c), 1);
+	k = join(f, 0, "LOBBY");
+	assert_ptr_equal(k.room, j.room);
+	assert_int_equal(k.epoch, j.epoch);
+	assert_int_equal(k.last_seq, 3);
+	assert_replay(&k, 1, 3);
+	assert_string_equal(room_name(k.room), "Lobby"); /* the creator's spelling */
+	assert_int_equal(core_room_count(f->c), 1);
+	assert_int_equal(say(f, 0, "lobby", "again"), 4);
+	/* No longer lingering: its linger does not fire. */
+	core_set_time(f->c, T0 + 10 * (uint64_t)LINGER);
+	assert_int_equal(core_expire(f->c), 0);
+	assert_ptr_equal(core_room_find(f->c, "lobby", 5), j.room);
+}
+
+static void
+rejoin_with_cursor_during_linger_replays_only_newer(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	j = join(f, 0, "lobby");
+	join(f, 1, "lobby");
+	post_n(f, 0, "lobby", 5);
+	end(f, 1, WIRE_P_DROP, WIRE_R_RESET); /* bob saw up to 5 */
+	post_n(f, 0, "lobby", 2);            /* 6, 7 */
+	part(f, 0, "lobby");
+	core_set_time(f->c, T0 + 1000);
+	core_expire(f->c);
+	user(f, 1, "bob");
+	assert_int_equal(join_cursor(f, 1, "lobby", j.epoch, 5, &j), 0);
+	assert_int_equal(j.flags, 0);
+	assert_int_equal(j.last_seq, 7);
+	assert_replay(&j, 6, 7);
+}
+
+static void
+room_expired_after_linger_restarts_with_new_epoch_and_seq(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j, k;
+
+	user(f, 0, "alice");
+	j = join(f, 0, "Lobby");
+	post_n(f, 0, "lobby", 3);
+	part(f, 0, "lobby");
+	core_set_time(f->c, T0 + LINGER);
+	assert_int_equal(core_expire(f->c), 0);
+	k = join(f, 0, "lobby");
+	assert_int_not_equal(k.epoch, j.epoch);
+	assert_int_not_equal(k.epoch, 0);
+	assert_int_equal(k.last_seq, 0);
+	assert_int_equal(k.hist_count, 0);
+	assert_string_equal(room_name(k.room), "lobby"); /* its new creator's spelling */
+	assert_int_equal(say(f, 0, "lobby", "fresh"), 1);
+	/* A cursor from the old incarnation is an epoch change. */
+	part(f, 0, "lobby");
+	assert_int_equal(join_cursor(f, 0, "lobby", j.epoch, 3, &k), 0);
+	assert_int_equal(k.flags, WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED);
+	assert_replay(&k, 1, 1);
+}
+
+static void
+expire_returns_ms_until_the_next_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined a, b;
+
+	lim.room_linger_ms = 1000;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	assert_int_equal(core_expire(f->c), 0); /* nothing lingering */
+	join(f, 0, "a");
+	join(f, 0, "b");
+	join(f, 0, "c");
+	assert_int_equal(core_expire(f->c), 0); /* rooms with members do not linger */
+	part(f, 0, "a");                         /* due at T0 + 1000 */
+	core_set_time(f->c, T0 + 300);
+	part(f, 0, "b");                         /* due at T0 + 1300 */
+	assert_int_equal(core_expire(f->c), 700);
+	core_set_time(f->c, T0 + 999);
+	assert_int_equal(core_expire(f->c), 1);
+	core_set_time(f->c, T0 + 1000);
+	assert_int_equal(core_expire(f->c), 300); /* a freed, b next */
+	a = join(f, 0, "a");
+	assert_int_equal(a.epoch, SEED + 3); /* a fresh incarnation */
+	core_set_time(f->c, T0 + 5000);
+	assert_int_equal(core_expire(f->c), 0); /* b freed, none left */
+	b = join(f, 0, "b");
+	assert_int_equal(b.epoch, SEED + 4);
+}
+
+static void
+expire_frees_rooms_in_linger_order_whatever_the_leave_order(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined j;
+
+	user(f, 0, "alice");
+	join(f, 0, "slow");
+	join(f, 0, "fast");
+	lim.room_linger_ms = 5000;
+	core_set_limits(f->c, &lim);
+	part(f, 0, "slow"); /* due at T0 + 5000 */
+	lim.room_linger_ms = 1000;
+	core_set_limits(f->c, &lim);
+	part(f, 0, "fast"); /* due at T0 + 1000: before "slow" */
+	assert_int_equal(core_expire(f->c), 1000);
+	core_set_time(f->c, T0 + 1000);
+	assert_int_equal(core_expire(f->c), 4000);
+	/* "fast" is gone, "slow" still lingers with its epoch. */
+	j = join(f, 0, "slow");
+	assert_int_equal(j.epoch, SEED);
+	part(f, 0, "slow");
+	j = join(f, 0, "fast");
+	assert_int_equal(j.epoch, SEED + 2);
+}
+
+static void
+linger_of_zero_frees_empty_room_at_next_expire(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined j;
+
+	lim.room_linger_ms = 0;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	j = join(f, 0, "lobby");
+	part(f, 0, "lobby");
+	assert_int_equal(core_expire(f->c), 0);
+	assert_int_not_equal(join(f, 0, "lobby").epoch, j.epoch);
+}
+
+/* --- listings --- */
+
+static void
+rooms_sorted_by_folded_name(void **state)
+{
+	static const char *const want[] = {"_x", "Alpha", "ALPHA2", "beta", "gamma", "Zeta"};
+	struct fx *f = *state;
+	struct room **v;
+	size_t n, i;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "gamma");
+	join(f, 0, "Zeta");
+	join(f, 0, "beta");
+	join(f, 1, "ALPHA2");
+	join(f, 0, "Alpha");
+	join(f, 1, "_x");
+	join(f, 1, "empty");
+	part(f, 1, "empty"); /* lingering: not listed */
+	join(f, 1, "beta");  /* two members: listed once */
+	v = core_rooms_sorted(f->c, &n);
+	assert_int_equal(n, 6);
+	assert_int_equal(core_room_count(f->c), 6);
+	for (i = 0; i < n; i++)
+		assert_string_equal(room_name(v[i]), want[i]);
+	free(v);
+}
+
+static void
+rooms_sorted_when_none_is_empty(void **state)
+{
+	struct fx *f = *state;
+	struct room **v;
+	size_t n = 99;
+
+	v = core_rooms_sorted(f->c, &n);
+	assert_non_null(v);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
+static void
+users_sorted_by_folded_name(void **state)
+{
+	static const char *const want[] = {"_under", "Alice", "bob", "Bob2", "carol", "Zed"};
+	struct fx *f = *state;
+	struct session **v;
+	size_t n, i;
+
+	user(f, 0, "Zed");
+	user(f, 1, "carol");
+	user(f, 2, "Bob2");
+	user(f, 3, "alice");
+	user(f, 4, "_under");
+	user(f, 5, "bob");
+	sess(f, 6); /* unregistered: not listed */
+	user(f, 7, "gone");
+	end(f, 7, WIRE_P_QUIT, 0);
+	nick(f, 3, "Alice");
+	v = core_users_sorted(f->c, &n);
+	assert_int_equal(n, 6);
+	assert_int_equal(core_user_count(f->c), 6);
+	for (i = 0; i < n; i++)
+		assert_string_equal(session_nick(v[i]), want[i]);
+	free(v);
+}
+
+int
+main(int argc, char **argv)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(hello_registers_nick_as_spelled),
+		T(hello_rejects_invalid_nick_and_allows_retry),
+		T(hello_rejects_nick_taken_case_insensitively),
+		T(hello_after_registration_is_already_registered),
+		T(commands_before_hello_are_not_registered),
+		T(join_creates_room_with_creators_spelling),
+		T(join_result_reports_members_epoch_and_last_seq),
+		T(join_announces_presence_to_members_not_to_joiner),
+		T(join_twice_is_already_in_room),
+		T(join_invalid_room_is_room_invalid),
+		T(say_fans_out_to_every_other_member_exactly_once),
+		T(say_seq_increments_per_room),
+		T(say_to_room_not_joined_is_not_in_room),
+		T(say_rejects_text_too_long),
+		T(say_rejects_empty_text),
+		T(say_rejects_invalid_utf8_and_nul),
+		T(join_after_120_messages_replays_last_50),
+		T(join_with_cursor_within_ring_replays_only_newer),
+		T(join_with_cursor_just_before_ring_is_not_truncated),
+		T(join_with_cursor_at_last_seq_replays_nothing),
+		T(join_with_cursor_older_than_ring_is_truncated),
+		T(join_with_wrong_epoch_is_truncated_and_epoch_changed),
+		T(join_with_cursor_and_no_history_kept_is_truncated),
+		T(part_announces_to_all_members_including_leaver),
+		T(part_errors_name_the_reason),
+		T(nick_change_delivered_once_per_user_sharing_two_rooms),
+		T(nick_change_moves_the_nick_index),
+		T(nick_case_only_change_of_own_nick_is_allowed),
+		T(nick_rejects_invalid_and_taken),
+		T(messages_after_nick_change_carry_the_new_nick),
+		T(direct_to_unknown_nick_is_no_such_user),
+		T(direct_delivers_to_recipient_only),
+		T(direct_to_self_is_allowed),
+		T(direct_rejects_bad_text),
+		T(join_beyond_max_rooms_is_too_many_rooms),
+		T(join_at_default_max_rooms_64),
+		T(join_beyond_max_members_is_room_full),
+		T(join_more_than_32768_rooms_when_room_limit_is_off),
+		T(session_end_with_drop_announces_reason_to_remaining_members),
+		T(session_end_with_quit_announces_quit),
+		T(session_end_with_kind_0_announces_nothing),
+		T(session_end_of_unregistered_session_is_harmless),
+		T(last_member_leaving_room_lingers_and_rejoin_keeps_epoch_and_history),
+		T(rejoin_with_cursor_during_linger_replays_only_newer),
+		T(room_expired_after_linger_restarts_with_new_epoch_and_seq),
+		T(expire_returns_ms_until_the_next_expiry),
+		T(expire_frees_rooms_in_linger_order_whatever_the_leave_order),
+		T(linger_of_zero_frees_empty_room_at_next_expire),
+		T(rooms_sorted_by_folded_name),
+		T(rooms_sorted_when_none_is_empty),
+		T(users_sorted_by_folded_name),
+	};
+#undef T
+
+	(void)argc;
+	(void)argv;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

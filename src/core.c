@@ -20,8 +20,8 @@ struct session {
 	char key[WIRE_NICK_MAX + 1];  /* folded, the nick index's key */
 	uint8_t nick_len;
 	uint8_t registered;
-	uint16_t nrooms;
-	uint16_t caprooms;
+	uint32_t nrooms;
+	uint32_t caprooms;
 	struct room **rooms;
 	const struct sink *sink;
 	void *ctx;
@@ -187,7 +187,7 @@ static void
 member_remove(struct core *c, struct room *r, struct session *s)
 {
 	uint32_t i;
-	uint16_t j;
+	uint32_t j;
 
 	for (i = 0; i < r->nmembers && r->members[i] != s; i++)
 		;
@@ -282,7 +282,7 @@ core_nick(struct core *c, struct session *s, const char *nick, size_t n)
 {
 	char key[WIRE_NICK_MAX + 1];
 	struct pres *p;
-	uint16_t i;
+	uint32_t i;
 	uint32_t j;
 	int err;
 
@@ -337,7 +337,7 @@ room_get(struct core *c, const char *name, size_t n, const char *key)
 static int
 is_member(const struct session *s, const struct room *r)
 {
-	uint16_t i;
+	uint32_t i;
 
 	for (i = 0; i < s->nrooms; i++)
 		if (s->rooms[i] == r)
@@ -397,7 +397,7 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 		r->members = xrealloc(r->members, r->capmembers * sizeof(*r->members));
 	}
 	if (s->nrooms == s->caprooms) {
-		s->caprooms = (uint16_t)(s->caprooms ? s->caprooms * 2 : 2);
+		s->caprooms = s->caprooms ? s->caprooms * 2 : 2;
 		s->rooms = xrealloc(s->rooms, s->caprooms * sizeof(*s->rooms));
 	}
 	r->members[r->nmembers++] = s;

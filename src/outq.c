@@ -89,6 +89,8 @@ outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_bytes)
 
 		if (len == 0)
 			continue;
+		if (len > max_bytes - total)
+			len = max_bytes - total;
 		iov[k].iov_base = e->b->data + e->off;
 		iov[k].iov_len = len;
 		total += len;

@@ -26,25 +26,25 @@
 #include "history.h"
 #include "msg.h"
 
-#define T0 1732440000000ULL   /* the fixture's clock at start, unix ms */
-#define SEED 1000u            /* the fixture's first room epoch */
-#define LINGER 3600000u       /* the default room linger, ms */
-#define MAXCL 16              /* clients per test */
-#define MAXEV 8192            /* deliveries recorded per test */
+#define T0     1732440000000ULL /* the fixture's clock at start, unix ms */
+#define SEED   1000u            /* the fixture's first room epoch */
+#define LINGER 3600000u         /* the default room linger, ms */
+#define MAXCL  16               /* clients per test */
+#define MAXEV  8192             /* deliveries recorded per test */
 
 /* One delivery to one client. */
 struct ev {
+	uint64_t seq;
+	uint64_t time_ms;
+	size_t text_len;
 	int who;    /* client index */
-	char type;  /* 'M' message, 'P' presence */
 	int kind;   /* presence: enum wire_presence; message: 1 if direct */
 	int reason; /* presence drops */
+	char type;  /* 'M' message, 'P' presence */
 	char room[WIRE_ROOM_MAX + 1];
 	char nick[WIRE_NICK_MAX + 1]; /* message sender or presence subject */
 	char new_nick[WIRE_NICK_MAX + 1];
-	uint64_t seq;
-	uint64_t time_ms;
 	char text[64]; /* a prefix of the text */
-	size_t text_len;
 };
 
 static struct ev evs[MAXEV];
@@ -78,7 +78,8 @@ record_message(void *ctx, struct msg *m)
 	e->seq = m->seq;
 	e->time_ms = m->time_ms;
 	e->text_len = m->text_len;
-	memcpy(e->text, m->text, m->text_len < sizeof(e->text) - 1 ? m->text_len : sizeof(e->text) - 1);
+	memcpy(e->text, m->text,
+	       m->text_len < sizeof(e->text) - 1 ? m->text_len : sizeof(e->text) - 1);
 }
 
 /* The recorder's presence callback: log a copy of p for the client ctx. */
@@ -122,11 +123,11 @@ ignore_presence(void *ctx, struct pres *p)
 static const struct sink quiet = {ignore_message, ignore_presence};
 
 static const struct core_limits default_limits = {
-	.history_len = 50,
-	.room_linger_ms = LINGER,
-	.max_text = 4096,
-	.max_rooms = 64,
-	.max_members = 0,
+        .history_len = 50,
+        .room_linger_ms = LINGER,
+        .max_text = 4096,
+        .max_rooms = 64,
+        .max_members = 0,
 };
 
 /* A fresh core with the default limits, its clock at T0, no deliveries. */
@@ -331,7 +332,12 @@ hello_registers_nick_as_spelled(void **state)
 static void
 hello_rejects_invalid_nick_and_allows_retry(void **state)
 {
-	static const char *const bad[] = {"", "1abc", "-x", "a b", "a.b", "caf\xc3\xa9",
+	static const char *const bad[] = {"",
+	                                  "1abc",
+	                                  "-x",
+	                                  "a b",
+	                                  "a.b",
+	                                  "caf\xc3\xa9",
 	                                  "abcdefghijklmnopqrstuvwxyz0123456"}; /* 33 */
 	struct fx *f = *state;
 	struct session *s = sess(f, 0);
@@ -492,20 +498,20 @@ join_twice_is_already_in_room(void **state)
 static void
 join_invalid_room_is_room_invalid(void **state)
 {
-	static const char *const bad[] = {"", "a b", "#lobby", "caf\xc3\xa9", "a/b",
-	                                  "0123456789012345678901234567890123456789"
-	                                  "0123456789012345678901234"}; /* 65 */
+	static const char *const bad[] = {"", "a b", "#lobby", "caf\xc3\xa9", "a/b"};
 	struct fx *f = *state;
 	struct core_joined j;
+	char longest[WIRE_ROOM_MAX + 1];
 	size_t i;
 
 	user(f, 0, "alice");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(join_cursor(f, 0, bad[i], 0, 0, &j), WIRE_E_ROOM_INVALID);
-	assert_int_equal(core_room_count(f->c), 0);
 	/* 64 bytes is the longest allowed. */
-	assert_int_equal(join_cursor(f, 0, bad[5], 0, 0, &j), WIRE_E_ROOM_INVALID);
-	assert_int_equal(core_join(f->c, f->cl[0].s, bad[5], 64, 0, 0, &j), 0);
+	memset(longest, 'r', sizeof(longest));
+	assert_int_equal(core_join(f->c, f->cl[0].s, longest, 65, 0, 0, &j), WIRE_E_ROOM_INVALID);
+	assert_int_equal(core_room_count(f->c), 0);
+	assert_int_equal(core_join(f->c, f->cl[0].s, longest, 64, 0, 0, &j), 0);
 }
 
 /* --- saying --- */
@@ -632,8 +638,8 @@ say_rejects_empty_text(void **state)
 static void
 say_rejects_invalid_utf8_and_nul(void **state)
 {
-	static const char *const bad[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ab\xe2\x82",
-	                                  "\x80"};
+	static const char *const bad[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+	                                  "ab\xe2\x82", "\x80"};
 	struct fx *f = *state;
 	struct core_ack ack;
 	size_t i;
@@ -1257,7 +1263,7 @@ rejoin_with_cursor_during_linger_replays_only_newer(void **state)
 	join(f, 1, "lobby");
 	post_n(f, 0, "lobby", 5);
 	end(f, 1, WIRE_P_DROP, WIRE_R_RESET); /* bob saw up to 5 */
-	post_n(f, 0, "lobby", 2);            /* 6, 7 */
+	post_n(f, 0, "lobby", 2);             /* 6, 7 */
 	part(f, 0, "lobby");
 	core_set_time(f->c, T0 + 1000);
 	core_expire(f->c);
@@ -1309,9 +1315,9 @@ expire_returns_ms_until_the_next_expiry(void **state)
 	join(f, 0, "b");
 	join(f, 0, "c");
 	assert_int_equal(core_expire(f->c), 0); /* rooms with members do not linger */
-	part(f, 0, "a");                         /* due at T0 + 1000 */
+	part(f, 0, "a");                        /* due at T0 + 1000 */
 	core_set_time(f->c, T0 + 300);
-	part(f, 0, "b");                         /* due at T0 + 1300 */
+	part(f, 0, "b"); /* due at T0 + 1300 */
 	assert_int_equal(core_expire(f->c), 700);
 	core_set_time(f->c, T0 + 999);
 	assert_int_equal(core_expire(f->c), 1);
@@ -1369,6 +1375,25 @@ linger_of_zero_frees_empty_room_at_next_expire(void **state)
 }
 
 /* --- listings --- */
+
+static void
+session_rooms_listed_in_join_order(void **state)
+{
+	static const char *const want[] = {"zeta", "Alpha", "mid"};
+	struct fx *f = *state;
+	struct session *s = user(f, 0, "alice");
+	unsigned i;
+
+	assert_int_equal(session_room_count(s), 0);
+	join(f, 0, "zeta");
+	join(f, 0, "gone");
+	join(f, 0, "Alpha");
+	join(f, 0, "mid");
+	part(f, 0, "GONE");
+	assert_int_equal(session_room_count(s), 3);
+	for (i = 0; i < 3; i++)
+		assert_string_equal(room_name(session_room(s, i)), want[i]);
+}
 
 static void
 rooms_sorted_by_folded_name(void **state)
@@ -1441,57 +1466,58 @@ main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(hello_registers_nick_as_spelled),
-		T(hello_rejects_invalid_nick_and_allows_retry),
-		T(hello_rejects_nick_taken_case_insensitively),
-		T(hello_after_registration_is_already_registered),
-		T(commands_before_hello_are_not_registered),
-		T(join_creates_room_with_creators_spelling),
-		T(join_result_reports_members_epoch_and_last_seq),
-		T(join_announces_presence_to_members_not_to_joiner),
-		T(join_twice_is_already_in_room),
-		T(join_invalid_room_is_room_invalid),
-		T(say_fans_out_to_every_other_member_exactly_once),
-		T(say_seq_increments_per_room),
-		T(say_to_room_not_joined_is_not_in_room),
-		T(say_rejects_text_too_long),
-		T(say_rejects_empty_text),
-		T(say_rejects_invalid_utf8_and_nul),
-		T(join_after_120_messages_replays_last_50),
-		T(join_with_cursor_within_ring_replays_only_newer),
-		T(join_with_cursor_just_before_ring_is_not_truncated),
-		T(join_with_cursor_at_last_seq_replays_nothing),
-		T(join_with_cursor_older_than_ring_is_truncated),
-		T(join_with_wrong_epoch_is_truncated_and_epoch_changed),
-		T(join_with_cursor_and_no_history_kept_is_truncated),
-		T(part_announces_to_all_members_including_leaver),
-		T(part_errors_name_the_reason),
-		T(nick_change_delivered_once_per_user_sharing_two_rooms),
-		T(nick_change_moves_the_nick_index),
-		T(nick_case_only_change_of_own_nick_is_allowed),
-		T(nick_rejects_invalid_and_taken),
-		T(messages_after_nick_change_carry_the_new_nick),
-		T(direct_to_unknown_nick_is_no_such_user),
-		T(direct_delivers_to_recipient_only),
-		T(direct_to_self_is_allowed),
-		T(direct_rejects_bad_text),
-		T(join_beyond_max_rooms_is_too_many_rooms),
-		T(join_at_default_max_rooms_64),
-		T(join_beyond_max_members_is_room_full),
-		T(join_more_than_32768_rooms_when_room_limit_is_off),
-		T(session_end_with_drop_announces_reason_to_remaining_members),
-		T(session_end_with_quit_announces_quit),
-		T(session_end_with_kind_0_announces_nothing),
-		T(session_end_of_unregistered_session_is_harmless),
-		T(last_member_leaving_room_lingers_and_rejoin_keeps_epoch_and_history),
-		T(rejoin_with_cursor_during_linger_replays_only_newer),
-		T(room_expired_after_linger_restarts_with_new_epoch_and_seq),
-		T(expire_returns_ms_until_the_next_expiry),
-		T(expire_frees_rooms_in_linger_order_whatever_the_leave_order),
-		T(linger_of_zero_frees_empty_room_at_next_expire),
-		T(rooms_sorted_by_folded_name),
-		T(rooms_sorted_when_none_is_empty),
-		T(users_sorted_by_folded_name),
+	        T(hello_registers_nick_as_spelled),
+	        T(hello_rejects_invalid_nick_and_allows_retry),
+	        T(hello_rejects_nick_taken_case_insensitively),
+	        T(hello_after_registration_is_already_registered),
+	        T(commands_before_hello_are_not_registered),
+	        T(join_creates_room_with_creators_spelling),
+	        T(join_result_reports_members_epoch_and_last_seq),
+	        T(join_announces_presence_to_members_not_to_joiner),
+	        T(join_twice_is_already_in_room),
+	        T(join_invalid_room_is_room_invalid),
+	        T(say_fans_out_to_every_other_member_exactly_once),
+	        T(say_seq_increments_per_room),
+	        T(say_to_room_not_joined_is_not_in_room),
+	        T(say_rejects_text_too_long),
+	        T(say_rejects_empty_text),
+	        T(say_rejects_invalid_utf8_and_nul),
+	        T(join_after_120_messages_replays_last_50),
+	        T(join_with_cursor_within_ring_replays_only_newer),
+	        T(join_with_cursor_just_before_ring_is_not_truncated),
+	        T(join_with_cursor_at_last_seq_replays_nothing),
+	        T(join_with_cursor_older_than_ring_is_truncated),
+	        T(join_with_wrong_epoch_is_truncated_and_epoch_changed),
+	        T(join_with_cursor_and_no_history_kept_is_truncated),
+	        T(part_announces_to_all_members_including_leaver),
+	        T(part_errors_name_the_reason),
+	        T(nick_change_delivered_once_per_user_sharing_two_rooms),
+	        T(nick_change_moves_the_nick_index),
+	        T(nick_case_only_change_of_own_nick_is_allowed),
+	        T(nick_rejects_invalid_and_taken),
+	        T(messages_after_nick_change_carry_the_new_nick),
+	        T(direct_to_unknown_nick_is_no_such_user),
+	        T(direct_delivers_to_recipient_only),
+	        T(direct_to_self_is_allowed),
+	        T(direct_rejects_bad_text),
+	        T(join_beyond_max_rooms_is_too_many_rooms),
+	        T(join_at_default_max_rooms_64),
+	        T(join_beyond_max_members_is_room_full),
+	        T(join_more_than_32768_rooms_when_room_limit_is_off),
+	        T(session_end_with_drop_announces_reason_to_remaining_members),
+	        T(session_end_with_quit_announces_quit),
+	        T(session_end_with_kind_0_announces_nothing),
+	        T(session_end_of_unregistered_session_is_harmless),
+	        T(last_member_leaving_room_lingers_and_rejoin_keeps_epoch_and_history),
+	        T(rejoin_with_cursor_during_linger_replays_only_newer),
+	        T(room_expired_after_linger_restarts_with_new_epoch_and_seq),
+	        T(expire_returns_ms_until_the_next_expiry),
+	        T(expire_frees_rooms_in_linger_order_whatever_the_leave_order),
+	        T(linger_of_zero_frees_empty_room_at_next_expire),
+	        T(session_rooms_listed_in_join_order),
+	        T(rooms_sorted_by_folded_name),
+	        T(rooms_sorted_when_none_is_empty),
+	        T(users_sorted_by_folded_name),
 	};
 #undef T
 

@@ -39,7 +39,8 @@ feed(const uint8_t *b, size_t len, const size_t *cut, int ncut)
 		have = end;
 		r = detect_protocol(acc, have);
 		if (i < ncut && r != DETECT_MORE)
-			fail_msg("after %zu of %zu bytes: verdict %d, want MORE", have, len, (int)r);
+			fail_msg("after %zu of %zu bytes: verdict %d, want MORE", have, len,
+			         (int)r);
 		if (i == ncut)
 			return r;
 	}
@@ -65,12 +66,13 @@ detect_full_preface_in_one_read_is_framed(void **state)
 static void
 detect_preface_followed_by_frames_is_framed(void **state)
 {
-	uint8_t b[WIRE_PREFACE_LEN + 11];
+	/* HELLO "alice" in the same packet. */
+	static const uint8_t hello[] = {0, 0, 0, 6, WIRE_HELLO, 5, 'a', 'l', 'i', 'c', 'e'};
+	uint8_t b[WIRE_PREFACE_LEN + sizeof(hello)];
 
 	(void)state;
 	memcpy(b, preface, WIRE_PREFACE_LEN);
-	/* HELLO "alice" in the same packet. */
-	memcpy(b + WIRE_PREFACE_LEN, "\x00\x00\x00\x06\x01\x05" "alice", 11);
+	memcpy(b + WIRE_PREFACE_LEN, hello, sizeof(hello));
 	assert_int_equal(detect_protocol(b, sizeof(b)), DETECT_FRAMED);
 }
 
@@ -114,8 +116,7 @@ detect_preface_byte_by_byte_is_framed(void **state)
 	(void)state;
 	for (i = 0; i < WIRE_PREFACE_LEN - 1; i++)
 		cut[i] = (size_t)i + 1;
-	assert_int_equal(feed(preface, sizeof(preface), cut, WIRE_PREFACE_LEN - 1),
-	                 DETECT_FRAMED);
+	assert_int_equal(feed(preface, sizeof(preface), cut, WIRE_PREFACE_LEN - 1), DETECT_FRAMED);
 }
 
 static void
@@ -141,7 +142,9 @@ detect_first_byte_zero_is_bad_preface(void **state)
 {
 	(void)state;
 	/* A frame header sent without the preface: HELLO "alice". */
-	assert_int_equal(DETECT("\x00\x00\x00\x06\x01\x05" "alice"), DETECT_BAD_PREFACE);
+	assert_int_equal(DETECT("\x00\x00\x00\x06\x01\x05"
+	                        "alice"),
+	                 DETECT_BAD_PREFACE);
 	/* Decided from the first byte alone. */
 	assert_int_equal(DETECT("\x00"), DETECT_BAD_PREFACE);
 }
@@ -152,8 +155,12 @@ detect_0x89_followed_by_wrong_byte_is_bad_preface(void **state)
 	(void)state;
 	assert_int_equal(DETECT("\x89X"), DETECT_BAD_PREFACE);
 	assert_int_equal(DETECT("\x89\x00"), DETECT_BAD_PREFACE);
-	assert_int_equal(DETECT("\x89" "c"), DETECT_BAD_PREFACE); /* case matters */
-	assert_int_equal(DETECT("\x89" "CHATD\x01\x01"), DETECT_BAD_PREFACE);
+	assert_int_equal(DETECT("\x89"
+	                        "c"),
+	                 DETECT_BAD_PREFACE); /* case matters */
+	assert_int_equal(DETECT("\x89"
+	                        "CHATD\x01\x01"),
+	                 DETECT_BAD_PREFACE);
 }
 
 static void
@@ -235,22 +242,22 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(detect_preface_constant_matches_the_wire_header),
-		cmocka_unit_test(detect_full_preface_in_one_read_is_framed),
-		cmocka_unit_test(detect_preface_followed_by_frames_is_framed),
-		cmocka_unit_test(detect_every_proper_prefix_of_preface_is_more),
-		cmocka_unit_test(detect_preface_split_across_two_reads_at_every_position),
-		cmocka_unit_test(detect_preface_split_across_three_reads_at_every_position),
-		cmocka_unit_test(detect_preface_byte_by_byte_is_framed),
-		cmocka_unit_test(detect_bad_version_byte_is_bad_version),
-		cmocka_unit_test(detect_first_byte_zero_is_bad_preface),
-		cmocka_unit_test(detect_0x89_followed_by_wrong_byte_is_bad_preface),
-		cmocka_unit_test(detect_any_wrong_fixed_byte_is_bad_preface_as_soon_as_it_arrives),
-		cmocka_unit_test(detect_text_line_is_text),
-		cmocka_unit_test(detect_telnet_negotiation_is_text),
-		cmocka_unit_test(detect_utf8_text_is_text),
-		cmocka_unit_test(detect_every_first_byte_other_than_0x00_and_0x89_is_text),
-		cmocka_unit_test(detect_empty_input_is_more),
+	        cmocka_unit_test(detect_preface_constant_matches_the_wire_header),
+	        cmocka_unit_test(detect_full_preface_in_one_read_is_framed),
+	        cmocka_unit_test(detect_preface_followed_by_frames_is_framed),
+	        cmocka_unit_test(detect_every_proper_prefix_of_preface_is_more),
+	        cmocka_unit_test(detect_preface_split_across_two_reads_at_every_position),
+	        cmocka_unit_test(detect_preface_split_across_three_reads_at_every_position),
+	        cmocka_unit_test(detect_preface_byte_by_byte_is_framed),
+	        cmocka_unit_test(detect_bad_version_byte_is_bad_version),
+	        cmocka_unit_test(detect_first_byte_zero_is_bad_preface),
+	        cmocka_unit_test(detect_0x89_followed_by_wrong_byte_is_bad_preface),
+	        cmocka_unit_test(detect_any_wrong_fixed_byte_is_bad_preface_as_soon_as_it_arrives),
+	        cmocka_unit_test(detect_text_line_is_text),
+	        cmocka_unit_test(detect_telnet_negotiation_is_text),
+	        cmocka_unit_test(detect_utf8_text_is_text),
+	        cmocka_unit_test(detect_every_first_byte_other_than_0x00_and_0x89_is_text),
+	        cmocka_unit_test(detect_empty_input_is_more),
 	};
 
 	(void)argc;

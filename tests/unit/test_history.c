@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@ static struct msg *
 make(uint64_t seq)
 {
 	char text[32];
-	int n = snprintf(text, sizeof(text), "m%llu", (unsigned long long)seq);
+	int n = snprintf(text, sizeof(text), "m%" PRIu64, seq);
 
 	return msg_new("lobby", 5, "alice", 5, text, (size_t)n, seq, 1000 + seq, 0);
 }
@@ -49,7 +50,7 @@ assert_holds(const struct history *h, uint64_t first, uint64_t last)
 	for (i = 0; i < history_len(h); i++) {
 		char text[32];
 
-		snprintf(text, sizeof(text), "m%llu", (unsigned long long)(first + i));
+		snprintf(text, sizeof(text), "m%" PRIu64, first + i);
 		assert_int_equal(history_at(h, i)->seq, first + i);
 		assert_string_equal(history_at(h, i)->text, text);
 	}
@@ -318,23 +319,23 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(history_new_ring_is_empty),
-		cmocka_unit_test(history_push_below_cap_keeps_all_oldest_first),
-		cmocka_unit_test(history_push_to_exactly_cap_keeps_all),
-		cmocka_unit_test(history_wraps_around_keeping_last_n_oldest_first),
-		cmocka_unit_test(history_keeps_last_50_of_120),
-		cmocka_unit_test(history_of_cap_1_keeps_only_the_newest),
-		cmocka_unit_test(history_takes_a_reference_on_push),
-		cmocka_unit_test(history_releases_reference_on_eviction),
-		cmocka_unit_test(history_clear_releases_every_reference_and_empties_ring),
-		cmocka_unit_test(history_is_reusable_after_clear),
-		cmocka_unit_test(history_clear_of_untouched_ring_is_harmless),
-		cmocka_unit_test(history_of_cap_0_stores_nothing),
-		cmocka_unit_test(history_after_since_before_first_returns_0),
-		cmocka_unit_test(history_after_since_inside_returns_first_newer),
-		cmocka_unit_test(history_after_since_at_last_returns_len),
-		cmocka_unit_test(history_after_since_beyond_last_returns_len),
-		cmocka_unit_test(history_after_works_on_partly_filled_ring),
+	        cmocka_unit_test(history_new_ring_is_empty),
+	        cmocka_unit_test(history_push_below_cap_keeps_all_oldest_first),
+	        cmocka_unit_test(history_push_to_exactly_cap_keeps_all),
+	        cmocka_unit_test(history_wraps_around_keeping_last_n_oldest_first),
+	        cmocka_unit_test(history_keeps_last_50_of_120),
+	        cmocka_unit_test(history_of_cap_1_keeps_only_the_newest),
+	        cmocka_unit_test(history_takes_a_reference_on_push),
+	        cmocka_unit_test(history_releases_reference_on_eviction),
+	        cmocka_unit_test(history_clear_releases_every_reference_and_empties_ring),
+	        cmocka_unit_test(history_is_reusable_after_clear),
+	        cmocka_unit_test(history_clear_of_untouched_ring_is_harmless),
+	        cmocka_unit_test(history_of_cap_0_stores_nothing),
+	        cmocka_unit_test(history_after_since_before_first_returns_0),
+	        cmocka_unit_test(history_after_since_inside_returns_first_newer),
+	        cmocka_unit_test(history_after_since_at_last_returns_len),
+	        cmocka_unit_test(history_after_since_beyond_last_returns_len),
+	        cmocka_unit_test(history_after_works_on_partly_filled_ring),
 	};
 
 	(void)argc;

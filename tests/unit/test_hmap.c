@@ -37,8 +37,8 @@ make_keys(void)
 }
 
 #define PUT(m, s, v) hmap_put(m, s, strlen(s), v)
-#define GET(m, s) hmap_get(m, s, strlen(s))
-#define DEL(m, s) hmap_del(m, s, strlen(s))
+#define GET(m, s)    hmap_get(m, s, strlen(s))
+#define DEL(m, s)    hmap_del(m, s, strlen(s))
 
 static void
 hmap_empty_map_finds_nothing(void **state)
@@ -405,20 +405,20 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(hmap_empty_map_finds_nothing),
-		cmocka_unit_test(hmap_put_then_get_returns_value),
-		cmocka_unit_test(hmap_get_compares_whole_key_and_length),
-		cmocka_unit_test(hmap_empty_key_is_a_key),
-		cmocka_unit_test(hmap_put_existing_key_replaces_value_without_growing),
-		cmocka_unit_test(hmap_del_returns_value_and_removes_entry),
-		cmocka_unit_test(hmap_del_absent_key_changes_nothing),
-		cmocka_unit_test(hmap_reinsert_after_delete_is_found),
-		cmocka_unit_test(hmap_keeps_load_factor_at_most_half),
-		cmocka_unit_test(hmap_10000_keys_with_interleaved_deletions_all_remaining_found),
-		cmocka_unit_test(hmap_random_workload_matches_reference),
-		cmocka_unit_test(hmap_delete_inside_wrapping_probe_run_keeps_others_found),
-		cmocka_unit_test(hmap_iteration_visits_every_value_once),
-		cmocka_unit_test(hmap_free_leaves_an_empty_reusable_map),
+	        cmocka_unit_test(hmap_empty_map_finds_nothing),
+	        cmocka_unit_test(hmap_put_then_get_returns_value),
+	        cmocka_unit_test(hmap_get_compares_whole_key_and_length),
+	        cmocka_unit_test(hmap_empty_key_is_a_key),
+	        cmocka_unit_test(hmap_put_existing_key_replaces_value_without_growing),
+	        cmocka_unit_test(hmap_del_returns_value_and_removes_entry),
+	        cmocka_unit_test(hmap_del_absent_key_changes_nothing),
+	        cmocka_unit_test(hmap_reinsert_after_delete_is_found),
+	        cmocka_unit_test(hmap_keeps_load_factor_at_most_half),
+	        cmocka_unit_test(hmap_10000_keys_with_interleaved_deletions_all_remaining_found),
+	        cmocka_unit_test(hmap_random_workload_matches_reference),
+	        cmocka_unit_test(hmap_delete_inside_wrapping_probe_run_keeps_others_found),
+	        cmocka_unit_test(hmap_iteration_visits_every_value_once),
+	        cmocka_unit_test(hmap_free_leaves_an_empty_reusable_map),
 	};
 
 	(void)argc;

@@ -18,9 +18,9 @@
 #include "chatd/wire.h"
 #include "msg.h"
 
-static int msg_renders;      /* calls of render_msg */
+static int msg_renders;       /* calls of render_msg */
 static int last_history = -1; /* the history argument of the last call */
-static int pres_renders;     /* calls of render_pres */
+static int pres_renders;      /* calls of render_pres */
 
 /* A fake rendering: the message text and a variant marker. */
 static struct blk *
@@ -147,7 +147,7 @@ msg_ref_counts_and_last_unref_frees(void **state)
 	msg_unref(m);
 	assert_int_equal(m->refs, 1);
 	assert_string_equal(m->text, "hi"); /* still alive */
-	msg_unref(m); /* freed: LeakSanitizer would report otherwise */
+	msg_unref(m);                       /* freed: LeakSanitizer would report otherwise */
 }
 
 static void
@@ -376,28 +376,30 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(msg_new_copies_strings, reset_counters),
-		cmocka_unit_test_setup(msg_new_copies_only_the_given_lengths_and_terminates,
-		                       reset_counters),
-		cmocka_unit_test_setup(msg_direct_has_empty_room_and_normalised_flag, reset_counters),
-		cmocka_unit_test_setup(msg_holds_maximal_names_and_long_text, reset_counters),
-		cmocka_unit_test_setup(msg_ref_counts_and_last_unref_frees, reset_counters),
-		cmocka_unit_test_setup(msg_wire_renders_once_and_caches, reset_counters),
-		cmocka_unit_test_setup(msg_wire_renders_history_variant_separately, reset_counters),
-		cmocka_unit_test_setup(msg_wire_treats_any_nonzero_history_as_the_history_variant,
-		                       reset_counters),
-		cmocka_unit_test_setup(msg_wire_renders_once_per_format, reset_counters),
-		cmocka_unit_test_setup(msg_cached_block_outlives_message_while_referenced,
-		                       reset_counters),
-		cmocka_unit_test_setup(msg_unref_without_rendering_releases_nothing_else,
-		                       reset_counters),
-		cmocka_unit_test_setup(pres_new_copies_strings, reset_counters),
-		cmocka_unit_test_setup(pres_nick_change_has_empty_room_and_join_has_empty_new_nick,
-		                       reset_counters),
-		cmocka_unit_test_setup(pres_ref_counts_and_last_unref_frees, reset_counters),
-		cmocka_unit_test_setup(pres_wire_renders_once_per_format_and_caches, reset_counters),
-		cmocka_unit_test_setup(pres_cached_block_outlives_event_while_referenced,
-		                       reset_counters),
+	        cmocka_unit_test_setup(msg_new_copies_strings, reset_counters),
+	        cmocka_unit_test_setup(msg_new_copies_only_the_given_lengths_and_terminates,
+	                               reset_counters),
+	        cmocka_unit_test_setup(msg_direct_has_empty_room_and_normalised_flag,
+	                               reset_counters),
+	        cmocka_unit_test_setup(msg_holds_maximal_names_and_long_text, reset_counters),
+	        cmocka_unit_test_setup(msg_ref_counts_and_last_unref_frees, reset_counters),
+	        cmocka_unit_test_setup(msg_wire_renders_once_and_caches, reset_counters),
+	        cmocka_unit_test_setup(msg_wire_renders_history_variant_separately, reset_counters),
+	        cmocka_unit_test_setup(msg_wire_treats_any_nonzero_history_as_the_history_variant,
+	                               reset_counters),
+	        cmocka_unit_test_setup(msg_wire_renders_once_per_format, reset_counters),
+	        cmocka_unit_test_setup(msg_cached_block_outlives_message_while_referenced,
+	                               reset_counters),
+	        cmocka_unit_test_setup(msg_unref_without_rendering_releases_nothing_else,
+	                               reset_counters),
+	        cmocka_unit_test_setup(pres_new_copies_strings, reset_counters),
+	        cmocka_unit_test_setup(pres_nick_change_has_empty_room_and_join_has_empty_new_nick,
+	                               reset_counters),
+	        cmocka_unit_test_setup(pres_ref_counts_and_last_unref_frees, reset_counters),
+	        cmocka_unit_test_setup(pres_wire_renders_once_per_format_and_caches,
+	                               reset_counters),
+	        cmocka_unit_test_setup(pres_cached_block_outlives_event_while_referenced,
+	                               reset_counters),
 	};
 
 	(void)argc;

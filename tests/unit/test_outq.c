@@ -19,15 +19,34 @@
 #include "limits.h"
 #include "outq.h"
 
+/* Copy the bytes of s, without its terminator, to dst; returns the count. */
+static size_t
+put(uint8_t *dst, const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		dst[n] = (uint8_t)s[n];
+	return n;
+}
+
+/* Append s to the string in dst[0, cap). */
+static void
+cat(char *dst, size_t cap, const char *s)
+{
+	size_t have = strlen(dst), n = strlen(s);
+
+	assert_true(have + n < cap);
+	memcpy(dst + have, s, n + 1);
+}
+
 /* A shared block holding the string s, with one (the caller's) reference. */
 static struct blk *
 shared(const char *s)
 {
-	size_t n = strlen(s);
-	struct blk *b = blk_new(n);
+	struct blk *b = blk_new(strlen(s));
 
-	memcpy(b->data, s, n);
-	b->len = (uint32_t)n;
+	b->len = (uint32_t)put(b->data, s);
 	return b;
 }
 
@@ -45,11 +64,7 @@ push_str(struct outq *q, const char *s)
 static void
 reply_str(struct outq *q, const char *s)
 {
-	size_t n = strlen(s);
-	uint8_t *p = outq_reserve(q, n);
-
-	memcpy(p, s, n);
-	outq_commit(q, n);
+	outq_commit(q, put(outq_reserve(q, strlen(s)), s));
 }
 
 /* Concatenate what outq_iov() describes (all of it) into out. */
@@ -159,12 +174,10 @@ outq_private_replies_share_one_block_until_a_push(void **state)
 	(void)state;
 	outq_init(&q);
 	p1 = outq_reserve(&q, 10);
-	memcpy(p1, "abc", 3);
-	outq_commit(&q, 3);
+	outq_commit(&q, put(p1, "abc"));
 	p2 = outq_reserve(&q, 10);
 	assert_ptr_equal(p2, p1 + 3); /* appended right after, no allocation */
-	memcpy(p2, "de", 2);
-	outq_commit(&q, 2);
+	outq_commit(&q, put(p2, "de"));
 	assert_int_equal(q.n, 1);
 	push_str(&q, "X");
 	reply_str(&q, "f");
@@ -176,28 +189,26 @@ outq_private_replies_share_one_block_until_a_push(void **state)
 static void
 outq_reserve_starts_new_block_when_private_block_is_full(void **state)
 {
-	char fill[CHATD_REPLY_BLOCK];
 	struct outq q;
 	uint8_t *p;
 
 	(void)state;
-	memset(fill, 'f', sizeof(fill));
 	outq_init(&q);
-	p = outq_reserve(&q, 10);
-	memcpy(p, fill, CHATD_REPLY_BLOCK - 5);
+	p = outq_reserve(&q, CHATD_REPLY_BLOCK - 5);
+	memset(p, 'f', CHATD_REPLY_BLOCK - 5);
 	outq_commit(&q, CHATD_REPLY_BLOCK - 5);
 	/* 5 bytes left: a 6-byte reservation needs a fresh block. */
-	p = outq_reserve(&q, 6);
-	memcpy(p, "sixsix", 6);
+	put(outq_reserve(&q, 6), "sixsix");
 	outq_commit(&q, 6);
 	assert_int_equal(q.n, 2);
 	assert_int_equal(q.bytes, CHATD_REPLY_BLOCK - 5 + 6);
-	/* But 5 bytes fit exactly in what is left. */
 	outq_clear(&q);
+	/* But 5 bytes fit exactly in what is left. */
 	outq_init(&q);
-	p = outq_reserve(&q, 10);
+	p = outq_reserve(&q, CHATD_REPLY_BLOCK - 5);
+	memset(p, 'f', CHATD_REPLY_BLOCK - 5);
 	outq_commit(&q, CHATD_REPLY_BLOCK - 5);
-	outq_reserve(&q, 5);
+	assert_ptr_equal(outq_reserve(&q, 5), p + CHATD_REPLY_BLOCK - 5);
 	assert_int_equal(q.n, 1);
 	outq_clear(&q);
 }
@@ -235,7 +246,8 @@ outq_reserve_larger_than_default_block(void **state)
 static void
 outq_consume_partial_across_block_boundaries(void **state)
 {
-	static const char *const parts[] = {"alpha", "r:ok", "b", "r:x", "r:yz", "gamma-delta", "r:end"};
+	static const char *const parts[] = {"alpha", "r:ok",        "b",    "r:x",
+	                                    "r:yz",  "gamma-delta", "r:end"};
 	enum { NPARTS = sizeof(parts) / sizeof(parts[0]) };
 	size_t base = blk_bytes_live();
 	size_t chunk;
@@ -255,7 +267,7 @@ outq_consume_partial_across_block_boundaries(void **state)
 				reply_str(&q, parts[i]);
 			else
 				push_str(&q, parts[i]);
-			strcat(want, parts[i]);
+			cat(want, sizeof(want), parts[i]);
 		}
 		total = strlen(want);
 		while (q.bytes) {
@@ -371,7 +383,7 @@ outq_grows_past_8_entries_keeping_order(void **state)
 	}
 	for (i = 3; i < 40; i++) {
 		snprintf(name, sizeof(name), i % 4 || i < 5 ? "<%d>" : "[%d]", i);
-		strcat(want, name);
+		cat(want, sizeof(want), name);
 	}
 	assert_int_equal(q.n, 37);
 	assert_true(q.cap >= 37);
@@ -402,7 +414,7 @@ outq_ring_wraps_without_growing(void **state)
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "<%d>", i);
 		push_str(&q, name);
-		strcat(want, name);
+		cat(want, sizeof(want), name);
 	}
 	assert_pending(&q, want);
 	outq_clear(&q);
@@ -531,24 +543,24 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(outq_new_queue_is_empty),
-		cmocka_unit_test(outq_push_takes_its_own_reference),
-		cmocka_unit_test(outq_iov_describes_shared_and_private_blocks_in_order),
-		cmocka_unit_test(outq_private_replies_share_one_block_until_a_push),
-		cmocka_unit_test(outq_reserve_starts_new_block_when_private_block_is_full),
-		cmocka_unit_test(outq_reserve_larger_than_default_block),
-		cmocka_unit_test(outq_consume_partial_across_block_boundaries),
-		cmocka_unit_test(outq_partial_consume_of_private_block_then_more_replies),
-		cmocka_unit_test(outq_releases_shared_block_references_as_sent),
-		cmocka_unit_test(outq_frees_ring_when_empty),
-		cmocka_unit_test(outq_grows_past_8_entries_keeping_order),
-		cmocka_unit_test(outq_ring_wraps_without_growing),
-		cmocka_unit_test(outq_iov_respects_max_iov),
-		cmocka_unit_test(outq_iov_starts_at_offset_of_partly_sent_block),
-		cmocka_unit_test(outq_iov_describes_at_most_max_bytes),
-		cmocka_unit_test(outq_iov_makes_progress_when_first_block_exceeds_max_bytes),
-		cmocka_unit_test(outq_commit_of_zero_queues_nothing_to_send),
-		cmocka_unit_test(outq_clear_releases_every_block),
+	        cmocka_unit_test(outq_new_queue_is_empty),
+	        cmocka_unit_test(outq_push_takes_its_own_reference),
+	        cmocka_unit_test(outq_iov_describes_shared_and_private_blocks_in_order),
+	        cmocka_unit_test(outq_private_replies_share_one_block_until_a_push),
+	        cmocka_unit_test(outq_reserve_starts_new_block_when_private_block_is_full),
+	        cmocka_unit_test(outq_reserve_larger_than_default_block),
+	        cmocka_unit_test(outq_consume_partial_across_block_boundaries),
+	        cmocka_unit_test(outq_partial_consume_of_private_block_then_more_replies),
+	        cmocka_unit_test(outq_releases_shared_block_references_as_sent),
+	        cmocka_unit_test(outq_frees_ring_when_empty),
+	        cmocka_unit_test(outq_grows_past_8_entries_keeping_order),
+	        cmocka_unit_test(outq_ring_wraps_without_growing),
+	        cmocka_unit_test(outq_iov_respects_max_iov),
+	        cmocka_unit_test(outq_iov_starts_at_offset_of_partly_sent_block),
+	        cmocka_unit_test(outq_iov_describes_at_most_max_bytes),
+	        cmocka_unit_test(outq_iov_makes_progress_when_first_block_exceeds_max_bytes),
+	        cmocka_unit_test(outq_commit_of_zero_queues_nothing_to_send),
+	        cmocka_unit_test(outq_clear_releases_every_block),
 	};
 
 	(void)argc;

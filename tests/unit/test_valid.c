@@ -40,59 +40,62 @@ static void
 utf8_accepts_two_byte_sequences(void **state)
 {
 	(void)state;
-	assert_true(UTF8("\xc2\x80"));         /* U+0080, the smallest */
-	assert_true(UTF8("caf\xc3\xa9"));      /* U+00E9 */
-	assert_true(UTF8("\xdf\xbf"));         /* U+07FF, the largest */
+	assert_true(UTF8("\xc2\x80"));    /* U+0080, the smallest */
+	assert_true(UTF8("caf\xc3\xa9")); /* U+00E9 */
+	assert_true(UTF8("\xdf\xbf"));    /* U+07FF, the largest */
 }
 
 static void
 utf8_accepts_three_byte_sequences(void **state)
 {
 	(void)state;
-	assert_true(UTF8("\xe0\xa0\x80"));     /* U+0800, the smallest */
-	assert_true(UTF8("\xe2\x82\xac"));     /* U+20AC euro sign */
-	assert_true(UTF8("\xed\x9f\xbf"));     /* U+D7FF, just below surrogates */
-	assert_true(UTF8("\xee\x80\x80"));     /* U+E000, just above surrogates */
-	assert_true(UTF8("\xef\xbf\xbf"));     /* U+FFFF */
+	assert_true(UTF8("\xe0\xa0\x80")); /* U+0800, the smallest */
+	assert_true(UTF8("\xe2\x82\xac")); /* U+20AC euro sign */
+	assert_true(UTF8("\xed\x9f\xbf")); /* U+D7FF, just below surrogates */
+	assert_true(UTF8("\xee\x80\x80")); /* U+E000, just above surrogates */
+	assert_true(UTF8("\xef\xbf\xbf")); /* U+FFFF */
 }
 
 static void
 utf8_accepts_four_byte_sequences_up_to_u10ffff(void **state)
 {
 	(void)state;
-	assert_true(UTF8("\xf0\x90\x80\x80"));  /* U+10000, the smallest */
-	assert_true(UTF8("\xf0\x9f\x98\x80"));  /* U+1F600 emoji */
-	assert_true(UTF8("\xf4\x8f\xbf\xbf"));  /* U+10FFFF, the largest */
+	assert_true(UTF8("\xf0\x90\x80\x80")); /* U+10000, the smallest */
+	assert_true(UTF8("\xf0\x9f\x98\x80")); /* U+1F600 emoji */
+	assert_true(UTF8("\xf4\x8f\xbf\xbf")); /* U+10FFFF, the largest */
 }
 
 static void
 utf8_accepts_mixed_text(void **state)
 {
 	(void)state;
-	assert_true(UTF8("a\xc3\xa9" "b\xe2\x82\xac" "c\xf0\x9f\x98\x80" "d"));
+	assert_true(UTF8("a\xc3\xa9"
+	                 "b\xe2\x82\xac"
+	                 "c\xf0\x9f\x98\x80"
+	                 "d"));
 }
 
 static void
 utf8_rejects_overlong_encodings(void **state)
 {
 	(void)state;
-	assert_false(UTF8("\xc0\x80"));              /* NUL, two bytes */
-	assert_false(UTF8("\xc0\xaf"));              /* '/', two bytes */
-	assert_false(UTF8("\xc1\xbf"));              /* U+007F, two bytes */
-	assert_false(UTF8("\xe0\x80\x80"));          /* NUL, three bytes */
-	assert_false(UTF8("\xe0\x9f\xbf"));          /* U+07FF, three bytes */
-	assert_false(UTF8("\xf0\x80\x80\x80"));      /* NUL, four bytes */
-	assert_false(UTF8("\xf0\x8f\xbf\xbf"));      /* U+FFFF, four bytes */
+	assert_false(UTF8("\xc0\x80"));         /* NUL, two bytes */
+	assert_false(UTF8("\xc0\xaf"));         /* '/', two bytes */
+	assert_false(UTF8("\xc1\xbf"));         /* U+007F, two bytes */
+	assert_false(UTF8("\xe0\x80\x80"));     /* NUL, three bytes */
+	assert_false(UTF8("\xe0\x9f\xbf"));     /* U+07FF, three bytes */
+	assert_false(UTF8("\xf0\x80\x80\x80")); /* NUL, four bytes */
+	assert_false(UTF8("\xf0\x8f\xbf\xbf")); /* U+FFFF, four bytes */
 }
 
 static void
 utf8_rejects_surrogates(void **state)
 {
 	(void)state;
-	assert_false(UTF8("\xed\xa0\x80"));          /* U+D800 */
-	assert_false(UTF8("\xed\xaf\xbf"));          /* U+DBFF */
-	assert_false(UTF8("\xed\xb0\x80"));          /* U+DC00 */
-	assert_false(UTF8("\xed\xbf\xbf"));          /* U+DFFF */
+	assert_false(UTF8("\xed\xa0\x80"));             /* U+D800 */
+	assert_false(UTF8("\xed\xaf\xbf"));             /* U+DBFF */
+	assert_false(UTF8("\xed\xb0\x80"));             /* U+DC00 */
+	assert_false(UTF8("\xed\xbf\xbf"));             /* U+DFFF */
 	assert_false(UTF8("\xed\xa0\xbd\xed\xb8\x80")); /* a CESU-8 pair */
 }
 
@@ -100,7 +103,7 @@ static void
 utf8_rejects_code_points_above_u10ffff(void **state)
 {
 	(void)state;
-	assert_false(UTF8("\xf4\x90\x80\x80"));      /* U+110000 */
+	assert_false(UTF8("\xf4\x90\x80\x80")); /* U+110000 */
 	assert_false(UTF8("\xf4\xbf\xbf\xbf"));
 }
 
@@ -153,9 +156,12 @@ static void
 utf8_rejects_sequence_interrupted_by_ascii(void **state)
 {
 	(void)state;
-	assert_false(UTF8("\xe2\x82" "a"));
-	assert_false(UTF8("\xc3" "a"));
-	assert_false(UTF8("\xf0\x9f\x98" "a"));
+	assert_false(UTF8("\xe2\x82"
+	                  "a"));
+	assert_false(UTF8("\xc3"
+	                  "a"));
+	assert_false(UTF8("\xf0\x9f\x98"
+	                  "a"));
 }
 
 static void
@@ -245,8 +251,8 @@ utf8_agrees_with_unicode_table_on_every_string_of_up_to_3_bytes(void **state)
 static void
 utf8_agrees_with_unicode_table_on_four_byte_boundary_values(void **state)
 {
-	static const unsigned char pick[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90,
-	                                     0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xf4, 0xff};
+	static const unsigned char pick[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f,
+	                                     0xa0, 0xbf, 0xc0, 0xc2, 0xf4, 0xff};
 	enum { NP = sizeof(pick) };
 	unsigned char s[4];
 	unsigned a, b, c, d;
@@ -447,38 +453,38 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(utf8_accepts_ascii),
-		cmocka_unit_test(utf8_accepts_empty_string),
-		cmocka_unit_test(utf8_accepts_two_byte_sequences),
-		cmocka_unit_test(utf8_accepts_three_byte_sequences),
-		cmocka_unit_test(utf8_accepts_four_byte_sequences_up_to_u10ffff),
-		cmocka_unit_test(utf8_accepts_mixed_text),
-		cmocka_unit_test(utf8_rejects_overlong_encodings),
-		cmocka_unit_test(utf8_rejects_surrogates),
-		cmocka_unit_test(utf8_rejects_code_points_above_u10ffff),
-		cmocka_unit_test(utf8_rejects_lead_bytes_f5_to_ff),
-		cmocka_unit_test(utf8_rejects_lone_continuation_bytes),
-		cmocka_unit_test(utf8_rejects_truncated_sequence_at_end),
-		cmocka_unit_test(utf8_rejects_sequence_interrupted_by_ascii),
-		cmocka_unit_test(utf8_rejects_nul_byte),
-		cmocka_unit_test(utf8_agrees_with_unicode_table_on_every_string_of_up_to_3_bytes),
-		cmocka_unit_test(utf8_agrees_with_unicode_table_on_four_byte_boundary_values),
-		cmocka_unit_test(nick_accepts_letters_digits_underscore_and_dash),
-		cmocka_unit_test(nick_accepts_exactly_32_bytes),
-		cmocka_unit_test(nick_rejects_33_bytes),
-		cmocka_unit_test(nick_rejects_empty),
-		cmocka_unit_test(nick_rejects_leading_digit_or_dash),
-		cmocka_unit_test(nick_rejects_space_dot_and_punctuation),
-		cmocka_unit_test(nick_rejects_non_ascii),
-		cmocka_unit_test(nick_rejects_nul_byte),
-		cmocka_unit_test(room_accepts_letters_digits_underscore_dash_and_dot),
-		cmocka_unit_test(room_accepts_exactly_64_bytes_and_rejects_65),
-		cmocka_unit_test(room_rejects_empty),
-		cmocka_unit_test(room_rejects_space_punctuation_and_non_ascii),
-		cmocka_unit_test(fold_lowers_ascii_letters_only),
-		cmocka_unit_test(fold_terminates_output_and_copies_exactly_n_bytes),
-		cmocka_unit_test(fold_leaves_non_ascii_bytes_alone),
-		cmocka_unit_test(fold_makes_case_variants_equal),
+	        cmocka_unit_test(utf8_accepts_ascii),
+	        cmocka_unit_test(utf8_accepts_empty_string),
+	        cmocka_unit_test(utf8_accepts_two_byte_sequences),
+	        cmocka_unit_test(utf8_accepts_three_byte_sequences),
+	        cmocka_unit_test(utf8_accepts_four_byte_sequences_up_to_u10ffff),
+	        cmocka_unit_test(utf8_accepts_mixed_text),
+	        cmocka_unit_test(utf8_rejects_overlong_encodings),
+	        cmocka_unit_test(utf8_rejects_surrogates),
+	        cmocka_unit_test(utf8_rejects_code_points_above_u10ffff),
+	        cmocka_unit_test(utf8_rejects_lead_bytes_f5_to_ff),
+	        cmocka_unit_test(utf8_rejects_lone_continuation_bytes),
+	        cmocka_unit_test(utf8_rejects_truncated_sequence_at_end),
+	        cmocka_unit_test(utf8_rejects_sequence_interrupted_by_ascii),
+	        cmocka_unit_test(utf8_rejects_nul_byte),
+	        cmocka_unit_test(utf8_agrees_with_unicode_table_on_every_string_of_up_to_3_bytes),
+	        cmocka_unit_test(utf8_agrees_with_unicode_table_on_four_byte_boundary_values),
+	        cmocka_unit_test(nick_accepts_letters_digits_underscore_and_dash),
+	        cmocka_unit_test(nick_accepts_exactly_32_bytes),
+	        cmocka_unit_test(nick_rejects_33_bytes),
+	        cmocka_unit_test(nick_rejects_empty),
+	        cmocka_unit_test(nick_rejects_leading_digit_or_dash),
+	        cmocka_unit_test(nick_rejects_space_dot_and_punctuation),
+	        cmocka_unit_test(nick_rejects_non_ascii),
+	        cmocka_unit_test(nick_rejects_nul_byte),
+	        cmocka_unit_test(room_accepts_letters_digits_underscore_dash_and_dot),
+	        cmocka_unit_test(room_accepts_exactly_64_bytes_and_rejects_65),
+	        cmocka_unit_test(room_rejects_empty),
+	        cmocka_unit_test(room_rejects_space_punctuation_and_non_ascii),
+	        cmocka_unit_test(fold_lowers_ascii_letters_only),
+	        cmocka_unit_test(fold_terminates_output_and_copies_exactly_n_bytes),
+	        cmocka_unit_test(fold_leaves_non_ascii_bytes_alone),
+	        cmocka_unit_test(fold_makes_case_variants_equal),
 	};
 
 	(void)argc;

@@ -15,9 +15,9 @@
 #define BOTMSG_MIN 49
 
 struct botmsg {
-	uint32_t sender; /* bot id */
-	uint32_t target; /* room index, or recipient bot id for a direct message */
-	uint64_t seq;    /* per (sender, target) */
+	uint32_t sender;  /* bot id */
+	uint32_t target;  /* room index, or recipient bot id for a direct message */
+	uint64_t seq;     /* per (sender, target) */
 	uint64_t time_ns; /* CLOCK_MONOTONIC at send */
 };
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define HIST_SUB_BITS 5
-#define HIST_SUB (1u << HIST_SUB_BITS)
+#define HIST_SUB      (1u << HIST_SUB_BITS)
 /* Values up to 2^40 ns (about 18 minutes) are bucketed; larger ones land
  * in the last bucket and still count toward max exactly. */
 #define HIST_MAX_EXP 40

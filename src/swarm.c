@@ -1,0 +1,1793 @@
+/*
+ * chatd-swarm: a libev bot swarm that loads a chatd server and checks
+ * what comes back.  Bots connect (over several loopback source addresses
+ * when one runs out of ports), register, join rooms, talk at a set rate or
+ * as fast as an in-flight window allows, send direct messages, churn, and
+ * verify every delivery: room sequence numbers must arrive contiguous and
+ * in order on every connection, payloads must name the room they arrived
+ * in, and direct messages must each arrive once.  Latency is measured end
+ * to end from a send timestamp in each payload.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "botmsg.h"
+#include "chatd/wire.h"
+#include "check.h"
+#include "hist.h"
+
+#define SWARM_READ_CHUNK      (256 * 1024)
+#define SWARM_MAX_SOURCES     64
+#define SWARM_REJOIN_DELAY    0.1 /* seconds between a churn part and the rejoin */
+#define SWARM_RECONNECT_DELAY 0.2
+#define SWARM_TICK            0.001 /* rate-mode scheduling granularity */
+#define SWARM_CONNECT_RETRIES 3
+
+struct opts {
+	struct sockaddr_storage server;
+	socklen_t server_len;
+	char server_text[80];
+	unsigned bots;
+	unsigned rooms;
+	unsigned rooms_per_bot;
+	unsigned senders; /* bots 0..senders-1 talk; the rest listen */
+	double rate;      /* messages/s per sender, 0: unlimited (window) */
+	double total_rate;
+	unsigned window; /* unlimited mode: messages in flight per sender */
+	unsigned payload;
+	double direct; /* share of messages sent as direct messages */
+	double churn;  /* churn events per second, whole swarm */
+	double warmup;
+	double duration;
+	double grace;
+	struct sockaddr_in sources[SWARM_MAX_SOURCES];
+	unsigned nsources;
+	int idle;
+	const char *json;
+	long server_pid;
+	unsigned burst;
+	unsigned id_offset;
+	unsigned seed;
+	int progress; /* -1 auto (a terminal), 0 off, 1 on */
+};
+
+enum bot_state {
+	BOT_IDLE,       /* not connected (before start, or between reconnects) */
+	BOT_CONNECTING, /* connect() in progress */
+	BOT_HELLO,      /* preface and HELLO sent */
+	BOT_JOINING,    /* registered, joins outstanding */
+	BOT_READY,      /* in all its rooms */
+};
+
+/* One room membership of a bot, kept across reconnects for the cursor. */
+struct member {
+	uint32_t room;
+	uint8_t joined;  /* HISTORY_END seen, PART not yet confirmed */
+	uint8_t joining; /* JOIN sent, HISTORY_END not yet seen */
+	uint8_t leaving; /* PART sent */
+	uint64_t epoch;  /* of the last join, 0 before the first */
+	uint64_t sent;   /* this bot's payload sequence for the room */
+	struct check_stream st;
+	uint64_t *hist; /* history seqs of the join in progress */
+	unsigned nhist;
+	unsigned caphist;
+};
+
+/* What an unacknowledged request was. */
+struct pending {
+	uint32_t ref;
+	int32_t room; /* -1: direct message */
+	uint64_t dm;  /* direct message: its key in the outstanding table */
+};
+
+struct bot {
+	ev_io io;
+	ev_timer timer; /* reconnect / rejoin */
+	uint32_t id;
+	uint32_t gen; /* connection generation, part of the nick */
+	int fd;
+	uint8_t state;
+	uint8_t want_write;
+	uint8_t closing;   /* we closed it (churn): not the server's drop */
+	uint8_t drop_seen; /* the server's drop of this generation was counted */
+	uint8_t tries;
+	char nick[24];
+	unsigned nmembers;
+	unsigned joined; /* memberships currently joined */
+	struct member *members;
+	unsigned next_room; /* round robin over memberships */
+	uint8_t *in;        /* partial frame */
+	size_t inlen;
+	uint8_t *out;
+	size_t outlen;
+	size_t outcap;
+	struct pending *pend; /* FIFO of unacked requests */
+	size_t pend_head;
+	size_t pend_len;
+	size_t pend_cap;
+	double next_send;
+	int64_t inflight; /* deliveries of our messages not yet seen */
+	uint32_t ref;
+	uint64_t dm_seq;
+	uint32_t src; /* index of the source address */
+	struct bot *next_dirty;
+	uint8_t dirty;
+};
+
+/* Outstanding direct messages: open addressing keyed by sender and seq. */
+struct dm_ent {
+	uint64_t key; /* 0: empty */
+	uint32_t to;
+	uint32_t to_gen;
+	uint8_t acked;
+};
+
+struct stats {
+	uint64_t sent;
+	uint64_t acked;
+	uint64_t acked_window; /* ACKs inside the measured window */
+	uint64_t delivered_window;
+	uint64_t delivered;
+	uint64_t history;
+	struct check_counts chk;
+	uint64_t dm_dup;
+	uint64_t misrouted;   /* payload names another room or sender */
+	uint64_t bad_payload; /* not a swarm payload */
+	uint64_t errors;      /* ERROR frames */
+	uint64_t conn_errors; /* connect or socket failures */
+	uint64_t unacked_at_drop;
+	uint64_t unacked_end; /* requests never answered on a live connection */
+	uint64_t dm_lost;
+	uint64_t dm_accounted;
+	uint64_t drops[WIRE_R_COUNT];
+	uint64_t churn_part, churn_drop;
+	uint64_t err_codes[300];
+	struct hist lat;
+	struct hist lat_sec; /* the last second, for the progress line */
+	uint64_t sec_sent, sec_recv;
+};
+
+static struct opts opt;
+static struct bot *bots;
+static struct ev_loop *loop;
+static struct stats st;
+static uint8_t *scratch;
+static unsigned *room_members; /* ready members per room */
+static uint64_t *room_last;    /* highest sequence acknowledged per room */
+static uint64_t *room_epoch;
+static struct dm_ent *dms;
+static size_t dm_cap, dm_len;
+static struct bot *dirty;
+static unsigned connecting, ready, live;
+static unsigned ready_at_start; /* bots ready when the warm-up began */
+static double t_ready, t_start, t_end; /* measurement window */
+static int phase; /* 0 setup, 1 warmup, 2 measure, 3 drain, 4 barrier, 5 done */
+static unsigned barrier_left;
+static uint64_t barrier_token = 0x5357524d;
+static ev_timer tick, second, phase_timer;
+static ev_prepare flusher;
+static ev_signal sigint_w;
+static double server_cpu0, server_cpu1;
+static long rss_before, rss_setup, rss_end;
+static unsigned max_frame = 8192;
+static int tty;
+static unsigned long long rng = 88172645463325252ull;
+
+static void bot_connect(struct bot *b);
+static void bot_close(struct bot *b, int reason);
+
+static double
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("chatd-swarm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n);
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+/* ---- server process figures (--server-pid) ---- */
+
+static double
+proc_cpu(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, stt;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stt) != 2)
+		return -1;
+	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long
+proc_rss_kb(long pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* ---- output ---- */
+
+static void
+mark_dirty(struct bot *b)
+{
+	if (!b->dirty) {
+		b->dirty = 1;
+		b->next_dirty = dirty;
+		dirty = b;
+	}
+}
+
+/* Room for n more bytes of output. */
+static uint8_t *
+out_reserve(struct bot *b, size_t n)
+{
+	if (b->outcap - b->outlen < n) {
+		size_t cap = b->outcap ? b->outcap * 2 : 4096;
+
+		while (cap - b->outlen < n)
+			cap *= 2;
+		b->out = xrealloc(b->out, cap);
+		b->outcap = cap;
+	}
+	return b->out + b->outlen;
+}
+
+/* Append a frame built by enc into b's output. */
+#define SEND(b, maxlen, call)                                                                      \
+	do {                                                                                       \
+		struct wire_writer w_;                                                             \
+		wire_writer_init(&w_, out_reserve((b), (maxlen)), (maxlen));                       \
+		call;                                                                              \
+		(b)->outlen += w_.len;                                                             \
+		mark_dirty(b);                                                                     \
+	} while (0)
+
+static void
+pend_push(struct bot *b, uint32_t ref, int32_t room, uint64_t dm)
+{
+	if (b->pend_len == b->pend_cap) {
+		size_t cap = b->pend_cap ? b->pend_cap * 2 : 16, i;
+		struct pending *v = xcalloc(cap, sizeof(*v));
+
+		for (i = 0; i < b->pend_len; i++)
+			v[i] = b->pend[(b->pend_head + i) % b->pend_cap];
+		free(b->pend);
+		b->pend = v;
+		b->pend_cap = cap;
+		b->pend_head = 0;
+	}
+	b->pend[(b->pend_head + b->pend_len) % b->pend_cap] = (struct pending){ref, room, dm};
+	b->pend_len++;
+}
+
+static int
+pend_pop(struct bot *b, uint32_t ref, struct pending *out)
+{
+	if (b->pend_len == 0 || b->pend[b->pend_head].ref != ref)
+		return 0;
+	*out = b->pend[b->pend_head];
+	b->pend_head = (b->pend_head + 1) % b->pend_cap;
+	b->pend_len--;
+	return 1;
+}
+
+/* ---- direct-message bookkeeping ---- */
+
+static struct dm_ent *
+dm_slot(uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (dm_cap - 1);
+
+	while (dms[i].key && dms[i].key != key)
+		i = (i + 1) & (dm_cap - 1);
+	return &dms[i];
+}
+
+static void
+dm_grow(void)
+{
+	struct dm_ent *old = dms;
+	size_t oldcap = dm_cap, i;
+
+	dm_cap = dm_cap ? dm_cap * 2 : 1024;
+	dms = xcalloc(dm_cap, sizeof(*dms));
+	for (i = 0; i < oldcap; i++)
+		if (old[i].key)
+			*dm_slot(old[i].key) = old[i];
+	free(old);
+}
+
+static void
+dm_remove(struct dm_ent *e)
+{
+	size_t i = (size_t)(e - dms), j;
+
+	e->key = 0;
+	dm_len--;
+	/* Re-place the rest of the probe run. */
+	for (j = (i + 1) & (dm_cap - 1); dms[j].key; j = (j + 1) & (dm_cap - 1)) {
+		struct dm_ent t = dms[j];
+
+		dms[j].key = 0;
+		*dm_slot(t.key) = t;
+	}
+}
+
+static uint64_t
+dm_key(uint32_t sender, uint64_t seq)
+{
+	return (uint64_t)sender << 40 | (seq & 0xffffffffffull);
+}
+
+/* ---- sending ---- */
+
+static int
+in_window(void)
+{
+	return phase == 2;
+}
+
+static unsigned
+room_of_name(const char *p, size_t n, int *ok)
+{
+	unsigned v = 0;
+	size_t i;
+
+	*ok = n >= 2 && p[0] == 'r';
+	for (i = 1; i < n && *ok; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			*ok = 0;
+		v = v * 10 + (unsigned)(p[i] - '0');
+	}
+	return v;
+}
+
+static uint32_t
+bot_of_nick(const char *p, size_t n, int *ok)
+{
+	uint32_t v = 0;
+	size_t i;
+
+	*ok = n >= 2 && p[0] == 'b';
+	for (i = 1; i < n && *ok && p[i] != '-'; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			*ok = 0;
+		v = v * 10 + (uint32_t)(p[i] - '0');
+	}
+	return v;
+}
+
+static void
+send_join(struct bot *b, struct member *m)
+{
+	char name[16];
+	int n = snprintf(name, sizeof(name), "r%u", m->room);
+	uint64_t since = m->st.next ? m->st.next - 1 : 0;
+
+	m->joining = 1;
+	m->nhist = 0;
+	SEND(b, 64, wire_enc_join(&w_, name, (size_t)n, m->st.next ? m->epoch : 0, since));
+}
+
+/* Send one message: to a room of b's, or (by share) directly to a bot. */
+static void
+send_one(struct bot *b, uint64_t now)
+{
+	char text[WIRE_TEXT_MAX_HARD];
+	struct botmsg bm;
+	size_t size = opt.payload;
+
+	bm.time_ns = now;
+	bm.sender = b->id + opt.id_offset;
+	if (opt.direct > 0 && rnd() < opt.direct) {
+		uint32_t to = (uint32_t)(rnd() * opt.bots) % opt.bots;
+		struct bot *r = &bots[to];
+		struct dm_ent *e;
+
+		if (r->state == BOT_READY && r != b) {
+			bm.target = r->id + opt.id_offset;
+			bm.seq = ++b->dm_seq;
+			botmsg_encode(text, size, &bm);
+			if ((dm_len + 1) * 2 > dm_cap)
+				dm_grow();
+			e = dm_slot(dm_key(bm.sender, bm.seq));
+			e->key = dm_key(bm.sender, bm.seq);
+			e->to = r->id;
+			e->to_gen = r->gen;
+			e->acked = 0;
+			dm_len++;
+			b->ref++;
+			SEND(b, 64 + size,
+			     wire_enc_msg(&w_, b->ref, r->nick, strlen(r->nick), text, size));
+			pend_push(b, b->ref, -1, e->key);
+			st.sent++;
+			st.sec_sent++;
+			return;
+		}
+	}
+	for (unsigned k = 0; k < b->nmembers; k++) {
+		struct member *m = &b->members[(b->next_room + k) % b->nmembers];
+		char name[16];
+		int n;
+
+		if (!m->joined || m->leaving)
+			continue;
+		b->next_room = (b->next_room + k + 1) % b->nmembers;
+		bm.target = m->room;
+		bm.seq = ++m->sent;
+		botmsg_encode(text, size, &bm);
+		n = snprintf(name, sizeof(name), "r%u", m->room);
+		b->ref++;
+		SEND(b, 64 + size, wire_enc_say(&w_, b->ref, name, (size_t)n, text, size));
+		pend_push(b, b->ref, (int32_t)m->room, 0);
+		if (room_members[m->room] > 1)
+			b->inflight += room_members[m->room] - 1;
+		st.sent++;
+		st.sec_sent++;
+		return;
+	}
+}
+
+/* Fill b's window or rate budget with messages. */
+static void
+bot_talk(struct bot *b, double now, uint64_t now_ns)
+{
+	unsigned guard = 0;
+
+	if (b->state != BOT_READY || b->joined == 0 || b->id >= opt.senders)
+		return;
+	if (opt.rate > 0) {
+		while (b->next_send <= now && guard++ < 1000) {
+			send_one(b, now_ns);
+			b->next_send += 1.0 / opt.rate;
+		}
+		if (b->next_send < now - 1.0)
+			b->next_send = now; /* fell behind by a second: do not burst */
+		return;
+	}
+	/* Unlimited: keep about window messages' deliveries in flight. */
+	{
+		unsigned fan = 1;
+		const struct member *m = &b->members[b->next_room % b->nmembers];
+
+		if (room_members[m->room] > 1)
+			fan = room_members[m->room] - 1;
+		while (b->inflight < (int64_t)opt.window * fan && guard++ < opt.window)
+			send_one(b, now_ns);
+	}
+}
+
+static int
+sending(void)
+{
+	return phase == 1 || phase == 2;
+}
+
+static void
+flush_bot(struct bot *b)
+{
+	ssize_t n;
+
+	if (b->fd < 0 || b->outlen == 0 || b->state == BOT_CONNECTING)
+		return;
+	n = write(b->fd, b->out, b->outlen);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			n = 0;
+		else {
+			st.conn_errors++;
+			bot_close(b, WIRE_R_RESET);
+			return;
+		}
+	}
+	memmove(b->out, b->out + n, b->outlen - (size_t)n);
+	b->outlen -= (size_t)n;
+	if ((b->outlen > 0) != b->want_write) {
+		b->want_write = b->outlen > 0;
+		ev_io_stop(loop, &b->io);
+		ev_io_set(&b->io, b->fd, EV_READ | (b->want_write ? EV_WRITE : 0));
+		ev_io_start(loop, &b->io);
+	}
+}
+
+static void
+flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	if (sending()) {
+		double now = ev_now(loop);
+		uint64_t now_ns = mono_ns();
+		unsigned i;
+
+		for (i = 0; i < opt.senders && i < opt.bots; i++)
+			bot_talk(&bots[i], now, now_ns);
+	}
+	while (dirty) {
+		struct bot *b = dirty;
+
+		dirty = b->next_dirty;
+		b->dirty = 0;
+		flush_bot(b);
+	}
+}
+
+/* ---- receiving ---- */
+
+static void
+member_joined(struct bot *b, struct member *m, uint64_t epoch, uint64_t last, uint8_t flags)
+{
+	unsigned i;
+
+	if ((flags & WIRE_HIST_EPOCH_CHANGED) || (m->epoch && epoch != m->epoch)) {
+		/* A new incarnation of the room: start over, announced. */
+		check_init(&m->st);
+	}
+	if (m->st.next && (flags & WIRE_HIST_TRUNCATED) && m->nhist)
+		check_skip(&m->st, m->hist[0] - 1, &st.chk);
+	else if (m->st.next && (flags & WIRE_HIST_TRUNCATED))
+		check_skip(&m->st, last, &st.chk);
+	if (m->st.next == 0)
+		check_sync(&m->st, m->nhist ? m->hist[0] : last + 1);
+	for (i = 0; i < m->nhist; i++)
+		check_seq(&m->st, m->hist[i], &st.chk);
+	st.history += m->nhist;
+	m->nhist = 0;
+	m->epoch = epoch;
+	room_epoch[m->room] = epoch;
+	if (last > room_last[m->room])
+		room_last[m->room] = last;
+	m->joining = 0;
+	m->joined = 1;
+	b->joined++;
+	room_members[m->room]++;
+	if (b->state == BOT_JOINING && b->joined == b->nmembers) {
+		b->state = BOT_READY;
+		ready++;
+		b->next_send = ev_now(loop) + rnd() * (opt.rate > 0 ? 1.0 / opt.rate : 0);
+	}
+}
+
+static struct member *
+member_of(struct bot *b, unsigned room)
+{
+	unsigned i;
+
+	for (i = 0; i < b->nmembers; i++)
+		if (b->members[i].room == room)
+			return &b->members[i];
+	return NULL;
+}
+
+static void
+on_message(struct bot *b, const struct wire_msg *m, uint64_t now_ns)
+{
+	const struct wire_str *text = &m->u.message.text;
+	struct botmsg bm;
+	int ok;
+
+	if (botmsg_decode(text->p, text->len, &bm) < 0) {
+		st.bad_payload++;
+		return;
+	}
+	if (bot_of_nick(m->u.message.from.p, m->u.message.from.len, &ok) + opt.id_offset !=
+	            bm.sender ||
+	    !ok) {
+		st.misrouted++;
+		return;
+	}
+	if (m->u.message.flags & WIRE_MSG_DIRECT) {
+		struct dm_ent *e = dm_slot(dm_key(bm.sender, bm.seq));
+
+		if (bm.target != b->id + opt.id_offset)
+			st.misrouted++;
+		else if (e->key == 0)
+			st.dm_dup++;
+		else
+			dm_remove(e);
+	} else {
+		unsigned room = room_of_name(m->u.message.room.p, m->u.message.room.len, &ok);
+		struct member *mb;
+
+		if (!ok || room != bm.target || (mb = member_of(b, room)) == NULL) {
+			st.misrouted++;
+			return;
+		}
+		if (m->u.message.flags & WIRE_MSG_HISTORY) {
+			if (mb->nhist == mb->caphist) {
+				mb->caphist = mb->caphist ? mb->caphist * 2 : 64;
+				mb->hist = xrealloc(mb->hist, mb->caphist * sizeof(*mb->hist));
+			}
+			mb->hist[mb->nhist++] = m->u.message.seq;
+			return;
+		}
+		check_seq(&mb->st, m->u.message.seq, &st.chk);
+		if (bm.sender >= opt.id_offset && bm.sender - opt.id_offset < opt.bots)
+			bots[bm.sender - opt.id_offset].inflight--;
+	}
+	st.delivered++;
+	st.sec_recv++;
+	if (in_window()) {
+		st.delivered_window++;
+		if (now_ns > bm.time_ns) {
+			hist_record(&st.lat, now_ns - bm.time_ns);
+			hist_record(&st.lat_sec, now_ns - bm.time_ns);
+		}
+	}
+}
+
+static void
+on_ack(struct bot *b, const struct wire_msg *m)
+{
+	struct pending p;
+
+	if (!pend_pop(b, m->u.ack.ref, &p))
+		return;
+	st.acked++;
+	if (in_window())
+		st.acked_window++;
+	if (p.room >= 0) {
+		struct member *mb = member_of(b, (unsigned)p.room);
+
+		if (mb)
+			check_seq(&mb->st, m->u.ack.seq, &st.chk);
+		if (m->u.ack.seq > room_last[p.room])
+			room_last[p.room] = m->u.ack.seq;
+	} else {
+		struct dm_ent *e = dm_slot(p.dm);
+
+		if (e->key)
+			e->acked = 1;
+	}
+}
+
+/* A drop of one of our bots, announced by the server: count it once. */
+static void
+on_presence(const struct wire_msg *m)
+{
+	uint32_t id;
+	int ok;
+
+	if (m->u.presence.kind != WIRE_P_DROP)
+		return;
+	id = bot_of_nick(m->u.presence.nick.p, m->u.presence.nick.len, &ok);
+	if (!ok || id < opt.id_offset || id - opt.id_offset >= opt.bots)
+		return;
+	struct bot *x = &bots[id - opt.id_offset];
+
+	if (strlen(x->nick) == m->u.presence.nick.len &&
+	    memcmp(x->nick, m->u.presence.nick.p, m->u.presence.nick.len) == 0 && !x->drop_seen) {
+		x->drop_seen = 1;
+		if (m->u.presence.reason < WIRE_R_COUNT)
+			st.drops[m->u.presence.reason]++;
+	}
+}
+
+static void
+start_joins(struct bot *b)
+{
+	unsigned i;
+
+	b->state = BOT_JOINING;
+	for (i = 0; i < b->nmembers; i++)
+		send_join(b, &b->members[i]);
+}
+
+static void
+on_frame(struct bot *b, uint8_t type, const uint8_t *p, uint32_t len, uint64_t now_ns)
+{
+	struct wire_msg m;
+
+	if (wire_decode(type, p, len, &m) < 0) {
+		st.bad_payload++;
+		return;
+	}
+	switch (type) {
+	case WIRE_MESSAGE:
+		on_message(b, &m, now_ns);
+		break;
+	case WIRE_ACK:
+		on_ack(b, &m);
+		break;
+	case WIRE_PRESENCE:
+		on_presence(&m);
+		if (m.u.presence.kind == WIRE_P_PART && m.u.presence.nick.len == strlen(b->nick) &&
+		    memcmp(m.u.presence.nick.p, b->nick, m.u.presence.nick.len) == 0) {
+			int ok;
+			unsigned room =
+			        room_of_name(m.u.presence.room.p, m.u.presence.room.len, &ok);
+			struct member *mb = ok ? member_of(b, room) : NULL;
+
+			if (mb && mb->joined) {
+				mb->joined = 0;
+				mb->leaving = 0;
+				b->joined--;
+				room_members[room]--;
+				ev_timer_set(&b->timer, SWARM_REJOIN_DELAY, 0);
+				ev_timer_start(loop, &b->timer);
+			}
+		}
+		break;
+	case WIRE_WELCOME:
+		if (m.u.welcome.max_frame)
+			max_frame = m.u.welcome.max_frame;
+		connecting--;
+		start_joins(b);
+		break;
+	case WIRE_JOINED:
+		break;
+	case WIRE_NAMES:
+		break;
+	case WIRE_HISTORY_END: {
+		int ok;
+		unsigned room = room_of_name(m.u.history_end.room.p, m.u.history_end.room.len, &ok);
+		struct member *mb = ok ? member_of(b, room) : NULL;
+
+		if (mb && mb->joining)
+			member_joined(b, mb, m.u.history_end.epoch, m.u.history_end.last_seq,
+			              m.u.history_end.flags);
+		break;
+	}
+	case WIRE_PING:
+		SEND(b, 16, wire_enc_ping(&w_, WIRE_PONG, m.u.ping.token));
+		break;
+	case WIRE_PONG:
+		if (m.u.ping.token == barrier_token && phase == 4 && barrier_left > 0)
+			barrier_left--;
+		break;
+	case WIRE_ERROR: {
+		struct pending pd;
+
+		st.errors++;
+		if (m.u.error.code < 300)
+			st.err_codes[m.u.error.code]++;
+		if (m.u.error.ref && pend_pop(b, m.u.error.ref, &pd) && pd.room < 0) {
+			/* A direct message refused (its recipient left): not lost. */
+			struct dm_ent *e = dm_slot(pd.dm);
+
+			if (e->key) {
+				dm_remove(e);
+				st.dm_accounted++;
+			}
+		}
+		if (m.u.error.code == WIRE_E_NICK_TAKEN && b->state == BOT_HELLO) {
+			/* A previous generation is still being torn down. */
+			b->gen++;
+			snprintf(b->nick, sizeof(b->nick), "b%u-%u", b->id + opt.id_offset, b->gen);
+			SEND(b, 64, wire_enc_hello(&w_, b->nick, strlen(b->nick)));
+		}
+		break;
+	}
+	case WIRE_BYE:
+		if (m.u.bye.reason < WIRE_R_COUNT && m.u.bye.reason != WIRE_R_NONE &&
+		    !b->drop_seen) {
+			b->drop_seen = 1;
+			st.drops[m.u.bye.reason]++;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Count a bot's own unacked requests and DMs as the server's to explain. */
+static void
+forget_pending(struct bot *b)
+{
+	st.unacked_at_drop += b->pend_len;
+	b->pend_len = 0;
+	b->pend_head = 0;
+}
+
+static void
+bot_close(struct bot *b, int reason)
+{
+	unsigned i;
+
+	if (b->fd < 0)
+		return;
+	if (reason == WIRE_R_RESET && b->closing) {
+		struct linger lg = {1, 0};
+
+		(void)setsockopt(b->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	ev_io_stop(loop, &b->io);
+	close(b->fd);
+	b->fd = -1;
+	if (b->state == BOT_READY)
+		ready--;
+	if (b->state == BOT_HELLO || b->state == BOT_CONNECTING)
+		connecting--;
+	live--;
+	for (i = 0; i < b->nmembers; i++) {
+		struct member *m = &b->members[i];
+
+		if (m->joined)
+			room_members[m->room]--;
+		m->joined = m->joining = m->leaving = 0;
+		m->nhist = 0;
+	}
+	b->joined = 0;
+	b->state = BOT_IDLE;
+	b->inlen = 0;
+	b->outlen = 0;
+	b->inflight = 0;
+	forget_pending(b);
+	if (!b->closing && !b->drop_seen && phase < 5) {
+		b->drop_seen = 1;
+		st.drops[reason < WIRE_R_COUNT ? reason : WIRE_R_CLOSED]++;
+	}
+	/* Reconnect (with cursors) while the run goes on. */
+	if (phase >= 1 && phase <= 3 && b->closing) {
+		ev_timer_set(&b->timer, SWARM_RECONNECT_DELAY, 0);
+		ev_timer_start(loop, &b->timer);
+	}
+}
+
+static void
+bot_input(struct bot *b, const uint8_t *p, size_t len, uint64_t now_ns)
+{
+	size_t off = 0;
+
+	for (;;) {
+		struct wire_frame f;
+		size_t used;
+		enum wire_status s =
+		        wire_frame_next(p + off, len - off, WIRE_FRAME_MAX_HARD, &f, &used);
+
+		if (s != WIRE_OK) {
+			if (s == WIRE_TOO_LARGE) {
+				st.bad_payload++;
+				bot_close(b, WIRE_R_PROTOCOL_ERROR);
+				return;
+			}
+			break;
+		}
+		on_frame(b, f.type, f.payload, f.len, now_ns);
+		if (b->fd < 0)
+			return;
+		off += used;
+	}
+	if (off < len) {
+		size_t left = len - off;
+
+		if (b->in == NULL)
+			b->in = xcalloc(1, WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN);
+		memmove(b->in, p + off, left);
+		b->inlen = left;
+	} else {
+		b->inlen = 0;
+	}
+}
+
+static void
+bot_read(struct bot *b)
+{
+	ssize_t n;
+	uint64_t now_ns;
+
+	if (b->inlen) {
+		n = read(b->fd, b->in + b->inlen, WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN - b->inlen);
+	} else {
+		n = read(b->fd, scratch, SWARM_READ_CHUNK);
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		bot_close(b, errno == ECONNRESET ? WIRE_R_RESET : WIRE_R_CLOSED);
+		return;
+	}
+	if (n == 0) {
+		bot_close(b, WIRE_R_CLOSED);
+		return;
+	}
+	now_ns = mono_ns();
+	if (b->inlen)
+		bot_input(b, b->in, b->inlen + (size_t)n, now_ns);
+	else
+		bot_input(b, scratch, (size_t)n, now_ns);
+}
+
+static void
+io_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct bot *b = (struct bot *)(void *)w;
+
+	(void)l;
+	if (b->state == BOT_CONNECTING && (revents & EV_WRITE)) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err) {
+			st.conn_errors++;
+			b->closing = 1; /* our failure, not a server drop */
+			bot_close(b, WIRE_R_CLOSED);
+			b->closing = 0;
+			if (++b->tries < SWARM_CONNECT_RETRIES) {
+				ev_timer_set(&b->timer, SWARM_RECONNECT_DELAY, 0);
+				ev_timer_start(loop, &b->timer);
+			}
+			return;
+		}
+		b->state = BOT_HELLO;
+		SEND(b, 64,
+		     (wire_put_bytes(&w_, WIRE_PREFACE, WIRE_PREFACE_LEN),
+		      wire_enc_hello(&w_, b->nick, strlen(b->nick))));
+		flush_bot(b);
+		return;
+	}
+	if (revents & EV_READ)
+		bot_read(b);
+	if (b->fd >= 0 && (revents & EV_WRITE))
+		flush_bot(b);
+}
+
+static void
+bot_connect(struct bot *b)
+{
+	int fd, one = 1;
+
+	fd = socket(opt.server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		st.conn_errors++;
+		return;
+	}
+	if (opt.server.ss_family == AF_INET && opt.nsources) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&opt.sources[b->src], sizeof(opt.sources[0])) < 0) {
+			st.conn_errors++;
+			close(fd);
+			return;
+		}
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&opt.server, opt.server_len) < 0 &&
+	    errno != EINPROGRESS) {
+		st.conn_errors++;
+		close(fd);
+		return;
+	}
+	b->fd = fd;
+	b->closing = 0;
+	b->drop_seen = 0;
+	b->state = BOT_CONNECTING;
+	if (b->gen)
+		snprintf(b->nick, sizeof(b->nick), "b%u-%u", b->id + opt.id_offset, b->gen);
+	else
+		snprintf(b->nick, sizeof(b->nick), "b%u", b->id + opt.id_offset);
+	connecting++;
+	live++;
+	b->want_write = 0;
+	ev_io_init(&b->io, io_cb, fd, EV_READ | EV_WRITE);
+	ev_io_start(loop, &b->io);
+}
+
+/* Reconnect after a churn drop, or rejoin after a churn part. */
+static void
+bot_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct bot *b = (struct bot *)(void *)((char *)w - offsetof(struct bot, timer));
+	unsigned i;
+
+	(void)l;
+	(void)revents;
+	if (phase > 3)
+		return;
+	if (b->fd < 0) {
+		b->gen++;
+		bot_connect(b);
+		return;
+	}
+	for (i = 0; i < b->nmembers; i++) {
+		struct member *m = &b->members[i];
+
+		if (!m->joined && !m->joining && !m->leaving)
+			send_join(b, m);
+	}
+	if (b->state == BOT_READY && b->joined < b->nmembers) {
+		/* Still ready for its other rooms; the rejoin completes later. */
+	}
+}
+
+/* ---- churn ---- */
+
+static void
+churn_one(void)
+{
+	struct bot *b = &bots[(unsigned)(rnd() * opt.bots) % opt.bots];
+	unsigned i;
+
+	if (b->state != BOT_READY)
+		return;
+	if (rnd() < 0.5) {
+		/* Leave one room and come back with a cursor. */
+		for (i = 0; i < b->nmembers; i++) {
+			struct member *m = &b->members[(b->next_room + i) % b->nmembers];
+			char name[16];
+			int n;
+
+			if (!m->joined || m->leaving)
+				continue;
+			n = snprintf(name, sizeof(name), "r%u", m->room);
+			m->leaving = 1;
+			SEND(b, 32, wire_enc_part(&w_, name, (size_t)n));
+			st.churn_part++;
+			return;
+		}
+		return;
+	}
+	/* Drop abruptly with a reset; reconnect and rejoin with cursors. */
+	b->closing = 1;
+	st.churn_drop++;
+	bot_close(b, WIRE_R_RESET);
+}
+
+/* ---- phases ---- */
+
+static void report_progress(void);
+
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	/* The prepare watcher does the sending; waking up is enough. */
+	if (opt.churn > 0 && sending()) {
+		double expect = opt.churn * SWARM_TICK;
+
+		while (expect > 0) {
+			if (rnd() < expect)
+				churn_one();
+			expect -= 1;
+		}
+	}
+}
+
+static void
+second_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	if (tty)
+		report_progress();
+	/* Unlimited mode counts deliveries in flight; churn can strand some
+	 * (a receiver gone mid-flight), so a silent second resets them. */
+	if (st.sec_recv == 0 && opt.rate == 0) {
+		unsigned i;
+
+		for (i = 0; i < opt.senders; i++)
+			bots[i].inflight = 0;
+	}
+	hist_init(&st.lat_sec);
+	st.sec_sent = st.sec_recv = 0;
+}
+
+static void
+start_setup(void)
+{
+	unsigned i, started = 0;
+
+	for (i = 0; i < opt.bots && connecting < opt.burst; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->state == BOT_IDLE && b->fd < 0 && b->tries == 0 && b->gen == 0 &&
+		    !b->dirty) {
+			b->tries = 1;
+			bot_connect(b);
+			started++;
+		}
+	}
+	(void)started;
+}
+
+static void barrier(void);
+
+static void
+phase_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	double now = ev_now(loop);
+
+	(void)w;
+	(void)revents;
+	switch (phase) {
+	case 0: /* setup: keep connecting until every bot is ready */
+		start_setup();
+		if (ready == opt.bots || (now - t_ready > 30 && connecting == 0)) {
+			phase = 1;
+			t_ready = now;
+			ready_at_start = ready;
+			ev_timer_set(&phase_timer, opt.warmup, 0);
+		} else {
+			ev_timer_set(&phase_timer, 0.01, 0);
+		}
+		break;
+	case 1: /* warm-up over: measure */
+		phase = 2;
+		t_start = now;
+		hist_init(&st.lat);
+		if (opt.server_pid > 0) {
+			/* After the warm-up, so that the connections have settled. */
+			rss_setup = proc_rss_kb(opt.server_pid);
+			server_cpu0 = proc_cpu(opt.server_pid);
+		}
+		ev_timer_set(&phase_timer, opt.duration, 0);
+		break;
+	case 2: /* measured: stop talking, let in-flight messages land */
+		phase = 3;
+		t_end = now;
+		if (opt.server_pid > 0) {
+			server_cpu1 = proc_cpu(opt.server_pid);
+			rss_end = proc_rss_kb(opt.server_pid);
+		}
+		ev_timer_set(&phase_timer, 0.01, 0);
+		t_ready = now;
+		break;
+	case 3: { /* draining: wait for every ACK */
+		unsigned i, waiting = 0;
+
+		for (i = 0; i < opt.bots; i++)
+			waiting += bots[i].fd >= 0 && bots[i].pend_len > 0;
+		if (waiting == 0 || now - t_ready > opt.grace) {
+			barrier();
+			t_ready = now;
+		}
+		ev_timer_set(&phase_timer, 0.01, 0);
+		break;
+	}
+	case 4: /* barrier: every bot's PONG means its queue is flushed */
+		if (barrier_left == 0 || now - t_ready > opt.grace) {
+			phase = 5;
+			ev_break(l, EVBREAK_ALL);
+			return;
+		}
+		ev_timer_set(&phase_timer, 0.01, 0);
+		break;
+	default:
+		return;
+	}
+	ev_timer_start(loop, &phase_timer);
+}
+
+static void
+barrier(void)
+{
+	unsigned i;
+
+	phase = 4;
+	barrier_left = 0;
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->fd >= 0 && b->state >= BOT_JOINING) {
+			SEND(b, 16, wire_enc_ping(&w_, WIRE_PING, barrier_token));
+			barrier_left++;
+		}
+	}
+}
+
+static void
+sigint_cb(struct ev_loop *l, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	fprintf(stderr, "\nchatd-swarm: interrupted\n");
+	phase = 5;
+	ev_break(l, EVBREAK_ALL);
+}
+
+/* ---- reporting ---- */
+
+static void
+report_progress(void)
+{
+	fprintf(stderr, "\r%-8s conns %u/%u  sent/s %llu  recv/s %llu  p99 %.2f ms  errors %llu   ",
+	        phase == 0   ? "setup"
+	        : phase == 1 ? "warmup"
+	        : phase == 2 ? "measure"
+	                     : "drain",
+	        ready, opt.bots, (unsigned long long)st.sec_sent, (unsigned long long)st.sec_recv,
+	        hist_quantile(&st.lat_sec, 0.99) / 1e6,
+	        (unsigned long long)(st.errors + st.conn_errors));
+}
+
+static uint64_t
+tail_loss(void)
+{
+	uint64_t lost = 0;
+	unsigned i, k;
+
+	/* Messages at the end of a room that a member never saw: the gap
+	 * check only notices a missing message when a later one arrives. */
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->fd < 0 || b->state < BOT_JOINING)
+			continue;
+		for (k = 0; k < b->nmembers; k++) {
+			struct member *m = &b->members[k];
+
+			if (m->joined && m->epoch == room_epoch[m->room] && m->st.next &&
+			    m->st.next <= room_last[m->room])
+				lost += room_last[m->room] + 1 - m->st.next;
+		}
+	}
+	return lost;
+}
+
+static void
+dm_final(void)
+{
+	size_t i;
+
+	for (i = 0; i < dm_cap; i++) {
+		struct dm_ent *e = &dms[i];
+
+		if (!e->key)
+			continue;
+		if (e->acked && bots[e->to].gen == e->to_gen && bots[e->to].fd >= 0)
+			st.dm_lost++;
+		else if (e->acked)
+			st.dm_accounted++;
+	}
+}
+
+static int
+report(void)
+{
+	double dur = t_end > t_start ? t_end - t_start : 0;
+	double pub = dur > 0 ? st.acked_window / dur : 0;
+	double del = dur > 0 ? st.delivered_window / dur : 0;
+	double cpu = server_cpu1 - server_cpu0;
+	uint64_t tail = tail_loss(), lost;
+	unsigned i;
+	int fail = 0;
+	FILE *j;
+
+	for (i = 0; i < opt.bots; i++)
+		st.unacked_end += bots[i].fd >= 0 ? bots[i].pend_len : 0;
+	dm_final();
+	lost = st.chk.lost + tail + st.dm_lost + st.unacked_end;
+	if (tty)
+		fputc('\n', stderr);
+	printf("chatd-swarm: %u bots, %u rooms (%u per bot), %u senders, payload %u bytes, %s\n",
+	       opt.bots, opt.rooms, opt.rooms_per_bot, opt.senders, opt.payload,
+	       opt.idle       ? "idle"
+	       : opt.rate > 0 ? "fixed rate"
+	                      : "unlimited");
+	printf("  window      %.2f s measured after %.1f s warm-up\n", dur, opt.warmup);
+	printf("  bots ready  %u of %u, connection errors %llu\n", ready_at_start, opt.bots,
+	       (unsigned long long)st.conn_errors);
+	printf("  throughput  %.0f publishes/s, %.0f deliveries/s\n", pub, del);
+	printf("  latency     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (%llu "
+	       "samples)\n",
+	       hist_quantile(&st.lat, 0.5) / 1e6, hist_quantile(&st.lat, 0.9) / 1e6,
+	       hist_quantile(&st.lat, 0.99) / 1e6, hist_quantile(&st.lat, 0.999) / 1e6,
+	       hist_quantile(&st.lat, 1) / 1e6, (unsigned long long)st.lat.count);
+	printf("  totals      sent %llu, acked %llu, delivered %llu, history %llu\n",
+	       (unsigned long long)st.sent, (unsigned long long)st.acked,
+	       (unsigned long long)st.delivered, (unsigned long long)st.history);
+	printf("  checks      lost %llu (gaps %llu, tail %llu, direct %llu, unacked %llu), "
+	       "duplicated %llu, reordered %llu, misrouted %llu, bad payload %llu\n",
+	       (unsigned long long)lost, (unsigned long long)st.chk.lost, (unsigned long long)tail,
+	       (unsigned long long)st.dm_lost, (unsigned long long)st.unacked_end,
+	       (unsigned long long)(st.chk.dup + st.dm_dup), (unsigned long long)st.chk.reordered,
+	       (unsigned long long)st.misrouted, (unsigned long long)st.bad_payload);
+	printf("  accounted   missed with the server's word %llu, unacked at our drops %llu, "
+	       "direct to dropped bots %llu\n",
+	       (unsigned long long)st.chk.missed_announced, (unsigned long long)st.unacked_at_drop,
+	       (unsigned long long)st.dm_accounted);
+	printf("  churn       parts %llu, resets %llu\n", (unsigned long long)st.churn_part,
+	       (unsigned long long)st.churn_drop);
+	printf("  drops      ");
+	for (i = 1; i < WIRE_R_COUNT; i++)
+		printf(" %s %llu%s", wire_reason_name((uint8_t)i), (unsigned long long)st.drops[i],
+		       i + 1 < WIRE_R_COUNT ? "," : "\n");
+	printf("  errors      %llu ERROR frames\n", (unsigned long long)st.errors);
+	if (opt.server_pid > 0) {
+		printf("  server      cpu %.2f s in the window (%.0f%% of a core), %.1f ns per "
+		       "delivery;"
+		       " rss %ld KiB before, %ld after setup, %ld at end",
+		       cpu, dur > 0 ? 100 * cpu / dur : 0,
+		       st.delivered_window ? 1e9 * cpu / (double)st.delivered_window : 0,
+		       rss_before, rss_setup, rss_end);
+		if (opt.bots)
+			printf(", %.0f bytes per bot",
+			       (double)(rss_setup - rss_before) * 1024 / opt.bots);
+		printf("\n");
+	}
+	if (lost || st.chk.dup || st.dm_dup || st.chk.reordered || st.misrouted || st.bad_payload)
+		fail = 1;
+	if (ready_at_start < opt.bots) {
+		printf("  FAILED: only %u of %u bots became ready\n", ready_at_start, opt.bots);
+		fail = 1;
+	}
+	if (!opt.idle && opt.rate > 0 && dur > 0 &&
+	    pub < 0.9 * opt.rate * (opt.senders < opt.bots ? opt.senders : opt.bots)) {
+		printf("  FAILED: sent %.0f/s, below 90%% of the target rate\n", pub);
+		fail = 1;
+	}
+	printf("  result      %s\n", fail ? "FAIL" : "ok");
+	if (opt.json && (j = fopen(opt.json, "w")) != NULL) {
+		fprintf(j,
+		        "{\"bots\":%u,\"rooms\":%u,\"rooms_per_bot\":%u,\"senders\":%u,\"payload\":"
+		        "%u,"
+		        "\"rate\":%g,\"window\":%u,\"duration_s\":%.3f,\"ready\":%u,"
+		        "\"publishes_per_s\":%.1f,\"deliveries_per_s\":%.1f,"
+		        "\"latency_ms\":{\"p50\":%.4f,\"p90\":%.4f,\"p99\":%.4f,\"p999\":%.4f,"
+		        "\"max\":%.4f,\"samples\":%llu},"
+		        "\"sent\":%llu,\"acked\":%llu,\"delivered\":%llu,\"history\":%llu,"
+		        "\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%llu,\"misrouted\":%llu,"
+		        "\"missed_announced\":%llu,\"unacked_at_drop\":%llu,\"connection_errors\":%"
+		        "llu,"
+		        "\"error_frames\":%llu,\"churn_parts\":%llu,\"churn_resets\":%llu,"
+		        "\"drops\":{",
+		        opt.bots, opt.rooms, opt.rooms_per_bot, opt.senders, opt.payload, opt.rate,
+		        opt.window, dur, ready, pub, del, hist_quantile(&st.lat, 0.5) / 1e6,
+		        hist_quantile(&st.lat, 0.9) / 1e6, hist_quantile(&st.lat, 0.99) / 1e6,
+		        hist_quantile(&st.lat, 0.999) / 1e6, hist_quantile(&st.lat, 1) / 1e6,
+		        (unsigned long long)st.lat.count, (unsigned long long)st.sent,
+		        (unsigned long long)st.acked, (unsigned long long)st.delivered,
+		        (unsigned long long)st.history, (unsigned long long)lost,
+		        (unsigned long long)(st.chk.dup + st.dm_dup),
+		        (unsigned long long)st.chk.reordered, (unsigned long long)st.misrouted,
+		        (unsigned long long)st.chk.missed_announced,
+		        (unsigned long long)st.unacked_at_drop, (unsigned long long)st.conn_errors,
+		        (unsigned long long)st.errors, (unsigned long long)st.churn_part,
+		        (unsigned long long)st.churn_drop);
+		for (i = 1; i < WIRE_R_COUNT; i++)
+			fprintf(j, "\"%s\":%llu%s", wire_reason_name((uint8_t)i),
+			        (unsigned long long)st.drops[i], i + 1 < WIRE_R_COUNT ? "," : "}");
+		if (opt.server_pid > 0)
+			fprintf(j,
+			        ",\"server\":{\"cpu_s\":%.3f,\"ns_per_delivery\":%.1f,\"rss_before_"
+			        "kb\":%ld,"
+			        "\"rss_setup_kb\":%ld,\"rss_end_kb\":%ld}",
+			        cpu,
+			        st.delivered_window ? 1e9 * cpu / (double)st.delivered_window : 0,
+			        rss_before, rss_setup, rss_end);
+		fprintf(j, ",\"result\":\"%s\"}\n", fail ? "fail" : "ok");
+		fclose(j);
+	}
+	return fail;
+}
+
+/* ---- options ---- */
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: chatd-swarm [options]\n"
+	        "\n"
+	        "Load a chatd server with bots and check every delivery.\n"
+	        "\n"
+	        "  --server ADDR:PORT     the server (default 127.0.0.1:7000)\n"
+	        "  --bots N               bots (default 300)\n"
+	        "  --rooms N              rooms; bot i joins rooms i*K .. i*K+K-1 mod N (default "
+	        "10)\n"
+	        "  --rooms-per-bot K      rooms each bot joins (default 1)\n"
+	        "  --senders N            bots 0..N-1 talk, the others listen (default: all)\n"
+	        "  --rate X               messages per second per sender; 0 = as fast as the\n"
+	        "                         window allows (default 1)\n"
+	        "  --total-rate X         messages per second over all senders (overrides --rate)\n"
+	        "  --window W             unlimited mode: messages in flight per sender (default "
+	        "64)\n"
+	        "  --payload BYTES        message size, at least %d (default 100)\n"
+	        "  --direct SHARE         share of messages sent as direct messages, 0..1 (default "
+	        "0)\n"
+	        "  --churn X              churn events per second: a part and rejoin with cursor,\n"
+	        "                         or a reset and reconnect with cursors (default 0)\n"
+	        "  --warmup SEC           before measuring (default 1)\n"
+	        "  --duration SEC         measured window (default 5)\n"
+	        "  --grace SEC            wait for in-flight messages after it (default 5)\n"
+	        "  --sources A-B|A,B,...  loopback source addresses, e.g. 127.0.0.1-127.0.0.8\n"
+	        "  --idle                 connect, join and hold; send nothing\n"
+	        "  --json FILE            write the report as JSON too\n"
+	        "  --server-pid PID       report the server's CPU per delivery and its RSS\n"
+	        "  --burst N              connections set up at once (default 256)\n"
+	        "  --id-offset N          first bot id (for several swarm processes; default 0)\n"
+	        "  --seed N               random seed (default 1)\n"
+	        "  --progress / --quiet   force the live progress line on or off (default: on a "
+	        "tty)\n"
+	        "  -h, --help             this help\n"
+	        "\n"
+	        "Exit status: 0 ok, 1 a message was lost, duplicated, reordered or misrouted, or\n"
+	        "the run fell short of its targets, 2 usage error.\n",
+	        BOTMSG_MIN);
+}
+
+static int
+parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *port;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	size_t hn;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+
+		if (e == NULL || e[1] != ':' || (hn = (size_t)(e - s - 1)) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, hn);
+		port = e + 2;
+	} else {
+		const char *c = strrchr(s, ':');
+
+		if (c == NULL || (hn = (size_t)(c - s)) >= sizeof(host))
+			return -1;
+		memcpy(host, s, hn);
+		port = c + 1;
+	}
+	host[hn] = '\0';
+	if (atoi(port) <= 0 || atoi(port) > 65535)
+		return -1;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)atoi(port));
+		*len = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)atoi(port));
+		*len = sizeof(*v6);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_sources(const char *s)
+{
+	char buf[256], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(tok, '-');
+		struct in_addr a, z;
+		uint32_t i;
+
+		if (dash)
+			*dash = '\0';
+		if (inet_pton(AF_INET, tok, &a) != 1 ||
+		    (dash && inet_pton(AF_INET, dash + 1, &z) != 1))
+			return -1;
+		if (!dash)
+			z = a;
+		for (i = ntohl(a.s_addr); i <= ntohl(z.s_addr); i++) {
+			if (opt.nsources == SWARM_MAX_SOURCES)
+				return -1;
+			opt.sources[opt.nsources].sin_family = AF_INET;
+			opt.sources[opt.nsources].sin_addr.s_addr = htonl(i);
+			opt.nsources++;
+		}
+	}
+	return opt.nsources ? 0 : -1;
+}
+
+static double
+num(const char *name, const char *s, double lo, double hi)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno || !isfinite(v) || v < lo || v > hi)
+		die("--%s: '%s' is not a number from %g to %g", name, s, lo, hi);
+	return v;
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	static const struct option lo[] = {
+	        {"server", 1, 0, 's'},
+	        {"bots", 1, 0, 'b'},
+	        {"rooms", 1, 0, 'r'},
+	        {"rooms-per-bot", 1, 0, 'k'},
+	        {"senders", 1, 0, 'S'},
+	        {"rate", 1, 0, 'R'},
+	        {"total-rate", 1, 0, 'T'},
+	        {"window", 1, 0, 'w'},
+	        {"payload", 1, 0, 'p'},
+	        {"direct", 1, 0, 'd'},
+	        {"churn", 1, 0, 'c'},
+	        {"warmup", 1, 0, 'W'},
+	        {"duration", 1, 0, 'D'},
+	        {"grace", 1, 0, 'g'},
+	        {"sources", 1, 0, 'o'},
+	        {"idle", 0, 0, 'i'},
+	        {"json", 1, 0, 'j'},
+	        {"server-pid", 1, 0, 'P'},
+	        {"burst", 1, 0, 'B'},
+	        {"id-offset", 1, 0, 'O'},
+	        {"seed", 1, 0, 'e'},
+	        {"progress", 0, 0, 'G'},
+	        {"quiet", 0, 0, 'q'},
+	        {"help", 0, 0, 'h'},
+	        {0, 0, 0, 0},
+	};
+	int c, idx;
+	long senders = -1;
+
+	opt.bots = 300;
+	opt.rooms = 10;
+	opt.rooms_per_bot = 1;
+	opt.rate = 1;
+	opt.window = 64;
+	opt.payload = 100;
+	opt.warmup = 1;
+	opt.duration = 5;
+	opt.grace = 5;
+	opt.burst = 256;
+	opt.seed = 1;
+	opt.progress = -1;
+	if (parse_addr("127.0.0.1:7000", &opt.server, &opt.server_len) < 0)
+		die("internal: default address");
+	snprintf(opt.server_text, sizeof(opt.server_text), "127.0.0.1:7000");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_addr(optarg, &opt.server, &opt.server_len) < 0)
+				die("--server: '%s' is not ADDR:PORT", optarg);
+			snprintf(opt.server_text, sizeof(opt.server_text), "%s", optarg);
+			break;
+		case 'b':
+			opt.bots = (unsigned)num("bots", optarg, 1, 1000000);
+			break;
+		case 'r':
+			opt.rooms = (unsigned)num("rooms", optarg, 1, 1000000);
+			break;
+		case 'k':
+			opt.rooms_per_bot = (unsigned)num("rooms-per-bot", optarg, 1, 1000);
+			break;
+		case 'S':
+			senders = (long)num("senders", optarg, 0, 1000000);
+			break;
+		case 'R':
+			opt.rate = num("rate", optarg, 0, 1e7);
+			break;
+		case 'T':
+			opt.total_rate = num("total-rate", optarg, 0, 1e8);
+			break;
+		case 'w':
+			opt.window = (unsigned)num("window", optarg, 1, 1000000);
+			break;
+		case 'p':
+			opt.payload = (unsigned)num("payload", optarg, BOTMSG_MIN, 60000);
+			break;
+		case 'd':
+			opt.direct = num("direct", optarg, 0, 1);
+			break;
+		case 'c':
+			opt.churn = num("churn", optarg, 0, 1e6);
+			break;
+		case 'W':
+			opt.warmup = num("warmup", optarg, 0, 3600);
+			break;
+		case 'D':
+			opt.duration = num("duration", optarg, 0.1, 86400);
+			break;
+		case 'g':
+			opt.grace = num("grace", optarg, 0, 3600);
+			break;
+		case 'o':
+			if (parse_sources(optarg) < 0)
+				die("--sources: '%s' is not A.B.C.D[-A.B.C.D][,...]", optarg);
+			break;
+		case 'i':
+			opt.idle = 1;
+			break;
+		case 'j':
+			opt.json = optarg;
+			break;
+		case 'P':
+			opt.server_pid = (long)num("server-pid", optarg, 1, 1e9);
+			break;
+		case 'B':
+			opt.burst = (unsigned)num("burst", optarg, 1, 100000);
+			break;
+		case 'O':
+			opt.id_offset = (unsigned)num("id-offset", optarg, 0, 1e9);
+			break;
+		case 'e':
+			opt.seed = (unsigned)num("seed", optarg, 0, 4e9);
+			break;
+		case 'G':
+			opt.progress = 1;
+			break;
+		case 'q':
+			opt.progress = 0;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case ':':
+			die("option '%s' needs a value", argv[optind - 1]);
+		default:
+			die("unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument '%s'", argv[optind]);
+	opt.senders = senders < 0 ? opt.bots : (unsigned)senders;
+	if (opt.senders > opt.bots)
+		opt.senders = opt.bots;
+	if (opt.rooms_per_bot > opt.rooms)
+		die("--rooms-per-bot %u is more than --rooms %u", opt.rooms_per_bot, opt.rooms);
+	if (opt.total_rate > 0 && opt.senders)
+		opt.rate = opt.total_rate / opt.senders;
+	if (opt.idle)
+		opt.senders = 0;
+	if (opt.server_pid > 0 && proc_cpu(opt.server_pid) < 0)
+		die("--server-pid %ld: no such process", opt.server_pid);
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned i, k;
+	struct rlimit rl;
+	int fail;
+
+	parse_args(argc, argv);
+	rng ^= (unsigned long long)opt.seed * 0x9e3779b97f4a7c15ull;
+	signal(SIGPIPE, SIG_IGN);
+	/* Every bot is a descriptor: take the whole allowance. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && opt.bots + 16 > rl.rlim_cur)
+		die("%u bots need %u descriptors; this process may open %llu (run several "
+		    "swarms with --id-offset)",
+		    opt.bots, opt.bots + 16, (unsigned long long)rl.rlim_cur);
+	tty = opt.progress < 0 ? isatty(STDERR_FILENO) : opt.progress;
+	loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_NOENV);
+	if (loop == NULL)
+		die("cannot create the event loop");
+	scratch = xcalloc(1, SWARM_READ_CHUNK);
+	bots = xcalloc(opt.bots, sizeof(*bots));
+	room_members = xcalloc(opt.rooms, sizeof(*room_members));
+	room_last = xcalloc(opt.rooms, sizeof(*room_last));
+	room_epoch = xcalloc(opt.rooms, sizeof(*room_epoch));
+	hist_init(&st.lat);
+	hist_init(&st.lat_sec);
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		b->id = i;
+		b->fd = -1;
+		b->src = opt.nsources ? i % opt.nsources : 0;
+		b->nmembers = opt.rooms_per_bot;
+		b->members = xcalloc(b->nmembers, sizeof(*b->members));
+		for (k = 0; k < b->nmembers; k++) {
+			b->members[k].room = (i * opt.rooms_per_bot + k) % opt.rooms;
+			check_init(&b->members[k].st);
+		}
+		ev_init(&b->timer, bot_timer_cb);
+	}
+	if (opt.server_pid > 0)
+		rss_before = proc_rss_kb(opt.server_pid);
+	ev_prepare_init(&flusher, flush_cb);
+	ev_prepare_start(loop, &flusher);
+	ev_timer_init(&tick, tick_cb, SWARM_TICK, SWARM_TICK);
+	ev_timer_start(loop, &tick);
+	ev_timer_init(&second, second_cb, 1, 1);
+	ev_timer_start(loop, &second);
+	ev_timer_init(&phase_timer, phase_cb, 0, 0);
+	ev_timer_start(loop, &phase_timer);
+	ev_signal_init(&sigint_w, sigint_cb, SIGINT);
+	ev_signal_start(loop, &sigint_w);
+	t_ready = ev_now(loop);
+	ev_run(loop, 0);
+
+	fail = report();
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->fd >= 0)
+			close(b->fd);
+		for (k = 0; k < b->nmembers; k++)
+			free(b->members[k].hist);
+		free(b->members);
+		free(b->in);
+		free(b->out);
+		free(b->pend);
+	}
+	free(bots);
+	free(room_members);
+	free(room_last);
+	free(room_epoch);
+	free(dms);
+	free(scratch);
+	ev_loop_destroy(loop);
+	return fail;
+}

@@ -38,3 +38,42 @@ blk_bytes_live(void)
 {
 	return live_bytes;
 }
+
+uint8_t *
+arena_reserve(struct arena *a, size_t max)
+{
+	struct blk *b = a->cur;
+
+	if (b && b->cap - b->len >= max)
+		return b->data + b->len;
+	if (b)
+		blk_unref(b);
+	a->cur = blk_new(max > BLK_ARENA_BLOCK / 4 ? max : BLK_ARENA_BLOCK);
+	return a->cur->data;
+}
+
+struct slice
+arena_commit(struct arena *a, size_t used)
+{
+	struct slice s;
+
+	s.b = blk_ref(a->cur);
+	s.off = a->cur->len;
+	s.len = (uint32_t)used;
+	a->cur->len += (uint32_t)used;
+	/* A block too full for the next rendering is let go at once, so its
+	 * memory goes back as soon as its readers are done with it. */
+	if (a->cur->cap - a->cur->len < 256) {
+		blk_unref(a->cur);
+		a->cur = NULL;
+	}
+	return s;
+}
+
+void
+arena_release(struct arena *a)
+{
+	if (a->cur)
+		blk_unref(a->cur);
+	a->cur = NULL;
+}

@@ -167,11 +167,11 @@ queued(struct conn *c)
 }
 
 void
-conn_send_blk(struct conn *c, struct blk *b)
+conn_send(struct conn *c, struct slice s)
 {
 	if (c->state > CONN_OPEN)
 		return;
-	outq_push(&c->out, b);
+	outq_push(&c->out, s);
 	queued(c);
 }
 

@@ -89,8 +89,9 @@ conn_is_open(const struct conn *c)
 	return c->state == CONN_OPEN;
 }
 
-/* Queue a shared block for sending; may mark c as a slow consumer. */
-void conn_send_blk(struct conn *c, struct blk *b);
+/* Queue a slice of a shared block for sending; may mark c as a slow
+ * consumer. */
+void conn_send(struct conn *c, struct slice s);
 /* Reserve/commit private reply bytes (see outq_reserve). */
 uint8_t *conn_reserve(struct conn *c, size_t max);
 void conn_commit(struct conn *c, size_t used);

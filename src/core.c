@@ -482,6 +482,7 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 		if (to != s)
 			to->sink->message(to->ctx, m);
 	}
+	msg_drop_live(m);
 	ack->seq = m->seq;
 	ack->time_ms = m->time_ms;
 	msg_unref(m);

@@ -85,35 +85,51 @@ framed_refuse(struct conn *c, uint16_t code)
 	                    : "expected the 8-byte preface 89 43 48 41 54 44 00 01");
 }
 
-static struct blk *
+/* Live renderings go back to back into the arena (see blk.h); history
+ * renderings stay cached on the message for later joiners, so each gets a
+ * block of its own rather than pinning an arena block. */
+static struct arena arena;
+
+static struct slice
 render_message(const struct msg *m, int history)
 {
 	size_t size =
 	        WIRE_HEADER_LEN + 1 + 1 + m->room_len + 1 + m->from_len + 8 + 8 + 2 + m->text_len;
-	struct blk *b = blk_new(size);
-	struct wire_writer w;
 	uint8_t flags =
 	        (uint8_t)((history ? WIRE_MSG_HISTORY : 0) | (m->direct ? WIRE_MSG_DIRECT : 0));
+	struct wire_writer w;
+	struct blk *b = NULL;
 
-	wire_writer_init(&w, b->data, size);
+	if (history) {
+		b = blk_new(size);
+		wire_writer_init(&w, b->data, size);
+	} else {
+		wire_writer_init(&w, arena_reserve(&arena, size), size);
+	}
 	wire_enc_message(&w, flags, m->room, m->room_len, m->from, m->from_len, m->seq, m->time_ms,
 	                 m->text, m->text_len);
+	if (b == NULL)
+		return arena_commit(&arena, w.len);
 	b->len = (uint32_t)w.len;
-	return b;
+	return (struct slice){b, 0, b->len};
 }
 
-static struct blk *
+static struct slice
 render_presence(const struct pres *p)
 {
 	size_t size = WIRE_HEADER_LEN + 2 + 3 + p->room_len + p->nick_len + p->new_nick_len + 8;
-	struct blk *b = blk_new(size);
 	struct wire_writer w;
 
-	wire_writer_init(&w, b->data, size);
+	wire_writer_init(&w, arena_reserve(&arena, size), size);
 	wire_enc_presence(&w, p->kind, p->reason, p->room, p->room_len, p->nick, p->nick_len,
 	                  p->new_nick, p->new_nick_len, p->time_ms);
-	b->len = (uint32_t)w.len;
-	return b;
+	return arena_commit(&arena, w.len);
+}
+
+void
+framed_cleanup(void)
+{
+	arena_release(&arena);
 }
 
 static void
@@ -121,7 +137,7 @@ on_message(void *ctx, struct msg *m)
 {
 	struct conn *c = ctx;
 
-	conn_send_blk(c, msg_wire(m, MSG_FMT_FRAMED, 0, render_message));
+	conn_send(c, msg_wire(m, MSG_FMT_FRAMED, 0, render_message));
 }
 
 static void
@@ -129,7 +145,7 @@ on_presence(void *ctx, struct pres *p)
 {
 	struct conn *c = ctx;
 
-	conn_send_blk(c, pres_wire(p, MSG_FMT_FRAMED, render_presence));
+	conn_send(c, pres_wire(p, MSG_FMT_FRAMED, render_presence));
 }
 
 static const struct sink framed_sink = {on_message, on_presence};
@@ -225,8 +241,8 @@ do_join(struct conn *c, const struct wire_msg *m)
 	send_names(c, name, nlen, j.members, member_at, j.room);
 	h = room_history(j.room);
 	for (i = 0; i < j.hist_count; i++)
-		conn_send_blk(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_FRAMED, 1,
-		                          render_message));
+		conn_send(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_FRAMED, 1,
+		                      render_message));
 	wire_enc_history_end(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j.epoch, j.last_seq,
 	                     (uint16_t)j.hist_count, j.flags);
 	reply_end(&r);

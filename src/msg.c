@@ -62,19 +62,31 @@ msg_unref(struct msg *m)
 		return;
 	for (f = 0; f < MSG_FMT_MAX; f++)
 		for (h = 0; h < 2; h++)
-			if (m->wire[f][h])
-				blk_unref(m->wire[f][h]);
+			if (m->wire[f][h].b)
+				blk_unref(m->wire[f][h].b);
 	free(m);
 }
 
-struct blk *
+struct slice
 msg_wire(struct msg *m, enum msg_format fmt, int history, msg_render_fn *render)
 {
-	struct blk **slot = &m->wire[fmt][history != 0];
+	struct slice *slot = &m->wire[fmt][history != 0];
 
-	if (*slot == NULL)
+	if (slot->b == NULL)
 		*slot = render(m, history != 0);
 	return *slot;
+}
+
+void
+msg_drop_live(struct msg *m)
+{
+	int f;
+
+	for (f = 0; f < MSG_FMT_MAX; f++)
+		if (m->wire[f][0].b) {
+			blk_unref(m->wire[f][0].b);
+			m->wire[f][0].b = NULL;
+		}
 }
 
 struct pres *
@@ -115,15 +127,15 @@ pres_unref(struct pres *p)
 	if (--p->refs)
 		return;
 	for (f = 0; f < MSG_FMT_MAX; f++)
-		if (p->wire[f])
-			blk_unref(p->wire[f]);
+		if (p->wire[f].b)
+			blk_unref(p->wire[f].b);
 	free(p);
 }
 
-struct blk *
+struct slice
 pres_wire(struct pres *p, enum msg_format fmt, pres_render_fn *render)
 {
-	if (p->wire[fmt] == NULL)
+	if (p->wire[fmt].b == NULL)
 		p->wire[fmt] = render(p);
 	return p->wire[fmt];
 }

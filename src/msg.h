@@ -30,7 +30,7 @@ struct msg {
 	const char *room; /* "" for direct messages; all point into data[] */
 	const char *from;
 	const char *text;
-	struct blk *wire[MSG_FMT_MAX][2]; /* [format][history variant] */
+	struct slice wire[MSG_FMT_MAX][2]; /* [format][history variant] */
 	char data[];
 };
 
@@ -45,12 +45,12 @@ struct pres {
 	const char *room; /* "" for nick changes */
 	const char *nick;
 	const char *new_nick; /* "" unless a nick change */
-	struct blk *wire[MSG_FMT_MAX];
+	struct slice wire[MSG_FMT_MAX];
 	char data[];
 };
 
-typedef struct blk *msg_render_fn(const struct msg *m, int history);
-typedef struct blk *pres_render_fn(const struct pres *p);
+typedef struct slice msg_render_fn(const struct msg *m, int history);
+typedef struct slice pres_render_fn(const struct pres *p);
 
 /* A new message holding copies of its strings, with one reference. */
 struct msg *msg_new(const char *room, size_t rn, const char *from, size_t fn, const char *text,
@@ -58,13 +58,18 @@ struct msg *msg_new(const char *room, size_t rn, const char *from, size_t fn, co
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
 /* The rendering of m in format fmt, rendered on first use and cached; the
- * caller gets a borrowed pointer valid while m lives. */
-struct blk *msg_wire(struct msg *m, enum msg_format fmt, int history, msg_render_fn *render);
+ * caller gets a borrowed slice valid while m lives (or until
+ * msg_drop_live() for a live rendering). */
+struct slice msg_wire(struct msg *m, enum msg_format fmt, int history, msg_render_fn *render);
+/* Release the live renderings once the fan-out is over: they are never
+ * sent again, and holding them would pin their arena blocks for as long as
+ * the message stays in a history ring. */
+void msg_drop_live(struct msg *m);
 
 struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick,
                       size_t nn, const char *new_nick, size_t nnn, uint64_t time_ms);
 struct pres *pres_ref(struct pres *p);
 void pres_unref(struct pres *p);
-struct blk *pres_wire(struct pres *p, enum msg_format fmt, pres_render_fn *render);
+struct slice pres_wire(struct pres *p, enum msg_format fmt, pres_render_fn *render);
 
 #endif

@@ -16,43 +16,58 @@ outq_init(struct outq *q)
 	memset(q, 0, sizeof(*q));
 }
 
+static struct outq_ent *
+at(const struct outq *q, uint32_t i)
+{
+	return &q->v[(q->head + i) & (q->cap - 1)];
+}
+
 void
 outq_clear(struct outq *q)
 {
 	uint32_t i;
 
 	for (i = 0; i < q->n; i++)
-		blk_unref(q->v[(q->head + i) % q->cap].b);
+		blk_unref(at(q, i)->b);
 	free(q->v);
 	outq_init(q);
 }
 
-/* Append an entry for b, whose reference the ring now owns. */
+/* Append an entry for b[off, end), whose reference the ring now owns. */
 static void
-append(struct outq *q, struct blk *b)
+append(struct outq *q, struct blk *b, uint32_t off, uint32_t end)
 {
 	if (q->n == q->cap) {
+		/* A power of two, so that ring positions are masks. */
 		uint32_t cap = q->cap ? q->cap * 2 : 8, i;
 		struct outq_ent *v = malloc(cap * sizeof(*v));
 
 		if (v == NULL)
 			fatal("out of memory (output queue of %u)", cap);
 		for (i = 0; i < q->n; i++)
-			v[i] = q->v[(q->head + i) % q->cap];
+			v[i] = *at(q, i);
 		free(q->v);
 		q->v = v;
 		q->cap = cap;
 		q->head = 0;
 	}
-	q->v[(q->head + q->n) % q->cap] = (struct outq_ent){b, 0};
+	*at(q, q->n) = (struct outq_ent){b, off, end};
 	q->n++;
 }
 
 void
-outq_push(struct outq *q, struct blk *b)
+outq_push(struct outq *q, struct slice s)
 {
-	append(q, blk_ref(b));
-	q->bytes += b->len;
+	q->bytes += s.len;
+	if (q->n) {
+		struct outq_ent *t = at(q, q->n - 1);
+
+		if (t->b == s.b && t->end == s.off) {
+			t->end += s.len;
+			return;
+		}
+	}
+	append(q, blk_ref(s.b), s.off, s.off + s.len);
 	q->priv = NULL;
 }
 
@@ -63,7 +78,7 @@ outq_reserve(struct outq *q, size_t max)
 
 	if (b == NULL || b->cap - b->len < max) {
 		b = blk_new(max > CHATD_REPLY_BLOCK ? max : CHATD_REPLY_BLOCK);
-		append(q, b);
+		append(q, b, 0, 0);
 		q->priv = b;
 	}
 	return b->data + b->len;
@@ -73,6 +88,7 @@ void
 outq_commit(struct outq *q, size_t used)
 {
 	q->priv->len += (uint32_t)used;
+	at(q, q->n - 1)->end = q->priv->len;
 	q->bytes += used;
 }
 
@@ -84,8 +100,8 @@ outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_bytes)
 	int k = 0;
 
 	for (i = 0; i < q->n && k < max_iov && total < max_bytes; i++) {
-		const struct outq_ent *e = &q->v[(q->head + i) % q->cap];
-		size_t len = e->b->len - e->off;
+		const struct outq_ent *e = at(q, i);
+		size_t len = e->end - e->off;
 
 		if (len == 0)
 			continue;
@@ -104,8 +120,8 @@ outq_consume(struct outq *q, size_t n)
 {
 	q->bytes -= n;
 	while (q->n) {
-		struct outq_ent *e = &q->v[q->head];
-		size_t len = e->b->len - e->off;
+		struct outq_ent *e = at(q, 0);
+		size_t len = e->end - e->off;
 
 		if (n < len || (len == 0 && e->b == q->priv)) {
 			e->off += (uint32_t)n;
@@ -115,7 +131,7 @@ outq_consume(struct outq *q, size_t n)
 		if (e->b == q->priv)
 			q->priv = NULL;
 		blk_unref(e->b);
-		q->head = (q->head + 1) % q->cap;
+		q->head = (q->head + 1) & (q->cap - 1);
 		q->n--;
 	}
 	free(q->v);

@@ -14,7 +14,9 @@
 
 #include "chatd/wire.h"
 #include "conn.h"
+#include "framed.h"
 #include "listener.h"
+#include "text.h"
 #include "log.h"
 
 #define SERVER_OF(ptr, member)                                                                     \
@@ -239,6 +241,8 @@ server_free(struct server *srv)
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_free(srv->listeners[i]);
 	core_free(srv->core);
+	framed_cleanup();
+	text_cleanup();
 	free(srv->scratch);
 	ev_loop_destroy(srv->loop);
 	free(srv);

@@ -90,45 +90,58 @@ send_raw(struct conn *c, const char *s)
 	conn_commit(c, n);
 }
 
-/* Render into a block sized exactly, via a scratch line. */
-static struct blk *
-to_blk(const char *s, size_t n)
-{
-	struct blk *b = blk_new(n);
-
-	memcpy(b->data, s, n);
-	b->len = (uint32_t)n;
-	return b;
-}
-
+/* Lines rendered for many readers go through the arena, like framed
+ * ones; history lines get blocks of their own (see framed.c). */
+static struct arena arena;
 static char render_buf[TERM_LINE_MAX(WIRE_TEXT_MAX_HARD)];
 
-static struct blk *
+static struct slice
+to_slice(const char *s, size_t n, int own_block)
+{
+	struct blk *b;
+
+	if (!own_block) {
+		memcpy(arena_reserve(&arena, n), s, n);
+		return arena_commit(&arena, n);
+	}
+	b = blk_new(n);
+	memcpy(b->data, s, n);
+	b->len = (uint32_t)n;
+	return (struct slice){b, 0, b->len};
+}
+
+static struct slice
 render_message(const struct msg *m, int history)
 {
 	size_t n = term_message(render_buf, sizeof(render_buf), m, history, utc_offset(m->time_ms));
 
-	return to_blk(render_buf, n);
+	return to_slice(render_buf, n, history);
 }
 
-static struct blk *
+static struct slice
 render_presence(const struct pres *p)
 {
 	size_t n = term_presence(render_buf, sizeof(render_buf), p, utc_offset(p->time_ms));
 
-	return to_blk(render_buf, n);
+	return to_slice(render_buf, n, 0);
+}
+
+void
+text_cleanup(void)
+{
+	arena_release(&arena);
 }
 
 static void
 on_message(void *ctx, struct msg *m)
 {
-	conn_send_blk(ctx, msg_wire(m, MSG_FMT_TEXT, 0, render_message));
+	conn_send(ctx, msg_wire(m, MSG_FMT_TEXT, 0, render_message));
 }
 
 static void
 on_presence(void *ctx, struct pres *p)
 {
-	conn_send_blk(ctx, pres_wire(p, MSG_FMT_TEXT, render_presence));
+	conn_send(ctx, pres_wire(p, MSG_FMT_TEXT, render_presence));
 }
 
 static const struct sink text_sink = {on_message, on_presence};
@@ -301,8 +314,8 @@ cmd_join(struct conn *c, const char *name, size_t n)
 		          j.hist_count == 1 ? "" : "s", t->room);
 	h = room_history(j.room);
 	for (i = 0; i < j.hist_count; i++)
-		conn_send_blk(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_TEXT, 1,
-		                          render_message));
+		conn_send(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_TEXT, 1,
+		                      render_message));
 }
 
 /* After leaving the current room, the newest room left becomes current. */

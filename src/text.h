@@ -13,6 +13,9 @@ struct config;
 
 extern const struct frontend text_frontend;
 
+/* Release the rendering arena (at exit). */
+void text_cleanup(void);
+
 /* Longest input line a text client may send, in bytes. */
 size_t text_line_max(const struct config *cfg);
 

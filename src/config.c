@@ -1,21 +1,78 @@
 /*
- * Command-line configuration.  Every option has a default from limits.h,
- * shown by --help; a bad option or value is one line on stderr and exit
- * status 2, as for any Unix tool.
+ * Configuration: one table of keys drives everything.  Each key is a
+ * command-line option (--key VALUE) and a config-file line (key = value)
+ * with the same meaning; the table also gives --help its text and
+ * defaults, --print-config its output, and SIGHUP its list of what may
+ * change at run time.  The file is read with libinih; the command line
+ * overrides it.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <ini.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chatd/wire.h"
 #include "log.h"
+
+enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL };
+
+struct key {
+	const char *name;
+	int type;
+	size_t off; /* of the field in struct config */
+	double lo;
+	double hi;
+	const char *arg;  /* the value's name in --help */
+	const char *help; /* one line */
+	int runtime;      /* SIGHUP may change it */
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct key keys[] = {
+        {"listen", K_LISTEN, 0, 0, 0, "ADDR:PORT[/PROTO]",
+         "listen here (repeatable); IPv6 as [::1]:7000; PROTO auto, framed or text", 0},
+        {"server-name", K_STRING, F(server_name), 1, 63, "NAME", "name announced to clients", 1},
+        {"history", K_UINT, F(history), 0, CHATD_MAX_HISTORY, "N",
+         "messages a room keeps for joiners (rooms created from then on)", 1},
+        {"room-linger", K_SECONDS, F(room_linger), 0, 365 * 86400.0, "SEC",
+         "how long an empty room keeps its history", 1},
+        {"ping-interval", K_SECONDS, F(ping_interval), 0.01, 86400, "SEC",
+         "ping a client silent this long", 1},
+        {"ping-timeout", K_SECONDS, F(ping_timeout), 0.01, 86400, "SEC",
+         "then drop it if still silent after this", 1},
+        {"max-queue", K_UINT, F(max_queue), CHATD_MIN_MAX_QUEUE, 1u << 30, "BYTES",
+         "unsent output before a client is dropped as a slow consumer", 1},
+        {"max-frame", K_UINT, F(max_frame), 256, WIRE_FRAME_MAX_HARD, "BYTES",
+         "largest frame payload a client may send", 1},
+        {"max-text", K_UINT, F(max_text), 1, WIRE_TEXT_MAX_HARD, "BYTES", "largest message text",
+         1},
+        {"max-rooms", K_UINT, F(max_rooms), 0, 65535, "N", "rooms one user may be in, 0 = no limit",
+         1},
+        {"max-members", K_UINT, F(max_members), 0, 1u << 30, "N",
+         "members one room may have, 0 = no limit", 1},
+        {"flood-rate", K_UINT, F(flood_rate), 0, 1000000, "N",
+         "requests a second per client before it is slowed down, 0 = off", 1},
+        {"flood-burst", K_UINT, F(flood_burst), 1, 1000000, "N",
+         "requests a client may send at once", 1},
+        {"detect-window", K_SECONDS, F(detect_window), 0, 60, "SEC",
+         "on auto listeners, a client silent this long is greeted as a person", 1},
+        {"shutdown-timeout", K_SECONDS, F(shutdown_timeout), 0, 3600, "SEC",
+         "time to flush output on shutdown", 1},
+        {"log-level", K_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, notice, warning or error",
+         1},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 void
 config_defaults(struct config *cfg)
@@ -36,20 +93,6 @@ config_defaults(struct config *cfg)
 	cfg->shutdown_timeout = CHATD_DEFAULT_SHUTDOWN_TIMEOUT;
 	cfg->detect_window = CHATD_DEFAULT_DETECT_WINDOW;
 	cfg->log_level = LOG_LEVEL_INFO;
-}
-
-/* The one place the command line reports a mistake. */
-static enum config_result
-bad(const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "chatd: %s (see chatd --help)\n", line);
-	return CONFIG_ERROR;
 }
 
 int
@@ -123,219 +166,290 @@ config_parse_listen(const char *text, struct listen_spec *spec)
 	return 0;
 }
 
-static int
-parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned *out)
+static const struct key *
+key_find(const char *name)
 {
-	unsigned long v;
-	char *end;
+	size_t i;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s == '\0' || *s == '-' || *end != '\0' || errno || v < lo || v > hi)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
 }
 
-static int
-parse_seconds(const char *s, double lo, double hi, double *out)
+/* Format key k's value in cfg (not listen) into out. */
+static void
+key_value(const struct key *k, const struct config *cfg, char *out, size_t n)
 {
-	double v;
-	char *end;
+	const char *base = (const char *)cfg + k->off;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno || !isfinite(v) || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-enum opt {
-	OPT_LISTEN = 'l',
-	OPT_HELP = 'h',
-	OPT_VERSION = 'V',
-	OPT_HISTORY = 256,
-	OPT_ROOM_LINGER,
-	OPT_PING_INTERVAL,
-	OPT_PING_TIMEOUT,
-	OPT_MAX_QUEUE,
-	OPT_MAX_FRAME,
-	OPT_MAX_TEXT,
-	OPT_MAX_ROOMS,
-	OPT_MAX_MEMBERS,
-	OPT_FLOOD_RATE,
-	OPT_FLOOD_BURST,
-	OPT_SHUTDOWN_TIMEOUT,
-	OPT_SERVER_NAME,
-	OPT_DETECT_WINDOW,
-	OPT_LOG_LEVEL,
-};
-
-static const struct option options[] = {
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"history", required_argument, NULL, OPT_HISTORY},
-        {"room-linger", required_argument, NULL, OPT_ROOM_LINGER},
-        {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
-        {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
-        {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
-        {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
-        {"max-text", required_argument, NULL, OPT_MAX_TEXT},
-        {"max-rooms", required_argument, NULL, OPT_MAX_ROOMS},
-        {"max-members", required_argument, NULL, OPT_MAX_MEMBERS},
-        {"flood-rate", required_argument, NULL, OPT_FLOOD_RATE},
-        {"flood-burst", required_argument, NULL, OPT_FLOOD_BURST},
-        {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
-        {"server-name", required_argument, NULL, OPT_SERVER_NAME},
-        {"detect-window", required_argument, NULL, OPT_DETECT_WINDOW},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"help", no_argument, NULL, OPT_HELP},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-};
-
-void
-config_usage(FILE *out)
-{
-	fprintf(out,
-	        "usage: chatd [options]\n"
-	        "\n"
-	        "A chat server: rooms, history, direct messages; programs speak the framed\n"
-	        "protocol and people use telnet or nc on the same port (docs/protocol.md).\n"
-	        "\n"
-	        "  -l, --listen ADDR:PORT[/PROTO]  listen here; repeatable; IPv6 as [::1]:7000;\n"
-	        "                            PROTO is auto (detect), framed or text (default "
-	        "%s/auto)\n"
-	        "      --detect-window SEC   on auto listeners, a client silent this long is\n"
-	        "                            greeted as a person (default %g)\n"
-	        "      --history N           messages a room keeps for joiners (default %u)\n"
-	        "      --room-linger SEC     how long an empty room keeps its history (default "
-	        "%g)\n"
-	        "      --ping-interval SEC   ping a client silent this long (default %g)\n"
-	        "      --ping-timeout SEC    then drop it if still silent after this (default %g)\n"
-	        "      --max-queue BYTES     unsent output before a client is dropped as a slow\n"
-	        "                            consumer (default %u)\n"
-	        "      --max-frame BYTES     largest frame payload a client may send (default %u)\n"
-	        "      --max-text BYTES      largest message text (default %u)\n"
-	        "      --max-rooms N         rooms one user may be in, 0 = no limit (default %u)\n"
-	        "      --max-members N       members one room may have, 0 = no limit (default %u)\n"
-	        "      --flood-rate N        requests per second per client before it is slowed\n"
-	        "                            down, 0 = off (default %u)\n"
-	        "      --flood-burst N       requests a client may send at once (default %u)\n"
-	        "      --shutdown-timeout SEC  time to flush output on shutdown (default %g)\n"
-	        "      --server-name NAME    name announced to clients (default %s)\n"
-	        "      --log-level LEVEL     debug, info, notice, warning or error (default info)\n"
-	        "  -h, --help                print this help and exit\n"
-	        "  -V, --version             print the version and exit\n",
-	        CHATD_DEFAULT_LISTEN, CHATD_DEFAULT_DETECT_WINDOW, CHATD_DEFAULT_HISTORY,
-	        CHATD_DEFAULT_ROOM_LINGER, CHATD_DEFAULT_PING_INTERVAL, CHATD_DEFAULT_PING_TIMEOUT,
-	        CHATD_DEFAULT_MAX_QUEUE, CHATD_DEFAULT_MAX_FRAME, CHATD_DEFAULT_MAX_TEXT,
-	        CHATD_DEFAULT_MAX_ROOMS, CHATD_DEFAULT_MAX_MEMBERS, CHATD_DEFAULT_FLOOD_RATE,
-	        CHATD_DEFAULT_FLOOD_BURST, CHATD_DEFAULT_SHUTDOWN_TIMEOUT,
-	        CHATD_DEFAULT_SERVER_NAME);
-}
-
-/* Apply one option; returns CONFIG_OK or the printed error. */
-static enum config_result
-apply(struct config *cfg, int opt, const char *name, const char *arg)
-{
-	int rc = 0, level;
-
-	switch (opt) {
-	case OPT_LISTEN:
-		if (cfg->nlisten == CHATD_MAX_LISTEN)
-			return bad("--listen: at most %d listeners", CHATD_MAX_LISTEN);
-		if (config_parse_listen(arg, &cfg->listen[cfg->nlisten]) < 0)
-			return bad("--listen: '%s' is not ADDR:PORT[/auto|/framed|/text] (IPv6 as "
-			           "[ADDR]:PORT)",
-			           arg);
-		cfg->nlisten++;
-		return CONFIG_OK;
-	case OPT_HISTORY:
-		rc = parse_uint(arg, 0, CHATD_MAX_HISTORY, &cfg->history);
+	switch (k->type) {
+	case K_UINT:
+		snprintf(out, n, "%u", *(const unsigned *)(const void *)base);
 		break;
-	case OPT_ROOM_LINGER:
-		rc = parse_seconds(arg, 0, 365 * 86400.0, &cfg->room_linger);
+	case K_SECONDS:
+		snprintf(out, n, "%g", *(const double *)(const void *)base);
 		break;
-	case OPT_PING_INTERVAL:
-		rc = parse_seconds(arg, 0.01, 86400, &cfg->ping_interval);
+	case K_STRING:
+		snprintf(out, n, "%s", base);
 		break;
-	case OPT_PING_TIMEOUT:
-		rc = parse_seconds(arg, 0.01, 86400, &cfg->ping_timeout);
+	case K_LEVEL:
+		snprintf(out, n, "%s",
+		         log_level_name((enum log_level) * (const int *)(const void *)base));
 		break;
-	case OPT_MAX_QUEUE:
-		rc = parse_uint(arg, CHATD_MIN_MAX_QUEUE, 1u << 30, &cfg->max_queue);
-		break;
-	case OPT_MAX_FRAME:
-		rc = parse_uint(arg, 256, WIRE_FRAME_MAX_HARD, &cfg->max_frame);
-		break;
-	case OPT_MAX_TEXT:
-		rc = parse_uint(arg, 1, WIRE_TEXT_MAX_HARD, &cfg->max_text);
-		break;
-	case OPT_MAX_ROOMS:
-		rc = parse_uint(arg, 0, 65535, &cfg->max_rooms);
-		break;
-	case OPT_MAX_MEMBERS:
-		rc = parse_uint(arg, 0, 1u << 30, &cfg->max_members);
-		break;
-	case OPT_FLOOD_RATE:
-		rc = parse_uint(arg, 0, 1000000, &cfg->flood_rate);
-		break;
-	case OPT_FLOOD_BURST:
-		rc = parse_uint(arg, 1, 1000000, &cfg->flood_burst);
-		break;
-	case OPT_SHUTDOWN_TIMEOUT:
-		rc = parse_seconds(arg, 0, 3600, &cfg->shutdown_timeout);
-		break;
-	case OPT_DETECT_WINDOW:
-		rc = parse_seconds(arg, 0, 60, &cfg->detect_window);
-		break;
-	case OPT_SERVER_NAME:
-		if (arg[0] == '\0' || strlen(arg) >= sizeof(cfg->server_name))
-			return bad("--server-name: must be 1 to %zu bytes",
-			           sizeof(cfg->server_name) - 1);
-		snprintf(cfg->server_name, sizeof(cfg->server_name), "%s", arg);
-		return CONFIG_OK;
-	case OPT_LOG_LEVEL:
-		if ((level = log_level_parse(arg)) < 0)
-			return bad("--log-level: '%s' is not debug, info, notice, warning or error",
-			           arg);
-		cfg->log_level = level;
-		return CONFIG_OK;
 	default:
-		return bad("unknown option");
+		snprintf(out, n, "?");
+		break;
 	}
-	if (rc < 0)
-		return bad("--%s: '%s' is out of range or not a number", name, arg);
-	return CONFIG_OK;
+}
+
+/* How a run of parsing treats --listen: the first one given on the
+ * command line replaces the file's listeners instead of adding to them. */
+struct parse {
+	struct config *cfg;
+	int cli_listen_seen;
+	char err[256];
+};
+
+/* Set key k from text; on failure explain it in p->err. */
+static int
+key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
+{
+	struct config *cfg = p->cfg;
+	char *base = (char *)cfg + k->off, *end;
+	unsigned long u;
+	double d;
+	int level;
+
+	switch (k->type) {
+	case K_LISTEN:
+		if (from_cli && !p->cli_listen_seen) {
+			p->cli_listen_seen = 1;
+			cfg->nlisten = 0;
+		}
+		if (cfg->nlisten == CHATD_MAX_LISTEN) {
+			snprintf(p->err, sizeof(p->err), "listen: at most %d listeners",
+			         CHATD_MAX_LISTEN);
+			return -1;
+		}
+		if (config_parse_listen(arg, &cfg->listen[cfg->nlisten]) < 0) {
+			snprintf(p->err, sizeof(p->err),
+			         "listen: '%s' is not ADDR:PORT[/auto|/framed|/text] "
+			         "(IPv6 as [ADDR]:PORT)",
+			         arg);
+			return -1;
+		}
+		cfg->nlisten++;
+		return 0;
+	case K_UINT:
+		errno = 0;
+		u = strtoul(arg, &end, 10);
+		if (*arg == '\0' || *arg == '-' || *end != '\0' || errno || u < k->lo || u > k->hi)
+			break;
+		*(unsigned *)(void *)base = (unsigned)u;
+		return 0;
+	case K_SECONDS:
+		errno = 0;
+		d = strtod(arg, &end);
+		if (*arg == '\0' || *end != '\0' || errno || !isfinite(d) || d < k->lo || d > k->hi)
+			break;
+		*(double *)(void *)base = d;
+		return 0;
+	case K_STRING:
+		if (strlen(arg) < k->lo || strlen(arg) > k->hi)
+			break;
+		snprintf(base, (size_t)k->hi + 1, "%s", arg);
+		return 0;
+	case K_LEVEL:
+		if ((level = log_level_parse(arg)) < 0)
+			break;
+		*(int *)(void *)base = level;
+		return 0;
+	default:
+		break;
+	}
+	if (k->type == K_STRING)
+		snprintf(p->err, sizeof(p->err), "%s: must be %g to %g bytes", k->name, k->lo,
+		         k->hi);
+	else if (k->type == K_LEVEL)
+		snprintf(p->err, sizeof(p->err),
+		         "%s: '%s' is not debug, info, notice, warning or error", k->name, arg);
+	else
+		snprintf(p->err, sizeof(p->err), "%s: '%s' is not a number from %g to %g", k->name,
+		         arg, k->lo, k->hi);
+	return -1;
 }
 
 /* Settings that only make sense together. */
-static enum config_result
-check(struct config *cfg)
+static int
+check(struct parse *p)
 {
+	struct config *cfg = p->cfg;
 	/* A SAY carrying the longest text and room must fit in one frame. */
 	unsigned need = 4 + 1 + WIRE_ROOM_MAX + 2 + cfg->max_text;
 
-	if (cfg->max_frame < need)
-		return bad("--max-frame %u is too small for --max-text %u (needs %u)",
-		           cfg->max_frame, cfg->max_text, need);
+	if (cfg->max_frame < need) {
+		snprintf(p->err, sizeof(p->err),
+		         "max-frame %u is too small for max-text %u (needs %u)", cfg->max_frame,
+		         cfg->max_text, need);
+		return -1;
+	}
 	if (cfg->nlisten == 0) {
 		(void)config_parse_listen(CHATD_DEFAULT_LISTEN, &cfg->listen[0]);
 		cfg->nlisten = 1;
 	}
-	return CONFIG_OK;
+	return 0;
 }
 
-enum config_result
-config_parse_args(struct config *cfg, int argc, char **argv)
+static int
+on_file_key(void *user, const char *section, const char *name, const char *value)
 {
-	enum config_result r;
+	struct parse *p = user;
+	const struct key *k;
+
+	if (p->err[0])
+		return 0;
+	if (section[0] != '\0' && strcmp(section, "chatd") != 0) {
+		snprintf(p->err, sizeof(p->err), "unknown section [%s]", section);
+		return 0;
+	}
+	if ((k = key_find(name)) == NULL) {
+		snprintf(p->err, sizeof(p->err), "unknown key '%s'", name);
+		return 0;
+	}
+	return key_set(p, k, value, 0) == 0;
+}
+
+/* Read a config file into p->cfg; 0, or -1 with "FILE:LINE: what" in err. */
+static int
+load_file(struct parse *p, const char *path, char *err, size_t errlen)
+{
+	int line = ini_parse(path, on_file_key, p);
+
+	if (line == 0 && p->err[0] == '\0')
+		return 0;
+	if (line < 0)
+		snprintf(err, errlen, "%s: %s", path,
+		         line == -1 ? strerror(errno ? errno : ENOENT) : "cannot read it");
+	else
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+		         p->err[0] ? p->err : "not a key = value line");
+	return -1;
+}
+
+enum {
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_CONFIG = 'c',
+	OPT_CHECK = 1000,
+	OPT_PRINT,
+	OPT_KEY = 2000, /* + index in keys[] */
+};
+
+/* getopt_long's table, built from keys[] once. */
+static const struct option *
+options(void)
+{
+	static struct option o[NKEYS + 6];
+	size_t i;
+
+	if (o[0].name)
+		return o;
+	for (i = 0; i < NKEYS; i++)
+		o[i] = (struct option){keys[i].name, required_argument, NULL, OPT_KEY + (int)i};
+	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+	o[i++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+	o[i++] = (struct option){"print-config", no_argument, NULL, OPT_PRINT};
+	o[i++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	o[i++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	return o;
+}
+
+/* Print "  LEFT  text..." with text wrapped under itself at 79 columns. */
+static void
+usage_line(FILE *out, const char *left, const char *text)
+{
+	const int col = 28, width = 79;
+	const char *p = text;
+	int first = 1;
+
+	if ((int)strlen(left) + 4 > col) {
+		fprintf(out, "  %s\n", left);
+		first = 0;
+	}
+	while (*p) {
+		int n = (int)strlen(p);
+
+		if (n > width - col) {
+			n = width - col;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (n == 0)
+				n = width - col;
+		}
+		fprintf(out, "  %-*s%.*s\n", col - 2, first ? left : "", n, p);
+		first = 0;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+void
+config_usage(FILE *out)
+{
+	struct config def;
+	char val[80], left[64], text[256];
+	size_t i;
+
+	config_defaults(&def);
+	fprintf(out, "usage: chatd [options]\n"
+	             "\n"
+	             "A chat server: rooms, history, direct messages; programs speak the framed\n"
+	             "protocol and people use telnet or nc on the same port (docs/protocol.md).\n"
+	             "Every option is also a config-file key (see chatd.conf(5)).\n"
+	             "\n");
+	snprintf(text, sizeof(text), "read this config file (default %s if it exists)",
+	         CHATD_DEFAULT_CONFIG);
+	usage_line(out, "-c, --config FILE", text);
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->type == K_LISTEN)
+			snprintf(val, sizeof(val), "%s", CHATD_DEFAULT_LISTEN "/auto");
+		else
+			key_value(k, &def, val, sizeof(val));
+		snprintf(left, sizeof(left), "%s--%s %s", k->type == K_LISTEN ? "-l, " : "    ",
+		         k->name, k->arg);
+		snprintf(text, sizeof(text), "%s (default %s)", k->help, val);
+		usage_line(out, left, text);
+	}
+	usage_line(out, "    --check-config", "check the configuration, say it is ok, and exit");
+	usage_line(out, "    --print-config", "print the effective configuration and exit");
+	usage_line(out, "-h, --help", "print this help and exit");
+	usage_line(out, "-V, --version", "print the version and exit");
+}
+
+/*
+ * Build a configuration: defaults, then the file (the one named by -c, or
+ * the default file if it exists), then the command line.  On error err
+ * says what and where.
+ */
+static enum config_result
+build(struct config *cfg, int argc, char **argv, int *check_only, int *print, char *err,
+      size_t errlen)
+{
+	struct parse p;
+	const char *path = NULL;
 	int opt, idx;
 
+	config_defaults(cfg);
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	/* First pass: what to do, and which file. */
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":l:hV", options, &idx)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":l:c:hV", options(), &idx)) != -1) {
 		switch (opt) {
 		case OPT_HELP:
 			config_usage(stdout);
@@ -343,25 +457,151 @@ config_parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_VERSION:
 			printf("chatd %s\n", CHATD_VERSION);
 			return CONFIG_EXIT;
+		case OPT_CONFIG:
+			path = optarg;
+			break;
+		case OPT_CHECK:
+			*check_only = 1;
+			break;
+		case OPT_PRINT:
+			*print = 1;
+			break;
 		case '?':
 			if (optopt)
-				return bad("unknown option '-%c'", optopt);
-			return bad("unknown option '%s'", argv[optind - 1]);
+				snprintf(err, errlen, "unknown option '-%c'", optopt);
+			else
+				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return CONFIG_ERROR;
 		case ':':
-			return bad("option '%s' needs a value", argv[optind - 1]);
-		default: {
-			const char *name = "listen";
-			const struct option *o;
-
-			for (o = options; o->name; o++)
-				if (o->val == opt)
-					name = o->name;
-			if ((r = apply(cfg, opt, name, optarg)) != CONFIG_OK)
-				return r;
-		}
+			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return CONFIG_ERROR;
+		default:
+			break;
 		}
 	}
-	if (optind < argc)
-		return bad("unexpected argument '%s'", argv[optind]);
-	return check(cfg);
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return CONFIG_ERROR;
+	}
+	if (path == NULL && access(CHATD_DEFAULT_CONFIG, F_OK) == 0)
+		path = CHATD_DEFAULT_CONFIG;
+	if (path) {
+		if (load_file(&p, path, err, errlen) < 0)
+			return CONFIG_ERROR;
+		snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	}
+	/* Second pass: the command line overrides the file. */
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":l:c:hV", options(), &idx)) != -1) {
+		const struct key *k;
+
+		if (opt == 'l')
+			k = key_find("listen");
+		else if (opt >= OPT_KEY && opt < OPT_KEY + (int)NKEYS)
+			k = &keys[opt - OPT_KEY];
+		else
+			continue;
+		if (key_set(&p, k, optarg, 1) < 0) {
+			snprintf(err, errlen, "--%s", p.err);
+			return CONFIG_ERROR;
+		}
+	}
+	if (check(&p) < 0) {
+		snprintf(err, errlen, "%s", p.err);
+		return CONFIG_ERROR;
+	}
+	cfg->argc = argc;
+	cfg->argv = argv;
+	return CONFIG_OK;
+}
+
+enum config_result
+config_parse_args(struct config *cfg, int argc, char **argv)
+{
+	int check_only = 0, print = 0;
+	char err[512];
+	enum config_result r = build(cfg, argc, argv, &check_only, &print, err, sizeof(err));
+
+	if (r == CONFIG_ERROR) {
+		fprintf(stderr, "chatd: %s (see chatd --help)\n", err);
+		return r;
+	}
+	if (r == CONFIG_EXIT)
+		return r;
+	if (print) {
+		config_print(cfg, stdout);
+		return CONFIG_EXIT;
+	}
+	if (check_only) {
+		printf("chatd: configuration ok%s%s\n", cfg->path[0] ? " (" : "",
+		       cfg->path[0] ? cfg->path : "");
+		if (cfg->path[0])
+			printf(")\n");
+		return CONFIG_EXIT;
+	}
+	return CONFIG_OK;
+}
+
+int
+config_reload(const struct config *old, struct config *out, char *err, size_t errlen)
+{
+	int check_only = 0, print = 0;
+	enum config_result r;
+
+	r = build(out, old->argc, old->argv, &check_only, &print, err, errlen);
+	return r == CONFIG_OK ? 0 : -1;
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	char val[80];
+	size_t i;
+	unsigned l;
+
+	fprintf(out, "# chatd %s effective configuration%s%s\n", CHATD_VERSION,
+	        cfg->path[0] ? " from " : "", cfg->path[0] ? cfg->path : "");
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type == K_LISTEN) {
+			for (l = 0; l < cfg->nlisten; l++)
+				fprintf(out, "listen = %s\n", cfg->listen[l].text);
+			continue;
+		}
+		key_value(&keys[i], cfg, val, sizeof(val));
+		fprintf(out, "%s = %s\n", keys[i].name, val);
+	}
+}
+
+int
+config_diff(const struct config *old, const struct config *new,
+            void (*report)(const char *key, const char *from, const char *to, int runtime))
+{
+	char a[80], b[80];
+	size_t i;
+	unsigned l;
+	int n = 0;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->type == K_LISTEN) {
+			int same = old->nlisten == new->nlisten;
+
+			for (l = 0; same && l < old->nlisten; l++)
+				same = strcmp(old->listen[l].text, new->listen[l].text) == 0;
+			if (!same) {
+				report(k->name, old->nlisten ? old->listen[0].text : "",
+				       new->nlisten ? new->listen[0].text : "", 0);
+				n++;
+			}
+			continue;
+		}
+		key_value(k, old, a, sizeof(a));
+		key_value(k, new, b, sizeof(b));
+		if (strcmp(a, b) != 0) {
+			report(k->name, a, b, k->runtime);
+			n++;
+		}
+	}
+	return n;
 }

@@ -43,17 +43,30 @@ struct config {
 	double shutdown_timeout;
 	double detect_window;
 	int log_level;
+	char path[256]; /* the config file read, "" for none */
+	int argc;       /* the command line, kept for reloads */
+	char **argv;
 };
 
 enum config_result {
 	CONFIG_OK = 0,   /* run the daemon */
-	CONFIG_EXIT = 1, /* --help or --version was printed: exit 0 */
+	CONFIG_EXIT = 1, /* --help, --version, --check-config or --print-config done: exit 0 */
 	CONFIG_ERROR = 2 /* a message was printed: exit 2 */
 };
 
 void config_defaults(struct config *cfg);
-/* Parse argv into cfg (which holds defaults); errors name the option. */
+/* Build cfg from defaults, the config file and argv (which overrides the
+ * file); errors name the option, or the file and line. */
 enum config_result config_parse_args(struct config *cfg, int argc, char **argv);
+/* Build a new configuration from old's file and command line again (for
+ * SIGHUP); 0, or -1 with the reason in err. */
+int config_reload(const struct config *old, struct config *out, char *err, size_t errlen);
+/* Write cfg as a config file. */
+void config_print(const struct config *cfg, FILE *out);
+/* Call report for each key whose value differs; runtime says whether the
+ * change can take effect without a restart.  Returns how many differ. */
+int config_diff(const struct config *old, const struct config *new,
+                void (*report)(const char *key, const char *from, const char *to, int runtime));
 /* Parse "ADDR:PORT", "[V6]:PORT" or "PORT", each optionally followed by
  * "/framed", "/text" or "/auto", into spec; 0 or -1. */
 int config_parse_listen(const char *text, struct listen_spec *spec);

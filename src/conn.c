@@ -304,7 +304,8 @@ keep(struct conn *c, const uint8_t *data, size_t len, size_t used)
 		size_t cap = in_cap(c->srv);
 
 		/* A throttled reader may leave more than one frame behind. */
-		c->in = malloc(left > cap ? left : cap);
+		c->incap = (uint32_t)(left > cap ? left : cap);
+		c->in = malloc(c->incap);
 		if (c->in == NULL)
 			fatal("out of memory (input buffer)");
 		memcpy(c->in, data + used, left);
@@ -332,7 +333,7 @@ conn_read(struct conn *c)
 
 	if (c->in) {
 		dst = c->in + c->inlen;
-		room = in_cap(srv) > c->inlen ? in_cap(srv) - c->inlen : 0;
+		room = c->incap - c->inlen;
 	} else {
 		dst = srv->scratch;
 		room = CHATD_READ_CHUNK;

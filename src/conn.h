@@ -60,6 +60,7 @@ struct conn {
 	struct conn *next_reap; /* server's reap list */
 	uint8_t *in;            /* partial input, allocated only while needed */
 	uint32_t inlen;
+	uint32_t incap; /* bytes allocated at in (a reload may change the bound) */
 	int fd;
 	uint8_t state;     /* enum conn_state */
 	uint8_t reason;    /* enum wire_reason, once closing */

@@ -5,6 +5,7 @@
 #ifndef CHATD_LIMITS_H
 #define CHATD_LIMITS_H
 
+#define CHATD_DEFAULT_CONFIG           "/etc/chatd/chatd.conf" /* -c, --config */
 #define CHATD_DEFAULT_PORT             7000
 #define CHATD_DEFAULT_LISTEN           "127.0.0.1:7000" /* --listen */
 #define CHATD_DEFAULT_SERVER_NAME      "chatd"          /* --server-name */

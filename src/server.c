@@ -154,6 +154,42 @@ server_shutdown(struct server *srv)
 }
 
 static void
+report_change(const char *key, const char *from, const char *to, int runtime)
+{
+	if (runtime)
+		log_notice("reload: %s %s -> %s", key, from, to);
+	else
+		log_warn("reload: %s changed (%s -> %s); it takes effect at the next restart", key,
+		         from, to);
+}
+
+/* SIGHUP: read the configuration again and apply what can change while
+ * running; a bad file leaves the running configuration as it was. */
+static void
+reload(struct server *srv)
+{
+	struct core_limits lim;
+	struct config next;
+	char err[512];
+	int n;
+
+	if (config_reload(&srv->cfg, &next, err, sizeof(err)) < 0) {
+		log_err("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	n = config_diff(&srv->cfg, &next, report_change);
+	/* The listeners stay as they are until a restart. */
+	memcpy(next.listen, srv->cfg.listen, sizeof(next.listen));
+	next.nlisten = srv->cfg.nlisten;
+	srv->cfg = next;
+	log_set_level((enum log_level)next.log_level);
+	limits_from(&next, &lim);
+	core_set_limits(srv->core, &lim);
+	log_notice("reloaded %s: %d change%s", next.path[0] ? next.path : "the command line", n,
+	           n == 1 ? "" : "s");
+}
+
+static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct server *srv = w->data;
@@ -161,7 +197,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (w->signum == SIGHUP) {
-		log_notice("SIGHUP: nothing to reload yet");
+		reload(srv);
 		return;
 	}
 	log_notice("%s received", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");

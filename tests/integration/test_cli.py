@@ -25,15 +25,27 @@ def test_help_lists_every_option_with_its_default(srv):
     names = {name for name, _ in options}
     for must in ("listen", "history", "room-linger", "ping-interval", "ping-timeout",
                  "max-queue", "max-frame", "max-text", "max-rooms", "flood-rate",
-                 "flood-burst", "shutdown-timeout", "log-level", "help", "version"):
+                 "flood-burst", "shutdown-timeout", "log-level", "help", "version",
+                 "config", "check-config", "print-config", "detect-window", "server-name"):
         if must not in names:
             raise AssertionError("--help does not list --%s:\n%s" % (must, out))
-    # Every option that takes a value shows its default on its line or the next.
+    # Every option that takes a value shows its default in its entry (the
+    # option line and its indented continuation lines).
     lines = out.splitlines()
     for i, line in enumerate(lines):
         m = re.match(r"\s+(-\w, )?--([a-z-]+) [A-Z]+", line)
-        if m and "default" not in line and "default" not in lines[i + 1]:
-            raise AssertionError("--%s has no default in --help: %r" % (m.group(2), line))
+        if not m:
+            continue
+        entry = [line]
+        for more in lines[i + 1:]:
+            if not more.startswith(" " * 20):
+                break
+            entry.append(more)
+        if "default" not in " ".join(entry):
+            raise AssertionError("--%s has no default in --help: %r" % (m.group(2), entry))
+    for line in lines:
+        if len(line) > 79:
+            raise AssertionError("--help line wider than 79 columns: %r" % line)
 
 
 def test_version_prints_name_and_version(srv):

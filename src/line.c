@@ -36,6 +36,12 @@ clean(struct line_reader *lr, const uint8_t *raw, size_t n, char *out, size_t ca
 			}
 			continue;
 		}
+		if (c == '\r') {
+			/* A bare CR (telnet sends CR NUL for one) is not text:
+			 * kept, it would let a line overwrite itself. */
+			i += i + 1 < n && raw[i + 1] == 0 ? 2 : 1;
+			continue;
+		}
 		if (c != LINE_IAC) {
 			if (k < cap)
 				out[k] = (char)c;

@@ -146,12 +146,26 @@ on_presence(void *ctx, struct pres *p)
 
 static const struct sink text_sink = {on_message, on_presence};
 
+/* What a user typed, made safe to quote back at them (at most 40 bytes of
+ * it): their own control characters must not reach their terminal either. */
+static int
+quote(char *out, size_t cap, const char *arg, size_t n)
+{
+	struct term_buf b;
+
+	term_init(&b, out, cap - 1);
+	term_safe(&b, arg, n > 40 ? 40 : n);
+	out[b.len] = '\0';
+	return (int)b.len;
+}
+
 /* Explain a refusal in words a person can act on. */
 static void
-send_error(struct conn *c, int code, const char *arg, size_t an)
+send_error(struct conn *c, int code, const char *raw, size_t rawn)
 {
 	const struct config *cfg = &c->srv->cfg;
-	int n = (int)an;
+	char arg[128];
+	int n = quote(arg, sizeof(arg), raw, rawn);
 
 	switch (code) {
 	case WIRE_E_NICK_INVALID:
@@ -177,7 +191,8 @@ send_error(struct conn *c, int code, const char *arg, size_t an)
 		send_line(c, "! nobody called %.*s is online", n, arg);
 		break;
 	case WIRE_E_TEXT_INVALID:
-		send_line(c, "! that line is not UTF-8 text (set your terminal to UTF-8)");
+		send_line(c, "! that line is not UTF-8 text, or holds a NUL byte (set your "
+		             "terminal to UTF-8)");
 		break;
 	case WIRE_E_TEXT_TOO_LONG:
 		send_line(c, "! that message is too long: the limit is %u bytes", cfg->max_text);
@@ -494,6 +509,7 @@ cmd_help(struct conn *c)
 	send_line(c, "*   /rooms          list rooms");
 	send_line(c, "*   /who [ROOM]     list the members of a room");
 	send_line(c, "*   /users          list the users online");
+	send_line(c, "*   /help           this list");
 	send_line(c, "*   /quit           leave");
 	send_line(c, "* a line starting with // sends one starting with /");
 }
@@ -550,10 +566,10 @@ register_line(struct conn *c, const char *line, size_t n)
 	}
 	log_info("conn %s: registered as %s (text)", c->peer, session_nick(c->sess));
 	rooms = core_room_count(c->srv->core);
-	send_line(c,
-	          "* hello %s. %zu room%s open: /rooms lists them, /join ROOM enters one, "
-	          "/help for more",
-	          session_nick(c->sess), rooms, rooms == 1 ? " is" : "s are");
+	/* Server lines stay within 80 columns: a telnet window wraps them. */
+	send_line(c, "* hello %s, %zu room%s open", session_nick(c->sess), rooms,
+	          rooms == 1 ? " is" : "s are");
+	send_line(c, "* /rooms lists them, /join ROOM enters one, /help lists all commands");
 	if (cfg->flood_rate)
 		send_line(c, "* limits: messages up to %u bytes, %u lines a second (bursts of %u)",
 		          cfg->max_text, cfg->flood_rate, cfg->flood_burst);
@@ -608,8 +624,10 @@ command(struct conn *c, const char *cmd, size_t cn, const char *rest, size_t rn)
 		text_bye(c, WIRE_R_NONE);
 		conn_close_after_flush(c, WIRE_R_NONE, CHATD_DRAIN_TIMEOUT);
 	} else {
-		send_line(c, "! unknown command /%.*s: /help lists the commands",
-		          (int)(cn > 32 ? 32 : cn), cmd);
+		char word[128];
+
+		quote(word, sizeof(word), cmd, cn);
+		send_line(c, "! unknown command /%s: /help lists the commands", word);
 	}
 }
 
@@ -617,14 +635,16 @@ static void
 handle_line(struct conn *c, const char *line, size_t n)
 {
 	const char *cmd, *rest;
-	size_t cn, rn;
+	size_t cn, rn, blank = 0;
 
 	if (!session_registered(c->sess)) {
 		register_line(c, line, n);
 		return;
 	}
-	if (n == 0)
-		return;
+	while (blank < n && line[blank] == ' ')
+		blank++;
+	if (blank == n)
+		return; /* nothing but spaces: nothing to say */
 	if (line_command(line, n, &cmd, &cn, &rest, &rn)) {
 		command(c, cmd, cn, rest, rn);
 		return;
@@ -703,9 +723,7 @@ text_start(struct conn *c)
 	c->fe_state = t;
 	c->sess = core_session_new(c->srv->core, &text_sink, c);
 	keepalive(c);
-	send_line(c,
-	          "* welcome to %s, a chatd server. Lines starting with / are commands; "
-	          "/help lists them.",
+	send_line(c, "* welcome to %s. Commands start with /, and /help lists them.",
 	          c->srv->cfg.server_name);
 	prompt_name(c);
 }

@@ -27,12 +27,13 @@
 #define CHATD_MAX_LISTEN               16    /* --listen may be given this often */
 
 /* Not configurable: internal budgets. */
-#define CHATD_READ_CHUNK     65536                /* bytes read per read(2) */
-#define CHATD_WRITE_BUDGET   ((size_t)256 * 1024) /* bytes written per connection per loop turn */
-#define CHATD_WRITE_IOV      256                  /* blocks gathered per writev(2) */
-#define CHATD_DRAIN_TIMEOUT  2.0 /* seconds to flush a final error before closing */
-#define CHATD_LISTEN_BACKLOG 4096
-#define CHATD_EMFILE_PAUSE   0.1  /* seconds the listeners rest when out of descriptors */
-#define CHATD_REPLY_BLOCK    1024 /* bytes per private reply block */
+#define CHATD_READ_CHUNK      65536                /* bytes read per read(2) */
+#define CHATD_WRITE_BUDGET    ((size_t)256 * 1024) /* bytes written per connection per loop turn */
+#define CHATD_WRITE_IOV       256                  /* blocks gathered per writev(2) */
+#define CHATD_DRAIN_TIMEOUT   2.0 /* seconds to flush a final error before closing */
+#define CHATD_LISTEN_BACKLOG  4096
+#define CHATD_EMFILE_PAUSE    0.1  /* seconds the listeners rest when out of descriptors */
+#define CHATD_STATUS_INTERVAL 5.0  /* seconds between systemd STATUS= updates */
+#define CHATD_REPLY_BLOCK     1024 /* bytes per private reply block */
 
 #endif

@@ -93,12 +93,34 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-struct listener *
-listener_open(struct server *srv, const struct listen_spec *spec)
+/* Wrap a bound, listening, non-blocking socket. */
+static struct listener *
+wrap(struct server *srv, int fd, int proto)
 {
 	struct sockaddr_storage bound = {0};
 	socklen_t blen = sizeof(bound);
-	struct listener *l;
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		fatal("out of memory (listener)");
+	l->srv = srv;
+	l->fd = fd;
+	l->proto = proto;
+	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
+		snprintf(l->name, sizeof(l->name), "fd %d", fd);
+	else
+		addr_text((struct sockaddr *)&bound, l->name, sizeof(l->name));
+	ev_io_init(&l->io, accept_cb, fd, EV_READ);
+	log_notice("listening on %s (%s)", l->name,
+	           proto == LISTEN_TEXT     ? "text"
+	           : proto == LISTEN_FRAMED ? "framed"
+	                                    : "framed and text");
+	return l;
+}
+
+struct listener *
+listener_open(struct server *srv, const struct listen_spec *spec)
+{
 	int fd, one = 1;
 
 	fd = socket(spec->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -110,25 +132,18 @@ listener_open(struct server *srv, const struct listen_spec *spec)
 	if (spec->addr.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0 ||
-	    listen(fd, CHATD_LISTEN_BACKLOG) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
+	    listen(fd, CHATD_LISTEN_BACKLOG) < 0) {
 		log_err("listen %s: %s", spec->text, strerror(errno));
 		close(fd);
 		return NULL;
 	}
-	l = calloc(1, sizeof(*l));
-	if (l == NULL)
-		fatal("out of memory (listener)");
-	l->srv = srv;
-	l->fd = fd;
-	l->proto = spec->proto;
-	addr_text((struct sockaddr *)&bound, l->name, sizeof(l->name));
-	ev_io_init(&l->io, accept_cb, fd, EV_READ);
-	log_notice("listening on %s (%s)", l->name,
-	           spec->proto == LISTEN_TEXT     ? "text"
-	           : spec->proto == LISTEN_FRAMED ? "framed"
-	                                          : "framed and text");
-	return l;
+	return wrap(srv, fd, spec->proto);
+}
+
+struct listener *
+listener_adopt(struct server *srv, int fd, int proto)
+{
+	return wrap(srv, fd, proto);
 }
 
 void

@@ -8,6 +8,7 @@
 #include "server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "listener.h"
 #include "text.h"
 #include "log.h"
+#include "sysd.h"
 
 #define SERVER_OF(ptr, member)                                                                     \
 	((struct server *)(void *)((char *)(ptr)-offsetof(struct server, member)))
@@ -135,6 +137,8 @@ server_shutdown(struct server *srv)
 	if (srv->shutting_down)
 		return;
 	srv->shutting_down = 1;
+	sysd_notify("STOPPING=1");
+	ev_timer_stop(srv->loop, &srv->status);
 	log_notice("shutting down: telling %zu connections", srv->nconns);
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_stop(srv->listeners[i]);
@@ -151,6 +155,48 @@ server_shutdown(struct server *srv)
 	}
 	ev_timer_set(&srv->shutdown_deadline, srv->cfg.shutdown_timeout, 0);
 	ev_timer_start(srv->loop, &srv->shutdown_deadline);
+}
+
+/* The watchdog is fed from the loop itself: if the loop stalls, it
+ * stops, and systemd restarts the service. */
+static void
+watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sysd_notify("WATCHDOG=1");
+}
+
+static void
+status_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = SERVER_OF(w, status);
+
+	(void)loop;
+	(void)revents;
+	sysd_status("%zu connections, %zu users, %zu rooms", srv->nconns,
+	            core_user_count(srv->core), core_room_count(srv->core));
+}
+
+/* Raise the open-files soft limit to the hard one: every connection is a
+ * descriptor, and the default soft limit (1024) is far below what a chat
+ * server holds. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	log_notice("open files limit %llu: room for about %llu connections",
+	           (unsigned long long)rl.rlim_cur,
+	           (unsigned long long)(rl.rlim_cur > 32 ? rl.rlim_cur - 32 : 0));
 }
 
 static void
@@ -173,8 +219,10 @@ reload(struct server *srv)
 	char err[512];
 	int n;
 
+	sysd_reloading();
 	if (config_reload(&srv->cfg, &next, err, sizeof(err)) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
+		sysd_notify("READY=1");
 		return;
 	}
 	n = config_diff(&srv->cfg, &next, report_change);
@@ -187,6 +235,7 @@ reload(struct server *srv)
 	core_set_limits(srv->core, &lim);
 	log_notice("reloaded %s: %d change%s", next.path[0] ? next.path : "the command line", n,
 	           n == 1 ? "" : "s");
+	sysd_notify("READY=1");
 }
 
 static void
@@ -242,8 +291,27 @@ server_new(const struct config *cfg)
 	ev_signal_start(srv->loop, &srv->sigint);
 	ev_signal_start(srv->loop, &srv->sighup);
 
+	ev_timer_init(&srv->watchdog, watchdog_cb, 0, 0);
+	ev_timer_init(&srv->status, status_cb, CHATD_STATUS_INTERVAL, CHATD_STATUS_INTERVAL);
+	raise_nofile();
+
 	/* Listeners last: once one is announced, a signal must already find
-	 * its watcher, or a quick SIGTERM would kill the process outright. */
+	 * its watcher, or a quick SIGTERM would kill the process outright.
+	 * Sockets passed by systemd take the place of the configured ones. */
+	{
+		int fds[CHATD_MAX_LISTEN], protos[CHATD_MAX_LISTEN];
+		int n = sysd_listen_fds(fds, protos, CHATD_MAX_LISTEN), k;
+
+		if (n > 0) {
+			log_notice(
+			        "socket activation: %d listening socket%s from the service manager",
+			        n, n == 1 ? "" : "s");
+			for (k = 0; k < n; k++)
+				srv->listeners[srv->nlisteners++] =
+				        listener_adopt(srv, fds[k], protos[k]);
+			return srv;
+		}
+	}
 	for (i = 0; i < cfg->nlisten; i++) {
 		struct listener *l = listener_open(srv, &cfg->listen[i]);
 
@@ -259,10 +327,20 @@ server_new(const struct config *cfg)
 int
 server_run(struct server *srv)
 {
+	double wd = sysd_watchdog_interval();
 	unsigned i;
 
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_start(srv->listeners[i]);
+	if (wd > 0) {
+		ev_timer_set(&srv->watchdog, 0, wd);
+		ev_timer_again(srv->loop, &srv->watchdog);
+		log_info("watchdog: keep-alive every %.3g s", wd);
+	}
+	ev_timer_start(srv->loop, &srv->status);
+	/* Every listener is up: this is the moment to say so. */
+	sysd_notify("READY=1");
+	status_cb(srv->loop, &srv->status, 0);
 	ev_run(srv->loop, 0);
 	log_notice("shut down");
 	return 0;

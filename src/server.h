@@ -37,6 +37,8 @@ struct server {
 	ev_signal sigint;
 	ev_signal sighup;
 	ev_timer shutdown_deadline;
+	ev_timer watchdog; /* systemd keep-alive, when asked for */
+	ev_timer status;   /* systemd STATUS= line */
 	int shutting_down;
 
 	uint8_t *scratch; /* CHATD_READ_CHUNK bytes, shared by every read */

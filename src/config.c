@@ -60,6 +60,14 @@ static const struct key keys[] = {
          1},
         {"max-members", K_UINT, F(max_members), 0, 1u << 30, "N",
          "members one room may have, 0 = no limit", 1},
+        {"max-rooms-total", K_UINT, F(max_rooms_total), 0, 1u << 30, "N",
+         "rooms on the server, 0 = no limit; empty rooms are forgotten first", 1},
+        {"max-conns", K_UINT, F(max_conns), 0, 1u << 30, "N",
+         "connections in all, 0 = as many as the open-files limit allows", 1},
+        {"max-conns-per-ip", K_UINT, F(max_conns_per_ip), 0, 1u << 30, "N",
+         "connections from one address, 0 = no limit", 1},
+        {"handshake-timeout", K_SECONDS, F(handshake_timeout), 0.01, 86400, "SEC",
+         "a connection that has not chosen a name by then is closed", 1},
         {"flood-rate", K_UINT, F(flood_rate), 0, 1000000, "N",
          "requests a second per client before it is slowed down, 0 = off", 1},
         {"flood-burst", K_UINT, F(flood_burst), 1, 1000000, "N",
@@ -88,6 +96,10 @@ config_defaults(struct config *cfg)
 	cfg->max_text = CHATD_DEFAULT_MAX_TEXT;
 	cfg->max_rooms = CHATD_DEFAULT_MAX_ROOMS;
 	cfg->max_members = CHATD_DEFAULT_MAX_MEMBERS;
+	cfg->max_rooms_total = CHATD_DEFAULT_MAX_ROOMS_TOTAL;
+	cfg->max_conns = CHATD_DEFAULT_MAX_CONNS;
+	cfg->max_conns_per_ip = CHATD_DEFAULT_MAX_CONNS_PER_IP;
+	cfg->handshake_timeout = CHATD_DEFAULT_HANDSHAKE;
 	cfg->flood_rate = CHATD_DEFAULT_FLOOD_RATE;
 	cfg->flood_burst = CHATD_DEFAULT_FLOOD_BURST;
 	cfg->shutdown_timeout = CHATD_DEFAULT_SHUTDOWN_TIMEOUT;

@@ -38,6 +38,10 @@ struct config {
 	unsigned max_text;
 	unsigned max_rooms;
 	unsigned max_members;
+	unsigned max_rooms_total;
+	unsigned max_conns;
+	unsigned max_conns_per_ip;
+	double handshake_timeout;
 	unsigned flood_rate;
 	unsigned flood_burst;
 	double shutdown_timeout;

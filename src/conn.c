@@ -6,6 +6,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,17 +82,54 @@ arm_timer(struct conn *c, double at)
 	ev_timer_start(loop, &c->timer);
 }
 
-/* The protocol is known: hand the connection to its front end. */
+/* Turn c away in its protocol, saying which limit it met. */
+static void
+refuse(struct conn *c, enum conn_refusal why)
+{
+	const struct config *cfg = &c->srv->cfg;
+	uint16_t code = WIRE_E_SERVER_FULL;
+	char text[160];
+
+	switch (why) {
+	case REFUSE_FULL:
+		snprintf(text, sizeof(text),
+		         "the server is at its limit of %zu connections (max-conns)",
+		         c->srv->max_conns);
+		break;
+	case REFUSE_PER_IP:
+		snprintf(text, sizeof(text),
+		         "%u connections from %s already, the limit (max-conns-per-ip)",
+		         cfg->max_conns_per_ip, c->ipc ? c->ipc->ip : "this address");
+		break;
+	default:
+		code = WIRE_E_HANDSHAKE_TIMEOUT;
+		snprintf(text, sizeof(text), "no name chosen within %g s (handshake-timeout)",
+		         cfg->handshake_timeout);
+		break;
+	}
+	if (c->fe)
+		c->fe->refuse(c, code, text);
+	else
+		conn_close(c, WIRE_R_HANDSHAKE_TIMEOUT);
+}
+
+/* The protocol is known: hand the connection to its front end, or turn
+ * it away in that protocol if a limit said so at accept. */
 static void
 choose(struct conn *c, const struct frontend *fe)
 {
 	c->fe = fe;
 	conn_set_state(c, CONN_OPEN);
+	if (c->refusal != REFUSE_NONE) {
+		refuse(c, (enum conn_refusal)c->refusal);
+		return;
+	}
 	fe->start(c);
 }
 
 struct conn *
-conn_new(struct server *srv, int fd, const char *peer, int mode)
+conn_new(struct server *srv, int fd, const char *peer, int mode, struct ipcount *ipc,
+         enum conn_refusal refusal)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	double now = ev_now(srv->loop);
@@ -102,6 +140,11 @@ conn_new(struct server *srv, int fd, const char *peer, int mode)
 	c->fd = fd;
 	c->state = CONN_DETECT;
 	c->mode = (uint8_t)mode;
+	c->refusal = (uint8_t)refusal;
+	c->created = now;
+	c->ipc = ipc;
+	if (ipc)
+		ipc->n++;
 	c->announce = 1;
 	c->last_rx = now;
 	c->tokens = srv->cfg.flood_burst;
@@ -113,7 +156,9 @@ conn_new(struct server *srv, int fd, const char *peer, int mode)
 	/* An auto listener waits a moment for a program's preface before
 	 * greeting a person; the liveness rules take over after that. */
 	ev_timer_init(&c->timer, conn_timer_cb,
-	              mode == LISTEN_AUTO ? srv->cfg.detect_window : srv->cfg.ping_interval, 0);
+	              fmin(mode == LISTEN_AUTO ? srv->cfg.detect_window : srv->cfg.ping_interval,
+	                   srv->cfg.handshake_timeout),
+	              0);
 	ev_timer_start(srv->loop, &c->timer);
 	c->next = srv->conns;
 	if (srv->conns)
@@ -268,16 +313,16 @@ process(struct conn *c, const uint8_t *p, size_t len)
 			break;
 		case DETECT_TEXT:
 			if (c->mode == LISTEN_FRAMED) {
-				framed_refuse(c, WIRE_E_BAD_PREFACE);
+				framed_refuse(c, WIRE_E_BAD_PREFACE, NULL);
 				return len;
 			}
 			choose(c, &text_frontend);
 			break;
 		case DETECT_BAD_VERSION:
-			framed_refuse(c, WIRE_E_BAD_VERSION);
+			framed_refuse(c, WIRE_E_BAD_VERSION, NULL);
 			return len;
 		case DETECT_BAD_PREFACE:
-			framed_refuse(c, WIRE_E_BAD_PREFACE);
+			framed_refuse(c, WIRE_E_BAD_PREFACE, NULL);
 			return len;
 		}
 	}
@@ -399,6 +444,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct conn *c = CONN_OF(w, timer);
 	const struct config *cfg = &c->srv->cfg;
 	double now = ev_now(loop), silent, next;
+	int registered;
 
 	(void)revents;
 	if (c->state == CONN_DRAINING) {
@@ -419,25 +465,39 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	    now - c->last_rx >= cfg->detect_window) {
 		/* Nothing said: a person at a terminal, waiting to be greeted. */
 		choose(c, &text_frontend);
+		if (c->state != CONN_OPEN)
+			return;
 	}
-	if (c->fe && c->fe->idle == NULL)
-		return; /* TCP keepalive watches this one */
-	silent = now - c->last_rx;
-	if (silent >= cfg->ping_interval + cfg->ping_timeout) {
-		log_notice("conn %s: no answer for %.1f s", c->peer, silent);
-		if (c->fe && c->state == CONN_OPEN)
-			c->fe->bye(c, WIRE_R_PING_TIMEOUT);
-		conn_close_after_flush(c, WIRE_R_PING_TIMEOUT, CHATD_DRAIN_TIMEOUT);
+	registered = c->sess && session_registered(c->sess);
+	if (!registered && now - c->created >= cfg->handshake_timeout) {
+		/* Slots are not for holding: a client must say who it is. */
+		log_notice("conn %s: no name after %.1f s", c->peer, now - c->created);
+		refuse(c, REFUSE_HANDSHAKE);
 		return;
 	}
-	if (silent >= cfg->ping_interval && !c->pinged && c->fe && c->state == CONN_OPEN) {
-		c->pinged = 1;
-		c->fe->idle(c);
+	next = registered ? INFINITY : c->created + cfg->handshake_timeout;
+	if (c->state == CONN_DETECT && c->mode == LISTEN_AUTO && c->in == NULL)
+		next = fmin(next, c->last_rx + cfg->detect_window);
+	/* People cannot answer pings: TCP keepalive watches text clients. */
+	if (c->fe == NULL || c->fe->idle != NULL) {
+		silent = now - c->last_rx;
+		if (silent >= cfg->ping_interval + cfg->ping_timeout) {
+			log_notice("conn %s: no answer for %.1f s", c->peer, silent);
+			if (c->fe && c->state == CONN_OPEN)
+				c->fe->bye(c, WIRE_R_PING_TIMEOUT);
+			conn_close_after_flush(c, WIRE_R_PING_TIMEOUT, CHATD_DRAIN_TIMEOUT);
+			return;
+		}
+		if (silent >= cfg->ping_interval && !c->pinged && c->fe && c->state == CONN_OPEN) {
+			c->pinged = 1;
+			c->fe->idle(c);
+		}
+		if (c->pinged || c->last_rx + cfg->ping_interval <= now)
+			next = fmin(next, c->last_rx + cfg->ping_interval + cfg->ping_timeout);
+		else
+			next = fmin(next, c->last_rx + cfg->ping_interval);
 	}
-	next = c->last_rx + cfg->ping_interval;
-	if (c->pinged || next <= now)
-		next = c->last_rx + cfg->ping_interval + cfg->ping_timeout;
-	if (c->throttled)
+	if (c->throttled || next == INFINITY)
 		return; /* throttle() armed the timer for the resume */
 	arm_timer(c, next);
 }
@@ -492,6 +552,7 @@ destroy(struct conn *c)
 	pending_remove(c);
 	if (c->fe && c->fe->end)
 		c->fe->end(c);
+	server_ip_release(srv, c->ipc);
 	ev_io_stop(srv->loop, &c->io);
 	ev_timer_stop(srv->loop, &c->timer);
 	close(c->fd);

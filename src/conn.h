@@ -43,7 +43,9 @@ struct frontend {
 	 * cannot answer pings (people): TCP keepalive watches them instead. */
 	void (*idle)(struct conn *c);
 	void (*bye)(struct conn *c, uint8_t reason); /* queue a farewell */
-	void (*end)(struct conn *c);                 /* free the front end's state */
+	/* Turn the client away: code (a 1xx wire_error) and why, then close. */
+	void (*refuse)(struct conn *c, uint16_t code, const char *why);
+	void (*end)(struct conn *c); /* free the front end's state */
 };
 
 struct conn {
@@ -71,17 +73,37 @@ struct conn {
 	uint8_t throttled; /* reading stopped by flood control */
 	uint8_t writing;   /* EV_WRITE armed */
 	uint8_t mode;      /* enum listen_proto of the listener that accepted it */
+	uint8_t refusal;   /* enum conn_refusal: to be turned away once its protocol is known */
 	struct outq out;
-	double last_rx;  /* ev_now() of the last input */
-	double tokens;   /* flood-control bucket */
-	double tok_time; /* when tokens were last refilled */
-	double deadline; /* draining: when to give up flushing */
-	char peer[48];   /* address:port, for logs */
+	double created;      /* ev_now() at accept */
+	double last_rx;      /* ev_now() of the last input */
+	struct ipcount *ipc; /* connections from this client's address */
+	double tokens;       /* flood-control bucket */
+	double tok_time;     /* when tokens were last refilled */
+	double deadline;     /* draining: when to give up flushing */
+	char peer[48];       /* address:port, for logs */
+};
+
+/* Why a connection is turned away. */
+enum conn_refusal {
+	REFUSE_NONE,
+	REFUSE_FULL,      /* max-conns reached */
+	REFUSE_PER_IP,    /* max-conns-per-ip reached */
+	REFUSE_HANDSHAKE, /* no name chosen within handshake-timeout */
+};
+
+/* Per-address connection counts, kept by the server. */
+struct ipcount {
+	char ip[48];
+	unsigned n;
 };
 
 /* Adopt an accepted, non-blocking socket from a listener of the given
- * protocol (enum listen_proto). */
-struct conn *conn_new(struct server *srv, int fd, const char *peer, int mode);
+ * protocol (enum listen_proto), from the address counted in ipc; a
+ * refusal other than REFUSE_NONE turns the client away in its own
+ * protocol as soon as that is known. */
+struct conn *conn_new(struct server *srv, int fd, const char *peer, int mode, struct ipcount *ipc,
+                      enum conn_refusal refusal);
 
 void conn_set_state(struct conn *c, enum conn_state st);
 static inline int

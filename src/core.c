@@ -386,6 +386,19 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 		return WIRE_E_TOO_MANY_ROOMS;
 	if (r && c->lim.max_members && r->nmembers >= c->lim.max_members)
 		return WIRE_E_ROOM_FULL;
+	if (r == NULL && c->lim.max_rooms_total && c->rooms.len >= c->lim.max_rooms_total) {
+		/* Make room by forgetting the oldest empty room's history; refuse
+		 * only when every room has members. */
+		struct room *old = c->lhead;
+
+		if (old == NULL)
+			return WIRE_E_ROOM_LIMIT;
+		linger_unlink(c, old);
+		hmap_del(&c->rooms, old->key, old->name_len);
+		log_info("room %s freed early: the server holds %u rooms", old->name,
+		         c->lim.max_rooms_total);
+		room_free(old);
+	}
 	r = room_get(c, name, n, key);
 
 	if (r->nmembers == 0) {

@@ -23,11 +23,12 @@ struct session;
 
 /* Budgets the core enforces; zero means "no limit" where noted. */
 struct core_limits {
-	unsigned history_len;    /* ring size for rooms created from now on */
-	uint64_t room_linger_ms; /* how long an empty room keeps its history */
-	unsigned max_text;       /* bytes of message text */
-	unsigned max_rooms;      /* rooms one session may be in (0: no limit) */
-	unsigned max_members;    /* members one room may have (0: no limit) */
+	unsigned history_len;     /* ring size for rooms created from now on */
+	uint64_t room_linger_ms;  /* how long an empty room keeps its history */
+	unsigned max_text;        /* bytes of message text */
+	unsigned max_rooms;       /* rooms one session may be in (0: no limit) */
+	unsigned max_members;     /* members one room may have (0: no limit) */
+	unsigned max_rooms_total; /* rooms, active and lingering (0: no limit) */
 };
 
 /*

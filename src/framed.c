@@ -67,22 +67,26 @@ send_error(struct conn *c, uint16_t code, uint8_t type, uint32_t ref, const char
 static void
 fatal_error(struct conn *c, uint16_t code, uint8_t type, const char *detail)
 {
-	log_notice("conn %s: protocol error: %s%s%s", c->peer, wire_error_name(code),
-	           detail ? ": " : "", detail ? detail : "");
+	log_notice("conn %s: closing: %s%s%s", c->peer, wire_error_name(code), detail ? ": " : "",
+	           detail ? detail : "");
 	send_error(c, code, type, 0, detail);
-	conn_close_after_flush(c, WIRE_R_PROTOCOL_ERROR, CHATD_DRAIN_TIMEOUT);
+	conn_close_after_flush(c,
+	                       code == WIRE_E_HANDSHAKE_TIMEOUT ? WIRE_R_HANDSHAKE_TIMEOUT
+	                                                        : WIRE_R_PROTOCOL_ERROR,
+	                       CHATD_DRAIN_TIMEOUT);
 }
 
 void
-framed_refuse(struct conn *c, uint16_t code)
+framed_refuse(struct conn *c, uint16_t code, const char *why)
 {
 	c->fe = &framed_frontend;
 	if (c->state == CONN_DETECT)
 		conn_set_state(c, CONN_OPEN);
-	fatal_error(c, code, 0,
-	            code == WIRE_E_BAD_VERSION
-	                    ? "this server speaks version 1"
-	                    : "expected the 8-byte preface 89 43 48 41 54 44 00 01");
+	if (why == NULL)
+		why = code == WIRE_E_BAD_VERSION
+		              ? "this server speaks version 1"
+		              : "expected the 8-byte preface 89 43 48 41 54 44 00 01";
+	fatal_error(c, code, 0, why);
 }
 
 /* Live renderings go back to back into the arena (see blk.h); history
@@ -469,5 +473,5 @@ framed_idle(struct conn *c)
 }
 
 const struct frontend framed_frontend = {
-        "framed", framed_input, framed_start, framed_idle, framed_bye, NULL,
+        "framed", framed_input, framed_start, framed_idle, framed_bye, framed_refuse, NULL,
 };

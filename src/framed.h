@@ -13,7 +13,8 @@ extern const struct frontend framed_frontend;
 /* Release the rendering arena (at exit). */
 void framed_cleanup(void);
 
-/* Answer a client whose preface was wrong with a 1xx error, then close. */
-void framed_refuse(struct conn *c, uint16_t code);
+/* Turn a client away with a 1xx error saying why (NULL: the standard
+ * text for preface errors), then close. */
+void framed_refuse(struct conn *c, uint16_t code, const char *why);
 
 #endif

@@ -52,6 +52,20 @@ addr_text(const struct sockaddr *sa, char *out, size_t n)
 	}
 }
 
+/* The address alone, without the port: what per-address limits count. */
+static void
+addr_host(const struct sockaddr *sa, char *out, size_t n)
+{
+	if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          out, (socklen_t)n);
+	else if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+		          (socklen_t)n);
+	else
+		snprintf(out, n, "unknown");
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -62,7 +76,9 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (;;) {
 		struct sockaddr_storage ss = {0};
 		socklen_t len = sizeof(ss);
-		char peer[64];
+		char peer[64], host[64];
+		enum conn_refusal why;
+		struct ipcount *ipc;
 		int fd, one = 1;
 
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -89,7 +105,23 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		addr_text((struct sockaddr *)&ss, peer, sizeof(peer));
-		(void)conn_new(srv, fd, peer, l->proto);
+		addr_host((struct sockaddr *)&ss, host, sizeof(host));
+		if (srv->nconns >= srv->max_conns + CHATD_REFUSE_SLACK) {
+			/* Far over the limit: not even a goodbye. */
+			close(fd);
+			continue;
+		}
+		ipc = server_ip_get(srv, host);
+		why = REFUSE_NONE;
+		if (srv->nconns >= srv->max_conns)
+			why = REFUSE_FULL;
+		else if (srv->cfg.max_conns_per_ip && ipc->n >= srv->cfg.max_conns_per_ip)
+			why = REFUSE_PER_IP;
+		if (why != REFUSE_NONE)
+			log_notice("refusing %s: %s", peer,
+			           why == REFUSE_FULL ? "max-conns reached"
+			                              : "max-conns-per-ip reached");
+		(void)conn_new(srv, fd, peer, l->proto, ipc, why);
 	}
 }
 

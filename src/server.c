@@ -39,6 +39,7 @@ limits_from(const struct config *cfg, struct core_limits *lim)
 	lim->max_text = cfg->max_text;
 	lim->max_rooms = cfg->max_rooms;
 	lim->max_members = cfg->max_members;
+	lim->max_rooms_total = cfg->max_rooms_total;
 }
 
 /* Free rooms whose linger is over and wake up for the next one. */
@@ -192,11 +193,47 @@ raise_nofile(void)
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
-		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	log_notice("open files limit %llu: room for about %llu connections",
-	           (unsigned long long)rl.rlim_cur,
-	           (unsigned long long)(rl.rlim_cur > 32 ? rl.rlim_cur - 32 : 0));
+}
+
+void
+server_capacity(struct server *srv)
+{
+	struct rlimit rl;
+	size_t fds = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		fds = rl.rlim_cur == RLIM_INFINITY ? (size_t)1 << 30 : (size_t)rl.rlim_cur;
+	/* Keep descriptors for the listeners, the loop and the logs, so that
+	 * a full server refuses politely instead of failing accept(). */
+	srv->max_conns = fds > CHATD_FD_RESERVE ? fds - CHATD_FD_RESERVE : 1;
+	if (srv->cfg.max_conns && srv->cfg.max_conns < srv->max_conns)
+		srv->max_conns = srv->cfg.max_conns;
+	log_notice("open files limit %zu: room for %zu connections", fds, srv->max_conns);
+}
+
+struct ipcount *
+server_ip_get(struct server *srv, const char *ip)
+{
+	struct ipcount *ipc = hmap_get(&srv->per_ip, ip, strlen(ip));
+
+	if (ipc)
+		return ipc;
+	ipc = calloc(1, sizeof(*ipc));
+	if (ipc == NULL)
+		fatal("out of memory (address count)");
+	snprintf(ipc->ip, sizeof(ipc->ip), "%s", ip);
+	hmap_put(&srv->per_ip, ipc->ip, strlen(ipc->ip), ipc);
+	return ipc;
+}
+
+void
+server_ip_release(struct server *srv, struct ipcount *ipc)
+{
+	if (ipc == NULL || --ipc->n > 0)
+		return;
+	hmap_del(&srv->per_ip, ipc->ip, strlen(ipc->ip));
+	free(ipc);
 }
 
 static void
@@ -230,6 +267,7 @@ reload(struct server *srv)
 	memcpy(next.listen, srv->cfg.listen, sizeof(next.listen));
 	next.nlisten = srv->cfg.nlisten;
 	srv->cfg = next;
+	server_capacity(srv);
 	log_set_level((enum log_level)next.log_level);
 	limits_from(&next, &lim);
 	core_set_limits(srv->core, &lim);
@@ -294,6 +332,8 @@ server_new(const struct config *cfg)
 	ev_timer_init(&srv->watchdog, watchdog_cb, 0, 0);
 	ev_timer_init(&srv->status, status_cb, CHATD_STATUS_INTERVAL, CHATD_STATUS_INTERVAL);
 	raise_nofile();
+	server_capacity(srv);
+	hmap_init(&srv->per_ip);
 
 	/* Listeners last: once one is announced, a signal must already find
 	 * its watcher, or a quick SIGTERM would kill the process outright.
@@ -355,6 +395,7 @@ server_free(struct server *srv)
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_free(srv->listeners[i]);
 	core_free(srv->core);
+	hmap_free(&srv->per_ip);
 	framed_cleanup();
 	text_cleanup();
 	free(srv->scratch);

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "core.h"
+#include "hmap.h"
 
 struct conn;
 struct listener;
@@ -27,6 +28,8 @@ struct server {
 
 	struct conn *conns; /* every open connection */
 	size_t nconns;
+	size_t max_conns;     /* the effective limit: max-conns, or what descriptors allow */
+	struct hmap per_ip;   /* address -> struct ipcount */
 	struct conn *pending; /* connections with output to flush this turn */
 	struct conn *reap;    /* connections closed, to be torn down this turn */
 
@@ -44,6 +47,16 @@ struct server {
 	uint8_t *scratch; /* CHATD_READ_CHUNK bytes, shared by every read */
 	uint64_t ping_token;
 };
+
+struct ipcount;
+
+/* The connection count of address ip (created at 0 when new); the caller
+ * counts the connection in it. */
+struct ipcount *server_ip_get(struct server *srv, const char *ip);
+/* A connection from ipc ended: forget the address when it was the last. */
+void server_ip_release(struct server *srv, struct ipcount *ipc);
+/* Work out max_conns from the configuration and the descriptor limit. */
+void server_capacity(struct server *srv);
 
 /* Create the server: open every listener, or return NULL after logging. */
 struct server *server_new(const struct config *cfg);

@@ -729,6 +729,16 @@ text_start(struct conn *c)
 }
 
 static void
+text_refuse(struct conn *c, uint16_t code, const char *why)
+{
+	send_line(c, "! %s: %s; bye", wire_error_name(code), why);
+	conn_close_after_flush(c,
+	                       code == WIRE_E_HANDSHAKE_TIMEOUT ? WIRE_R_HANDSHAKE_TIMEOUT
+	                                                        : WIRE_R_PROTOCOL_ERROR,
+	                       CHATD_DRAIN_TIMEOUT);
+}
+
+static void
 text_end(struct conn *c)
 {
 	free(c->fe_state);
@@ -736,5 +746,5 @@ text_end(struct conn *c)
 }
 
 const struct frontend text_frontend = {
-        "text", text_input, text_start, NULL, text_bye, text_end,
+        "text", text_input, text_start, NULL, text_bye, text_refuse, text_end,
 };

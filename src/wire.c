@@ -758,6 +758,8 @@ wire_error_name(uint16_t code)
 		return "too many rooms";
 	case WIRE_E_ROOM_FULL:
 		return "room full";
+	case WIRE_E_ROOM_LIMIT:
+		return "too many rooms on the server";
 	default:
 		return "unknown error";
 	}

@@ -19,7 +19,7 @@ def main():
     ap.add_argument("--chatd", required=True)
     ap.add_argument("--swarm", required=True)
     args = ap.parse_args()
-    with t.Server(os.path.abspath(args.chatd), "--flood-rate", "0") as srv, \
+    with t.Server(os.path.abspath(args.chatd), "--flood-rate", "0", "--max-conns-per-ip", "0") as srv, \
             tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "swarm.json")
         cmd = [os.path.abspath(args.swarm), "--server", "127.0.0.1:%d" % srv.port,

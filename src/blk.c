@@ -44,11 +44,16 @@ arena_reserve(struct arena *a, size_t max)
 {
 	struct blk *b = a->cur;
 
+	if (max > BLK_ARENA_BLOCK / 4) {
+		/* Its own block: the arena's block keeps its free space. */
+		a->big = blk_new(max);
+		return a->big->data;
+	}
 	if (b && b->cap - b->len >= max)
 		return b->data + b->len;
 	if (b)
 		blk_unref(b);
-	a->cur = blk_new(max > BLK_ARENA_BLOCK / 4 ? max : BLK_ARENA_BLOCK);
+	a->cur = blk_new(BLK_ARENA_BLOCK);
 	return a->cur->data;
 }
 
@@ -57,6 +62,14 @@ arena_commit(struct arena *a, size_t used)
 {
 	struct slice s;
 
+	if (a->big) {
+		s.b = a->big; /* the arena's reference passes to the slice */
+		s.off = 0;
+		s.len = (uint32_t)used;
+		a->big->len = (uint32_t)used;
+		a->big = NULL;
+		return s;
+	}
 	s.b = blk_ref(a->cur);
 	s.off = a->cur->len;
 	s.len = (uint32_t)used;

@@ -47,6 +47,7 @@ struct slice {
 #define BLK_ARENA_BLOCK 65536
 struct arena {
 	struct blk *cur; /* the block being filled; the arena holds a reference */
+	struct blk *big; /* a large rendering's own block, between reserve and commit */
 };
 
 /* Room for up to max bytes at the end of the arena; write there, then

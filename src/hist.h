@@ -11,8 +11,9 @@
 
 #define HIST_SUB_BITS 5
 #define HIST_SUB      (1u << HIST_SUB_BITS)
-/* Values up to 2^40 ns (about 18 minutes) are bucketed; larger ones land
- * in the last bucket and still count toward max exactly. */
+/* Values below 2^41 ns (about 36 minutes) are bucketed at full
+ * resolution; larger ones land in the last bucket and still count toward
+ * max exactly. */
 #define HIST_MAX_EXP 40
 #define HIST_BUCKETS ((HIST_MAX_EXP - HIST_SUB_BITS + 2) * HIST_SUB)
 

@@ -99,6 +99,8 @@ term_safe(struct term_buf *b, const char *str, size_t n)
 			term_raw(b, replacement, 3);
 			i += k;
 		} else {
+			if (b->cap - b->len < k)
+				return; /* no room for the whole character: stop here */
 			term_raw(b, (const char *)s + i, k);
 			i += k;
 		}
@@ -108,9 +110,13 @@ term_safe(struct term_buf *b, const char *str, size_t n)
 void
 term_eol(struct term_buf *b)
 {
-	/* Keep room for the line end even when the text was cut short. */
-	if (b->cap - b->len < 2)
+	/* Keep room for the line end even when the text was cut short, and
+	 * cut at the start of a character, never inside one. */
+	if (b->cap - b->len < 2) {
 		b->len = b->cap >= 2 ? b->cap - 2 : 0;
+		while (b->len > 0 && ((unsigned char)b->p[b->len] & 0xc0) == 0x80)
+			b->len--;
+	}
 	term_raw(b, "\r\n", 2);
 }
 

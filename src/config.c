@@ -545,10 +545,10 @@ config_parse_args(struct config *cfg, int argc, char **argv)
 		return CONFIG_EXIT;
 	}
 	if (check_only) {
-		printf("chatd: configuration ok%s%s\n", cfg->path[0] ? " (" : "",
-		       cfg->path[0] ? cfg->path : "");
 		if (cfg->path[0])
-			printf(")\n");
+			printf("chatd: configuration ok (%s)\n", cfg->path);
+		else
+			printf("chatd: configuration ok\n");
 		return CONFIG_EXIT;
 	}
 	return CONFIG_OK;
@@ -584,26 +584,37 @@ config_print(const struct config *cfg, FILE *out)
 	}
 }
 
+/* Every listen address of cfg, joined with ", ". */
+static void
+listen_list(const struct config *cfg, char *out, size_t n)
+{
+	size_t len = 0;
+	unsigned l;
+
+	out[0] = '\0';
+	for (l = 0; l < cfg->nlisten && len < n; l++)
+		len += (size_t)snprintf(out + len, n - len, "%s%s", l ? ", " : "",
+		                        cfg->listen[l].text);
+}
+
 int
 config_diff(const struct config *old, const struct config *new,
             void (*report)(const char *key, const char *from, const char *to, int runtime))
 {
 	char a[80], b[80];
 	size_t i;
-	unsigned l;
 	int n = 0;
 
 	for (i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
 
 		if (k->type == K_LISTEN) {
-			int same = old->nlisten == new->nlisten;
+			char from[CHATD_MAX_LISTEN * 82], to[CHATD_MAX_LISTEN * 82];
 
-			for (l = 0; same && l < old->nlisten; l++)
-				same = strcmp(old->listen[l].text, new->listen[l].text) == 0;
-			if (!same) {
-				report(k->name, old->nlisten ? old->listen[0].text : "",
-				       new->nlisten ? new->listen[0].text : "", 0);
+			listen_list(old, from, sizeof(from));
+			listen_list(new, to, sizeof(to));
+			if (strcmp(from, to) != 0) {
+				report(k->name, from, to, 0);
 				n++;
 			}
 			continue;

@@ -200,7 +200,7 @@ void
 server_capacity(struct server *srv)
 {
 	struct rlimit rl;
-	size_t fds = 1024;
+	size_t fds = 1024, before = srv->max_conns;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		fds = rl.rlim_cur == RLIM_INFINITY ? (size_t)1 << 30 : (size_t)rl.rlim_cur;
@@ -209,7 +209,8 @@ server_capacity(struct server *srv)
 	srv->max_conns = fds > CHATD_FD_RESERVE ? fds - CHATD_FD_RESERVE : 1;
 	if (srv->cfg.max_conns && srv->cfg.max_conns < srv->max_conns)
 		srv->max_conns = srv->cfg.max_conns;
-	log_notice("open files limit %zu: room for %zu connections", fds, srv->max_conns);
+	if (srv->max_conns != before)
+		log_notice("open files limit %zu: room for %zu connections", fds, srv->max_conns);
 }
 
 struct ipcount *

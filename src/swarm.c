@@ -650,9 +650,8 @@ on_message(struct bot *b, const struct wire_msg *m, uint64_t now_ns)
 		st.bad_payload++;
 		return;
 	}
-	if (bot_of_nick(m->u.message.from.p, m->u.message.from.len, &ok) + opt.id_offset !=
-	            bm.sender ||
-	    !ok) {
+	/* Nicks carry the bot id with the offset already in it. */
+	if (bot_of_nick(m->u.message.from.p, m->u.message.from.len, &ok) != bm.sender || !ok) {
 		st.misrouted++;
 		return;
 	}
@@ -1456,7 +1455,7 @@ report(void)
 		        "\"error_frames\":%llu,\"churn_parts\":%llu,\"churn_resets\":%llu,"
 		        "\"drops\":{",
 		        opt.bots, opt.rooms, opt.rooms_per_bot, opt.senders, opt.payload, opt.rate,
-		        opt.window, dur, ready, pub, del, hist_quantile(&st.lat, 0.5) / 1e6,
+		        opt.window, dur, ready_at_start, pub, del, hist_quantile(&st.lat, 0.5) / 1e6,
 		        hist_quantile(&st.lat, 0.9) / 1e6, hist_quantile(&st.lat, 0.99) / 1e6,
 		        hist_quantile(&st.lat, 0.999) / 1e6, hist_quantile(&st.lat, 1) / 1e6,
 		        (unsigned long long)st.lat.count, (unsigned long long)st.sent,

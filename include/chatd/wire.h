@@ -93,6 +93,7 @@ enum wire_error {
 	WIRE_E_NO_SUCH_USER = 211,
 	WIRE_E_TOO_MANY_ROOMS = 212,
 	WIRE_E_ROOM_FULL = 213,
+	WIRE_E_ROOM_LIMIT = 214,
 };
 
 #define WIRE_ERROR_IS_FATAL(code) ((code) >= 100 && (code) < 200)

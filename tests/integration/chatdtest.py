@@ -1046,6 +1046,18 @@ class TestTimeout(AssertionError):
     pass
 
 
+def chatd_argument():
+    """The --chatd path from the command line, for tests that need the
+    binary itself rather than a running server."""
+    argv = sys.argv
+    for i, a in enumerate(argv):
+        if a == "--chatd" and i + 1 < len(argv):
+            return os.path.abspath(argv[i + 1])
+        if a.startswith("--chatd="):
+            return os.path.abspath(a.split("=", 1)[1])
+    raise AssertionError("no --chatd argument")
+
+
 def server_args(*args):
     """Decorator: extra chatd arguments for one test."""
     def deco(fn):

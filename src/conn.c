@@ -97,8 +97,7 @@ refuse(struct conn *c, enum conn_refusal why)
 		         c->srv->max_conns);
 		break;
 	case REFUSE_PER_IP:
-		snprintf(text, sizeof(text),
-		         "%u connections from %s already, the limit (max-conns-per-ip)",
+		snprintf(text, sizeof(text), "%u connections from %s (max-conns-per-ip)",
 		         cfg->max_conns_per_ip, c->ipc ? c->ipc->ip : "this address");
 		break;
 	default:
@@ -270,7 +269,9 @@ flush(struct conn *c)
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				log_debug("conn %s: write: %s", c->peer, strerror(errno));
-				conn_close(c, WIRE_R_RESET);
+				/* ETIMEDOUT: keepalive or the user timeout gave up. */
+				conn_close(c,
+				           errno == ETIMEDOUT ? WIRE_R_PING_TIMEOUT : WIRE_R_RESET);
 				return;
 			}
 			n = 0;

@@ -290,6 +290,8 @@ core_nick(struct core *c, struct session *s, const char *nick, size_t n)
 		return WIRE_E_NOT_REGISTERED;
 	if ((err = nick_check(c, s, nick, n, key)) != 0)
 		return err;
+	if (n == s->nick_len && memcmp(nick, s->nick, n) == 0)
+		return 0; /* already so named: nothing to announce */
 	p = pres_new(WIRE_P_NICK, WIRE_R_NONE, "", 0, s->nick, s->nick_len, nick, n, c->now_ms);
 	nick_set(c, s, nick, n);
 	/* Once to the user, and once to each user sharing any room. */

@@ -23,7 +23,7 @@
 #define CHATD_DEFAULT_MAX_CONNS        0u      /* --max-conns, 0: what descriptors allow */
 #define CHATD_DEFAULT_MAX_CONNS_PER_IP 128u    /* --max-conns-per-ip, 0: no limit */
 #define CHATD_DEFAULT_MAX_ROOMS_TOTAL  100000u /* --max-rooms-total, 0: no limit */
-#define CHATD_DEFAULT_HANDSHAKE        30.0    /* --handshake-timeout, seconds */
+#define CHATD_DEFAULT_HANDSHAKE        60.0    /* --handshake-timeout, seconds */
 #define CHATD_FD_RESERVE               32      /* descriptors kept for everything but clients */
 #define CHATD_REFUSE_SLACK             64      /* connections held past max-conns to say why */
 #define CHATD_DEFAULT_FLOOD_RATE       50u     /* --flood-rate, frames/s, 0: off */

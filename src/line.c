@@ -62,39 +62,70 @@ clean(struct line_reader *lr, const uint8_t *raw, size_t n, char *out, size_t ca
 	return k;
 }
 
+/* The first line end in p[0, len): LF or CR, or NULL. */
+static const uint8_t *
+line_end(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] == '\n' || p[i] == '\r')
+			return p + i;
+	return NULL;
+}
+
+/* Bytes of the line end at e (CRLF and CR NUL are one end); a CR at the
+ * very end of the input leaves its partner to the next call. */
+static size_t
+end_len(struct line_reader *lr, const uint8_t *e, const uint8_t *end)
+{
+	if (*e == '\n')
+		return 1;
+	if (e + 1 == end) {
+		lr->after_cr = 1;
+		return 1;
+	}
+	return e[1] == '\n' || e[1] == 0 ? 2 : 1;
+}
+
 enum line_result
 line_next(struct line_reader *lr, const uint8_t *p, size_t len, size_t *used, char *out,
           size_t *outlen)
 {
-	const uint8_t *lf = memchr(p, '\n', len);
-	size_t n;
+	const uint8_t *e;
+	size_t n, skip = 0;
 
+	if (lr->after_cr && len > 0) {
+		lr->after_cr = 0;
+		if (p[0] == '\n' || p[0] == 0)
+			skip = 1;
+	}
+	p += skip;
+	len -= skip;
+	e = line_end(p, len);
 	if (lr->discarding) {
-		if (lf == NULL) {
-			*used = len;
+		if (e == NULL) {
+			*used = skip + len;
 			return LINE_MORE;
 		}
 		lr->discarding = 0;
-		*used = (size_t)(lf - p) + 1;
+		*used = skip + (size_t)(e - p) + end_len(lr, e, p + len);
 		return LINE_SKIPPED;
 	}
-	if (lf == NULL) {
-		/* Without its end a line may already be known too long: more
-		 * raw bytes than the bound and a CR.  (A line padded with telnet
-		 * commands is judged on its raw length here; people's clients
-		 * send a few at most.) */
-		if (len > lr->max + 1) {
+	if (e == NULL) {
+		/* Without its end a line may already be known too long.  (A
+		 * line padded with telnet commands is judged on its raw length
+		 * here; people's clients send a few at most.) */
+		if (len > lr->max) {
 			lr->discarding = 1;
-			*used = len;
+			*used = skip + len;
 			return LINE_TOO_LONG;
 		}
-		*used = 0;
+		*used = skip;
 		return LINE_MORE;
 	}
-	n = (size_t)(lf - p);
-	*used = n + 1;
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
+	n = (size_t)(e - p);
+	*used = skip + n + end_len(lr, e, p + len);
 	*outlen = clean(lr, p, n, out, lr->max);
 	if (*outlen > lr->max)
 		return LINE_TOO_LONG;

@@ -1,6 +1,7 @@
 /*
  * Input lines of the text protocol: splitting a byte stream into lines
- * (LF or CRLF), dropping telnet commands, and bounding line length.  Pure,
+ * (ended by LF, CRLF, CR NUL or a bare CR: telnet in character mode sends
+ * CR NUL for Enter), dropping telnet commands, and bounding line length.  Pure,
  * so that every split of the input and every telnet sequence can be
  * tested and fuzzed.
  */
@@ -28,6 +29,7 @@ struct line_reader {
 	size_t max;     /* longest line accepted, in bytes after cleaning */
 	int discarding; /* inside an overlong line, dropping up to its LF */
 	int in_sb;      /* inside a telnet subnegotiation */
+	int after_cr;   /* the last line ended in CR: a LF or NUL next belongs to it */
 };
 
 void line_reader_init(struct line_reader *lr, size_t max);

@@ -726,10 +726,12 @@ def test_text_user_cannot_send_terminal_controls_or_forge_lines(srv):
     a.send_raw(b"one\r" + b"12:00 #r <bob> I owe alice 100 euros\n"
                b"12:00 #r <bob> forged too\r\n")
     a.send_line("last")
-    got = [b.expect(MESSAGE, from_="alice").text for _ in range(4)]
+    got = [b.expect(MESSAGE, from_="alice").text for _ in range(5)]
     if got[0].replace("\x1b[2J", "").replace("\x07", "") != "hi there":
         raise AssertionError("bob's first message: %r" % got[0])
-    t.assert_eq(got[3], "last", "bob's last message")
+    t.assert_eq(got[1:], ["one", "12:00 #r <bob> I owe alice 100 euros",
+                          "12:00 #r <bob> forged too", "last"],
+                "alice's lines, each a message of her own")
     c.expect_line(chat_re("r", "alice", "last"))
     c.sync()
     assert_terminal_safe(c.raw, "carol")

@@ -582,10 +582,15 @@ conn_reap_all(struct server *srv)
 
 			if (c->announce)
 				kind = c->reason == WIRE_R_NONE ? WIRE_P_QUIT : WIRE_P_DROP;
+			/* Leaving is routine; being dropped is worth a notice. */
 			if (session_registered(c->sess))
-				log_info("conn %s: %s left: %s", c->peer, session_nick(c->sess),
-				         c->reason == WIRE_R_NONE ? "quit"
-				                                  : wire_reason_name(c->reason));
+				log_msg(c->reason == WIRE_R_NONE || c->reason == WIRE_R_CLOSED ||
+				                        c->reason == WIRE_R_SHUTDOWN
+				                ? LOG_LEVEL_INFO
+				                : LOG_LEVEL_NOTICE,
+				        "conn %s: %s left: %s", c->peer, session_nick(c->sess),
+				        c->reason == WIRE_R_NONE ? "quit"
+				                                 : wire_reason_name(c->reason));
 			core_session_end(srv->core, c->sess, kind, c->reason);
 			c->sess = NULL;
 		}

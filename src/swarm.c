@@ -46,8 +46,9 @@ struct opts {
 	unsigned bots;
 	unsigned rooms;
 	unsigned rooms_per_bot;
-	unsigned senders; /* bots 0..senders-1 talk; the rest listen */
-	double rate;      /* messages/s per sender, 0: unlimited (window) */
+	unsigned senders;      /* bots 0..senders-1 talk; the rest listen */
+	unsigned sender_rooms; /* >0: senders join this many rooms each, apart from the rest */
+	double rate;           /* messages/s per sender, 0: unlimited (window) */
 	double total_rate;
 	unsigned window; /* unlimited mode: messages in flight per sender */
 	unsigned payload;
@@ -1500,6 +1501,8 @@ usage(FILE *out)
 	        "10)\n"
 	        "  --rooms-per-bot K      rooms each bot joins (default 1)\n"
 	        "  --senders N            bots 0..N-1 talk, the others listen (default: all)\n"
+	        "  --sender-rooms K       senders join K rooms each (sender s: rooms s*K ..), and\n"
+	        "                         the listeners spread over the rooms without them\n"
 	        "  --rate X               messages per second per sender; 0 = as fast as the\n"
 	        "                         window allows (default 1)\n"
 	        "  --total-rate X         messages per second over all senders (overrides --rate)\n"
@@ -1617,31 +1620,19 @@ static void
 parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	        {"server", 1, 0, 's'},
-	        {"bots", 1, 0, 'b'},
-	        {"rooms", 1, 0, 'r'},
-	        {"rooms-per-bot", 1, 0, 'k'},
-	        {"senders", 1, 0, 'S'},
-	        {"rate", 1, 0, 'R'},
-	        {"total-rate", 1, 0, 'T'},
-	        {"window", 1, 0, 'w'},
-	        {"payload", 1, 0, 'p'},
-	        {"direct", 1, 0, 'd'},
-	        {"churn", 1, 0, 'c'},
-	        {"warmup", 1, 0, 'W'},
-	        {"duration", 1, 0, 'D'},
-	        {"grace", 1, 0, 'g'},
-	        {"sources", 1, 0, 'o'},
-	        {"idle", 0, 0, 'i'},
-	        {"json", 1, 0, 'j'},
-	        {"server-pid", 1, 0, 'P'},
-	        {"burst", 1, 0, 'B'},
-	        {"id-offset", 1, 0, 'O'},
-	        {"seed", 1, 0, 'e'},
-	        {"progress", 0, 0, 'G'},
-	        {"quiet", 0, 0, 'q'},
-	        {"help", 0, 0, 'h'},
-	        {0, 0, 0, 0},
+	        {"server", 1, 0, 's'},       {"bots", 1, 0, 'b'},
+	        {"rooms", 1, 0, 'r'},        {"rooms-per-bot", 1, 0, 'k'},
+	        {"sender-rooms", 1, 0, 'K'}, {"senders", 1, 0, 'S'},
+	        {"rate", 1, 0, 'R'},         {"total-rate", 1, 0, 'T'},
+	        {"window", 1, 0, 'w'},       {"payload", 1, 0, 'p'},
+	        {"direct", 1, 0, 'd'},       {"churn", 1, 0, 'c'},
+	        {"warmup", 1, 0, 'W'},       {"duration", 1, 0, 'D'},
+	        {"grace", 1, 0, 'g'},        {"sources", 1, 0, 'o'},
+	        {"idle", 0, 0, 'i'},         {"json", 1, 0, 'j'},
+	        {"server-pid", 1, 0, 'P'},   {"burst", 1, 0, 'B'},
+	        {"id-offset", 1, 0, 'O'},    {"seed", 1, 0, 'e'},
+	        {"progress", 0, 0, 'G'},     {"quiet", 0, 0, 'q'},
+	        {"help", 0, 0, 'h'},         {0, 0, 0, 0},
 	};
 	int c, idx;
 	long senders = -1;
@@ -1677,6 +1668,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 'k':
 			opt.rooms_per_bot = (unsigned)num("rooms-per-bot", optarg, 1, 1000);
+			break;
+		case 'K':
+			opt.sender_rooms = (unsigned)num("sender-rooms", optarg, 1, 100000);
 			break;
 		case 'S':
 			senders = (long)num("senders", optarg, 0, 1000000);
@@ -1752,6 +1746,8 @@ parse_args(int argc, char **argv)
 		opt.senders = opt.bots;
 	if (opt.rooms_per_bot > opt.rooms)
 		die("--rooms-per-bot %u is more than --rooms %u", opt.rooms_per_bot, opt.rooms);
+	if (opt.sender_rooms > opt.rooms)
+		die("--sender-rooms %u is more than --rooms %u", opt.sender_rooms, opt.rooms);
 	if (opt.total_rate > 0 && opt.senders)
 		opt.rate = opt.total_rate / opt.senders;
 	if (opt.idle)
@@ -1765,6 +1761,7 @@ main(int argc, char **argv)
 {
 	unsigned i, k;
 	struct rlimit rl;
+	size_t for_rooms;
 	int fail;
 
 	parse_args(argc, argv);
@@ -1796,10 +1793,19 @@ main(int argc, char **argv)
 		b->id = i;
 		b->fd = -1;
 		b->src = opt.nsources ? i % opt.nsources : 0;
-		b->nmembers = opt.rooms_per_bot;
+		/* With --sender-rooms, senders cover the rooms among themselves
+		 * and the listeners spread over them on their own, so that each
+		 * room has its listeners plus the senders that feed it. */
+		if (opt.sender_rooms && i < opt.senders) {
+			b->nmembers = opt.sender_rooms;
+			for_rooms = i * opt.sender_rooms;
+		} else {
+			b->nmembers = opt.rooms_per_bot;
+			for_rooms = (opt.sender_rooms ? i - opt.senders : i) * opt.rooms_per_bot;
+		}
 		b->members = xcalloc(b->nmembers, sizeof(*b->members));
 		for (k = 0; k < b->nmembers; k++) {
-			b->members[k].room = (i * opt.rooms_per_bot + k) % opt.rooms;
+			b->members[k].room = (unsigned)((for_rooms + k) % opt.rooms);
 			check_init(&b->members[k].st);
 		}
 		ev_init(&b->timer, bot_timer_cb);

@@ -1089,7 +1089,9 @@ bot_connect(struct bot *b)
 		snprintf(b->nick, sizeof(b->nick), "b%u", b->id + opt.id_offset);
 	connecting++;
 	live++;
-	b->want_write = 0;
+	/* Writable means connected; flush_bot() drops EV_WRITE once the queue
+	 * is empty, or epoll would report every idle bot on every turn. */
+	b->want_write = 1;
 	ev_io_init(&b->io, io_cb, fd, EV_READ | EV_WRITE);
 	ev_io_start(loop, &b->io);
 }

@@ -33,11 +33,11 @@ conn_set_state(struct conn *c, enum conn_state st)
 {
 	/* States only move forward. */
 	if (st < c->state) {
-		log_err("conn %s: illegal state change %s -> %s", c->peer, state_names[c->state],
-		        state_names[st]);
+		log_err("conn %s: illegal state change %s -> %s", conn_peer(c),
+		        state_names[c->state], state_names[st]);
 		abort();
 	}
-	log_debug("conn %s: %s -> %s", c->peer, state_names[c->state], state_names[st]);
+	log_debug("conn %s: %s -> %s", conn_peer(c), state_names[c->state], state_names[st]);
 	c->state = (uint8_t)st;
 }
 
@@ -126,8 +126,20 @@ choose(struct conn *c, const struct frontend *fe)
 	fe->start(c);
 }
 
+const char *
+conn_peer(const struct conn *c)
+{
+	static char text[64];
+	const char *ip = c->ipc ? c->ipc->ip : "?";
+
+	/* The address lives in the per-address count, shared by all its
+	 * connections; only the port is the connection's own. */
+	snprintf(text, sizeof(text), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, c->port);
+	return text;
+}
+
 struct conn *
-conn_new(struct server *srv, int fd, const char *peer, int mode, struct ipcount *ipc,
+conn_new(struct server *srv, int fd, uint16_t port, int mode, struct ipcount *ipc,
          enum conn_refusal refusal)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -142,13 +154,13 @@ conn_new(struct server *srv, int fd, const char *peer, int mode, struct ipcount 
 	c->refusal = (uint8_t)refusal;
 	c->created = now;
 	c->ipc = ipc;
+	c->port = port;
 	if (ipc)
 		ipc->n++;
 	c->announce = 1;
 	c->last_rx = now;
 	c->tokens = srv->cfg.flood_burst;
 	c->tok_time = now;
-	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	outq_init(&c->out);
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
 	ev_io_start(srv->loop, &c->io);
@@ -164,7 +176,7 @@ conn_new(struct server *srv, int fd, const char *peer, int mode, struct ipcount 
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	log_debug("conn %s: accepted (fd %d, %zu open)", peer, fd, srv->nconns);
+	log_debug("conn %s: accepted (fd %d, %zu open)", conn_peer(c), fd, srv->nconns);
 	if (mode == LISTEN_TEXT)
 		choose(c, &text_frontend);
 	return c;
@@ -268,7 +280,7 @@ flush(struct conn *c)
 		n = writev(c->fd, iov, cnt);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
-				log_debug("conn %s: write: %s", c->peer, strerror(errno));
+				log_debug("conn %s: write: %s", conn_peer(c), strerror(errno));
 				/* ETIMEDOUT: keepalive or the user timeout gave up. */
 				conn_close(c,
 				           errno == ETIMEDOUT ? WIRE_R_PING_TIMEOUT : WIRE_R_RESET);
@@ -390,7 +402,7 @@ conn_read(struct conn *c)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		log_debug("conn %s: read: %s", c->peer, strerror(errno));
+		log_debug("conn %s: read: %s", conn_peer(c), strerror(errno));
 		/* ETIMEDOUT: TCP keepalive or the user timeout gave up on it. */
 		conn_close(c, errno == ETIMEDOUT ? WIRE_R_PING_TIMEOUT : WIRE_R_RESET);
 		return;
@@ -472,7 +484,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	registered = c->sess && session_registered(c->sess);
 	if (!registered && now - c->created >= cfg->handshake_timeout) {
 		/* Slots are not for holding: a client must say who it is. */
-		log_notice("conn %s: no name after %.1f s", c->peer, now - c->created);
+		log_notice("conn %s: no name after %.1f s", conn_peer(c), now - c->created);
 		refuse(c, REFUSE_HANDSHAKE);
 		return;
 	}
@@ -483,7 +495,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->fe == NULL || c->fe->idle != NULL) {
 		silent = now - c->last_rx;
 		if (silent >= cfg->ping_interval + cfg->ping_timeout) {
-			log_notice("conn %s: no answer for %.1f s", c->peer, silent);
+			log_notice("conn %s: no answer for %.1f s", conn_peer(c), silent);
 			if (c->fe && c->state == CONN_OPEN)
 				c->fe->bye(c, WIRE_R_PING_TIMEOUT);
 			conn_close_after_flush(c, WIRE_R_PING_TIMEOUT, CHATD_DRAIN_TIMEOUT);
@@ -588,14 +600,15 @@ conn_reap_all(struct server *srv)
 				                        c->reason == WIRE_R_SHUTDOWN
 				                ? LOG_LEVEL_INFO
 				                : LOG_LEVEL_NOTICE,
-				        "conn %s: %s left: %s", c->peer, session_nick(c->sess),
+				        "conn %s: %s left: %s", conn_peer(c), session_nick(c->sess),
 				        c->reason == WIRE_R_NONE ? "quit"
 				                                 : wire_reason_name(c->reason));
 			core_session_end(srv->core, c->sess, kind, c->reason);
 			c->sess = NULL;
 		}
 		if (c->state == CONN_CLOSED) {
-			log_debug("conn %s: closed (%s)", c->peer, wire_reason_name(c->reason));
+			log_debug("conn %s: closed (%s)", conn_peer(c),
+			          wire_reason_name(c->reason));
 			destroy(c);
 		}
 	}

@@ -77,11 +77,11 @@ struct conn {
 	struct outq out;
 	double created;      /* ev_now() at accept */
 	double last_rx;      /* ev_now() of the last input */
-	struct ipcount *ipc; /* connections from this client's address */
+	struct ipcount *ipc; /* connections from this client's address, and the address */
+	uint16_t port;       /* the client's port */
 	double tokens;       /* flood-control bucket */
 	double tok_time;     /* when tokens were last refilled */
 	double deadline;     /* draining: when to give up flushing */
-	char peer[48];       /* address:port, for logs */
 };
 
 /* Why a connection is turned away. */
@@ -102,7 +102,7 @@ struct ipcount {
  * protocol (enum listen_proto), from the address counted in ipc; a
  * refusal other than REFUSE_NONE turns the client away in its own
  * protocol as soon as that is known. */
-struct conn *conn_new(struct server *srv, int fd, const char *peer, int mode, struct ipcount *ipc,
+struct conn *conn_new(struct server *srv, int fd, uint16_t port, int mode, struct ipcount *ipc,
                       enum conn_refusal refusal);
 
 void conn_set_state(struct conn *c, enum conn_state st);
@@ -111,6 +111,9 @@ conn_is_open(const struct conn *c)
 {
 	return c->state == CONN_OPEN;
 }
+
+/* The peer's address:port, for log lines (a buffer reused per call). */
+const char *conn_peer(const struct conn *c);
 
 /* Queue a slice of a shared block for sending; may mark c as a slow
  * consumer. */

@@ -39,7 +39,7 @@ reply_end(struct reply *r)
 {
 	/* Replies are sized by construction; an overflow is our bug. */
 	if (r->w.err) {
-		log_err("conn %s: reply did not fit its reservation", r->c->peer);
+		log_err("conn %s: reply did not fit its reservation", conn_peer(r->c));
 		abort();
 	}
 	conn_commit(r->c, r->w.len);
@@ -67,8 +67,8 @@ send_error(struct conn *c, uint16_t code, uint8_t type, uint32_t ref, const char
 static void
 fatal_error(struct conn *c, uint16_t code, uint8_t type, const char *detail)
 {
-	log_notice("conn %s: closing: %s%s%s", c->peer, wire_error_name(code), detail ? ": " : "",
-	           detail ? detail : "");
+	log_notice("conn %s: closing: %s%s%s", conn_peer(c), wire_error_name(code),
+	           detail ? ": " : "", detail ? detail : "");
 	send_error(c, code, type, 0, detail);
 	conn_close_after_flush(c,
 	                       code == WIRE_E_HANDSHAKE_TIMEOUT ? WIRE_R_HANDSHAKE_TIMEOUT
@@ -193,11 +193,13 @@ send_names(struct conn *c, const char *room, size_t rn, size_t n,
 		struct wire_list_writer lw;
 		struct wire_writer *w;
 		struct reply r;
-		size_t k;
+		size_t k, size = WIRE_HEADER_LEN + 4 + 1 + rn;
 
-		w = reply_begin(&r, c,
-		                WIRE_HEADER_LEN + 4 + 1 + rn +
-		                        (size_t)WIRE_LIST_CHUNK * (1 + WIRE_NICK_MAX));
+		/* Reserve what this chunk needs, not what 64 of the longest
+		 * nicks would: every joiner gets one, and idle memory counts. */
+		for (k = 0; k < WIRE_LIST_CHUNK && i + k < n; k++)
+			size += 1 + session_nick_len(at(src, i + k));
+		w = reply_begin(&r, c, size);
 		wire_names_begin(w, &lw, room, rn);
 		for (k = 0; k < WIRE_LIST_CHUNK && i < n; k++, i++) {
 			struct session *s = at(src, i);
@@ -250,7 +252,7 @@ do_join(struct conn *c, const struct wire_msg *m)
 	wire_enc_history_end(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j.epoch, j.last_seq,
 	                     (uint16_t)j.hist_count, j.flags);
 	reply_end(&r);
-	log_debug("conn %s: %s joined %s", c->peer, session_nick(c->sess), name);
+	log_debug("conn %s: %s joined %s", conn_peer(c), session_nick(c->sess), name);
 }
 
 static void
@@ -361,7 +363,7 @@ dispatch(struct conn *c, const struct wire_msg *m)
 			send_error(c, (uint16_t)err, m->type, 0, NULL);
 			return;
 		}
-		log_info("conn %s: registered as %s", c->peer, session_nick(c->sess));
+		log_info("conn %s: registered as %s", conn_peer(c), session_nick(c->sess));
 		send_welcome(c);
 		break;
 	case WIRE_NICK:

@@ -52,6 +52,16 @@ addr_text(const struct sockaddr *sa, char *out, size_t n)
 	}
 }
 
+static uint16_t
+addr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	return 0;
+}
+
 /* The address alone, without the port: what per-address limits count. */
 static void
 addr_host(const struct sockaddr *sa, char *out, size_t n)
@@ -121,7 +131,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_notice("refusing %s: %s", peer,
 			           why == REFUSE_FULL ? "max-conns reached"
 			                              : "max-conns-per-ip reached");
-		(void)conn_new(srv, fd, peer, l->proto, ipc, why);
+		(void)conn_new(srv, fd, addr_port((struct sockaddr *)&ss), l->proto, ipc, why);
 	}
 }
 

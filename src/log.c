@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static enum log_level threshold = LOG_LEVEL_INFO;
+enum log_level log_threshold = LOG_LEVEL_INFO;
 static int to_journal;
 
 static const char *const level_names[] = {
@@ -46,20 +46,20 @@ stderr_is_journal(void)
 void
 log_init(enum log_level level)
 {
-	threshold = level;
+	log_threshold = level;
 	to_journal = stderr_is_journal();
 }
 
 void
 log_set_level(enum log_level level)
 {
-	threshold = level;
+	log_threshold = level;
 }
 
 enum log_level
 log_get_level(void)
 {
-	return threshold;
+	return log_threshold;
 }
 
 int
@@ -108,7 +108,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level > threshold)
+	if (level > log_threshold)
 		return;
 	va_start(ap, fmt);
 	vlog(level, fmt, ap);

@@ -27,10 +27,20 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* Log at error level and exit(1): for start-up failures and exhausted memory. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-#define log_debug(...)  log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
-#define log_info(...)   log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_notice(...) log_msg(LOG_LEVEL_NOTICE, __VA_ARGS__)
-#define log_warn(...)   log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
-#define log_err(...)    log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
+/* The threshold, read by the macros below so that a line below it costs
+ * one comparison: its arguments (which may format an address) are not
+ * evaluated. */
+extern enum log_level log_threshold;
+
+#define log_at(level, ...)                                                                         \
+	do {                                                                                       \
+		if ((level) <= log_threshold)                                                      \
+			log_msg((level), __VA_ARGS__);                                             \
+	} while (0)
+#define log_debug(...)  log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...)   log_at(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_notice(...) log_at(LOG_LEVEL_NOTICE, __VA_ARGS__)
+#define log_warn(...)   log_at(LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_err(...)    log_at(LOG_LEVEL_ERR, __VA_ARGS__)
 
 #endif

@@ -564,7 +564,7 @@ register_line(struct conn *c, const char *line, size_t n)
 		prompt_name(c);
 		return;
 	}
-	log_info("conn %s: registered as %s (text)", c->peer, session_nick(c->sess));
+	log_info("conn %s: registered as %s (text)", conn_peer(c), session_nick(c->sess));
 	rooms = core_room_count(c->srv->core);
 	/* Server lines stay within 80 columns: a telnet window wraps them. */
 	send_line(c, "* hello %s, %zu room%s open", session_nick(c->sess), rooms,

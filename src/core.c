@@ -591,6 +591,12 @@ core_room_count(const struct core *c)
 }
 
 size_t
+core_room_total(const struct core *c)
+{
+	return c->rooms.len;
+}
+
+size_t
 core_user_count(const struct core *c)
 {
 	return c->nicks.len;

@@ -94,6 +94,7 @@ struct room *core_room_find(const struct core *c, const char *name, size_t n);
 struct room **core_rooms_sorted(const struct core *c, size_t *n);
 struct session **core_users_sorted(const struct core *c, size_t *n);
 size_t core_room_count(const struct core *c); /* active rooms */
+size_t core_room_total(const struct core *c); /* active and lingering rooms */
 size_t core_user_count(const struct core *c); /* registered sessions */
 /* Free rooms whose linger has passed; returns ms until the next one is
  * due, or 0 when no room is lingering. */

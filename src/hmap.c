@@ -72,12 +72,12 @@ place(struct hmap *m, struct hmap_ent ent)
 }
 
 static void
-grow(struct hmap *m)
+resize(struct hmap *m, size_t cap)
 {
 	struct hmap_ent *old = m->tab;
 	size_t oldcap = m->cap, i;
 
-	m->cap = oldcap ? oldcap * 2 : 16;
+	m->cap = cap;
 	m->tab = calloc(m->cap, sizeof(*m->tab));
 	if (m->tab == NULL)
 		fatal("out of memory (hash map of %zu)", m->cap);
@@ -100,7 +100,7 @@ hmap_put(struct hmap *m, const char *key, size_t n, void *val)
 		return;
 	}
 	if ((m->len + 1) * 2 > m->cap)
-		grow(m);
+		resize(m, m->cap ? m->cap * 2 : 16);
 	ent.key = key;
 	ent.hash = h;
 	ent.klen = (uint32_t)n;
@@ -132,6 +132,10 @@ hmap_del(struct hmap *m, const char *key, size_t n)
 	}
 	m->tab[i].key = NULL;
 	m->len--;
+	/* Give the table back as it empties: a crowd that left should not
+	 * keep its index. */
+	if (m->cap > 16 && m->len * 8 < m->cap)
+		resize(m, m->cap / 2);
 	return val;
 }
 

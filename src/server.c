@@ -7,6 +7,7 @@
  */
 #include "server.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -158,6 +159,31 @@ server_shutdown(struct server *srv)
 	ev_timer_start(srv->loop, &srv->shutdown_deadline);
 }
 
+/*
+ * Give memory back after a crowd has left: glibc keeps freed heap for
+ * reuse, and the render arenas keep a block each, so without this the
+ * resident size would stay at its high-water mark.  Cheap enough every few
+ * seconds, and only done when a good share of the connections is gone.
+ */
+static void
+housekeeping(struct server *srv)
+{
+	/* What holds memory: connections, and rooms with their history. */
+	size_t load = srv->nconns + core_room_total(srv->core);
+
+	if (load > srv->trim_mark) {
+		srv->trim_mark = load;
+		return;
+	}
+	if (load + load / 8 + 8 >= srv->trim_mark)
+		return;
+	framed_cleanup();
+	text_cleanup();
+	malloc_trim(0);
+	log_debug("memory: given back after the load fell from %zu to %zu", srv->trim_mark, load);
+	srv->trim_mark = load;
+}
+
 /* The watchdog is fed from the loop itself: if the loop stalls, it
  * stops, and systemd restarts the service. */
 static void
@@ -178,6 +204,7 @@ status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	sysd_status("%zu connections, %zu users, %zu rooms", srv->nconns,
 	            core_user_count(srv->core), core_room_count(srv->core));
+	housekeeping(srv);
 }
 
 /* Raise the open-files soft limit to the hard one: every connection is a

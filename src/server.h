@@ -41,7 +41,8 @@ struct server {
 	ev_signal sighup;
 	ev_timer shutdown_deadline;
 	ev_timer watchdog; /* systemd keep-alive, when asked for */
-	ev_timer status;   /* systemd STATUS= line */
+	ev_timer status;   /* systemd STATUS= line, and memory housekeeping */
+	size_t trim_mark;  /* connections when memory was last given back */
 	int shutting_down;
 
 	uint8_t *scratch; /* CHATD_READ_CHUNK bytes, shared by every read */

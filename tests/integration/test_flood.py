@@ -40,6 +40,8 @@ def test_flooder_is_slowed_down_not_dropped_and_others_are_not_slowed(srv):
                              % (n, RATE, BURST, elapsed, least))
     if carol_rtt > least / 2:
         raise AssertionError("carol's SAY took %.2fs during alice's flood" % carol_rtt)
+    print("    flood: %d SAYs took %.3f s (budget floor %.3f s); carol's round trip meanwhile "
+          "%.2f ms" % (n, elapsed, least, carol_rtt * 1000))
     got = [b.expect(MESSAGE, from_="alice").text for _ in range(n)]
     t.assert_eq(got, ["f%d" % i for i in range(n)], "bob received every flooded message in order")
 

@@ -28,7 +28,7 @@ enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL };
 struct key {
 	const char *name;
 	int type;
-	size_t off; /* of the field in struct config */
+	uint32_t off; /* of the field in struct config */
 	double lo;
 	double hi;
 	const char *arg;  /* the value's name in --help */
@@ -36,7 +36,7 @@ struct key {
 	int runtime;      /* SIGHUP may change it */
 };
 
-#define F(field) offsetof(struct config, field)
+#define F(field) ((uint32_t)offsetof(struct config, field))
 
 static const struct key keys[] = {
         {"listen", K_LISTEN, 0, 0, 0, "ADDR:PORT[/PROTO]",

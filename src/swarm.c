@@ -32,7 +32,7 @@
 #include "check.h"
 #include "hist.h"
 
-#define SWARM_READ_CHUNK      (256 * 1024)
+#define SWARM_READ_CHUNK      ((size_t)256 * 1024)
 #define SWARM_MAX_SOURCES     64
 #define SWARM_REJOIN_DELAY    0.1 /* seconds between a churn part and the rejoin */
 #define SWARM_RECONNECT_DELAY 0.2
@@ -263,8 +263,24 @@ proc_cpu(long pid)
 	buf[n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL)
 		return -1;
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stt) != 2)
-		return -1;
+	/* After the command: state, then fields 4..13; utime and stime are
+	 * fields 14 and 15 of the whole line. */
+	{
+		char *save = NULL, *tok = strtok_r(p + 1, " ", &save);
+		int field = 3;
+
+		while (tok && field < 14) {
+			tok = strtok_r(NULL, " ", &save);
+			field++;
+		}
+		if (tok == NULL)
+			return -1;
+		ut = strtoul(tok, NULL, 10);
+		tok = strtok_r(NULL, " ", &save);
+		if (tok == NULL)
+			return -1;
+		stt = strtoul(tok, NULL, 10);
+	}
 	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -279,8 +295,10 @@ proc_rss_kb(long pid)
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = strtol(line + 6, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return kb;
 }
@@ -846,9 +864,8 @@ on_frame(struct bot *b, uint8_t type, const uint8_t *p, uint32_t len, uint64_t n
 		start_joins(b);
 		break;
 	case WIRE_JOINED:
-		break;
 	case WIRE_NAMES:
-		break;
+		break; /* membership is known from our own side */
 	case WIRE_HISTORY_END: {
 		int ok;
 		unsigned room = room_of_name(m.u.history_end.room.p, m.u.history_end.room.len, &ok);
@@ -983,8 +1000,9 @@ bot_input(struct bot *b, const uint8_t *p, size_t len, uint64_t now_ns)
 		size_t left = len - off;
 
 		if (b->in == NULL)
-			b->in = xcalloc(1, WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN);
-		memmove(b->in, p + off, left);
+			b->in = xcalloc(1, (size_t)WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN);
+		if (p != NULL)
+			memmove(b->in, p + off, left);
 		b->inlen = left;
 	} else {
 		b->inlen = 0;
@@ -998,7 +1016,8 @@ bot_read(struct bot *b)
 	uint64_t now_ns;
 
 	if (b->inlen) {
-		n = read(b->fd, b->in + b->inlen, WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN - b->inlen);
+		n = read(b->fd, b->in + b->inlen,
+		         (size_t)WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN - b->inlen);
 	} else {
 		n = read(b->fd, scratch, SWARM_READ_CHUNK);
 	}
@@ -1323,7 +1342,7 @@ report_progress(void)
 	                     : "drain",
 	        ready, opt.bots, (unsigned long long)st.sec_sent, (unsigned long long)st.sec_recv,
 	        hist_quantile(&st.lat_sec, 0.99) / 1e6,
-	        (unsigned long long)(st.errors + st.conn_errors));
+	        (unsigned long long)st.errors + (unsigned long long)st.conn_errors);
 }
 
 static uint64_t
@@ -1406,8 +1425,9 @@ report(void)
 	       "duplicated %llu, reordered %llu, misrouted %llu, bad payload %llu\n",
 	       (unsigned long long)lost, (unsigned long long)st.chk.lost, (unsigned long long)tail,
 	       (unsigned long long)st.dm_lost, (unsigned long long)st.unacked_end,
-	       (unsigned long long)(st.chk.dup + st.dm_dup), (unsigned long long)st.chk.reordered,
-	       (unsigned long long)st.misrouted, (unsigned long long)st.bad_payload);
+	       (unsigned long long)st.chk.dup + (unsigned long long)st.dm_dup,
+	       (unsigned long long)st.chk.reordered, (unsigned long long)st.misrouted,
+	       (unsigned long long)st.bad_payload);
 	printf("  accounted   missed with the server's word %llu, unacked at our drops %llu, "
 	       "direct to dropped bots %llu\n",
 	       (unsigned long long)st.chk.missed_announced, (unsigned long long)st.unacked_at_drop,
@@ -1464,7 +1484,8 @@ report(void)
 		        hist_quantile(&st.lat, 1) / 1e6, (unsigned long long)st.lat.count,
 		        (unsigned long long)st.sent, (unsigned long long)st.acked,
 		        (unsigned long long)st.delivered, (unsigned long long)st.history,
-		        (unsigned long long)lost, (unsigned long long)(st.chk.dup + st.dm_dup),
+		        (unsigned long long)lost,
+		        (unsigned long long)st.chk.dup + (unsigned long long)st.dm_dup,
 		        (unsigned long long)st.chk.reordered, (unsigned long long)st.misrouted,
 		        (unsigned long long)st.chk.missed_announced,
 		        (unsigned long long)st.unacked_at_drop, (unsigned long long)st.conn_errors,
@@ -1541,6 +1562,7 @@ parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	const char *port;
 	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	unsigned long pn;
 	size_t hn;
 
 	memset(ss, 0, sizeof(*ss));
@@ -1560,15 +1582,20 @@ parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 		port = c + 1;
 	}
 	host[hn] = '\0';
-	if (atoi(port) <= 0 || atoi(port) > 65535)
-		return -1;
+	{
+		char *end;
+
+		pn = strtoul(port, &end, 10);
+		if (*port == '\0' || *end != '\0' || pn == 0 || pn > 65535)
+			return -1;
+	}
 	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
 		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)atoi(port));
+		v4->sin_port = htons((uint16_t)pn);
 		*len = sizeof(*v4);
 	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
 		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)atoi(port));
+		v6->sin6_port = htons((uint16_t)pn);
 		*len = sizeof(*v6);
 	} else {
 		return -1;
@@ -1800,10 +1827,11 @@ main(int argc, char **argv)
 		 * room has its listeners plus the senders that feed it. */
 		if (opt.sender_rooms && i < opt.senders) {
 			b->nmembers = opt.sender_rooms;
-			for_rooms = i * opt.sender_rooms;
+			for_rooms = (size_t)i * opt.sender_rooms;
 		} else {
 			b->nmembers = opt.rooms_per_bot;
-			for_rooms = (opt.sender_rooms ? i - opt.senders : i) * opt.rooms_per_bot;
+			for_rooms = (size_t)(opt.sender_rooms ? i - opt.senders : i) *
+			            opt.rooms_per_bot;
 		}
 		b->members = xcalloc(b->nmembers, sizeof(*b->members));
 		for (k = 0; k < b->nmembers; k++) {

@@ -74,7 +74,8 @@ send_line(struct conn *c, const char *fmt, ...)
 		return;
 	if ((size_t)n > sizeof(tmp) - 3)
 		n = (int)sizeof(tmp) - 3;
-	memcpy(tmp + n, "\r\n", 2);
+	/* A line end, not a string end: the bytes go out as counted. */
+	memcpy(tmp + n, "\r\n", 2); /* NOLINT(bugprone-not-null-terminated-result) */
 	p = conn_reserve(c, (size_t)n + 2);
 	memcpy(p, tmp, (size_t)n + 2);
 	conn_commit(c, (size_t)n + 2);
@@ -602,7 +603,8 @@ command(struct conn *c, const char *cmd, size_t cn, const char *rest, size_t rn)
 		}
 		if (rn > sizeof(action) - 4)
 			rn = sizeof(action) - 4;
-		memcpy(action, "/me ", 4);
+		/* Counted bytes, not a C string. */
+		memcpy(action, "/me ", 4); /* NOLINT(bugprone-not-null-terminated-result) */
 		memcpy(action + 4, rest, rn);
 		cmd_say(c, action, rn + 4);
 	} else if (is_cmd(cmd, cn, "nick")) {

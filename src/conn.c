@@ -41,6 +41,25 @@ conn_set_state(struct conn *c, enum conn_state st)
 	c->state = (uint8_t)st;
 }
 
+/* Why a read or write failed, as a drop reason.  TCP gives up on a peer
+ * that vanished (keepalive, TCP_USER_TIMEOUT, retransmissions) with
+ * ETIMEDOUT, or with the last soft error it met on the way, such as an
+ * ICMP unreachable or a failed ARP: the peer is gone either way. */
+static uint8_t
+error_reason(int err)
+{
+	switch (err) {
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return WIRE_R_PING_TIMEOUT;
+	default:
+		return WIRE_R_RESET;
+	}
+}
+
 /* Bytes of partial input a connection may hold: one whole frame or one
  * whole text line, whichever is longer. */
 static size_t
@@ -176,6 +195,10 @@ conn_new(struct server *srv, int fd, uint16_t port, int mode, struct ipcount *ip
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	/* The high-water mark the housekeeping trims from: a crowd that comes
+	 * and goes between two of its passes counts too. */
+	if (srv->nconns + core_room_total(srv->core) > srv->trim_mark)
+		srv->trim_mark = srv->nconns + core_room_total(srv->core);
 	log_debug("conn %s: accepted (fd %d, %zu open)", conn_peer(c), fd, srv->nconns);
 	if (mode == LISTEN_TEXT)
 		choose(c, &text_frontend);
@@ -282,8 +305,7 @@ flush(struct conn *c)
 			if (errno != EAGAIN && errno != EINTR) {
 				log_debug("conn %s: write: %s", conn_peer(c), strerror(errno));
 				/* ETIMEDOUT: keepalive or the user timeout gave up. */
-				conn_close(c,
-				           errno == ETIMEDOUT ? WIRE_R_PING_TIMEOUT : WIRE_R_RESET);
+				conn_close(c, error_reason(errno));
 				return;
 			}
 			n = 0;
@@ -404,7 +426,7 @@ conn_read(struct conn *c)
 			return;
 		log_debug("conn %s: read: %s", conn_peer(c), strerror(errno));
 		/* ETIMEDOUT: TCP keepalive or the user timeout gave up on it. */
-		conn_close(c, errno == ETIMEDOUT ? WIRE_R_PING_TIMEOUT : WIRE_R_RESET);
+		conn_close(c, error_reason(errno));
 		return;
 	}
 	if (n == 0) {
@@ -472,6 +494,14 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->throttled) {
 		resume(c);
 		if (c->state != CONN_OPEN && c->state != CONN_DETECT)
+			return;
+	}
+	if (c->state == CONN_DETECT && c->mode == LISTEN_AUTO && c->in == NULL &&
+	    now - c->last_rx >= cfg->detect_window) {
+		/* After a stall this timer may run before the read of bytes
+		 * that came in time: the bytes decide, not the clock. */
+		conn_read(c);
+		if (c->state > CONN_OPEN)
 			return;
 	}
 	if (c->state == CONN_DETECT && c->mode == LISTEN_AUTO && c->in == NULL &&

@@ -63,6 +63,31 @@ send_error(struct conn *c, uint16_t code, uint8_t type, uint32_t ref, const char
 	reply_end(&r);
 }
 
+/* A refusal by a configured limit says which limit and its value; other
+ * refusals need no detail. */
+static const char *
+limit_detail(const struct conn *c, int code, char *buf, size_t n)
+{
+	const struct config *cfg = &c->srv->cfg;
+
+	switch (code) {
+	case WIRE_E_TEXT_TOO_LONG:
+		snprintf(buf, n, "the limit is %u bytes (max-text)", cfg->max_text);
+		return buf;
+	case WIRE_E_TOO_MANY_ROOMS:
+		snprintf(buf, n, "the limit is %u rooms (max-rooms)", cfg->max_rooms);
+		return buf;
+	case WIRE_E_ROOM_FULL:
+		snprintf(buf, n, "the limit is %u members (max-members)", cfg->max_members);
+		return buf;
+	case WIRE_E_ROOM_LIMIT:
+		snprintf(buf, n, "the limit is %u rooms (max-rooms-total)", cfg->max_rooms_total);
+		return buf;
+	default:
+		return NULL;
+	}
+}
+
 /* A 1xx error: say why, then close once it is flushed. */
 static void
 fatal_error(struct conn *c, uint16_t code, uint8_t type, const char *detail)
@@ -235,7 +260,9 @@ do_join(struct conn *c, const struct wire_msg *m)
 	err = core_join(c->srv->core, c->sess, m->u.join.room.p, m->u.join.room.len,
 	                m->u.join.epoch, m->u.join.since, &j);
 	if (err) {
-		send_error(c, (uint16_t)err, WIRE_JOIN, 0, NULL);
+		char d[96];
+
+		send_error(c, (uint16_t)err, WIRE_JOIN, 0, limit_detail(c, err, d, sizeof(d)));
 		return;
 	}
 	const char *name = room_name(j.room);
@@ -348,6 +375,7 @@ dispatch(struct conn *c, const struct wire_msg *m)
 {
 	struct core *core = c->srv->core;
 	struct core_ack ack;
+	char detail[96];
 	int err;
 
 	if (!session_registered(c->sess) && !allowed_unregistered(m->type)) {
@@ -383,7 +411,8 @@ dispatch(struct conn *c, const struct wire_msg *m)
 		err = core_say(core, c->sess, m->u.say.target.p, m->u.say.target.len,
 		               m->u.say.text.p, m->u.say.text.len, &ack);
 		if (err)
-			send_error(c, (uint16_t)err, m->type, m->u.say.ref, NULL);
+			send_error(c, (uint16_t)err, m->type, m->u.say.ref,
+			           limit_detail(c, err, detail, sizeof(detail)));
 		else
 			send_ack(c, m->u.say.ref, &ack);
 		break;
@@ -391,7 +420,8 @@ dispatch(struct conn *c, const struct wire_msg *m)
 		err = core_direct(core, c->sess, m->u.say.target.p, m->u.say.target.len,
 		                  m->u.say.text.p, m->u.say.text.len, &ack);
 		if (err)
-			send_error(c, (uint16_t)err, m->type, m->u.say.ref, NULL);
+			send_error(c, (uint16_t)err, m->type, m->u.say.ref,
+			           limit_detail(c, err, detail, sizeof(detail)));
 		else
 			send_ack(c, m->u.say.ref, &ack);
 		break;

@@ -204,6 +204,12 @@ send_error(struct conn *c, int code, const char *raw, size_t rawn)
 	case WIRE_E_ROOM_FULL:
 		send_line(c, "! #%.*s is full: the limit is %u members", n, arg, cfg->max_members);
 		break;
+	case WIRE_E_ROOM_LIMIT:
+		send_line(
+		        c,
+		        "! no new rooms: the server is at its limit of %u rooms (max-rooms-total)",
+		        cfg->max_rooms_total);
+		break;
 	default:
 		send_line(c, "! %s", wire_error_name((uint16_t)code));
 		break;

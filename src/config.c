@@ -223,6 +223,22 @@ struct parse {
 	char err[256];
 };
 
+/* A string value must read back the same from a printed config file (no
+ * ';', which starts an inline comment, no spaces at the ends, which the
+ * parser strips) and be safe in a person's terminal (no controls). */
+static int
+plain_text(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n && (s[0] == ' ' || s[n - 1] == ' '))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == ';')
+			return 0;
+	return 1;
+}
+
 /* Set key k from text; on failure explain it in p->err. */
 static int
 key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
@@ -268,7 +284,7 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 		*(double *)(void *)base = d;
 		return 0;
 	case K_STRING:
-		if (strlen(arg) < k->lo || strlen(arg) > k->hi)
+		if (strlen(arg) < k->lo || strlen(arg) > k->hi || !plain_text(arg))
 			break;
 		snprintf(base, (size_t)k->hi + 1, "%s", arg);
 		return 0;
@@ -281,8 +297,10 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 		break;
 	}
 	if (k->type == K_STRING)
-		snprintf(p->err, sizeof(p->err), "%s: must be %g to %g bytes", k->name, k->lo,
-		         k->hi);
+		snprintf(p->err, sizeof(p->err),
+		         "%s: must be %g to %g printable ASCII characters, without ';' or spaces "
+		         "at either end",
+		         k->name, k->lo, k->hi);
 	else if (k->type == K_LEVEL)
 		snprintf(p->err, sizeof(p->err),
 		         "%s: '%s' is not debug, info, notice, warning or error", k->name, arg);

@@ -13,6 +13,7 @@ line_reader_init(struct line_reader *lr, size_t max)
 	lr->max = max;
 	lr->discarding = 0;
 	lr->in_sb = 0;
+	lr->after_cr = 0;
 }
 
 /* Copy raw[0, n) to out without telnet commands, writing at most cap
@@ -34,12 +35,6 @@ clean(struct line_reader *lr, const uint8_t *raw, size_t n, char *out, size_t ca
 			} else {
 				i++;
 			}
-			continue;
-		}
-		if (c == '\r') {
-			/* A bare CR (telnet sends CR NUL for one) is not text:
-			 * kept, it would let a line overwrite itself. */
-			i += i + 1 < n && raw[i + 1] == 0 ? 2 : 1;
 			continue;
 		}
 		if (c != LINE_IAC) {

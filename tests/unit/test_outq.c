@@ -702,7 +702,7 @@ static void
 outq_coalesced_run_accounts_bytes_and_references_through_consume(void **state)
 {
 	size_t base = blk_bytes_live(), total = 0;
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct slice s[50];
 	struct outq q;
 	struct blk *b;
@@ -743,7 +743,7 @@ static void
 outq_coalesced_run_accounts_bytes_and_references_through_clear(void **state)
 {
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct outq q1, q2;
 	struct slice s;
 	struct blk *b = NULL;
@@ -949,7 +949,7 @@ outq_burst_from_arena_is_one_iovec_per_arena_block(void **state)
 {
 	enum { N = 400, LEN = 500 };
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct blk *blocks[N];
 	struct outq q;
 	int i, nblocks = 0;
@@ -1002,7 +1002,7 @@ static void
 arena_consecutive_commits_are_adjacent_slices_of_one_block(void **state)
 {
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct slice s[10];
 	uint8_t *p;
 	int i;
@@ -1035,7 +1035,7 @@ static void
 arena_reserve_without_commit_offers_the_same_space_again(void **state)
 {
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct slice s;
 	uint8_t *p;
 
@@ -1054,7 +1054,7 @@ arena_large_rendering_on_fresh_arena_gets_a_block_of_its_size(void **state)
 {
 	enum { BIG = BLK_ARENA_BLOCK / 4 + 1 };
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct slice big, small;
 
 	(void)state;
@@ -1080,7 +1080,7 @@ arena_large_rendering_gets_its_own_block_even_when_the_current_block_has_room(vo
 {
 	enum { BIG = BLK_ARENA_BLOCK / 4 + 1 };
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct slice a, big, c;
 
 	(void)state;
@@ -1112,7 +1112,7 @@ arena_large_rendering_that_does_not_fit_keeps_the_current_block(void **state)
 {
 	enum { LEFT = 20000, BIG = 30000 };
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct slice a, big, c;
 
 	(void)state;
@@ -1141,7 +1141,7 @@ static void
 arena_releases_a_full_block_once_committed_past(void **state)
 {
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct slice s1, s2, s3, s4;
 	struct blk *b;
 
@@ -1195,7 +1195,7 @@ static void
 arena_release_drops_the_arenas_reference_and_can_be_repeated(void **state)
 {
 	size_t base = blk_bytes_live();
-	struct arena ar = {NULL};
+	struct arena ar = {NULL, NULL};
 	struct slice s;
 
 	(void)state;

@@ -38,8 +38,9 @@
 #define CHATD_WRITE_IOV       256                  /* blocks gathered per writev(2) */
 #define CHATD_DRAIN_TIMEOUT   2.0 /* seconds to flush a final error before closing */
 #define CHATD_LISTEN_BACKLOG  4096
-#define CHATD_EMFILE_PAUSE    0.1 /* seconds the listeners rest when out of descriptors */
-#define CHATD_STATUS_INTERVAL 5.0 /* seconds between systemd STATUS= updates */
-#define CHATD_REPLY_BLOCK     512 /* bytes per private reply block */
+#define CHATD_EMFILE_PAUSE    0.1         /* seconds the listeners rest when out of descriptors */
+#define CHATD_MMAP_THRESHOLD  (32 * 1024) /* allocations this big are mmapped */
+#define CHATD_STATUS_INTERVAL 5.0         /* seconds between systemd STATUS= updates */
+#define CHATD_REPLY_BLOCK     512         /* bytes per private reply block */
 
 #endif

@@ -1,9 +1,11 @@
 /*
  * chatd: parse the command line, build the server, run the loop.
  */
+#include <malloc.h>
 #include <signal.h>
 
 #include "config.h"
+#include "limits.h"
 #include "log.h"
 #include "server.h"
 
@@ -24,6 +26,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init((enum log_level)cfg.log_level);
+	/* Blocks of 32 KiB and up (render arenas, read buffers, big tables)
+	 * come from mmap and go back to the system when freed.  A fixed
+	 * threshold also stops glibc from raising it after the first such
+	 * free, which would put them back in the heap, where a quiet server
+	 * could not return them. */
+	mallopt(M_MMAP_THRESHOLD, CHATD_MMAP_THRESHOLD);
 	/* A peer that vanished must cost a write error, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	srv = server_new(&cfg);

@@ -9,6 +9,7 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,7 @@ housekeeping(struct server *srv)
 	framed_cleanup();
 	text_cleanup();
 	malloc_trim(0);
+	(void)madvise(srv->scratch, CHATD_READ_CHUNK, MADV_DONTNEED);
 	log_debug("memory: given back after the load fell from %zu to %zu", srv->trim_mark, load);
 	srv->trim_mark = load;
 }
@@ -338,8 +340,10 @@ server_new(const struct config *cfg)
 	limits_from(cfg, &lim);
 	srv->core = core_new(&lim, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
 	core_set_time(srv->core, now_ms(srv->loop));
-	srv->scratch = malloc(CHATD_READ_CHUNK);
-	if (srv->scratch == NULL)
+	/* Its own mapping, so that its pages can be handed back when idle. */
+	srv->scratch = mmap(NULL, CHATD_READ_CHUNK, PROT_READ | PROT_WRITE,
+	                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (srv->scratch == MAP_FAILED)
 		fatal("out of memory (read buffer)");
 
 	ev_prepare_init(&srv->flush, flush_cb);
@@ -426,7 +430,7 @@ server_free(struct server *srv)
 	hmap_free(&srv->per_ip);
 	framed_cleanup();
 	text_cleanup();
-	free(srv->scratch);
+	munmap(srv->scratch, CHATD_READ_CHUNK);
 	ev_loop_destroy(srv->loop);
 	free(srv);
 }

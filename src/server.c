@@ -321,6 +321,37 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	server_shutdown(srv);
 }
 
+/*
+ * libev's allocator.  The loop's arrays (watchers per descriptor, pending
+ * events, timers) live as long as the loop and grow to the peak; in the
+ * heap they would sit among a crowd's short-lived blocks and keep those
+ * pages resident after the crowd has gone.  So they get mappings of their
+ * own, grown with mremap.  A 16-byte header keeps the mapping's length.
+ */
+static void *
+loop_realloc(void *ptr, long size)
+{
+	size_t *h = ptr ? (size_t *)ptr - 2 : NULL;
+	size_t need;
+	void *m;
+
+	if (size <= 0) {
+		if (h)
+			munmap(h, h[0]);
+		return NULL;
+	}
+	need = ((size_t)size + 2 * sizeof(size_t) + 4095) & ~(size_t)4095;
+	if (h && need == h[0])
+		return ptr;
+	m = h ? mremap(h, h[0], need, MREMAP_MAYMOVE)
+	      : mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL; /* libev reports it and aborts */
+	h = m;
+	h[0] = need;
+	return h + 2;
+}
+
 struct server *
 server_new(const struct config *cfg)
 {
@@ -332,6 +363,7 @@ server_new(const struct config *cfg)
 	if (srv == NULL)
 		fatal("out of memory (server)");
 	srv->cfg = *cfg;
+	ev_set_allocator(loop_realloc);
 	srv->loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_NOENV);
 	if (srv->loop == NULL)
 		fatal("cannot create the event loop (epoll)");

@@ -501,14 +501,11 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		/* After a stall this timer may run before the read of bytes
 		 * that came in time: the bytes decide, not the clock. */
 		conn_read(c);
-		if (c->state > CONN_OPEN)
-			return;
-	}
-	if (c->state == CONN_DETECT && c->mode == LISTEN_AUTO && c->in == NULL &&
-	    now - c->last_rx >= cfg->detect_window) {
-		/* Nothing said: a person at a terminal, waiting to be greeted. */
-		choose(c, &text_frontend);
-		if (c->state != CONN_OPEN)
+		/* Still nothing said: a person at a terminal, waiting to be
+		 * greeted. */
+		if (c->state == CONN_DETECT && c->in == NULL)
+			choose(c, &text_frontend);
+		if (c->state != CONN_OPEN && c->state != CONN_DETECT)
 			return;
 	}
 	registered = c->sess && session_registered(c->sess);

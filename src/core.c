@@ -107,12 +107,6 @@ core_set_limits(struct core *c, const struct core_limits *lim)
 	c->lim = *lim;
 }
 
-const struct core_limits *
-core_limits(const struct core *c)
-{
-	return &c->lim;
-}
-
 void
 core_set_time(struct core *c, uint64_t now_ms)
 {

@@ -64,7 +64,6 @@ struct core *core_new(const struct core_limits *lim, uint64_t epoch_seed);
 /* Free the core and every room; all sessions must have ended. */
 void core_free(struct core *c);
 void core_set_limits(struct core *c, const struct core_limits *lim);
-const struct core_limits *core_limits(const struct core *c);
 /* Set the clock used for message times and room linger (unix ms). */
 void core_set_time(struct core *c, uint64_t now_ms);
 

@@ -6,10 +6,9 @@
 #define CHATD_LIMITS_H
 
 #define CHATD_DEFAULT_CONFIG           "/etc/chatd/chatd.conf" /* -c, --config */
-#define CHATD_DEFAULT_PORT             7000
-#define CHATD_DEFAULT_LISTEN           "127.0.0.1:7000" /* --listen */
-#define CHATD_DEFAULT_SERVER_NAME      "chatd"          /* --server-name */
-#define CHATD_DEFAULT_HISTORY          50u              /* --history */
+#define CHATD_DEFAULT_LISTEN           "127.0.0.1:7000"        /* --listen */
+#define CHATD_DEFAULT_SERVER_NAME      "chatd"                 /* --server-name */
+#define CHATD_DEFAULT_HISTORY          50u                     /* --history */
 #define CHATD_MAX_HISTORY              10000u
 #define CHATD_DEFAULT_ROOM_LINGER      3600.0          /* --room-linger, seconds */
 #define CHATD_DEFAULT_PING_INTERVAL    30.0            /* --ping-interval, seconds */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chatd/wire.h"
+#include "valid.h"
 
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
 
@@ -36,40 +37,6 @@ term_str(struct term_buf *b, const char *s)
 	term_raw(b, s, strlen(s));
 }
 
-/* Decode one UTF-8 sequence at s (n bytes left); returns its length and
- * the code point, or 0 when the bytes are not well-formed UTF-8. */
-static size_t
-decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t need, k;
-	uint32_t v, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1, v = s[0] & 0x1f, min = 0x80;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2, v = s[0] & 0x0f, min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3, v = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n <= need)
-		return 0;
-	for (k = 1; k <= need; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[k] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return need + 1;
-}
-
 /* Code points that must not reach a terminal as they are. */
 static int
 unsafe(uint32_t cp)
@@ -87,7 +54,7 @@ term_safe(struct term_buf *b, const char *str, size_t n)
 
 	while (i < n) {
 		uint32_t cp;
-		size_t k = decode(s + i, n - i, &cp);
+		size_t k = valid_utf8_next(s + i, n - i, &cp);
 
 		if (k == 0) {
 			term_raw(b, replacement, 3);

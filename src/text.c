@@ -275,6 +275,17 @@ room_arg(const char **s, size_t *n)
 	}
 }
 
+/* The room a command names, or the current room when it names none. */
+static void
+room_or_current(const struct text *t, const char **s, size_t *n)
+{
+	room_arg(s, n);
+	if (*n == 0) {
+		*s = t->room;
+		*n = t->room_len;
+	}
+}
+
 /* The first word of s, and what follows it. */
 static void
 split_word(const char *s, size_t n, const char **w, size_t *wn, const char **rest, size_t *rn)
@@ -362,11 +373,7 @@ cmd_part(struct conn *c, const char *name, size_t n)
 	struct text *t = c->fe_state;
 	int err, was_current;
 
-	room_arg(&name, &n);
-	if (n == 0) {
-		name = t->room;
-		n = t->room_len;
-	}
+	room_or_current(t, &name, &n);
 	if (n == 0) {
 		send_line(c, "! you are not in a room");
 		return;
@@ -463,11 +470,7 @@ cmd_who(struct conn *c, const char *name, size_t n)
 	char head[100];
 	uint32_t i;
 
-	room_arg(&name, &n);
-	if (n == 0) {
-		name = t->room;
-		n = t->room_len;
-	}
+	room_or_current(t, &name, &n);
 	if (n == 0) {
 		send_line(c, "! usage: /who ROOM");
 		return;

@@ -7,47 +7,57 @@
 
 #include "chatd/wire.h"
 
+size_t
+valid_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t need, k;
+	uint32_t v, min;
+
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 1, v = s[0] & 0x1f, min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 2, v = s[0] & 0x0f, min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 3, v = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0; /* continuation byte, 0xc0/0xc1 or 0xf5.. */
+	}
+	if (n <= need)
+		return 0;
+	for (k = 1; k <= need; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[k] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return need + 1;
+}
+
 int
 valid_utf8(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = 0, k;
+	uint32_t cp;
 
 	while (i < n) {
-		unsigned c = s[i];
-		unsigned need, min, cp, k;
-
-		if (c < 0x80) {
-			if (c == 0)
-				return 0;
+		/* ASCII is nearly all text: skip the call for it. */
+		if (s[i] < 0x80 && s[i] != 0) {
 			i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			min = 0x80;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			min = 0x800;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			min = 0x10000;
-			cp = c & 0x07;
-		} else {
-			return 0; /* continuation byte, 0xc0/0xc1 or 0xf5.. */
-		}
-		if (n - i <= need)
+		k = valid_utf8_next(s + i, n - i, &cp);
+		if (k == 0 || cp == 0)
 			return 0;
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += need + 1;
+		i += k;
 	}
 	return 1;
 }

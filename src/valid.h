@@ -6,6 +6,12 @@
 #define CHATD_VALID_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* Decode the UTF-8 sequence at s (n bytes left): its length, with the code
+ * point in *cp, or 0 when the bytes are not well-formed UTF-8 (overlong,
+ * surrogate, above U+10FFFF, cut short). */
+size_t valid_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* 1 if s[0, n) is well-formed UTF-8 (no overlong forms, no surrogates,
  * nothing above U+10FFFF) and holds no NUL byte. */

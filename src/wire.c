@@ -419,20 +419,25 @@ wire_end(struct wire_writer *w)
 	put32(w->buf + w->frame, (uint32_t)(w->len - w->frame - WIRE_HEADER_LEN));
 }
 
+/* HELLO, NICK, PART and WHO share a layout: one str8. */
+static void
+enc_name(struct wire_writer *w, uint8_t type, const char *s, size_t n)
+{
+	wire_begin(w, type);
+	wire_put_str8(w, s, n);
+	wire_end(w);
+}
+
 void
 wire_enc_hello(struct wire_writer *w, const char *nick, size_t n)
 {
-	wire_begin(w, WIRE_HELLO);
-	wire_put_str8(w, nick, n);
-	wire_end(w);
+	enc_name(w, WIRE_HELLO, nick, n);
 }
 
 void
 wire_enc_nick(struct wire_writer *w, const char *nick, size_t n)
 {
-	wire_begin(w, WIRE_NICK);
-	wire_put_str8(w, nick, n);
-	wire_end(w);
+	enc_name(w, WIRE_NICK, nick, n);
 }
 
 void
@@ -448,17 +453,13 @@ wire_enc_join(struct wire_writer *w, const char *room, size_t n, uint64_t epoch,
 void
 wire_enc_part(struct wire_writer *w, const char *room, size_t n)
 {
-	wire_begin(w, WIRE_PART);
-	wire_put_str8(w, room, n);
-	wire_end(w);
+	enc_name(w, WIRE_PART, room, n);
 }
 
 void
 wire_enc_who(struct wire_writer *w, const char *room, size_t n)
 {
-	wire_begin(w, WIRE_WHO);
-	wire_put_str8(w, room, n);
-	wire_end(w);
+	enc_name(w, WIRE_WHO, room, n);
 }
 
 /* SAY and MSG share a layout: ref, target, text. */

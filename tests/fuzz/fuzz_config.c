@@ -22,19 +22,11 @@
 #include <unistd.h>
 
 #include "chatd/wire.h"
+#include "fuzz.h"
 #include "config.h"
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
-			        #cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* The file under test and the printed configuration, as memfds that live
  * for the whole run. */

@@ -24,19 +24,12 @@
 #include <string.h>
 
 #include "chatd/wire.h"
+#include "fuzz.h"
 #include "limits.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* assert() is compiled out in release builds; invariants must not be. */
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
-			        #cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* Frames remembered per pass, for comparing passes; beyond this only the
  * per-frame invariants are checked. */
@@ -364,24 +357,14 @@ whole(struct pass *ps, const uint8_t *data, size_t size, uint32_t max, int decod
 	ps->end = split(ps, data, size, 0, max, decode);
 }
 
-/* A small deterministic generator, seeded from the input, for read sizes. */
-static uint64_t
-next_rand(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dull;
-}
-
 /* The stream in reads: the unused tail is held in a buffer of exactly its
  * size (so that a read past it is caught) and the next read appended. */
 static void
 in_reads(struct pass *ps, const uint8_t *data, size_t size, uint32_t max)
 {
 	uint64_t seed = 0xcbf29ce484222325ull;
-	uint8_t *held = NULL;
-	size_t have = 0, at = 0, consumed = 0, i;
+	struct held h = {NULL, 0};
+	size_t at = 0, consumed = 0, i;
 
 	for (i = 0; i < size; i++)
 		seed = (seed ^ data[i]) * 0x100000001b3ull;
@@ -389,35 +372,15 @@ in_reads(struct pass *ps, const uint8_t *data, size_t size, uint32_t max)
 	ps->n = 0;
 	ps->too_large = 0;
 	while (at < size && !ps->too_large) {
-		size_t k = 1 + (size_t)(next_rand(&seed) % ((size_t)1 << (next_rand(&seed) % 10)));
-		size_t used;
-		uint8_t *nb;
+		size_t k = next_read(&seed, 10, size - at), used;
 
-		if (k > size - at)
-			k = size - at;
-		nb = malloc(have + k);
-		FUZZ_CHECK(nb != NULL);
-		if (have)
-			memcpy(nb, held, have);
-		memcpy(nb + have, data + at, k);
-		free(held);
-		held = nb;
-		have += k;
+		held_add(&h, data + at, k);
 		at += k;
-		used = split(ps, held, have, consumed, max, 0);
+		used = split(ps, h.p, h.n, consumed, max, 0);
 		consumed += used;
-		have -= used;
-		if (have) {
-			nb = malloc(have);
-			FUZZ_CHECK(nb != NULL);
-			memcpy(nb, held + used, have);
-		} else {
-			nb = NULL;
-		}
-		free(held);
-		held = nb;
+		held_drop(&h, used);
 	}
-	free(held);
+	free(h.p);
 	ps->end = consumed;
 }
 

@@ -22,19 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "limits.h"
 #include "line.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
-			        #cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* text.c's bound: max_text plus room for "/msg NICK ". */
 #define SERVER_LINE_MAX (CHATD_DEFAULT_MAX_TEXT + 64)
@@ -182,53 +174,23 @@ feed_whole(struct trace *t, size_t max, const uint8_t *data, size_t size)
 	(void)take_lines(&lr, t, data, size);
 }
 
-static uint64_t
-next_rand(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dull;
-}
-
 static void
 feed_split(struct trace *t, size_t max, const uint8_t *data, size_t size, uint64_t seed)
 {
 	struct line_reader lr;
-	uint8_t *held = NULL;
-	size_t have = 0, at = 0;
+	struct held h = {NULL, 0};
+	size_t at = 0;
 
 	reader_init(&lr, max);
 	trace_init(t);
 	while (at < size) {
-		size_t k = 1 + (size_t)(next_rand(&seed) % ((size_t)1 << (next_rand(&seed) % 12)));
-		size_t used;
-		uint8_t *nb;
+		size_t k = next_read(&seed, 12, size - at);
 
-		if (k > size - at)
-			k = size - at;
-		nb = malloc(have + k);
-		FUZZ_CHECK(nb != NULL);
-		if (have)
-			memcpy(nb, held, have);
-		memcpy(nb + have, data + at, k);
-		free(held);
-		held = nb;
-		have += k;
+		held_add(&h, data + at, k);
 		at += k;
-		used = take_lines(&lr, t, held, have);
-		have -= used;
-		if (have) {
-			nb = malloc(have);
-			FUZZ_CHECK(nb != NULL);
-			memcpy(nb, held + used, have);
-		} else {
-			nb = NULL;
-		}
-		free(held);
-		held = nb;
+		held_drop(&h, take_lines(&lr, t, h.p, h.n));
 	}
-	free(held);
+	free(h.p);
 }
 
 /* An upper bound on the raw length of the input's lines, ends excluded. */

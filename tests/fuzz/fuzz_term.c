@@ -21,20 +21,12 @@
 #include <string.h>
 
 #include "chatd/wire.h"
+#include "fuzz.h"
 #include "msg.h"
 #include "term.h"
 #include "valid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
-			        #cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define TEXT_MAX WIRE_TEXT_MAX_HARD
 
@@ -167,15 +159,6 @@ check_line(const char *p, size_t n, size_t cap, const char *full, size_t fn)
 		FUZZ_CHECK(n == fn);
 	else
 		FUZZ_CHECK(body + 2 + 3 >= cap);
-}
-
-static uint64_t
-next_rand(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dull;
 }
 
 /* Room and nick names the core could have accepted: validated, with the

@@ -1038,6 +1038,23 @@ def assert_room_works(sender, receiver, room, text=None):
     return ack, m
 
 
+def room_pair(srv, room="r"):
+    """alice and bob, framed, chatting in room."""
+    a, b = srv.client("alice"), srv.client("bob")
+    a.join(room)
+    b.join(room)
+    return a, b
+
+
+def expect_fatal(x, code, what):
+    """x gets ERROR code, nothing after it, and the server closes."""
+    err = x.expect(ERROR, timeout=3)
+    assert_error(err, code, what)
+    x.expect_closed(timeout=3)
+    assert_eq(x.received_after(err), [], "%s: frames after the ERROR" % what)
+    return err
+
+
 # ---------------------------------------------------------------------------
 # Runner
 

@@ -11,22 +11,6 @@ import chatdtest as t
 from chatdtest import ERROR, MESSAGE, PRESENCE, PREFACE, SAY
 
 
-def room_pair(srv, room="r"):
-    """alice and bob chatting in room."""
-    a, b = srv.client("alice"), srv.client("bob")
-    a.join(room)
-    b.join(room)
-    return a, b
-
-
-def expect_fatal(x, code, what):
-    """x gets ERROR code, then the server closes the connection."""
-    err = x.expect(ERROR, timeout=3)
-    t.assert_error(err, code, what)
-    x.expect_closed(timeout=3)
-    t.assert_eq(x.received_after(err), [], "%s: frames after the ERROR" % what)
-    return err
-
 
 def expect_protocol_drop(members, nick, what):
     for m in members:
@@ -36,20 +20,20 @@ def expect_protocol_drop(members, nick, what):
 
 
 def test_oversized_frame_header_gets_error_102_and_close(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client("xavier")
     x.join("r")
     max_frame = x.welcome.max_frame
     # Only the header: the server must decide from the length alone.
     x.send_raw(struct.pack(">IB", max_frame + 1, SAY))
-    err = expect_fatal(x, t.E_FRAME_TOO_LARGE, "header announcing max_frame+1")
+    err = t.expect_fatal(x, t.E_FRAME_TOO_LARGE, "header announcing max_frame+1")
     t.assert_eq((err.req_type, err.ref), (0, 0), "ERROR 102 (type, ref)")
     expect_protocol_drop((a, b), "xavier", "oversized frame")
     t.assert_room_works(a, b, "r")
 
 
 def test_frame_of_exactly_max_frame_is_accepted(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     max_frame, max_text = a.welcome.max_frame, a.welcome.max_text
     # A SAY whose payload is exactly max_frame: with the default budgets
     # (8192 / 4096) no valid SAY is that big, so the server must read the
@@ -65,7 +49,7 @@ def test_frame_of_exactly_max_frame_is_accepted(srv):
 
 @t.server_args("--max-text", "10", "--max-frame", "256")
 def test_text_and_frame_limits_follow_the_options(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     t.assert_eq((a.welcome.max_text, a.welcome.max_frame), (10, 256), "WELCOME budgets")
     t.assert_room_works(a, b, "r", text="0123456789")
     t.assert_room_works(a, b, "r", text="\u20ac\u20ac\u20ac")  # 9 bytes
@@ -83,12 +67,12 @@ def test_text_and_frame_limits_follow_the_options(srv):
     t.assert_error(a.expect(ERROR, ref=6), t.E_TEXT_TOO_LONG, "SAY frame of 256 bytes")
     x = srv.client("xavier")
     x.send_raw(t.raw_frame(SAY, t.encode_payload(SAY, ref=7, room="r", text="z" * 249)))
-    expect_fatal(x, t.E_FRAME_TOO_LARGE, "SAY frame of 257 bytes")
+    t.expect_fatal(x, t.E_FRAME_TOO_LARGE, "SAY frame of 257 bytes")
     t.assert_room_works(a, b, "r", text="ok")
 
 
 def test_unknown_frame_type_gets_error_200_and_connection_goes_on(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     for ftype, payload in ((0x3E, b""), (0x3E, b"abc"), (0x0D, b""), (0xFF, b"\x00")):
         a.send_raw(t.raw_frame(ftype, payload))
         # The type field of the ERROR holds the unknown type byte.
@@ -99,21 +83,21 @@ def test_unknown_frame_type_gets_error_200_and_connection_goes_on(srv):
 
 
 def test_malformed_hello_gets_error_103_and_close(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client()
     # str8 length 10, but only 3 bytes follow in the payload.
     x.send_raw(t.raw_frame(t.HELLO, b"\x0aabc"))
-    expect_fatal(x, t.E_MALFORMED, "HELLO whose nick runs past the payload")
+    t.expect_fatal(x, t.E_MALFORMED, "HELLO whose nick runs past the payload")
     t.assert_eq(a.users(), ["alice", "bob"], "USERS after the malformed HELLO")
     t.assert_room_works(a, b, "r")
 
 
 def test_say_with_trailing_byte_gets_error_103_and_close(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client("xavier")
     x.join("r")
     x.send_raw(t.raw_frame(SAY, t.encode_payload(SAY, ref=1, room="r", text="hi") + b"\x00"))
-    expect_fatal(x, t.E_MALFORMED, "SAY with a trailing byte")
+    t.expect_fatal(x, t.E_MALFORMED, "SAY with a trailing byte")
     expect_protocol_drop((a, b), "xavier", "malformed SAY")
     b.sync()
     t.assert_eq(b.received(MESSAGE), [], "MESSAGEs delivered from the malformed SAY")
@@ -121,34 +105,34 @@ def test_say_with_trailing_byte_gets_error_103_and_close(srv):
 
 
 def test_server_frame_type_from_client_gets_error_103_and_close(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client("xavier")
     x.send(t.ACK, ref=1, seq=2, time_ms=3)
-    expect_fatal(x, t.E_MALFORMED, "ACK sent by a client")
+    t.expect_fatal(x, t.E_MALFORMED, "ACK sent by a client")
     t.assert_room_works(a, b, "r")
 
 
 def test_frame_before_preface_gets_error_100_and_close(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client(preface=False)
     x.send(t.HELLO, nick="xavier")
-    expect_fatal(x, t.E_BAD_PREFACE, "HELLO without the preface")
+    t.expect_fatal(x, t.E_BAD_PREFACE, "HELLO without the preface")
     y = srv.client(preface=False)
     y.send_raw(b"\x89CHATX\x00\x01")
-    expect_fatal(y, t.E_BAD_PREFACE, "preface with a wrong magic")
+    t.expect_fatal(y, t.E_BAD_PREFACE, "preface with a wrong magic")
     t.assert_room_works(a, b, "r")
 
 
 def test_bad_version_gets_error_101_and_close(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client(preface=False)
     x.send_raw(PREFACE[:-1] + b"\x02" + t.encode(t.HELLO, nick="xavier"))
-    expect_fatal(x, t.E_BAD_VERSION, "preface with version 2")
+    t.expect_fatal(x, t.E_BAD_VERSION, "preface with version 2")
     t.assert_room_works(a, b, "r")
 
 
 def test_preface_and_frames_in_one_packet_are_served(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client(preface=False)
     x.send_raw(PREFACE + t.encode(t.HELLO, nick="xavier") + t.encode(t.JOIN, room="r"))
     w = x.expect(t.WELCOME)
@@ -159,7 +143,7 @@ def test_preface_and_frames_in_one_packet_are_served(srv):
 
 
 def test_request_before_hello_gets_201_and_connection_goes_on(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client()
     t.assert_error(x.join("r").error, t.E_NOT_REGISTERED, "JOIN before HELLO", req_type=t.JOIN)
     # The refusal of a SAY carries its ref, like every ERROR answering a SAY.
@@ -176,7 +160,7 @@ def test_request_before_hello_gets_201_and_connection_goes_on(srv):
 
 
 def test_invalid_utf8_text_gets_error_206_and_connection_goes_on(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     bad = [
         ("overlong '/'", b"\xc0\xaf"),
         ("overlong 3-byte", b"\xe0\x80\xaf"),
@@ -198,7 +182,7 @@ def test_invalid_utf8_text_gets_error_206_and_connection_goes_on(srv):
 
 
 def test_overlong_nick_and_room_get_errors_and_connection_goes_on(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client()
     t.assert_error(x.hello("n" * 33), t.E_NICK_INVALID, "HELLO with a 33-byte nick")
     t.assert_eq(x.hello("xavier").type, t.WELCOME, "HELLO after the refusal")
@@ -215,7 +199,7 @@ def test_overlong_nick_and_room_get_errors_and_connection_goes_on(srv):
 
 
 def test_frames_split_byte_by_byte_or_packed_together_are_served_once_each(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client(preface=False)
     stream = (PREFACE + t.encode(t.HELLO, nick="xavier") + t.encode(t.JOIN, room="r")
               + t.encode(SAY, ref=1, room="r", text="one byte at a time"))
@@ -236,7 +220,7 @@ def test_frames_split_byte_by_byte_or_packed_together_are_served_once_each(srv):
 
 
 def test_connection_closing_mid_frame_is_announced_as_closed_and_nothing_else(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client("xavier")
     x.join("r")
     marks = {}

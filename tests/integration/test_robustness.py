@@ -38,22 +38,6 @@ from textclient import PROMPT, TextClient, listener_port, text_client
 # Helpers
 
 
-def room_pair(srv, room="r"):
-    """alice and bob, framed, chatting in room."""
-    a, b = srv.client("alice"), srv.client("bob")
-    a.join(room)
-    b.join(room)
-    return a, b
-
-
-def expect_fatal(x, code, what):
-    """x gets ERROR code, nothing after it, and the server closes."""
-    err = x.expect(ERROR, timeout=3)
-    t.assert_error(err, code, what)
-    x.expect_closed(timeout=3)
-    t.assert_eq(x.received_after(err), [], "%s: frames after the ERROR" % what)
-    return err
-
 
 def framed_frames(raw):
     """Whole frames decoded from raw bytes, and the bytes left over."""
@@ -165,13 +149,13 @@ NEEDS_PAYLOAD = (HELLO, JOIN, PART, SAY, MSG, NICK, WHO, PING, PONG)
 
 
 def test_zero_length_frame_of_a_type_that_needs_a_payload_gets_error_103_and_close(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     for i, ftype in enumerate(NEEDS_PAYLOAD):
         what = "zero-length %s" % t.TYPE_NAMES[ftype]
         x = srv.client("x%d" % i)
         x.join("r")
         x.send_raw(t.raw_frame(ftype))
-        err = expect_fatal(x, t.E_MALFORMED, what)
+        err = t.expect_fatal(x, t.E_MALFORMED, what)
         t.assert_eq(err.req_type, ftype, "%s: type field of ERROR 103" % what)
         for m in (a, b):
             p = m.expect(PRESENCE, kind=t.P_DROP, nick="x%d" % i, timeout=3)
@@ -180,13 +164,13 @@ def test_zero_length_frame_of_a_type_that_needs_a_payload_gets_error_103_and_clo
     for ftype in (HELLO, JOIN, PING):
         y = srv.client()
         y.send_raw(t.raw_frame(ftype))
-        expect_fatal(y, t.E_MALFORMED, "zero-length %s before HELLO" % t.TYPE_NAMES[ftype])
+        t.expect_fatal(y, t.E_MALFORMED, "zero-length %s before HELLO" % t.TYPE_NAMES[ftype])
     t.assert_eq(a.users(), ["alice", "bob"], "USERS after the malformed frames")
     t.assert_room_works(a, b, "r")
 
 
 def test_zero_length_frame_of_a_type_without_payload_is_answered(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client("xavier")
     x.send_raw(b"\x00\x00\x00\x00\x07")  # LIST
     rooms = x.expect(ROOMS)
@@ -197,7 +181,7 @@ def test_zero_length_frame_of_a_type_without_payload_is_answered(srv):
     # The same types with one byte of payload do not match their layout.
     y = srv.client("yves")
     y.send_raw(t.raw_frame(LIST, b"\x00"))
-    t.assert_eq(expect_fatal(y, t.E_MALFORMED, "LIST with a payload byte").req_type, LIST,
+    t.assert_eq(t.expect_fatal(y, t.E_MALFORMED, "LIST with a payload byte").req_type, LIST,
                 "type field of ERROR 103")
     # An empty QUIT is the ordinary QUIT.
     x.send_raw(b"\x00\x00\x00\x00\x0c")
@@ -271,7 +255,7 @@ def test_blank_text_lines_ask_again_or_are_ignored(srv):
 
 
 def test_nonprintable_names_are_refused_and_the_connection_goes_on(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client()
     cases = BAD_NAMES + BAD_NAMES_FRAMED_ONLY
     for what, name in cases:
@@ -404,7 +388,7 @@ def test_framed_client_on_a_text_listener_is_only_bytes_of_a_line_and_never_regi
 
 
 def test_telnet_bytes_in_framed_text_get_error_206(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     for i, text in enumerate((b"\xff\xfb\x01hi", b"price \xff\xff100", b"\xff\xf4")):
         t.assert_error(a.say("r", text, ref=i + 1), t.E_TEXT_INVALID,
                        "SAY with telnet bytes %r" % text, ref=i + 1, req_type=SAY)
@@ -577,7 +561,7 @@ def test_handshake_sent_one_byte_a_second_is_closed_at_handshake_timeout(srv):
 
 @t.server_args("--ping-interval", "1.5", "--ping-timeout", "1.5")
 def test_registered_clients_sending_one_byte_a_second_are_served_and_others_not_slowed(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     slow = srv.client("slow")
     slow.join("r")
     slowt = text_client(srv, "slowtext")
@@ -1031,7 +1015,7 @@ def test_max_rooms_refusal_names_the_limit_in_both_protocols(srv):
 @t.server_args("--max-members", "2")
 def test_max_members_refusal_names_the_limit_in_both_protocols(srv):
     problems = Problems()
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     c = srv.client("carol")
     err = c.join("r").error
     t.assert_error(err, t.E_ROOM_FULL, "framed JOIN of a room at --max-members 2",
@@ -1093,7 +1077,7 @@ def test_max_rooms_total_forgets_empty_rooms_first_then_refuses_naming_the_limit
 @t.server_args("--max-text", "10")
 def test_max_text_refusal_names_the_limit_in_both_protocols(srv):
     problems = Problems()
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     err = a.say("r", "0123456789a", ref=5)
     t.assert_error(err, t.E_TEXT_TOO_LONG, "framed SAY of 11 bytes", ref=5, req_type=SAY)
     problems.limit(err.text, "max-text", 10, "framed ERROR 207")
@@ -1110,10 +1094,10 @@ def test_max_text_refusal_names_the_limit_in_both_protocols(srv):
 
 @t.server_args("--max-frame", "256", "--max-text", "100")
 def test_max_frame_and_line_refusals_name_the_limit(srv):
-    a, b = room_pair(srv)
+    a, b = t.room_pair(srv)
     x = srv.client("xavier")
     x.send_raw(struct.pack(">IB", 257, SAY))
-    err = expect_fatal(x, t.E_FRAME_TOO_LARGE, "frame header announcing 257 bytes")
+    err = t.expect_fatal(x, t.E_FRAME_TOO_LARGE, "frame header announcing 257 bytes")
     t.assert_eq(err.text, "frame too large: the limit is 256 bytes", "ERROR 102 text")
     c = text_client(srv, "carol")
     c.join("r")

@@ -49,8 +49,11 @@ struct held {
 static inline void
 held_add(struct held *h, const uint8_t *data, size_t k)
 {
-	uint8_t *nb = malloc(h->n + k);
+	uint8_t *nb;
 
+	if (k == 0) /* nothing to add, and malloc(0) may give NULL */
+		return;
+	nb = malloc(h->n + k);
 	FUZZ_CHECK(nb != NULL);
 	if (h->n)
 		memcpy(nb, h->p, h->n);
@@ -66,6 +69,7 @@ held_drop(struct held *h, size_t used)
 {
 	uint8_t *nb = NULL;
 
+	FUZZ_CHECK(used <= h->n);
 	h->n -= used;
 	if (h->n) {
 		nb = malloc(h->n);

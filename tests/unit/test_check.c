@@ -43,7 +43,7 @@ check_in_order_stream_counts_only_ok(void **state)
 	/* The first number synchronises the stream: no loss before it. */
 	for (n = 1000; n < 1000 + 10 * CHECK_WINDOW; n++)
 		assert_int_equal(check_seq(&s, n, &c), CHECK_OK);
-	assert_counts(&c, 10 * CHECK_WINDOW, 0, 0, 0, 0);
+	assert_counts(&c, 10 * (uint64_t)CHECK_WINDOW, 0, 0, 0, 0);
 	assert_int_equal(s.next, 1000 + 10 * CHECK_WINDOW);
 }
 
@@ -190,7 +190,7 @@ check_number_older_than_the_window_counts_dup(void **state)
 	assert_int_equal(check_seq(&s, 1, &c), CHECK_DUP);
 	assert_int_equal(check_seq(&s, s.next - CHECK_WINDOW - 1, &c), CHECK_DUP);
 	assert_int_equal(check_seq(&s, s.next - CHECK_WINDOW, &c), CHECK_DUP); /* seen */
-	assert_counts(&c, 3 * CHECK_WINDOW, 0, 5, 0, 0);
+	assert_counts(&c, 3 * (uint64_t)CHECK_WINDOW, 0, 5, 0, 0);
 }
 
 static void
@@ -443,7 +443,7 @@ generate(uint64_t seed, uint64_t first, size_t count, const struct mix *mx, size
 		}
 		r = (unsigned)below(&x, 1000);
 		if (r < mx->skip && k > 0) {
-			uint64_t upto = n + below(&x, 3 * CHECK_WINDOW);
+			uint64_t upto = n + below(&x, 3 * (uint64_t)CHECK_WINDOW);
 
 			v[k++] = (struct step){upto, STEP_SKIP};
 			n = upto + 1;
@@ -453,7 +453,7 @@ generate(uint64_t seed, uint64_t first, size_t count, const struct mix *mx, size
 		if (below(&x, 1000) < mx->dup)
 			v[k++] = (struct step){n, STEP_SEQ};
 		if (below(&x, 1000) < mx->old && n > first) {
-			uint64_t back = 1 + below(&x, 2 * CHECK_WINDOW);
+			uint64_t back = 1 + below(&x, 2 * (uint64_t)CHECK_WINDOW);
 
 			v[k++] = (struct step){n > first + back ? n - back : first, STEP_SEQ};
 		}
@@ -487,13 +487,14 @@ run_against_model(uint64_t seed, uint64_t first, size_t count, const struct mix 
 	struct check_counts c;
 	struct model m;
 	struct step *v;
-	uint64_t last;
+	uint64_t last, n = 0;
 	size_t len, i;
+	enum check_result want = CHECK_OK, got = CHECK_OK;
 
 	v = generate(seed, first, count, mx, &len, &last);
 	memset(&c, 0, sizeof(c));
 	memset(&m, 0, sizeof(m));
-	m.cap = (size_t)last + 4 * CHECK_WINDOW;
+	m.cap = (size_t)last + 4 * (size_t)CHECK_WINDOW;
 	m.seen = calloc(m.cap, 1);
 	assert_non_null(m.seen);
 	check_init(&s);
@@ -506,22 +507,19 @@ run_against_model(uint64_t seed, uint64_t first, size_t count, const struct mix 
 			check_skip(&s, v[i].n, &c);
 			model_skip(&m, v[i].n);
 		} else {
-			enum check_result want = model_seq(&m, v[i].n);
-			enum check_result got = check_seq(&s, v[i].n, &c);
-
+			want = model_seq(&m, v[i].n);
+			got = check_seq(&s, v[i].n, &c);
 			if (got != want) {
-				uint64_t n = v[i].n;
-
-				free(v);
-				free(m.seen);
-				fail_msg("seed %llu step %zu: seq %llu gave %d, the model %d",
-				         (unsigned long long)seed, i, (unsigned long long)n,
-				         (int)got, (int)want);
+				n = v[i].n;
+				break;
 			}
 		}
 	}
 	free(v);
 	free(m.seen);
+	if (got != want)
+		fail_msg("seed %llu step %zu: seq %llu gave %d, the model %d",
+		         (unsigned long long)seed, i, (unsigned long long)n, (int)got, (int)want);
 	assert_int_equal(s.next, m.next);
 	assert_counts(&c, m.c.ok, m.c.lost, m.c.dup, m.c.reordered, m.c.missed_announced);
 	if (out)

@@ -63,7 +63,7 @@ hist_small_values_have_a_bucket_each(void **state)
 	uint64_t v;
 
 	(void)state;
-	for (v = 0; v < 2 * HIST_SUB; v++) {
+	for (v = 0; v < 2 * (uint64_t)HIST_SUB; v++) {
 		assert_int_equal(hist_index(v), v);
 		assert_int_equal(hist_bucket_low((unsigned)v), v);
 	}

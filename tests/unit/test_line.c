@@ -124,6 +124,9 @@ feed_all(const void *b, size_t len, size_t max)
 
 #define FEED(lit) feed_all(lit, sizeof(lit) - 1, MAX)
 
+/* Append a literal's bytes, without its NUL, at buf + n and advance n. */
+#define APPEND(buf, n, lit) (memcpy((buf) + (n), lit, sizeof(lit) - 1), (n) += sizeof(lit) - 1)
+
 static void
 assert_ok_line(const struct event *e, const char *want, size_t wn)
 {
@@ -456,9 +459,9 @@ telnet_commands_do_not_count_towards_the_limit(void **state)
 	struct trace t;
 
 	(void)state;
-	memcpy(in + n, IAC WILL "\x1f", 3), n += 3;
+	APPEND(in, n, IAC WILL "\x1f");
 	memset(in + n, 'x', MAX), n += MAX;
-	memcpy(in + n, IAC NOP "\n", 3), n += 3;
+	APPEND(in, n, IAC NOP "\n");
 	t = feed_all(in, n, MAX);
 	assert_int_equal(t.n, 1);
 	assert_int_equal(t.ev[0].r, LINE_OK);
@@ -542,8 +545,8 @@ complete_overlong_line_is_reported_once_and_the_next_is_ok(void **state)
 	struct trace t;
 
 	(void)state;
-	memset(in, 'x', 2 * MAX), n = 2 * MAX;
-	memcpy(in + n, "\r\nnext\r\n", 8), n += 8;
+	memset(in, 'x', 2 * (size_t)MAX), n = 2 * (size_t)MAX;
+	APPEND(in, n, "\r\nnext\r\n");
 	t = feed_all(in, n, MAX);
 	assert_int_equal(t.n, 2);
 	assert_int_equal(t.ev[0].r, LINE_TOO_LONG);
@@ -565,8 +568,8 @@ overlong_line_without_its_end_is_skipped_to_the_lf(void **state)
 	char out[MAX];
 
 	(void)state;
-	memset(in, 'y', 4 * MAX), n = 4 * MAX;
-	memcpy(in + n, "\r\nnext\r\n", 8), n += 8;
+	memset(in, 'y', 4 * (size_t)MAX), n = 4 * (size_t)MAX;
+	APPEND(in, n, "\r\nnext\r\n");
 
 	line_reader_init(&lr, MAX);
 	assert_int_equal(line_next(&lr, (const uint8_t *)in, MAX + 2, &used, out, &on),
@@ -576,14 +579,14 @@ overlong_line_without_its_end_is_skipped_to_the_lf(void **state)
 	assert_int_equal(line_next(&lr, (const uint8_t *)in + MAX + 2, MAX, &used, out, &on),
 	                 LINE_MORE);
 	assert_int_equal(used, MAX); /* skipped bytes are consumed */
-	assert_int_equal(
-	        line_next(&lr, (const uint8_t *)in + 2 * MAX + 2, n - 2 * MAX - 2, &used, out, &on),
-	        LINE_SKIPPED);
+	assert_int_equal(line_next(&lr, (const uint8_t *)in + 2 * (size_t)MAX + 2,
+	                           n - 2 * (size_t)MAX - 2, &used, out, &on),
+	                 LINE_SKIPPED);
 	assert_int_equal(used, 2 * MAX - 2 + 2);
 	assert_false(lr.discarding);
 
 	cut[0] = MAX + 2;
-	cut[1] = 2 * MAX;
+	cut[1] = 2 * (size_t)MAX;
 	cut[2] = 4 * MAX + 1; /* between the CR and the LF */
 	t = feed_cuts(in, n, cut, 3, MAX);
 	assert_int_equal(t.n, 3);
@@ -600,8 +603,8 @@ overlong_line_split_anywhere_gives_one_report_and_the_next_line(void **state)
 	size_t n = 0, k;
 
 	(void)state;
-	memset(in, 'z', 2 * MAX), n = 2 * MAX;
-	memcpy(in + n, "\nok\n", 4), n += 4;
+	memset(in, 'z', 2 * (size_t)MAX), n = 2 * (size_t)MAX;
+	APPEND(in, n, "\nok\n");
 	for (k = 1; k < n; k++) {
 		struct trace t = feed_cuts(in, n, &k, 1, MAX);
 		int i, reports = 0;

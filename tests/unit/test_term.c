@@ -332,20 +332,20 @@ clock_in_utc_and_zones(void **state)
 	assert_clock(59999, 0, "00:00");
 	assert_clock(60000, 0, "00:01");
 	assert_clock(T, 0, "09:20");
-	assert_clock(T, 3600, "10:20");       /* CET */
-	assert_clock(T, 19800, "14:50");      /* India, +5:30 */
-	assert_clock(T, 20700, "15:05");      /* Nepal, +5:45 */
-	assert_clock(T, -18000, "04:20");     /* EST */
-	assert_clock(T, -34200, "23:50");     /* Marquesas, -9:30: the day before */
-	assert_clock(T, 14 * 3600, "23:20");  /* Kiribati, +14 */
-	assert_clock(T, -12 * 3600, "21:20"); /* -12: the day before */
+	assert_clock(T, 3600, "10:20");        /* CET */
+	assert_clock(T, 19800, "14:50");       /* India, +5:30 */
+	assert_clock(T, 20700, "15:05");       /* Nepal, +5:45 */
+	assert_clock(T, -18000, "04:20");      /* EST */
+	assert_clock(T, -34200, "23:50");      /* Marquesas, -9:30: the day before */
+	assert_clock(T, 14L * 3600, "23:20");  /* Kiribati, +14 */
+	assert_clock(T, -12L * 3600, "21:20"); /* -12: the day before */
 	assert_clock(86399999, 0, "23:59");
 }
 
 static void
 clock_wraps_at_midnight(void **state)
 {
-	uint64_t t2330 = T - 9 * 3600000u - 20 * 60000u + 23 * 3600000u + 30 * 60000u;
+	uint64_t t2330 = T - 9 * 3600000ull - 20 * 60000ull + 23 * 3600000ull + 30 * 60000ull;
 	uint64_t t0030 = t2330 + 3600000u;
 
 	(void)state;

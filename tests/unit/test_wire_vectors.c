@@ -651,13 +651,13 @@ preface_prefix_rejects_any_wrong_fixed_byte(void **state)
 	size_t len, i;
 
 	(void)state;
-	memcpy(p, WIRE_PREFACE, WIRE_PREFACE_LEN);
+	memcpy(p, WIRE_PREFACE, sizeof(p)); /* without the literal's NUL */
 	for (len = 0; len <= WIRE_PREFACE_LEN; len++)
 		assert_int_equal(wire_preface_prefix(p, len), 1);
 	p[WIRE_PREFACE_LEN - 1] = 2;
 	assert_int_equal(wire_preface_prefix(p, WIRE_PREFACE_LEN), 1);
 	for (i = 0; i < WIRE_PREFACE_LEN - 1; i++) {
-		memcpy(p, WIRE_PREFACE, WIRE_PREFACE_LEN);
+		memcpy(p, WIRE_PREFACE, sizeof(p));
 		p[i] ^= 0x20;
 		for (len = i + 1; len <= WIRE_PREFACE_LEN; len++)
 			assert_int_equal(wire_preface_prefix(p, len), 0);

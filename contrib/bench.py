@@ -9,7 +9,6 @@ figures are medians over the runs; every run's line is printed too.
 
     contrib/bench.py fanout rooms latency --reps 5
     contrib/bench.py idle --bots 5000 10000
-    contrib/bench.py churn
 
 Loopback only; every run is bounded in time and stops by itself.
 """

@@ -7,16 +7,15 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "mem.h"
 
 static size_t live_bytes;
 
 struct blk *
 blk_new(size_t cap)
 {
-	struct blk *b = malloc(sizeof(*b) + cap);
+	struct blk *b = mem_alloc(sizeof(*b) + cap);
 
-	if (b == NULL)
-		fatal("out of memory (block of %zu bytes)", cap);
 	b->refs = 1;
 	b->len = 0;
 	b->cap = (uint32_t)cap;
@@ -29,7 +28,7 @@ blk_unref(struct blk *b)
 {
 	if (--b->refs == 0) {
 		live_bytes -= b->cap;
-		free(b);
+		mem_free(b, sizeof(*b) + b->cap);
 	}
 }
 

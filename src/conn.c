@@ -18,6 +18,7 @@
 #include "detect.h"
 #include "framed.h"
 #include "log.h"
+#include "mem.h"
 #include "server.h"
 #include "text.h"
 
@@ -161,11 +162,9 @@ struct conn *
 conn_new(struct server *srv, int fd, uint16_t port, int mode, struct ipcount *ipc,
          enum conn_refusal refusal)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = mem_zalloc(sizeof(*c));
 	double now = ev_now(srv->loop);
 
-	if (c == NULL)
-		fatal("out of memory (connection)");
 	c->srv = srv;
 	c->fd = fd;
 	c->state = CONN_DETECT;
@@ -373,7 +372,7 @@ keep(struct conn *c, const uint8_t *data, size_t len, size_t used)
 	size_t left = len - used;
 
 	if (c->state > CONN_OPEN || left == 0) {
-		free(c->in);
+		mem_free(c->in, c->incap);
 		c->in = NULL;
 		c->inlen = 0;
 		return;
@@ -385,9 +384,7 @@ keep(struct conn *c, const uint8_t *data, size_t len, size_t used)
 
 		/* A throttled reader may leave more than one frame behind. */
 		c->incap = (uint32_t)(left > cap ? left : cap);
-		c->in = malloc(c->incap);
-		if (c->in == NULL)
-			fatal("out of memory (input buffer)");
+		c->in = mem_alloc(c->incap);
 		memcpy(c->in, data + used, left);
 	}
 	c->inlen = (uint32_t)left;
@@ -597,7 +594,7 @@ destroy(struct conn *c)
 	ev_timer_stop(srv->loop, &c->timer);
 	close(c->fd);
 	outq_clear(&c->out);
-	free(c->in);
+	mem_free(c->in, c->incap);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -605,7 +602,7 @@ destroy(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
-	free(c);
+	mem_free(c, sizeof(*c));
 }
 
 void

@@ -13,6 +13,7 @@
 #include "chatd/wire.h"
 #include "hmap.h"
 #include "log.h"
+#include "mem.h"
 #include "valid.h"
 
 struct session {
@@ -56,13 +57,13 @@ struct core {
 };
 
 static void *
-xrealloc(void *p, size_t n)
+xmalloc(size_t n)
 {
-	void *q = realloc(p, n);
+	void *p = malloc(n);
 
-	if (q == NULL)
+	if (p == NULL)
 		fatal("out of memory (%zu bytes)", n);
-	return q;
+	return p;
 }
 
 struct core *
@@ -84,8 +85,8 @@ static void
 room_free(struct room *r)
 {
 	history_clear(&r->hist);
-	free(r->members);
-	free(r);
+	mem_free(r->members, r->capmembers * sizeof(*r->members));
+	mem_free(r, sizeof(*r));
 }
 
 void
@@ -116,11 +117,9 @@ core_set_time(struct core *c, uint64_t now_ms)
 struct session *
 core_session_new(struct core *c, const struct sink *sink, void *ctx)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct session *s = mem_zalloc(sizeof(*s));
 
 	(void)c;
-	if (s == NULL)
-		fatal("out of memory (session)");
 	s->sink = sink;
 	s->ctx = ctx;
 	return s;
@@ -194,7 +193,7 @@ member_remove(struct core *c, struct room *r, struct session *s)
 	if (r->nmembers == 0) {
 		c->active_rooms--;
 		/* An empty room holds no member array: idle rooms cost little. */
-		free(r->members);
+		mem_free(r->members, r->capmembers * sizeof(*r->members));
 		r->members = NULL;
 		r->capmembers = 0;
 		linger_start(c, r);
@@ -225,8 +224,8 @@ core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason
 	}
 	if (s->registered)
 		hmap_del(&c->nicks, s->key, s->nick_len);
-	free(s->rooms);
-	free(s);
+	mem_free(s->rooms, s->caprooms * sizeof(*s->rooms));
+	mem_free(s, sizeof(*s));
 }
 
 /* Check nick as a new name for s: 0 if s may take it. */
@@ -315,9 +314,7 @@ room_get(struct core *c, const char *name, size_t n, const char *key)
 
 	if (r)
 		return r;
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		fatal("out of memory (room)");
+	r = mem_zalloc(sizeof(*r));
 	memcpy(r->name, name, n);
 	memcpy(r->key, key, n + 1);
 	r->name_len = (uint8_t)n;
@@ -402,12 +399,18 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 		c->active_rooms++;
 	}
 	if (r->nmembers == r->capmembers) {
-		r->capmembers = r->capmembers ? r->capmembers * 2 : 4;
-		r->members = xrealloc(r->members, r->capmembers * sizeof(*r->members));
+		uint32_t cap = r->capmembers ? r->capmembers * 2 : 4;
+
+		r->members = mem_realloc(r->members, r->capmembers * sizeof(*r->members),
+		                         cap * sizeof(*r->members));
+		r->capmembers = cap;
 	}
 	if (s->nrooms == s->caprooms) {
-		s->caprooms = s->caprooms ? s->caprooms * 2 : 2;
-		s->rooms = xrealloc(s->rooms, s->caprooms * sizeof(*s->rooms));
+		uint32_t cap = s->caprooms ? s->caprooms * 2 : 2;
+
+		s->rooms = mem_realloc(s->rooms, s->caprooms * sizeof(*s->rooms),
+		                       cap * sizeof(*s->rooms));
+		s->caprooms = cap;
 	}
 	r->members[r->nmembers++] = s;
 	s->rooms[s->nrooms++] = r;
@@ -552,7 +555,7 @@ cmp_session(const void *a, const void *b)
 struct room **
 core_rooms_sorted(const struct core *c, size_t *n)
 {
-	struct room **v = xrealloc(NULL, (c->active_rooms + 1) * sizeof(*v));
+	struct room **v = xmalloc((c->active_rooms + 1) * sizeof(*v));
 	size_t pos = 0, k = 0;
 	struct room *r;
 
@@ -567,7 +570,7 @@ core_rooms_sorted(const struct core *c, size_t *n)
 struct session **
 core_users_sorted(const struct core *c, size_t *n)
 {
-	struct session **v = xrealloc(NULL, (c->nicks.len + 1) * sizeof(*v));
+	struct session **v = xmalloc((c->nicks.len + 1) * sizeof(*v));
 	size_t pos = 0, k = 0;
 	struct session *s;
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "mem.h"
 
 void
 history_init(struct history *h, unsigned cap)
@@ -24,7 +25,7 @@ history_clear(struct history *h)
 
 	for (i = 0; i < h->len; i++)
 		msg_unref(history_at(h, i));
-	free(h->slot);
+	mem_free(h->slot, h->cap * sizeof(*h->slot));
 	h->slot = NULL;
 	h->len = 0;
 	h->head = 0;
@@ -36,9 +37,7 @@ history_push(struct history *h, struct msg *m)
 	if (h->cap == 0)
 		return;
 	if (h->slot == NULL) {
-		h->slot = calloc(h->cap, sizeof(*h->slot));
-		if (h->slot == NULL)
-			fatal("out of memory (history of %u)", (unsigned)h->cap);
+		h->slot = mem_zalloc(h->cap * sizeof(*h->slot));
 	}
 	msg_ref(m);
 	if (h->len < h->cap) {

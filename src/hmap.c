@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 
 static uint32_t
 hash(const char *s, size_t n)
@@ -32,7 +33,7 @@ hmap_init(struct hmap *m)
 void
 hmap_free(struct hmap *m)
 {
-	free(m->tab);
+	mem_free(m->tab, m->cap * sizeof(*m->tab));
 	hmap_init(m);
 }
 
@@ -78,13 +79,11 @@ resize(struct hmap *m, size_t cap)
 	size_t oldcap = m->cap, i;
 
 	m->cap = cap;
-	m->tab = calloc(m->cap, sizeof(*m->tab));
-	if (m->tab == NULL)
-		fatal("out of memory (hash map of %zu)", m->cap);
+	m->tab = mem_zalloc(m->cap * sizeof(*m->tab));
 	for (i = 0; i < oldcap; i++)
 		if (old[i].key)
 			place(m, old[i]);
-	free(old);
+	mem_free(old, oldcap * sizeof(*old));
 }
 
 void

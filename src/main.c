@@ -7,6 +7,7 @@
 #include "config.h"
 #include "limits.h"
 #include "log.h"
+#include "mem.h"
 #include "server.h"
 
 int
@@ -32,6 +33,9 @@ main(int argc, char **argv)
 	 * free, which would put them back in the heap, where a quiet server
 	 * could not return them. */
 	mallopt(M_MMAP_THRESHOLD, CHATD_MMAP_THRESHOLD);
+	log_debug("memory: %s", mem_passthrough()
+	                                ? "every object from malloc (sanitizer or valgrind)"
+	                                : "size-class slabs");
 	/* A peer that vanished must cost a write error, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	srv = server_new(&cfg);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 
 /* Append s[0, n) and a NUL at *at, returning where it landed. */
 static const char *
@@ -27,12 +28,9 @@ struct msg *
 msg_new(const char *room, size_t rn, const char *from, size_t fn, const char *text, size_t tn,
         uint64_t seq, uint64_t time_ms, int direct)
 {
-	struct msg *m = calloc(1, sizeof(*m) + rn + fn + tn + 3);
-	char *at;
+	struct msg *m = mem_zalloc(sizeof(*m) + rn + fn + tn + 3);
+	char *at = m->data;
 
-	if (m == NULL)
-		fatal("out of memory (message)");
-	at = m->data;
 	m->refs = 1;
 	m->direct = (uint8_t)(direct != 0);
 	m->room_len = (uint8_t)rn;
@@ -64,7 +62,7 @@ msg_unref(struct msg *m)
 		for (h = 0; h < 2; h++)
 			if (m->wire[f][h].b)
 				blk_unref(m->wire[f][h].b);
-	free(m);
+	mem_free(m, sizeof(*m) + m->room_len + m->from_len + m->text_len + 3);
 }
 
 struct slice
@@ -93,12 +91,9 @@ struct pres *
 pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick, size_t nn,
          const char *new_nick, size_t nnn, uint64_t time_ms)
 {
-	struct pres *p = calloc(1, sizeof(*p) + rn + nn + nnn + 3);
-	char *at;
+	struct pres *p = mem_zalloc(sizeof(*p) + rn + nn + nnn + 3);
+	char *at = p->data;
 
-	if (p == NULL)
-		fatal("out of memory (presence)");
-	at = p->data;
 	p->refs = 1;
 	p->kind = kind;
 	p->reason = reason;
@@ -129,7 +124,7 @@ pres_unref(struct pres *p)
 	for (f = 0; f < MSG_FMT_MAX; f++)
 		if (p->wire[f].b)
 			blk_unref(p->wire[f].b);
-	free(p);
+	mem_free(p, sizeof(*p) + p->room_len + p->nick_len + p->new_nick_len + 3);
 }
 
 struct slice

@@ -12,11 +12,13 @@
 
 #include "blk.h"
 
-/* Render-cache slots, one per wire format; a front end owns one slot. */
+/* Render-cache slots, one per wire format; a front end owns one slot.
+ * Exactly as many as there are front ends: every history message carries
+ * the slots, so a spare one would cost 32 bytes per stored message. */
 enum msg_format {
 	MSG_FMT_FRAMED = 0,
 	MSG_FMT_TEXT = 1,
-	MSG_FMT_MAX = 4,
+	MSG_FMT_MAX = 2,
 };
 
 struct msg {

@@ -9,6 +9,7 @@
 
 #include "limits.h"
 #include "log.h"
+#include "mem.h"
 
 void
 outq_init(struct outq *q)
@@ -29,7 +30,7 @@ outq_clear(struct outq *q)
 
 	for (i = 0; i < q->n; i++)
 		blk_unref(at(q, i)->b);
-	free(q->v);
+	mem_free(q->v, q->cap * sizeof(*q->v));
 	outq_init(q);
 }
 
@@ -40,13 +41,11 @@ append(struct outq *q, struct blk *b, uint32_t off, uint32_t end)
 	if (q->n == q->cap) {
 		/* A power of two, so that ring positions are masks. */
 		uint32_t cap = q->cap ? q->cap * 2 : 8, i;
-		struct outq_ent *v = malloc(cap * sizeof(*v));
+		struct outq_ent *v = mem_alloc(cap * sizeof(*v));
 
-		if (v == NULL)
-			fatal("out of memory (output queue of %u)", cap);
 		for (i = 0; i < q->n; i++)
 			v[i] = *at(q, i);
-		free(q->v);
+		mem_free(q->v, q->cap * sizeof(*q->v));
 		q->v = v;
 		q->cap = cap;
 		q->head = 0;
@@ -134,7 +133,7 @@ outq_consume(struct outq *q, size_t n)
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->n--;
 	}
-	free(q->v);
+	mem_free(q->v, q->cap * sizeof(*q->v));
 	q->v = NULL;
 	q->cap = 0;
 	q->head = 0;

@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "text.h"
 #include "log.h"
+#include "mem.h"
 #include "sysd.h"
 
 #define SERVER_OF(ptr, member)                                                                     \
@@ -171,6 +172,7 @@ housekeeping(struct server *srv)
 {
 	/* What holds memory: connections, and rooms with their history. */
 	size_t load = srv->nconns + core_room_total(srv->core);
+	struct mem_stats st;
 
 	if (load > srv->trim_mark) {
 		srv->trim_mark = load;
@@ -180,9 +182,12 @@ housekeeping(struct server *srv)
 		return;
 	framed_cleanup();
 	text_cleanup();
+	mem_trim();
 	malloc_trim(0);
 	(void)madvise(srv->scratch, CHATD_READ_CHUNK, MADV_DONTNEED);
-	log_debug("memory: given back after the load fell from %zu to %zu", srv->trim_mark, load);
+	mem_stats(&st);
+	log_debug("memory given back, load %zu -> %zu: %zu bytes live in %zu slabs", srv->trim_mark,
+	          load, st.live, st.slabs);
 	srv->trim_mark = load;
 }
 
@@ -249,9 +254,7 @@ server_ip_get(struct server *srv, const char *ip)
 
 	if (ipc)
 		return ipc;
-	ipc = calloc(1, sizeof(*ipc));
-	if (ipc == NULL)
-		fatal("out of memory (address count)");
+	ipc = mem_zalloc(sizeof(*ipc));
 	snprintf(ipc->ip, sizeof(ipc->ip), "%s", ip);
 	hmap_put(&srv->per_ip, ipc->ip, strlen(ipc->ip), ipc);
 	return ipc;
@@ -263,7 +266,7 @@ server_ip_release(struct server *srv, struct ipcount *ipc)
 	if (ipc == NULL || --ipc->n > 0)
 		return;
 	hmap_del(&srv->per_ip, ipc->ip, strlen(ipc->ip));
-	free(ipc);
+	mem_free(ipc, sizeof(*ipc));
 }
 
 static void

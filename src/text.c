@@ -21,6 +21,7 @@
 #include "core.h"
 #include "line.h"
 #include "log.h"
+#include "mem.h"
 #include "server.h"
 #include "term.h"
 #include "valid.h"
@@ -726,10 +727,8 @@ keepalive(struct conn *c)
 static void
 text_start(struct conn *c)
 {
-	struct text *t = calloc(1, sizeof(*t));
+	struct text *t = mem_zalloc(sizeof(*t));
 
-	if (t == NULL)
-		fatal("out of memory (text state)");
 	line_reader_init(&t->lr, text_line_max(&c->srv->cfg));
 	c->fe_state = t;
 	c->sess = core_session_new(c->srv->core, &text_sink, c);
@@ -752,7 +751,7 @@ text_refuse(struct conn *c, uint16_t code, const char *why)
 static void
 text_end(struct conn *c)
 {
-	free(c->fe_state);
+	mem_free(c->fe_state, sizeof(struct text));
 	c->fe_state = NULL;
 }
 

@@ -18,10 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "chatd/wire.h"
+#include "child.h"
 #include "core.h"
 #include "history.h"
 #include "msg.h"
@@ -1085,46 +1084,46 @@ join_beyond_max_members_is_room_full(void **state)
 	assert_int_equal(j.members, 2);
 }
 
+/* One session in 33,000 rooms with no room limit; 0 when all went well. */
+static int
+join_many_rooms(void)
+{
+	struct core_limits lim = default_limits;
+	struct core_joined j;
+	struct core *c;
+	struct session *s;
+	char name[16];
+	int i, rc = 0;
+
+	lim.max_rooms = 0;
+	lim.history_len = 0;
+	c = core_new(&lim, SEED);
+	s = core_session_new(c, &quiet, NULL);
+	if (core_hello(c, s, "alice", 5) != 0)
+		return 2;
+	for (i = 0; i < 33000 && rc == 0; i++) {
+		int n = snprintf(name, sizeof(name), "r%d", i);
+
+		rc = core_join(c, s, name, (size_t)n, 0, 0, &j);
+	}
+	if (rc != 0 || core_room_count(c) != 33000)
+		return 3;
+	if (core_say(c, s, "r32999", 6, "hi", 2, &(struct core_ack){0, 0}) != 0)
+		return 4;
+	core_session_end(c, s, 0, 0);
+	core_free(c);
+	return 0;
+}
+
 static void
 join_more_than_32768_rooms_when_room_limit_is_off(void **state)
 {
-	pid_t pid;
 	int status;
 
 	(void)state;
 	/* --max-rooms 0 means no limit (and up to 65535 is accepted): one
-	 * session in more than 32768 rooms.  Run in a child, so that a crash
-	 * or fatal() fails this test rather than ending the whole program. */
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct core_limits lim = default_limits;
-		struct core_joined j;
-		struct core *c;
-		struct session *s;
-		char name[16];
-		int i, rc = 0;
-
-		lim.max_rooms = 0;
-		lim.history_len = 0;
-		c = core_new(&lim, SEED);
-		s = core_session_new(c, &quiet, NULL);
-		if (core_hello(c, s, "alice", 5) != 0)
-			_exit(2);
-		for (i = 0; i < 33000 && rc == 0; i++) {
-			int n = snprintf(name, sizeof(name), "r%d", i);
-
-			rc = core_join(c, s, name, (size_t)n, 0, 0, &j);
-		}
-		if (rc != 0 || core_room_count(c) != 33000)
-			_exit(3);
-		if (core_say(c, s, "r32999", 6, "hi", 2, &(struct core_ack){0, 0}) != 0)
-			_exit(4);
-		core_session_end(c, s, 0, 0);
-		core_free(c);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	 * session in more than 32768 rooms, in a child (see child.h). */
+	status = in_child(join_many_rooms);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("joining 33000 rooms with max_rooms 0: child %s %d",
 		         WIFEXITED(status) ? "exited" : "killed by signal",

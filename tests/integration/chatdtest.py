@@ -464,19 +464,12 @@ class Client:
         Returns True if anything happened (bytes or end of stream)."""
         if self.eof or self.closed:
             return False
-        remaining = max(0.0, deadline - time.monotonic())
-        if not self._poll.poll(int(remaining * 1000 + 0.999)):
-            return False
-        try:
-            data = self.sock.recv(1 << 18)
-        except (BlockingIOError, InterruptedError, socket.timeout):
-            return False
-        except ConnectionResetError:
-            self._ended("reset")
+        data, ended = poll_recv(self.sock, self._poll, deadline, 1 << 18)
+        if ended:
+            self._ended(ended)
             return True
         if not data:
-            self._ended("eof")
-            return True
+            return False
         self._buf += data
         self._parse()
         return True
@@ -1036,6 +1029,35 @@ def assert_room_works(sender, receiver, room, text=None):
     assert_eq((m.from_, m.seq, m.flags), (sender.name, ack.seq, 0),
               "%s's MESSAGE (from, seq, flags)" % receiver.label)
     return ack, m
+
+
+def poll_recv(sock, poll, deadline, size):
+    """Wait until deadline for bytes on sock and read up to size of them.
+    Returns (data, ended): ended is "eof" or "reset" when the stream is
+    over, else None; data is b"" when nothing came in time."""
+    remaining = max(0.0, deadline - time.monotonic())
+    if not poll.poll(int(remaining * 1000 + 0.999)):
+        return b"", None
+    try:
+        data = sock.recv(size)
+    except (BlockingIOError, InterruptedError, socket.timeout):
+        return b"", None
+    except ConnectionResetError:
+        return b"", "reset"
+    return data, (None if data else "eof")
+
+
+def framed_frames(raw):
+    """Whole frames decoded from raw bytes, and the bytes left over (for
+    what a text client read from a framed listener)."""
+    out, buf = [], bytearray(raw)
+    while True:
+        got = split_frame(buf)
+        if got is None:
+            return out, bytes(buf)
+        ftype, payload, used = got
+        del buf[:used]
+        out.append(decode(ftype, payload))
 
 
 def room_pair(srv, room="r"):

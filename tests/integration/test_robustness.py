@@ -38,19 +38,6 @@ from textclient import PROMPT, TextClient, listener_port, text_client
 # Helpers
 
 
-
-def framed_frames(raw):
-    """Whole frames decoded from raw bytes, and the bytes left over."""
-    out, buf = [], bytearray(raw)
-    while True:
-        got = t.split_frame(buf)
-        if got is None:
-            return out, bytes(buf)
-        ftype, payload, used = got
-        del buf[:used]
-        out.append(t.decode(ftype, payload))
-
-
 def fd_count(pid):
     """Descriptors chatd holds: a connection is one, so this follows the
     number of connections it has not torn down yet."""
@@ -356,7 +343,7 @@ def test_nul_bytes_in_text_mode_are_refused_and_cr_nul_ends_a_line(srv):
     srv.clients.append(x)
     x.send_raw(b"\x00hello\r\n")
     x.expect_closed(timeout=3)
-    frames, rest = framed_frames(x.raw)
+    frames, rest = t.framed_frames(x.raw)
     t.assert_eq([(f.type, f.code) for f in frames], [(ERROR, t.E_BAD_PREFACE)],
                 "frames to a NUL-first client on the auto listener")
     t.assert_eq(rest, b"", "bytes after the ERROR frame")

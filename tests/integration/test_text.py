@@ -56,19 +56,6 @@ def assert_clock_is_now(line):
                              % (m.group(1), m.group(2), line, sorted(ok)))
 
 
-def framed_frames(raw):
-    """Decode the whole frames in raw bytes (for a text client on a framed
-    listener)."""
-    out, buf = [], bytearray(raw)
-    while True:
-        got = t.split_frame(buf)
-        if got is None:
-            return out, bytes(buf)
-        ftype, payload, used = got
-        del buf[:used]
-        out.append(t.decode(ftype, payload))
-
-
 # ---------------------------------------------------------------------------
 # Detection
 
@@ -156,7 +143,7 @@ def test_framed_pinned_listener_refuses_a_text_client_with_error_100(srv):
     srv.clients.append(c)
     c.send_line("alice")
     c.expect_closed(timeout=3)
-    frames, rest = framed_frames(c.raw)
+    frames, rest = t.framed_frames(c.raw)
     if len(frames) != 1 or frames[0].type != t.ERROR or frames[0].code != t.E_BAD_PREFACE:
         raise AssertionError("text client on a framed listener got %r (+%r), expected one "
                              "ERROR 100 frame then close" % (frames, rest))

@@ -125,19 +125,12 @@ class TextClient:
         anything happened (bytes or end of stream)."""
         if self.eof or self.closed:
             return False
-        remaining = max(0.0, deadline - time.monotonic())
-        if not self._poll.poll(int(remaining * 1000 + 0.999)):
-            return False
-        try:
-            data = self.sock.recv(1 << 16)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except ConnectionResetError:
-            self.eof = "reset"
+        data, ended = t.poll_recv(self.sock, self._poll, deadline, 1 << 16)
+        if ended:
+            self.eof = ended
             return True
         if not data:
-            self.eof = "eof"
-            return True
+            return False
         if self.first_rx_at is None:
             self.first_rx_at = time.monotonic()
         self.raw += data

@@ -43,7 +43,7 @@ static const struct key keys[] = {
          "listen here (repeatable); IPv6 as [::1]:7000; PROTO auto, framed or text", 0},
         {"server-name", K_STRING, F(server_name), 1, 63, "NAME", "name announced to clients", 1},
         {"history", K_UINT, F(history), 0, CHATD_MAX_HISTORY, "N",
-         "messages a room keeps for joiners (rooms created from then on)", 1},
+         "messages a room keeps for joiners", 1},
         {"room-linger", K_SECONDS, F(room_linger), 0, 365 * 86400.0, "SEC",
          "how long an empty room keeps its history", 1},
         {"ping-interval", K_SECONDS, F(ping_interval), 0.01, 86400, "SEC",
@@ -69,9 +69,11 @@ static const struct key keys[] = {
         {"handshake-timeout", K_SECONDS, F(handshake_timeout), 0.01, 86400, "SEC",
          "a connection that has not chosen a name by then is closed", 1},
         {"flood-rate", K_UINT, F(flood_rate), 0, 1000000, "N",
-         "requests a second per client before it is slowed down, 0 = off", 1},
+         "frames (text: lines) a second per client, PING and PONG included, before "
+         "reading it is paused, 0 = off",
+         1},
         {"flood-burst", K_UINT, F(flood_burst), 1, 1000000, "N",
-         "requests a client may send at once", 1},
+         "frames (text: lines) a client may send at once", 1},
         {"detect-window", K_SECONDS, F(detect_window), 0, 60, "SEC",
          "on auto listeners, a client silent this long is greeted as a person", 1},
         {"shutdown-timeout", K_SECONDS, F(shutdown_timeout), 0, 3600, "SEC",
@@ -437,7 +439,8 @@ config_usage(FILE *out)
 	             "\n"
 	             "A chat server: rooms, history, direct messages; programs speak the framed\n"
 	             "protocol and people use telnet or nc on the same port (docs/protocol.md).\n"
-	             "Every option is also a config-file key (see chatd.conf(5)).\n"
+	             "Every option is also a config-file key (see chatd.conf(5)).  SEC values\n"
+	             "are seconds and may have a fraction (0.5).\n"
 	             "\n");
 	snprintf(text, sizeof(text), "read this config file (default %s if it exists)",
 	         CHATD_DEFAULT_CONFIG);

@@ -113,12 +113,13 @@ refuse(struct conn *c, enum conn_refusal why)
 	switch (why) {
 	case REFUSE_FULL:
 		snprintf(text, sizeof(text),
-		         "the server is at its limit of %zu connections (max-conns)",
-		         c->srv->max_conns);
+		         "the server is at its limit of %zu connection%s (max-conns)",
+		         c->srv->max_conns, c->srv->max_conns == 1 ? "" : "s");
 		break;
 	case REFUSE_PER_IP:
-		snprintf(text, sizeof(text), "%u connections from %s (max-conns-per-ip)",
-		         cfg->max_conns_per_ip, c->ipc ? c->ipc->ip : "this address");
+		snprintf(text, sizeof(text), "%u connection%s from %s (max-conns-per-ip)",
+		         cfg->max_conns_per_ip, cfg->max_conns_per_ip == 1 ? "" : "s",
+		         c->ipc ? c->ipc->ip : "this address");
 		break;
 	default:
 		code = WIRE_E_HANDSHAKE_TIMEOUT;
@@ -455,11 +456,16 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_read(c);
 }
 
-/* Flood control let go: work through what was held back, then read on. */
+/* Flood control let go: work through what was held back, then read on.
+ * The liveness clock restarts here: while the server was not reading, the
+ * client's bytes (a PONG among them) waited in the socket, and a client
+ * the server has stopped reading is alive by definition. */
 static void
 resume(struct conn *c)
 {
 	c->throttled = 0;
+	c->last_rx = ev_now(c->srv->loop);
+	c->pinged = 0;
 	if (c->in)
 		keep(c, c->in, c->inlen, process(c, c->in, c->inlen));
 	if (c->state != CONN_OPEN)

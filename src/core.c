@@ -105,6 +105,14 @@ core_free(struct core *c)
 void
 core_set_limits(struct core *c, const struct core_limits *lim)
 {
+	size_t pos = 0;
+	struct room *r;
+
+	/* Every room follows a new history length at once, so that what
+	 * WELCOME announces holds for every room a client may join. */
+	if (lim->history_len != c->lim.history_len)
+		while ((r = hmap_next(&c->rooms, &pos)) != NULL)
+			history_resize(&r->hist, lim->history_len);
 	c->lim = *lim;
 }
 
@@ -346,7 +354,10 @@ replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_j
 
 	out->hist_from = 0;
 	out->flags = 0;
-	if (epoch != 0 && epoch != r->epoch) {
+	/* A cursor beyond the room's last message cannot be of this room's
+	 * sequence (forged, corrupt, or from an incarnation the server no
+	 * longer has): the client is told to start over, as for an epoch. */
+	if (epoch != 0 && (epoch != r->epoch || since > r->seq)) {
 		out->flags = WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED;
 	} else if (epoch != 0) {
 		out->hist_from = history_after(&r->hist, since);

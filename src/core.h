@@ -23,7 +23,7 @@ struct session;
 
 /* Budgets the core enforces; zero means "no limit" where noted. */
 struct core_limits {
-	unsigned history_len;     /* ring size for rooms created from now on */
+	unsigned history_len;     /* ring size of every room; a change resizes them all */
 	uint64_t room_linger_ms;  /* how long an empty room keeps its history */
 	unsigned max_text;        /* bytes of message text */
 	unsigned max_rooms;       /* rooms one session may be in (0: no limit) */

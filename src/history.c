@@ -32,6 +32,27 @@ history_clear(struct history *h)
 }
 
 void
+history_resize(struct history *h, unsigned cap)
+{
+	struct msg **slot = NULL;
+	unsigned keep = h->len < cap ? h->len : cap, drop = h->len - keep, i;
+
+	if (cap == h->cap)
+		return;
+	for (i = 0; i < drop; i++)
+		msg_unref(history_at(h, i));
+	if (keep)
+		slot = mem_zalloc(cap * sizeof(*slot));
+	for (i = 0; i < keep; i++)
+		slot[i] = history_at(h, drop + i);
+	mem_free(h->slot, h->cap * sizeof(*h->slot));
+	h->slot = slot;
+	h->cap = (uint16_t)cap;
+	h->len = (uint16_t)keep;
+	h->head = 0;
+}
+
+void
 history_push(struct history *h, struct msg *m)
 {
 	if (h->cap == 0)

@@ -19,6 +19,8 @@ struct history {
 void history_init(struct history *h, unsigned cap);
 /* Release every message and the ring itself. */
 void history_clear(struct history *h);
+/* Change the ring's size to cap, keeping the newest messages that fit. */
+void history_resize(struct history *h, unsigned cap);
 /* Append m (taking a reference), evicting the oldest when full. */
 void history_push(struct history *h, struct msg *m);
 static inline unsigned

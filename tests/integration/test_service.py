@@ -5,7 +5,7 @@
   exits 0 on a good file and 2 with FILE:LINE: and the problem on a bad
   one; --print-config prints the effective values;
 - SIGHUP reload: changes are applied and logged one by one, a new history
-  length reaches rooms created afterwards, a listen change is logged as
+  length reaches every room at once, a listen change is logged as
   needing a restart, a bad file keeps the running configuration;
 - sd_notify, through a notify socket of the test's own: READY=1 only once
   every listener accepts, STATUS= with counts, WATCHDOG=1 from the loop,
@@ -383,9 +383,23 @@ def test_sighup_applies_and_logs_changes(srv):
                         "WELCOME history_len and flood_rate after the reload")
             r = b.join("new")
             t.assert_eq(r.seqs, list(range(11, 31)), "history of a room created after the reload")
-            # ...one created before keeps its 50.
+            # ...and so does one created before: what WELCOME announces
+            # holds for every room (its 10 oldest are forgotten).
             r = b.join("old")
-            t.assert_eq(len(r.history), 30, "history of a room created before the reload")
+            t.assert_eq(r.seqs, list(range(11, 31)), "history of a room created before the reload")
+            t.assert_eq([m.text for m in r.history], ["before %d" % i for i in range(10, 30)],
+                        "the newest 20 of the old room's messages")
+            # A longer ring keeps them and fills up again.
+            write(conf, "history = 25\nlog-level = debug\nflood-rate = 0\n")
+            mark = d.mark()
+            d.send_signal(signal.SIGHUP)
+            d.wait_for_line(r"^notice: reloaded %s: 1 change$" % re.escape(conf), 10, mark)
+            for i in range(3):
+                t.assert_ack(a.say("old", "later %d" % i), "SAY in old after the second reload")
+            c = d.client("carol")
+            t.assert_eq(c.welcome.history_len, 25, "WELCOME history_len after the second reload")
+            t.assert_eq(c.join("old").seqs, list(range(11, 34)),
+                        "history of the old room after growing the ring")
             # debug is on: bob's connection was logged.
             d.wait_for_line(r"^debug: conn 127\.0\.0\.1:\d+: accepted", 5, mark)
 

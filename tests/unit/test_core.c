@@ -755,6 +755,24 @@ join_with_wrong_epoch_is_truncated_and_epoch_changed(void **state)
 }
 
 static void
+join_with_cursor_beyond_last_seq_is_answered_as_another_epoch(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	uint64_t epoch = room_with_120_messages(f);
+
+	/* No message 121 was ever sent: the cursor is not of this sequence. */
+	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 121, &j), 0);
+	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED);
+	assert_replay(&j, 71, 120);
+	part(f, 1, "lobby");
+	/* The last message itself is a cursor with nothing missed. */
+	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 120, &j), 0);
+	assert_int_equal(j.flags, 0);
+	assert_int_equal(j.hist_count, 0);
+}
+
+static void
 join_with_cursor_and_no_history_kept_is_truncated(void **state)
 {
 	struct fx *f = *state;
@@ -1487,6 +1505,7 @@ main(int argc, char **argv)
 	        T(join_with_cursor_at_last_seq_replays_nothing),
 	        T(join_with_cursor_older_than_ring_is_truncated),
 	        T(join_with_wrong_epoch_is_truncated_and_epoch_changed),
+	        T(join_with_cursor_beyond_last_seq_is_answered_as_another_epoch),
 	        T(join_with_cursor_and_no_history_kept_is_truncated),
 	        T(part_announces_to_all_members_including_leaver),
 	        T(part_errors_name_the_reason),

@@ -315,6 +315,61 @@ history_after_works_on_partly_filled_ring(void **state)
 	history_clear(&h);
 }
 
+static void
+history_shrinks_to_the_newest_and_releases_the_rest(void **state)
+{
+	struct history h;
+	struct msg *oldest = make(1);
+
+	(void)state;
+	history_init(&h, 10);
+	history_push(&h, oldest);
+	push_range(&h, 2, 13); /* wrapped: holds 4..13 */
+	history_resize(&h, 4);
+	assert_holds(&h, 10, 13);
+	assert_int_equal(oldest->refs, 1);
+	push_range(&h, 14, 15);
+	assert_holds(&h, 12, 15);
+	history_clear(&h);
+	msg_unref(oldest);
+}
+
+static void
+history_grows_keeping_everything_in_order(void **state)
+{
+	struct history h;
+
+	(void)state;
+	history_init(&h, 3);
+	push_range(&h, 1, 5); /* wrapped: holds 3..5 */
+	history_resize(&h, 6);
+	assert_holds(&h, 3, 5);
+	push_range(&h, 6, 9);
+	assert_holds(&h, 4, 9);
+	assert_int_equal(history_after(&h, 5), 2);
+	history_clear(&h);
+}
+
+static void
+history_resized_to_0_or_from_empty_holds_nothing_until_pushed(void **state)
+{
+	struct history h;
+
+	(void)state;
+	history_init(&h, 5);
+	history_resize(&h, 2); /* never pushed */
+	push_range(&h, 1, 3);
+	assert_holds(&h, 2, 3);
+	history_resize(&h, 0);
+	assert_int_equal(history_len(&h), 0);
+	push_range(&h, 4, 4);
+	assert_int_equal(history_len(&h), 0);
+	history_resize(&h, 2);
+	push_range(&h, 5, 5);
+	assert_holds(&h, 5, 5);
+	history_clear(&h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -336,6 +391,9 @@ main(int argc, char **argv)
 	        cmocka_unit_test(history_after_since_at_last_returns_len),
 	        cmocka_unit_test(history_after_since_beyond_last_returns_len),
 	        cmocka_unit_test(history_after_works_on_partly_filled_ring),
+	        cmocka_unit_test(history_shrinks_to_the_newest_and_releases_the_rest),
+	        cmocka_unit_test(history_grows_keeping_everything_in_order),
+	        cmocka_unit_test(history_resized_to_0_or_from_empty_holds_nothing_until_pushed),
 	};
 
 	(void)argc;

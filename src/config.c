@@ -44,8 +44,18 @@ static const struct key keys[] = {
         {"server-name", K_STRING, F(server_name), 1, 63, "NAME", "name announced to clients", 1},
         {"history", K_UINT, F(history), 0, CHATD_MAX_HISTORY, "N",
          "messages a room keeps for joiners", 1},
+        {"history-bytes", K_UINT, F(history_bytes), 0, 4294967295.0, "BYTES",
+         "history of all rooms, renderings included, 0 = no limit; past it lingering rooms "
+         "go first, then the oldest messages of the largest rooms",
+         1},
+        {"room-history-bytes", K_UINT, F(room_history_bytes), 0, 4294967295.0, "BYTES",
+         "history of one room, 0 = no limit", 1},
         {"room-linger", K_SECONDS, F(room_linger), 0, 365 * 86400.0, "SEC",
          "how long an empty room keeps its history", 1},
+        {"room-linger-solo", K_SECONDS, F(room_linger_solo), 0, 365 * 86400.0, "SEC",
+         "the same for a room only one connection ever joined (the shorter of the two "
+         "applies)",
+         1},
         {"ping-interval", K_SECONDS, F(ping_interval), 0.01, 86400, "SEC",
          "ping a client silent this long", 1},
         {"ping-timeout", K_SECONDS, F(ping_timeout), 0.01, 86400, "SEC",
@@ -90,7 +100,10 @@ config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->server_name, sizeof(cfg->server_name), "%s", CHATD_DEFAULT_SERVER_NAME);
 	cfg->history = CHATD_DEFAULT_HISTORY;
+	cfg->history_bytes = CHATD_DEFAULT_HISTORY_BYTES;
+	cfg->room_history_bytes = CHATD_DEFAULT_ROOM_HIST_BYTES;
 	cfg->room_linger = CHATD_DEFAULT_ROOM_LINGER;
+	cfg->room_linger_solo = CHATD_DEFAULT_ROOM_LINGER_SOLO;
 	cfg->ping_interval = CHATD_DEFAULT_PING_INTERVAL;
 	cfg->ping_timeout = CHATD_DEFAULT_PING_TIMEOUT;
 	cfg->max_queue = CHATD_DEFAULT_MAX_QUEUE;

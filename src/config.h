@@ -30,7 +30,10 @@ struct config {
 	unsigned nlisten;
 	char server_name[64];
 	unsigned history;
+	unsigned history_bytes;
+	unsigned room_history_bytes;
 	double room_linger;
+	double room_linger_solo;
 	double ping_interval;
 	double ping_timeout;
 	unsigned max_queue;

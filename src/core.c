@@ -26,6 +26,7 @@ struct session {
 	struct room **rooms;
 	const struct sink *sink;
 	void *ctx;
+	uint64_t id;   /* unique per process, never 0 */
 	uint32_t mark; /* dedupes deliveries of one event across rooms */
 };
 
@@ -42,7 +43,30 @@ struct room {
 	uint64_t linger_until; /* while empty: when it is freed */
 	struct room *lprev;    /* linger list, ordered by linger_until */
 	struct room *lnext;
+	uint64_t first_sid; /* the first session that joined it */
+	uint8_t shared;     /* a second session has joined it since */
+	uint8_t llist;      /* which linger list it is on (enum linger_kind) */
+	uint8_t bucket;     /* size class of its history, 0 for none */
+	struct room *bprev; /* rooms of the same size class */
+	struct room *bnext;
 };
+
+/* Empty rooms wait on one of two lists, each in the order they are due,
+ * since each list's rooms wait for the same time. */
+enum linger_kind {
+	LINGER_SHARED, /* --room-linger */
+	LINGER_SOLO,   /* --room-linger-solo: only one session ever used it */
+	LINGER_KINDS,
+};
+
+struct linger_list {
+	struct room *head; /* due first */
+	struct room *tail;
+};
+
+/* Size classes of history rings: class k > 0 holds the rooms whose
+ * history takes [2^(k-1), 2^k) bytes, so the largest are found at once. */
+#define CORE_BUCKETS 33
 
 struct core {
 	struct core_limits lim;
@@ -50,10 +74,12 @@ struct core {
 	struct hmap nicks; /* folded nick -> registered session */
 	size_t active_rooms;
 	uint64_t next_epoch;
+	uint64_t next_sid;
 	uint64_t now_ms;
 	uint32_t mark;
-	struct room *lhead; /* lingering rooms, soonest first */
-	struct room *ltail;
+	struct linger_list linger[LINGER_KINDS];
+	size_t hist_bytes;                  /* msg_size() of every ring's messages */
+	struct room *buckets[CORE_BUCKETS]; /* rooms by the size of their history */
 };
 
 static void *
@@ -81,10 +107,55 @@ core_new(const struct core_limits *lim, uint64_t epoch_seed)
 	return c;
 }
 
-static void
-room_free(struct room *r)
+/* The size class of a history of n bytes. */
+static uint8_t
+bucket_of(uint32_t n)
 {
+	return n ? (uint8_t)(32 - __builtin_clz(n)) : 0;
+}
+
+/* Put r in the size class its history now has. */
+static void
+rebucket(struct core *c, struct room *r)
+{
+	uint8_t b = bucket_of(r->hist.bytes);
+
+	if (b == r->bucket)
+		return;
+	if (r->bucket) {
+		if (r->bprev)
+			r->bprev->bnext = r->bnext;
+		else
+			c->buckets[r->bucket] = r->bnext;
+		if (r->bnext)
+			r->bnext->bprev = r->bprev;
+	}
+	r->bucket = b;
+	r->bprev = NULL;
+	r->bnext = NULL;
+	if (b) {
+		r->bnext = c->buckets[b];
+		if (r->bnext)
+			r->bnext->bprev = r;
+		c->buckets[b] = r;
+	}
+}
+
+/* r's history changed from before bytes: count the difference. */
+static void
+hist_changed(struct core *c, struct room *r, uint32_t before)
+{
+	c->hist_bytes = c->hist_bytes - before + r->hist.bytes;
+	rebucket(c, r);
+}
+
+static void
+room_free(struct core *c, struct room *r)
+{
+	uint32_t before = r->hist.bytes;
+
 	history_clear(&r->hist);
+	hist_changed(c, r, before);
 	mem_free(r->members, r->capmembers * sizeof(*r->members));
 	mem_free(r, sizeof(*r));
 }
@@ -96,7 +167,7 @@ core_free(struct core *c)
 	struct room *r;
 
 	while ((r = hmap_next(&c->rooms, &pos)) != NULL)
-		room_free(r);
+		room_free(c, r);
 	hmap_free(&c->rooms);
 	hmap_free(&c->nicks);
 	free(c);
@@ -111,9 +182,14 @@ core_set_limits(struct core *c, const struct core_limits *lim)
 	/* Every room follows a new history length at once, so that what
 	 * WELCOME announces holds for every room a client may join. */
 	if (lim->history_len != c->lim.history_len)
-		while ((r = hmap_next(&c->rooms, &pos)) != NULL)
+		while ((r = hmap_next(&c->rooms, &pos)) != NULL) {
+			uint32_t before = r->hist.bytes;
+
 			history_resize(&r->hist, lim->history_len);
+			hist_changed(c, r, before);
+		}
 	c->lim = *lim;
+	core_history_budget(c);
 }
 
 void
@@ -127,9 +203,9 @@ core_session_new(struct core *c, const struct sink *sink, void *ctx)
 {
 	struct session *s = mem_zalloc(sizeof(*s));
 
-	(void)c;
 	s->sink = sink;
 	s->ctx = ctx;
+	s->id = ++c->next_sid;
 	return s;
 }
 
@@ -150,37 +226,67 @@ announce(struct room *r, struct pres *p, const struct session *skip)
 static void
 linger_unlink(struct core *c, struct room *r)
 {
+	struct linger_list *l = &c->linger[r->llist];
+
 	if (r->lprev)
 		r->lprev->lnext = r->lnext;
 	else
-		c->lhead = r->lnext;
+		l->head = r->lnext;
 	if (r->lnext)
 		r->lnext->lprev = r->lprev;
 	else
-		c->ltail = r->lprev;
+		l->tail = r->lprev;
 	r->lprev = r->lnext = NULL;
 }
 
-/* Start an empty room's linger, keeping the list sorted; the linger time
- * rarely changes, so the right place is almost always the tail. */
+/* Start an empty room's linger, keeping its list sorted; the linger time
+ * rarely changes, so the right place is almost always the tail.  A room
+ * only one session ever joined waits the shorter solo time: rooms made and
+ * left by one connection are what a flood of rooms is made of. */
 static void
 linger_start(struct core *c, struct room *r)
 {
-	struct room *after = c->ltail;
+	enum linger_kind k = r->shared ? LINGER_SHARED : LINGER_SOLO;
+	uint64_t wait = c->lim.room_linger_ms;
+	struct linger_list *l = &c->linger[k];
+	struct room *after = l->tail;
 
-	r->linger_until = c->now_ms + c->lim.room_linger_ms;
+	if (k == LINGER_SOLO && c->lim.room_linger_solo_ms < wait)
+		wait = c->lim.room_linger_solo_ms;
+	r->llist = (uint8_t)k;
+	r->linger_until = c->now_ms + wait;
 	while (after && after->linger_until > r->linger_until)
 		after = after->lprev;
 	r->lprev = after;
-	r->lnext = after ? after->lnext : c->lhead;
+	r->lnext = after ? after->lnext : l->head;
 	if (r->lnext)
 		r->lnext->lprev = r;
 	else
-		c->ltail = r;
+		l->tail = r;
 	if (after)
 		after->lnext = r;
 	else
-		c->lhead = r;
+		l->head = r;
+}
+
+/* The lingering room due soonest, or NULL. */
+static struct room *
+linger_first(const struct core *c)
+{
+	struct room *a = c->linger[LINGER_SHARED].head, *b = c->linger[LINGER_SOLO].head;
+
+	if (a == NULL || (b && b->linger_until < a->linger_until))
+		return b;
+	return a;
+}
+
+/* Forget a lingering room and its history. */
+static void
+linger_free(struct core *c, struct room *r)
+{
+	linger_unlink(c, r);
+	hmap_del(&c->rooms, r->key, r->name_len);
+	room_free(c, r);
 }
 
 /* Take s out of r (which it is in) and free r's slot in s. */
@@ -346,6 +452,60 @@ is_member(const struct session *s, const struct room *r)
 	return 0;
 }
 
+/*
+ * Keep the history within its byte budget: past it, forget lingering rooms
+ * (the one due soonest first), then the oldest message of the room with
+ * the largest history, again and again, until an eighth of the budget is
+ * free, so that the work is paid once for many pushes.  keep, the room
+ * just written to, keeps at least its newest message.
+ */
+static void
+budget_enforce(struct core *c, const struct room *keep)
+{
+	size_t limit = c->lim.history_bytes, low, rooms = 0, msgs = 0;
+	struct room *r;
+	int b = CORE_BUCKETS - 1;
+
+	if (limit == 0 || core_history_bytes(c) <= limit)
+		return;
+	low = limit - limit / 8;
+	while (core_history_bytes(c) > low && (r = linger_first(c)) != NULL) {
+		linger_free(c, r);
+		rooms++;
+	}
+	while (b > 0 && core_history_bytes(c) > low) {
+		uint32_t before;
+
+		for (r = c->buckets[b]; r && r == keep && history_len(&r->hist) <= 1; r = r->bnext)
+			;
+		if (r == NULL) {
+			b--;
+			continue;
+		}
+		before = r->hist.bytes;
+		history_drop_oldest(&r->hist);
+		hist_changed(c, r, before);
+		msgs++;
+	}
+	log_notice("history over its budget of %zu bytes: forgot %zu lingering room%s and %zu "
+	           "message%s of the largest rooms",
+	           limit, rooms, rooms == 1 ? "" : "s", msgs, msgs == 1 ? "" : "s");
+}
+
+/* Store m in r's history, within the room's and the server's budgets. */
+static void
+hist_push(struct core *c, struct room *r, struct msg *m)
+{
+	uint32_t before = r->hist.bytes;
+
+	history_push(&r->hist, m);
+	while (c->lim.room_history_bytes && r->hist.bytes > c->lim.room_history_bytes &&
+	       history_len(&r->hist) > 1)
+		history_drop_oldest(&r->hist);
+	hist_changed(c, r, before);
+	budget_enforce(c, r);
+}
+
 /* Compute which part of r's history a join with this cursor replays. */
 static void
 replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_joined *out)
@@ -393,15 +553,13 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	if (r == NULL && c->lim.max_rooms_total && c->rooms.len >= c->lim.max_rooms_total) {
 		/* Make room by forgetting the oldest empty room's history; refuse
 		 * only when every room has members. */
-		struct room *old = c->lhead;
+		struct room *old = linger_first(c);
 
 		if (old == NULL)
 			return WIRE_E_ROOM_LIMIT;
-		linger_unlink(c, old);
-		hmap_del(&c->rooms, old->key, old->name_len);
 		log_info("room %s freed early: the server holds %u rooms", old->name,
 		         c->lim.max_rooms_total);
-		room_free(old);
+		linger_free(c, old);
 	}
 	r = room_get(c, name, n, key);
 
@@ -425,6 +583,10 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	}
 	r->members[r->nmembers++] = s;
 	s->rooms[s->nrooms++] = r;
+	if (r->first_sid == 0)
+		r->first_sid = s->id;
+	else if (r->first_sid != s->id)
+		r->shared = 1;
 
 	p = pres_for(c, WIRE_P_JOIN, WIRE_R_NONE, r, s);
 	announce(r, p, s);
@@ -498,7 +660,7 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 	if ((err = text_check(c, text, tn)) != 0)
 		return err;
 	m = msg_new(r->name, r->name_len, s->nick, s->nick_len, text, tn, ++r->seq, c->now_ms, 0);
-	history_push(&r->hist, m);
+	hist_push(c, r, m);
 	for (i = 0; i < r->nmembers; i++) {
 		struct session *to = r->members[i];
 
@@ -610,16 +772,26 @@ core_user_count(const struct core *c)
 	return c->nicks.len;
 }
 
+size_t
+core_history_bytes(const struct core *c)
+{
+	return c->hist_bytes + msg_history_render_bytes();
+}
+
+void
+core_history_budget(struct core *c)
+{
+	budget_enforce(c, NULL);
+}
+
 uint64_t
 core_expire(struct core *c)
 {
 	struct room *r;
 
-	while ((r = c->lhead) != NULL && r->linger_until <= c->now_ms) {
-		linger_unlink(c, r);
-		hmap_del(&c->rooms, r->key, r->name_len);
+	while ((r = linger_first(c)) != NULL && r->linger_until <= c->now_ms) {
 		log_debug("room %s freed after its linger", r->name);
-		room_free(r);
+		linger_free(c, r);
 	}
 	return r ? r->linger_until - c->now_ms : 0;
 }

@@ -29,6 +29,12 @@ struct core_limits {
 	unsigned max_rooms;       /* rooms one session may be in (0: no limit) */
 	unsigned max_members;     /* members one room may have (0: no limit) */
 	unsigned max_rooms_total; /* rooms, active and lingering (0: no limit) */
+	/* Bytes of every room's history, messages and their renderings (0: no
+	 * limit); past it, lingering rooms go first, then the largest rings
+	 * lose their oldest messages. */
+	size_t history_bytes;
+	uint32_t room_history_bytes;  /* bytes of one room's messages (0: no limit) */
+	uint64_t room_linger_solo_ms; /* linger of a room only one session ever joined */
 };
 
 /*
@@ -95,6 +101,11 @@ struct session **core_users_sorted(const struct core *c, size_t *n);
 size_t core_room_count(const struct core *c); /* active rooms */
 size_t core_room_total(const struct core *c); /* active and lingering rooms */
 size_t core_user_count(const struct core *c); /* registered sessions */
+/* Bytes of history held (messages and their renderings). */
+size_t core_history_bytes(const struct core *c);
+/* Keep history within its budget: called after anything that may have
+ * grown it (a join's replay renders), and by the core itself on a push. */
+void core_history_budget(struct core *c);
 /* Free rooms whose linger has passed; returns ms until the next one is
  * due, or 0 when no room is lingering. */
 uint64_t core_expire(struct core *c);

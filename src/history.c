@@ -16,6 +16,7 @@ history_init(struct history *h, unsigned cap)
 	h->cap = (uint16_t)cap;
 	h->len = 0;
 	h->head = 0;
+	h->bytes = 0;
 }
 
 void
@@ -29,6 +30,7 @@ history_clear(struct history *h)
 	h->slot = NULL;
 	h->len = 0;
 	h->head = 0;
+	h->bytes = 0;
 }
 
 void
@@ -39,8 +41,10 @@ history_resize(struct history *h, unsigned cap)
 
 	if (cap == h->cap)
 		return;
-	for (i = 0; i < drop; i++)
+	for (i = 0; i < drop; i++) {
+		h->bytes -= (uint32_t)msg_size(history_at(h, i));
 		msg_unref(history_at(h, i));
+	}
 	if (keep)
 		slot = mem_zalloc(cap * sizeof(*slot));
 	for (i = 0; i < keep; i++)
@@ -60,15 +64,25 @@ history_push(struct history *h, struct msg *m)
 	if (h->slot == NULL) {
 		h->slot = mem_zalloc(h->cap * sizeof(*h->slot));
 	}
-	msg_ref(m);
-	if (h->len < h->cap) {
-		h->slot[(h->head + h->len) % h->cap] = m;
-		h->len++;
+	if (h->len == h->cap)
+		history_drop_oldest(h);
+	h->slot[(h->head + h->len) % h->cap] = msg_ref(m);
+	h->len++;
+	h->bytes += (uint32_t)msg_size(m);
+}
+
+void
+history_drop_oldest(struct history *h)
+{
+	struct msg *m;
+
+	if (h->len == 0)
 		return;
-	}
-	msg_unref(h->slot[h->head]);
-	h->slot[h->head] = m;
+	m = h->slot[h->head];
+	h->bytes -= (uint32_t)msg_size(m);
 	h->head = (uint16_t)((h->head + 1) % h->cap);
+	h->len--;
+	msg_unref(m);
 }
 
 struct msg *

@@ -13,7 +13,8 @@ struct history {
 	struct msg **slot; /* allocated on the first push */
 	uint16_t cap;
 	uint16_t len;
-	uint16_t head; /* index of the oldest message */
+	uint16_t head;  /* index of the oldest message */
+	uint32_t bytes; /* msg_size() of the messages held */
 };
 
 void history_init(struct history *h, unsigned cap);
@@ -28,6 +29,8 @@ history_len(const struct history *h)
 {
 	return h->len;
 }
+/* Forget the oldest message held, if any. */
+void history_drop_oldest(struct history *h);
 /* The i-th message, 0 being the oldest held. */
 struct msg *history_at(const struct history *h, unsigned i);
 /*

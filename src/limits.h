@@ -11,6 +11,9 @@
 #define CHATD_DEFAULT_HISTORY          50u                     /* --history */
 #define CHATD_MAX_HISTORY              10000u
 #define CHATD_DEFAULT_ROOM_LINGER      3600.0          /* --room-linger, seconds */
+#define CHATD_DEFAULT_ROOM_LINGER_SOLO 300.0           /* --room-linger-solo, seconds */
+#define CHATD_DEFAULT_HISTORY_BYTES    (256u << 20)    /* --history-bytes, all rooms */
+#define CHATD_DEFAULT_ROOM_HIST_BYTES  (1u << 20)      /* --room-history-bytes, one room */
 #define CHATD_DEFAULT_PING_INTERVAL    30.0            /* --ping-interval, seconds */
 #define CHATD_DEFAULT_PING_TIMEOUT     30.0            /* --ping-timeout, seconds */
 #define CHATD_DEFAULT_MAX_QUEUE        (1024u * 1024u) /* --max-queue, bytes */

@@ -51,40 +51,119 @@ msg_ref(struct msg *m)
 	return m;
 }
 
+/* The live render cache: the event most recently rendered in each format
+ * and its slice.  A fan-out renders one event for every member before the
+ * next event comes, so one entry per format serves it; the key is the
+ * object itself, cleared when the object is freed so that an address
+ * reused by a later object cannot hit a stale entry. */
+struct live {
+	const void *obj;
+	struct slice s;
+};
+
+static struct live msg_live[MSG_FMT_MAX];
+static struct live pres_live[MSG_FMT_MAX];
+
+/* A rendering kept on a history message. */
+struct msg_render {
+	struct msg_render *next;
+	struct slice s;
+	uint8_t fmt;
+};
+
+static size_t hist_render_bytes;
+
+static void
+live_clear(struct live *l)
+{
+	if (l->obj) {
+		blk_unref(l->s.b);
+		l->obj = NULL;
+	}
+}
+
+/* Drop the cache entries that belong to obj. */
+static void
+live_forget(struct live *cache, const void *obj)
+{
+	int f;
+
+	for (f = 0; f < MSG_FMT_MAX; f++)
+		if (cache[f].obj == obj)
+			live_clear(&cache[f]);
+}
+
 void
 msg_unref(struct msg *m)
 {
-	int f, h;
+	struct msg_render *r;
 
 	if (--m->refs)
 		return;
-	for (f = 0; f < MSG_FMT_MAX; f++)
-		for (h = 0; h < 2; h++)
-			if (m->wire[f][h].b)
-				blk_unref(m->wire[f][h].b);
-	mem_free(m, sizeof(*m) + m->room_len + m->from_len + m->text_len + 3);
+	live_forget(msg_live, m);
+	while ((r = m->hist) != NULL) {
+		m->hist = r->next;
+		hist_render_bytes -= r->s.b->cap + sizeof(*r);
+		blk_unref(r->s.b);
+		mem_free(r, sizeof(*r));
+	}
+	mem_free(m, msg_size(m));
+}
+
+size_t
+msg_size(const struct msg *m)
+{
+	return sizeof(*m) + m->room_len + m->from_len + m->text_len + 3;
 }
 
 struct slice
 msg_wire(struct msg *m, enum msg_format fmt, int history, msg_render_fn *render)
 {
-	struct slice *slot = &m->wire[fmt][history != 0];
+	struct msg_render *r;
 
-	if (slot->b == NULL)
-		*slot = render(m, history != 0);
-	return *slot;
+	if (!history) {
+		struct live *l = &msg_live[fmt];
+
+		if (l->obj != m) {
+			live_clear(l);
+			l->s = render(m, 0);
+			l->obj = m;
+		}
+		return l->s;
+	}
+	for (r = m->hist; r; r = r->next)
+		if (r->fmt == fmt)
+			return r->s;
+	r = mem_alloc(sizeof(*r));
+	r->s = render(m, 1);
+	r->fmt = (uint8_t)fmt;
+	r->next = m->hist;
+	m->hist = r;
+	hist_render_bytes += r->s.b->cap + sizeof(*r);
+	return r->s;
 }
 
 void
 msg_drop_live(struct msg *m)
 {
+	live_forget(msg_live, m);
+}
+
+size_t
+msg_history_render_bytes(void)
+{
+	return hist_render_bytes;
+}
+
+void
+msg_cache_release(void)
+{
 	int f;
 
-	for (f = 0; f < MSG_FMT_MAX; f++)
-		if (m->wire[f][0].b) {
-			blk_unref(m->wire[f][0].b);
-			m->wire[f][0].b = NULL;
-		}
+	for (f = 0; f < MSG_FMT_MAX; f++) {
+		live_clear(&msg_live[f]);
+		live_clear(&pres_live[f]);
+	}
 }
 
 struct pres *
@@ -117,20 +196,21 @@ pres_ref(struct pres *p)
 void
 pres_unref(struct pres *p)
 {
-	int f;
-
 	if (--p->refs)
 		return;
-	for (f = 0; f < MSG_FMT_MAX; f++)
-		if (p->wire[f].b)
-			blk_unref(p->wire[f].b);
+	live_forget(pres_live, p);
 	mem_free(p, sizeof(*p) + p->room_len + p->nick_len + p->new_nick_len + 3);
 }
 
 struct slice
 pres_wire(struct pres *p, enum msg_format fmt, pres_render_fn *render)
 {
-	if (p->wire[fmt].b == NULL)
-		p->wire[fmt] = render(p);
-	return p->wire[fmt];
+	struct live *l = &pres_live[fmt];
+
+	if (l->obj != p) {
+		live_clear(l);
+		l->s = render(p);
+		l->obj = p;
+	}
+	return l->s;
 }

@@ -1,8 +1,12 @@
 /*
  * Messages and presence events: stored once, reference-counted, rendered
- * at most once per wire format (and, for messages, per live/history
- * variant).  Front ends render through msg_wire()/pres_wire(), which cache
- * the block so that fan-out to N members queues N references to one block.
+ * at most once per wire format for a fan-out and once per format for
+ * history.  Front ends render through msg_wire()/pres_wire(): a live
+ * rendering is cached for the event being fanned out (one entry per
+ * format, not per message), so that fan-out to N members queues N
+ * references to one block; a history rendering is kept on the message for
+ * later joiners and counted (msg_history_render_bytes()), since it lives
+ * as long as the message stays in a ring.
  */
 #ifndef CHATD_MSG_H
 #define CHATD_MSG_H
@@ -12,14 +16,14 @@
 
 #include "blk.h"
 
-/* Render-cache slots, one per wire format; a front end owns one slot.
- * Exactly as many as there are front ends: every history message carries
- * the slots, so a spare one would cost 32 bytes per stored message. */
+/* Render-cache slots, one per wire format; a front end owns one slot. */
 enum msg_format {
 	MSG_FMT_FRAMED = 0,
 	MSG_FMT_TEXT = 1,
 	MSG_FMT_MAX = 2,
 };
+
+struct msg_render; /* a history rendering kept on its message */
 
 struct msg {
 	uint32_t refs;
@@ -32,7 +36,7 @@ struct msg {
 	const char *room; /* "" for direct messages; all point into data[] */
 	const char *from;
 	const char *text;
-	struct slice wire[MSG_FMT_MAX][2]; /* [format][history variant] */
+	struct msg_render *hist; /* history renderings, one per format used */
 	char data[];
 };
 
@@ -47,7 +51,6 @@ struct pres {
 	const char *room; /* "" for nick changes */
 	const char *nick;
 	const char *new_nick; /* "" unless a nick change */
-	struct slice wire[MSG_FMT_MAX];
 	char data[];
 };
 
@@ -59,19 +62,26 @@ struct msg *msg_new(const char *room, size_t rn, const char *from, size_t fn, co
                     size_t tn, uint64_t seq, uint64_t time_ms, int direct);
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
-/* The rendering of m in format fmt, rendered on first use and cached; the
- * caller gets a borrowed slice valid while m lives (or until
- * msg_drop_live() for a live rendering). */
+/* Bytes m itself takes (its history renderings are counted apart). */
+size_t msg_size(const struct msg *m);
+/* The rendering of m in format fmt: a live one is rendered on first use
+ * and cached until another message is rendered in that format, or m is
+ * released (msg_drop_live); a history one stays on m while m lives.  The
+ * caller gets a borrowed slice valid until then. */
 struct slice msg_wire(struct msg *m, enum msg_format fmt, int history, msg_render_fn *render);
-/* Release the live renderings once the fan-out is over: they are never
- * sent again, and holding them would pin their arena blocks for as long as
- * the message stays in a history ring. */
+/* Release m's live renderings once the fan-out is over: they are never
+ * sent again, and holding them would pin their arena blocks. */
 void msg_drop_live(struct msg *m);
+/* Bytes held by the history renderings of every live message. */
+size_t msg_history_render_bytes(void);
+/* Let go of the live render caches (at exit, and when memory is trimmed). */
+void msg_cache_release(void);
 
 struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick,
                       size_t nn, const char *new_nick, size_t nnn, uint64_t time_ms);
 struct pres *pres_ref(struct pres *p);
 void pres_unref(struct pres *p);
+/* The live rendering of p in format fmt, cached like a message's. */
 struct slice pres_wire(struct pres *p, enum msg_format fmt, pres_render_fn *render);
 
 #endif

@@ -43,6 +43,9 @@ limits_from(const struct config *cfg, struct core_limits *lim)
 	lim->max_rooms = cfg->max_rooms;
 	lim->max_members = cfg->max_members;
 	lim->max_rooms_total = cfg->max_rooms_total;
+	lim->history_bytes = cfg->history_bytes;
+	lim->room_history_bytes = cfg->room_history_bytes;
+	lim->room_linger_solo_ms = (uint64_t)(cfg->room_linger_solo * 1000.0);
 }
 
 /* Free rooms whose linger is over and wake up for the next one. */
@@ -78,6 +81,8 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 			break;
 		conn_reap_all(srv);
 	}
+	/* Joins rendered history this turn: it counts in the budget. */
+	core_history_budget(srv->core);
 	expire(srv);
 	if (srv->shutting_down && srv->nconns == 0)
 		ev_break(loop, EVBREAK_ALL);
@@ -180,6 +185,7 @@ housekeeping(struct server *srv)
 	}
 	if (load + load / 8 + 8 >= srv->trim_mark)
 		return;
+	msg_cache_release();
 	framed_cleanup();
 	text_cleanup();
 	mem_trim();
@@ -463,6 +469,7 @@ server_free(struct server *srv)
 		listener_free(srv->listeners[i]);
 	core_free(srv->core);
 	hmap_free(&srv->per_ip);
+	msg_cache_release();
 	framed_cleanup();
 	text_cleanup();
 	munmap(srv->scratch, CHATD_READ_CHUNK);

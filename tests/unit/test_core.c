@@ -124,6 +124,7 @@ static const struct sink quiet = {ignore_message, ignore_presence};
 static const struct core_limits default_limits = {
         .history_len = 50,
         .room_linger_ms = LINGER,
+        .room_linger_solo_ms = UINT64_MAX, /* the shorter applies: not this one */
         .max_text = 4096,
         .max_rooms = 64,
         .max_members = 0,
@@ -1391,6 +1392,155 @@ linger_of_zero_frees_empty_room_at_next_expire(void **state)
 	assert_int_not_equal(join(f, 0, "lobby").epoch, j.epoch);
 }
 
+static void
+room_only_one_session_used_lingers_the_solo_time(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined j, k;
+
+	lim.room_linger_ms = 10000;
+	lim.room_linger_solo_ms = 1000;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	j = join(f, 0, "solo");
+	say(f, 0, "solo", "mine");
+	join(f, 0, "shared");
+	join(f, 1, "shared");
+	part(f, 1, "shared");
+	k = join(f, 1, "shared"); /* a second session: shared for good */
+	part(f, 0, "solo");       /* due at T0 + 1000 */
+	part(f, 0, "shared");
+	part(f, 1, "shared"); /* due at T0 + 10000 */
+	assert_int_equal(core_expire(f->c), 1000);
+	core_set_time(f->c, T0 + 1000);
+	assert_int_equal(core_expire(f->c), 9000);
+	assert_int_not_equal(join(f, 0, "solo").epoch, j.epoch); /* forgotten */
+	assert_int_equal(join(f, 0, "shared").epoch, k.epoch);   /* still there */
+}
+
+static void
+room_solo_linger_longer_than_linger_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+
+	lim.room_linger_ms = 1000;
+	lim.room_linger_solo_ms = 5000;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	join(f, 0, "r");
+	part(f, 0, "r");
+	assert_int_equal(core_expire(f->c), 1000);
+}
+
+/* --- history budgets --- */
+
+/* A text of n bytes, "x..." */
+static void
+say_n_bytes(struct fx *f, int i, const char *room, size_t n)
+{
+	static char text[4096];
+	struct core_ack ack;
+
+	memset(text, 'x', n);
+	assert_int_equal(say_ack(f, i, room, text, n, &ack), 0);
+}
+
+static void
+room_history_bytes_cap_one_room_keeping_the_newest(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined j;
+	const struct history *h;
+
+	lim.room_history_bytes = 9000;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	join(f, 0, "r");
+	for (int k = 0; k < 10; k++)
+		say_n_bytes(f, 0, "r", 3000);
+	j = join(f, 1, "r");
+	h = room_history(j.room);
+	/* Three 3000-byte messages and their headers do not fit in 9000. */
+	assert_int_equal(history_len(h), 2);
+	assert_int_equal(history_at(h, 1)->seq, 10);
+	assert_true(h->bytes <= 9000);
+	assert_int_equal(core_history_bytes(f->c), h->bytes);
+	/* One message larger than the cap is still kept: a room has at least
+	 * its newest message. */
+	lim.room_history_bytes = 100;
+	core_set_limits(f->c, &lim);
+	say_n_bytes(f, 0, "r", 3000);
+	assert_int_equal(history_len(h), 1);
+	assert_int_equal(history_at(h, 0)->seq, 11);
+}
+
+static void
+history_bytes_budget_forgets_lingering_rooms_first_then_the_largest(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	struct core_joined big, small, gone;
+	size_t per;
+
+	user(f, 0, "alice");
+	join(f, 0, "gone");
+	say_n_bytes(f, 0, "gone", 1000);
+	per = core_history_bytes(f->c); /* one 1000-byte message, stored */
+	gone = join(f, 0, "x");
+	part(f, 0, "x");
+	part(f, 0, "gone"); /* lingers with its message */
+	big = join(f, 0, "huge");
+	small = join(f, 0, "tiny");
+	for (int k = 0; k < 20; k++)
+		say_n_bytes(f, 0, "huge", 1000);
+	say_n_bytes(f, 0, "tiny", 1000);
+	assert_int_equal(core_history_bytes(f->c), 22 * per);
+	/* Room for 16 messages: 6 must go, and 7/8 of the budget is the aim. */
+	lim.history_bytes = 16 * per;
+	core_set_limits(f->c, &lim);
+	assert_true(core_history_bytes(f->c) <= 14 * per);
+	/* The lingering room went first, and the rest came out of "huge". */
+	assert_int_not_equal(join(f, 0, "gone").epoch, gone.epoch);
+	assert_int_equal(history_len(room_history(small.room)), 1);
+	assert_true(history_len(room_history(big.room)) <= 13);
+	assert_int_equal(
+	        history_at(room_history(big.room), history_len(room_history(big.room)) - 1)->seq,
+	        20);
+	/* A push into a full budget: the largest room pays, the pusher's new
+	 * message stays. */
+	say_n_bytes(f, 0, "tiny", 1000);
+	say_n_bytes(f, 0, "tiny", 1000);
+	assert_true(core_history_bytes(f->c) <= 16 * per);
+	assert_int_equal(history_len(room_history(small.room)), 3);
+}
+
+static void
+history_bytes_returns_to_zero_when_every_room_is_gone(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+
+	lim.room_linger_ms = 0;
+	lim.room_history_bytes = 5000;
+	core_set_limits(f->c, &lim);
+	user(f, 0, "alice");
+	join(f, 0, "a");
+	join(f, 0, "b");
+	post_n(f, 0, "a", 30);
+	for (int k = 0; k < 10; k++)
+		say_n_bytes(f, 0, "b", 2000);
+	assert_true(core_history_bytes(f->c) > 0);
+	part(f, 0, "a");
+	part(f, 0, "b");
+	core_expire(f->c);
+	assert_int_equal(core_history_bytes(f->c), 0);
+}
+
 /* --- listings --- */
 
 static void
@@ -1506,6 +1656,11 @@ main(int argc, char **argv)
 	        T(join_with_cursor_older_than_ring_is_truncated),
 	        T(join_with_wrong_epoch_is_truncated_and_epoch_changed),
 	        T(join_with_cursor_beyond_last_seq_is_answered_as_another_epoch),
+	        T(room_only_one_session_used_lingers_the_solo_time),
+	        T(room_solo_linger_longer_than_linger_changes_nothing),
+	        T(room_history_bytes_cap_one_room_keeping_the_newest),
+	        T(history_bytes_budget_forgets_lingering_rooms_first_then_the_largest),
+	        T(history_bytes_returns_to_zero_when_every_room_is_gone),
 	        T(join_with_cursor_and_no_history_kept_is_truncated),
 	        T(part_announces_to_all_members_including_leaver),
 	        T(part_errors_name_the_reason),

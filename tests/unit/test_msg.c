@@ -2,10 +2,12 @@
  * Unit tests of messages and presence events (src/msg.c): they own copies
  * of their strings, count references, and render at most once per wire
  * format (and per live/history variant), caching the slice so that a
- * fan-out to N members costs one rendering.  Render calls are counted
- * with fake renderers (one block per rendering, or an arena as the front
- * ends use); blk_bytes_live() shows that cached blocks are released with
- * their message, and live renderings at msg_drop_live().
+ * fan-out to N members costs one rendering: live renderings in a cache of
+ * one event per format, history renderings on the message, counted in
+ * msg_history_render_bytes().  Render calls are counted with fake
+ * renderers (one block per rendering, or an arena as the front ends use);
+ * blk_bytes_live() shows that cached blocks are released with their
+ * message, and live renderings at msg_drop_live().
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -347,8 +349,8 @@ msg_wire_arena_renderings_of_a_burst_are_adjacent_slices_of_one_block(void **sta
 	assert_memory_equal(bytes(s[0]), "Lone", 4);
 	assert_memory_equal(bytes(s[1]), "Ltwo!", 5);
 	assert_memory_equal(bytes(s[2]), "Lthree", 6);
-	/* The arena and each message hold a reference. */
-	assert_int_equal(s[0].b->refs, 4);
+	/* The arena and the live cache (of the last message) hold one each. */
+	assert_int_equal(s[0].b->refs, 2);
 	for (i = 0; i < 3; i++)
 		msg_unref(m[i]);
 	arena_release(&test_arena);
@@ -376,8 +378,6 @@ msg_drop_live_releases_live_renderings_and_keeps_history(void **state)
 	/* Exactly the live blocks went. */
 	assert_int_equal(blk_bytes_live(), with_hist);
 	for (f = 0; f < MSG_FMT_MAX; f++) {
-		assert_null(m->wire[f][0].b);
-		assert_slice_equal(m->wire[f][1], hist[f]);
 		/* The history variant is still cached: no rendering. */
 		assert_slice_equal(msg_wire(m, (enum msg_format)f, 1, render_msg), hist[f]);
 		assert_memory_equal(bytes(hist[f]), "Hhello", 6);
@@ -400,7 +400,6 @@ msg_drop_live_leaves_unrendered_formats_and_can_be_repeated(void **state)
 	msg_wire(m, MSG_FMT_TEXT, 0, render_msg);
 	msg_drop_live(m);
 	msg_drop_live(m); /* a second drop releases nothing twice */
-	assert_null(m->wire[MSG_FMT_TEXT][0].b);
 	assert_int_equal(blk_bytes_live(), base);
 	msg_unref(m); /* LeakSanitizer/ASan catch a double free or a leak */
 	assert_int_equal(blk_bytes_live(), base);
@@ -458,6 +457,70 @@ msg_drop_live_unpins_the_arena_block_but_queued_references_keep_it(void **state)
 	msg_unref(m);
 	assert_int_equal(blk_bytes_live(), base);
 }
+static void
+msg_wire_live_cache_serves_one_event_per_format(void **state)
+{
+	size_t base = blk_bytes_live();
+	struct msg *a, *b;
+	struct slice sa, sb;
+
+	(void)state;
+	a = msg_new("lobby", 5, "alice", 5, "one", 3, 1, 0, 0);
+	b = msg_new("lobby", 5, "alice", 5, "two", 3, 2, 0, 0);
+	sa = msg_wire(a, MSG_FMT_FRAMED, 0, render_msg);
+	assert_memory_equal(bytes(sa), "Lone", 4);
+	sb = msg_wire(b, MSG_FMT_FRAMED, 0, render_msg);
+	assert_memory_equal(bytes(sb), "Ltwo", 4);
+	/* b took the format's entry: a's rendering went, and a is rendered
+	 * again if it is asked for; no message carries a live slot. */
+	assert_int_equal(blk_bytes_live(), base + sb.b->cap);
+	assert_memory_equal(bytes(msg_wire(a, MSG_FMT_FRAMED, 0, render_msg)), "Lone", 4);
+	assert_int_equal(msg_renders, 3);
+	msg_unref(a);
+	msg_unref(b);
+	assert_int_equal(blk_bytes_live(), base);
+}
+
+static void
+msg_freed_message_leaves_no_cache_entry_for_its_address(void **state)
+{
+	struct msg *a, *b;
+	struct slice s;
+
+	(void)state;
+	a = msg_new("lobby", 5, "alice", 5, "old", 3, 1, 0, 0);
+	msg_wire(a, MSG_FMT_TEXT, 0, render_msg);
+	msg_unref(a);
+	/* The allocator hands the same size class's slot out again. */
+	b = msg_new("lobby", 5, "alice", 5, "new", 3, 2, 0, 0);
+	s = msg_wire(b, MSG_FMT_TEXT, 0, render_msg);
+	assert_int_equal(msg_renders, 2);
+	assert_memory_equal(bytes(s), "Lnew", 4);
+	msg_unref(b);
+}
+
+static void
+msg_history_renderings_are_counted_while_the_message_lives(void **state)
+{
+	size_t base = msg_history_render_bytes();
+	struct msg *m;
+	struct slice f, t;
+
+	(void)state;
+	m = msg_new("lobby", 5, "alice", 5, "hello", 5, 1, 0, 0);
+	msg_wire(m, MSG_FMT_FRAMED, 0, render_msg);
+	assert_int_equal(msg_history_render_bytes(), base); /* live: not history */
+	f = msg_wire(m, MSG_FMT_FRAMED, 1, render_msg);
+	t = msg_wire(m, MSG_FMT_TEXT, 1, render_msg);
+	assert_true(msg_history_render_bytes() >= base + f.b->cap + t.b->cap);
+	msg_wire(m, MSG_FMT_TEXT, 1, render_msg); /* cached: counted once */
+	assert_true(msg_history_render_bytes() < base + 2 * (f.b->cap + t.b->cap) + 64);
+	msg_unref(m);
+	assert_int_equal(msg_history_render_bytes(), base);
+	assert_true(msg_size(m = msg_new("r", 1, "a", 1, "xyz", 3, 1, 0, 0)) >= 3 + 1 + 1 + 3);
+	msg_unref(m);
+}
+
 static void
 pres_new_copies_strings(void **state)
 {
@@ -584,6 +647,9 @@ main(int argc, char **argv)
 	        T(msg_drop_live_leaves_unrendered_formats_and_can_be_repeated),
 	        T(msg_wire_after_drop_live_renders_the_live_variant_again),
 	        T(msg_drop_live_unpins_the_arena_block_but_queued_references_keep_it),
+	        T(msg_wire_live_cache_serves_one_event_per_format),
+	        T(msg_freed_message_leaves_no_cache_entry_for_its_address),
+	        T(msg_history_renderings_are_counted_while_the_message_lives),
 	        T(pres_new_copies_strings),
 	        T(pres_nick_change_has_empty_room_and_join_has_empty_new_nick),
 	        T(pres_ref_counts_and_last_unref_frees),

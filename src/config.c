@@ -62,6 +62,10 @@ static const struct key keys[] = {
          "then drop it if still silent after this", 1},
         {"max-queue", K_UINT, F(max_queue), CHATD_MIN_MAX_QUEUE, 1u << 30, "BYTES",
          "unsent output before a client is dropped as a slow consumer", 1},
+        {"max-queue-total", K_UINT, F(max_queue_total), 0, 4294967295.0, "BYTES",
+         "output memory of all clients, 0 = no limit; past it the largest queues are "
+         "dropped as slow consumers",
+         1},
         {"max-frame", K_UINT, F(max_frame), 256, WIRE_FRAME_MAX_HARD, "BYTES",
          "largest frame payload a client may send", 1},
         {"max-text", K_UINT, F(max_text), 1, WIRE_TEXT_MAX_HARD, "BYTES", "largest message text",
@@ -107,6 +111,7 @@ config_defaults(struct config *cfg)
 	cfg->ping_interval = CHATD_DEFAULT_PING_INTERVAL;
 	cfg->ping_timeout = CHATD_DEFAULT_PING_TIMEOUT;
 	cfg->max_queue = CHATD_DEFAULT_MAX_QUEUE;
+	cfg->max_queue_total = CHATD_DEFAULT_MAX_QUEUE_TOTAL;
 	cfg->max_frame = CHATD_DEFAULT_MAX_FRAME;
 	cfg->max_text = CHATD_DEFAULT_MAX_TEXT;
 	cfg->max_rooms = CHATD_DEFAULT_MAX_ROOMS;

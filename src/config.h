@@ -37,6 +37,7 @@ struct config {
 	double ping_interval;
 	double ping_timeout;
 	unsigned max_queue;
+	unsigned max_queue_total;
 	unsigned max_frame;
 	unsigned max_text;
 	unsigned max_rooms;

@@ -27,6 +27,7 @@
 static const char *const state_names[] = {"detect", "open", "draining", "closed"};
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void throttle(struct conn *c);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 void
@@ -79,7 +80,7 @@ update_events(struct conn *c)
 {
 	int want = 0;
 
-	if (c->state <= CONN_OPEN && !c->throttled)
+	if (c->state <= CONN_OPEN && !c->throttled && !c->yielded)
 		want |= EV_READ;
 	if (c->writing)
 		want |= EV_WRITE;
@@ -208,16 +209,10 @@ conn_new(struct server *srv, int fd, uint16_t port, int mode, struct ipcount *ip
 static void
 pending_add(struct conn *c)
 {
-	struct server *srv = c->srv;
-
 	if (c->pending || c->writing)
 		return;
 	c->pending = 1;
-	c->prev_pending = NULL;
-	c->next_pending = srv->pending;
-	if (srv->pending)
-		srv->pending->prev_pending = c;
-	srv->pending = c;
+	LIST_INSERT_HEAD(&c->srv->pending, c, pending_link);
 }
 
 static void
@@ -225,24 +220,91 @@ pending_remove(struct conn *c)
 {
 	if (!c->pending)
 		return;
-	if (c->prev_pending)
-		c->prev_pending->next_pending = c->next_pending;
-	else
-		c->srv->pending = c->next_pending;
-	if (c->next_pending)
-		c->next_pending->prev_pending = c->prev_pending;
+	LIST_REMOVE(c, pending_link);
 	c->pending = 0;
 }
 
-/* After output was queued: enforce the queue bound, schedule a flush. */
+/* Hold c's remaining input over to the next loop turn. */
+static void
+backlog_add(struct conn *c)
+{
+	LIST_INSERT_HEAD(&c->srv->backlog, c, backlog_link);
+	update_events(c);
+}
+
+static void
+backlog_remove(struct conn *c)
+{
+	if (!c->yielded)
+		return;
+	LIST_REMOVE(c, backlog_link);
+	c->yielded = 0;
+}
+
+/*
+ * After output was queued: enforce the queue bound, schedule a flush.  The
+ * bound is on unsent bytes; a queue that pins more than that in shared
+ * blocks is compacted first, and one that still pins more than twice the
+ * bound (slices kept whole pin at most twice their size) is dropped too.
+ */
 static void
 queued(struct conn *c)
 {
-	if (c->out.bytes > c->srv->cfg.max_queue) {
+	uint32_t max = c->srv->cfg.max_queue;
+	struct outq *q = &c->out;
+
+	if (q->pinned > max && !q->copying) {
+		outq_compact(q);
+		log_debug("conn %s: output queue compacted: %u bytes to send, %u pinned",
+		          conn_peer(c), q->bytes, q->pinned);
+	}
+	if (q->bytes > max || q->pinned > 2 * (size_t)max + CHATD_COPY_BLOCK) {
 		conn_close(c, WIRE_R_SLOW_CONSUMER);
 		return;
 	}
 	pending_add(c);
+}
+
+struct shed {
+	struct conn *c;
+	uint32_t pinned;
+};
+
+static int
+shed_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct shed *)a)->pinned, y = ((const struct shed *)b)->pinned;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void
+conn_output_budget(struct server *srv, size_t used)
+{
+	size_t limit = srv->cfg.max_queue_total, n = 0, k, dropped = 0;
+	struct shed *v;
+	struct conn *c;
+
+	if (limit == 0 || used <= limit)
+		return;
+	v = malloc(srv->nconns * sizeof(*v) + 1);
+	if (v == NULL)
+		fatal("out of memory (output budget)");
+	for (c = srv->conns; c; c = c->next)
+		if (c->state <= CONN_DRAINING && c->out.pinned)
+			v[n++] = (struct shed){c, c->out.pinned};
+	qsort(v, n, sizeof(*v), shed_cmp);
+	/* Each queue is counted as if it alone held its blocks: a shared
+	 * block may outlive the drop, and the next turn looks again. */
+	for (k = 0; k < n && used > limit - limit / 8; k++) {
+		conn_close(v[k].c, WIRE_R_SLOW_CONSUMER);
+		used = used > v[k].pinned ? used - v[k].pinned : 0;
+		dropped++;
+	}
+	free(v);
+	log_notice("output over its budget of %zu bytes (max-queue-total): dropped %zu "
+	           "connection%s with the largest queues",
+	           limit, dropped, dropped == 1 ? "" : "s");
 }
 
 void
@@ -274,6 +336,13 @@ conn_spend(struct conn *c)
 	const struct config *cfg = &c->srv->cfg;
 	double now;
 
+	/* However many tokens it has, one connection gets a bounded share of
+	 * each loop turn, so that no client holds the loop for long. */
+	if (c->turn_frames >= CHATD_TURN_FRAMES) {
+		c->yielded = 1;
+		return 0;
+	}
+	c->turn_frames++;
 	if (cfg->flood_rate == 0)
 		return 1;
 	now = ev_now(c->srv->loop);
@@ -325,7 +394,7 @@ conn_flush_all(struct server *srv)
 {
 	struct conn *c;
 
-	while ((c = srv->pending) != NULL) {
+	while ((c = LIST_FIRST(&srv->pending)) != NULL) {
 		pending_remove(c);
 		if (c->state != CONN_CLOSED)
 			flush(c);
@@ -391,6 +460,23 @@ keep(struct conn *c, const uint8_t *data, size_t len, size_t used)
 	c->inlen = (uint32_t)left;
 }
 
+/* After input was handled: if some was held back, by flood control or for
+ * the next turn, stop reading until it can go on. */
+static void
+held(struct conn *c)
+{
+	if (c->state != CONN_OPEN) {
+		backlog_remove(c);
+		return;
+	}
+	if (c->throttled) {
+		backlog_remove(c);
+		throttle(c);
+	} else if (c->yielded) {
+		backlog_add(c);
+	}
+}
+
 /* Throttled: stop reading until a token is back. */
 static void
 throttle(struct conn *c)
@@ -433,6 +519,7 @@ conn_read(struct conn *c)
 	}
 	c->last_rx = ev_now(srv->loop);
 	c->pinged = 0;
+	c->turn_frames = 0;
 	if (c->in) {
 		size_t len = c->inlen + (size_t)n;
 
@@ -440,8 +527,7 @@ conn_read(struct conn *c)
 	} else {
 		keep(c, dst, (size_t)n, process(c, dst, (size_t)n));
 	}
-	if (c->throttled && c->state == CONN_OPEN)
-		throttle(c);
+	held(c);
 }
 
 static void
@@ -452,7 +538,7 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	if (revents & EV_WRITE)
 		flush(c);
-	if ((revents & EV_READ) && c->state <= CONN_OPEN && !c->throttled)
+	if ((revents & EV_READ) && c->state <= CONN_OPEN && !c->throttled && !c->yielded)
 		conn_read(c);
 }
 
@@ -466,14 +552,37 @@ resume(struct conn *c)
 	c->throttled = 0;
 	c->last_rx = ev_now(c->srv->loop);
 	c->pinged = 0;
+	c->turn_frames = 0;
 	if (c->in)
 		keep(c, c->in, c->inlen, process(c, c->in, c->inlen));
-	if (c->state != CONN_OPEN)
-		return;
-	if (c->throttled)
-		throttle(c);
-	else
+	held(c);
+	if (c->state == CONN_OPEN && !c->throttled && !c->yielded)
 		update_events(c);
+}
+
+int
+conn_backlog_run(struct server *srv)
+{
+	struct conn_list run = srv->backlog;
+	struct conn *c;
+
+	/* This turn's backlog moves to a list of its own: those that yield
+	 * again go on the server's list, for the next turn. */
+	if ((c = LIST_FIRST(&run)) != NULL)
+		c->backlog_link.le_prev = &LIST_FIRST(&run);
+	LIST_INIT(&srv->backlog);
+	while ((c = LIST_FIRST(&run)) != NULL) {
+		backlog_remove(c);
+		if (c->state != CONN_OPEN)
+			continue;
+		c->turn_frames = 0;
+		if (c->in)
+			keep(c, c->in, c->inlen, process(c, c->in, c->inlen));
+		held(c);
+		if (c->state == CONN_OPEN && !c->throttled && !c->yielded)
+			update_events(c);
+	}
+	return !LIST_EMPTY(&srv->backlog);
 }
 
 static void
@@ -593,6 +702,7 @@ destroy(struct conn *c)
 	struct server *srv = c->srv;
 
 	pending_remove(c);
+	backlog_remove(c);
 	if (c->fe && c->fe->end)
 		c->fe->end(c);
 	server_ip_release(srv, c->ipc);

@@ -15,6 +15,7 @@
 #include <ev.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "blk.h"
 #include "outq.h"
@@ -57,23 +58,25 @@ struct conn {
 	void *fe_state;    /* the front end's own per-connection state */
 	struct conn *next; /* server's list of all connections */
 	struct conn *prev;
-	struct conn *next_pending; /* server's flush list */
-	struct conn *prev_pending;
-	struct conn *next_reap; /* server's reap list */
-	uint8_t *in;            /* partial input, allocated only while needed */
+	LIST_ENTRY(conn) pending_link; /* server's flush list */
+	struct conn *next_reap;        /* server's reap list */
+	LIST_ENTRY(conn) backlog_link; /* server's list of connections with input held over */
+	uint8_t *in;                   /* partial input, allocated only while needed */
 	uint32_t inlen;
 	uint32_t incap; /* bytes allocated at in (a reload may change the bound) */
 	int fd;
-	uint8_t state;     /* enum conn_state */
-	uint8_t reason;    /* enum wire_reason, once closing */
-	uint8_t announce;  /* tell the rooms when tearing down */
-	uint8_t pending;   /* on the flush list */
-	uint8_t reaping;   /* on the reap list */
-	uint8_t pinged;    /* a ping is out since the last input */
-	uint8_t throttled; /* reading stopped by flood control */
-	uint8_t writing;   /* EV_WRITE armed */
-	uint8_t mode;      /* enum listen_proto of the listener that accepted it */
-	uint8_t refusal;   /* enum conn_refusal: to be turned away once its protocol is known */
+	uint8_t state;        /* enum conn_state */
+	uint8_t reason;       /* enum wire_reason, once closing */
+	uint8_t announce;     /* tell the rooms when tearing down */
+	uint8_t pending;      /* on the flush list */
+	uint8_t reaping;      /* on the reap list */
+	uint8_t pinged;       /* a ping is out since the last input */
+	uint8_t throttled;    /* reading stopped by flood control */
+	uint8_t yielded;      /* its turn's share of work is spent: on the backlog list */
+	uint8_t writing;      /* EV_WRITE armed */
+	uint8_t mode;         /* enum listen_proto of the listener that accepted it */
+	uint8_t refusal;      /* enum conn_refusal: to be turned away once its protocol is known */
+	uint16_t turn_frames; /* units of input handled in this loop turn */
 	struct outq out;
 	double created;      /* ev_now() at accept */
 	double last_rx;      /* ev_now() of the last input */
@@ -123,7 +126,9 @@ uint8_t *conn_reserve(struct conn *c, size_t max);
 void conn_commit(struct conn *c, size_t used);
 
 /* Take one flood-control token: 1 if the request may proceed now, 0 if c
- * is out of budget (c is then throttled and the caller stops reading). */
+ * is out of budget (c is then throttled and the caller stops reading), or
+ * has handled its share of requests for this loop turn (the rest waits for
+ * the next turn; the caller stops all the same). */
 int conn_spend(struct conn *c);
 
 /* Close at once, dropping unsent output. */
@@ -131,8 +136,16 @@ void conn_close(struct conn *c, uint8_t reason);
 /* Stop reading, flush what is queued (bounded by a deadline), then close. */
 void conn_close_after_flush(struct conn *c, uint8_t reason, double timeout);
 
+/* Output takes used bytes: past --max-queue-total, drop the connections
+ * with the largest queues as slow consumers. */
+void conn_output_budget(struct server *srv, size_t used);
+
 /* Called by the server before the loop sleeps. */
 void conn_reap_all(struct server *srv);
 void conn_flush_all(struct server *srv);
+/* Called by the server once per loop turn: give each connection that
+ * yielded its turn another share of its held input.  Returns whether any
+ * is still waiting, so that the loop does not sleep on them. */
+int conn_backlog_run(struct server *srv);
 
 #endif

@@ -71,7 +71,8 @@ struct msg_render {
 	uint8_t fmt;
 };
 
-static size_t hist_render_bytes;
+static size_t hist_render_bytes; /* blocks and the nodes that hold them */
+static size_t hist_render_nodes; /* how many nodes */
 
 static void
 live_clear(struct live *l)
@@ -104,6 +105,7 @@ msg_unref(struct msg *m)
 	while ((r = m->hist) != NULL) {
 		m->hist = r->next;
 		hist_render_bytes -= r->s.b->cap + sizeof(*r);
+		hist_render_nodes--;
 		blk_unref(r->s.b);
 		mem_free(r, sizeof(*r));
 	}
@@ -140,6 +142,7 @@ msg_wire(struct msg *m, enum msg_format fmt, int history, msg_render_fn *render)
 	r->next = m->hist;
 	m->hist = r;
 	hist_render_bytes += r->s.b->cap + sizeof(*r);
+	hist_render_nodes++;
 	return r->s;
 }
 
@@ -153,6 +156,12 @@ size_t
 msg_history_render_bytes(void)
 {
 	return hist_render_bytes;
+}
+
+size_t
+msg_history_render_blocks(void)
+{
+	return hist_render_bytes - hist_render_nodes * sizeof(struct msg_render);
 }
 
 void

@@ -72,8 +72,10 @@ struct slice msg_wire(struct msg *m, enum msg_format fmt, int history, msg_rende
 /* Release m's live renderings once the fan-out is over: they are never
  * sent again, and holding them would pin their arena blocks. */
 void msg_drop_live(struct msg *m);
-/* Bytes held by the history renderings of every live message. */
+/* Bytes held by the history renderings of every live message; _blocks:
+ * only their blocks' capacity (a part of blk_bytes_live()). */
 size_t msg_history_render_bytes(void);
+size_t msg_history_render_blocks(void);
 /* Let go of the live render caches (at exit, and when memory is trimmed). */
 void msg_cache_release(void);
 

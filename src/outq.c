@@ -52,6 +52,40 @@ append(struct outq *q, struct blk *b, uint32_t off, uint32_t end)
 	}
 	*at(q, q->n) = (struct outq_ent){b, off, end};
 	q->n++;
+	q->pinned += b->cap;
+}
+
+/* A slice that keeps a block alive for less than half of it. */
+static int
+wasteful(uint32_t len, const struct blk *b)
+{
+	return (size_t)len * 2 < b->cap;
+}
+
+/* Room for max bytes in the private block at the tail (a new one if the
+ * tail has no room); at least size bytes are allocated for a new block. */
+static uint8_t *
+priv_room(struct outq *q, size_t max, size_t size)
+{
+	struct blk *b = q->priv;
+
+	if (b == NULL || b->cap - b->len < max) {
+		if (size < max)
+			size = max;
+		b = blk_new(size > CHATD_REPLY_BLOCK ? size : CHATD_REPLY_BLOCK);
+		append(q, b, 0, 0);
+		q->priv = b;
+	}
+	return b->data + b->len;
+}
+
+/* Copy p[0, n) into the private tail, as queued but unsent bytes. */
+static void
+priv_copy(struct outq *q, const uint8_t *p, size_t n)
+{
+	memcpy(priv_room(q, n, CHATD_COPY_BLOCK), p, n);
+	q->priv->len += (uint32_t)n;
+	at(q, q->n - 1)->end = q->priv->len;
 }
 
 void
@@ -66,6 +100,10 @@ outq_push(struct outq *q, struct slice s)
 			return;
 		}
 	}
+	if (q->copying && wasteful(s.len, s.b)) {
+		priv_copy(q, s.b->data + s.off, s.len);
+		return;
+	}
 	append(q, blk_ref(s.b), s.off, s.off + s.len);
 	q->priv = NULL;
 }
@@ -73,14 +111,7 @@ outq_push(struct outq *q, struct slice s)
 uint8_t *
 outq_reserve(struct outq *q, size_t max)
 {
-	struct blk *b = q->priv;
-
-	if (b == NULL || b->cap - b->len < max) {
-		b = blk_new(max > CHATD_REPLY_BLOCK ? max : CHATD_REPLY_BLOCK);
-		append(q, b, 0, 0);
-		q->priv = b;
-	}
-	return b->data + b->len;
+	return priv_room(q, max, max);
 }
 
 void
@@ -88,7 +119,7 @@ outq_commit(struct outq *q, size_t used)
 {
 	q->priv->len += (uint32_t)used;
 	at(q, q->n - 1)->end = q->priv->len;
-	q->bytes += used;
+	q->bytes += (uint32_t)used;
 }
 
 int
@@ -117,7 +148,7 @@ outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_bytes)
 void
 outq_consume(struct outq *q, size_t n)
 {
-	q->bytes -= n;
+	q->bytes -= (uint32_t)n;
 	while (q->n) {
 		struct outq_ent *e = at(q, 0);
 		size_t len = e->end - e->off;
@@ -129,6 +160,7 @@ outq_consume(struct outq *q, size_t n)
 		n -= len;
 		if (e->b == q->priv)
 			q->priv = NULL;
+		q->pinned -= e->b->cap;
 		blk_unref(e->b);
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->n--;
@@ -137,4 +169,40 @@ outq_consume(struct outq *q, size_t n)
 	q->v = NULL;
 	q->cap = 0;
 	q->head = 0;
+	q->copying = 0; /* drained: sharing blocks is safe again */
+}
+
+void
+outq_compact(struct outq *q)
+{
+	struct outq old = *q;
+	size_t waste = 0;
+	uint32_t i;
+
+	/* What the copies need, so that they land in as few blocks as can be. */
+	for (i = 0; i < old.n; i++) {
+		const struct outq_ent *e = at(&old, i);
+
+		if (wasteful(e->end - e->off, e->b))
+			waste += e->end - e->off;
+	}
+	outq_init(q);
+	q->copying = 1;
+	q->bytes = old.bytes;
+	for (i = 0; i < old.n; i++) {
+		struct outq_ent *e = at(&old, i);
+		uint32_t len = e->end - e->off;
+
+		if (wasteful(len, e->b) && e->b != old.priv) {
+			memcpy(priv_room(q, len, waste), e->b->data + e->off, len);
+			q->priv->len += len;
+			at(q, q->n - 1)->end = q->priv->len;
+			waste -= len;
+			blk_unref(e->b);
+		} else {
+			append(q, e->b, e->off, e->end);
+			q->priv = e->b == old.priv ? e->b : NULL;
+		}
+	}
+	mem_free(old.v, old.cap * sizeof(*old.v));
 }

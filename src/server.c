@@ -67,22 +67,38 @@ expire(struct server *srv)
 	}
 }
 
+/* Tearing down announces drops, which queues output; flushing can find
+ * dead peers, which closes them: repeat until both are done. */
 static void
-flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+settle(struct server *srv)
 {
-	struct server *srv = SERVER_OF(w, flush);
-
-	(void)revents;
-	/* Tearing down announces drops, which queues output; flushing can
-	 * find dead peers, which closes them: repeat until both are done. */
 	for (;;) {
 		conn_flush_all(srv);
 		if (srv->reap == NULL)
 			break;
 		conn_reap_all(srv);
 	}
+}
+
+static void
+flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct server *srv = SERVER_OF(w, flush);
+
+	(void)revents;
+	settle(srv);
 	/* Joins rendered history this turn: it counts in the budget. */
 	core_history_budget(srv->core);
+	/* What is left unsent after the flush, in every block but the history
+	 * renderings, is output waiting for slow readers. */
+	conn_output_budget(srv, blk_bytes_live() - msg_history_render_blocks());
+	if (srv->reap)
+		settle(srv);
+	/* Input held over for the next turn: poll without sleeping. */
+	if (!LIST_EMPTY(&srv->backlog))
+		ev_idle_start(loop, &srv->busy);
+	else
+		ev_idle_stop(loop, &srv->busy);
 	expire(srv);
 	if (srv->shutting_down && srv->nconns == 0)
 		ev_break(loop, EVBREAK_ALL);
@@ -95,6 +111,17 @@ clock_cb(struct ev_loop *loop, ev_check *w, int revents)
 
 	(void)revents;
 	core_set_time(srv->core, now_ms(loop));
+	if (!LIST_EMPTY(&srv->backlog))
+		conn_backlog_run(srv);
+}
+
+static void
+busy_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	/* Only there to keep the loop from sleeping; clock_cb does the work. */
 }
 
 static void
@@ -391,6 +418,7 @@ server_new(const struct config *cfg)
 	ev_prepare_start(srv->loop, &srv->flush);
 	ev_check_init(&srv->clock, clock_cb);
 	ev_check_start(srv->loop, &srv->clock);
+	ev_idle_init(&srv->busy, busy_cb);
 	ev_timer_init(&srv->expire, expire_cb, 0, 0);
 	ev_timer_init(&srv->emfile_pause, emfile_cb, 0, 0);
 	ev_timer_init(&srv->shutdown_deadline, deadline_cb, 0, 0);
@@ -407,6 +435,8 @@ server_new(const struct config *cfg)
 	raise_nofile();
 	server_capacity(srv);
 	hmap_init(&srv->per_ip);
+	LIST_INIT(&srv->pending);
+	LIST_INIT(&srv->backlog);
 
 	/* Listeners last: once one is announced, a signal must already find
 	 * its watcher, or a quick SIGTERM would kill the process outright.

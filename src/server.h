@@ -9,6 +9,7 @@
 
 #include <ev.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "config.h"
 #include "core.h"
@@ -16,6 +17,7 @@
 
 struct conn;
 struct listener;
+LIST_HEAD(conn_list, conn);
 
 struct server {
 	struct ev_loop *loop;
@@ -28,13 +30,15 @@ struct server {
 
 	struct conn *conns; /* every open connection */
 	size_t nconns;
-	size_t max_conns;     /* the effective limit: max-conns, or what descriptors allow */
-	struct hmap per_ip;   /* address -> struct ipcount */
-	struct conn *pending; /* connections with output to flush this turn */
-	struct conn *reap;    /* connections closed, to be torn down this turn */
+	size_t max_conns;         /* the effective limit: max-conns, or what descriptors allow */
+	struct hmap per_ip;       /* address -> struct ipcount */
+	struct conn_list pending; /* connections with output to flush this turn */
+	struct conn *reap;        /* connections closed, to be torn down this turn */
+	struct conn_list backlog; /* connections with input held over to the next turn */
 
 	ev_prepare flush; /* before the loop sleeps: reap and flush */
-	ev_check clock;   /* after it wakes: give the core the time */
+	ev_check clock;   /* after it wakes: give the core the time, run the backlog */
+	ev_idle busy;     /* active while there is a backlog: the loop must not sleep */
 	ev_timer expire;  /* frees lingering rooms */
 	ev_signal sigterm;
 	ev_signal sigint;

@@ -5,7 +5,10 @@ hold is bounded, and the bounds are the documented ones.
 - history: one room's messages (--room-history-bytes) and every room's
   history with its stored renderings (--history-bytes), lingering rooms
   forgotten first; rooms only one connection used linger less
-  (--room-linger-solo)."""
+  (--room-linger-solo);
+- output: a reader that stops reading pins no more than about its
+  --max-queue however its frames are scattered over shared blocks, and
+  past --max-queue-total the largest queues are dropped first."""
 
 import sys
 
@@ -78,6 +81,75 @@ def test_room_only_one_connection_used_lingers_the_solo_time(srv):
     if a.join("solo").epoch == solo.epoch:
         raise AssertionError("the solo room kept its epoch past its linger")
     t.assert_eq(a.join("shared").epoch, shared.epoch, "epoch of the shared room")
+
+
+@t.server_args("--flood-rate", "0", "--max-queue", str(8 << 20))
+def test_stalled_reader_of_scattered_small_frames_pins_little_and_loses_nothing(srv):
+    s, b = srv.client("sender"), srv.client("busy")
+    r = srv.client("stalled", rcvbuf=4096)
+    s.join("busy")
+    s.join("quiet")
+    b.join("busy")
+    r.join("quiet")
+    big = "b" * TEXT
+    # First fill the kernel's buffers between chatd and the stalled reader
+    # (3 to 4 MB here), so that what follows waits in chatd's own queue.
+    for k in range(1250):
+        s.say("quiet", big, wait=False)
+        if k % 50 == 49:
+            s.drain(0)
+    s.ping(timeout=30)
+    base = srv.rss_kb()
+    # Sixteen 4000-byte messages fill a 64 KiB render block; between them
+    # one small frame for the reader who stopped reading.
+    n = 2000
+    for k in range(n):
+        for _ in range(16):
+            s.say("busy", big, wait=False)
+        s.say("quiet", "q%04d" % k, wait=False)
+        if k % 50 == 49:
+            s.drain(0)
+            b.drain(0)
+    s.ping(timeout=30)
+    b.drain(0.2)
+    grown = srv.rss_kb() - base
+    print("    chatd grew %d KiB while the stalled reader held %d small frames" % (grown, n))
+    # Were each small frame to keep its 64 KiB block alive: 128 MB.
+    if grown > 32 * 1024:
+        raise AssertionError("chatd grew %d KiB for a stalled reader of %d small frames"
+                             % (grown, n))
+    got = [f.text for f in r.drain(5, max_reads=100000) if f.type == t.MESSAGE]
+    t.assert_eq(got, [big] * 1250 + ["q%04d" % k for k in range(n)],
+                "the stalled reader's messages")
+
+
+@t.server_args("--flood-rate", "0", "--max-queue-total", "500000")
+def test_output_past_max_queue_total_drops_the_largest_queues_first(srv):
+    a, watcher = srv.client("alice"), srv.client("watcher")
+    a.join("r")
+    watcher.join("r")
+    # Stalled readers that ask for more than they read: WHO answers are
+    # their own bytes, about 5 MB each, of which the kernel's socket
+    # buffers take the first 4 MB or so.
+    readers = [srv.client("slow%d" % i + "x" * 25, rcvbuf=4096) for i in range(4)]
+    for x in readers:
+        x.join("r")
+    who = t.encode(t.WHO, room="r")
+    for i, x in enumerate(readers):
+        x.send_raw(who * 25000)
+    drops = []
+    t.wait_until(lambda: drops.extend(f for f in watcher.drain(0.05)
+                                      if f.type == PRESENCE and f.kind == t.P_DROP)
+                 or len(drops) >= 1, 5, what="a slow consumer dropped")
+    srv.wait_for_line(r"output over its budget of 500000 bytes \(max-queue-total\): "
+                      r"dropped \d+ connection", 5)
+    for d in drops:
+        t.assert_eq(d.reason, t.R_SLOW_CONSUMER, "reason of %s's drop" % d.nick)
+        if not d.nick.startswith("slow"):
+            raise AssertionError("%s was dropped, not one of the stalled readers" % d.nick)
+    # The reading members are untouched.
+    t.assert_ack(a.say("r", "still here"), "alice's SAY after the drops")
+    watcher.expect(t.MESSAGE, text="still here")
 
 
 if __name__ == "__main__":

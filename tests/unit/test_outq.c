@@ -1223,6 +1223,115 @@ arena_release_drops_the_arenas_reference_and_can_be_repeated(void **state)
 	assert_int_equal(blk_bytes_live(), base);
 }
 
+/* --- what a queue pins --- */
+
+/* A 64 KiB block, as an arena's, holding s at offset off. */
+static struct blk *
+big_block(uint32_t off, const char *s)
+{
+	struct blk *b = blk_new(BLK_ARENA_BLOCK);
+
+	b->len = off + (uint32_t)put(b->data + off, s);
+	return b;
+}
+
+static void
+outq_pinned_counts_each_entrys_whole_block(void **state)
+{
+	struct outq q;
+	struct blk *a = big_block(100, "ab"), *b = big_block(0, "cd");
+
+	(void)state;
+	outq_init(&q);
+	outq_push(&q, part(a, 100, 1));
+	outq_push(&q, part(a, 101, 1)); /* extends the entry: no more pinned */
+	assert_int_equal(q.pinned, BLK_ARENA_BLOCK);
+	outq_push(&q, whole(b));
+	assert_int_equal(q.pinned, 2 * BLK_ARENA_BLOCK);
+	reply_str(&q, "!");
+	assert_int_equal(q.pinned, 2 * BLK_ARENA_BLOCK + CHATD_REPLY_BLOCK);
+	assert_pending(&q, "abcd!");
+	outq_consume(&q, 2);
+	assert_int_equal(q.pinned, BLK_ARENA_BLOCK + CHATD_REPLY_BLOCK);
+	outq_consume(&q, 3);
+	assert_int_equal(q.pinned, 0);
+	blk_unref(a);
+	blk_unref(b);
+}
+
+static void
+outq_compact_copies_wasteful_slices_and_keeps_order(void **state)
+{
+	size_t base = blk_bytes_live();
+	struct blk *blocks[40], *whole_blk = shared("WHOLE");
+	char want[512] = "";
+	struct outq q;
+	int i;
+
+	(void)state;
+	outq_init(&q);
+	/* A stalled reader that got one small frame per shared block. */
+	for (i = 0; i < 40; i++) {
+		char text[16];
+
+		snprintf(text, sizeof(text), "f%02d;", i);
+		blocks[i] = big_block(1000, text);
+		outq_push(&q, part(blocks[i], 1000, 4));
+		cat(want, sizeof(want), text);
+		if (i == 20) {
+			outq_push(&q, whole(whole_blk)); /* not wasteful: kept */
+			cat(want, sizeof(want), "WHOLE");
+		}
+	}
+	reply_str(&q, "ack");
+	cat(want, sizeof(want), "ack");
+	assert_true(q.pinned >= 40 * BLK_ARENA_BLOCK);
+	outq_compact(&q);
+	assert_true(q.copying);
+	assert_pending(&q, want);
+	/* The shared blocks are no longer held by the queue. */
+	for (i = 0; i < 40; i++)
+		assert_int_equal(blocks[i]->refs, 1);
+	assert_int_equal(whole_blk->refs, 2);
+	assert_true(q.pinned < 4 * CHATD_COPY_BLOCK);
+	/* From now on wasteful slices are copied as they come. */
+	outq_push(&q, part(blocks[0], 1000, 4));
+	assert_int_equal(blocks[0]->refs, 1);
+	cat(want, sizeof(want), "f00;");
+	assert_pending(&q, want);
+	assert_true(q.pinned < 4 * CHATD_COPY_BLOCK);
+	/* Replies still go to the private tail. */
+	reply_str(&q, "ok");
+	cat(want, sizeof(want), "ok");
+	assert_pending(&q, want);
+	for (i = 0; i < 40; i++)
+		blk_unref(blocks[i]);
+	blk_unref(whole_blk);
+	outq_consume(&q, q.bytes);
+	assert_int_equal(q.pinned, 0);
+	assert_false(q.copying); /* drained: references again */
+	assert_int_equal(blk_bytes_live(), base);
+}
+
+static void
+outq_drained_queue_references_shared_blocks_again(void **state)
+{
+	struct blk *a = big_block(0, "xy");
+	struct outq q;
+
+	(void)state;
+	outq_init(&q);
+	outq_push(&q, part(a, 0, 1));
+	outq_compact(&q);
+	outq_consume(&q, 1);
+	outq_push(&q, part(a, 1, 1));
+	assert_int_equal(a->refs, 2); /* by reference, not copied */
+	assert_int_equal(q.pinned, BLK_ARENA_BLOCK);
+	outq_clear(&q);
+	assert_int_equal(a->refs, 1);
+	blk_unref(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1266,6 +1375,9 @@ main(int argc, char **argv)
 	        cmocka_unit_test(arena_large_rendering_that_does_not_fit_keeps_the_current_block),
 	        cmocka_unit_test(arena_releases_a_full_block_once_committed_past),
 	        cmocka_unit_test(arena_release_drops_the_arenas_reference_and_can_be_repeated),
+	        cmocka_unit_test(outq_pinned_counts_each_entrys_whole_block),
+	        cmocka_unit_test(outq_compact_copies_wasteful_slices_and_keeps_order),
+	        cmocka_unit_test(outq_drained_queue_references_shared_blocks_again),
 	};
 
 	(void)argc;

@@ -74,6 +74,10 @@ static const struct key keys[] = {
          1},
         {"max-members", K_UINT, F(max_members), 0, 1u << 30, "N",
          "members one room may have, 0 = no limit", 1},
+        {"presence-batch", K_UINT, F(presence_batch), 0, 1u << 30, "N",
+         "rooms with more members hear of joins, parts and nick changes in one summary a "
+         "second, 0 = never",
+         1},
         {"max-rooms-total", K_UINT, F(max_rooms_total), 0, 1u << 30, "N",
          "rooms on the server, 0 = no limit; empty rooms are forgotten first", 1},
         {"max-conns", K_UINT, F(max_conns), 0, 1u << 30, "N",
@@ -116,6 +120,7 @@ config_defaults(struct config *cfg)
 	cfg->max_text = CHATD_DEFAULT_MAX_TEXT;
 	cfg->max_rooms = CHATD_DEFAULT_MAX_ROOMS;
 	cfg->max_members = CHATD_DEFAULT_MAX_MEMBERS;
+	cfg->presence_batch = CHATD_DEFAULT_PRESENCE_BATCH;
 	cfg->max_rooms_total = CHATD_DEFAULT_MAX_ROOMS_TOTAL;
 	cfg->max_conns = CHATD_DEFAULT_MAX_CONNS;
 	cfg->max_conns_per_ip = CHATD_DEFAULT_MAX_CONNS_PER_IP;

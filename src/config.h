@@ -42,6 +42,7 @@ struct config {
 	unsigned max_text;
 	unsigned max_rooms;
 	unsigned max_members;
+	unsigned presence_batch;
 	unsigned max_rooms_total;
 	unsigned max_conns;
 	unsigned max_conns_per_ip;

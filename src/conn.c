@@ -80,7 +80,7 @@ update_events(struct conn *c)
 {
 	int want = 0;
 
-	if (c->state <= CONN_OPEN && !c->throttled && !c->yielded)
+	if (c->state <= CONN_OPEN && !c->throttled && !c->yielded && !c->producing)
 		want |= EV_READ;
 	if (c->writing)
 		want |= EV_WRITE;
@@ -224,10 +224,13 @@ pending_remove(struct conn *c)
 	c->pending = 0;
 }
 
-/* Hold c's remaining input over to the next loop turn. */
+/* Hold c's remaining work over to the next loop turn. */
 static void
 backlog_add(struct conn *c)
 {
+	if (c->yielded)
+		return;
+	c->yielded = 1;
 	LIST_INSERT_HEAD(&c->srv->backlog, c, backlog_link);
 	update_events(c);
 }
@@ -339,7 +342,7 @@ conn_spend(struct conn *c)
 	/* However many tokens it has, one connection gets a bounded share of
 	 * each loop turn, so that no client holds the loop for long. */
 	if (c->turn_frames >= CHATD_TURN_FRAMES) {
-		c->yielded = 1;
+		backlog_add(c);
 		return 0;
 	}
 	c->turn_frames++;
@@ -386,6 +389,9 @@ flush(struct conn *c)
 		conn_close(c, c->reason);
 		return;
 	}
+	/* A long answer waiting for room goes on next turn. */
+	if (c->producing && c->out.bytes < CHATD_PRODUCE_LOW && !c->throttled)
+		backlog_add(c);
 	update_events(c);
 }
 
@@ -472,9 +478,34 @@ held(struct conn *c)
 	if (c->throttled) {
 		backlog_remove(c);
 		throttle(c);
-	} else if (c->yielded) {
-		backlog_add(c);
+		return;
 	}
+	/* Read on, unless a long answer or the next turn waits. */
+	update_events(c);
+}
+
+/* What c may do now: the rest of its long answer, then its held input. */
+static void
+work(struct conn *c)
+{
+	while (c->producing && c->state == CONN_OPEN) {
+		/* Wait for the client to read: flush() brings it back. */
+		if (c->out.bytes >= CHATD_PRODUCE_LOW)
+			return;
+		if (!conn_spend(c))
+			return;
+		if (!c->fe->more(c))
+			c->producing = 0;
+	}
+	if (c->state == CONN_OPEN && c->in && !c->throttled && !c->yielded)
+		keep(c, c->in, c->inlen, process(c, c->in, c->inlen));
+}
+
+void
+conn_produce(struct conn *c)
+{
+	c->producing = 1;
+	update_events(c);
 }
 
 /* Throttled: stop reading until a token is back. */
@@ -527,6 +558,8 @@ conn_read(struct conn *c)
 	} else {
 		keep(c, dst, (size_t)n, process(c, dst, (size_t)n));
 	}
+	if (c->producing)
+		work(c);
 	held(c);
 }
 
@@ -553,11 +586,8 @@ resume(struct conn *c)
 	c->last_rx = ev_now(c->srv->loop);
 	c->pinged = 0;
 	c->turn_frames = 0;
-	if (c->in)
-		keep(c, c->in, c->inlen, process(c, c->in, c->inlen));
+	work(c);
 	held(c);
-	if (c->state == CONN_OPEN && !c->throttled && !c->yielded)
-		update_events(c);
 }
 
 int
@@ -576,11 +606,8 @@ conn_backlog_run(struct server *srv)
 		if (c->state != CONN_OPEN)
 			continue;
 		c->turn_frames = 0;
-		if (c->in)
-			keep(c, c->in, c->inlen, process(c, c->in, c->inlen));
+		work(c);
 		held(c);
-		if (c->state == CONN_OPEN && !c->throttled && !c->yielded)
-			update_events(c);
 	}
 	return !LIST_EMPTY(&srv->backlog);
 }

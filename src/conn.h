@@ -47,6 +47,9 @@ struct frontend {
 	/* Turn the client away: code (a 1xx wire_error) and why, then close. */
 	void (*refuse)(struct conn *c, uint16_t code, const char *why);
 	void (*end)(struct conn *c); /* free the front end's state */
+	/* Produce the next part of a long answer (conn_produce()); return
+	 * nonzero while more remains.  Each part costs a flood token. */
+	int (*more)(struct conn *c);
 };
 
 struct conn {
@@ -73,6 +76,7 @@ struct conn {
 	uint8_t pinged;       /* a ping is out since the last input */
 	uint8_t throttled;    /* reading stopped by flood control */
 	uint8_t yielded;      /* its turn's share of work is spent: on the backlog list */
+	uint8_t producing;    /* a long answer is being produced: input waits for its end */
 	uint8_t writing;      /* EV_WRITE armed */
 	uint8_t mode;         /* enum listen_proto of the listener that accepted it */
 	uint8_t refusal;      /* enum conn_refusal: to be turned away once its protocol is known */
@@ -130,6 +134,17 @@ void conn_commit(struct conn *c, size_t used);
  * has handled its share of requests for this loop turn (the rest waits for
  * the next turn; the caller stops all the same). */
 int conn_spend(struct conn *c);
+
+/* The front end has begun a long answer (a listing): its further parts come
+ * from fe->more(), one per flood token, while less than CHATD_PRODUCE_LOW
+ * bytes wait to be sent, and c's next requests wait until it is done. */
+void conn_produce(struct conn *c);
+/* Whether the front end may handle another request now. */
+static inline int
+conn_ready(const struct conn *c)
+{
+	return c->state == CONN_OPEN && !c->producing;
+}
 
 /* Close at once, dropping unsent output. */
 void conn_close(struct conn *c, uint8_t reason);

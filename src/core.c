@@ -7,6 +7,9 @@
  */
 #include "core.h"
 
+#include <bsd/sys/tree.h>
+#include <sys/queue.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,9 +29,12 @@ struct session {
 	struct room **rooms;
 	const struct sink *sink;
 	void *ctx;
-	uint64_t id;   /* unique per process, never 0 */
-	uint32_t mark; /* dedupes deliveries of one event across rooms */
+	uint64_t id;             /* unique per process, never 0 */
+	uint32_t mark;           /* dedupes deliveries of one event across rooms */
+	RB_ENTRY(session) tlink; /* in the users tree, while registered */
 };
+
+struct batch;
 
 struct room {
 	char name[WIRE_ROOM_MAX + 1]; /* as its creator spelled it */
@@ -37,6 +43,8 @@ struct room {
 	uint32_t nmembers;
 	uint32_t capmembers;
 	struct session **members; /* in join order */
+	uint32_t *serials;        /* members[i] was the serials[i]-th to join */
+	uint32_t next_serial;
 	struct history hist;
 	uint64_t epoch;
 	uint64_t seq;          /* last sequence number given out */
@@ -49,6 +57,19 @@ struct room {
 	uint8_t bucket;     /* size class of its history, 0 for none */
 	struct room *bprev; /* rooms of the same size class */
 	struct room *bnext;
+	RB_ENTRY(room) tlink; /* in the tree of rooms with members */
+	struct batch *batch;  /* presence events for its next summary, or NULL */
+};
+
+/* The presence events of a large room since its last summary. */
+struct batch {
+	LIST_ENTRY(batch) link;
+	struct room *room;
+	uint32_t joins;
+	uint32_t leaves;
+	uint16_t n;
+	uint8_t omitted; /* more than WIRE_SUMMARY_MAX events */
+	struct pres *items[WIRE_SUMMARY_MAX];
 };
 
 /* Empty rooms wait on one of two lists, each in the order they are due,
@@ -68,10 +89,17 @@ struct linger_list {
  * history takes [2^(k-1), 2^k) bytes, so the largest are found at once. */
 #define CORE_BUCKETS 33
 
+RB_HEAD(room_tree, room);
+LIST_HEAD(batch_list, batch);
+RB_HEAD(user_tree, session);
+
 struct core {
 	struct core_limits lim;
-	struct hmap rooms; /* folded name -> room, active and lingering */
-	struct hmap nicks; /* folded nick -> registered session */
+	struct room_tree active;   /* rooms with members, by folded name: LIST pages */
+	struct user_tree users;    /* registered sessions, by folded nick: USERS pages */
+	struct batch_list batches; /* rooms with a summary to deliver */
+	struct hmap rooms;         /* folded name -> room, active and lingering */
+	struct hmap nicks;         /* folded nick -> registered session */
 	size_t active_rooms;
 	uint64_t next_epoch;
 	uint64_t next_sid;
@@ -82,15 +110,23 @@ struct core {
 	struct room *buckets[CORE_BUCKETS]; /* rooms by the size of their history */
 };
 
-static void *
-xmalloc(size_t n)
+static int
+room_cmp(const struct room *a, const struct room *b)
 {
-	void *p = malloc(n);
-
-	if (p == NULL)
-		fatal("out of memory (%zu bytes)", n);
-	return p;
+	return strcmp(a->key, b->key);
 }
+
+static int
+user_cmp(const struct session *a, const struct session *b)
+{
+	return strcmp(a->key, b->key);
+}
+
+/* RB_GENERATE_STATIC spells "unused" as __unused, which libbsd leaves
+ * undefined on Linux; the same with the attribute written out. */
+#define CORE_TREE_ATTR static __attribute__((unused))
+RB_GENERATE_INTERNAL(room_tree, room, tlink, room_cmp, CORE_TREE_ATTR)
+RB_GENERATE_INTERNAL(user_tree, session, tlink, user_cmp, CORE_TREE_ATTR)
 
 struct core *
 core_new(const struct core_limits *lim, uint64_t epoch_seed)
@@ -102,6 +138,9 @@ core_new(const struct core_limits *lim, uint64_t epoch_seed)
 	c->lim = *lim;
 	hmap_init(&c->rooms);
 	hmap_init(&c->nicks);
+	RB_INIT(&c->active);
+	RB_INIT(&c->users);
+	LIST_INIT(&c->batches);
 	/* Epoch 0 means "no cursor" on the wire, so it is never given out. */
 	c->next_epoch = epoch_seed ? epoch_seed : 1;
 	return c;
@@ -149,14 +188,30 @@ hist_changed(struct core *c, struct room *r, uint32_t before)
 	rebucket(c, r);
 }
 
+/* Forget a batch, delivered or not. */
+static void
+batch_free(struct batch *b)
+{
+	uint16_t i;
+
+	LIST_REMOVE(b, link);
+	b->room->batch = NULL;
+	for (i = 0; i < b->n; i++)
+		pres_unref(b->items[i]);
+	mem_free(b, sizeof(*b));
+}
+
 static void
 room_free(struct core *c, struct room *r)
 {
 	uint32_t before = r->hist.bytes;
 
+	if (r->batch)
+		batch_free(r->batch);
 	history_clear(&r->hist);
 	hist_changed(c, r, before);
 	mem_free(r->members, r->capmembers * sizeof(*r->members));
+	mem_free(r->serials, r->capmembers * sizeof(*r->serials));
 	mem_free(r, sizeof(*r));
 }
 
@@ -221,6 +276,73 @@ announce(struct room *r, struct pres *p, const struct session *skip)
 		if (m != skip)
 			m->sink->presence(m->ctx, p);
 	}
+}
+
+/* Whether r is large enough for its presence to go by summaries. */
+static int
+batched(const struct core *c, const struct room *r)
+{
+	return c->lim.presence_batch && r->nmembers > c->lim.presence_batch;
+}
+
+/* Keep p for r's next summary. */
+static void
+batch_add(struct core *c, struct room *r, struct pres *p)
+{
+	struct batch *b = r->batch;
+
+	if (b == NULL) {
+		b = r->batch = mem_zalloc(sizeof(*b));
+		b->room = r;
+		LIST_INSERT_HEAD(&c->batches, b, link);
+	}
+	if (p->kind == WIRE_P_JOIN)
+		b->joins++;
+	else if (p->kind != WIRE_P_NICK)
+		b->leaves++;
+	if (b->n < WIRE_SUMMARY_MAX)
+		b->items[b->n++] = pres_ref(p);
+	else
+		b->omitted = 1;
+}
+
+/* Tell r's members (but skip) of p: each at once, or in the next summary
+ * when the room is large, since n joins to a room of n would otherwise be
+ * n * n deliveries. */
+static void
+room_tell(struct core *c, struct room *r, struct pres *p, const struct session *skip)
+{
+	if (batched(c, r))
+		batch_add(c, r, p);
+	else
+		announce(r, p, skip);
+}
+
+void
+core_presence_flush(struct core *c)
+{
+	struct batch *b;
+
+	while ((b = LIST_FIRST(&c->batches)) != NULL) {
+		struct room *r = b->room;
+
+		if (r->nmembers) {
+			struct pres *p =
+			        pres_summary(r->name, r->name_len, r->nmembers, b->joins, b->leaves,
+			                     b->items, b->n, b->omitted, c->now_ms);
+
+			b->n = 0; /* the summary holds the references now */
+			announce(r, p, NULL);
+			pres_unref(p);
+		}
+		batch_free(b);
+	}
+}
+
+int
+core_presence_pending(const struct core *c)
+{
+	return !LIST_EMPTY(&c->batches);
 }
 
 static void
@@ -299,6 +421,7 @@ member_remove(struct core *c, struct room *r, struct session *s)
 	for (i = 0; i < r->nmembers && r->members[i] != s; i++)
 		;
 	memmove(&r->members[i], &r->members[i + 1], (r->nmembers - i - 1) * sizeof(*r->members));
+	memmove(&r->serials[i], &r->serials[i + 1], (r->nmembers - i - 1) * sizeof(*r->serials));
 	r->nmembers--;
 	for (j = 0; j < s->nrooms && s->rooms[j] != r; j++)
 		;
@@ -306,9 +429,12 @@ member_remove(struct core *c, struct room *r, struct session *s)
 	s->nrooms--;
 	if (r->nmembers == 0) {
 		c->active_rooms--;
+		RB_REMOVE(room_tree, &c->active, r);
 		/* An empty room holds no member array: idle rooms cost little. */
 		mem_free(r->members, r->capmembers * sizeof(*r->members));
+		mem_free(r->serials, r->capmembers * sizeof(*r->serials));
 		r->members = NULL;
+		r->serials = NULL;
 		r->capmembers = 0;
 		linger_start(c, r);
 	}
@@ -332,12 +458,14 @@ core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason
 		if (kind && r->nmembers) {
 			struct pres *p = pres_for(c, kind, reason, r, s);
 
-			announce(r, p, NULL);
+			room_tell(c, r, p, NULL);
 			pres_unref(p);
 		}
 	}
-	if (s->registered)
+	if (s->registered) {
 		hmap_del(&c->nicks, s->key, s->nick_len);
+		RB_REMOVE(user_tree, &c->users, s);
+	}
 	mem_free(s->rooms, s->caprooms * sizeof(*s->rooms));
 	mem_free(s, sizeof(*s));
 }
@@ -360,14 +488,17 @@ nick_check(struct core *c, const struct session *s, const char *nick, size_t n, 
 static void
 nick_set(struct core *c, struct session *s, const char *nick, size_t n)
 {
-	if (s->registered)
+	if (s->registered) {
 		hmap_del(&c->nicks, s->key, s->nick_len);
+		RB_REMOVE(user_tree, &c->users, s);
+	}
 	memcpy(s->nick, nick, n);
 	s->nick[n] = '\0';
 	valid_fold(s->key, nick, n);
 	s->nick_len = (uint8_t)n;
 	s->registered = 1;
 	hmap_put(&c->nicks, s->key, n, s);
+	RB_INSERT(user_tree, &c->users, s);
 }
 
 int
@@ -407,6 +538,10 @@ core_nick(struct core *c, struct session *s, const char *nick, size_t n)
 	for (i = 0; i < s->nrooms; i++) {
 		struct room *r = s->rooms[i];
 
+		if (batched(c, r)) {
+			batch_add(c, r, p);
+			continue;
+		}
 		for (j = 0; j < r->nmembers; j++) {
 			struct session *m = r->members[j];
 
@@ -566,14 +701,18 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	if (r->nmembers == 0) {
 		linger_unlink(c, r);
 		c->active_rooms++;
+		RB_INSERT(room_tree, &c->active, r);
 	}
 	if (r->nmembers == r->capmembers) {
 		uint32_t cap = r->capmembers ? r->capmembers * 2 : 4;
 
 		r->members = mem_realloc(r->members, r->capmembers * sizeof(*r->members),
 		                         cap * sizeof(*r->members));
+		r->serials = mem_realloc(r->serials, r->capmembers * sizeof(*r->serials),
+		                         cap * sizeof(*r->serials));
 		r->capmembers = cap;
 	}
+	r->serials[r->nmembers] = ++r->next_serial;
 	if (s->nrooms == s->caprooms) {
 		uint32_t cap = s->caprooms ? s->caprooms * 2 : 2;
 
@@ -589,7 +728,7 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 		r->shared = 1;
 
 	p = pres_for(c, WIRE_P_JOIN, WIRE_R_NONE, r, s);
-	announce(r, p, s);
+	room_tell(c, r, p, s);
 	pres_unref(p);
 
 	out->room = r;
@@ -628,9 +767,14 @@ core_part(struct core *c, struct session *s, const char *name, size_t n)
 
 	if ((err = member_room(c, s, name, n, &r)) != 0)
 		return err;
-	/* The leaver is told too: it is the confirmation of the part. */
+	/* The leaver is told too, at once: it is the confirmation of the part. */
 	p = pres_for(c, WIRE_P_PART, WIRE_R_NONE, r, s);
-	announce(r, p, NULL);
+	if (batched(c, r)) {
+		s->sink->presence(s->ctx, p);
+		batch_add(c, r, p);
+	} else {
+		announce(r, p, NULL);
+	}
 	pres_unref(p);
 	member_remove(c, r, s);
 	return 0;
@@ -713,45 +857,42 @@ core_room_find(const struct core *c, const char *name, size_t n)
 	return r && r->nmembers ? r : NULL;
 }
 
-static int
-cmp_room(const void *a, const void *b)
+size_t
+core_rooms_after(struct core *c, const char *key, struct room **out, size_t max)
 {
-	return strcmp((*(struct room *const *)a)->key, (*(struct room *const *)b)->key);
+	struct room probe, *r;
+	size_t n = 0;
+
+	if (key == NULL) {
+		r = RB_MIN(room_tree, &c->active);
+	} else {
+		snprintf(probe.key, sizeof(probe.key), "%s", key);
+		r = RB_NFIND(room_tree, &c->active, &probe);
+		if (r && strcmp(r->key, key) == 0)
+			r = RB_NEXT(room_tree, &c->active, r);
+	}
+	for (; r && n < max; r = RB_NEXT(room_tree, &c->active, r))
+		out[n++] = r;
+	return n;
 }
 
-static int
-cmp_session(const void *a, const void *b)
+size_t
+core_users_after(struct core *c, const char *key, struct session **out, size_t max)
 {
-	return strcmp((*(struct session *const *)a)->key, (*(struct session *const *)b)->key);
-}
+	struct session probe, *s;
+	size_t n = 0;
 
-struct room **
-core_rooms_sorted(const struct core *c, size_t *n)
-{
-	struct room **v = xmalloc((c->active_rooms + 1) * sizeof(*v));
-	size_t pos = 0, k = 0;
-	struct room *r;
-
-	while ((r = hmap_next(&c->rooms, &pos)) != NULL)
-		if (r->nmembers)
-			v[k++] = r;
-	qsort(v, k, sizeof(*v), cmp_room);
-	*n = k;
-	return v;
-}
-
-struct session **
-core_users_sorted(const struct core *c, size_t *n)
-{
-	struct session **v = xmalloc((c->nicks.len + 1) * sizeof(*v));
-	size_t pos = 0, k = 0;
-	struct session *s;
-
-	while ((s = hmap_next(&c->nicks, &pos)) != NULL)
-		v[k++] = s;
-	qsort(v, k, sizeof(*v), cmp_session);
-	*n = k;
-	return v;
+	if (key == NULL) {
+		s = RB_MIN(user_tree, &c->users);
+	} else {
+		snprintf(probe.key, sizeof(probe.key), "%s", key);
+		s = RB_NFIND(user_tree, &c->users, &probe);
+		if (s && strcmp(s->key, key) == 0)
+			s = RB_NEXT(user_tree, &c->users, s);
+	}
+	for (; s && n < max; s = RB_NEXT(user_tree, &c->users, s))
+		out[n++] = s;
+	return n;
 }
 
 size_t
@@ -848,6 +989,48 @@ struct session *
 room_member(const struct room *r, uint32_t i)
 {
 	return r->members[i];
+}
+
+size_t
+room_members_after(const struct room *r, uint32_t serial, struct session **out, size_t max,
+                   uint32_t *last)
+{
+	uint32_t lo = 0, hi = r->nmembers;
+	size_t n = 0;
+
+	/* Serials grow along the array: the first one past serial is found by
+	 * bisection, whoever has left since. */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (r->serials[mid] <= serial)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < r->nmembers && n < max; lo++) {
+		out[n++] = r->members[lo];
+		*last = r->serials[lo];
+	}
+	return n;
+}
+
+uint32_t
+room_last_serial(const struct room *r)
+{
+	return r->nmembers ? r->serials[r->nmembers - 1] : 0;
+}
+
+const char *
+room_key(const struct room *r)
+{
+	return r->key;
+}
+
+const char *
+session_key(const struct session *s)
+{
+	return s->key;
 }
 
 const struct history *

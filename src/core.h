@@ -35,6 +35,10 @@ struct core_limits {
 	size_t history_bytes;
 	uint32_t room_history_bytes;  /* bytes of one room's messages (0: no limit) */
 	uint64_t room_linger_solo_ms; /* linger of a room only one session ever joined */
+	/* Rooms with more members than this hear of joins, parts, quits, drops
+	 * and nick changes in a summary once a second (core_presence_flush),
+	 * not one event each (0: never). */
+	unsigned presence_batch;
 };
 
 /*
@@ -94,10 +98,12 @@ int core_direct(struct core *c, struct session *s, const char *nick, size_t n, c
 
 /* A room with at least one member, or NULL. */
 struct room *core_room_find(const struct core *c, const char *name, size_t n);
-/* Active rooms / registered sessions sorted by folded name, in a fresh
- * array the caller frees; *n gets the count. */
-struct room **core_rooms_sorted(const struct core *c, size_t *n);
-struct session **core_users_sorted(const struct core *c, size_t *n);
+/* Listings a page at a time: up to max rooms with members / registered
+ * sessions whose folded name sorts after key (NULL: from the first), in
+ * that order; returns how many.  A listing resumed from the last key it
+ * gave names everyone present throughout exactly once. */
+size_t core_rooms_after(struct core *c, const char *key, struct room **out, size_t max);
+size_t core_users_after(struct core *c, const char *key, struct session **out, size_t max);
 size_t core_room_count(const struct core *c); /* active rooms */
 size_t core_room_total(const struct core *c); /* active and lingering rooms */
 size_t core_user_count(const struct core *c); /* registered sessions */
@@ -106,6 +112,11 @@ size_t core_history_bytes(const struct core *c);
 /* Keep history within its budget: called after anything that may have
  * grown it (a join's replay renders), and by the core itself on a push. */
 void core_history_budget(struct core *c);
+/* Deliver the summaries of the large rooms' presence events gathered since
+ * the last call; the server calls it once a second while
+ * core_presence_pending() says there are any. */
+void core_presence_flush(struct core *c);
+int core_presence_pending(const struct core *c);
 /* Free rooms whose linger has passed; returns ms until the next one is
  * due, or 0 when no room is lingering. */
 uint64_t core_expire(struct core *c);
@@ -122,5 +133,15 @@ size_t room_name_len(const struct room *r);
 uint32_t room_member_count(const struct room *r);
 struct session *room_member(const struct room *r, uint32_t i);
 const struct history *room_history(const struct room *r);
+/* The folded names listings page by. */
+const char *room_key(const struct room *r);
+const char *session_key(const struct session *s);
+/* Up to max members of r who joined after the serial-th join (0: from the
+ * first), in join order; *last gets the serial of the last one given, to
+ * resume from.  Members present throughout are each given exactly once. */
+size_t room_members_after(const struct room *r, uint32_t serial, struct session **out, size_t max,
+                          uint32_t *last);
+/* The serial of the newest member (0 when empty). */
+uint32_t room_last_serial(const struct room *r);
 
 #endif

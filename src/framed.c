@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "core.h"
 #include "log.h"
+#include "mem.h"
 #include "server.h"
 #include "valid.h"
 
@@ -143,11 +144,37 @@ render_message(const struct msg *m, int history)
 	return (struct slice){b, 0, b->len};
 }
 
+/* A large room's summary: one SUMMARY frame. */
+static struct slice
+render_summary(const struct pres *p)
+{
+	size_t size = WIRE_HEADER_LEN + 1 + 1 + p->room_len + 12 + 8 + 2, i;
+	struct wire_list_writer lw;
+	struct wire_writer w;
+
+	for (i = 0; i < p->nitems; i++)
+		size += 4 + p->items[i]->nick_len + p->items[i]->new_nick_len;
+	wire_writer_init(&w, arena_reserve(&arena, size), size);
+	wire_summary_begin(&w, &lw, p->room, p->room_len, p->members, p->joins, p->leaves,
+	                   p->time_ms);
+	for (i = 0; i < p->nitems; i++) {
+		const struct pres *e = p->items[i];
+
+		wire_summary_add(&w, &lw, e->kind, e->reason, e->nick, e->nick_len, e->new_nick,
+		                 e->new_nick_len);
+	}
+	wire_list_end(&w, &lw, p->omitted ? WIRE_SUMMARY_OMITTED : 0);
+	return arena_commit(&arena, w.len);
+}
+
 static struct slice
 render_presence(const struct pres *p)
 {
 	size_t size = WIRE_HEADER_LEN + 2 + 3 + p->room_len + p->nick_len + p->new_nick_len + 8;
 	struct wire_writer w;
+
+	if (p->kind == PRES_SUMMARY)
+		return render_summary(p);
 
 	wire_writer_init(&w, arena_reserve(&arena, size), size);
 	wire_enc_presence(&w, p->kind, p->reason, p->room, p->room_len, p->nick, p->nick_len,
@@ -179,6 +206,8 @@ on_presence(void *ctx, struct pres *p)
 
 static const struct sink framed_sink = {on_message, on_presence};
 
+static void framed_end(struct conn *c);
+
 static void
 send_welcome(struct conn *c)
 {
@@ -207,45 +236,119 @@ send_welcome(struct conn *c)
 	reply_end(&r);
 }
 
-/* Send names as NAMES frames of at most WIRE_LIST_CHUNK entries. */
+/* A long answer in progress: LIST, USERS or WHO, a page per part. */
+struct listing {
+	uint8_t type;                /* WIRE_LIST, WIRE_USERS or WIRE_WHO */
+	uint8_t started;             /* a page was sent: resume after key / serial */
+	char key[WIRE_ROOM_MAX + 1]; /* the last room or nick given; WHO: the room */
+	uint32_t serial;             /* WHO: the join serial of the last member given */
+};
+
+/* One NAMES frame of the given nicks. */
 static void
-send_names(struct conn *c, const char *room, size_t rn, size_t n,
-           struct session *(*at)(const void *, size_t), const void *src)
+send_names(struct conn *c, const char *room, size_t rn, struct session *const *v, size_t n,
+           uint8_t flags)
 {
-	size_t i = 0;
+	struct wire_list_writer lw;
+	struct wire_writer *w;
+	struct reply r;
+	size_t k, size = WIRE_HEADER_LEN + 4 + 1 + rn;
 
-	do {
-		struct wire_list_writer lw;
-		struct wire_writer *w;
-		struct reply r;
-		size_t k, size = WIRE_HEADER_LEN + 4 + 1 + rn;
-
-		/* Reserve what this chunk needs, not what 64 of the longest
-		 * nicks would: every joiner gets one, and idle memory counts. */
-		for (k = 0; k < WIRE_LIST_CHUNK && i + k < n; k++)
-			size += 1 + session_nick_len(at(src, i + k));
-		w = reply_begin(&r, c, size);
-		wire_names_begin(w, &lw, room, rn);
-		for (k = 0; k < WIRE_LIST_CHUNK && i < n; k++, i++) {
-			struct session *s = at(src, i);
-
-			wire_names_add(w, &lw, session_nick(s), session_nick_len(s));
-		}
-		wire_list_end(w, &lw, i == n ? WIRE_LIST_LAST : 0);
-		reply_end(&r);
-	} while (i < n);
+	/* Reserve what this chunk needs, not what 64 of the longest nicks
+	 * would: every joiner gets one, and idle memory counts. */
+	for (k = 0; k < n; k++)
+		size += 1 + session_nick_len(v[k]);
+	w = reply_begin(&r, c, size);
+	wire_names_begin(w, &lw, room, rn);
+	for (k = 0; k < n; k++)
+		wire_names_add(w, &lw, session_nick(v[k]), session_nick_len(v[k]));
+	wire_list_end(w, &lw, flags);
+	reply_end(&r);
 }
 
-static struct session *
-member_at(const void *room, size_t i)
+/* One ROOMS frame. */
+static void
+send_rooms(struct conn *c, struct room *const *v, size_t n, uint8_t flags)
 {
-	return room_member(room, (uint32_t)i);
+	struct wire_list_writer lw;
+	struct wire_writer *w;
+	struct reply r;
+	size_t k;
+
+	w = reply_begin(&r, c,
+	                WIRE_HEADER_LEN + 3 + (size_t)WIRE_LIST_CHUNK * (1 + WIRE_ROOM_MAX + 4));
+	wire_rooms_begin(w, &lw);
+	for (k = 0; k < n; k++)
+		wire_rooms_add(w, &lw, room_name(v[k]), room_name_len(v[k]),
+		               room_member_count(v[k]));
+	wire_list_end(w, &lw, flags);
+	reply_end(&r);
 }
 
-static struct session *
-array_at(const void *v, size_t i)
+/*
+ * The next page of c's listing: one frame of up to WIRE_LIST_CHUNK entries,
+ * resumed from the last key (or member serial) given, so that a listing
+ * spread over many loop turns names everyone present throughout exactly
+ * once.  Returns nonzero while more remains.
+ */
+static int
+framed_more(struct conn *c)
 {
-	return ((struct session *const *)v)[i];
+	struct listing *l = c->fe_state;
+	struct core *core = c->srv->core;
+	const char *after = l->started ? l->key : NULL;
+	/* One more than a frame holds, to tell the last page. */
+	struct session *sv[WIRE_LIST_CHUNK + 1];
+	struct room *rv[WIRE_LIST_CHUNK + 1];
+	size_t n, give;
+
+	switch (l->type) {
+	case WIRE_LIST:
+		n = core_rooms_after(core, after, rv, WIRE_LIST_CHUNK + 1);
+		give = n > WIRE_LIST_CHUNK ? WIRE_LIST_CHUNK : n;
+		send_rooms(c, rv, give, n > give ? 0 : WIRE_LIST_LAST);
+		if (give)
+			snprintf(l->key, sizeof(l->key), "%s", room_key(rv[give - 1]));
+		break;
+	case WIRE_USERS:
+		n = core_users_after(core, after, sv, WIRE_LIST_CHUNK + 1);
+		give = n > WIRE_LIST_CHUNK ? WIRE_LIST_CHUNK : n;
+		send_names(c, "", 0, sv, give, n > give ? 0 : WIRE_LIST_LAST);
+		if (give)
+			snprintf(l->key, sizeof(l->key), "%s", session_key(sv[give - 1]));
+		break;
+	default: {
+		/* WHO: the room may have emptied since the last page. */
+		struct room *r = core_room_find(core, l->key, strlen(l->key));
+
+		n = give =
+		        r ? room_members_after(r, l->serial, sv, WIRE_LIST_CHUNK, &l->serial) : 0;
+		if (r && give == WIRE_LIST_CHUNK && l->serial < room_last_serial(r))
+			n++; /* more to come */
+		send_names(c, r ? room_name(r) : l->key, r ? room_name_len(r) : strlen(l->key), sv,
+		           give, n > give ? 0 : WIRE_LIST_LAST);
+		break;
+	}
+	}
+	l->started = 1;
+	if (n > give)
+		return 1;
+	framed_end(c);
+	return 0;
+}
+
+/* Start a listing: its first page now, the rest as c reads (conn_produce). */
+static void
+listing_start(struct conn *c, uint8_t type, const char *room, size_t rn)
+{
+	struct listing *l = mem_zalloc(sizeof(*l));
+
+	l->type = type;
+	if (rn)
+		memcpy(l->key, room, rn);
+	c->fe_state = l;
+	if (framed_more(c))
+		conn_produce(c);
 }
 
 static void
@@ -271,7 +374,22 @@ do_join(struct conn *c, const struct wire_msg *m)
 	wire_enc_joined(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j.epoch, j.last_seq,
 	                j.members);
 	reply_end(&r);
-	send_names(c, name, nlen, j.members, member_at, j.room);
+	{
+		/* A big room's members are named in part: the first ones to
+		 * join, flagged PARTIAL; WHO names them all, a page at a time. */
+		struct session *v[WIRE_LIST_CHUNK];
+		uint32_t serial = 0;
+		size_t given = 0, n;
+
+		do {
+			n = room_members_after(j.room, serial, v, WIRE_LIST_CHUNK, &serial);
+			given += n;
+			send_names(c, name, nlen, v, n,
+			           given == j.members          ? WIRE_LIST_LAST
+			           : given >= CHATD_JOIN_NAMES ? WIRE_LIST_LAST | WIRE_LIST_PARTIAL
+			                                       : 0);
+		} while (given < j.members && given < CHATD_JOIN_NAMES);
+	}
 	h = room_history(j.room);
 	for (i = 0; i < j.hist_count; i++)
 		conn_send(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_FRAMED, 1,
@@ -280,31 +398,6 @@ do_join(struct conn *c, const struct wire_msg *m)
 	                     (uint16_t)j.hist_count, j.flags);
 	reply_end(&r);
 	log_debug("conn %s: %s joined %s", conn_peer(c), session_nick(c->sess), name);
-}
-
-static void
-do_list(struct conn *c)
-{
-	size_t n, i = 0;
-	struct room **v = core_rooms_sorted(c->srv->core, &n);
-
-	do {
-		struct wire_list_writer lw;
-		struct wire_writer *w;
-		struct reply r;
-		size_t k;
-
-		w = reply_begin(&r, c,
-		                WIRE_HEADER_LEN + 3 +
-		                        (size_t)WIRE_LIST_CHUNK * (1 + WIRE_ROOM_MAX + 4));
-		wire_rooms_begin(w, &lw);
-		for (k = 0; k < WIRE_LIST_CHUNK && i < n; k++, i++)
-			wire_rooms_add(w, &lw, room_name(v[i]), room_name_len(v[i]),
-			               room_member_count(v[i]));
-		wire_list_end(w, &lw, i == n ? WIRE_LIST_LAST : 0);
-		reply_end(&r);
-	} while (i < n);
-	free(v);
 }
 
 static void
@@ -320,18 +413,7 @@ do_who(struct conn *c, const struct wire_msg *m)
 		send_error(c, WIRE_E_NO_SUCH_ROOM, WIRE_WHO, 0, NULL);
 		return;
 	}
-	send_names(c, room_name(room), room_name_len(room), room_member_count(room), member_at,
-	           room);
-}
-
-static void
-do_users(struct conn *c)
-{
-	size_t n;
-	struct session **v = core_users_sorted(c->srv->core, &n);
-
-	send_names(c, "", 0, n, array_at, v);
-	free(v);
+	listing_start(c, WIRE_WHO, room_name(room), room_name_len(room));
 }
 
 static void
@@ -426,13 +508,11 @@ dispatch(struct conn *c, const struct wire_msg *m)
 			send_ack(c, m->u.say.ref, &ack);
 		break;
 	case WIRE_LIST:
-		do_list(c);
+	case WIRE_USERS:
+		listing_start(c, m->type, "", 0);
 		break;
 	case WIRE_WHO:
 		do_who(c, m);
-		break;
-	case WIRE_USERS:
-		do_users(c);
 		break;
 	case WIRE_PING:
 		send_ping(c, WIRE_PONG, m->u.ping.token);
@@ -453,7 +533,7 @@ framed_input(struct conn *c, const uint8_t *p, size_t len)
 {
 	size_t off = 0;
 
-	while (c->state == CONN_OPEN) {
+	while (conn_ready(c)) {
 		struct wire_frame f;
 		struct wire_msg m;
 		char detail[96];
@@ -489,7 +569,15 @@ framed_input(struct conn *c, const uint8_t *p, size_t len)
 			dispatch(c, &m);
 		}
 	}
-	return len;
+	/* Closing: the rest is dropped; a long answer begun: the rest waits. */
+	return c->state == CONN_OPEN ? off : len;
+}
+
+static void
+framed_end(struct conn *c)
+{
+	mem_free(c->fe_state, sizeof(struct listing));
+	c->fe_state = NULL;
 }
 
 static void
@@ -505,5 +593,6 @@ framed_idle(struct conn *c)
 }
 
 const struct frontend framed_frontend = {
-        "framed", framed_input, framed_start, framed_idle, framed_bye, framed_refuse, NULL,
+        "framed",   framed_input,  framed_start, framed_idle,
+        framed_bye, framed_refuse, framed_end,   framed_more,
 };

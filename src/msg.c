@@ -196,6 +196,24 @@ pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *
 }
 
 struct pres *
+pres_summary(const char *room, size_t rn, uint32_t members, uint32_t joins, uint32_t leaves,
+             struct pres *const *items, size_t n, int omitted, uint64_t time_ms)
+{
+	struct pres *p = pres_new(PRES_SUMMARY, 0, room, rn, "", 0, "", 0, time_ms);
+
+	if (n) {
+		p->items = mem_alloc(n * sizeof(*p->items));
+		memcpy(p->items, items, n * sizeof(*p->items));
+	}
+	p->nitems = (uint16_t)n;
+	p->omitted = (uint8_t)(omitted != 0);
+	p->members = members;
+	p->joins = joins;
+	p->leaves = leaves;
+	return p;
+}
+
+struct pres *
 pres_ref(struct pres *p)
 {
 	p->refs++;
@@ -205,9 +223,14 @@ pres_ref(struct pres *p)
 void
 pres_unref(struct pres *p)
 {
+	uint16_t i;
+
 	if (--p->refs)
 		return;
 	live_forget(pres_live, p);
+	for (i = 0; i < p->nitems; i++)
+		pres_unref(p->items[i]);
+	mem_free(p->items, p->nitems * sizeof(*p->items));
 	mem_free(p, sizeof(*p) + p->room_len + p->nick_len + p->new_nick_len + 3);
 }
 

@@ -40,9 +40,12 @@ struct msg {
 	char data[];
 };
 
+/* The kind of a presence event that sums up a large room's events. */
+#define PRES_SUMMARY 0xff
+
 struct pres {
 	uint32_t refs;
-	uint8_t kind;   /* enum wire_presence */
+	uint8_t kind;   /* enum wire_presence, or PRES_SUMMARY */
 	uint8_t reason; /* enum wire_reason, for drops */
 	uint8_t room_len;
 	uint8_t nick_len;
@@ -51,6 +54,14 @@ struct pres {
 	const char *room; /* "" for nick changes */
 	const char *nick;
 	const char *new_nick; /* "" unless a nick change */
+	/* PRES_SUMMARY: the room's events of the period, the first of them
+	 * listed (each holding a reference), all of them counted. */
+	struct pres **items;
+	uint16_t nitems;
+	uint8_t omitted; /* more events happened than are listed */
+	uint32_t members;
+	uint32_t joins;
+	uint32_t leaves;
 	char data[];
 };
 
@@ -81,6 +92,11 @@ void msg_cache_release(void);
 
 struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick,
                       size_t nn, const char *new_nick, size_t nnn, uint64_t time_ms);
+/* A summary of a room's events; takes over the references in items[0, n),
+ * copying the array. */
+struct pres *pres_summary(const char *room, size_t rn, uint32_t members, uint32_t joins,
+                          uint32_t leaves, struct pres *const *items, size_t n, int omitted,
+                          uint64_t time_ms);
 struct pres *pres_ref(struct pres *p);
 void pres_unref(struct pres *p);
 /* The live rendering of p in format fmt, cached like a message's. */

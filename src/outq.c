@@ -158,9 +158,9 @@ outq_consume(struct outq *q, size_t n)
 			return;
 		}
 		n -= len;
+		q->pinned -= e->b->cap;
 		if (e->b == q->priv)
 			q->priv = NULL;
-		q->pinned -= e->b->cap;
 		blk_unref(e->b);
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->n--;

@@ -46,6 +46,7 @@ limits_from(const struct config *cfg, struct core_limits *lim)
 	lim->history_bytes = cfg->history_bytes;
 	lim->room_history_bytes = cfg->room_history_bytes;
 	lim->room_linger_solo_ms = (uint64_t)(cfg->room_linger_solo * 1000.0);
+	lim->presence_batch = cfg->presence_batch;
 }
 
 /* Free rooms whose linger is over and wake up for the next one. */
@@ -94,6 +95,11 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	conn_output_budget(srv, blk_bytes_live() - msg_history_render_blocks());
 	if (srv->reap)
 		settle(srv);
+	/* Large rooms' presence goes out once a second, when there is any. */
+	if (core_presence_pending(srv->core) && !ev_is_active(&srv->summary)) {
+		ev_timer_set(&srv->summary, CHATD_SUMMARY_INTERVAL, 0);
+		ev_timer_start(loop, &srv->summary);
+	}
 	/* Input held over for the next turn: poll without sleeping. */
 	if (!LIST_EMPTY(&srv->backlog))
 		ev_idle_start(loop, &srv->busy);
@@ -131,6 +137,16 @@ expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	/* The prepare watcher runs next and does the work. */
+}
+
+static void
+summary_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = SERVER_OF(w, summary);
+
+	(void)loop;
+	(void)revents;
+	core_presence_flush(srv->core);
 }
 
 static void
@@ -420,6 +436,7 @@ server_new(const struct config *cfg)
 	ev_check_start(srv->loop, &srv->clock);
 	ev_idle_init(&srv->busy, busy_cb);
 	ev_timer_init(&srv->expire, expire_cb, 0, 0);
+	ev_timer_init(&srv->summary, summary_cb, 0, 0);
 	ev_timer_init(&srv->emfile_pause, emfile_cb, 0, 0);
 	ev_timer_init(&srv->shutdown_deadline, deadline_cb, 0, 0);
 	ev_signal_init(&srv->sigterm, signal_cb, SIGTERM);

@@ -40,6 +40,7 @@ struct server {
 	ev_check clock;   /* after it wakes: give the core the time, run the backlog */
 	ev_idle busy;     /* active while there is a backlog: the loop must not sleep */
 	ev_timer expire;  /* frees lingering rooms */
+	ev_timer summary; /* delivers large rooms' presence summaries */
 	ev_signal sigterm;
 	ev_signal sigint;
 	ev_signal sighup;

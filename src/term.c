@@ -128,14 +128,79 @@ term_message(char *out, size_t cap, const struct msg *m, int history, long utc_o
 	return b.len;
 }
 
+/* One event of a summary as a word: "+nick", "-nick", "-nick(reason)",
+ * "old>new"; nicks are plain ASCII, so the bytes are the columns. */
+static size_t
+summary_word(char *out, size_t cap, const struct pres *e)
+{
+	struct term_buf w;
+
+	term_init(&w, out, cap);
+	if (e->kind == WIRE_P_NICK) {
+		term_raw(&w, e->nick, e->nick_len);
+		term_str(&w, ">");
+		term_raw(&w, e->new_nick, e->new_nick_len);
+		return w.len;
+	}
+	term_str(&w, e->kind == WIRE_P_JOIN ? "+" : "-");
+	term_raw(&w, e->nick, e->nick_len);
+	if (e->kind == WIRE_P_QUIT) {
+		term_str(&w, "(quit)");
+	} else if (e->kind == WIRE_P_DROP) {
+		term_str(&w, "(");
+		term_str(&w, wire_reason_name(e->reason));
+		term_str(&w, ")");
+	}
+	return w.len;
+}
+
+static size_t
+term_summary(char *out, size_t cap, const struct pres *p, const char *clock)
+{
+	struct term_buf b;
+	char head[160], word[96];
+	size_t line = 0, i;
+
+	term_init(&b, out, cap);
+	snprintf(head, sizeof(head), "%s * #%.*s: %u joined, %u left (%u member%s)", clock,
+	         (int)p->room_len, p->room, p->joins, p->leaves, p->members,
+	         p->members == 1 ? "" : "s");
+	term_str(&b, head);
+	if (p->nitems)
+		term_str(&b, ":");
+	term_eol(&b);
+	for (i = 0; i <= p->nitems; i++) {
+		size_t n;
+
+		if (i < p->nitems)
+			n = summary_word(word, sizeof(word), p->items[i]);
+		else if (p->omitted)
+			n = (size_t)snprintf(word, sizeof(word), "and more");
+		else
+			break;
+		if (line && line + 1 + n > 78) {
+			term_eol(&b);
+			line = 0;
+		}
+		term_str(&b, line ? " " : "*   ");
+		term_raw(&b, word, n);
+		line += (line ? 1 : 4) + n;
+	}
+	if (line)
+		term_eol(&b);
+	return b.len;
+}
+
 size_t
 term_presence(char *out, size_t cap, const struct pres *p, long utc_offset)
 {
 	struct term_buf b;
 	char clock[6];
 
-	term_init(&b, out, cap);
 	term_clock(clock, p->time_ms, utc_offset);
+	if (p->kind == PRES_SUMMARY)
+		return term_summary(out, cap, p, clock);
+	term_init(&b, out, cap);
 	term_str(&b, clock);
 	term_str(&b, " * ");
 	term_raw(&b, p->nick, p->nick_len);

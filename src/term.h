@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chatd/wire.h"
 #include "msg.h"
 
 /* Longest rendered line for text of n bytes: every byte may become a
@@ -42,7 +43,14 @@ void term_clock(char out[6], uint64_t time_ms, long utc_offset);
  * room messages starting "/me ", "HH:MM *nick* text" for direct messages;
  * history lines start with "| ".  Returns the line length. */
 size_t term_message(char *out, size_t cap, const struct msg *m, int history, long utc_offset);
-/* A presence line: "HH:MM * nick joined #room" and so on. */
+/* A presence line: "HH:MM * nick joined #room" and so on; a summary of a
+ * large room's events is "HH:MM * #room: 3 joined, 1 left (1200 members):"
+ * and the events, "+nick" joined, "-nick" left (a reason in parentheses
+ * for a drop), "old>new" renamed, wrapped in lines of at most 78 columns
+ * that start "*   ". */
 size_t term_presence(char *out, size_t cap, const struct pres *p, long utc_offset);
+
+/* Longest rendering of a summary. */
+#define TERM_SUMMARY_MAX (128 + WIRE_SUMMARY_MAX * 96)
 
 #endif

@@ -31,10 +31,13 @@
 /* Lists are wrapped to this width, for an 80-column terminal. */
 #define TEXT_WIDTH 78
 
+struct listing;
+
 struct text {
 	struct line_reader lr;
 	char room[WIRE_ROOM_MAX + 1]; /* the current room, "" for none */
 	uint8_t room_len;
+	struct listing *list; /* a long answer in progress, or NULL */
 };
 
 static char line_buf[WIRE_TEXT_MAX_HARD + TEXT_LINE_EXTRA + 1];
@@ -445,21 +448,103 @@ cmd_msg(struct conn *c, const char *args, size_t n)
 	}
 }
 
+/* A long answer in progress (/rooms, /users, /who), a page per part. */
+struct listing {
+	uint8_t kind;                /* LIST_ROOMS, LIST_USERS or LIST_WHO */
+	uint8_t started;             /* a page was sent: resume after key / serial */
+	char key[WIRE_ROOM_MAX + 1]; /* the last room or nick given; /who: the room */
+	uint32_t serial;             /* /who: the join serial of the last member given */
+	struct wrap w;               /* the nick line being filled */
+};
+
+enum { LIST_ROOMS, LIST_USERS, LIST_WHO };
+
+/* Lines per page of /rooms, nicks per page of /users and /who. */
+#define TEXT_PAGE 64
+
+/* The next page of c's listing; nonzero while more remains (see
+ * framed_more() for how a page resumes). */
+static int
+text_more(struct conn *c)
+{
+	struct text *t = c->fe_state;
+	struct listing *l = t->list;
+	struct core *core = c->srv->core;
+	const char *after = l->started ? l->key : NULL;
+	struct session *sv[TEXT_PAGE + 1];
+	struct room *rv[TEXT_PAGE + 1];
+	size_t n, give, i;
+	int more;
+
+	l->w.c = c;
+	if (l->kind == LIST_ROOMS) {
+		n = core_rooms_after(core, after, rv, TEXT_PAGE + 1);
+		give = n > TEXT_PAGE ? TEXT_PAGE : n;
+		for (i = 0; i < give; i++)
+			send_line(c, "*   #%-24s %u member%s", room_name(rv[i]),
+			          room_member_count(rv[i]),
+			          room_member_count(rv[i]) == 1 ? "" : "s");
+		if (give)
+			snprintf(l->key, sizeof(l->key), "%s", room_key(rv[give - 1]));
+		more = n > give;
+	} else if (l->kind == LIST_USERS) {
+		n = core_users_after(core, after, sv, TEXT_PAGE + 1);
+		give = n > TEXT_PAGE ? TEXT_PAGE : n;
+		for (i = 0; i < give; i++)
+			wrap_add(&l->w, session_nick(sv[i]), session_nick_len(sv[i]));
+		if (give)
+			snprintf(l->key, sizeof(l->key), "%s", session_key(sv[give - 1]));
+		more = n > give;
+	} else {
+		/* The room may have emptied since the last page. */
+		struct room *r = core_room_find(core, l->key, strlen(l->key));
+
+		give = r ? room_members_after(r, l->serial, sv, TEXT_PAGE, &l->serial) : 0;
+		for (i = 0; i < give; i++)
+			wrap_add(&l->w, session_nick(sv[i]), session_nick_len(sv[i]));
+		more = r && give == TEXT_PAGE && l->serial < room_last_serial(r);
+	}
+	l->started = 1;
+	if (more)
+		return 1;
+	if (l->kind != LIST_ROOMS)
+		wrap_end(&l->w);
+	mem_free(l, sizeof(*l));
+	t->list = NULL;
+	return 0;
+}
+
+/* Start a listing under a header line: its first page now, the rest as c
+ * reads (conn_produce). */
+static void
+listing_start(struct conn *c, int kind, const char *head, const char *room)
+{
+	struct text *t = c->fe_state;
+	struct listing *l = mem_zalloc(sizeof(*l));
+
+	l->kind = (uint8_t)kind;
+	snprintf(l->key, sizeof(l->key), "%s", room);
+	if (kind == LIST_ROOMS)
+		send_line(c, "%s", head);
+	else
+		wrap_begin(&l->w, c, head);
+	t->list = l;
+	if (text_more(c))
+		conn_produce(c);
+}
+
 static void
 cmd_rooms(struct conn *c)
 {
-	size_t n, i;
-	struct room **v = core_rooms_sorted(c->srv->core, &n);
+	size_t n = core_room_count(c->srv->core);
+	char head[64];
 
 	if (n == 0) {
 		send_line(c, "* no rooms yet: /join ROOM creates one");
-	} else {
-		send_line(c, "* %zu room%s:", n, n == 1 ? "" : "s");
-		for (i = 0; i < n; i++)
-			send_line(c, "*   #%-24s %u member%s", room_name(v[i]),
-			          room_member_count(v[i]), room_member_count(v[i]) == 1 ? "" : "s");
+		return;
 	}
-	free(v);
+	snprintf(head, sizeof(head), "* %zu room%s:", n, n == 1 ? "" : "s");
+	listing_start(c, LIST_ROOMS, head, "");
 }
 
 static void
@@ -467,9 +552,7 @@ cmd_who(struct conn *c, const char *name, size_t n)
 {
 	struct text *t = c->fe_state;
 	struct room *r;
-	struct wrap w;
 	char head[100];
-	uint32_t i;
 
 	room_or_current(t, &name, &n);
 	if (n == 0) {
@@ -486,26 +569,17 @@ cmd_who(struct conn *c, const char *name, size_t n)
 	}
 	snprintf(head, sizeof(head), "* #%s, %u member%s:", room_name(r), room_member_count(r),
 	         room_member_count(r) == 1 ? "" : "s");
-	wrap_begin(&w, c, head);
-	for (i = 0; i < room_member_count(r); i++)
-		wrap_add(&w, session_nick(room_member(r, i)), session_nick_len(room_member(r, i)));
-	wrap_end(&w);
+	listing_start(c, LIST_WHO, head, room_name(r));
 }
 
 static void
 cmd_users(struct conn *c)
 {
-	size_t n, i;
-	struct session **v = core_users_sorted(c->srv->core, &n);
-	struct wrap w;
+	size_t n = core_user_count(c->srv->core);
 	char head[64];
 
 	snprintf(head, sizeof(head), "* %zu user%s online:", n, n == 1 ? "" : "s");
-	wrap_begin(&w, c, head);
-	for (i = 0; i < n; i++)
-		wrap_add(&w, session_nick(v[i]), session_nick_len(v[i]));
-	wrap_end(&w);
-	free(v);
+	listing_start(c, LIST_USERS, head, "");
 }
 
 static void
@@ -674,7 +748,7 @@ text_input(struct conn *c, const uint8_t *p, size_t len)
 	struct text *t = c->fe_state;
 	size_t off = 0;
 
-	while (c->state == CONN_OPEN && off < len) {
+	while (conn_ready(c) && off < len) {
 		size_t used, n = 0;
 		enum line_result r;
 
@@ -751,10 +825,15 @@ text_refuse(struct conn *c, uint16_t code, const char *why)
 static void
 text_end(struct conn *c)
 {
-	mem_free(c->fe_state, sizeof(struct text));
+	struct text *t = c->fe_state;
+
+	if (t == NULL)
+		return; /* refused before it started */
+	mem_free(t->list, sizeof(*t->list));
+	mem_free(t, sizeof(*t));
 	c->fe_state = NULL;
 }
 
 const struct frontend text_frontend = {
-        "text", text_input, text_start, NULL, text_bye, text_refuse, text_end,
+        "text", text_input, text_start, NULL, text_bye, text_refuse, text_end, text_more,
 };

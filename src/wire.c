@@ -144,6 +144,24 @@ rdlist(struct reader *r, int with_u32)
 	return l;
 }
 
+/* A SUMMARY's events, checked as rdlist() checks entries. */
+static struct wire_list
+rdevents(struct reader *r)
+{
+	struct wire_list l;
+	uint16_t i;
+
+	l.count = rd16(r);
+	l.p = r->p;
+	for (i = 0; i < l.count && !r->err; i++) {
+		(void)rd16(r); /* kind, reason */
+		(void)rdstr(r, 0);
+		(void)rdstr(r, 0);
+	}
+	l.end = r->p;
+	return l;
+}
+
 int
 wire_decode(uint8_t type, const uint8_t *payload, size_t len, struct wire_msg *m)
 {
@@ -239,6 +257,15 @@ wire_decode(uint8_t type, const uint8_t *payload, size_t len, struct wire_msg *m
 		m->u.names.room = rdstr(&r, 0);
 		m->u.names.list = rdlist(&r, 0);
 		break;
+	case WIRE_SUMMARY:
+		m->u.summary.flags = rd8(&r);
+		m->u.summary.room = rdstr(&r, 0);
+		m->u.summary.members = rd32(&r);
+		m->u.summary.joins = rd32(&r);
+		m->u.summary.leaves = rd32(&r);
+		m->u.summary.time_ms = rd64(&r);
+		m->u.summary.list = rdevents(&r);
+		break;
 	case WIRE_ACK:
 		m->u.ack.ref = rd32(&r);
 		m->u.ack.seq = rd64(&r);
@@ -287,6 +314,24 @@ wire_list_next_name(struct wire_list *l, struct wire_str *nick)
 	if (l->p >= l->end)
 		return 0;
 	*nick = rdstr(&r, 0);
+	if (r.err)
+		return 0;
+	l->p = r.p;
+	return 1;
+}
+
+int
+wire_list_next_event(struct wire_list *l, uint8_t *kind, uint8_t *reason, struct wire_str *nick,
+                     struct wire_str *new_nick)
+{
+	struct reader r = {l->p, l->end, 0};
+
+	if (l->p >= l->end)
+		return 0;
+	*kind = rd8(&r);
+	*reason = rd8(&r);
+	*nick = rdstr(&r, 0);
+	*new_nick = rdstr(&r, 0);
 	if (r.err)
 		return 0;
 	l->p = r.p;
@@ -653,6 +698,31 @@ wire_names_add(struct wire_writer *w, struct wire_list_writer *lw, const char *n
 }
 
 void
+wire_summary_begin(struct wire_writer *w, struct wire_list_writer *lw, const char *room, size_t n,
+                   uint32_t members, uint32_t joins, uint32_t leaves, uint64_t time_ms)
+{
+	list_begin(w, lw, WIRE_SUMMARY);
+	wire_put_str8(w, room, n);
+	wire_put_u32(w, members);
+	wire_put_u32(w, joins);
+	wire_put_u32(w, leaves);
+	wire_put_u64(w, time_ms);
+	lw->count_at = w->len;
+	wire_put_u16(w, 0);
+}
+
+void
+wire_summary_add(struct wire_writer *w, struct wire_list_writer *lw, uint8_t kind, uint8_t reason,
+                 const char *nick, size_t nn, const char *new_nick, size_t nnn)
+{
+	wire_put_u8(w, kind);
+	wire_put_u8(w, reason);
+	wire_put_str8(w, nick, nn);
+	wire_put_str8(w, new_nick, nnn);
+	lw->count++;
+}
+
+void
 wire_list_end(struct wire_writer *w, struct wire_list_writer *lw, uint8_t flags)
 {
 	if (w->err)
@@ -710,6 +780,8 @@ wire_type_name(uint8_t type)
 		return "ERROR";
 	case WIRE_BYE:
 		return "BYE";
+	case WIRE_SUMMARY:
+		return "SUMMARY";
 	default:
 		return "unknown";
 	}

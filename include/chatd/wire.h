@@ -67,6 +67,7 @@ enum wire_type {
 	WIRE_ACK = 0x48,
 	WIRE_ERROR = 0x49,
 	WIRE_BYE = 0x4a,
+	WIRE_SUMMARY = 0x4b, /* the presence events of a large room, once a second */
 };
 
 /* Error codes.  1xx: the server closes the connection after sending the
@@ -127,7 +128,12 @@ enum wire_reason {
 #define WIRE_HIST_TRUNCATED     0x01
 #define WIRE_HIST_EPOCH_CHANGED 0x02
 /* ROOMS and NAMES flags. */
-#define WIRE_LIST_LAST 0x01
+#define WIRE_LIST_LAST    0x01
+#define WIRE_LIST_PARTIAL 0x02 /* NAMES of a JOIN: the list was cut short (WHO has all) */
+/* SUMMARY flags. */
+#define WIRE_SUMMARY_OMITTED 0x01 /* more events happened than are listed */
+/* Events listed in one SUMMARY at most. */
+#define WIRE_SUMMARY_MAX 64u
 
 /* Result of wire_frame_next(). */
 enum wire_status {
@@ -263,6 +269,15 @@ struct wire_msg {
 			uint8_t reason;
 			struct wire_str text;
 		} bye;
+		struct {
+			uint8_t flags;
+			struct wire_str room;
+			uint32_t members; /* now */
+			uint32_t joins;   /* in the period */
+			uint32_t leaves;  /* PART, QUIT, DROP in the period */
+			uint64_t time_ms;
+			struct wire_list list; /* u8 kind, u8 reason, str8 nick, str8 new_nick */
+		} summary;
 	} u;
 };
 
@@ -278,6 +293,9 @@ int wire_decode(uint8_t type, const uint8_t *payload, size_t len, struct wire_ms
 int wire_list_next_room(struct wire_list *l, struct wire_str *name, uint32_t *members);
 /* Walk a NAMES list: returns 1 and fills the nick, 0 at the end. */
 int wire_list_next_name(struct wire_list *l, struct wire_str *nick);
+/* Walk a SUMMARY list: returns 1 and fills the event, 0 at the end. */
+int wire_list_next_event(struct wire_list *l, uint8_t *kind, uint8_t *reason, struct wire_str *nick,
+                         struct wire_str *new_nick);
 
 /* A bounded output buffer.  Every put checks the bound; an overflow sets
  * err and the buffer's contents are then meaningless. */
@@ -345,6 +363,14 @@ void wire_rooms_add(struct wire_writer *w, struct wire_list_writer *lw, const ch
 void wire_names_begin(struct wire_writer *w, struct wire_list_writer *lw, const char *room,
                       size_t n);
 void wire_names_add(struct wire_writer *w, struct wire_list_writer *lw, const char *nick, size_t n);
+/* A SUMMARY frame: begin with the room and its counts, add each listed
+ * event, close with wire_list_end() (flags: WIRE_SUMMARY_OMITTED). */
+void wire_summary_begin(struct wire_writer *w, struct wire_list_writer *lw, const char *room,
+                        size_t n, uint32_t members, uint32_t joins, uint32_t leaves,
+                        uint64_t time_ms);
+void wire_summary_add(struct wire_writer *w, struct wire_list_writer *lw, uint8_t kind,
+                      uint8_t reason, const char *nick, size_t nn, const char *new_nick,
+                      size_t nnn);
 /* Close the frame, patching its count and flags (WIRE_LIST_LAST on the
  * final frame of a reply). */
 void wire_list_end(struct wire_writer *w, struct wire_list_writer *lw, uint8_t flags);

@@ -63,7 +63,7 @@ be32(const uint8_t *p)
 static int
 type_known(uint8_t t)
 {
-	return (t >= 0x01 && t <= 0x0c) || (t >= 0x41 && t <= 0x4a);
+	return (t >= 0x01 && t <= 0x0c) || (t >= 0x41 && t <= 0x4b);
 }
 
 static int
@@ -82,8 +82,9 @@ encode(const struct wire_msg *m, size_t cap, size_t *n)
 	struct wire_writer w;
 	struct wire_list_writer lw;
 	struct wire_list l;
-	struct wire_str s;
+	struct wire_str s, s2;
 	uint32_t members;
+	uint8_t kind, reason;
 
 	wire_writer_init(&w, out, cap);
 	switch (m->type) {
@@ -168,6 +169,15 @@ encode(const struct wire_msg *m, size_t cap, size_t *n)
 	case WIRE_BYE:
 		wire_enc_bye(&w, m->u.bye.reason, m->u.bye.text.p, m->u.bye.text.len);
 		break;
+	case WIRE_SUMMARY:
+		wire_summary_begin(&w, &lw, m->u.summary.room.p, m->u.summary.room.len,
+		                   m->u.summary.members, m->u.summary.joins, m->u.summary.leaves,
+		                   m->u.summary.time_ms);
+		l = m->u.summary.list;
+		while (wire_list_next_event(&l, &kind, &reason, &s, &s2))
+			wire_summary_add(&w, &lw, kind, reason, s.p, s.len, s2.p, s2.len);
+		wire_list_end(&w, &lw, m->u.summary.flags);
+		break;
 	default:
 		FUZZ_CHECK(!"decoded a type the encoder does not know");
 	}
@@ -175,18 +185,34 @@ encode(const struct wire_msg *m, size_t cap, size_t *n)
 	return w.err;
 }
 
+/* One entry of a list of the given type (ROOMS, NAMES, SUMMARY); its
+ * strings in s and s2. */
+static int
+list_next(struct wire_list *l, uint8_t type, struct wire_str *s, struct wire_str *s2)
+{
+	uint32_t members;
+	uint8_t kind, reason;
+
+	s2->len = 0;
+	if (type == WIRE_ROOMS)
+		return wire_list_next_room(l, s, &members);
+	if (type == WIRE_SUMMARY)
+		return wire_list_next_event(l, &kind, &reason, s, s2);
+	return wire_list_next_name(l, s);
+}
+
 /* Walk a decoded list: every entry inside the payload, count entries,
  * and the walk ends exactly at the list's end. */
 static void
-check_list(struct wire_list l, int rooms, const uint8_t *payload, size_t len)
+check_list(struct wire_list l, uint8_t type, const uint8_t *payload, size_t len)
 {
-	struct wire_str s;
-	uint32_t members;
+	struct wire_str s, s2;
 	unsigned k = 0;
 
 	FUZZ_CHECK(l.p >= payload && l.p <= l.end && l.end <= payload + len);
-	while (rooms ? wire_list_next_room(&l, &s, &members) : wire_list_next_name(&l, &s)) {
+	while (list_next(&l, type, &s, &s2)) {
 		FUZZ_CHECK(str_inside(s, payload, len));
+		FUZZ_CHECK(str_inside(s2, payload, len));
 		FUZZ_CHECK(k < 65536);
 		k++;
 	}
@@ -236,17 +262,21 @@ check_strings(const struct wire_msg *m, const uint8_t *payload, size_t len)
 		FUZZ_CHECK(str_inside(m->u.presence.new_nick, payload, len));
 		break;
 	case WIRE_ROOMS:
-		check_list(m->u.rooms.list, 1, payload, len);
+		check_list(m->u.rooms.list, WIRE_ROOMS, payload, len);
 		break;
 	case WIRE_NAMES:
 		FUZZ_CHECK(str_inside(m->u.names.room, payload, len));
-		check_list(m->u.names.list, 0, payload, len);
+		check_list(m->u.names.list, WIRE_NAMES, payload, len);
 		break;
 	case WIRE_ERROR:
 		FUZZ_CHECK(str_inside(m->u.error.text, payload, len));
 		break;
 	case WIRE_BYE:
 		FUZZ_CHECK(str_inside(m->u.bye.text, payload, len));
+		break;
+	case WIRE_SUMMARY:
+		FUZZ_CHECK(str_inside(m->u.summary.room, payload, len));
+		check_list(m->u.summary.list, WIRE_SUMMARY, payload, len);
 		break;
 	default:
 		break;

@@ -41,6 +41,7 @@ HELLO, JOIN, PART, SAY, MSG, NICK = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 LIST, WHO, USERS, PING, PONG, QUIT = 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C
 WELCOME, JOINED, HISTORY_END, MESSAGE, PRESENCE = 0x41, 0x42, 0x43, 0x44, 0x45
 ROOMS, NAMES, ACK, ERROR, BYE = 0x46, 0x47, 0x48, 0x49, 0x4A
+SUMMARY = 0x4B
 
 TYPE_NAMES = {
     HELLO: "HELLO", JOIN: "JOIN", PART: "PART", SAY: "SAY", MSG: "MSG",
@@ -48,6 +49,7 @@ TYPE_NAMES = {
     PONG: "PONG", QUIT: "QUIT", WELCOME: "WELCOME", JOINED: "JOINED",
     HISTORY_END: "HISTORY_END", MESSAGE: "MESSAGE", PRESENCE: "PRESENCE",
     ROOMS: "ROOMS", NAMES: "NAMES", ACK: "ACK", ERROR: "ERROR", BYE: "BYE",
+    SUMMARY: "SUMMARY",
 }
 CLIENT_ONLY_TYPES = {HELLO, JOIN, PART, SAY, MSG, NICK, LIST, WHO, USERS, QUIT}
 
@@ -91,10 +93,13 @@ MSG_DIRECT = 0x02
 HIST_TRUNCATED = 0x01
 HIST_EPOCH_CHANGED = 0x02
 LIST_LAST = 0x01
+LIST_PARTIAL = 0x02
+SUMMARY_OMITTED = 0x01
 
 # Payload layouts, field by field, in wire order.  Field kinds: u8, u16,
 # u32, u64, str8, str16, rooms (u16 count, count x (str8 name, u32
-# members)), nicks (u16 count, count x str8).  The ERROR field that names
+# members)), nicks (u16 count, count x str8), events (u16 count, count x
+# (u8 kind, u8 reason, str8 nick, str8 new_nick)).  The ERROR field that names
 # the request type is called req_type here so that it does not shadow the
 # frame's own type.
 LAYOUTS = {
@@ -131,6 +136,8 @@ LAYOUTS = {
     ERROR: (("code", "u16"), ("req_type", "u8"), ("ref", "u32"),
             ("text", "str16")),
     BYE: (("reason", "u8"), ("text", "str16")),
+    SUMMARY: (("flags", "u8"), ("room", "str8"), ("members", "u32"), ("joins", "u32"),
+              ("leaves", "u32"), ("time_ms", "u64"), ("events", "events")),
 }
 
 _INT = {"u8": struct.Struct(">B"), "u16": struct.Struct(">H"),
@@ -180,6 +187,11 @@ def encode_payload(ftype, **fields):
             out += _INT["u16"].pack(len(entries))
             for nick in entries:
                 out += _put_str(nick, False)
+        elif kind == "events":
+            entries = fields.get(name, ())
+            out += _INT["u16"].pack(len(entries))
+            for ekind, reason, nick, new_nick in entries:
+                out += bytes([ekind, reason]) + _put_str(nick, False) + _put_str(new_nick, False)
     return bytes(out)
 
 
@@ -234,6 +246,9 @@ def decode_payload(ftype, payload):
             fields[name] = [(string(False), integer("u32")) for _ in range(integer("u16"))]
         elif kind == "nicks":
             fields[name] = [string(False) for _ in range(integer("u16"))]
+        elif kind == "events":
+            fields[name] = [(integer("u8"), integer("u8"), string(False), string(False))
+                            for _ in range(integer("u16"))]
     if pos != len(p):
         raise DecodeError("%s payload has %d trailing byte(s)"
                           % (TYPE_NAMES[ftype], len(p) - pos))
@@ -338,6 +353,7 @@ class JoinResult:
     def __init__(self, joined=None, names=(), history=(), end=None, error=None):
         self.joined = joined
         self.names = list(names)
+        self.names_flags = 0     # of the last NAMES: LAST, and PARTIAL if cut short
         self.history = list(history)
         self.end = end
         self.error = error
@@ -665,6 +681,7 @@ class Client:
                                         % (self.label, what, f.room, g))
             res.names += g.nicks
             if g.flags & LIST_LAST:
+                res.names_flags = g.flags
                 break
         while True:
             g = self._take_at(at, deadline, what)
@@ -1207,6 +1224,10 @@ VECTORS = [
      dict(code=211, req_type=MSG, ref=3, text="no such user")),
     ("000000174a060014736572766572207368757474696e6720646f776e", BYE,
      dict(reason=6, text="server shutting down")),
+    ("000000384b00056c6f62627900000" "4b0000000010000000100000193" "5d78867b0003010003657665"
+     "0005030464617665000400036" "26f6205626f626279", SUMMARY,
+     dict(flags=0, room="lobby", members=1200, joins=1, leaves=1, time_ms=1732440000123,
+          events=[(1, 0, "eve", ""), (5, 3, "dave", ""), (4, 0, "bob", "bobby")])),
 ]
 
 
@@ -1234,6 +1255,8 @@ def _selftest():
         ACK: dict(ref=3, seq=0, time_ms=12),
         ERROR: dict(code=211, req_type=MSG, ref=3, text="no such user"),
         BYE: dict(reason=6, text="server shutting down"),
+        SUMMARY: dict(flags=1, room="r", members=200, joins=70, leaves=2, time_ms=9,
+                      events=[(4, 0, "a", "b")]),
     }
     assert set(samples) == set(LAYOUTS)
     for t, fields in samples.items():

@@ -8,12 +8,20 @@ hold is bounded, and the bounds are the documented ones.
   (--room-linger-solo);
 - output: a reader that stops reading pins no more than about its
   --max-queue however its frames are scattered over shared blocks, and
-  past --max-queue-total the largest queues are dropped first."""
+  past --max-queue-total the largest queues are dropped first;
+- large rooms: presence by SUMMARY once a second past --presence-batch,
+  a JOIN answer names at most 256 members, and long answers (LIST, WHO,
+  USERS) come a frame at a time, charged to the flood budget, each name
+  present throughout given exactly once."""
 
+import socket
+import struct
+import subprocess
 import sys
+import time
 
 import chatdtest as t
-from chatdtest import ACK, ERROR, PRESENCE
+from chatdtest import ACK, ERROR, NAMES, PING, PONG, PRESENCE, ROOMS, SUMMARY
 
 TEXT = 4000
 
@@ -150,6 +158,188 @@ def test_output_past_max_queue_total_drops_the_largest_queues_first(srv):
     # The reading members are untouched.
     t.assert_ack(a.say("r", "still here"), "alice's SAY after the drops")
     watcher.expect(t.MESSAGE, text="still here")
+
+
+def test_defaults_cap_rooms_at_1000_members_and_batch_presence_past_100(srv):
+    out = subprocess.run([srv.path, "--print-config"], capture_output=True, text=True,
+                         timeout=10).stdout
+    for line in ("max-members = 1000", "presence-batch = 100", "max-queue-total = 134217728",
+                 "history-bytes = 268435456"):
+        if line not in out.splitlines():
+            raise AssertionError("--print-config lacks %r:\n%s" % (line, out))
+
+
+@t.server_args("--presence-batch", "3")
+def test_large_room_hears_presence_in_one_summary_a_second(srv):
+    a = srv.client("alice")
+    a.join("big")
+    m = [srv.client("m%d" % i) for i in range(5)]
+    for x in m:
+        x.join("big")
+    # Up to 3 members every join is its own PRESENCE; past that, a summary.
+    singles = [a.expect(PRESENCE, kind=t.P_JOIN).nick for _ in range(2)]
+    t.assert_eq(singles, ["m0", "m1"], "joins announced one by one")
+    t0 = time.monotonic()
+    s = a.expect(SUMMARY, 3)
+    waited = s.at - t0
+    t.assert_eq((s.room, s.members, s.joins, s.leaves, s.flags), ("big", 6, 3, 0, 0),
+                "SUMMARY (room, members, joins, leaves, flags)")
+    t.assert_eq(s.events, [(t.P_JOIN, 0, "m2", ""), (t.P_JOIN, 0, "m3", ""),
+                           (t.P_JOIN, 0, "m4", "")], "SUMMARY events")
+    if waited > 1.5:
+        raise AssertionError("the summary came %.2f s after the joins" % waited)
+    t.assert_eq([f for f in a.drain(0) if f.type == PRESENCE], [], "PRESENCE beside the SUMMARY")
+    # A part: the leaver hears at once, the rest in the next summary; a
+    # nick change and a reset go there too.
+    m[4].part("big")
+    m[3].nick("m3x")
+    m[2].reset_close()
+    s = a.expect(SUMMARY, 3)
+    t.assert_eq((s.members, s.joins, s.leaves), (4, 0, 2), "second SUMMARY counts")
+    t.assert_eq(s.events, [(t.P_PART, 0, "m4", ""), (t.P_NICK, 0, "m3", "m3x"),
+                           (t.P_DROP, t.R_RESET, "m2", "")], "second SUMMARY events")
+    t.assert_eq(m[4].received(PRESENCE, kind=t.P_PART)[0].room, "big", "the leaver's own PART")
+    # Quiet rooms send no summaries.
+    t.assert_eq([f for f in a.drain(1.3) if f.type == SUMMARY], [], "SUMMARY with nothing new")
+
+
+def _text_client(srv, name):
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    s.sendall(name.encode() + b"\r\n")
+    return s
+
+
+def _read_text_until(sock, needle, timeout):
+    deadline = time.monotonic() + timeout
+    data = b""
+    while needle.encode() not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no %r within %.1f s; got %r" % (needle, timeout, data[-400:]))
+        sock.settimeout(left)
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("closed before %r; got %r" % (needle, data[-400:]))
+        data += chunk
+    return data.decode()
+
+
+@t.server_args("--presence-batch", "2")
+def test_text_client_reads_a_summary_as_words(srv):
+    tc = _text_client(srv, "tess")
+    _read_text_until(tc, "/help lists all commands", 5)
+    tc.sendall(b"/join big\r\n")
+    _read_text_until(tc, "joined #big", 5)
+    m = [srv.client("m%d" % i) for i in range(4)]
+    for x in m:
+        x.join("big")
+    m[3].nick("m3x")
+    out = _read_text_until(tc, "m3>m3x", 5)
+    line = [l for l in out.split("\r\n") if "* #big:" in l][-1]
+    if not line.endswith("* #big: 3 joined, 0 left (5 members):"):
+        raise AssertionError("summary header %r" % line)
+    if "*   +m1 +m2 +m3 m3>m3x" not in out:
+        raise AssertionError("summary words: %r" % out[-300:])
+    tc.close()
+
+
+def _rooms_by(srv, n, prefix):
+    """n rooms with one member each, made by clients of five rooms each
+    (so that each stays within a small flood burst)."""
+    makers = []
+    for k in range(0, n, 5):
+        c = srv.client("%smaker%d" % (prefix, k))
+        for i in range(k, min(n, k + 5)):
+            c.send(t.JOIN, room="%s%03d" % (prefix, i), epoch=0, since=0)
+        makers.append(c)
+    for c in makers:
+        c.ping(timeout=10)
+    return makers
+
+
+@t.server_args("--max-conns-per-ip", "0", "--flood-rate", "10", "--flood-burst", "5")
+def test_long_list_comes_a_frame_at_a_time_charged_to_the_flood_budget(srv):
+    _rooms_by(srv, 300, "r")
+    a = srv.client("alice")
+    a.ping()
+    t.pause(0.6)  # a full bucket: the test measures the listing's own cost
+    t0 = time.monotonic()
+    a.send_raw(t.encode(t.LIST) + t.encode(PING, token=77))
+    frames = []
+    while not frames or not frames[-1].flags & t.LIST_LAST:
+        frames.append(a.expect(ROOMS, 10))
+    pong = a.expect(PONG, 5, token=77)
+    rooms = [r for f in frames for r, _ in f.rooms]
+    t.assert_eq(rooms, ["r%03d" % i for i in range(300)], "LIST over five frames, in order")
+    t.assert_eq([len(f.rooms) for f in frames], [64, 64, 64, 64, 44], "entries per ROOMS frame")
+    if any(f.at > pong.at for f in frames):
+        raise AssertionError("the PONG came before the listing's LAST frame")
+    # 2 tokens for the requests, 4 for the frames after the first: one
+    # more than the burst of 5, so at least 0.1 s at 10 a second.
+    took = pong.at - t0
+    print("    LIST of 300 rooms and a PING answered in %.3f s" % took)
+    if took < 0.08:
+        raise AssertionError("the listing cost no flood budget (%.3f s)" % took)
+
+
+@t.server_args("--max-conns-per-ip", "0", "--flood-rate", "0")
+def test_client_is_read_again_after_a_long_answer_it_read_at_once(srv):
+    _rooms_by(srv, 200, "q")
+    a = srv.client("alice")
+    for _ in range(3):
+        t.assert_eq(len(a.list(timeout=5)), 200, "rooms listed")
+        a.ping(timeout=5)  # a request of its own, after the answer
+
+
+@t.server_args("--max-conns-per-ip", "0", "--flood-rate", "20", "--flood-burst", "1",
+               "--presence-batch", "0")
+def test_who_spread_over_turns_names_each_member_present_throughout_once(srv):
+    room = [srv.client("u%03d" % i) for i in range(200)]
+    for c in room:
+        c.send(t.JOIN, room="hall", epoch=0, since=0)
+    for c in room:
+        c.expect(t.HISTORY_END, 10)
+    # The join order is the order the server read the JOINs in.
+    order = srv.client("observer").who("hall", timeout=10)
+    a = srv.client("asker")
+    t.pause(0.1)  # a token for the WHO itself
+    a.send(t.WHO, room="hall")
+    first = a.expect(NAMES, 5)
+    # Between pages (a token each, 50 ms apart): some leave, some join.
+    for i in (5, 150, 199):
+        room[i].part("hall")
+    late = [srv.client("late%d" % i) for i in range(3)]
+    for c in late:
+        c.join("hall")
+    frames = [first]
+    while not frames[-1].flags & t.LIST_LAST:
+        frames.append(a.expect(NAMES, 10))
+    names = [n for f in frames for n in f.nicks]
+    t.assert_eq(len(names), len(set(names)), "WHO names no member twice")
+    throughout = [n for n in order if n not in ("u005", "u150", "u199")]
+    listed = [n for n in names if n in throughout]
+    t.assert_eq(listed, throughout, "members present throughout, once each, in join order")
+    if len(frames) < 4:
+        raise AssertionError("WHO of 200 answered in %d frames" % len(frames))
+
+
+@t.server_args("--max-conns-per-ip", "0", "--flood-rate", "0", "--presence-batch", "0")
+def test_join_answer_names_at_most_256_members_and_who_names_all(srv):
+    crowd = [srv.client("c%03d" % i) for i in range(300)]
+    for c in crowd:
+        c.send(t.JOIN, room="hall", epoch=0, since=0)
+    for c in crowd:
+        c.expect(t.HISTORY_END, 10)
+    a = srv.client("asker")
+    j = a.join("hall")
+    t.assert_eq(j.joined.members, 301, "JOINED member count")
+    everyone = a.who("hall")
+    t.assert_eq(len(everyone), 301, "WHO names every member")
+    t.assert_eq(j.names, everyone[:256], "names in the JOIN answer: the first 256 to join")
+    t.assert_eq(j.names_flags, t.LIST_LAST | t.LIST_PARTIAL, "flags of the JOIN's last NAMES")
+    # A room small enough is named in full, without PARTIAL.
+    crowd[0].join("small")
+    t.assert_eq(a.join("small").names_flags, t.LIST_LAST, "flags of a small room's NAMES")
 
 
 if __name__ == "__main__":

@@ -836,7 +836,8 @@ def open_many(port, n, deadline):
 
 # A long detection window: the framed third must not depend on how soon the
 # loop reads them (that is the stall test above).
-@t.server_args("--max-conns-per-ip", "0", "--log-level", "notice", "--detect-window", "2")
+@t.server_args("--max-conns-per-ip", "0", "--log-level", "notice", "--detect-window", "2",
+               "--max-members", "0", "--presence-batch", "0")
 def test_a_thousand_connections_opened_and_closed_at_once_leave_nothing_behind(srv):
     n = 1000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

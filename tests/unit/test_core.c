@@ -1241,7 +1241,7 @@ last_member_leaving_room_lingers_and_rejoin_keeps_epoch_and_history(void **state
 	struct fx *f = *state;
 	struct core_joined j, k;
 	size_t n;
-	struct room **v;
+	struct room *v[4];
 
 	user(f, 0, "alice");
 	j = join(f, 0, "Lobby");
@@ -1249,9 +1249,8 @@ last_member_leaving_room_lingers_and_rejoin_keeps_epoch_and_history(void **state
 	assert_int_equal(part(f, 0, "lobby"), 0);
 	assert_null(core_room_find(f->c, "lobby", 5));
 	assert_int_equal(core_room_count(f->c), 0);
-	v = core_rooms_sorted(f->c, &n);
+	n = core_rooms_after(f->c, NULL, v, 4);
 	assert_int_equal(n, 0);
-	free(v);
 	/* Within the linger the room comes back as it was. */
 	core_set_time(f->c, T0 + LINGER - 1);
 	assert_int_equal(core_expire(f->c), 1);
@@ -1567,7 +1566,7 @@ rooms_sorted_by_folded_name(void **state)
 {
 	static const char *const want[] = {"_x", "Alpha", "ALPHA2", "beta", "gamma", "Zeta"};
 	struct fx *f = *state;
-	struct room **v;
+	struct room *v[10];
 	size_t n, i;
 
 	user(f, 0, "alice");
@@ -1581,25 +1580,30 @@ rooms_sorted_by_folded_name(void **state)
 	join(f, 1, "empty");
 	part(f, 1, "empty"); /* lingering: not listed */
 	join(f, 1, "beta");  /* two members: listed once */
-	v = core_rooms_sorted(f->c, &n);
+	n = core_rooms_after(f->c, NULL, v, 10);
 	assert_int_equal(n, 6);
 	assert_int_equal(core_room_count(f->c), 6);
 	for (i = 0; i < n; i++)
 		assert_string_equal(room_name(v[i]), want[i]);
-	free(v);
+	/* Resumed after a key: the rest, in order. */
+	n = core_rooms_after(f->c, room_key(v[2]), v, 2);
+	assert_int_equal(n, 2);
+	assert_string_equal(room_name(v[0]), want[3]);
+	assert_string_equal(room_name(v[1]), want[4]);
+	/* After a key no room has: from the next one on. */
+	n = core_rooms_after(f->c, "c", v, 10);
+	assert_int_equal(n, 2);
+	assert_string_equal(room_name(v[0]), "gamma");
 }
 
 static void
 rooms_sorted_when_none_is_empty(void **state)
 {
 	struct fx *f = *state;
-	struct room **v;
-	size_t n = 99;
+	struct room *v[1];
 
-	v = core_rooms_sorted(f->c, &n);
-	assert_non_null(v);
-	assert_int_equal(n, 0);
-	free(v);
+	assert_int_equal(core_rooms_after(f->c, NULL, v, 1), 0);
+	assert_int_equal(core_rooms_after(f->c, "a", v, 1), 0);
 }
 
 static void
@@ -1607,7 +1611,7 @@ users_sorted_by_folded_name(void **state)
 {
 	static const char *const want[] = {"_under", "Alice", "bob", "Bob2", "carol", "Zed"};
 	struct fx *f = *state;
-	struct session **v;
+	struct session *v[10];
 	size_t n, i;
 
 	user(f, 0, "Zed");
@@ -1620,12 +1624,55 @@ users_sorted_by_folded_name(void **state)
 	user(f, 7, "gone");
 	end(f, 7, WIRE_P_QUIT, 0);
 	nick(f, 3, "Alice");
-	v = core_users_sorted(f->c, &n);
+	n = core_users_after(f->c, NULL, v, 10);
 	assert_int_equal(n, 6);
 	assert_int_equal(core_user_count(f->c), 6);
 	for (i = 0; i < n; i++)
 		assert_string_equal(session_nick(v[i]), want[i]);
-	free(v);
+	/* A listing that resumes while users come and go names each user
+	 * present throughout once. */
+	assert_int_equal(core_users_after(f->c, NULL, v, 2), 2); /* _under, Alice */
+	nick(f, 5, "aardvark");                                  /* bob moves before the cursor */
+	user(f, 8, "dave");
+	end(f, 1, WIRE_P_QUIT, 0); /* carol leaves */
+	n = core_users_after(f->c, session_key(v[1]), v, 10);
+	assert_int_equal(n, 3);
+	assert_string_equal(session_nick(v[0]), "Bob2");
+	assert_string_equal(session_nick(v[1]), "dave");
+	assert_string_equal(session_nick(v[2]), "Zed");
+}
+
+static void
+members_page_by_join_serial_whoever_leaves(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	struct session *v[8];
+	uint32_t last = 0;
+	size_t n;
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		char nick_[8];
+
+		snprintf(nick_, sizeof(nick_), "u%d", i);
+		user(f, i, nick_);
+		j = join(f, i, "r");
+	}
+	n = room_members_after(j.room, 0, v, 2, &last); /* u0 u1 */
+	assert_int_equal(n, 2);
+	assert_string_equal(session_nick(v[1]), "u1");
+	part(f, 0, "r"); /* before the cursor */
+	part(f, 3, "r"); /* after it */
+	join(f, 0, "r"); /* back, at the end */
+	n = room_members_after(j.room, last, v, 8, &last);
+	assert_int_equal(n, 4);
+	assert_string_equal(session_nick(v[0]), "u2");
+	assert_string_equal(session_nick(v[1]), "u4");
+	assert_string_equal(session_nick(v[2]), "u5");
+	assert_string_equal(session_nick(v[3]), "u0");
+	assert_int_equal(last, room_last_serial(j.room));
+	assert_int_equal(room_members_after(j.room, last, v, 8, &last), 0);
 }
 
 int
@@ -1691,6 +1738,7 @@ main(int argc, char **argv)
 	        T(rooms_sorted_by_folded_name),
 	        T(rooms_sorted_when_none_is_empty),
 	        T(users_sorted_by_folded_name),
+	        T(members_page_by_join_serial_whoever_leaves),
 	};
 #undef T
 

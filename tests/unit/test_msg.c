@@ -514,7 +514,7 @@ msg_history_renderings_are_counted_while_the_message_lives(void **state)
 	t = msg_wire(m, MSG_FMT_TEXT, 1, render_msg);
 	assert_true(msg_history_render_bytes() >= base + f.b->cap + t.b->cap);
 	msg_wire(m, MSG_FMT_TEXT, 1, render_msg); /* cached: counted once */
-	assert_true(msg_history_render_bytes() < base + 2 * (f.b->cap + t.b->cap) + 64);
+	assert_true(msg_history_render_bytes() < base + 2 * ((size_t)f.b->cap + t.b->cap) + 64);
 	msg_unref(m);
 	assert_int_equal(msg_history_render_bytes(), base);
 	assert_true(msg_size(m = msg_new("r", 1, "a", 1, "xyz", 3, 1, 0, 0)) >= 3 + 1 + 1 + 3);

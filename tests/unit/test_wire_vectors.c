@@ -29,11 +29,14 @@
 		lit, (uint16_t)(sizeof(lit) - 1)                                                   \
 	}
 
-/* The entries of a ROOMS or NAMES vector. */
+/* The entries of a ROOMS, NAMES or SUMMARY vector. */
 struct vec_list {
 	uint16_t count;
 	struct wire_str name[3];
 	uint32_t members[3]; /* ROOMS only */
+	uint8_t kind[3];     /* SUMMARY only, as the next two */
+	uint8_t reason[3];
+	struct wire_str renamed[3];
 };
 
 /* One documented vector: its name, its bytes, and the values it holds.
@@ -186,6 +189,40 @@ static struct vector vectors[] = {
                 "62 6f 62 05 63 61 72 6f 6c",
          .m = {.type = WIRE_NAMES, .u.names = {.flags = WIRE_LIST_LAST, .room = S("")}},
          .list = {3, {S("alice"), S("bob"), S("carol")}, {0}}},
+        {.name = "names_partial",
+         .hex = "00 00 00 11 47 03 05 6c 6f 62 62 79 00 02 03 61 6e 6e 03 62 6f 62",
+         .m = {.type = WIRE_NAMES,
+               .u.names = {.flags = WIRE_LIST_LAST | WIRE_LIST_PARTIAL, .room = S("lobby")}},
+         .list = {2, {S("ann"), S("bob")}, {0}}},
+        {.name = "summary",
+         .hex = "00 00 00 38 4b 00 05 6c 6f 62 62 79 00 00 04 b0 "
+                "00 00 00 01 00 00 00 01 00 00 01 93 5d 78 86 7b "
+                "00 03 01 00 03 65 76 65 00 05 03 04 64 61 76 65 "
+                "00 04 00 03 62 6f 62 05 62 6f 62 62 79",
+         .m = {.type = WIRE_SUMMARY,
+               .u.summary = {.flags = 0,
+                             .room = S("lobby"),
+                             .members = 1200,
+                             .joins = 1,
+                             .leaves = 1,
+                             .time_ms = TIME}},
+         .list = {3,
+                  {S("eve"), S("dave"), S("bob")},
+                  {0},
+                  {WIRE_P_JOIN, WIRE_P_DROP, WIRE_P_NICK},
+                  {0, WIRE_R_PING_TIMEOUT, 0},
+                  {S(""), S(""), S("bobby")}}},
+        {.name = "summary_omitted",
+         .hex = "00 00 00 1d 4b 01 05 6c 6f 62 62 79 00 00 03 e8 "
+                "00 00 00 46 00 00 00 02 00 00 01 93 5d 78 86 7b 00 00",
+         .m = {.type = WIRE_SUMMARY,
+               .u.summary = {.flags = WIRE_SUMMARY_OMITTED,
+                             .room = S("lobby"),
+                             .members = 1000,
+                             .joins = 70,
+                             .leaves = 2,
+                             .time_ms = TIME}},
+         .list = {0, {S("")}, {0}}},
         {.name = "ack",
          .hex = "00 00 00 14 48 00 00 00 01 00 00 00 00 00 00 00 "
                 "79 00 00 01 93 5d 78 86 7b",
@@ -222,7 +259,7 @@ static const uint8_t known_types[] = {
         WIRE_HELLO,   WIRE_JOIN,   WIRE_PART,        WIRE_SAY,     WIRE_MSG,      WIRE_NICK,
         WIRE_LIST,    WIRE_WHO,    WIRE_USERS,       WIRE_PING,    WIRE_PONG,     WIRE_QUIT,
         WIRE_WELCOME, WIRE_JOINED, WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE, WIRE_ROOMS,
-        WIRE_NAMES,   WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,
+        WIRE_NAMES,   WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,     WIRE_SUMMARY,
 };
 
 /* docs/protocol.md, read once by main(). */
@@ -374,6 +411,16 @@ encode(struct wire_writer *w, const struct vector *v)
 	case WIRE_BYE:
 		wire_enc_bye(w, m->u.bye.reason, m->u.bye.text.p, m->u.bye.text.len);
 		break;
+	case WIRE_SUMMARY:
+		wire_summary_begin(w, &lw, m->u.summary.room.p, m->u.summary.room.len,
+		                   m->u.summary.members, m->u.summary.joins, m->u.summary.leaves,
+		                   m->u.summary.time_ms);
+		for (i = 0; i < v->list.count; i++)
+			wire_summary_add(w, &lw, v->list.kind[i], v->list.reason[i],
+			                 v->list.name[i].p, v->list.name[i].len,
+			                 v->list.renamed[i].p, v->list.renamed[i].len);
+		wire_list_end(w, &lw, m->u.summary.flags);
+		break;
 	default:
 		fail_msg("vector %s: no encoder for type 0x%02x", v->name, m->type);
 	}
@@ -392,8 +439,9 @@ assert_str(struct wire_str got, struct wire_str want)
 static void
 assert_list(struct wire_list l, uint8_t type, const struct vec_list *want)
 {
-	struct wire_str s;
+	struct wire_str s, renamed;
 	uint32_t members;
+	uint8_t kind, reason;
 	uint16_t i;
 
 	assert_int_equal(l.count, want->count);
@@ -401,6 +449,11 @@ assert_list(struct wire_list l, uint8_t type, const struct vec_list *want)
 		if (type == WIRE_ROOMS) {
 			assert_int_equal(wire_list_next_room(&l, &s, &members), 1);
 			assert_int_equal(members, want->members[i]);
+		} else if (type == WIRE_SUMMARY) {
+			assert_int_equal(wire_list_next_event(&l, &kind, &reason, &s, &renamed), 1);
+			assert_int_equal(kind, want->kind[i]);
+			assert_int_equal(reason, want->reason[i]);
+			assert_str(renamed, want->renamed[i]);
 		} else {
 			assert_int_equal(wire_list_next_name(&l, &s), 1);
 		}
@@ -408,6 +461,8 @@ assert_list(struct wire_list l, uint8_t type, const struct vec_list *want)
 	}
 	if (type == WIRE_ROOMS)
 		assert_int_equal(wire_list_next_room(&l, &s, &members), 0);
+	else if (type == WIRE_SUMMARY)
+		assert_int_equal(wire_list_next_event(&l, &kind, &reason, &s, &renamed), 0);
 	else
 		assert_int_equal(wire_list_next_name(&l, &s), 0);
 }
@@ -515,6 +570,15 @@ assert_decoded(const struct vector *v, const struct wire_msg *d)
 	case WIRE_BYE:
 		assert_int_equal(d->u.bye.reason, m->u.bye.reason);
 		assert_str(d->u.bye.text, m->u.bye.text);
+		break;
+	case WIRE_SUMMARY:
+		assert_int_equal(d->u.summary.flags, m->u.summary.flags);
+		assert_str(d->u.summary.room, m->u.summary.room);
+		assert_int_equal(d->u.summary.members, m->u.summary.members);
+		assert_int_equal(d->u.summary.joins, m->u.summary.joins);
+		assert_int_equal(d->u.summary.leaves, m->u.summary.leaves);
+		assert_int_equal(d->u.summary.time_ms, m->u.summary.time_ms);
+		assert_list(d->u.summary.list, WIRE_SUMMARY, &v->list);
 		break;
 	default:
 		fail_msg("vector %s: no checker for type 0x%02x", v->name, m->type);

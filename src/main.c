@@ -4,11 +4,11 @@
 #include <malloc.h>
 #include <signal.h>
 
-#include "config.h"
-#include "limits.h"
-#include "log.h"
-#include "mem.h"
-#include "server.h"
+#include "util/config.h"
+#include "util/defaults.h"
+#include "util/log.h"
+#include "util/slab.h"
+#include "net/server.h"
 
 int
 main(int argc, char **argv)
@@ -33,7 +33,7 @@ main(int argc, char **argv)
 	 * free, which would put them back in the heap, where a quiet server
 	 * could not return them. */
 	mallopt(M_MMAP_THRESHOLD, CHATD_MMAP_THRESHOLD);
-	log_debug("memory: %s", mem_passthrough()
+	log_debug("memory: %s", slab_passthrough()
 	                                ? "every object from malloc (sanitizer or valgrind)"
 	                                : "size-class slabs");
 	/* A peer that vanished must cost a write error, not the process. */

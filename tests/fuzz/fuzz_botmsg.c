@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "botmsg.h"
+#include "swarm/botmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -23,8 +23,8 @@
 
 #include "chatd/wire.h"
 #include "fuzz.h"
-#include "config.h"
-#include "log.h"
+#include "util/config.h"
+#include "util/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 
 #include "chatd/wire.h"
 #include "fuzz.h"
-#include "detect.h"
+#include "proto/framed/detect.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,7 +25,7 @@
 
 #include "chatd/wire.h"
 #include "fuzz.h"
-#include "limits.h"
+#include "util/defaults.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -193,7 +193,7 @@ list_next(struct wire_list *l, uint8_t type, struct wire_str *s, struct wire_str
 	uint32_t members;
 	uint8_t kind, reason;
 
-	s2->len = 0;
+	*s2 = (struct wire_str){"", 0};
 	if (type == WIRE_ROOMS)
 		return wire_list_next_room(l, s, &members);
 	if (type == WIRE_SUMMARY)

@@ -23,8 +23,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "limits.h"
-#include "line.h"
+#include "util/defaults.h"
+#include "proto/text/line.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

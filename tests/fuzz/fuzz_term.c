@@ -22,9 +22,9 @@
 
 #include "chatd/wire.h"
 #include "fuzz.h"
-#include "msg.h"
-#include "term.h"
-#include "valid.h"
+#include "core/msg.h"
+#include "proto/text/term.h"
+#include "core/valid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

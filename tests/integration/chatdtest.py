@@ -4,7 +4,7 @@ client over a real socket, a Server that runs the real daemon, and a tiny
 test runner.
 
 The codec is written from docs/protocol.md and include/chatd/wire.h alone,
-independently of src/wire.c, so it doubles as proof that an outsider can
+independently of src/proto/framed/wire.c, so it doubles as proof that an outsider can
 implement the protocol.  Run this file directly to self-test the codec:
 
     python3 chatdtest.py
@@ -1185,7 +1185,7 @@ def main(namespace, argv=None):
 
 # ---------------------------------------------------------------------------
 # Codec self-test: round trips, exactness, and vectors produced by the C
-# encoders of src/wire.c (checked once against them when written).
+# encoders of src/proto/framed/wire.c (checked once against them when written).
 
 VECTORS = [
     # (frame hex, type, fields)

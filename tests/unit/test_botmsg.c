@@ -1,5 +1,5 @@
 /*
- * Unit tests of the swarm payload codec (src/botmsg.c): boundary values
+ * Unit tests of the swarm payload codec (src/swarm/botmsg.c): boundary values
  * round-trip, the payload is padded with '.' to exactly the requested
  * size, anything shorter than BOTMSG_MIN is refused, and every single-byte
  * corruption of the marker or of a digit is caught, except a change to
@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#include "botmsg.h"
+#include "swarm/botmsg.h"
 
 #define GUARD 0x5a
 

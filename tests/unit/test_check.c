@@ -1,5 +1,5 @@
 /*
- * Unit tests of the swarm's sequence checker (src/check.c): an in-order
+ * Unit tests of the swarm's sequence checker (src/swarm/check.c): an in-order
  * stream counts only ok; a gap counts lost; a late arrival inside the
  * window turns one loss into one reordering; a repeat, or a number older
  * than the window, is a duplicate; check_sync() starts a stream with
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "swarm/check.h"
 
 static void
 assert_counts(const struct check_counts *c, uint64_t ok, uint64_t lost, uint64_t dup,

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the chat core (src/core.c): registration and the nick
+ * Unit tests of the chat core (src/core/): registration and the nick
  * index, rooms and membership, fan-out, per-room sequence numbers, history
  * cursors, limits, session ends, room linger and the sorted listings.
  *
@@ -21,9 +21,9 @@
 
 #include "chatd/wire.h"
 #include "child.h"
-#include "core.h"
-#include "history.h"
-#include "msg.h"
+#include "core/core.h"
+#include "core/history.h"
+#include "core/msg.h"
 
 #define T0     1732440000000ULL /* the fixture's clock at start, unix ms */
 #define SEED   1000u            /* the fixture's first room epoch */

@@ -1,5 +1,5 @@
 /*
- * Unit tests of protocol detection (src/detect.c).  A connection's first
+ * Unit tests of protocol detection (src/proto/framed/detect.c).  A connection's first
  * bytes arrive in reads of any size; the server re-runs detection on the
  * growing prefix after each read, so every split of the preface across
  * two and three reads must give "more" until the last byte and then the
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "chatd/wire.h"
-#include "detect.h"
+#include "proto/framed/detect.h"
 
 static const uint8_t preface[WIRE_PREFACE_LEN] = {0x89, 'C', 'H', 'A', 'T', 'D', 0x00, 0x01};
 

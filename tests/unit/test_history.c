@@ -1,5 +1,5 @@
 /*
- * Unit tests of the history ring (src/history.c): what it keeps, in which
+ * Unit tests of the history ring (src/core/history.c): what it keeps, in which
  * order, the references it holds on messages, and the cursor arithmetic of
  * history_after() that joins with a (epoch, since) cursor rely on.
  */
@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "history.h"
-#include "msg.h"
+#include "core/history.h"
+#include "core/msg.h"
 
 /* A room message with sequence number seq, its text "m<seq>". */
 static struct msg *

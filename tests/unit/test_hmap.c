@@ -1,5 +1,5 @@
 /*
- * Unit tests of the string-keyed hash map (src/hmap.c): insert, replace,
+ * Unit tests of the string-keyed hash map (src/util/hmap.c): insert, replace,
  * lookup and delete, and a large mixed workload whose deletions exercise
  * backward-shift deletion across probe runs that wrap around the table,
  * checked against a plain array of what should be present.  Then the
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hmap.h"
+#include "util/hmap.h"
 
 #define NKEYS 10000
 

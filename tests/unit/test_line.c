@@ -1,5 +1,5 @@
 /*
- * Unit tests of the text protocol's line reader (src/line.c): lines end in
+ * Unit tests of the text protocol's line reader (src/proto/text/line.c): lines end in
  * LF or CRLF, may arrive split at any byte across reads (the caller keeps
  * the bytes line_next did not use and calls again with more), telnet
  * commands are removed and never reach the line, an overlong line is
@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "line.h"
+#include "proto/text/line.h"
 
 #define MAX 64 /* the reader's bound in most tests */
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests of messages and presence events (src/msg.c): they own copies
+ * Unit tests of messages and presence events (src/core/msg.c): they own copies
  * of their strings, count references, and render at most once per wire
  * format (and per live/history variant), caching the slice so that a
  * fan-out to N members costs one rendering: live renderings in a cache of
@@ -17,9 +17,9 @@
 
 #include <string.h>
 
-#include "blk.h"
+#include "core/blk.h"
 #include "chatd/wire.h"
-#include "msg.h"
+#include "core/msg.h"
 
 static int msg_renders;       /* calls of render_msg */
 static int last_history = -1; /* the history argument of the last call */

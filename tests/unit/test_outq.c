@@ -1,6 +1,6 @@
 /*
- * Unit tests of the output queue (src/outq.c) and of the arena that packs
- * renderings into shared blocks (src/blk.c): slices of shared blocks queued
+ * Unit tests of the output queue (src/net/outq.c) and of the arena that packs
+ * renderings into shared blocks (src/core/blk.c): slices of shared blocks queued
  * by reference and private replies written at the tail come out in the
  * order they were queued, however the writes split them; a slice that
  * continues the tail entry in the same block extends it (one iovec for a
@@ -18,9 +18,9 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "blk.h"
-#include "limits.h"
-#include "outq.h"
+#include "core/blk.h"
+#include "util/defaults.h"
+#include "net/outq.h"
 
 /* Copy the bytes of s, without its terminator, to dst; returns the count. */
 static size_t

@@ -1,5 +1,5 @@
 /*
- * Unit tests of terminal rendering (src/term.c).  Other users' text must
+ * Unit tests of terminal rendering (src/proto/text/term.c).  Other users' text must
  * never carry a control character, an escape sequence, a line break, a
  * bidirectional override or a byte that is not UTF-8 to a person's
  * terminal; ordinary text of any script must pass intact.  The line
@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "chatd/wire.h"
-#include "msg.h"
-#include "term.h"
+#include "core/msg.h"
+#include "proto/text/term.h"
 
 #define FFFD "\xef\xbf\xbd"
 

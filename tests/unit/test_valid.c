@@ -1,5 +1,5 @@
 /*
- * Unit tests of name and text validation (src/valid.c): the UTF-8 rules
+ * Unit tests of name and text validation (src/core/valid.c): the UTF-8 rules
  * every message text must pass, the nick and room grammars, and the ASCII
  * case folding that makes names compare case-insensitively.
  */
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "chatd/wire.h"
-#include "valid.h"
+#include "core/valid.h"
 
 /* valid_utf8() over a byte string literal, which may hold NULs. */
 #define UTF8(lit) valid_utf8(lit, sizeof(lit) - 1)

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the framed-protocol codec (src/wire.c) against the test
+ * Unit tests of the framed-protocol codec (src/proto/framed/wire.c) against the test
  * vectors of docs/protocol.md.  Each vector is built with its wire_enc_*
  * call, decoded back field by field, and looked up verbatim in the
  * document, whose path is argv[1]: the codec and the document cannot

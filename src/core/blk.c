@@ -1,0 +1,91 @@
+/*
+ * Reference-counted byte blocks, with a count of the bytes they hold so
+ * that memory growth is observable.
+ */
+#include "core/blk.h"
+
+#include <stdlib.h>
+
+#include "util/log.h"
+#include "util/slab.h"
+
+static size_t live_bytes;
+
+struct blk *
+blk_new(size_t cap)
+{
+	struct blk *b = slab_alloc(sizeof(*b) + cap);
+
+	b->refs = 1;
+	b->len = 0;
+	b->cap = (uint32_t)cap;
+	live_bytes += cap;
+	return b;
+}
+
+void
+blk_unref(struct blk *b)
+{
+	if (--b->refs == 0) {
+		live_bytes -= b->cap;
+		slab_free(b, sizeof(*b) + b->cap);
+	}
+}
+
+size_t
+blk_bytes_live(void)
+{
+	return live_bytes;
+}
+
+uint8_t *
+arena_reserve(struct arena *a, size_t max)
+{
+	struct blk *b = a->cur;
+
+	if (max > BLK_ARENA_BLOCK / 4) {
+		/* Its own block: the arena's block keeps its free space. */
+		a->big = blk_new(max);
+		return a->big->data;
+	}
+	if (b && b->cap - b->len >= max)
+		return b->data + b->len;
+	if (b)
+		blk_unref(b);
+	a->cur = blk_new(BLK_ARENA_BLOCK);
+	return a->cur->data;
+}
+
+struct slice
+arena_commit(struct arena *a, size_t used)
+{
+	struct slice s;
+
+	if (a->big) {
+		s.b = a->big; /* the arena's reference passes to the slice */
+		s.off = 0;
+		s.len = (uint32_t)used;
+		a->big->len = (uint32_t)used;
+		a->big = NULL;
+		return s;
+	}
+	s.b = blk_ref(a->cur);
+	s.off = a->cur->len;
+	s.len = (uint32_t)used;
+	a->cur->len += (uint32_t)used;
+	/* A block too full for the next rendering is let go at once, so its
+	 * memory goes back as soon as its readers are done with it. */
+	if (a->cur->cap - a->cur->len < 256) {
+		blk_unref(a->cur);
+		a->cur = NULL;
+	}
+	return s;
+}
+
+void
+arena_release(struct arena *a)
+{
+	if (a->cur)
+		blk_unref(a->cur);
+	a->cur = NULL;
+}

@@ -1,0 +1,147 @@
+/*
+ * The chat core: sessions, rooms, membership, the nick index, history and
+ * the commands that act on them.  It knows nothing of sockets or wire
+ * bytes.  Front ends call core_*() with decoded commands and receive the
+ * core's events (messages, presence) through the sink each session was
+ * created with; replies to the caller come back as return values.
+ *
+ * Commands return 0 on success or an enum wire_error code explaining the
+ * refusal; the codes double as the protocol-neutral error vocabulary.
+ */
+#ifndef CHATD_CORE_H
+#define CHATD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/history.h"
+#include "core/msg.h"
+
+struct core;
+struct room;
+struct session;
+
+/* Budgets the core enforces; zero means "no limit" where noted. */
+struct core_limits {
+	unsigned history_len;     /* ring size of every room; a change resizes them all */
+	uint64_t room_linger_ms;  /* how long an empty room keeps its history */
+	unsigned max_text;        /* bytes of message text */
+	unsigned max_rooms;       /* rooms one session may be in (0: no limit) */
+	unsigned max_members;     /* members one room may have (0: no limit) */
+	unsigned max_rooms_total; /* rooms, active and lingering (0: no limit) */
+	/* Bytes of every room's history, messages and their renderings (0: no
+	 * limit); past it, lingering rooms go first, then the largest rings
+	 * lose their oldest messages. */
+	size_t history_bytes;
+	uint32_t room_history_bytes;  /* bytes of one room's messages (0: no limit) */
+	uint64_t room_linger_solo_ms; /* linger of a room only one session ever joined */
+	/* Rooms with more members than this hear of joins, parts, quits, drops
+	 * and nick changes in a summary once a second (core_presence_flush),
+	 * not one event each (0: never). */
+	unsigned presence_batch;
+};
+
+/*
+ * How the core delivers events to one session.  Called synchronously from
+ * inside core commands, possibly while the core iterates a room: a sink
+ * must not call back into the core, and must not free its session.
+ */
+struct sink {
+	void (*message)(void *ctx, struct msg *m);
+	void (*presence)(void *ctx, struct pres *p);
+};
+
+/* What a successful join returns to the joiner's front end. */
+struct core_joined {
+	struct room *room;
+	uint64_t epoch;
+	uint64_t last_seq;
+	uint32_t members;
+	unsigned hist_from;  /* first history index to replay */
+	unsigned hist_count; /* how many to replay */
+	uint8_t flags;       /* WIRE_HIST_* */
+};
+
+/* What a sender learns of its accepted message. */
+struct core_ack {
+	uint64_t seq; /* 0 for direct messages */
+	uint64_t time_ms;
+};
+
+/* epoch_seed: the first room epoch; later rooms count up from it.  A value
+ * derived from the start time makes epochs differ across restarts. */
+struct core *core_new(const struct core_limits *lim, uint64_t epoch_seed);
+/* Free the core and every room; all sessions must have ended. */
+void core_free(struct core *c);
+void core_set_limits(struct core *c, const struct core_limits *lim);
+/* Set the clock used for message times and room linger (unix ms). */
+void core_set_time(struct core *c, uint64_t now_ms);
+
+struct session *core_session_new(struct core *c, const struct sink *sink, void *ctx);
+/*
+ * End a session: leave every room, announcing kind (WIRE_P_QUIT or
+ * WIRE_P_DROP with reason) to the rooms unless kind is 0, release the nick
+ * and free the session.
+ */
+void core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason);
+
+int core_hello(struct core *c, struct session *s, const char *nick, size_t n);
+int core_nick(struct core *c, struct session *s, const char *nick, size_t n);
+int core_join(struct core *c, struct session *s, const char *room, size_t n, uint64_t epoch,
+              uint64_t since, struct core_joined *out);
+int core_part(struct core *c, struct session *s, const char *room, size_t n);
+/* On success *ack gets what the sender's acknowledgement carries. */
+int core_say(struct core *c, struct session *s, const char *room, size_t n, const char *text,
+             size_t tn, struct core_ack *ack);
+int core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
+                size_t tn, struct core_ack *ack);
+
+/* A room with at least one member, or NULL. */
+struct room *core_room_find(const struct core *c, const char *name, size_t n);
+/* Listings a page at a time: up to max rooms with members / registered
+ * sessions whose folded name sorts after key (NULL: from the first), in
+ * that order; returns how many.  A listing resumed from the last key it
+ * gave names everyone present throughout exactly once. */
+size_t core_rooms_after(struct core *c, const char *key, struct room **out, size_t max);
+size_t core_users_after(struct core *c, const char *key, struct session **out, size_t max);
+size_t core_room_count(const struct core *c); /* active rooms */
+size_t core_room_total(const struct core *c); /* active and lingering rooms */
+size_t core_user_count(const struct core *c); /* registered sessions */
+/* Bytes of history held (messages and their renderings). */
+size_t core_history_bytes(const struct core *c);
+/* Keep history within its budget: called after anything that may have
+ * grown it (a join's replay renders), and by the core itself on a push. */
+void core_history_budget(struct core *c);
+/* Deliver the summaries of the large rooms' presence events gathered since
+ * the last call; the server calls it once a second while
+ * core_presence_pending() says there are any. */
+void core_presence_flush(struct core *c);
+int core_presence_pending(const struct core *c);
+/* Free rooms whose linger has passed; returns ms until the next one is
+ * due, or 0 when no room is lingering. */
+uint64_t core_expire(struct core *c);
+
+const char *session_nick(const struct session *s);
+size_t session_nick_len(const struct session *s);
+int session_registered(const struct session *s);
+/* The rooms s is in, in the order it joined them. */
+unsigned session_room_count(const struct session *s);
+struct room *session_room(const struct session *s, unsigned i);
+
+const char *room_name(const struct room *r);
+size_t room_name_len(const struct room *r);
+uint32_t room_member_count(const struct room *r);
+struct session *room_member(const struct room *r, uint32_t i);
+const struct history *room_history(const struct room *r);
+/* The folded names listings page by. */
+const char *room_key(const struct room *r);
+const char *session_key(const struct session *s);
+/* Up to max members of r who joined after the serial-th join (0: from the
+ * first), in join order; *last gets the serial of the last one given, to
+ * resume from.  Members present throughout are each given exactly once. */
+size_t room_members_after(const struct room *r, uint32_t serial, struct session **out, size_t max,
+                          uint32_t *last);
+/* The serial of the newest member (0 when empty). */
+uint32_t room_last_serial(const struct room *r);
+
+#endif

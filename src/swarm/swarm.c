@@ -1,0 +1,2730 @@
+/*
+ * chatd-swarm: a libev bot swarm that loads a chatd server and checks
+ * what comes back.  Bots connect (against a loopback server, spread over
+ * several 127.0.0.x source addresses so that no address meets the
+ * server's per-address limit), register, join rooms, talk at a set rate or
+ * as fast as an in-flight window allows, send direct messages, churn, and
+ * verify every delivery: room sequence numbers must arrive contiguous and
+ * in order on every connection, payloads must name the room they arrived
+ * in, and direct messages must each arrive once.  Latency is measured end
+ * to end from a send timestamp in each payload.  The report says what
+ * failed, which ERRORs the server sent and, for a server limit, which
+ * option avoids it; it is printed, and written as JSON and as an HTML page
+ * with per-second charts on request.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "swarm/botmsg.h"
+#include "chatd/wire.h"
+#include "swarm/check.h"
+#include "swarm/latency.h"
+
+#define SWARM_READ_CHUNK      ((size_t)256 * 1024)
+#define SWARM_MAX_SOURCES     64  /* addresses --sources may name */
+#define SWARM_PER_SOURCE      100 /* bots per address when the swarm picks them (chatd allows 128) */
+#define SWARM_REJOIN_DELAY    0.1 /* seconds between a churn part and the rejoin */
+#define SWARM_RECONNECT_DELAY 0.2
+#define SWARM_TICK            0.001 /* rate-mode scheduling granularity */
+#define SWARM_CONNECT_RETRIES 3
+#define SWARM_SETUP_TIMEOUT   30.0 /* seconds before a run goes on without the bots not ready */
+#define SWARM_ERR_KINDS       32   /* distinct ERRORs kept; the rest are counted together */
+#define SWARM_ERR_TEXT        160  /* bytes of an ERROR text kept */
+#define SWARM_MAX_FAILS       16   /* FAILED lines kept */
+#define SWARM_SAMPLE_MIN      0.25 /* a shorter last second joins the one before it */
+
+struct opts {
+	struct sockaddr_storage server;
+	socklen_t server_len;
+	char server_text[80];
+	unsigned bots;
+	unsigned rooms;
+	unsigned rooms_per_bot;
+	unsigned senders;      /* bots 0..senders-1 talk; the rest listen */
+	unsigned sender_rooms; /* >0: senders join this many rooms each, apart from the rest */
+	double rate;           /* messages/s per sender, 0: unlimited (window) */
+	double total_rate;
+	unsigned window; /* unlimited mode: messages in flight per sender */
+	unsigned payload;
+	double direct; /* share of messages sent as direct messages */
+	double churn;  /* churn events per second, whole swarm */
+	double warmup;
+	double duration;
+	double grace;
+	struct sockaddr_in *sources; /* bot i binds sources[bots[i].src]; NULL: no bind */
+	unsigned nsources;
+	int sources_auto; /* picked by the swarm (loopback server, no --sources) */
+	int idle;
+	const char *json;
+	const char *report; /* --report: the HTML page */
+	FILE *json_f;       /* both opened before the run, so that a bad path fails at once */
+	FILE *report_f;
+	long server_pid;
+	unsigned burst;
+	unsigned id_offset;
+	unsigned seed;
+	int progress; /* -1 auto (a terminal), 0 off, 1 on */
+};
+
+enum bot_state {
+	BOT_IDLE,       /* not connected (before start, or between reconnects) */
+	BOT_CONNECTING, /* connect() in progress */
+	BOT_HELLO,      /* preface and HELLO sent */
+	BOT_JOINING,    /* registered, joins outstanding */
+	BOT_READY,      /* in all its rooms */
+};
+
+/* One room membership of a bot, kept across reconnects for the cursor. */
+struct member {
+	uint32_t room;
+	uint8_t joined;  /* HISTORY_END seen, PART not yet confirmed */
+	uint8_t joining; /* JOIN sent, HISTORY_END not yet seen */
+	uint8_t leaving; /* PART sent */
+	uint64_t epoch;  /* of the last join, 0 before the first */
+	uint64_t sent;   /* this bot's payload sequence for the room */
+	struct check_stream st;
+	uint64_t *hist; /* history seqs of the join in progress */
+	unsigned nhist;
+	unsigned caphist;
+};
+
+/* What an unacknowledged request was. */
+struct pending {
+	uint32_t ref;
+	int32_t room; /* -1: direct message */
+	uint64_t dm;  /* direct message: its key in the outstanding table */
+};
+
+struct bot {
+	ev_io io;
+	ev_timer timer; /* reconnect / rejoin */
+	uint32_t id;
+	uint32_t gen; /* connection generation, part of the nick */
+	int fd;
+	uint8_t state;
+	uint8_t want_write;
+	uint8_t closing;   /* we closed it (churn): not the server's drop */
+	uint8_t drop_seen; /* the server's drop of this generation was counted */
+	uint8_t tries;     /* connection attempts of the current generation */
+	uint8_t refused;   /* JOINs refused by an ERROR since it registered */
+	char nick[24];
+	unsigned nmembers;
+	unsigned joined; /* memberships currently joined */
+	struct member *members;
+	unsigned next_room; /* round robin over memberships */
+	uint8_t *in;        /* partial frame */
+	size_t inlen;
+	uint8_t *out;
+	size_t outlen;
+	size_t outcap;
+	struct pending *pend; /* FIFO of unacked requests */
+	size_t pend_head;
+	size_t pend_len;
+	size_t pend_cap;
+	double next_send;
+	int64_t inflight; /* deliveries of our messages not yet seen */
+	uint32_t ref;
+	uint64_t dm_seq;
+	uint32_t src; /* index of the source address */
+	struct bot *next_dirty;
+	uint8_t dirty;
+};
+
+/* Outstanding direct messages: open addressing keyed by sender and seq. */
+struct dm_ent {
+	uint64_t key; /* 0: empty */
+	uint32_t to;
+	uint32_t to_gen;
+	uint8_t acked;
+};
+
+/* One distinct ERROR the server sent: its code and text, and how often. */
+struct err_kind {
+	uint16_t code;
+	uint8_t expected; /* the answer to the swarm's own churn, not a failure */
+	uint8_t len;
+	char text[SWARM_ERR_TEXT]; /* printable ASCII; other bytes became '?' */
+	uint64_t count;
+};
+
+/* One second of the measured window, for the HTML report's charts. */
+struct sample {
+	double t;  /* seconds from the window's start to the end of this one */
+	double dt; /* its length: a second, the last one may be longer or shorter */
+	uint64_t deliveries;
+	uint64_t publishes;
+	uint64_t nlat;          /* latency samples */
+	uint64_t p50, p99, max; /* ns */
+};
+
+struct stats {
+	uint64_t sent;
+	uint64_t acked;
+	uint64_t acked_window; /* ACKs inside the measured window */
+	uint64_t delivered_window;
+	uint64_t delivered;
+	uint64_t history;
+	struct check_counts chk;
+	uint64_t dm_dup;
+	uint64_t misrouted;      /* payload names another room or sender */
+	uint64_t bad_payload;    /* not a swarm payload */
+	uint64_t errors;         /* ERROR frames */
+	uint64_t err_unexpected; /* of those, not explained by the swarm's own churn */
+	struct err_kind errk[SWARM_ERR_KINDS];
+	unsigned nerrk;
+	uint64_t err_other;   /* ERRORs beyond SWARM_ERR_KINDS kinds */
+	uint64_t conn_errors; /* connect or socket failures */
+	uint64_t unacked_at_drop;
+	uint64_t unacked_end; /* requests never answered on a live connection */
+	uint64_t dm_lost;
+	uint64_t dm_accounted;
+	uint64_t drops[WIRE_R_COUNT];
+	uint64_t churn_part, churn_drop;
+	uint64_t unknown_frames; /* of types this swarm does not know: skipped */
+	struct latency lat;      /* the window's: each second's lat_sec, added up */
+	struct latency lat_sec;  /* this second of the window: progress line and samples */
+	uint64_t sec_sent, sec_recv;
+	struct sample *samples;
+	size_t nsamples, capsamples;
+	struct latency lat_last; /* the last sample's, to fold a short tail into it */
+	double sample_t;         /* when the current sample began */
+	uint64_t sample_delivered, sample_acked; /* window totals at that time */
+};
+
+static struct opts opt;
+static struct bot *bots;
+static struct ev_loop *loop;
+static struct stats st;
+static uint8_t *scratch;
+static unsigned *room_members; /* ready members per room */
+static uint64_t *room_last;    /* highest sequence acknowledged per room */
+static uint64_t *room_epoch;
+static struct dm_ent *dms;
+static size_t dm_cap, dm_len;
+static struct bot *dirty;
+static unsigned connecting, ready, live;
+static unsigned setup_started; /* bots 0 .. setup_started-1 have begun to connect */
+static int interrupted;
+static unsigned ready_at_start;        /* bots ready when the warm-up began */
+static double t_ready, t_start, t_end; /* measurement window */
+static int phase; /* 0 setup, 1 warmup, 2 measure, 3 drain, 4 barrier, 5 done */
+static unsigned barrier_left;
+static uint64_t barrier_token = 0x5357524d;
+static ev_timer tick, second, phase_timer;
+static ev_prepare flusher;
+static ev_signal sigint_w;
+static double server_cpu0, server_cpu1;
+static long rss_before, rss_setup, rss_end;
+static unsigned max_frame = 8192;
+static int tty;
+static unsigned long long rng = 88172645463325252ull;
+
+static void bot_connect(struct bot *b);
+static void bot_close(struct bot *b, int reason);
+
+static double
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("chatd-swarm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n);
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+/* ---- server process figures (--server-pid) ---- */
+
+static double
+proc_cpu(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, stt;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	/* After the command: state, then fields 4..13; utime and stime are
+	 * fields 14 and 15 of the whole line. */
+	{
+		char *save = NULL, *tok = strtok_r(p + 1, " ", &save);
+		int field = 3;
+
+		while (tok && field < 14) {
+			tok = strtok_r(NULL, " ", &save);
+			field++;
+		}
+		if (tok == NULL)
+			return -1;
+		ut = strtoul(tok, NULL, 10);
+		tok = strtok_r(NULL, " ", &save);
+		if (tok == NULL)
+			return -1;
+		stt = strtoul(tok, NULL, 10);
+	}
+	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long
+proc_rss_kb(long pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = strtol(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/* (Re)start b's one timer: a reconnect or a rejoin, whichever came last.
+ * libev forbids ev_timer_set() on an active watcher, hence the stop. */
+static void
+bot_timer_arm(struct bot *b, double delay)
+{
+	ev_timer_stop(loop, &b->timer);
+	ev_timer_set(&b->timer, delay, 0);
+	ev_timer_start(loop, &b->timer);
+}
+
+/* ---- output ---- */
+
+static void
+mark_dirty(struct bot *b)
+{
+	if (!b->dirty) {
+		b->dirty = 1;
+		b->next_dirty = dirty;
+		dirty = b;
+	}
+}
+
+/* Room for n more bytes of output. */
+static uint8_t *
+out_reserve(struct bot *b, size_t n)
+{
+	if (b->outcap - b->outlen < n) {
+		size_t cap = b->outcap ? b->outcap * 2 : 4096;
+
+		while (cap - b->outlen < n)
+			cap *= 2;
+		b->out = xrealloc(b->out, cap);
+		b->outcap = cap;
+	}
+	return b->out + b->outlen;
+}
+
+/* Append a frame built by enc into b's output. */
+#define SEND(b, maxlen, call)                                                                      \
+	do {                                                                                       \
+		struct wire_writer w_;                                                             \
+		wire_writer_init(&w_, out_reserve((b), (maxlen)), (maxlen));                       \
+		call;                                                                              \
+		(b)->outlen += w_.len;                                                             \
+		mark_dirty(b);                                                                     \
+	} while (0)
+
+static void
+pend_push(struct bot *b, uint32_t ref, int32_t room, uint64_t dm)
+{
+	if (b->pend_len == b->pend_cap) {
+		size_t cap = b->pend_cap ? b->pend_cap * 2 : 16, i;
+		struct pending *v = xcalloc(cap, sizeof(*v));
+
+		for (i = 0; i < b->pend_len; i++)
+			v[i] = b->pend[(b->pend_head + i) % b->pend_cap];
+		free(b->pend);
+		b->pend = v;
+		b->pend_cap = cap;
+		b->pend_head = 0;
+	}
+	b->pend[(b->pend_head + b->pend_len) % b->pend_cap] = (struct pending){ref, room, dm};
+	b->pend_len++;
+}
+
+static int
+pend_pop(struct bot *b, uint32_t ref, struct pending *out)
+{
+	if (b->pend_len == 0 || b->pend[b->pend_head].ref != ref)
+		return 0;
+	*out = b->pend[b->pend_head];
+	b->pend_head = (b->pend_head + 1) % b->pend_cap;
+	b->pend_len--;
+	return 1;
+}
+
+/* ---- direct-message bookkeeping ---- */
+
+static struct dm_ent *
+dm_slot(uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (dm_cap - 1);
+
+	while (dms[i].key && dms[i].key != key)
+		i = (i + 1) & (dm_cap - 1);
+	return &dms[i];
+}
+
+static void
+dm_grow(void)
+{
+	struct dm_ent *old = dms;
+	size_t oldcap = dm_cap, i;
+
+	dm_cap = dm_cap ? dm_cap * 2 : 1024;
+	dms = xcalloc(dm_cap, sizeof(*dms));
+	for (i = 0; i < oldcap; i++)
+		if (old[i].key)
+			*dm_slot(old[i].key) = old[i];
+	free(old);
+}
+
+static void
+dm_remove(struct dm_ent *e)
+{
+	size_t i = (size_t)(e - dms), j;
+
+	e->key = 0;
+	dm_len--;
+	/* Re-place the rest of the probe run. */
+	for (j = (i + 1) & (dm_cap - 1); dms[j].key; j = (j + 1) & (dm_cap - 1)) {
+		struct dm_ent t = dms[j];
+
+		dms[j].key = 0;
+		*dm_slot(t.key) = t;
+	}
+}
+
+static uint64_t
+dm_key(uint32_t sender, uint64_t seq)
+{
+	return (uint64_t)sender << 40 | (seq & 0xffffffffffull);
+}
+
+/* ---- sending ---- */
+
+static int
+in_window(void)
+{
+	return phase == 2;
+}
+
+static unsigned
+room_of_name(const char *p, size_t n, int *ok)
+{
+	unsigned v = 0;
+	size_t i;
+
+	*ok = n >= 2 && p[0] == 'r';
+	for (i = 1; i < n && *ok; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			*ok = 0;
+		v = v * 10 + (unsigned)(p[i] - '0');
+	}
+	return v;
+}
+
+static uint32_t
+bot_of_nick(const char *p, size_t n, int *ok)
+{
+	uint32_t v = 0;
+	size_t i;
+
+	*ok = n >= 2 && p[0] == 'b';
+	for (i = 1; i < n && *ok && p[i] != '-'; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			*ok = 0;
+		v = v * 10 + (uint32_t)(p[i] - '0');
+	}
+	return v;
+}
+
+static void
+send_join(struct bot *b, struct member *m)
+{
+	char name[16];
+	int n = snprintf(name, sizeof(name), "r%u", m->room);
+	uint64_t since = m->st.next ? m->st.next - 1 : 0;
+
+	m->joining = 1;
+	m->nhist = 0;
+	SEND(b, 64, wire_enc_join(&w_, name, (size_t)n, m->st.next ? m->epoch : 0, since));
+}
+
+/* Send one message: to a room of b's, or (by share) directly to a bot. */
+static void
+send_one(struct bot *b, uint64_t now)
+{
+	char text[WIRE_TEXT_MAX_HARD];
+	struct botmsg bm;
+	size_t size = opt.payload;
+
+	bm.time_ns = now;
+	bm.sender = b->id + opt.id_offset;
+	if (opt.direct > 0 && rnd() < opt.direct) {
+		uint32_t to = (uint32_t)(rnd() * opt.bots) % opt.bots;
+		struct bot *r = &bots[to];
+		struct dm_ent *e;
+
+		if (r->state == BOT_READY && r != b) {
+			bm.target = r->id + opt.id_offset;
+			bm.seq = ++b->dm_seq;
+			botmsg_encode(text, size, &bm);
+			if ((dm_len + 1) * 2 > dm_cap)
+				dm_grow();
+			e = dm_slot(dm_key(bm.sender, bm.seq));
+			e->key = dm_key(bm.sender, bm.seq);
+			e->to = r->id;
+			e->to_gen = r->gen;
+			e->acked = 0;
+			dm_len++;
+			b->ref++;
+			SEND(b, 64 + size,
+			     wire_enc_msg(&w_, b->ref, r->nick, strlen(r->nick), text, size));
+			pend_push(b, b->ref, -1, e->key);
+			st.sent++;
+			st.sec_sent++;
+			return;
+		}
+	}
+	for (unsigned k = 0; k < b->nmembers; k++) {
+		struct member *m = &b->members[(b->next_room + k) % b->nmembers];
+		char name[16];
+		int n;
+
+		if (!m->joined || m->leaving)
+			continue;
+		b->next_room = (b->next_room + k + 1) % b->nmembers;
+		bm.target = m->room;
+		bm.seq = ++m->sent;
+		botmsg_encode(text, size, &bm);
+		n = snprintf(name, sizeof(name), "r%u", m->room);
+		b->ref++;
+		SEND(b, 64 + size, wire_enc_say(&w_, b->ref, name, (size_t)n, text, size));
+		pend_push(b, b->ref, (int32_t)m->room, 0);
+		if (room_members[m->room] > 1)
+			b->inflight += room_members[m->room] - 1;
+		st.sent++;
+		st.sec_sent++;
+		return;
+	}
+}
+
+/* Fill b's window or rate budget with messages. */
+static void
+bot_talk(struct bot *b, double now, uint64_t now_ns)
+{
+	unsigned guard = 0;
+
+	if (b->state != BOT_READY || b->joined == 0 || b->id >= opt.senders)
+		return;
+	if (opt.rate > 0) {
+		while (b->next_send <= now && guard++ < 1000) {
+			send_one(b, now_ns);
+			b->next_send += 1.0 / opt.rate;
+		}
+		if (b->next_send < now - 1.0)
+			b->next_send = now; /* fell behind by a second: do not burst */
+		return;
+	}
+	/* Unlimited: keep about window messages' deliveries in flight. */
+	{
+		unsigned fan = 1;
+		const struct member *m = &b->members[b->next_room % b->nmembers];
+
+		if (room_members[m->room] > 1)
+			fan = room_members[m->room] - 1;
+		while (b->inflight < (int64_t)opt.window * fan && guard++ < opt.window)
+			send_one(b, now_ns);
+	}
+}
+
+static int
+sending(void)
+{
+	return phase == 1 || phase == 2;
+}
+
+static void
+flush_bot(struct bot *b)
+{
+	ssize_t n;
+
+	if (b->fd < 0 || b->outlen == 0 || b->state == BOT_CONNECTING)
+		return;
+	n = write(b->fd, b->out, b->outlen);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			n = 0;
+		else {
+			st.conn_errors++;
+			bot_close(b, WIRE_R_RESET);
+			return;
+		}
+	}
+	memmove(b->out, b->out + n, b->outlen - (size_t)n);
+	b->outlen -= (size_t)n;
+	if ((b->outlen > 0) != b->want_write) {
+		b->want_write = b->outlen > 0;
+		ev_io_stop(loop, &b->io);
+		ev_io_set(&b->io, b->fd, EV_READ | (b->want_write ? EV_WRITE : 0));
+		ev_io_start(loop, &b->io);
+	}
+}
+
+static void
+flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	if (sending()) {
+		double now = ev_now(loop);
+		uint64_t now_ns = mono_ns();
+		unsigned i;
+
+		for (i = 0; i < opt.senders && i < opt.bots; i++)
+			bot_talk(&bots[i], now, now_ns);
+	}
+	while (dirty) {
+		struct bot *b = dirty;
+
+		dirty = b->next_dirty;
+		b->dirty = 0;
+		flush_bot(b);
+	}
+}
+
+/* ---- receiving ---- */
+
+static void
+member_joined(struct bot *b, struct member *m, uint64_t epoch, uint64_t last, uint8_t flags)
+{
+	unsigned i;
+
+	if ((flags & WIRE_HIST_EPOCH_CHANGED) || (m->epoch && epoch != m->epoch)) {
+		/* A new incarnation of the room: start over, announced. */
+		check_init(&m->st);
+	}
+	if (m->st.next && (flags & WIRE_HIST_TRUNCATED) && m->nhist)
+		check_skip(&m->st, m->hist[0] - 1, &st.chk);
+	else if (m->st.next && (flags & WIRE_HIST_TRUNCATED))
+		check_skip(&m->st, last, &st.chk);
+	if (m->st.next == 0)
+		check_sync(&m->st, m->nhist ? m->hist[0] : last + 1);
+	for (i = 0; i < m->nhist; i++)
+		check_seq(&m->st, m->hist[i], &st.chk);
+	st.history += m->nhist;
+	m->nhist = 0;
+	m->epoch = epoch;
+	room_epoch[m->room] = epoch;
+	if (last > room_last[m->room])
+		room_last[m->room] = last;
+	m->joining = 0;
+	m->joined = 1;
+	b->joined++;
+	room_members[m->room]++;
+	if (b->state == BOT_JOINING && b->joined == b->nmembers) {
+		b->state = BOT_READY;
+		ready++;
+		b->next_send = ev_now(loop) + rnd() * (opt.rate > 0 ? 1.0 / opt.rate : 0);
+	}
+}
+
+static struct member *
+member_of(struct bot *b, unsigned room)
+{
+	unsigned i;
+
+	for (i = 0; i < b->nmembers; i++)
+		if (b->members[i].room == room)
+			return &b->members[i];
+	return NULL;
+}
+
+static void
+on_message(struct bot *b, const struct wire_msg *m, uint64_t now_ns)
+{
+	const struct wire_str *text = &m->u.message.text;
+	struct botmsg bm;
+	int ok;
+
+	if (botmsg_decode(text->p, text->len, &bm) < 0) {
+		st.bad_payload++;
+		return;
+	}
+	/* Nicks carry the bot id with the offset already in it. */
+	if (bot_of_nick(m->u.message.from.p, m->u.message.from.len, &ok) != bm.sender || !ok) {
+		st.misrouted++;
+		return;
+	}
+	if (m->u.message.flags & WIRE_MSG_DIRECT) {
+		struct dm_ent *e = dm_slot(dm_key(bm.sender, bm.seq));
+
+		if (bm.target != b->id + opt.id_offset)
+			st.misrouted++;
+		else if (e->key == 0)
+			st.dm_dup++;
+		else
+			dm_remove(e);
+	} else {
+		unsigned room = room_of_name(m->u.message.room.p, m->u.message.room.len, &ok);
+		struct member *mb;
+
+		if (!ok || room != bm.target || (mb = member_of(b, room)) == NULL) {
+			st.misrouted++;
+			return;
+		}
+		if (m->u.message.flags & WIRE_MSG_HISTORY) {
+			if (mb->nhist == mb->caphist) {
+				mb->caphist = mb->caphist ? mb->caphist * 2 : 64;
+				mb->hist = xrealloc(mb->hist, mb->caphist * sizeof(*mb->hist));
+			}
+			mb->hist[mb->nhist++] = m->u.message.seq;
+			return;
+		}
+		check_seq(&mb->st, m->u.message.seq, &st.chk);
+		if (bm.sender >= opt.id_offset && bm.sender - opt.id_offset < opt.bots)
+			bots[bm.sender - opt.id_offset].inflight--;
+	}
+	st.delivered++;
+	st.sec_recv++;
+	if (in_window()) {
+		st.delivered_window++;
+		/* Into this second's histogram only: sample_take() adds it to
+		 * the window's, once a second rather than once a delivery. */
+		if (now_ns > bm.time_ns)
+			latency_record(&st.lat_sec, now_ns - bm.time_ns);
+	}
+}
+
+static void
+on_ack(struct bot *b, const struct wire_msg *m)
+{
+	struct pending p;
+
+	if (!pend_pop(b, m->u.ack.ref, &p))
+		return;
+	st.acked++;
+	if (in_window())
+		st.acked_window++;
+	if (p.room >= 0) {
+		struct member *mb = member_of(b, (unsigned)p.room);
+
+		if (mb)
+			check_seq(&mb->st, m->u.ack.seq, &st.chk);
+		if (m->u.ack.seq > room_last[p.room])
+			room_last[p.room] = m->u.ack.seq;
+	} else {
+		struct dm_ent *e = dm_slot(p.dm);
+
+		if (e->key)
+			e->acked = 1;
+	}
+}
+
+/* A drop of one of our bots, announced by the server (a PRESENCE, or an
+ * event of a large room's SUMMARY): count it once. */
+static void
+on_presence(uint8_t kind, uint8_t reason, struct wire_str nick)
+{
+	uint32_t id;
+	int ok;
+
+	if (kind != WIRE_P_DROP)
+		return;
+	id = bot_of_nick(nick.p, nick.len, &ok);
+	if (!ok || id < opt.id_offset || id - opt.id_offset >= opt.bots)
+		return;
+	struct bot *x = &bots[id - opt.id_offset];
+
+	if (strlen(x->nick) == nick.len && memcmp(x->nick, nick.p, nick.len) == 0 &&
+	    !x->drop_seen) {
+		x->drop_seen = 1;
+		if (reason < WIRE_R_COUNT)
+			st.drops[reason]++;
+	}
+}
+
+/* A large room's SUMMARY: its drops count as PRESENCE drops do. */
+static void
+on_summary(const struct wire_msg *m)
+{
+	struct wire_list l = m->u.summary.list;
+	struct wire_str nick, new_nick;
+	uint8_t kind, reason;
+
+	while (wire_list_next_event(&l, &kind, &reason, &nick, &new_nick))
+		on_presence(kind, reason, nick);
+}
+
+static void
+start_joins(struct bot *b)
+{
+	unsigned i;
+
+	b->state = BOT_JOINING;
+	for (i = 0; i < b->nmembers; i++)
+		send_join(b, &b->members[i]);
+}
+
+/* Count one ERROR frame under its code and text, cleaned to printable
+ * ASCII so that every report can show it as it is. */
+static void
+err_count(uint16_t code, const struct wire_str *text, int expected)
+{
+	char clean[SWARM_ERR_TEXT];
+	size_t n = text->len < sizeof(clean) - 1 ? text->len : sizeof(clean) - 1, i;
+	struct err_kind *e;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)text->p[i];
+
+		clean[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	clean[n] = '\0';
+	st.errors++;
+	if (!expected)
+		st.err_unexpected++;
+	for (i = 0; i < st.nerrk; i++) {
+		e = &st.errk[i];
+		if (e->code == code && e->expected == expected && e->len == n &&
+		    memcmp(e->text, clean, n) == 0) {
+			e->count++;
+			return;
+		}
+	}
+	if (st.nerrk == SWARM_ERR_KINDS) {
+		st.err_other++;
+		return;
+	}
+	e = &st.errk[st.nerrk++];
+	e->code = code;
+	e->expected = (uint8_t)expected;
+	e->len = (uint8_t)n;
+	memcpy(e->text, clean, n + 1);
+	e->count = 1;
+}
+
+/* An ERROR: count it, and settle the request it refused. */
+static void
+on_error(struct bot *b, const struct wire_msg *m)
+{
+	struct pending pd;
+	int expected = 0;
+
+	if (m->u.error.ref && pend_pop(b, m->u.error.ref, &pd) && pd.room < 0) {
+		/* A direct message refused (its recipient left): not lost. */
+		struct dm_ent *e = dm_slot(pd.dm);
+
+		if (e->key) {
+			dm_remove(e);
+			st.dm_accounted++;
+		}
+		expected = m->u.error.code == WIRE_E_NO_SUCH_USER;
+	}
+	if (m->u.error.type == WIRE_JOIN && b->state == BOT_JOINING)
+		b->refused++; /* it will not become ready: setup need not wait for it */
+	if (m->u.error.code == WIRE_E_NICK_TAKEN && b->state == BOT_HELLO) {
+		/* A previous generation is still being torn down. */
+		expected = 1;
+		b->gen++;
+		snprintf(b->nick, sizeof(b->nick), "b%u-%u", b->id + opt.id_offset, b->gen);
+		SEND(b, 64, wire_enc_hello(&w_, b->nick, strlen(b->nick)));
+	}
+	err_count(m->u.error.code, &m->u.error.text, expected);
+}
+
+/* A PRESENCE: a drop to count, or the server's word that b left a room. */
+static void
+on_presence_frame(struct bot *b, const struct wire_msg *m)
+{
+	on_presence(m->u.presence.kind, m->u.presence.reason, m->u.presence.nick);
+	if (m->u.presence.kind == WIRE_P_PART && m->u.presence.nick.len == strlen(b->nick) &&
+	    memcmp(m->u.presence.nick.p, b->nick, m->u.presence.nick.len) == 0) {
+		int ok;
+		unsigned room = room_of_name(m->u.presence.room.p, m->u.presence.room.len, &ok);
+		struct member *mb = ok ? member_of(b, room) : NULL;
+
+		if (mb && mb->joined) {
+			mb->joined = 0;
+			mb->leaving = 0;
+			b->joined--;
+			room_members[room]--;
+			bot_timer_arm(b, SWARM_REJOIN_DELAY);
+		}
+	}
+}
+
+/* Decode one server frame with the public codec and act on it. */
+static void
+on_frame(struct bot *b, const struct wire_frame *f, uint64_t now_ns)
+{
+	struct wire_msg m;
+	int r = wire_decode(f->type, f->payload, f->len, &m);
+
+	if (r < 0) {
+		/* A later server's new frame types are skipped (protocol 4.2). */
+		if (r == -2)
+			st.unknown_frames++;
+		else
+			st.bad_payload++;
+		return;
+	}
+	switch (m.type) {
+	case WIRE_MESSAGE:
+		on_message(b, &m, now_ns);
+		break;
+	case WIRE_ACK:
+		on_ack(b, &m);
+		break;
+	case WIRE_PRESENCE:
+		on_presence_frame(b, &m);
+		break;
+	case WIRE_SUMMARY:
+		on_summary(&m);
+		break;
+	case WIRE_WELCOME:
+		if (m.u.welcome.max_frame)
+			max_frame = m.u.welcome.max_frame;
+		connecting--;
+		start_joins(b);
+		break;
+	case WIRE_JOINED:
+	case WIRE_NAMES:
+		break; /* membership is known from our own side */
+	case WIRE_HISTORY_END: {
+		int ok;
+		unsigned room = room_of_name(m.u.history_end.room.p, m.u.history_end.room.len, &ok);
+		struct member *mb = ok ? member_of(b, room) : NULL;
+
+		if (mb && mb->joining)
+			member_joined(b, mb, m.u.history_end.epoch, m.u.history_end.last_seq,
+			              m.u.history_end.flags);
+		break;
+	}
+	case WIRE_PING:
+		SEND(b, 16, wire_enc_ping(&w_, WIRE_PONG, m.u.ping.token));
+		break;
+	case WIRE_PONG:
+		if (m.u.ping.token == barrier_token && phase == 4 && barrier_left > 0)
+			barrier_left--;
+		break;
+	case WIRE_ERROR:
+		on_error(b, &m);
+		break;
+	case WIRE_BYE:
+		if (m.u.bye.reason < WIRE_R_COUNT && m.u.bye.reason != WIRE_R_NONE &&
+		    !b->drop_seen) {
+			b->drop_seen = 1;
+			st.drops[m.u.bye.reason]++;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Count a bot's own unacked requests and DMs as the server's to explain. */
+static void
+forget_pending(struct bot *b)
+{
+	st.unacked_at_drop += b->pend_len;
+	b->pend_len = 0;
+	b->pend_head = 0;
+}
+
+static void
+bot_close(struct bot *b, int reason)
+{
+	unsigned i;
+
+	if (b->fd < 0)
+		return;
+	if (reason == WIRE_R_RESET && b->closing) {
+		struct linger lg = {1, 0};
+
+		(void)setsockopt(b->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	ev_io_stop(loop, &b->io);
+	close(b->fd);
+	b->fd = -1;
+	if (b->state == BOT_READY)
+		ready--;
+	if (b->state == BOT_HELLO || b->state == BOT_CONNECTING)
+		connecting--;
+	live--;
+	for (i = 0; i < b->nmembers; i++) {
+		struct member *m = &b->members[i];
+
+		if (m->joined)
+			room_members[m->room]--;
+		m->joined = m->joining = m->leaving = 0;
+		m->nhist = 0;
+	}
+	b->joined = 0;
+	b->state = BOT_IDLE;
+	b->inlen = 0;
+	b->outlen = 0;
+	b->inflight = 0;
+	forget_pending(b);
+	if (!b->closing && !b->drop_seen && phase < 5) {
+		b->drop_seen = 1;
+		st.drops[reason < WIRE_R_COUNT ? reason : WIRE_R_CLOSED]++;
+	}
+	/* Reconnect (with cursors) while the run goes on. */
+	if (phase >= 1 && phase <= 3 && b->closing) {
+		b->tries = 0;
+		bot_timer_arm(b, SWARM_RECONNECT_DELAY);
+	}
+}
+
+/* A connection attempt failed: try again a little later, a few times. */
+static void
+bot_retry(struct bot *b)
+{
+	st.conn_errors++;
+	if (++b->tries < SWARM_CONNECT_RETRIES)
+		bot_timer_arm(b, SWARM_RECONNECT_DELAY);
+}
+
+static void
+bot_input(struct bot *b, const uint8_t *p, size_t len, uint64_t now_ns)
+{
+	size_t off = 0;
+
+	for (;;) {
+		struct wire_frame f;
+		size_t used;
+		enum wire_status s =
+		        wire_frame_next(p + off, len - off, WIRE_FRAME_MAX_HARD, &f, &used);
+
+		if (s != WIRE_OK) {
+			if (s == WIRE_TOO_LARGE) {
+				st.bad_payload++;
+				bot_close(b, WIRE_R_PROTOCOL_ERROR);
+				return;
+			}
+			break;
+		}
+		on_frame(b, &f, now_ns);
+		if (b->fd < 0)
+			return;
+		off += used;
+	}
+	if (off < len) {
+		size_t left = len - off;
+
+		if (b->in == NULL)
+			b->in = xcalloc(1, (size_t)WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN);
+		if (p != NULL)
+			memmove(b->in, p + off, left);
+		b->inlen = left;
+	} else {
+		b->inlen = 0;
+	}
+}
+
+static void
+bot_read(struct bot *b)
+{
+	ssize_t n;
+	uint64_t now_ns;
+
+	if (b->inlen) {
+		n = read(b->fd, b->in + b->inlen,
+		         (size_t)WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN - b->inlen);
+	} else {
+		n = read(b->fd, scratch, SWARM_READ_CHUNK);
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		bot_close(b, errno == ECONNRESET ? WIRE_R_RESET : WIRE_R_CLOSED);
+		return;
+	}
+	if (n == 0) {
+		bot_close(b, WIRE_R_CLOSED);
+		return;
+	}
+	now_ns = mono_ns();
+	if (b->inlen)
+		bot_input(b, b->in, b->inlen + (size_t)n, now_ns);
+	else
+		bot_input(b, scratch, (size_t)n, now_ns);
+}
+
+static void
+io_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct bot *b = (struct bot *)(void *)w;
+
+	(void)l;
+	if (b->state == BOT_CONNECTING && (revents & EV_WRITE)) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err) {
+			b->drop_seen = 1; /* our failure, not a server drop */
+			bot_close(b, WIRE_R_CLOSED);
+			bot_retry(b);
+			return;
+		}
+		b->state = BOT_HELLO;
+		SEND(b, 64,
+		     (wire_put_bytes(&w_, WIRE_PREFACE, WIRE_PREFACE_LEN),
+		      wire_enc_hello(&w_, b->nick, strlen(b->nick))));
+		flush_bot(b);
+		return;
+	}
+	if (revents & EV_READ)
+		bot_read(b);
+	if (b->fd >= 0 && (revents & EV_WRITE))
+		flush_bot(b);
+}
+
+/* Open b's connection (from its source address, if any); a failure here
+ * or later in io_cb() is retried by bot_retry(). */
+static void
+bot_connect(struct bot *b)
+{
+	int fd, one = 1;
+
+	fd = socket(opt.server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		bot_retry(b);
+		return;
+	}
+	if (opt.server.ss_family == AF_INET && opt.nsources) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+#ifdef IP_BIND_ADDRESS_NO_PORT
+		/* Pick the port at connect(), per destination, not at bind(). */
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+		if (bind(fd, (struct sockaddr *)&opt.sources[b->src], sizeof(opt.sources[0])) < 0) {
+			close(fd);
+			bot_retry(b);
+			return;
+		}
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&opt.server, opt.server_len) < 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		bot_retry(b);
+		return;
+	}
+	b->fd = fd;
+	b->closing = 0;
+	b->drop_seen = 0;
+	b->refused = 0;
+	b->state = BOT_CONNECTING;
+	if (b->gen)
+		snprintf(b->nick, sizeof(b->nick), "b%u-%u", b->id + opt.id_offset, b->gen);
+	else
+		snprintf(b->nick, sizeof(b->nick), "b%u", b->id + opt.id_offset);
+	connecting++;
+	live++;
+	/* Writable means connected; flush_bot() drops EV_WRITE once the queue
+	 * is empty, or epoll would report every idle bot on every turn. */
+	b->want_write = 1;
+	ev_io_init(&b->io, io_cb, fd, EV_READ | EV_WRITE);
+	ev_io_start(loop, &b->io);
+}
+
+/* Reconnect after a churn drop, or rejoin after a churn part. */
+static void
+bot_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct bot *b = (struct bot *)(void *)((char *)w - offsetof(struct bot, timer));
+	unsigned i;
+
+	(void)l;
+	(void)revents;
+	if (phase > 3)
+		return;
+	if (b->fd < 0) {
+		b->gen++;
+		bot_connect(b);
+		return;
+	}
+	for (i = 0; i < b->nmembers; i++) {
+		struct member *m = &b->members[i];
+
+		if (!m->joined && !m->joining && !m->leaving)
+			send_join(b, m);
+	}
+	if (b->state == BOT_READY && b->joined < b->nmembers) {
+		/* Still ready for its other rooms; the rejoin completes later. */
+	}
+}
+
+/* ---- churn ---- */
+
+static void
+churn_one(void)
+{
+	struct bot *b = &bots[(unsigned)(rnd() * opt.bots) % opt.bots];
+	unsigned i;
+
+	if (b->state != BOT_READY)
+		return;
+	if (rnd() < 0.5) {
+		/* Leave one room and come back with a cursor. */
+		for (i = 0; i < b->nmembers; i++) {
+			struct member *m = &b->members[(b->next_room + i) % b->nmembers];
+			char name[16];
+			int n;
+
+			if (!m->joined || m->leaving)
+				continue;
+			n = snprintf(name, sizeof(name), "r%u", m->room);
+			m->leaving = 1;
+			SEND(b, 32, wire_enc_part(&w_, name, (size_t)n));
+			st.churn_part++;
+			return;
+		}
+		return;
+	}
+	/* Drop abruptly with a reset; reconnect and rejoin with cursors. */
+	b->closing = 1;
+	st.churn_drop++;
+	bot_close(b, WIRE_R_RESET);
+}
+
+/* ---- phases ---- */
+
+static void report_progress(void);
+
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	/* The prepare watcher does the sending; waking up is enough. */
+	if (opt.churn > 0 && sending()) {
+		double expect = opt.churn * SWARM_TICK;
+
+		while (expect > 0) {
+			if (rnd() < expect)
+				churn_one();
+			expect -= 1;
+		}
+	}
+}
+
+/* Close the current second of the window as a sample, and add its
+ * latencies to the window's histogram.  last: the window
+ * ended, and a stub shorter than SWARM_SAMPLE_MIN joins the sample before
+ * it rather than make a point of its own from a few deliveries. */
+static void
+sample_take(double now, int last)
+{
+	double dt = now - st.sample_t;
+	struct sample *s;
+
+	latency_merge(&st.lat, &st.lat_sec);
+	if (last && dt < SWARM_SAMPLE_MIN && st.nsamples > 0) {
+		s = &st.samples[st.nsamples - 1];
+		latency_merge(&st.lat_last, &st.lat_sec);
+	} else {
+		if (st.nsamples == st.capsamples) {
+			st.capsamples = st.capsamples ? st.capsamples * 2 : 64;
+			st.samples = xrealloc(st.samples, st.capsamples * sizeof(*st.samples));
+		}
+		s = &st.samples[st.nsamples++];
+		memset(s, 0, sizeof(*s));
+		st.lat_last = st.lat_sec;
+	}
+	s->t = now - t_start;
+	s->dt += dt;
+	s->deliveries += st.delivered_window - st.sample_delivered;
+	s->publishes += st.acked_window - st.sample_acked;
+	s->nlat = st.lat_last.count;
+	s->p50 = latency_quantile(&st.lat_last, 0.5);
+	s->p99 = latency_quantile(&st.lat_last, 0.99);
+	s->max = latency_quantile(&st.lat_last, 1);
+	st.sample_t = now;
+	st.sample_delivered = st.delivered_window;
+	st.sample_acked = st.acked_window;
+}
+
+/* Once a second (aligned to the measured window once it starts): the
+ * progress line, a sample, and the stranded-deliveries reset. */
+static void
+second_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	if (phase == 2)
+		sample_take(ev_now(loop), 0);
+	if (tty)
+		report_progress();
+	/* Unlimited mode counts deliveries in flight; churn can strand some
+	 * (a receiver gone mid-flight), so a silent second resets them. */
+	if (st.sec_recv == 0 && opt.rate == 0) {
+		unsigned i;
+
+		for (i = 0; i < opt.senders; i++)
+			bots[i].inflight = 0;
+	}
+	latency_init(&st.lat_sec);
+	st.sec_sent = st.sec_recv = 0;
+}
+
+/* Start the next bots' connections, up to --burst at once, in order. */
+static void
+start_setup(void)
+{
+	for (; setup_started < opt.bots && connecting < opt.burst; setup_started++) {
+		struct bot *b = &bots[setup_started];
+
+		b->tries = 1;
+		bot_connect(b);
+	}
+}
+
+/* Setup is over when every bot is ready or never will be: it gave up
+ * connecting, the server closed it (a limit, say), or it refused a join. */
+static int
+setup_settled(void)
+{
+	unsigned i;
+
+	if (ready == opt.bots)
+		return 1;
+	if (connecting > 0 || setup_started < opt.bots)
+		return 0;
+	for (i = 0; i < opt.bots; i++) {
+		const struct bot *b = &bots[i];
+
+		if (b->state == BOT_READY || (b->fd < 0 && !ev_is_active(&b->timer)))
+			continue;
+		if (b->state == BOT_JOINING && b->refused > 0 &&
+		    b->joined + b->refused >= b->nmembers)
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* Align the one-second timer, and the samples, to the measured window. */
+static void
+window_start(double now)
+{
+	t_start = now;
+	latency_init(&st.lat);
+	latency_init(&st.lat_sec);
+	st.sec_sent = st.sec_recv = 0;
+	st.sample_t = now;
+	st.sample_delivered = st.delivered_window;
+	st.sample_acked = st.acked_window;
+	ev_timer_stop(loop, &second);
+	ev_timer_set(&second, 1, 1);
+	ev_timer_start(loop, &second);
+}
+
+static void barrier(void);
+
+static void
+phase_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	double now = ev_now(loop);
+
+	(void)w;
+	(void)revents;
+	switch (phase) {
+	case 0: /* setup: keep connecting until every bot is ready */
+		start_setup();
+		if (setup_settled() || now - t_ready > SWARM_SETUP_TIMEOUT) {
+			phase = 1;
+			t_ready = now;
+			ready_at_start = ready;
+			ev_timer_set(&phase_timer, opt.warmup, 0);
+		} else {
+			ev_timer_set(&phase_timer, 0.01, 0);
+		}
+		break;
+	case 1: /* warm-up over: measure */
+		phase = 2;
+		window_start(now);
+		if (opt.server_pid > 0) {
+			/* After the warm-up, so that the connections have settled. */
+			rss_setup = proc_rss_kb(opt.server_pid);
+			server_cpu0 = proc_cpu(opt.server_pid);
+		}
+		ev_timer_set(&phase_timer, opt.duration, 0);
+		break;
+	case 2: /* measured: stop talking, let in-flight messages land */
+		phase = 3;
+		t_end = now;
+		sample_take(now, 1);
+		if (opt.server_pid > 0) {
+			server_cpu1 = proc_cpu(opt.server_pid);
+			rss_end = proc_rss_kb(opt.server_pid);
+		}
+		ev_timer_set(&phase_timer, 0.01, 0);
+		t_ready = now;
+		break;
+	case 3: { /* draining: wait for every ACK */
+		unsigned i, waiting = 0;
+
+		for (i = 0; i < opt.bots; i++)
+			waiting += bots[i].fd >= 0 && bots[i].pend_len > 0;
+		if (waiting == 0 || now - t_ready > opt.grace) {
+			barrier();
+			t_ready = now;
+		}
+		ev_timer_set(&phase_timer, 0.01, 0);
+		break;
+	}
+	case 4: /* barrier: every bot's PONG means its queue is flushed */
+		if (barrier_left == 0 || now - t_ready > opt.grace) {
+			phase = 5;
+			ev_break(l, EVBREAK_ALL);
+			return;
+		}
+		ev_timer_set(&phase_timer, 0.01, 0);
+		break;
+	default:
+		return;
+	}
+	ev_timer_start(loop, &phase_timer);
+}
+
+static void
+barrier(void)
+{
+	unsigned i;
+
+	phase = 4;
+	barrier_left = 0;
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->fd >= 0 && b->state >= BOT_JOINING) {
+			SEND(b, 16, wire_enc_ping(&w_, WIRE_PING, barrier_token));
+			barrier_left++;
+		}
+	}
+}
+
+static void
+sigint_cb(struct ev_loop *l, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	fprintf(stderr, "\nchatd-swarm: interrupted\n");
+	interrupted = 1;
+	if (phase == 2) {
+		/* Report the part of the window that was measured. */
+		t_end = ev_now(loop);
+		sample_take(t_end, 1);
+	}
+	phase = 5;
+	ev_break(l, EVBREAK_ALL);
+}
+
+/* ---- reporting ---- */
+
+static void
+report_progress(void)
+{
+	fprintf(stderr, "\r%-8s conns %u/%u  sent/s %llu  recv/s %llu  p99 %.2f ms  errors %llu   ",
+	        phase == 0   ? "setup"
+	        : phase == 1 ? "warmup"
+	        : phase == 2 ? "measure"
+	                     : "drain",
+	        ready, opt.bots, (unsigned long long)st.sec_sent, (unsigned long long)st.sec_recv,
+	        latency_quantile(&st.lat_sec, 0.99) / 1e6,
+	        (unsigned long long)st.errors + (unsigned long long)st.conn_errors);
+}
+
+static uint64_t
+tail_loss(void)
+{
+	uint64_t lost = 0;
+	unsigned i, k;
+
+	/* Messages at the end of a room that a member never saw: the gap
+	 * check only notices a missing message when a later one arrives. */
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->fd < 0 || b->state < BOT_JOINING)
+			continue;
+		for (k = 0; k < b->nmembers; k++) {
+			struct member *m = &b->members[k];
+
+			if (m->joined && m->epoch == room_epoch[m->room] && m->st.next &&
+			    m->st.next <= room_last[m->room])
+				lost += room_last[m->room] + 1 - m->st.next;
+		}
+	}
+	return lost;
+}
+
+static void
+dm_final(void)
+{
+	size_t i;
+
+	for (i = 0; i < dm_cap; i++) {
+		struct dm_ent *e = &dms[i];
+
+		if (!e->key)
+			continue;
+		if (e->acked && bots[e->to].gen == e->to_gen && bots[e->to].fd >= 0)
+			st.dm_lost++;
+		else if (e->acked)
+			st.dm_accounted++;
+	}
+}
+
+/* The run's figures, computed once for the text, JSON and HTML reports. */
+struct summary {
+	double dur;      /* measured seconds */
+	double pub, del; /* publishes and deliveries a second in the window */
+	double cpu;      /* server CPU seconds in the window (--server-pid) */
+	double lat[5];   /* p50, p90, p99, p99.9 and max, in ms */
+	uint64_t tail;   /* messages at the end of a room that a member never saw */
+	uint64_t lost, dup;
+	unsigned nfails;                  /* may exceed SWARM_MAX_FAILS */
+	char fails[SWARM_MAX_FAILS][128]; /* why it failed, one FAILED line each */
+	char hints[SWARM_ERR_KINDS][320]; /* per error kind; empty: no hint */
+};
+
+/* A server limit that an ERROR can name, and what the swarm can change so
+ * as not to meet it (the server's side is always: raise the option). */
+struct limit_hint {
+	const char *option; /* the server option, as the ERROR text names it */
+	uint16_t code;      /* the error a refusal by it carries */
+	uint8_t zero_off;   /* 0 turns the limit off */
+	const char *swarm;  /* the swarm's way round it; NULL: hint_per_ip() */
+};
+
+static const struct limit_hint limit_hints[] = {
+        {"max-conns-per-ip", WIRE_E_SERVER_FULL, 1, NULL},
+        {"max-conns", WIRE_E_SERVER_FULL, 1, "run fewer --bots"},
+        {"max-rooms", WIRE_E_TOO_MANY_ROOMS, 1, "lower --rooms-per-bot or --sender-rooms"},
+        {"max-members", WIRE_E_ROOM_FULL, 1, "raise --rooms, so that fewer bots share a room"},
+        {"max-rooms-total", WIRE_E_ROOM_LIMIT, 1, "lower --rooms"},
+        {"max-text", WIRE_E_TEXT_TOO_LONG, 0, "lower --payload"},
+        {"max-frame", WIRE_E_FRAME_TOO_LARGE, 0, "lower --payload"},
+        {"handshake-timeout", WIRE_E_HANDSHAKE_TIMEOUT, 0, "lower --burst"},
+};
+
+static void summary_fail(struct summary *s, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* Record why the run failed.  Every FAILED line comes from here, and any
+ * one of them makes the exit status 1. */
+static void
+summary_fail(struct summary *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->nfails < SWARM_MAX_FAILS) {
+		va_start(ap, fmt);
+		vsnprintf(s->fails[s->nfails], sizeof(s->fails[0]), fmt, ap);
+		va_end(ap);
+	}
+	s->nfails++;
+}
+
+/* The protocol's name of an error code (docs/protocol.md, section 7). */
+static const char *
+err_name(uint16_t code)
+{
+	static const struct {
+		uint16_t code;
+		const char *name;
+	} names[] = {
+	        {WIRE_E_BAD_PREFACE, "BAD_PREFACE"},
+	        {WIRE_E_BAD_VERSION, "BAD_VERSION"},
+	        {WIRE_E_FRAME_TOO_LARGE, "FRAME_TOO_LARGE"},
+	        {WIRE_E_MALFORMED, "MALFORMED"},
+	        {WIRE_E_HANDSHAKE_TIMEOUT, "HANDSHAKE_TIMEOUT"},
+	        {WIRE_E_SERVER_FULL, "SERVER_FULL"},
+	        {WIRE_E_UNKNOWN_TYPE, "UNKNOWN_TYPE"},
+	        {WIRE_E_NOT_REGISTERED, "NOT_REGISTERED"},
+	        {WIRE_E_ALREADY_REGISTERED, "ALREADY_REGISTERED"},
+	        {WIRE_E_NICK_INVALID, "NICK_INVALID"},
+	        {WIRE_E_NICK_TAKEN, "NICK_TAKEN"},
+	        {WIRE_E_ROOM_INVALID, "ROOM_INVALID"},
+	        {WIRE_E_TEXT_INVALID, "TEXT_INVALID"},
+	        {WIRE_E_TEXT_TOO_LONG, "TEXT_TOO_LONG"},
+	        {WIRE_E_NOT_IN_ROOM, "NOT_IN_ROOM"},
+	        {WIRE_E_ALREADY_IN_ROOM, "ALREADY_IN_ROOM"},
+	        {WIRE_E_NO_SUCH_ROOM, "NO_SUCH_ROOM"},
+	        {WIRE_E_NO_SUCH_USER, "NO_SUCH_USER"},
+	        {WIRE_E_TOO_MANY_ROOMS, "TOO_MANY_ROOMS"},
+	        {WIRE_E_ROOM_FULL, "ROOM_FULL"},
+	        {WIRE_E_ROOM_LIMIT, "ROOM_LIMIT"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].code == code)
+			return names[i].name;
+	return "UNKNOWN";
+}
+
+/* The server option an ERROR text names in parentheses, as in
+ * "... (max-conns-per-ip)", copied into opt; 0 if it names none. */
+static int
+err_option(const char *text, char *optname, size_t n)
+{
+	const char *open = strrchr(text, '('), *p;
+
+	if (open == NULL)
+		return 0;
+	for (p = open + 1; (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'; p++)
+		;
+	if (*p != ')' || p == open + 1 || (size_t)(p - open - 1) >= n)
+		return 0;
+	memcpy(optname, open + 1, (size_t)(p - open - 1));
+	optname[p - open - 1] = '\0';
+	return 1;
+}
+
+/* The limit's value in an ERROR text: its first number, 0 if none. */
+static unsigned long
+err_limit_value(const char *text)
+{
+	while (*text && (*text < '0' || *text > '9'))
+		text++;
+	return strtoul(text, NULL, 10);
+}
+
+/* The swarm's way round a per-address limit depends on the addresses it
+ * can use: on ::1 there is one, on 127.0.0.0/8 as many as it likes. */
+static void
+hint_per_ip(unsigned long limit, char *buf, size_t n)
+{
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&opt.server;
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&opt.server;
+	unsigned long per = limit ? limit : SWARM_PER_SOURCE;
+	unsigned long need = (opt.bots + per - 1) / per;
+
+	if (opt.server.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
+		snprintf(buf, n,
+		         "or reach it over 127.0.0.1: on ::1 the swarm has one source address, "
+		         "so it cannot spread its %u bots",
+		         opt.bots);
+	else if (opt.server.ss_family == AF_INET6)
+		snprintf(buf, n, "or reach it over IPv4 with --sources (%lu bots at most on each)",
+		         per);
+	else if (need > SWARM_MAX_SOURCES)
+		snprintf(buf, n,
+		         "or run several swarms with --id-offset, each with its own --sources "
+		         "(%lu addresses are needed, %d at most per swarm)",
+		         need, SWARM_MAX_SOURCES);
+	else if ((ntohl(v4->sin_addr.s_addr) >> 24) == 127)
+		snprintf(buf, n, "or spread the bots thinner with --sources 127.0.0.1-127.0.0.%lu",
+		         need);
+	else
+		snprintf(buf, n, "or spread the bots over %lu local addresses with --sources",
+		         need);
+}
+
+/* The hint for an ERROR that a server limit caused, into buf; 0 when it
+ * is not such an ERROR. */
+static int
+err_hint(const struct err_kind *e, char *buf, size_t n)
+{
+	const struct limit_hint *h = NULL;
+	char name[40], swarm[200];
+	unsigned long limit = err_limit_value(e->text);
+	size_t i;
+	int named = err_option(e->text, name, sizeof(name));
+
+	for (i = 0; i < sizeof(limit_hints) / sizeof(limit_hints[0]); i++) {
+		if (named ? strcmp(limit_hints[i].option, name) == 0
+		          : limit_hints[i].code == e->code) {
+			h = &limit_hints[i];
+			break;
+		}
+	}
+	if (h == NULL && !named)
+		return 0;
+	if (h == NULL) {
+		snprintf(buf, n, "chatd's --%s refused these: raise it on the server", name);
+		return 1;
+	}
+	if (h->swarm == NULL)
+		hint_per_ip(limit, swarm, sizeof(swarm));
+	else
+		snprintf(swarm, sizeof(swarm), "or %s", h->swarm);
+	if (limit)
+		snprintf(buf, n, "chatd's --%s (%lu) refused these: raise it%s, %s", h->option,
+		         limit, h->zero_off ? " (0: no limit)" : "", swarm);
+	else
+		snprintf(buf, n, "chatd's --%s refused these: raise it%s, %s", h->option,
+		         h->zero_off ? " (0: no limit)" : "", swarm);
+	return 1;
+}
+
+/* Gather the figures, and the reasons for failure, once. */
+static void
+summary_compute(struct summary *s)
+{
+	unsigned i, senders = opt.senders < opt.bots ? opt.senders : opt.bots;
+
+	memset(s, 0, sizeof(*s));
+	s->dur = t_end > t_start ? t_end - t_start : 0;
+	s->pub = s->dur > 0 ? (double)st.acked_window / s->dur : 0;
+	s->del = s->dur > 0 ? (double)st.delivered_window / s->dur : 0;
+	s->cpu = server_cpu1 - server_cpu0;
+	s->lat[0] = (double)latency_quantile(&st.lat, 0.5) / 1e6;
+	s->lat[1] = (double)latency_quantile(&st.lat, 0.9) / 1e6;
+	s->lat[2] = (double)latency_quantile(&st.lat, 0.99) / 1e6;
+	s->lat[3] = (double)latency_quantile(&st.lat, 0.999) / 1e6;
+	s->lat[4] = (double)latency_quantile(&st.lat, 1) / 1e6;
+	s->tail = tail_loss();
+	for (i = 0; i < opt.bots; i++)
+		st.unacked_end += bots[i].fd >= 0 ? bots[i].pend_len : 0;
+	dm_final();
+	s->lost = st.chk.lost + s->tail + st.dm_lost + st.unacked_end;
+	s->dup = st.chk.dup + st.dm_dup;
+	for (i = 0; i < st.nerrk; i++)
+		if (!err_hint(&st.errk[i], s->hints[i], sizeof(s->hints[i])))
+			s->hints[i][0] = '\0';
+
+	if (interrupted)
+		summary_fail(s, "interrupted before the end of the run");
+	if (ready_at_start < opt.bots)
+		summary_fail(s, "only %u of %u bots became ready", ready_at_start, opt.bots);
+	if (s->lost)
+		summary_fail(s, "%llu messages lost", (unsigned long long)s->lost);
+	if (s->dup)
+		summary_fail(s, "%llu messages duplicated", (unsigned long long)s->dup);
+	if (st.chk.reordered)
+		summary_fail(s, "%llu messages reordered", (unsigned long long)st.chk.reordered);
+	if (st.misrouted)
+		summary_fail(s, "%llu messages misrouted", (unsigned long long)st.misrouted);
+	if (st.bad_payload)
+		summary_fail(s, "%llu malformed frames or payloads",
+		             (unsigned long long)st.bad_payload);
+	if (st.err_unexpected)
+		summary_fail(s, "%llu ERROR frames refused the swarm's requests",
+		             (unsigned long long)st.err_unexpected);
+	if (!opt.idle && opt.rate > 0 && s->dur > 0 && s->pub < 0.9 * opt.rate * senders)
+		summary_fail(s, "sent %.0f/s, below 90%% of the target rate", s->pub);
+	if (!opt.idle && opt.rate == 0 && senders > 0 && s->dur > 0 && st.acked_window == 0)
+		summary_fail(s, "no message was acknowledged in the measured window");
+}
+
+/* The report on standard output, one line per subject. */
+static void
+report_text(const struct summary *s)
+{
+	unsigned i, k;
+
+	if (tty)
+		fputc('\n', stderr);
+	printf("chatd-swarm: %u bots, %u rooms (%u per bot), %u senders, payload %u bytes, %s\n",
+	       opt.bots, opt.rooms, opt.rooms_per_bot, opt.senders, opt.payload,
+	       opt.idle       ? "idle"
+	       : opt.rate > 0 ? "fixed rate"
+	                      : "unlimited");
+	if (opt.sources_auto && opt.nsources > 1)
+		printf("  sources     %u loopback addresses, %d bots at most on each\n",
+		       opt.nsources, SWARM_PER_SOURCE);
+	printf("  window      %.2f s measured after %.1f s warm-up\n", s->dur, opt.warmup);
+	printf("  bots ready  %u of %u, connection errors %llu\n", ready_at_start, opt.bots,
+	       (unsigned long long)st.conn_errors);
+	printf("  throughput  %.0f publishes/s, %.0f deliveries/s\n", s->pub, s->del);
+	printf("  latency     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (%llu "
+	       "samples)\n",
+	       s->lat[0], s->lat[1], s->lat[2], s->lat[3], s->lat[4],
+	       (unsigned long long)st.lat.count);
+	printf("  totals      sent %llu, acked %llu, delivered %llu, history %llu\n",
+	       (unsigned long long)st.sent, (unsigned long long)st.acked,
+	       (unsigned long long)st.delivered, (unsigned long long)st.history);
+	printf("  checks      lost %llu (gaps %llu, tail %llu, direct %llu, unacked %llu), "
+	       "duplicated %llu, reordered %llu, misrouted %llu, bad payload %llu\n",
+	       (unsigned long long)s->lost, (unsigned long long)st.chk.lost,
+	       (unsigned long long)s->tail, (unsigned long long)st.dm_lost,
+	       (unsigned long long)st.unacked_end, (unsigned long long)s->dup,
+	       (unsigned long long)st.chk.reordered, (unsigned long long)st.misrouted,
+	       (unsigned long long)st.bad_payload);
+	printf("  accounted   missed with the server's word %llu, unacked at our drops %llu, "
+	       "direct to dropped bots %llu\n",
+	       (unsigned long long)st.chk.missed_announced, (unsigned long long)st.unacked_at_drop,
+	       (unsigned long long)st.dm_accounted);
+	printf("  churn       parts %llu, resets %llu\n", (unsigned long long)st.churn_part,
+	       (unsigned long long)st.churn_drop);
+	if (st.unknown_frames)
+		printf("  skipped     %llu frames of types this swarm does not know\n",
+		       (unsigned long long)st.unknown_frames);
+	printf("  drops      ");
+	for (i = 1; i < WIRE_R_COUNT; i++)
+		printf(" %s %llu%s", wire_reason_name((uint8_t)i), (unsigned long long)st.drops[i],
+		       i + 1 < WIRE_R_COUNT ? "," : "\n");
+	printf("  errors      %llu ERROR frames%s\n", (unsigned long long)st.errors,
+	       st.errors ? ":" : "");
+	for (i = 0; i < st.nerrk; i++) {
+		const struct err_kind *e = &st.errk[i];
+
+		printf("              %llu x %u %s \"%s\"%s\n", (unsigned long long)e->count,
+		       e->code, err_name(e->code), e->text,
+		       e->expected ? " (expected with churn)" : "");
+	}
+	if (st.err_other)
+		printf("              %llu more, of other kinds\n",
+		       (unsigned long long)st.err_other);
+	for (i = 0; i < st.nerrk; i++) {
+		/* One hint per distinct advice: several addresses may meet one limit. */
+		for (k = 0; k < i && strcmp(s->hints[k], s->hints[i]) != 0; k++)
+			;
+		if (s->hints[i][0] && k == i)
+			printf("  hint        %s\n", s->hints[i]);
+	}
+	if (opt.server_pid > 0) {
+		printf("  server      cpu %.2f s in the window (%.0f%% of a core), %.1f ns per "
+		       "delivery;"
+		       " rss %ld KiB before, %ld after setup, %ld at end",
+		       s->cpu, s->dur > 0 ? 100 * s->cpu / s->dur : 0,
+		       st.delivered_window ? 1e9 * s->cpu / (double)st.delivered_window : 0,
+		       rss_before, rss_setup, rss_end);
+		if (opt.bots)
+			printf(", %.0f bytes per bot",
+			       (double)(rss_setup - rss_before) * 1024 / opt.bots);
+		printf("\n");
+	}
+	for (i = 0; i < s->nfails && i < SWARM_MAX_FAILS; i++)
+		printf("  FAILED: %s\n", s->fails[i]);
+	printf("  result      %s\n", s->nfails ? "FAIL" : "ok");
+	fflush(stdout);
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped. */
+static void
+json_str(FILE *f, const char *p)
+{
+	fputc('"', f);
+	for (; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* The --json report: the same figures, with the errors and failures. */
+static void
+report_json(FILE *j, const struct summary *s)
+{
+	unsigned i;
+
+	fprintf(j,
+	        "{\"bots\":%u,\"rooms\":%u,\"rooms_per_bot\":%u,\"senders\":%u,\"payload\":%u,"
+	        "\"rate\":%g,\"window\":%u,\"sources\":%u,\"duration_s\":%.3f,\"ready\":%u,"
+	        "\"publishes_per_s\":%.1f,\"deliveries_per_s\":%.1f,"
+	        "\"latency_ms\":{\"p50\":%.4f,\"p90\":%.4f,\"p99\":%.4f,\"p999\":%.4f,"
+	        "\"max\":%.4f,\"samples\":%llu},"
+	        "\"sent\":%llu,\"acked\":%llu,\"delivered\":%llu,\"history\":%llu,"
+	        "\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%llu,\"misrouted\":%llu,"
+	        "\"bad_payload\":%llu,\"missed_announced\":%llu,\"unacked_at_drop\":%llu,"
+	        "\"connection_errors\":%llu,\"error_frames\":%llu,\"unexpected_errors\":%llu,"
+	        "\"unknown_frames\":%llu,\"churn_parts\":%llu,\"churn_resets\":%llu,"
+	        "\"drops\":{",
+	        opt.bots, opt.rooms, opt.rooms_per_bot, opt.senders, opt.payload, opt.rate,
+	        opt.window, opt.nsources, s->dur, ready_at_start, s->pub, s->del, s->lat[0],
+	        s->lat[1], s->lat[2], s->lat[3], s->lat[4], (unsigned long long)st.lat.count,
+	        (unsigned long long)st.sent, (unsigned long long)st.acked,
+	        (unsigned long long)st.delivered, (unsigned long long)st.history,
+	        (unsigned long long)s->lost, (unsigned long long)s->dup,
+	        (unsigned long long)st.chk.reordered, (unsigned long long)st.misrouted,
+	        (unsigned long long)st.bad_payload, (unsigned long long)st.chk.missed_announced,
+	        (unsigned long long)st.unacked_at_drop, (unsigned long long)st.conn_errors,
+	        (unsigned long long)st.errors, (unsigned long long)st.err_unexpected,
+	        (unsigned long long)st.unknown_frames, (unsigned long long)st.churn_part,
+	        (unsigned long long)st.churn_drop);
+	for (i = 1; i < WIRE_R_COUNT; i++)
+		fprintf(j, "\"%s\":%llu%s", wire_reason_name((uint8_t)i),
+		        (unsigned long long)st.drops[i], i + 1 < WIRE_R_COUNT ? "," : "}");
+	fputs(",\"errors\":[", j);
+	for (i = 0; i < st.nerrk; i++) {
+		const struct err_kind *e = &st.errk[i];
+
+		fprintf(j, "%s{\"code\":%u,\"name\":\"%s\",\"text\":", i ? "," : "", e->code,
+		        err_name(e->code));
+		json_str(j, e->text);
+		fprintf(j, ",\"count\":%llu,\"expected\":%s", (unsigned long long)e->count,
+		        e->expected ? "true" : "false");
+		if (s->hints[i][0]) {
+			fputs(",\"hint\":", j);
+			json_str(j, s->hints[i]);
+		}
+		fputc('}', j);
+	}
+	fputs("],\"failures\":[", j);
+	for (i = 0; i < s->nfails && i < SWARM_MAX_FAILS; i++) {
+		if (i)
+			fputc(',', j);
+		json_str(j, s->fails[i]);
+	}
+	fputc(']', j);
+	if (opt.server_pid > 0)
+		fprintf(j,
+		        ",\"server\":{\"cpu_s\":%.3f,\"ns_per_delivery\":%.1f,"
+		        "\"rss_before_kb\":%ld,\"rss_setup_kb\":%ld,\"rss_end_kb\":%ld}",
+		        s->cpu,
+		        st.delivered_window ? 1e9 * s->cpu / (double)st.delivered_window : 0,
+		        rss_before, rss_setup, rss_end);
+	fprintf(j, ",\"result\":\"%s\"}\n", s->nfails ? "fail" : "ok");
+}
+
+/* ---- the HTML report ---- */
+
+#define CHART_W 760 /* SVG user units */
+#define CHART_H 260
+#define CHART_L 64 /* margins: the left one holds the y labels */
+#define CHART_R 16
+#define CHART_T 28 /* the top one holds the legend */
+#define CHART_B 40
+
+/* One line of a chart: a figure taken from each per-second sample. */
+struct chart_line {
+	const char *key;   /* its data-series name and its colour's CSS class */
+	const char *label; /* in the legend */
+	double (*value)(const struct sample *);
+};
+
+/* Deliveries a second in a sample. */
+static double
+sample_deliveries(const struct sample *s)
+{
+	return s->dt > 0 ? (double)s->deliveries / s->dt : 0;
+}
+
+/* Acknowledged publishes a second in a sample. */
+static double
+sample_publishes(const struct sample *s)
+{
+	return s->dt > 0 ? (double)s->publishes / s->dt : 0;
+}
+
+/* A sample's median latency, in ms. */
+static double
+sample_p50(const struct sample *s)
+{
+	return (double)s->p50 / 1e6;
+}
+
+/* A sample's 99th percentile latency, in ms. */
+static double
+sample_p99(const struct sample *s)
+{
+	return (double)s->p99 / 1e6;
+}
+
+/* Text into HTML, with the characters that could end it escaped. */
+static void
+html_text(FILE *f, const char *p)
+{
+	for (; *p; p++) {
+		switch (*p) {
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			fputc(*p, f);
+		}
+	}
+}
+
+/* The smallest 1, 2 or 5 times a power of ten at or above v: a round top
+ * for an axis. */
+static double
+nice_ceil(double v)
+{
+	double p;
+
+	if (!(v > 0) || !isfinite(v))
+		return 1;
+	p = pow(10, floor(log10(v)));
+	if (v <= p)
+		return p;
+	if (v <= 2 * p)
+		return 2 * p;
+	if (v <= 5 * p)
+		return 5 * p;
+	return 10 * p;
+}
+
+/* An axis label: short, with k and M for thousands and millions. */
+static void
+axis_label(double v, char *buf, size_t n)
+{
+	if (v >= 1e6)
+		snprintf(buf, n, "%gM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(buf, n, "%gk", v / 1e3);
+	else
+		snprintf(buf, n, "%g", v);
+}
+
+/* One chart of the per-second samples as inline SVG: a polyline per line,
+ * one point per sample at the middle of its second. */
+static void
+html_chart(FILE *f, const char *id, const char *title, const char *unit,
+           const struct chart_line *lines, unsigned nlines)
+{
+	const double pw = CHART_W - CHART_L - CHART_R, ph = CHART_H - CHART_T - CHART_B;
+	double span = st.nsamples ? st.samples[st.nsamples - 1].t : 0, top = 0, step;
+	size_t i;
+	unsigned k;
+
+	if (span <= 0)
+		span = 1;
+	for (k = 0; k < nlines; k++)
+		for (i = 0; i < st.nsamples; i++)
+			if (lines[k].value(&st.samples[i]) > top)
+				top = lines[k].value(&st.samples[i]);
+	top = nice_ceil(top);
+	fprintf(f, "<figure id=\"%s\">\n<figcaption>", id);
+	html_text(f, title);
+	fprintf(f,
+	        "</figcaption>\n<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+	        "height=\"%d\" role=\"img\" aria-label=\"",
+	        CHART_W, CHART_H, CHART_W, CHART_H);
+	html_text(f, title);
+	fputs("\">\n", f);
+	for (k = 0; k <= 4; k++) {
+		double y = CHART_T + ph - ph * k / 4;
+		char label[32];
+
+		axis_label(top * k / 4, label, sizeof(label));
+		fprintf(f,
+		        "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+		        "<text class=\"y\" x=\"%d\" y=\"%.1f\">%s</text>\n",
+		        CHART_L, y, CHART_L + pw, y, CHART_L - 6, y + 4, label);
+	}
+	step = nice_ceil(span / 10);
+	if (step < 1)
+		step = 1;
+	for (k = 0; k * step <= span + 1e-9; k++)
+		fprintf(f, "<text class=\"x\" x=\"%.1f\" y=\"%d\">%g</text>\n",
+		        CHART_L + pw * k * step / span, CHART_H - CHART_B + 16, k * step);
+	fprintf(f,
+	        "<text class=\"unit\" x=\"%d\" y=\"%d\">%s</text>"
+	        "<text class=\"unit\" x=\"%.1f\" y=\"%d\">seconds into the measured "
+	        "window</text>\n",
+	        4, 14, unit, CHART_L + pw / 2, CHART_H - 6);
+	for (k = 0; k < nlines; k++) {
+		fprintf(f, "<polyline class=\"line %s\" data-series=\"%s\" points=\"", lines[k].key,
+		        lines[k].key);
+		for (i = 0; i < st.nsamples; i++) {
+			const struct sample *sm = &st.samples[i];
+			double v = lines[k].value(sm);
+
+			fprintf(f, "%s%.1f,%.1f", i ? " " : "",
+			        CHART_L + pw * (sm->t - sm->dt / 2) / span,
+			        CHART_T + ph - ph * v / top);
+		}
+		fprintf(f,
+		        "\"/>\n<rect class=\"swatch %s\" x=\"%.1f\" y=\"8\" width=\"12\" "
+		        "height=\"12\"/><text x=\"%.1f\" y=\"18\">",
+		        lines[k].key, CHART_W - CHART_R - 120.0 * (nlines - k),
+		        CHART_W - CHART_R - 120.0 * (nlines - k) + 16);
+		html_text(f, lines[k].label);
+		fputs("</text>\n", f);
+	}
+	fputs("</svg>\n</figure>\n", f);
+}
+
+static void html_row(FILE *f, const char *key, const char *label, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* A row of a figures table, keyed (data-key) like the JSON report, so that
+ * a reader or a test can match the two. */
+static void
+html_row(FILE *f, const char *key, const char *label, const char *fmt, ...)
+{
+	char v[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	fprintf(f, "<tr data-key=\"%s\"><th>", key);
+	html_text(f, label);
+	fprintf(f, "</th><td class=\"n\">%s</td></tr>\n", v);
+}
+
+/* --report: one self-contained page (inline CSS and SVG, no scripts, no
+ * links out) with the charts over time, the totals and the checks. */
+static void
+report_html(FILE *f, const struct summary *s)
+{
+	static const struct chart_line rate_lines[] = {
+	        {"deliveries", "deliveries/s", sample_deliveries},
+	        {"publishes", "publishes/s", sample_publishes},
+	};
+	static const struct chart_line lat_lines[] = {
+	        {"p50", "p50", sample_p50},
+	        {"p99", "p99", sample_p99},
+	};
+	unsigned i;
+	size_t k;
+
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n", f);
+	fprintf(f, "<title>chatd-swarm: %u bots against ", opt.bots);
+	html_text(f, opt.server_text);
+	fputs("</title>\n<style>\n"
+	      "body{font:14px/1.4 sans-serif;margin:2em auto;max-width:52em;color:#222}\n"
+	      "table{border-collapse:collapse;margin:.5em 0 1.5em}\n"
+	      "th,td{padding:.15em .8em;border-bottom:1px solid #ddd;text-align:left}\n"
+	      "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+	      ".ok{color:#1b7a34}.fail{color:#c0261c;font-weight:bold}\n"
+	      "figure{margin:1em 0}figcaption{font-weight:bold}\n"
+	      "svg.chart{max-width:100%;height:auto;background:#fbfbfb;border:1px solid #ddd}\n"
+	      "svg text{font-size:12px;fill:#444}svg text.y{text-anchor:end}\n"
+	      "svg text.x{text-anchor:middle}svg .grid{stroke:#e2e2e2}\n"
+	      "svg .line{fill:none;stroke-width:2}\n"
+	      ".deliveries{stroke:#1f5fbf;fill:#1f5fbf}.publishes{stroke:#8a8a8a;fill:#8a8a8a}\n"
+	      ".p50{stroke:#1b7a34;fill:#1b7a34}.p99{stroke:#c0261c;fill:#c0261c}\n"
+	      "svg polyline.line{fill:none}\n"
+	      "</style>\n</head>\n<body>\n<h1>chatd-swarm report</h1>\n",
+	      f);
+	fprintf(f, "<p id=\"result\" class=\"%s\">Result: %s</p>\n", s->nfails ? "fail" : "ok",
+	        s->nfails ? "FAIL" : "ok");
+	if (s->nfails) {
+		fputs("<ul id=\"failures\">\n", f);
+		for (i = 0; i < s->nfails && i < SWARM_MAX_FAILS; i++) {
+			fputs("<li class=\"fail\">", f);
+			html_text(f, s->fails[i]);
+			fputs("</li>\n", f);
+		}
+		fputs("</ul>\n", f);
+	}
+	fprintf(f, "<p>%u bots in %u rooms (%u per bot), %u senders, payload %u bytes, %s, ",
+	        opt.bots, opt.rooms, opt.rooms_per_bot, opt.senders, opt.payload,
+	        opt.idle       ? "idle"
+	        : opt.rate > 0 ? "fixed rate"
+	                       : "unlimited");
+	fputs("against ", f);
+	html_text(f, opt.server_text);
+	fprintf(f, "; %.2f s measured after %.1f s of warm-up.</p>\n", s->dur, opt.warmup);
+
+	fputs("<h2>Over time</h2>\n", f);
+	html_chart(f, "chart-throughput", "Throughput, per second of the measured window",
+	           "per second", rate_lines, 2);
+	html_chart(f, "chart-latency", "Latency, per second of the measured window", "ms",
+	           lat_lines, 2);
+
+	fputs("<h2>Totals</h2>\n<table id=\"totals\">\n", f);
+	html_row(f, "bots", "bots", "%u", opt.bots);
+	html_row(f, "duration_s", "measured window, s", "%.3f", s->dur);
+	html_row(f, "publishes_per_s", "publishes/s", "%.1f", s->pub);
+	html_row(f, "deliveries_per_s", "deliveries/s", "%.1f", s->del);
+	html_row(f, "sent", "sent", "%llu", (unsigned long long)st.sent);
+	html_row(f, "acked", "acknowledged", "%llu", (unsigned long long)st.acked);
+	html_row(f, "delivered", "delivered live", "%llu", (unsigned long long)st.delivered);
+	html_row(f, "history", "delivered as history", "%llu", (unsigned long long)st.history);
+	html_row(f, "latency_ms.p50", "latency p50, ms", "%.4f", s->lat[0]);
+	html_row(f, "latency_ms.p90", "latency p90, ms", "%.4f", s->lat[1]);
+	html_row(f, "latency_ms.p99", "latency p99, ms", "%.4f", s->lat[2]);
+	html_row(f, "latency_ms.p999", "latency p99.9, ms", "%.4f", s->lat[3]);
+	html_row(f, "latency_ms.max", "latency max, ms", "%.4f", s->lat[4]);
+	html_row(f, "latency_ms.samples", "latency samples", "%llu",
+	         (unsigned long long)st.lat.count);
+	fputs("</table>\n<h2>Checks</h2>\n<table id=\"checks\">\n", f);
+	html_row(f, "ready", "bots ready", "%u", ready_at_start);
+	html_row(f, "lost", "lost", "%llu", (unsigned long long)s->lost);
+	html_row(f, "duplicated", "duplicated", "%llu", (unsigned long long)s->dup);
+	html_row(f, "reordered", "reordered", "%llu", (unsigned long long)st.chk.reordered);
+	html_row(f, "misrouted", "misrouted", "%llu", (unsigned long long)st.misrouted);
+	html_row(f, "bad_payload", "bad payload", "%llu", (unsigned long long)st.bad_payload);
+	html_row(f, "connection_errors", "connection errors", "%llu",
+	         (unsigned long long)st.conn_errors);
+	html_row(f, "error_frames", "ERROR frames", "%llu", (unsigned long long)st.errors);
+	html_row(f, "unexpected_errors", "of them refusing the swarm's requests", "%llu",
+	         (unsigned long long)st.err_unexpected);
+	fputs("</table>\n<h2>Errors</h2>\n", f);
+	if (st.nerrk == 0) {
+		fputs("<p id=\"errors\">The server sent no ERROR frame.</p>\n", f);
+	} else {
+		fputs("<table id=\"errors\">\n<tr><th>count</th><th>code</th><th>name</th>"
+		      "<th>text</th><th>hint</th></tr>\n",
+		      f);
+		for (i = 0; i < st.nerrk; i++) {
+			const struct err_kind *e = &st.errk[i];
+
+			fprintf(f,
+			        "<tr data-code=\"%u\"><td "
+			        "class=\"n\">%llu</td><td>%u</td><td>%s</td>"
+			        "<td>",
+			        e->code, (unsigned long long)e->count, e->code, err_name(e->code));
+			html_text(f, e->text);
+			fputs("</td><td>", f);
+			html_text(f, s->hints[i][0] ? s->hints[i]
+			             : e->expected  ? "expected with churn"
+			                            : "");
+			fputs("</td></tr>\n", f);
+		}
+		fputs("</table>\n", f);
+	}
+	fputs("<h2>Per second</h2>\n<details>\n<summary>Every second of the measured "
+	      "window</summary>\n<table id=\"seconds\">\n<tr><th>end, s</th><th>deliveries/s"
+	      "</th><th>publishes/s</th><th>p50, ms</th><th>p99, ms</th><th>max, ms</th></tr>\n",
+	      f);
+	for (k = 0; k < st.nsamples; k++) {
+		const struct sample *sm = &st.samples[k];
+
+		fprintf(f,
+		        "<tr><td class=\"n\">%.2f</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f"
+		        "</td><td class=\"n\">%.3f</td><td class=\"n\">%.3f</td><td class=\"n\">"
+		        "%.3f</td></tr>\n",
+		        sm->t, sample_deliveries(sm), sample_publishes(sm), sample_p50(sm),
+		        sample_p99(sm), (double)sm->max / 1e6);
+	}
+	fputs("</table>\n</details>\n</body>\n</html>\n", f);
+}
+
+/* Close an output file, saying so if any of it failed to be written. */
+static int
+report_close(FILE *f, const char *path)
+{
+	int bad = ferror(f);
+
+	if (fclose(f) != 0 || bad) {
+		fprintf(stderr, "chatd-swarm: %s: could not be written\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every report of the run; 1 when it failed, for the exit status. */
+static int
+report(void)
+{
+	static struct summary s;
+
+	summary_compute(&s);
+	if (opt.json_f) {
+		report_json(opt.json_f, &s);
+		if (report_close(opt.json_f, opt.json) < 0)
+			summary_fail(&s, "the JSON report %s could not be written", opt.json);
+		opt.json_f = NULL;
+	}
+	if (opt.report_f) {
+		report_html(opt.report_f, &s);
+		if (report_close(opt.report_f, opt.report) < 0)
+			summary_fail(&s, "the HTML report %s could not be written", opt.report);
+		opt.report_f = NULL;
+	}
+	report_text(&s);
+	return s.nfails ? 1 : 0;
+}
+
+/* ---- options ---- */
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: chatd-swarm [options]\n"
+	        "\n"
+	        "Load a chatd server with bots and check every delivery.\n"
+	        "\n"
+	        "  --server ADDR:PORT     the server (default 127.0.0.1:7000)\n"
+	        "  --bots N               bots (default 300)\n"
+	        "  --rooms N              rooms; bot i joins rooms i*K .. i*K+K-1 mod N (default "
+	        "10)\n"
+	        "  --rooms-per-bot K      rooms each bot joins (default 1)\n"
+	        "  --senders N            bots 0..N-1 talk, the others listen (default: all)\n"
+	        "  --sender-rooms K       senders join K rooms each (sender s: rooms s*K ..), and\n"
+	        "                         the listeners spread over the rooms without them\n"
+	        "  --rate X               messages per second per sender; 0 = as fast as the\n"
+	        "                         window allows (default 1)\n"
+	        "  --total-rate X         messages per second over all senders (overrides --rate)\n"
+	        "  --window W             unlimited mode: messages in flight per sender (default "
+	        "64)\n"
+	        "  --payload BYTES        message size, at least %d (default 100)\n"
+	        "  --direct SHARE         share of messages sent as direct messages, 0..1 (default "
+	        "0)\n"
+	        "  --churn X              churn events per second: a part and rejoin with cursor,\n"
+	        "                         or a reset and reconnect with cursors (default 0)\n"
+	        "  --warmup SEC           before measuring (default 1)\n"
+	        "  --duration SEC         measured window (default 5)\n"
+	        "  --grace SEC            wait for in-flight messages after it (default 5)\n"
+	        "  --sources A-B|A,B,...  source addresses, e.g. 127.0.0.1-127.0.0.8 (default,\n"
+	        "                         against a 127.x server: 127.0.0.1, .2, ..., %d bots "
+	        "each)\n"
+	        "  --idle                 connect, join and hold; send nothing\n"
+	        "  --json FILE            write the report as JSON too\n"
+	        "  --report FILE          and as an HTML page with per-second charts\n"
+	        "  --server-pid PID       report the server's CPU per delivery and its RSS\n"
+	        "  --burst N              connections set up at once (default 256)\n"
+	        "  --id-offset N          first bot id (for several swarm processes; default 0)\n"
+	        "  --seed N               random seed (default 1)\n"
+	        "  --progress / --quiet   force the live progress line on or off (default: on a "
+	        "tty)\n"
+	        "  -h, --help             this help\n"
+	        "\n"
+	        "Exit status: 0 ok, 1 a check failed (a message lost, duplicated, reordered or\n"
+	        "misrouted, a bot not ready, a request refused) or the run fell short of its\n"
+	        "targets, 2 usage error.\n",
+	        BOTMSG_MIN, SWARM_PER_SOURCE);
+}
+
+static int
+parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *port;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	unsigned long pn;
+	size_t hn;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+
+		if (e == NULL || e[1] != ':' || (hn = (size_t)(e - s - 1)) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, hn);
+		port = e + 2;
+	} else {
+		const char *c = strrchr(s, ':');
+
+		if (c == NULL || (hn = (size_t)(c - s)) >= sizeof(host))
+			return -1;
+		memcpy(host, s, hn);
+		port = c + 1;
+	}
+	host[hn] = '\0';
+	{
+		char *end;
+
+		pn = strtoul(port, &end, 10);
+		if (*port == '\0' || *end != '\0' || pn == 0 || pn > 65535)
+			return -1;
+	}
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)pn);
+		*len = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)pn);
+		*len = sizeof(*v6);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_sources(const char *s)
+{
+	char buf[256], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	if (opt.sources == NULL)
+		opt.sources = xcalloc(SWARM_MAX_SOURCES, sizeof(*opt.sources));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(tok, '-');
+		struct in_addr a, z;
+		uint32_t i;
+
+		if (dash)
+			*dash = '\0';
+		if (inet_pton(AF_INET, tok, &a) != 1 ||
+		    (dash && inet_pton(AF_INET, dash + 1, &z) != 1))
+			return -1;
+		if (!dash)
+			z = a;
+		for (i = ntohl(a.s_addr); i <= ntohl(z.s_addr); i++) {
+			if (opt.nsources == SWARM_MAX_SOURCES)
+				return -1;
+			opt.sources[opt.nsources].sin_family = AF_INET;
+			opt.sources[opt.nsources].sin_addr.s_addr = htonl(i);
+			opt.nsources++;
+		}
+	}
+	return opt.nsources ? 0 : -1;
+}
+
+/* Against an IPv4 loopback server without --sources, bind the bots to
+ * 127.0.0.1, 127.0.0.2, ... SWARM_PER_SOURCE each, so that none of these
+ * addresses meets chatd's per-address limit.  Blocks go by a bot's global
+ * number, so that swarms with different --id-offset use different ones.
+ * The index of a bot's address is source_of(). */
+static void
+sources_pick(void)
+{
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&opt.server;
+	unsigned first = opt.id_offset / SWARM_PER_SOURCE, i;
+
+	if (opt.nsources || opt.server.ss_family != AF_INET ||
+	    ntohl(v4->sin_addr.s_addr) >> 24 != 127)
+		return;
+	opt.nsources = (opt.id_offset + opt.bots - 1) / SWARM_PER_SOURCE - first + 1;
+	opt.sources = xcalloc(opt.nsources, sizeof(*opt.sources));
+	for (i = 0; i < opt.nsources; i++) {
+		uint32_t k = first + i;
+
+		/* 127.0.x.1 to 127.0.x.254: none that ends in 0 or 255. */
+		opt.sources[i].sin_family = AF_INET;
+		opt.sources[i].sin_addr.s_addr = htonl(127u << 24 | (k / 254) << 8 | (k % 254 + 1));
+	}
+	opt.sources_auto = 1;
+}
+
+/* The index in opt.sources of bot i's source address. */
+static uint32_t
+source_of(unsigned i)
+{
+	if (opt.nsources == 0)
+		return 0;
+	if (opt.sources_auto)
+		return (opt.id_offset + i) / SWARM_PER_SOURCE - opt.id_offset / SWARM_PER_SOURCE;
+	return i % opt.nsources;
+}
+
+static double
+num(const char *name, const char *s, double lo, double hi)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno || !isfinite(v) || v < lo || v > hi)
+		die("--%s: '%s' is not a number from %g to %g", name, s, lo, hi);
+	return v;
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	static const struct option lo[] = {
+	        {"server", 1, 0, 's'},        {"bots", 1, 0, 'b'},         {"rooms", 1, 0, 'r'},
+	        {"rooms-per-bot", 1, 0, 'k'}, {"sender-rooms", 1, 0, 'K'}, {"senders", 1, 0, 'S'},
+	        {"rate", 1, 0, 'R'},          {"total-rate", 1, 0, 'T'},   {"window", 1, 0, 'w'},
+	        {"payload", 1, 0, 'p'},       {"direct", 1, 0, 'd'},       {"churn", 1, 0, 'c'},
+	        {"warmup", 1, 0, 'W'},        {"duration", 1, 0, 'D'},     {"grace", 1, 0, 'g'},
+	        {"sources", 1, 0, 'o'},       {"idle", 0, 0, 'i'},         {"json", 1, 0, 'j'},
+	        {"report", 1, 0, 'H'},        {"server-pid", 1, 0, 'P'},   {"burst", 1, 0, 'B'},
+	        {"id-offset", 1, 0, 'O'},     {"seed", 1, 0, 'e'},         {"progress", 0, 0, 'G'},
+	        {"quiet", 0, 0, 'q'},         {"help", 0, 0, 'h'},         {0, 0, 0, 0},
+	};
+	int c, idx;
+	long senders = -1;
+
+	opt.bots = 300;
+	opt.rooms = 10;
+	opt.rooms_per_bot = 1;
+	opt.rate = 1;
+	opt.window = 64;
+	opt.payload = 100;
+	opt.warmup = 1;
+	opt.duration = 5;
+	opt.grace = 5;
+	opt.burst = 256;
+	opt.seed = 1;
+	opt.progress = -1;
+	if (parse_addr("127.0.0.1:7000", &opt.server, &opt.server_len) < 0)
+		die("internal: default address");
+	snprintf(opt.server_text, sizeof(opt.server_text), "127.0.0.1:7000");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_addr(optarg, &opt.server, &opt.server_len) < 0)
+				die("--server: '%s' is not ADDR:PORT", optarg);
+			snprintf(opt.server_text, sizeof(opt.server_text), "%s", optarg);
+			break;
+		case 'b':
+			opt.bots = (unsigned)num("bots", optarg, 1, 1000000);
+			break;
+		case 'r':
+			opt.rooms = (unsigned)num("rooms", optarg, 1, 1000000);
+			break;
+		case 'k':
+			opt.rooms_per_bot = (unsigned)num("rooms-per-bot", optarg, 1, 1000);
+			break;
+		case 'K':
+			opt.sender_rooms = (unsigned)num("sender-rooms", optarg, 1, 100000);
+			break;
+		case 'S':
+			senders = (long)num("senders", optarg, 0, 1000000);
+			break;
+		case 'R':
+			opt.rate = num("rate", optarg, 0, 1e7);
+			break;
+		case 'T':
+			opt.total_rate = num("total-rate", optarg, 0, 1e8);
+			break;
+		case 'w':
+			opt.window = (unsigned)num("window", optarg, 1, 1000000);
+			break;
+		case 'p':
+			opt.payload = (unsigned)num("payload", optarg, BOTMSG_MIN, 60000);
+			break;
+		case 'd':
+			opt.direct = num("direct", optarg, 0, 1);
+			break;
+		case 'c':
+			opt.churn = num("churn", optarg, 0, 1e6);
+			break;
+		case 'W':
+			opt.warmup = num("warmup", optarg, 0, 3600);
+			break;
+		case 'D':
+			opt.duration = num("duration", optarg, 0.1, 86400);
+			break;
+		case 'g':
+			opt.grace = num("grace", optarg, 0, 3600);
+			break;
+		case 'o':
+			if (parse_sources(optarg) < 0)
+				die("--sources: '%s' is not A.B.C.D[-A.B.C.D][,...]", optarg);
+			break;
+		case 'i':
+			opt.idle = 1;
+			break;
+		case 'j':
+			opt.json = optarg;
+			break;
+		case 'H':
+			opt.report = optarg;
+			break;
+		case 'P':
+			opt.server_pid = (long)num("server-pid", optarg, 1, 1e9);
+			break;
+		case 'B':
+			opt.burst = (unsigned)num("burst", optarg, 1, 100000);
+			break;
+		case 'O':
+			opt.id_offset = (unsigned)num("id-offset", optarg, 0, 1e9);
+			break;
+		case 'e':
+			opt.seed = (unsigned)num("seed", optarg, 0, 4e9);
+			break;
+		case 'G':
+			opt.progress = 1;
+			break;
+		case 'q':
+			opt.progress = 0;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case ':':
+			die("option '%s' needs a value", argv[optind - 1]);
+		default:
+			die("unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument '%s'", argv[optind]);
+	opt.senders = senders < 0 ? opt.bots : (unsigned)senders;
+	if (opt.senders > opt.bots)
+		opt.senders = opt.bots;
+	if (opt.rooms_per_bot > opt.rooms)
+		die("--rooms-per-bot %u is more than --rooms %u", opt.rooms_per_bot, opt.rooms);
+	if (opt.sender_rooms > opt.rooms)
+		die("--sender-rooms %u is more than --rooms %u", opt.sender_rooms, opt.rooms);
+	if (opt.total_rate > 0 && opt.senders)
+		opt.rate = opt.total_rate / opt.senders;
+	if (opt.idle)
+		opt.senders = 0;
+	if (opt.server_pid > 0 && proc_cpu(opt.server_pid) < 0)
+		die("--server-pid %ld: no such process", opt.server_pid);
+	sources_pick();
+	/* Now rather than after a long run. */
+	if (opt.json && (opt.json_f = fopen(opt.json, "w")) == NULL)
+		die("--json %s: %s", opt.json, strerror(errno));
+	if (opt.report && (opt.report_f = fopen(opt.report, "w")) == NULL)
+		die("--report %s: %s", opt.report, strerror(errno));
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned i, k;
+	struct rlimit rl;
+	size_t for_rooms;
+	int fail;
+
+	parse_args(argc, argv);
+	rng ^= (unsigned long long)opt.seed * 0x9e3779b97f4a7c15ull;
+	signal(SIGPIPE, SIG_IGN);
+	/* Every bot is a descriptor: take the whole allowance. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && opt.bots + 16 > rl.rlim_cur)
+		die("%u bots need %u descriptors; this process may open %llu (run several "
+		    "swarms with --id-offset)",
+		    opt.bots, opt.bots + 16, (unsigned long long)rl.rlim_cur);
+	tty = opt.progress < 0 ? isatty(STDERR_FILENO) : opt.progress;
+	loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_NOENV);
+	if (loop == NULL)
+		die("cannot create the event loop");
+	scratch = xcalloc(1, SWARM_READ_CHUNK);
+	bots = xcalloc(opt.bots, sizeof(*bots));
+	room_members = xcalloc(opt.rooms, sizeof(*room_members));
+	room_last = xcalloc(opt.rooms, sizeof(*room_last));
+	room_epoch = xcalloc(opt.rooms, sizeof(*room_epoch));
+	latency_init(&st.lat);
+	latency_init(&st.lat_sec);
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		b->id = i;
+		b->fd = -1;
+		b->src = source_of(i);
+		/* With --sender-rooms, senders cover the rooms among themselves
+		 * and the listeners spread over them on their own, so that each
+		 * room has its listeners plus the senders that feed it. */
+		if (opt.sender_rooms && i < opt.senders) {
+			b->nmembers = opt.sender_rooms;
+			for_rooms = (size_t)i * opt.sender_rooms;
+		} else {
+			b->nmembers = opt.rooms_per_bot;
+			for_rooms = (size_t)(opt.sender_rooms ? i - opt.senders : i) *
+			            opt.rooms_per_bot;
+		}
+		b->members = xcalloc(b->nmembers, sizeof(*b->members));
+		for (k = 0; k < b->nmembers; k++) {
+			b->members[k].room = (unsigned)((for_rooms + k) % opt.rooms);
+			check_init(&b->members[k].st);
+		}
+		ev_init(&b->timer, bot_timer_cb);
+	}
+	if (opt.server_pid > 0)
+		rss_before = proc_rss_kb(opt.server_pid);
+	ev_prepare_init(&flusher, flush_cb);
+	ev_prepare_start(loop, &flusher);
+	ev_timer_init(&tick, tick_cb, SWARM_TICK, SWARM_TICK);
+	ev_timer_start(loop, &tick);
+	ev_timer_init(&second, second_cb, 1, 1);
+	ev_timer_start(loop, &second);
+	ev_timer_init(&phase_timer, phase_cb, 0, 0);
+	ev_timer_start(loop, &phase_timer);
+	ev_signal_init(&sigint_w, sigint_cb, SIGINT);
+	ev_signal_start(loop, &sigint_w);
+	t_ready = ev_now(loop);
+	ev_run(loop, 0);
+
+	fail = report();
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->fd >= 0)
+			close(b->fd);
+		for (k = 0; k < b->nmembers; k++)
+			free(b->members[k].hist);
+		free(b->members);
+		free(b->in);
+		free(b->out);
+		free(b->pend);
+	}
+	free(bots);
+	free(room_members);
+	free(room_last);
+	free(room_epoch);
+	free(dms);
+	free(scratch);
+	free(opt.sources);
+	free(st.samples);
+	ev_loop_destroy(loop);
+	return fail;
+}

@@ -1,0 +1,674 @@
+/*
+ * Configuration: one table of keys drives everything.  Each key is a
+ * command-line option (--key VALUE) and a config-file line (key = value)
+ * with the same meaning; the table also gives --help its text and
+ * defaults, --print-config its output, and SIGHUP its list of what may
+ * change at run time.  The file is read with libinih; the command line
+ * overrides it.
+ */
+#include "util/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chatd/wire.h"
+#include "util/log.h"
+
+enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL };
+
+struct key {
+	const char *name;
+	int type;
+	uint32_t off; /* of the field in struct config */
+	double lo;
+	double hi;
+	const char *arg;  /* the value's name in --help */
+	const char *help; /* one line */
+	int runtime;      /* SIGHUP may change it */
+};
+
+#define F(field) ((uint32_t)offsetof(struct config, field))
+
+static const struct key keys[] = {
+        {"listen", K_LISTEN, 0, 0, 0, "ADDR:PORT[/PROTO]",
+         "listen here (repeatable); IPv6 as [::1]:7000; PROTO auto, framed or text", 0},
+        {"server-name", K_STRING, F(server_name), 1, 63, "NAME", "name announced to clients", 1},
+        {"history", K_UINT, F(history), 0, CHATD_MAX_HISTORY, "N",
+         "messages a room keeps for joiners", 1},
+        {"history-bytes", K_UINT, F(history_bytes), 0, 4294967295.0, "BYTES",
+         "history of all rooms, renderings included, 0 = no limit; past it lingering rooms "
+         "go first, then the oldest messages of the largest rooms",
+         1},
+        {"room-history-bytes", K_UINT, F(room_history_bytes), 0, 4294967295.0, "BYTES",
+         "history of one room, 0 = no limit", 1},
+        {"room-linger", K_SECONDS, F(room_linger), 0, 365 * 86400.0, "SEC",
+         "how long an empty room keeps its history", 1},
+        {"room-linger-solo", K_SECONDS, F(room_linger_solo), 0, 365 * 86400.0, "SEC",
+         "the same for a room only one connection ever joined (the shorter of the two "
+         "applies)",
+         1},
+        {"ping-interval", K_SECONDS, F(ping_interval), 0.01, 86400, "SEC",
+         "ping a client silent this long", 1},
+        {"ping-timeout", K_SECONDS, F(ping_timeout), 0.01, 86400, "SEC",
+         "then drop it if still silent after this", 1},
+        {"max-queue", K_UINT, F(max_queue), CHATD_MIN_MAX_QUEUE, 1u << 30, "BYTES",
+         "unsent output before a client is dropped as a slow consumer", 1},
+        {"max-queue-total", K_UINT, F(max_queue_total), 0, 4294967295.0, "BYTES",
+         "output memory of all clients, 0 = no limit; past it the largest queues are "
+         "dropped as slow consumers",
+         1},
+        {"max-frame", K_UINT, F(max_frame), 256, WIRE_FRAME_MAX_HARD, "BYTES",
+         "largest frame payload a client may send", 1},
+        {"max-text", K_UINT, F(max_text), 1, WIRE_TEXT_MAX_HARD, "BYTES", "largest message text",
+         1},
+        {"max-rooms", K_UINT, F(max_rooms), 0, 65535, "N", "rooms one user may be in, 0 = no limit",
+         1},
+        {"max-members", K_UINT, F(max_members), 0, 1u << 30, "N",
+         "members one room may have, 0 = no limit", 1},
+        {"presence-batch", K_UINT, F(presence_batch), 0, 1u << 30, "N",
+         "rooms with more members hear of joins, parts and nick changes in one summary a "
+         "second, 0 = never",
+         1},
+        {"max-rooms-total", K_UINT, F(max_rooms_total), 0, 1u << 30, "N",
+         "rooms on the server, 0 = no limit; empty rooms are forgotten first", 1},
+        {"max-conns", K_UINT, F(max_conns), 0, 1u << 30, "N",
+         "connections in all, 0 = as many as the open-files limit allows", 1},
+        {"max-conns-per-ip", K_UINT, F(max_conns_per_ip), 0, 1u << 30, "N",
+         "connections from one address, 0 = no limit", 1},
+        {"handshake-timeout", K_SECONDS, F(handshake_timeout), 0.01, 86400, "SEC",
+         "a connection that has not chosen a name by then is closed", 1},
+        {"flood-rate", K_UINT, F(flood_rate), 0, 1000000, "N",
+         "frames (text: lines) a second per client, PING and PONG included, before "
+         "reading it is paused, 0 = off",
+         1},
+        {"flood-burst", K_UINT, F(flood_burst), 1, 1000000, "N",
+         "frames (text: lines) a client may send at once", 1},
+        {"detect-window", K_SECONDS, F(detect_window), 0, 60, "SEC",
+         "on auto listeners, a client silent this long is greeted as a person", 1},
+        {"shutdown-timeout", K_SECONDS, F(shutdown_timeout), 0, 3600, "SEC",
+         "time to flush output on shutdown", 1},
+        {"log-level", K_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, notice, warning or error",
+         1},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->server_name, sizeof(cfg->server_name), "%s", CHATD_DEFAULT_SERVER_NAME);
+	cfg->history = CHATD_DEFAULT_HISTORY;
+	cfg->history_bytes = CHATD_DEFAULT_HISTORY_BYTES;
+	cfg->room_history_bytes = CHATD_DEFAULT_ROOM_HIST_BYTES;
+	cfg->room_linger = CHATD_DEFAULT_ROOM_LINGER;
+	cfg->room_linger_solo = CHATD_DEFAULT_ROOM_LINGER_SOLO;
+	cfg->ping_interval = CHATD_DEFAULT_PING_INTERVAL;
+	cfg->ping_timeout = CHATD_DEFAULT_PING_TIMEOUT;
+	cfg->max_queue = CHATD_DEFAULT_MAX_QUEUE;
+	cfg->max_queue_total = CHATD_DEFAULT_MAX_QUEUE_TOTAL;
+	cfg->max_frame = CHATD_DEFAULT_MAX_FRAME;
+	cfg->max_text = CHATD_DEFAULT_MAX_TEXT;
+	cfg->max_rooms = CHATD_DEFAULT_MAX_ROOMS;
+	cfg->max_members = CHATD_DEFAULT_MAX_MEMBERS;
+	cfg->presence_batch = CHATD_DEFAULT_PRESENCE_BATCH;
+	cfg->max_rooms_total = CHATD_DEFAULT_MAX_ROOMS_TOTAL;
+	cfg->max_conns = CHATD_DEFAULT_MAX_CONNS;
+	cfg->max_conns_per_ip = CHATD_DEFAULT_MAX_CONNS_PER_IP;
+	cfg->handshake_timeout = CHATD_DEFAULT_HANDSHAKE;
+	cfg->flood_rate = CHATD_DEFAULT_FLOOD_RATE;
+	cfg->flood_burst = CHATD_DEFAULT_FLOOD_BURST;
+	cfg->shutdown_timeout = CHATD_DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->detect_window = CHATD_DEFAULT_DETECT_WINDOW;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+int
+config_parse_listen(const char *text, struct listen_spec *spec)
+{
+	char host[64], buf[80];
+	const char *colon, *port;
+	char *end, *slash;
+	unsigned long p;
+	size_t hn;
+
+	memset(spec, 0, sizeof(*spec));
+	if (strlen(text) >= sizeof(spec->text))
+		return -1;
+	snprintf(spec->text, sizeof(spec->text), "%s", text);
+	snprintf(buf, sizeof(buf), "%s", text);
+	spec->proto = LISTEN_AUTO;
+	if ((slash = strrchr(buf, '/')) != NULL) {
+		if (strcmp(slash, "/framed") == 0)
+			spec->proto = LISTEN_FRAMED;
+		else if (strcmp(slash, "/text") == 0)
+			spec->proto = LISTEN_TEXT;
+		else if (strcmp(slash, "/auto") != 0)
+			return -1;
+		*slash = '\0';
+	}
+	text = buf;
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hn = (size_t)(close - text - 1);
+		if (hn >= sizeof(host))
+			return -1;
+		memcpy(host, text + 1, hn);
+		host[hn] = '\0';
+		port = close + 2;
+	} else if ((colon = strrchr(text, ':')) != NULL) {
+		hn = (size_t)(colon - text);
+		if (hn >= sizeof(host))
+			return -1;
+		memcpy(host, text, hn);
+		host[hn] = '\0';
+		port = colon + 1;
+	} else {
+		snprintf(host, sizeof(host), "127.0.0.1");
+		port = text;
+	}
+	errno = 0;
+	p = strtoul(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || errno || p > 65535)
+		return -1;
+	if (host[0] == '\0')
+		snprintf(host, sizeof(host), "0.0.0.0");
+
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&spec->addr;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&spec->addr;
+
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)p);
+		spec->addrlen = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)p);
+		spec->addrlen = sizeof(*v6);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static const struct key *
+key_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Format key k's value in cfg (not listen) into out. */
+static void
+key_value(const struct key *k, const struct config *cfg, char *out, size_t n)
+{
+	const char *base = (const char *)cfg + k->off;
+
+	switch (k->type) {
+	case K_UINT:
+		snprintf(out, n, "%u", *(const unsigned *)(const void *)base);
+		break;
+	case K_SECONDS:
+		snprintf(out, n, "%g", *(const double *)(const void *)base);
+		break;
+	case K_STRING:
+		snprintf(out, n, "%s", base);
+		break;
+	case K_LEVEL:
+		snprintf(out, n, "%s",
+		         log_level_name((enum log_level) * (const int *)(const void *)base));
+		break;
+	default:
+		snprintf(out, n, "?");
+		break;
+	}
+}
+
+/* How a run of parsing treats --listen: the first one given on the
+ * command line replaces the file's listeners instead of adding to them. */
+struct parse {
+	struct config *cfg;
+	int cli_listen_seen;
+	char err[256];
+};
+
+/* A string value must read back the same from a printed config file (no
+ * ';', which starts an inline comment, no spaces at the ends, which the
+ * parser strips) and be safe in a person's terminal (no controls). */
+static int
+plain_text(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n && (s[0] == ' ' || s[n - 1] == ' '))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == ';')
+			return 0;
+	return 1;
+}
+
+/* Set key k from text; on failure explain it in p->err. */
+static int
+key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
+{
+	struct config *cfg = p->cfg;
+	char *base = (char *)cfg + k->off, *end;
+	unsigned long u;
+	double d;
+	int level;
+
+	switch (k->type) {
+	case K_LISTEN:
+		if (from_cli && !p->cli_listen_seen) {
+			p->cli_listen_seen = 1;
+			cfg->nlisten = 0;
+		}
+		if (cfg->nlisten == CHATD_MAX_LISTEN) {
+			snprintf(p->err, sizeof(p->err), "listen: at most %d listeners",
+			         CHATD_MAX_LISTEN);
+			return -1;
+		}
+		if (config_parse_listen(arg, &cfg->listen[cfg->nlisten]) < 0) {
+			snprintf(p->err, sizeof(p->err),
+			         "listen: '%s' is not ADDR:PORT[/auto|/framed|/text] "
+			         "(IPv6 as [ADDR]:PORT)",
+			         arg);
+			return -1;
+		}
+		cfg->nlisten++;
+		return 0;
+	case K_UINT:
+		errno = 0;
+		u = strtoul(arg, &end, 10);
+		if (*arg == '\0' || *arg == '-' || *end != '\0' || errno || u < k->lo || u > k->hi)
+			break;
+		*(unsigned *)(void *)base = (unsigned)u;
+		return 0;
+	case K_SECONDS:
+		errno = 0;
+		d = strtod(arg, &end);
+		if (*arg == '\0' || *end != '\0' || errno || !isfinite(d) || d < k->lo || d > k->hi)
+			break;
+		*(double *)(void *)base = d;
+		return 0;
+	case K_STRING:
+		if (strlen(arg) < k->lo || strlen(arg) > k->hi || !plain_text(arg))
+			break;
+		snprintf(base, (size_t)k->hi + 1, "%s", arg);
+		return 0;
+	case K_LEVEL:
+		if ((level = log_level_parse(arg)) < 0)
+			break;
+		*(int *)(void *)base = level;
+		return 0;
+	default:
+		break;
+	}
+	if (k->type == K_STRING)
+		snprintf(p->err, sizeof(p->err),
+		         "%s: must be %g to %g printable ASCII characters, without ';' or spaces "
+		         "at either end",
+		         k->name, k->lo, k->hi);
+	else if (k->type == K_LEVEL)
+		snprintf(p->err, sizeof(p->err),
+		         "%s: '%s' is not debug, info, notice, warning or error", k->name, arg);
+	else
+		snprintf(p->err, sizeof(p->err), "%s: '%s' is not a number from %g to %g", k->name,
+		         arg, k->lo, k->hi);
+	return -1;
+}
+
+/* Settings that only make sense together. */
+static int
+check(struct parse *p)
+{
+	struct config *cfg = p->cfg;
+	/* A SAY carrying the longest text and room must fit in one frame. */
+	unsigned need = 4 + 1 + WIRE_ROOM_MAX + 2 + cfg->max_text;
+
+	if (cfg->max_frame < need) {
+		snprintf(p->err, sizeof(p->err),
+		         "max-frame %u is too small for max-text %u (needs %u)", cfg->max_frame,
+		         cfg->max_text, need);
+		return -1;
+	}
+	if (cfg->nlisten == 0) {
+		(void)config_parse_listen(CHATD_DEFAULT_LISTEN, &cfg->listen[0]);
+		cfg->nlisten = 1;
+	}
+	return 0;
+}
+
+static int
+on_file_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+	const struct key *k;
+
+	if (p->err[0])
+		return 0;
+	if (section[0] != '\0' && strcmp(section, "chatd") != 0) {
+		snprintf(p->err, sizeof(p->err), "unknown section [%s]", section);
+		return 0;
+	}
+	if ((k = key_find(name)) == NULL) {
+		snprintf(p->err, sizeof(p->err), "unknown key '%s'", name);
+		return 0;
+	}
+	return key_set(p, k, value, 0) == 0;
+}
+
+/* Read a config file into p->cfg; 0, or -1 with "FILE:LINE: what" in err. */
+static int
+load_file(struct parse *p, const char *path, char *err, size_t errlen)
+{
+	int line = ini_parse(path, on_file_key, p);
+
+	if (line == 0 && p->err[0] == '\0')
+		return 0;
+	if (line < 0)
+		snprintf(err, errlen, "%s: %s", path,
+		         line == -1 ? strerror(errno ? errno : ENOENT) : "cannot read it");
+	else
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+		         p->err[0] ? p->err : "not a key = value line");
+	return -1;
+}
+
+enum {
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_CONFIG = 'c',
+	OPT_CHECK = 1000,
+	OPT_PRINT,
+	OPT_KEY = 2000, /* + index in keys[] */
+};
+
+/* getopt_long's table, built from keys[] once. */
+static const struct option *
+options(void)
+{
+	static struct option o[NKEYS + 6];
+	size_t i;
+
+	if (o[0].name)
+		return o;
+	for (i = 0; i < NKEYS; i++)
+		o[i] = (struct option){keys[i].name, required_argument, NULL, OPT_KEY + (int)i};
+	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+	o[i++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+	o[i++] = (struct option){"print-config", no_argument, NULL, OPT_PRINT};
+	o[i++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	o[i++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	return o;
+}
+
+/* Print "  LEFT  text..." with text wrapped under itself at 79 columns. */
+static void
+usage_line(FILE *out, const char *left, const char *text)
+{
+	const int col = 28, width = 79;
+	const char *p = text;
+	int first = 1;
+
+	if ((int)strlen(left) + 4 > col) {
+		fprintf(out, "  %s\n", left);
+		first = 0;
+	}
+	while (*p) {
+		int n = (int)strlen(p);
+
+		if (n > width - col) {
+			n = width - col;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (n == 0)
+				n = width - col;
+		}
+		fprintf(out, "  %-*s%.*s\n", col - 2, first ? left : "", n, p);
+		first = 0;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+void
+config_usage(FILE *out)
+{
+	struct config def;
+	char val[80], left[64], text[256];
+	size_t i;
+
+	config_defaults(&def);
+	fprintf(out, "usage: chatd [options]\n"
+	             "\n"
+	             "A chat server: rooms, history, direct messages; programs speak the framed\n"
+	             "protocol and people use telnet or nc on the same port (docs/protocol.md).\n"
+	             "Every option is also a config-file key (see chatd.conf(5)).  SEC values\n"
+	             "are seconds and may have a fraction (0.5).\n"
+	             "\n");
+	snprintf(text, sizeof(text), "read this config file (default %s if it exists)",
+	         CHATD_DEFAULT_CONFIG);
+	usage_line(out, "-c, --config FILE", text);
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->type == K_LISTEN)
+			snprintf(val, sizeof(val), "%s", CHATD_DEFAULT_LISTEN "/auto");
+		else
+			key_value(k, &def, val, sizeof(val));
+		snprintf(left, sizeof(left), "%s--%s %s", k->type == K_LISTEN ? "-l, " : "    ",
+		         k->name, k->arg);
+		snprintf(text, sizeof(text), "%s (default %s)", k->help, val);
+		usage_line(out, left, text);
+	}
+	usage_line(out, "    --check-config", "check the configuration, say it is ok, and exit");
+	usage_line(out, "    --print-config", "print the effective configuration and exit");
+	usage_line(out, "-h, --help", "print this help and exit");
+	usage_line(out, "-V, --version", "print the version and exit");
+}
+
+/*
+ * Build a configuration: defaults, then the file (the one named by -c, or
+ * the default file if it exists), then the command line.  On error err
+ * says what and where.
+ */
+static enum config_result
+build(struct config *cfg, int argc, char **argv, int *check_only, int *print, char *err,
+      size_t errlen)
+{
+	struct parse p;
+	const char *path = NULL;
+	int opt, idx;
+
+	config_defaults(cfg);
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	/* First pass: what to do, and which file. */
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":l:c:hV", options(), &idx)) != -1) {
+		switch (opt) {
+		case OPT_HELP:
+			config_usage(stdout);
+			return CONFIG_EXIT;
+		case OPT_VERSION:
+			printf("chatd %s\n", CHATD_VERSION);
+			return CONFIG_EXIT;
+		case OPT_CONFIG:
+			path = optarg;
+			break;
+		case OPT_CHECK:
+			*check_only = 1;
+			break;
+		case OPT_PRINT:
+			*print = 1;
+			break;
+		case '?':
+			if (optopt)
+				snprintf(err, errlen, "unknown option '-%c'", optopt);
+			else
+				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return CONFIG_ERROR;
+		case ':':
+			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return CONFIG_ERROR;
+		default:
+			break;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return CONFIG_ERROR;
+	}
+	if (path == NULL && access(CHATD_DEFAULT_CONFIG, F_OK) == 0)
+		path = CHATD_DEFAULT_CONFIG;
+	if (path) {
+		if (load_file(&p, path, err, errlen) < 0)
+			return CONFIG_ERROR;
+		snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	}
+	/* Second pass: the command line overrides the file. */
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":l:c:hV", options(), &idx)) != -1) {
+		const struct key *k;
+
+		if (opt == 'l')
+			k = key_find("listen");
+		else if (opt >= OPT_KEY && opt < OPT_KEY + (int)NKEYS)
+			k = &keys[opt - OPT_KEY];
+		else
+			continue;
+		if (key_set(&p, k, optarg, 1) < 0) {
+			snprintf(err, errlen, "--%s", p.err);
+			return CONFIG_ERROR;
+		}
+	}
+	if (check(&p) < 0) {
+		snprintf(err, errlen, "%s", p.err);
+		return CONFIG_ERROR;
+	}
+	cfg->argc = argc;
+	cfg->argv = argv;
+	return CONFIG_OK;
+}
+
+enum config_result
+config_parse_args(struct config *cfg, int argc, char **argv)
+{
+	int check_only = 0, print = 0;
+	char err[512];
+	enum config_result r = build(cfg, argc, argv, &check_only, &print, err, sizeof(err));
+
+	if (r == CONFIG_ERROR) {
+		fprintf(stderr, "chatd: %s (see chatd --help)\n", err);
+		return r;
+	}
+	if (r == CONFIG_EXIT)
+		return r;
+	if (print) {
+		config_print(cfg, stdout);
+		return CONFIG_EXIT;
+	}
+	if (check_only) {
+		if (cfg->path[0])
+			printf("chatd: configuration ok (%s)\n", cfg->path);
+		else
+			printf("chatd: configuration ok\n");
+		return CONFIG_EXIT;
+	}
+	return CONFIG_OK;
+}
+
+int
+config_reload(const struct config *old, struct config *out, char *err, size_t errlen)
+{
+	int check_only = 0, print = 0;
+	enum config_result r;
+
+	r = build(out, old->argc, old->argv, &check_only, &print, err, errlen);
+	return r == CONFIG_OK ? 0 : -1;
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	char val[80];
+	size_t i;
+	unsigned l;
+
+	fprintf(out, "# chatd %s effective configuration%s%s\n", CHATD_VERSION,
+	        cfg->path[0] ? " from " : "", cfg->path[0] ? cfg->path : "");
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type == K_LISTEN) {
+			for (l = 0; l < cfg->nlisten; l++)
+				fprintf(out, "listen = %s\n", cfg->listen[l].text);
+			continue;
+		}
+		key_value(&keys[i], cfg, val, sizeof(val));
+		fprintf(out, "%s = %s\n", keys[i].name, val);
+	}
+}
+
+/* Every listen address of cfg, joined with ", ". */
+static void
+listen_list(const struct config *cfg, char *out, size_t n)
+{
+	size_t len = 0;
+	unsigned l;
+
+	out[0] = '\0';
+	for (l = 0; l < cfg->nlisten && len < n; l++)
+		len += (size_t)snprintf(out + len, n - len, "%s%s", l ? ", " : "",
+		                        cfg->listen[l].text);
+}
+
+int
+config_diff(const struct config *old, const struct config *new,
+            void (*report)(const char *key, const char *from, const char *to, int runtime))
+{
+	char a[80], b[80];
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->type == K_LISTEN) {
+			char from[CHATD_MAX_LISTEN * 82], to[CHATD_MAX_LISTEN * 82];
+
+			listen_list(old, from, sizeof(from));
+			listen_list(new, to, sizeof(to));
+			if (strcmp(from, to) != 0) {
+				report(k->name, from, to, 0);
+				n++;
+			}
+			continue;
+		}
+		key_value(k, old, a, sizeof(a));
+		key_value(k, new, b, sizeof(b));
+		if (strcmp(a, b) != 0) {
+			report(k->name, a, b, k->runtime);
+			n++;
+		}
+	}
+	return n;
+}

@@ -1,0 +1,84 @@
+/*
+ * The daemon's configuration: defaults, command-line parsing, and the
+ * listen address syntax.
+ */
+#ifndef CHATD_CONFIG_H
+#define CHATD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "util/defaults.h"
+
+/* Which protocol a listener speaks. */
+enum listen_proto {
+	LISTEN_AUTO,   /* detect from the first bytes (or their absence) */
+	LISTEN_FRAMED, /* framed only: the preface is required */
+	LISTEN_TEXT,   /* text only: greeted at once */
+};
+
+struct listen_spec {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int proto;     /* enum listen_proto */
+	char text[80]; /* as given, for messages */
+};
+
+struct config {
+	struct listen_spec listen[CHATD_MAX_LISTEN];
+	unsigned nlisten;
+	char server_name[64];
+	unsigned history;
+	unsigned history_bytes;
+	unsigned room_history_bytes;
+	double room_linger;
+	double room_linger_solo;
+	double ping_interval;
+	double ping_timeout;
+	unsigned max_queue;
+	unsigned max_queue_total;
+	unsigned max_frame;
+	unsigned max_text;
+	unsigned max_rooms;
+	unsigned max_members;
+	unsigned presence_batch;
+	unsigned max_rooms_total;
+	unsigned max_conns;
+	unsigned max_conns_per_ip;
+	double handshake_timeout;
+	unsigned flood_rate;
+	unsigned flood_burst;
+	double shutdown_timeout;
+	double detect_window;
+	int log_level;
+	char path[256]; /* the config file read, "" for none */
+	int argc;       /* the command line, kept for reloads */
+	char **argv;
+};
+
+enum config_result {
+	CONFIG_OK = 0,   /* run the daemon */
+	CONFIG_EXIT = 1, /* --help, --version, --check-config or --print-config done: exit 0 */
+	CONFIG_ERROR = 2 /* a message was printed: exit 2 */
+};
+
+void config_defaults(struct config *cfg);
+/* Build cfg from defaults, the config file and argv (which overrides the
+ * file); errors name the option, or the file and line. */
+enum config_result config_parse_args(struct config *cfg, int argc, char **argv);
+/* Build a new configuration from old's file and command line again (for
+ * SIGHUP); 0, or -1 with the reason in err. */
+int config_reload(const struct config *old, struct config *out, char *err, size_t errlen);
+/* Write cfg as a config file. */
+void config_print(const struct config *cfg, FILE *out);
+/* Call report for each key whose value differs; runtime says whether the
+ * change can take effect without a restart.  Returns how many differ. */
+int config_diff(const struct config *old, const struct config *new,
+                void (*report)(const char *key, const char *from, const char *to, int runtime));
+/* Parse "ADDR:PORT", "[V6]:PORT" or "PORT", each optionally followed by
+ * "/framed", "/text" or "/auto", into spec; 0 or -1. */
+int config_parse_listen(const char *text, struct listen_spec *spec);
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * Every default and bound of the daemon, in one place.  Each default can
+ * be changed with the command-line option named beside it.
+ */
+#ifndef CHATD_DEFAULTS_H
+#define CHATD_DEFAULTS_H
+
+#define CHATD_DEFAULT_CONFIG           "/etc/chatd/chatd.conf" /* -c, --config */
+#define CHATD_DEFAULT_LISTEN           "127.0.0.1:7000"        /* --listen */
+#define CHATD_DEFAULT_SERVER_NAME      "chatd"                 /* --server-name */
+#define CHATD_DEFAULT_HISTORY          50u                     /* --history */
+#define CHATD_MAX_HISTORY              10000u
+#define CHATD_DEFAULT_ROOM_LINGER      3600.0          /* --room-linger, seconds */
+#define CHATD_DEFAULT_ROOM_LINGER_SOLO 300.0           /* --room-linger-solo, seconds */
+#define CHATD_DEFAULT_HISTORY_BYTES    (256u << 20)    /* --history-bytes, all rooms */
+#define CHATD_DEFAULT_ROOM_HIST_BYTES  (1u << 20)      /* --room-history-bytes, one room */
+#define CHATD_DEFAULT_PING_INTERVAL    30.0            /* --ping-interval, seconds */
+#define CHATD_DEFAULT_PING_TIMEOUT     30.0            /* --ping-timeout, seconds */
+#define CHATD_DEFAULT_MAX_QUEUE        (1024u * 1024u) /* --max-queue, bytes */
+#define CHATD_MIN_MAX_QUEUE            4096u
+#define CHATD_DEFAULT_MAX_QUEUE_TOTAL  (128u << 20) /* --max-queue-total, bytes, 0: no limit */
+#define CHATD_DEFAULT_MAX_FRAME        8192u        /* --max-frame, payload bytes */
+#define CHATD_DEFAULT_MAX_TEXT         4096u        /* --max-text, bytes */
+#define CHATD_DEFAULT_MAX_ROOMS        64u          /* --max-rooms, per session */
+#define CHATD_DEFAULT_MAX_MEMBERS      1000u        /* --max-members, 0: no limit */
+#define CHATD_DEFAULT_PRESENCE_BATCH   100u         /* --presence-batch, members, 0: never */
+#define CHATD_DEFAULT_MAX_CONNS        0u           /* --max-conns, 0: what descriptors allow */
+#define CHATD_DEFAULT_MAX_CONNS_PER_IP 128u         /* --max-conns-per-ip, 0: no limit */
+#define CHATD_DEFAULT_MAX_ROOMS_TOTAL  100000u      /* --max-rooms-total, 0: no limit */
+#define CHATD_DEFAULT_HANDSHAKE        60.0         /* --handshake-timeout, seconds */
+#define CHATD_FD_RESERVE               32   /* descriptors kept for everything but clients */
+#define CHATD_REFUSE_SLACK             64   /* connections held past max-conns to say why */
+#define CHATD_DEFAULT_FLOOD_RATE       50u  /* --flood-rate, frames/s, 0: off */
+#define CHATD_DEFAULT_FLOOD_BURST      100u /* --flood-burst, frames */
+#define CHATD_DEFAULT_DETECT_WINDOW    0.3  /* --detect-window, seconds */
+#define CHATD_DEFAULT_SHUTDOWN_TIMEOUT 5.0  /* --shutdown-timeout, seconds */
+#define CHATD_MAX_LISTEN               16   /* --listen may be given this often */
+
+/* Not configurable: internal budgets. */
+#define CHATD_READ_CHUNK       65536                /* bytes read per read(2) */
+#define CHATD_WRITE_BUDGET     ((size_t)256 * 1024) /* bytes written per connection per loop turn */
+#define CHATD_TURN_FRAMES      64 /* requests (frames, lines) handled per connection per loop turn */
+#define CHATD_PRODUCE_LOW      (64 * 1024) /* a long answer goes on while less than this is unsent */
+#define CHATD_JOIN_NAMES       256         /* members named in a JOIN answer; WHO names them all */
+#define CHATD_WRITE_IOV        256         /* blocks gathered per writev(2) */
+#define CHATD_DRAIN_TIMEOUT    2.0         /* seconds to flush a final error before closing */
+#define CHATD_LISTEN_BACKLOG   4096
+#define CHATD_EMFILE_PAUSE     0.1         /* seconds the listeners rest when out of descriptors */
+#define CHATD_MMAP_THRESHOLD   (32 * 1024) /* allocations this big are mmapped */
+#define CHATD_STATUS_INTERVAL  5.0         /* seconds between systemd STATUS= updates */
+#define CHATD_SUMMARY_INTERVAL 1.0         /* seconds between a large room's presence summaries */
+#define CHATD_REPLY_BLOCK      512         /* bytes per private reply block */
+#define CHATD_COPY_BLOCK       4096        /* bytes per block a stalled queue copies into */
+
+#endif

@@ -1,14 +1,17 @@
 /*
- * chatd: parse the command line, build the server, run the loop.
+ * chatd: register the front ends, parse the command line, build the
+ * server, run the loop.
  */
 #include <malloc.h>
 #include <signal.h>
 
+#include "net/frontend.h"
+#include "net/server.h"
+#include "proto/registry.h"
 #include "util/config.h"
 #include "util/defaults.h"
 #include "util/log.h"
 #include "util/slab.h"
-#include "net/server.h"
 
 int
 main(int argc, char **argv)
@@ -17,6 +20,9 @@ main(int argc, char **argv)
 	struct server *srv;
 	int rc;
 
+	/* The front ends first: a listener may be pinned to one by name. */
+	proto_register_all();
+	config_protocols(frontend_known);
 	config_defaults(&cfg);
 	switch (config_parse_args(&cfg, argc, argv)) {
 	case CONFIG_OK:

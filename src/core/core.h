@@ -1,12 +1,18 @@
 /*
  * The chat core: sessions, rooms, membership, the nick index, history and
  * the commands that act on them.  It knows nothing of sockets or wire
- * bytes.  Front ends call core_*() with decoded commands and receive the
- * core's events (messages, presence) through the sink each session was
- * created with; replies to the caller come back as return values.
+ * bytes, and speaks its own vocabulary (core/vocab.h), which each front end
+ * maps to its wire.
  *
- * Commands return 0 on success or an enum wire_error code explaining the
- * refusal; the codes double as the protocol-neutral error vocabulary.
+ * The asynchronous edge.  A command is accepted when it is called and
+ * completed through its session's sink: sink->done() receives the outcome
+ * with the tag the caller gave (a request's reference, say).  The core
+ * held in memory completes every command before the call returns, so
+ * today this costs one indirect call; a store or a backplane that sits
+ * between "accepted" and "delivered" completes later, and the front ends,
+ * written against completions, do not change.  Completions of one
+ * session come in the order its commands were given.  A session that ends
+ * is sent no completion after core_session_end().
  */
 #ifndef CHATD_CORE_H
 #define CHATD_CORE_H
@@ -16,6 +22,8 @@
 
 #include "core/history.h"
 #include "core/msg.h"
+#include "core/pres.h"
+#include "core/vocab.h"
 
 struct core;
 struct room;
@@ -41,17 +49,17 @@ struct core_limits {
 	unsigned presence_batch;
 };
 
-/*
- * How the core delivers events to one session.  Called synchronously from
- * inside core commands, possibly while the core iterates a room: a sink
- * must not call back into the core, and must not free its session.
- */
-struct sink {
-	void (*message)(void *ctx, struct msg *m);
-	void (*presence)(void *ctx, struct pres *p);
+/* The commands, as a completion names them. */
+enum core_cmd {
+	CMD_HELLO,
+	CMD_NICK,
+	CMD_JOIN,
+	CMD_PART,
+	CMD_SAY,
+	CMD_DIRECT,
 };
 
-/* What a successful join returns to the joiner's front end. */
+/* What a successful join gives the joiner's front end. */
 struct core_joined {
 	struct room *room;
 	uint64_t epoch;
@@ -59,13 +67,39 @@ struct core_joined {
 	uint32_t members;
 	unsigned hist_from;  /* first history index to replay */
 	unsigned hist_count; /* how many to replay */
-	uint8_t flags;       /* WIRE_HIST_* */
+	uint8_t flags;       /* CORE_HIST_* */
 };
 
 /* What a sender learns of its accepted message. */
 struct core_ack {
 	uint64_t seq; /* 0 for direct messages */
 	uint64_t time_ms;
+};
+
+/* The outcome of a command, handed to sink->done(). */
+struct core_reply {
+	uint8_t cmd;  /* enum core_cmd */
+	int err;      /* CORE_OK or an enum core_err */
+	uint64_t tag; /* as the caller gave it */
+	/* What the command named (nick, room), as given, for the words of an
+	 * error; a room that exists is named as its creator spelled it. */
+	char arg[CORE_ROOM_MAX + 1];
+	uint8_t arg_len;
+	struct core_ack ack;       /* CMD_SAY, CMD_DIRECT */
+	struct msg *msg;           /* CMD_SAY, CMD_DIRECT: the message, borrowed */
+	struct core_joined joined; /* CMD_JOIN */
+};
+
+/*
+ * How the core reaches one session: its events (messages, presence) and
+ * the completions of its commands.  Called from inside core commands,
+ * possibly while the core iterates a room: a sink must not call back into
+ * the core, and must not free its session.
+ */
+struct sink {
+	void (*message)(void *ctx, struct msg *m);
+	void (*presence)(void *ctx, struct pres *p);
+	void (*done)(void *ctx, const struct core_reply *r);
 };
 
 /* epoch_seed: the first room epoch; later rooms count up from it.  A value
@@ -79,22 +113,22 @@ void core_set_time(struct core *c, uint64_t now_ms);
 
 struct session *core_session_new(struct core *c, const struct sink *sink, void *ctx);
 /*
- * End a session: leave every room, announcing kind (WIRE_P_QUIT or
- * WIRE_P_DROP with reason) to the rooms unless kind is 0, release the nick
+ * End a session: leave every room, announcing kind (PRES_QUIT, or
+ * PRES_DROP with reason) to the rooms unless kind is 0, release the nick
  * and free the session.
  */
 void core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason);
 
-int core_hello(struct core *c, struct session *s, const char *nick, size_t n);
-int core_nick(struct core *c, struct session *s, const char *nick, size_t n);
-int core_join(struct core *c, struct session *s, const char *room, size_t n, uint64_t epoch,
-              uint64_t since, struct core_joined *out);
-int core_part(struct core *c, struct session *s, const char *room, size_t n);
-/* On success *ack gets what the sender's acknowledgement carries. */
-int core_say(struct core *c, struct session *s, const char *room, size_t n, const char *text,
-             size_t tn, struct core_ack *ack);
-int core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
-                size_t tn, struct core_ack *ack);
+/* The commands; each completes through s's sink with tag (see above). */
+void core_hello(struct core *c, struct session *s, const char *nick, size_t n, uint64_t tag);
+void core_nick(struct core *c, struct session *s, const char *nick, size_t n, uint64_t tag);
+void core_join(struct core *c, struct session *s, const char *room, size_t n, uint64_t epoch,
+               uint64_t since, uint64_t tag);
+void core_part(struct core *c, struct session *s, const char *room, size_t n, uint64_t tag);
+void core_say(struct core *c, struct session *s, const char *room, size_t n, const char *text,
+              size_t tn, uint64_t tag);
+void core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
+                 size_t tn, uint64_t tag);
 
 /* A room with at least one member, or NULL. */
 struct room *core_room_find(const struct core *c, const char *name, size_t n);
@@ -120,6 +154,9 @@ int core_presence_pending(const struct core *c);
 /* Free rooms whose linger has passed; returns ms until the next one is
  * due, or 0 when no room is lingering. */
 uint64_t core_expire(struct core *c);
+/* The limit behind a refusal in words, "the limit is 64 rooms
+ * (max-rooms)", into buf; NULL when err is not a limit's refusal. */
+const char *core_limit_text(const struct core *c, int err, char *buf, size_t n);
 
 const char *session_nick(const struct session *s);
 size_t session_nick_len(const struct session *s);
@@ -127,15 +164,16 @@ int session_registered(const struct session *s);
 /* The rooms s is in, in the order it joined them. */
 unsigned session_room_count(const struct session *s);
 struct room *session_room(const struct session *s, unsigned i);
+/* The folded nick a users listing pages by. */
+const char *session_key(const struct session *s);
 
 const char *room_name(const struct room *r);
 size_t room_name_len(const struct room *r);
 uint32_t room_member_count(const struct room *r);
 struct session *room_member(const struct room *r, uint32_t i);
 const struct history *room_history(const struct room *r);
-/* The folded names listings page by. */
+/* The folded name a rooms listing pages by. */
 const char *room_key(const struct room *r);
-const char *session_key(const struct session *s);
 /* Up to max members of r who joined after the serial-th join (0: from the
  * first), in join order; *last gets the serial of the last one given, to
  * resume from.  Members present throughout are each given exactly once. */

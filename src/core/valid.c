@@ -5,7 +5,7 @@
  */
 #include "core/valid.h"
 
-#include "chatd/wire.h"
+#include "core/vocab.h"
 
 size_t
 valid_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
@@ -79,7 +79,7 @@ valid_nick(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > WIRE_NICK_MAX)
+	if (n == 0 || n > CORE_NICK_MAX)
 		return 0;
 	if (!is_alpha((unsigned char)s[0]) && s[0] != '_')
 		return 0;
@@ -97,7 +97,7 @@ valid_room(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > WIRE_ROOM_MAX)
+	if (n == 0 || n > CORE_ROOM_MAX)
 		return 0;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];

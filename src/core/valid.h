@@ -17,11 +17,11 @@ size_t valid_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
  * nothing above U+10FFFF) and holds no NUL byte. */
 int valid_utf8(const char *s, size_t n);
 
-/* 1 if s[0, n) is a nickname: 1..WIRE_NICK_MAX bytes of [A-Za-z0-9_-],
+/* 1 if s[0, n) is a nickname: 1..CORE_NICK_MAX bytes of [A-Za-z0-9_-],
  * starting with a letter or '_'. */
 int valid_nick(const char *s, size_t n);
 
-/* 1 if s[0, n) is a room name: 1..WIRE_ROOM_MAX bytes of [A-Za-z0-9_.-]. */
+/* 1 if s[0, n) is a room name: 1..CORE_ROOM_MAX bytes of [A-Za-z0-9_.-]. */
 int valid_room(const char *s, size_t n);
 
 /* Copy s[0, n) to dst folding ASCII letters to lower case, and terminate

@@ -13,14 +13,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "chatd/wire.h"
 #include "core/core.h"
-#include "proto/framed/detect.h"
-#include "proto/framed/framed.h"
+#include "net/frontend.h"
+#include "net/ipcount.h"
+#include "net/transport.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/slab.h"
-#include "net/server.h"
-#include "proto/text/text.h"
 
 #define CONN_OF(ptr, member) ((struct conn *)(void *)((char *)(ptr)-offsetof(struct conn, member)))
 
@@ -56,21 +55,18 @@ error_reason(int err)
 	case ENETUNREACH:
 	case EHOSTDOWN:
 	case ENETDOWN:
-		return WIRE_R_PING_TIMEOUT;
+		return REASON_PING_TIMEOUT;
 	default:
-		return WIRE_R_RESET;
+		return REASON_RESET;
 	}
 }
 
-/* Bytes of partial input a connection may hold: one whole frame or one
- * whole text line, whichever is longer. */
+/* Bytes of partial input a connection may hold: the largest unit (frame,
+ * line) of any front end. */
 static size_t
-in_cap(const struct server *srv)
+in_cap(const struct conn_set *set)
 {
-	size_t frame = srv->cfg.max_frame + WIRE_HEADER_LEN;
-	size_t line = text_line_max(&srv->cfg) + 2;
-
-	return frame > line ? frame : line;
+	return frontend_input_max(set->cfg);
 }
 
 /* Make the io watcher's interest match what the connection is doing:
@@ -86,16 +82,16 @@ update_events(struct conn *c)
 		want |= EV_WRITE;
 	if (want == (c->io.events & (EV_READ | EV_WRITE)) && ev_is_active(&c->io))
 		return;
-	ev_io_stop(c->srv->loop, &c->io);
+	ev_io_stop(c->set->loop, &c->io);
 	ev_io_set(&c->io, c->fd, want);
 	if (want)
-		ev_io_start(c->srv->loop, &c->io);
+		ev_io_start(c->set->loop, &c->io);
 }
 
 static void
 arm_timer(struct conn *c, double at)
 {
-	struct ev_loop *loop = c->srv->loop;
+	struct ev_loop *loop = c->set->loop;
 	double delay = at - ev_now(loop);
 
 	ev_timer_stop(loop, &c->timer);
@@ -107,15 +103,14 @@ arm_timer(struct conn *c, double at)
 static void
 refuse(struct conn *c, enum conn_refusal why)
 {
-	const struct config *cfg = &c->srv->cfg;
-	uint16_t code = WIRE_E_SERVER_FULL;
+	const struct config *cfg = c->set->cfg;
 	char text[160];
 
 	switch (why) {
 	case REFUSE_FULL:
 		snprintf(text, sizeof(text),
 		         "the server is at its limit of %zu connection%s (max-conns)",
-		         c->srv->max_conns, c->srv->max_conns == 1 ? "" : "s");
+		         c->set->max_conns, c->set->max_conns == 1 ? "" : "s");
 		break;
 	case REFUSE_PER_IP:
 		snprintf(text, sizeof(text), "%u connection%s from %s (max-conns-per-ip)",
@@ -123,15 +118,14 @@ refuse(struct conn *c, enum conn_refusal why)
 		         c->ipc ? c->ipc->ip : "this address");
 		break;
 	default:
-		code = WIRE_E_HANDSHAKE_TIMEOUT;
 		snprintf(text, sizeof(text), "no name chosen within %g s (handshake-timeout)",
 		         cfg->handshake_timeout);
 		break;
 	}
 	if (c->fe)
-		c->fe->refuse(c, code, text);
+		c->fe->refuse(c, why, text);
 	else
-		conn_close(c, WIRE_R_HANDSHAKE_TIMEOUT);
+		conn_close(c, REASON_HANDSHAKE_TIMEOUT);
 }
 
 /* The protocol is known: hand the connection to its front end, or turn
@@ -148,6 +142,25 @@ choose(struct conn *c, const struct frontend *fe)
 	fe->start(c);
 }
 
+struct core *
+conn_core(const struct conn *c)
+{
+	return c->set->core;
+}
+
+const struct config *
+conn_config(const struct conn *c)
+{
+	return c->set->cfg;
+}
+
+void
+conn_keepalive(struct conn *c, double idle, double timeout)
+{
+	if (c->tp->keepalive)
+		c->tp->keepalive(c, idle, timeout);
+}
+
 const char *
 conn_peer(const struct conn *c)
 {
@@ -161,16 +174,18 @@ conn_peer(const struct conn *c)
 }
 
 struct conn *
-conn_new(struct server *srv, int fd, uint16_t port, int mode, struct ipcount *ipc,
-         enum conn_refusal refusal)
+conn_new(struct conn_set *set, int fd, uint16_t port, const struct frontend *pinned,
+         struct ipcount *ipc, enum conn_refusal refusal)
 {
+	const struct config *cfg = set->cfg;
 	struct conn *c = slab_zalloc(sizeof(*c));
-	double now = ev_now(srv->loop);
+	double now = ev_now(set->loop);
 
-	c->srv = srv;
+	c->set = set;
+	c->tp = &tcp_transport;
 	c->fd = fd;
 	c->state = CONN_DETECT;
-	c->mode = (uint8_t)mode;
+	c->pinned = pinned ? (uint8_t)(pinned->id + 1) : 0;
 	c->refusal = (uint8_t)refusal;
 	c->created = now;
 	c->ipc = ipc;
@@ -179,30 +194,25 @@ conn_new(struct server *srv, int fd, uint16_t port, int mode, struct ipcount *ip
 		ipc->n++;
 	c->announce = 1;
 	c->last_rx = now;
-	c->tokens = srv->cfg.flood_burst;
+	c->tokens = cfg->flood_burst;
 	c->tok_time = now;
 	outq_init(&c->out);
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
-	ev_io_start(srv->loop, &c->io);
-	/* An auto listener waits a moment for a program's preface before
-	 * greeting a person; the liveness rules take over after that. */
+	ev_io_start(set->loop, &c->io);
+	/* A detecting connection waits a moment for a program's opening
+	 * before greeting a person; the liveness rules take over after that. */
 	ev_timer_init(&c->timer, conn_timer_cb,
-	              fmin(mode == LISTEN_AUTO ? srv->cfg.detect_window : srv->cfg.ping_interval,
-	                   srv->cfg.handshake_timeout),
+	              fmin(pinned == NULL ? cfg->detect_window : cfg->ping_interval,
+	                   cfg->handshake_timeout),
 	              0);
-	ev_timer_start(srv->loop, &c->timer);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->nconns++;
-	/* The high-water mark the housekeeping trims from: a crowd that comes
-	 * and goes between two of its passes counts too. */
-	if (srv->nconns + core_room_total(srv->core) > srv->trim_mark)
-		srv->trim_mark = srv->nconns + core_room_total(srv->core);
-	log_debug("conn %s: accepted (fd %d, %zu open)", conn_peer(c), fd, srv->nconns);
-	if (mode == LISTEN_TEXT)
-		choose(c, &text_frontend);
+	ev_timer_start(set->loop, &c->timer);
+	LIST_INSERT_HEAD(&set->all, c, link);
+	set->n++;
+	log_debug("conn %s: accepted (fd %d, %zu open)", conn_peer(c), fd, set->n);
+	/* A listener pinned to the protocol that greets people greets at
+	 * once: there is nothing to wait for. */
+	if (pinned && pinned->fallback)
+		choose(c, pinned);
 	return c;
 }
 
@@ -212,7 +222,7 @@ pending_add(struct conn *c)
 	if (c->pending || c->writing)
 		return;
 	c->pending = 1;
-	LIST_INSERT_HEAD(&c->srv->pending, c, pending_link);
+	LIST_INSERT_HEAD(&c->set->pending, c, pending_link);
 }
 
 static void
@@ -231,7 +241,7 @@ backlog_add(struct conn *c)
 	if (c->yielded)
 		return;
 	c->yielded = 1;
-	LIST_INSERT_HEAD(&c->srv->backlog, c, backlog_link);
+	LIST_INSERT_HEAD(&c->set->backlog, c, backlog_link);
 	update_events(c);
 }
 
@@ -253,7 +263,7 @@ backlog_remove(struct conn *c)
 static void
 queued(struct conn *c)
 {
-	uint32_t max = c->srv->cfg.max_queue;
+	uint32_t max = c->set->cfg->max_queue;
 	struct outq *q = &c->out;
 
 	if (q->pinned > max && !q->copying) {
@@ -262,7 +272,7 @@ queued(struct conn *c)
 		          conn_peer(c), q->bytes, q->pinned);
 	}
 	if (q->bytes > max || q->pinned > 2 * (size_t)max + CHATD_COPY_BLOCK) {
-		conn_close(c, WIRE_R_SLOW_CONSUMER);
+		conn_close(c, REASON_SLOW_CONSUMER);
 		return;
 	}
 	pending_add(c);
@@ -282,25 +292,25 @@ shed_cmp(const void *a, const void *b)
 }
 
 void
-conn_output_budget(struct server *srv, size_t used)
+conn_output_budget(struct conn_set *set, size_t used)
 {
-	size_t limit = srv->cfg.max_queue_total, n = 0, k, dropped = 0;
+	size_t limit = set->cfg->max_queue_total, n = 0, k, dropped = 0;
 	struct shed *v;
 	struct conn *c;
 
 	if (limit == 0 || used <= limit)
 		return;
-	v = malloc(srv->nconns * sizeof(*v) + 1);
+	v = malloc(set->n * sizeof(*v) + 1);
 	if (v == NULL)
 		fatal("out of memory (output budget)");
-	for (c = srv->conns; c; c = c->next)
-		if (c->state <= CONN_DRAINING && c->out.pinned)
-			v[n++] = (struct shed){c, c->out.pinned};
+	LIST_FOREACH(c, &set->all, link)
+	if (c->state <= CONN_DRAINING && c->out.pinned)
+		v[n++] = (struct shed){c, c->out.pinned};
 	qsort(v, n, sizeof(*v), shed_cmp);
 	/* Each queue is counted as if it alone held its blocks: a shared
 	 * block may outlive the drop, and the next turn looks again. */
 	for (k = 0; k < n && used > limit - limit / 8; k++) {
-		conn_close(v[k].c, WIRE_R_SLOW_CONSUMER);
+		conn_close(v[k].c, REASON_SLOW_CONSUMER);
 		used = used > v[k].pinned ? used - v[k].pinned : 0;
 		dropped++;
 	}
@@ -336,7 +346,7 @@ conn_commit(struct conn *c, size_t used)
 int
 conn_spend(struct conn *c)
 {
-	const struct config *cfg = &c->srv->cfg;
+	const struct config *cfg = c->set->cfg;
 	double now;
 
 	/* However many tokens it has, one connection gets a bounded share of
@@ -348,7 +358,7 @@ conn_spend(struct conn *c)
 	c->turn_frames++;
 	if (cfg->flood_rate == 0)
 		return 1;
-	now = ev_now(c->srv->loop);
+	now = ev_now(c->set->loop);
 	c->tokens += (now - c->tok_time) * cfg->flood_rate;
 	if (c->tokens > cfg->flood_burst)
 		c->tokens = cfg->flood_burst;
@@ -372,7 +382,7 @@ flush(struct conn *c)
 
 	cnt = outq_iov(&c->out, iov, CHATD_WRITE_IOV, CHATD_WRITE_BUDGET);
 	if (cnt > 0) {
-		n = writev(c->fd, iov, cnt);
+		n = c->tp->writev(c, iov, cnt);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				log_debug("conn %s: write: %s", conn_peer(c), strerror(errno));
@@ -396,11 +406,11 @@ flush(struct conn *c)
 }
 
 void
-conn_flush_all(struct server *srv)
+conn_flush_all(struct conn_set *set)
 {
 	struct conn *c;
 
-	while ((c = LIST_FIRST(&srv->pending)) != NULL) {
+	while ((c = LIST_FIRST(&set->pending)) != NULL) {
 		pending_remove(c);
 		if (c->state != CONN_CLOSED)
 			flush(c);
@@ -411,28 +421,35 @@ conn_flush_all(struct server *srv)
 static size_t
 process(struct conn *c, const uint8_t *p, size_t len)
 {
+	const struct frontend *fe = NULL;
+	enum detect d = DETECT_NOT;
 	size_t used = 0;
 
 	if (c->state == CONN_DETECT) {
-		switch (detect_protocol(p, len)) {
+		/* A pinned listener knows its protocol: only its rule applies,
+		 * and anything but its opening is a broken one. */
+		if (c->pinned) {
+			fe = frontend_at((uint8_t)(c->pinned - 1));
+			d = fe->detect ? fe->detect(p, len, &used) : DETECT_MINE;
+			if (d == DETECT_NOT)
+				d = DETECT_BROKEN;
+		} else {
+			d = frontend_detect(p, len, &fe, &used);
+		}
+		switch (d) {
 		case DETECT_MORE:
 			return 0;
-		case DETECT_FRAMED:
-			choose(c, &framed_frontend);
-			used = WIRE_PREFACE_LEN;
+		case DETECT_MINE:
+			choose(c, fe);
 			break;
-		case DETECT_TEXT:
-			if (c->mode == LISTEN_FRAMED) {
-				framed_refuse(c, WIRE_E_BAD_PREFACE, NULL);
-				return len;
-			}
-			choose(c, &text_frontend);
-			break;
-		case DETECT_BAD_VERSION:
-			framed_refuse(c, WIRE_E_BAD_VERSION, NULL);
+		case DETECT_BROKEN:
+			c->fe = fe;
+			conn_set_state(c, CONN_OPEN);
+			fe->broken(c, p, len);
 			return len;
-		case DETECT_BAD_PREFACE:
-			framed_refuse(c, WIRE_E_BAD_PREFACE, NULL);
+		case DETECT_NOT:
+			log_notice("conn %s: no protocol knows its first bytes", conn_peer(c));
+			conn_close(c, REASON_PROTOCOL_ERROR);
 			return len;
 		}
 	}
@@ -456,7 +473,7 @@ keep(struct conn *c, const uint8_t *data, size_t len, size_t used)
 	if (c->in != NULL && data == c->in) {
 		memmove(c->in, c->in + used, left);
 	} else {
-		size_t cap = in_cap(c->srv);
+		size_t cap = in_cap(c->set);
 
 		/* A throttled reader may leave more than one frame behind. */
 		c->incap = (uint32_t)(left > cap ? left : cap);
@@ -512,16 +529,16 @@ conn_produce(struct conn *c)
 static void
 throttle(struct conn *c)
 {
-	double wait = (1 - c->tokens) / c->srv->cfg.flood_rate;
+	double wait = (1 - c->tokens) / c->set->cfg->flood_rate;
 
 	update_events(c);
-	arm_timer(c, ev_now(c->srv->loop) + wait);
+	arm_timer(c, ev_now(c->set->loop) + wait);
 }
 
 static void
 conn_read(struct conn *c)
 {
-	struct server *srv = c->srv;
+	struct conn_set *set = c->set;
 	uint8_t *dst;
 	size_t room;
 	ssize_t n;
@@ -530,12 +547,12 @@ conn_read(struct conn *c)
 		dst = c->in + c->inlen;
 		room = c->incap - c->inlen;
 	} else {
-		dst = srv->scratch;
+		dst = set->scratch;
 		room = CHATD_READ_CHUNK;
 	}
 	if (room == 0)
 		return;
-	n = read(c->fd, dst, room);
+	n = c->tp->read(c, dst, room);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -545,10 +562,10 @@ conn_read(struct conn *c)
 		return;
 	}
 	if (n == 0) {
-		conn_close(c, WIRE_R_CLOSED);
+		conn_close(c, REASON_CLOSED);
 		return;
 	}
-	c->last_rx = ev_now(srv->loop);
+	c->last_rx = ev_now(set->loop);
 	c->pinged = 0;
 	c->turn_frames = 0;
 	if (c->in) {
@@ -583,7 +600,7 @@ static void
 resume(struct conn *c)
 {
 	c->throttled = 0;
-	c->last_rx = ev_now(c->srv->loop);
+	c->last_rx = ev_now(c->set->loop);
 	c->pinged = 0;
 	c->turn_frames = 0;
 	work(c);
@@ -591,16 +608,16 @@ resume(struct conn *c)
 }
 
 int
-conn_backlog_run(struct server *srv)
+conn_backlog_run(struct conn_set *set)
 {
-	struct conn_list run = srv->backlog;
+	struct conn_list run = set->backlog;
 	struct conn *c;
 
 	/* This turn's backlog moves to a list of its own: those that yield
 	 * again go on the server's list, for the next turn. */
 	if ((c = LIST_FIRST(&run)) != NULL)
 		c->backlog_link.le_prev = &LIST_FIRST(&run);
-	LIST_INIT(&srv->backlog);
+	LIST_INIT(&set->backlog);
 	while ((c = LIST_FIRST(&run)) != NULL) {
 		backlog_remove(c);
 		if (c->state != CONN_OPEN)
@@ -609,14 +626,14 @@ conn_backlog_run(struct server *srv)
 		work(c);
 		held(c);
 	}
-	return !LIST_EMPTY(&srv->backlog);
+	return !LIST_EMPTY(&set->backlog);
 }
 
 static void
 conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = CONN_OF(w, timer);
-	const struct config *cfg = &c->srv->cfg;
+	const struct config *cfg = c->set->cfg;
 	double now = ev_now(loop), silent, next;
 	int registered;
 
@@ -635,15 +652,15 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (c->state != CONN_OPEN && c->state != CONN_DETECT)
 			return;
 	}
-	if (c->state == CONN_DETECT && c->mode == LISTEN_AUTO && c->in == NULL &&
+	if (c->state == CONN_DETECT && !c->pinned && c->in == NULL &&
 	    now - c->last_rx >= cfg->detect_window) {
 		/* After a stall this timer may run before the read of bytes
 		 * that came in time: the bytes decide, not the clock. */
 		conn_read(c);
 		/* Still nothing said: a person at a terminal, waiting to be
 		 * greeted. */
-		if (c->state == CONN_DETECT && c->in == NULL)
-			choose(c, &text_frontend);
+		if (c->state == CONN_DETECT && c->in == NULL && frontend_fallback())
+			choose(c, frontend_fallback());
 		if (c->state != CONN_OPEN && c->state != CONN_DETECT)
 			return;
 	}
@@ -655,7 +672,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	next = registered ? INFINITY : c->created + cfg->handshake_timeout;
-	if (c->state == CONN_DETECT && c->mode == LISTEN_AUTO && c->in == NULL)
+	if (c->state == CONN_DETECT && !c->pinned && c->in == NULL && frontend_fallback())
 		next = fmin(next, c->last_rx + cfg->detect_window);
 	/* People cannot answer pings: TCP keepalive watches text clients. */
 	if (c->fe == NULL || c->fe->idle != NULL) {
@@ -663,8 +680,8 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (silent >= cfg->ping_interval + cfg->ping_timeout) {
 			log_notice("conn %s: no answer for %.1f s", conn_peer(c), silent);
 			if (c->fe && c->state == CONN_OPEN)
-				c->fe->bye(c, WIRE_R_PING_TIMEOUT);
-			conn_close_after_flush(c, WIRE_R_PING_TIMEOUT, CHATD_DRAIN_TIMEOUT);
+				c->fe->bye(c, REASON_PING_TIMEOUT);
+			conn_close_after_flush(c, REASON_PING_TIMEOUT, CHATD_DRAIN_TIMEOUT);
 			return;
 		}
 		if (silent >= cfg->ping_interval && !c->pinged && c->fe && c->state == CONN_OPEN) {
@@ -684,7 +701,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 conn_close(struct conn *c, uint8_t reason)
 {
-	struct ev_loop *loop = c->srv->loop;
+	struct ev_loop *loop = c->set->loop;
 
 	if (c->state == CONN_CLOSED)
 		return;
@@ -695,8 +712,8 @@ conn_close(struct conn *c, uint8_t reason)
 	ev_timer_stop(loop, &c->timer);
 	if (!c->reaping) {
 		c->reaping = 1;
-		c->next_reap = c->srv->reap;
-		c->srv->reap = c;
+		c->next_reap = c->set->reap;
+		c->set->reap = c;
 	}
 }
 
@@ -711,14 +728,14 @@ conn_close_after_flush(struct conn *c, uint8_t reason, double timeout)
 	}
 	c->reason = reason;
 	conn_set_state(c, CONN_DRAINING);
-	c->deadline = ev_now(c->srv->loop) + timeout;
+	c->deadline = ev_now(c->set->loop) + timeout;
 	arm_timer(c, c->deadline);
 	update_events(c);
 	pending_add(c);
 	if (!c->reaping) {
 		c->reaping = 1;
-		c->next_reap = c->srv->reap;
-		c->srv->reap = c;
+		c->next_reap = c->set->reap;
+		c->set->reap = c;
 	}
 }
 
@@ -726,56 +743,50 @@ conn_close_after_flush(struct conn *c, uint8_t reason, double timeout)
 static void
 destroy(struct conn *c)
 {
-	struct server *srv = c->srv;
+	struct conn_set *set = c->set;
 
 	pending_remove(c);
 	backlog_remove(c);
 	if (c->fe && c->fe->end)
 		c->fe->end(c);
-	server_ip_release(srv, c->ipc);
-	ev_io_stop(srv->loop, &c->io);
-	ev_timer_stop(srv->loop, &c->timer);
+	ipcount_release(c->ipc);
+	ev_io_stop(set->loop, &c->io);
+	ev_timer_stop(set->loop, &c->timer);
 	close(c->fd);
 	outq_clear(&c->out);
 	slab_free(c->in, c->incap);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	srv->nconns--;
+	LIST_REMOVE(c, link);
+	set->n--;
 	slab_free(c, sizeof(*c));
 }
 
 void
-conn_reap_all(struct server *srv)
+conn_reap_all(struct conn_set *set)
 {
 	struct conn *c;
 
-	while ((c = srv->reap) != NULL) {
-		srv->reap = c->next_reap;
+	while ((c = set->reap) != NULL) {
+		set->reap = c->next_reap;
 		c->reaping = 0;
 		if (c->sess) {
 			uint8_t kind = 0;
 
 			if (c->announce)
-				kind = c->reason == WIRE_R_NONE ? WIRE_P_QUIT : WIRE_P_DROP;
+				kind = c->reason == REASON_NONE ? PRES_QUIT : PRES_DROP;
 			/* Leaving is routine; being dropped is worth a notice. */
 			if (session_registered(c->sess))
-				log_msg(c->reason == WIRE_R_NONE || c->reason == WIRE_R_CLOSED ||
-				                        c->reason == WIRE_R_SHUTDOWN
+				log_msg(c->reason == REASON_NONE || c->reason == REASON_CLOSED ||
+				                        c->reason == REASON_SHUTDOWN
 				                ? LOG_LEVEL_INFO
 				                : LOG_LEVEL_NOTICE,
 				        "conn %s: %s left: %s", conn_peer(c), session_nick(c->sess),
-				        c->reason == WIRE_R_NONE ? "quit"
-				                                 : wire_reason_name(c->reason));
-			core_session_end(srv->core, c->sess, kind, c->reason);
+				        core_reason_name(c->reason));
+			core_session_end(set->core, c->sess, kind, c->reason);
 			c->sess = NULL;
 		}
 		if (c->state == CONN_CLOSED) {
 			log_debug("conn %s: closed (%s)", conn_peer(c),
-			          wire_reason_name(c->reason));
+			          core_reason_name(c->reason));
 			destroy(c);
 		}
 	}

@@ -1,13 +1,14 @@
 /*
- * A client connection: its socket and watchers, its input buffer, its
- * output queue, its liveness and flood-control state, its front end and
- * its session.  Front ends see a connection through these functions.
+ * A client connection: its socket (through a transport) and watchers, its
+ * input buffer, its output queue, its liveness and flood-control state,
+ * its front end and its session.  Front ends see a connection through
+ * these functions and the fields marked as theirs.
  *
  * Lifetime: conn_close() may be called at any time, from any callback,
  * including from inside a fan-out; it only marks the connection and puts
- * it on the server's reap list.  The teardown (leaving rooms, announcing
- * the drop, closing the socket, freeing) runs before the loop sleeps, when
- * no callback is using the connection.
+ * it on the reap list.  The teardown (leaving rooms, announcing the drop,
+ * closing the socket, freeing) runs before the loop sleeps, when no
+ * callback is using the connection.
  */
 #ifndef CHATD_CONN_H
 #define CHATD_CONN_H
@@ -17,12 +18,36 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "core/blk.h"
+#include "net/frontend.h"
 #include "net/outq.h"
+#include "util/blk.h"
 
-struct server;
+struct config;
+struct core;
+struct ipcount;
 struct session;
-struct conn;
+struct transport;
+
+LIST_HEAD(conn_list, conn);
+
+/*
+ * Every connection and the lists the loop works through on each turn: the
+ * connections to flush, those whose input waits for the next turn, those
+ * to tear down.  The server owns one and runs conn_reap_all(),
+ * conn_flush_all() and conn_backlog_run() from its watchers.
+ */
+struct conn_set {
+	struct ev_loop *loop;
+	const struct config *cfg; /* the server's, replaced in place on reload */
+	struct core *core;
+	struct conn_list all;
+	size_t n;
+	struct conn_list pending; /* output to flush this turn */
+	struct conn_list backlog; /* input held over to the next turn */
+	struct conn *reap;        /* closed, to be torn down this turn */
+	uint8_t *scratch;         /* CHATD_READ_CHUNK bytes, shared by every read */
+	size_t max_conns;         /* the effective limit: max-conns, or what descriptors allow */
+};
 
 /* The states a connection moves through; conn_set_state() is the only
  * place that changes them. */
@@ -33,52 +58,33 @@ enum conn_state {
 	CONN_CLOSED,   /* waiting to be torn down */
 };
 
-/* A protocol front end: the translator between a wire format and the
- * core.  input() consumes whole units (frames, lines) and returns how many
- * bytes it used; the rest is kept until more arrive. */
-struct frontend {
-	const char *name;
-	size_t (*input)(struct conn *c, const uint8_t *p, size_t len);
-	void (*start)(struct conn *c); /* protocol chosen */
-	/* Silent too long: ping in-band.  NULL for a protocol whose peers
-	 * cannot answer pings (people): TCP keepalive watches them instead. */
-	void (*idle)(struct conn *c);
-	void (*bye)(struct conn *c, uint8_t reason); /* queue a farewell */
-	/* Turn the client away: code (a 1xx wire_error) and why, then close. */
-	void (*refuse)(struct conn *c, uint16_t code, const char *why);
-	void (*end)(struct conn *c); /* free the front end's state */
-	/* Produce the next part of a long answer (conn_produce()); return
-	 * nonzero while more remains.  Each part costs a flood token. */
-	int (*more)(struct conn *c);
-};
-
 struct conn {
 	ev_io io;       /* EV_READ while reading, EV_WRITE while output waits */
 	ev_timer timer; /* liveness, flood resume, drain deadline */
-	struct server *srv;
+	struct conn_set *set;
 	const struct frontend *fe;
-	struct session *sess;
-	void *fe_state;    /* the front end's own per-connection state */
-	struct conn *next; /* server's list of all connections */
-	struct conn *prev;
-	LIST_ENTRY(conn) pending_link; /* server's flush list */
-	struct conn *next_reap;        /* server's reap list */
-	LIST_ENTRY(conn) backlog_link; /* server's list of connections with input held over */
+	const struct transport *tp;
+	struct session *sess;          /* the front end's: its session in the core */
+	void *fe_state;                /* the front end's own per-connection state */
+	LIST_ENTRY(conn) link;         /* every connection */
+	LIST_ENTRY(conn) pending_link; /* the flush list */
+	LIST_ENTRY(conn) backlog_link; /* the backlog */
+	struct conn *next_reap;        /* the reap list */
 	uint8_t *in;                   /* partial input, allocated only while needed */
 	uint32_t inlen;
 	uint32_t incap; /* bytes allocated at in (a reload may change the bound) */
 	int fd;
 	uint8_t state;        /* enum conn_state */
-	uint8_t reason;       /* enum wire_reason, once closing */
+	uint8_t reason;       /* enum core_reason, once closing */
 	uint8_t announce;     /* tell the rooms when tearing down */
 	uint8_t pending;      /* on the flush list */
 	uint8_t reaping;      /* on the reap list */
 	uint8_t pinged;       /* a ping is out since the last input */
 	uint8_t throttled;    /* reading stopped by flood control */
-	uint8_t yielded;      /* its turn's share of work is spent: on the backlog list */
+	uint8_t yielded;      /* its turn's share of work is spent: on the backlog */
 	uint8_t producing;    /* a long answer is being produced: input waits for its end */
 	uint8_t writing;      /* EV_WRITE armed */
-	uint8_t mode;         /* enum listen_proto of the listener that accepted it */
+	uint8_t pinned;       /* 0, or 1 + the id of the front end its listener is pinned to */
 	uint8_t refusal;      /* enum conn_refusal: to be turned away once its protocol is known */
 	uint16_t turn_frames; /* units of input handled in this loop turn */
 	struct outq out;
@@ -91,36 +97,22 @@ struct conn {
 	double deadline;     /* draining: when to give up flushing */
 };
 
-/* Why a connection is turned away. */
-enum conn_refusal {
-	REFUSE_NONE,
-	REFUSE_FULL,      /* max-conns reached */
-	REFUSE_PER_IP,    /* max-conns-per-ip reached */
-	REFUSE_HANDSHAKE, /* no name chosen within handshake-timeout */
-};
-
-/* Per-address connection counts, kept by the server. */
-struct ipcount {
-	char ip[48];
-	unsigned n;
-};
-
-/* Adopt an accepted, non-blocking socket from a listener of the given
- * protocol (enum listen_proto), from the address counted in ipc; a
- * refusal other than REFUSE_NONE turns the client away in its own
- * protocol as soon as that is known. */
-struct conn *conn_new(struct server *srv, int fd, uint16_t port, int mode, struct ipcount *ipc,
-                      enum conn_refusal refusal);
+/* Adopt an accepted, non-blocking socket, from the address counted in
+ * ipc, of a listener pinned to front end pinned (NULL: the protocol is
+ * detected); a refusal other than REFUSE_NONE turns the client away in its
+ * own protocol as soon as that is known. */
+struct conn *conn_new(struct conn_set *set, int fd, uint16_t port, const struct frontend *pinned,
+                      struct ipcount *ipc, enum conn_refusal refusal);
 
 void conn_set_state(struct conn *c, enum conn_state st);
-static inline int
-conn_is_open(const struct conn *c)
-{
-	return c->state == CONN_OPEN;
-}
 
+/* What a front end may use: the core, the configuration in force. */
+struct core *conn_core(const struct conn *c);
+const struct config *conn_config(const struct conn *c);
 /* The peer's address:port, for log lines (a buffer reused per call). */
 const char *conn_peer(const struct conn *c);
+/* Ask the transport to watch for a vanished peer (see transport.h). */
+void conn_keepalive(struct conn *c, double idle, double timeout);
 
 /* Queue a slice of a shared block for sending; may mark c as a slow
  * consumer. */
@@ -146,21 +138,21 @@ conn_ready(const struct conn *c)
 	return c->state == CONN_OPEN && !c->producing;
 }
 
-/* Close at once, dropping unsent output. */
+/* Close at once, dropping unsent output (reason: enum core_reason). */
 void conn_close(struct conn *c, uint8_t reason);
 /* Stop reading, flush what is queued (bounded by a deadline), then close. */
 void conn_close_after_flush(struct conn *c, uint8_t reason, double timeout);
 
 /* Output takes used bytes: past --max-queue-total, drop the connections
  * with the largest queues as slow consumers. */
-void conn_output_budget(struct server *srv, size_t used);
+void conn_output_budget(struct conn_set *set, size_t used);
 
 /* Called by the server before the loop sleeps. */
-void conn_reap_all(struct server *srv);
-void conn_flush_all(struct server *srv);
+void conn_reap_all(struct conn_set *set);
+void conn_flush_all(struct conn_set *set);
 /* Called by the server once per loop turn: give each connection that
  * yielded its turn another share of its held input.  Returns whether any
  * is still waiting, so that the loop does not sleep on them. */
-int conn_backlog_run(struct server *srv);
+int conn_backlog_run(struct conn_set *set);
 
 #endif

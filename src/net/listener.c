@@ -16,41 +16,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/conn.h"
+#include "net/frontend.h"
+#include "util/defaults.h"
 #include "util/log.h"
-#include "net/server.h"
 
 struct listener {
 	ev_io io;
-	struct server *srv;
+	struct ev_loop *loop;
 	int fd;
-	int proto;     /* enum listen_proto */
+	const struct frontend *pinned; /* NULL: the protocol is detected */
+	const struct listener_hooks *hooks;
 	char name[80]; /* the bound address, port resolved */
 };
-
-/* Format addr as "a.b.c.d:port" or "[v6]:port". */
-static void
-addr_text(const struct sockaddr *sa, char *out, size_t n)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)sa;
-
-		inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
-		port = ntohs(v4->sin_port);
-		snprintf(out, n, "%s:%u", host, port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)sa;
-
-		inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
-		port = ntohs(v6->sin6_port);
-		snprintf(out, n, "[%s]:%u", host, port);
-	} else {
-		snprintf(out, n, "unknown");
-	}
-}
 
 static uint16_t
 addr_port(const struct sockaddr *sa)
@@ -76,19 +53,27 @@ addr_host(const struct sockaddr *sa, char *out, size_t n)
 		snprintf(out, n, "unknown");
 }
 
+/* Format addr as "a.b.c.d:port" or "[v6]:port". */
+static void
+addr_text(const struct sockaddr *sa, char *out, size_t n)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	addr_host(sa, host, sizeof(host));
+	snprintf(out, n, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, addr_port(sa));
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct listener *l = (struct listener *)(void *)((char *)w - offsetof(struct listener, io));
-	struct server *srv = l->srv;
 
+	(void)loop;
 	(void)revents;
 	for (;;) {
 		struct sockaddr_storage ss = {0};
 		socklen_t len = sizeof(ss);
-		char peer[64], host[64];
-		enum conn_refusal why;
-		struct ipcount *ipc;
+		char host[64];
 		int fd, one = 1;
 
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -97,47 +82,27 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				/* The pending connection stays in the backlog; rest
-				 * the listeners instead of spinning on it. */
-				log_warn("accept: %s (%zu connections open); pausing accepts for "
-				         "%g s",
-				         strerror(errno), srv->nconns, CHATD_EMFILE_PAUSE);
-				unsigned i;
-
-				for (i = 0; i < srv->nlisteners; i++)
-					listener_stop(srv->listeners[i]);
-				ev_timer_set(&srv->emfile_pause, CHATD_EMFILE_PAUSE, 0);
-				ev_timer_start(loop, &srv->emfile_pause);
+				/* The pending connection stays in the backlog: the
+				 * server rests the listeners instead of spinning. */
+				log_warn("accept: %s; pausing accepts for %g s", strerror(errno),
+				         CHATD_EMFILE_PAUSE);
+				l->hooks->full(l->hooks->ctx);
 			} else if (errno != EAGAIN) {
 				log_warn("accept on %s: %s", l->name, strerror(errno));
 			}
 			return;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		addr_text((struct sockaddr *)&ss, peer, sizeof(peer));
 		addr_host((struct sockaddr *)&ss, host, sizeof(host));
-		if (srv->nconns >= srv->max_conns + CHATD_REFUSE_SLACK) {
-			/* Far over the limit: not even a goodbye. */
-			close(fd);
-			continue;
-		}
-		ipc = server_ip_get(srv, host);
-		why = REFUSE_NONE;
-		if (srv->nconns >= srv->max_conns)
-			why = REFUSE_FULL;
-		else if (srv->cfg.max_conns_per_ip && ipc->n >= srv->cfg.max_conns_per_ip)
-			why = REFUSE_PER_IP;
-		if (why != REFUSE_NONE)
-			log_notice("refusing %s: %s", peer,
-			           why == REFUSE_FULL ? "max-conns reached"
-			                              : "max-conns-per-ip reached");
-		(void)conn_new(srv, fd, addr_port((struct sockaddr *)&ss), l->proto, ipc, why);
+		l->hooks->accepted(l->hooks->ctx, fd, host, addr_port((struct sockaddr *)&ss),
+		                   l->pinned);
 	}
 }
 
 /* Wrap a bound, listening, non-blocking socket. */
 static struct listener *
-wrap(struct server *srv, int fd, int proto)
+wrap(struct ev_loop *loop, int fd, const struct frontend *pinned,
+     const struct listener_hooks *hooks)
 {
 	struct sockaddr_storage bound = {0};
 	socklen_t blen = sizeof(bound);
@@ -145,23 +110,22 @@ wrap(struct server *srv, int fd, int proto)
 
 	if (l == NULL)
 		fatal("out of memory (listener)");
-	l->srv = srv;
+	l->loop = loop;
 	l->fd = fd;
-	l->proto = proto;
+	l->pinned = pinned;
+	l->hooks = hooks;
 	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
 		snprintf(l->name, sizeof(l->name), "fd %d", fd);
 	else
 		addr_text((struct sockaddr *)&bound, l->name, sizeof(l->name));
 	ev_io_init(&l->io, accept_cb, fd, EV_READ);
-	log_notice("listening on %s (%s)", l->name,
-	           proto == LISTEN_TEXT     ? "text"
-	           : proto == LISTEN_FRAMED ? "framed"
-	                                    : "framed and text");
+	log_notice("listening on %s (%s)", l->name, pinned ? pinned->name : "detected");
 	return l;
 }
 
 struct listener *
-listener_open(struct server *srv, const struct listen_spec *spec)
+listener_open(struct ev_loop *loop, const struct listen_spec *spec, const struct frontend *pinned,
+              const struct listener_hooks *hooks)
 {
 	int fd, one = 1;
 
@@ -179,25 +143,26 @@ listener_open(struct server *srv, const struct listen_spec *spec)
 		close(fd);
 		return NULL;
 	}
-	return wrap(srv, fd, spec->proto);
+	return wrap(loop, fd, pinned, hooks);
 }
 
 struct listener *
-listener_adopt(struct server *srv, int fd, int proto)
+listener_adopt(struct ev_loop *loop, int fd, const struct frontend *pinned,
+               const struct listener_hooks *hooks)
 {
-	return wrap(srv, fd, proto);
+	return wrap(loop, fd, pinned, hooks);
 }
 
 void
 listener_start(struct listener *l)
 {
-	ev_io_start(l->srv->loop, &l->io);
+	ev_io_start(l->loop, &l->io);
 }
 
 void
 listener_stop(struct listener *l)
 {
-	ev_io_stop(l->srv->loop, &l->io);
+	ev_io_stop(l->loop, &l->io);
 }
 
 void

@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "core/blk.h"
+#include "util/blk.h"
 
 struct outq_ent {
 	struct blk *b; /* one reference per entry */

@@ -14,15 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "chatd/wire.h"
 #include "net/conn.h"
-#include "proto/framed/framed.h"
+#include "net/frontend.h"
+#include "net/ipcount.h"
 #include "net/listener.h"
-#include "proto/text/text.h"
+#include "net/sysd.h"
+#include "util/blk.h"
 #include "util/log.h"
 #include "util/slab.h"
-#include "net/sysd.h"
 
 #define SERVER_OF(ptr, member)                                                                     \
 	((struct server *)(void *)((char *)(ptr)-offsetof(struct server, member)))
@@ -74,10 +75,10 @@ static void
 settle(struct server *srv)
 {
 	for (;;) {
-		conn_flush_all(srv);
-		if (srv->reap == NULL)
+		conn_flush_all(&srv->conns);
+		if (srv->conns.reap == NULL)
 			break;
-		conn_reap_all(srv);
+		conn_reap_all(&srv->conns);
 	}
 }
 
@@ -92,8 +93,8 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	core_history_budget(srv->core);
 	/* What is left unsent after the flush, in every block but the history
 	 * renderings, is output waiting for slow readers. */
-	conn_output_budget(srv, blk_bytes_live() - msg_history_render_blocks());
-	if (srv->reap)
+	conn_output_budget(&srv->conns, blk_bytes_live() - msg_history_render_blocks());
+	if (srv->conns.reap)
 		settle(srv);
 	/* Large rooms' presence goes out once a second, when there is any. */
 	if (core_presence_pending(srv->core) && !ev_is_active(&srv->summary)) {
@@ -101,12 +102,12 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		ev_timer_start(loop, &srv->summary);
 	}
 	/* Input held over for the next turn: poll without sleeping. */
-	if (!LIST_EMPTY(&srv->backlog))
+	if (!LIST_EMPTY(&srv->conns.backlog))
 		ev_idle_start(loop, &srv->busy);
 	else
 		ev_idle_stop(loop, &srv->busy);
 	expire(srv);
-	if (srv->shutting_down && srv->nconns == 0)
+	if (srv->shutting_down && srv->conns.n == 0)
 		ev_break(loop, EVBREAK_ALL);
 }
 
@@ -117,8 +118,8 @@ clock_cb(struct ev_loop *loop, ev_check *w, int revents)
 
 	(void)revents;
 	core_set_time(srv->core, now_ms(loop));
-	if (!LIST_EMPTY(&srv->backlog))
-		conn_backlog_run(srv);
+	if (!LIST_EMPTY(&srv->conns.backlog))
+		conn_backlog_run(&srv->conns);
 }
 
 static void
@@ -172,11 +173,11 @@ deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	for (c = srv->conns; c; c = c->next)
-		if (c->state != CONN_CLOSED) {
-			left++;
-			conn_close(c, WIRE_R_SHUTDOWN);
-		}
+	LIST_FOREACH(c, &srv->conns.all, link)
+	if (c->state != CONN_CLOSED) {
+		left++;
+		conn_close(c, REASON_SHUTDOWN);
+	}
 	log_warn("shutdown deadline: closed %zu connections with output still queued", left);
 }
 
@@ -191,18 +192,19 @@ server_shutdown(struct server *srv)
 	srv->shutting_down = 1;
 	sysd_notify("STOPPING=1");
 	ev_timer_stop(srv->loop, &srv->status);
-	log_notice("shutting down: telling %zu connections", srv->nconns);
+	log_notice("shutting down: telling %zu connections", srv->conns.n);
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_stop(srv->listeners[i]);
 	ev_timer_stop(srv->loop, &srv->emfile_pause);
-	for (c = srv->conns; c; c = c->next) {
+	LIST_FOREACH(c, &srv->conns.all, link)
+	{
 		/* Everyone is leaving: no point announcing each departure. */
 		c->announce = 0;
 		if (c->state == CONN_OPEN && c->fe) {
-			c->fe->bye(c, WIRE_R_SHUTDOWN);
-			conn_close_after_flush(c, WIRE_R_SHUTDOWN, srv->cfg.shutdown_timeout);
+			c->fe->bye(c, REASON_SHUTDOWN);
+			conn_close_after_flush(c, REASON_SHUTDOWN, srv->cfg.shutdown_timeout);
 		} else if (c->state != CONN_DRAINING) {
-			conn_close(c, WIRE_R_SHUTDOWN);
+			conn_close(c, REASON_SHUTDOWN);
 		}
 	}
 	ev_timer_set(&srv->shutdown_deadline, srv->cfg.shutdown_timeout, 0);
@@ -219,7 +221,7 @@ static void
 housekeeping(struct server *srv)
 {
 	/* What holds memory: connections, and rooms with their history. */
-	size_t load = srv->nconns + core_room_total(srv->core);
+	size_t load = srv->conns.n + core_room_total(srv->core);
 	struct slab_stats st;
 
 	if (load > srv->trim_mark) {
@@ -229,11 +231,10 @@ housekeeping(struct server *srv)
 	if (load + load / 8 + 8 >= srv->trim_mark)
 		return;
 	msg_cache_release();
-	framed_cleanup();
-	text_cleanup();
+	frontend_cleanup_all();
 	slab_trim();
 	malloc_trim(0);
-	(void)madvise(srv->scratch, CHATD_READ_CHUNK, MADV_DONTNEED);
+	(void)madvise(srv->conns.scratch, CHATD_READ_CHUNK, MADV_DONTNEED);
 	slab_stats(&st);
 	log_debug("memory given back, load %zu -> %zu: %zu bytes live in %zu slabs", srv->trim_mark,
 	          load, st.live, st.slabs);
@@ -258,7 +259,7 @@ status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	sysd_status("%zu connections, %zu users, %zu rooms", srv->nconns,
+	sysd_status("%zu connections, %zu users, %zu rooms", srv->conns.n,
 	            core_user_count(srv->core), core_room_count(srv->core));
 	housekeeping(srv);
 }
@@ -279,43 +280,67 @@ raise_nofile(void)
 	}
 }
 
-void
-server_capacity(struct server *srv)
+/* Work out the connection limit from the configuration and the
+ * descriptor limit. */
+static void
+capacity(struct server *srv)
 {
 	struct rlimit rl;
-	size_t fds = 1024, before = srv->max_conns;
+	size_t fds = 1024, before = srv->conns.max_conns;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		fds = rl.rlim_cur == RLIM_INFINITY ? (size_t)1 << 30 : (size_t)rl.rlim_cur;
 	/* Keep descriptors for the listeners, the loop and the logs, so that
 	 * a full server refuses politely instead of failing accept(). */
-	srv->max_conns = fds > CHATD_FD_RESERVE ? fds - CHATD_FD_RESERVE : 1;
-	if (srv->cfg.max_conns && srv->cfg.max_conns < srv->max_conns)
-		srv->max_conns = srv->cfg.max_conns;
-	if (srv->max_conns != before)
-		log_notice("open files limit %zu: room for %zu connections", fds, srv->max_conns);
+	srv->conns.max_conns = fds > CHATD_FD_RESERVE ? fds - CHATD_FD_RESERVE : 1;
+	if (srv->cfg.max_conns && srv->cfg.max_conns < srv->conns.max_conns)
+		srv->conns.max_conns = srv->cfg.max_conns;
+	if (srv->conns.max_conns != before)
+		log_notice("open files limit %zu: room for %zu connections", fds,
+		           srv->conns.max_conns);
 }
 
-struct ipcount *
-server_ip_get(struct server *srv, const char *ip)
+/* A listener accepted a client: count it against the limits, and adopt it
+ * (a client over a limit is told so in its own protocol, then closed). */
+static void
+accepted(void *ctx, int fd, const char *host, uint16_t port, const struct frontend *pinned)
 {
-	struct ipcount *ipc = hmap_get(&srv->per_ip, ip, strlen(ip));
+	struct server *srv = ctx;
+	size_t n = srv->conns.n, max = srv->conns.max_conns;
+	enum conn_refusal why = REFUSE_NONE;
+	struct ipcount *ipc;
 
-	if (ipc)
-		return ipc;
-	ipc = slab_zalloc(sizeof(*ipc));
-	snprintf(ipc->ip, sizeof(ipc->ip), "%s", ip);
-	hmap_put(&srv->per_ip, ipc->ip, strlen(ipc->ip), ipc);
-	return ipc;
-}
-
-void
-server_ip_release(struct server *srv, struct ipcount *ipc)
-{
-	if (ipc == NULL || --ipc->n > 0)
+	if (n >= max + CHATD_REFUSE_SLACK) {
+		/* Far over the limit: not even a goodbye. */
+		close(fd);
 		return;
-	hmap_del(&srv->per_ip, ipc->ip, strlen(ipc->ip));
-	slab_free(ipc, sizeof(*ipc));
+	}
+	ipc = ipcount_get(host);
+	if (n >= max)
+		why = REFUSE_FULL;
+	else if (srv->cfg.max_conns_per_ip && ipc->n >= srv->cfg.max_conns_per_ip)
+		why = REFUSE_PER_IP;
+	if (why != REFUSE_NONE)
+		log_notice("refusing %s port %u: %s", host, port,
+		           why == REFUSE_FULL ? "max-conns reached" : "max-conns-per-ip reached");
+	(void)conn_new(&srv->conns, fd, port, pinned, ipc, why);
+	/* The high-water mark the housekeeping trims from: a crowd that comes
+	 * and goes between two of its passes counts too. */
+	if (srv->conns.n + core_room_total(srv->core) > srv->trim_mark)
+		srv->trim_mark = srv->conns.n + core_room_total(srv->core);
+}
+
+/* accept(2) is out of descriptors: rest every listener a while. */
+static void
+full(void *ctx)
+{
+	struct server *srv = ctx;
+	unsigned i;
+
+	for (i = 0; i < srv->nlisteners; i++)
+		listener_stop(srv->listeners[i]);
+	ev_timer_set(&srv->emfile_pause, CHATD_EMFILE_PAUSE, 0);
+	ev_timer_start(srv->loop, &srv->emfile_pause);
 }
 
 static void
@@ -349,7 +374,7 @@ reload(struct server *srv)
 	memcpy(next.listen, srv->cfg.listen, sizeof(next.listen));
 	next.nlisten = srv->cfg.nlisten;
 	srv->cfg = next;
-	server_capacity(srv);
+	capacity(srv);
 	log_set_level((enum log_level)next.log_level);
 	limits_from(&next, &lim);
 	core_set_limits(srv->core, &lim);
@@ -425,10 +450,17 @@ server_new(const struct config *cfg)
 	srv->core = core_new(&lim, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
 	core_set_time(srv->core, now_ms(srv->loop));
 	/* Its own mapping, so that its pages can be handed back when idle. */
-	srv->scratch = mmap(NULL, CHATD_READ_CHUNK, PROT_READ | PROT_WRITE,
-	                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (srv->scratch == MAP_FAILED)
+	srv->conns.scratch = mmap(NULL, CHATD_READ_CHUNK, PROT_READ | PROT_WRITE,
+	                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (srv->conns.scratch == MAP_FAILED)
 		fatal("out of memory (read buffer)");
+	srv->conns.loop = srv->loop;
+	srv->conns.cfg = &srv->cfg;
+	srv->conns.core = srv->core;
+	LIST_INIT(&srv->conns.all);
+	LIST_INIT(&srv->conns.pending);
+	LIST_INIT(&srv->conns.backlog);
+	srv->hooks = (struct listener_hooks){accepted, full, srv};
 
 	ev_prepare_init(&srv->flush, flush_cb);
 	ev_prepare_start(srv->loop, &srv->flush);
@@ -450,16 +482,14 @@ server_new(const struct config *cfg)
 	ev_timer_init(&srv->watchdog, watchdog_cb, 0, 0);
 	ev_timer_init(&srv->status, status_cb, CHATD_STATUS_INTERVAL, CHATD_STATUS_INTERVAL);
 	raise_nofile();
-	server_capacity(srv);
-	hmap_init(&srv->per_ip);
-	LIST_INIT(&srv->pending);
-	LIST_INIT(&srv->backlog);
+	capacity(srv);
 
 	/* Listeners last: once one is announced, a signal must already find
 	 * its watcher, or a quick SIGTERM would kill the process outright.
 	 * Sockets passed by systemd take the place of the configured ones. */
 	{
-		int fds[CHATD_MAX_LISTEN], protos[CHATD_MAX_LISTEN];
+		char protos[CHATD_MAX_LISTEN][CONFIG_PROTO_MAX];
+		int fds[CHATD_MAX_LISTEN];
 		int n = sysd_listen_fds(fds, protos, CHATD_MAX_LISTEN), k;
 
 		if (n > 0) {
@@ -467,13 +497,15 @@ server_new(const struct config *cfg)
 			        "socket activation: %d listening socket%s from the service manager",
 			        n, n == 1 ? "" : "s");
 			for (k = 0; k < n; k++)
-				srv->listeners[srv->nlisteners++] =
-				        listener_adopt(srv, fds[k], protos[k]);
+				srv->listeners[srv->nlisteners++] = listener_adopt(
+				        srv->loop, fds[k], frontend_find(protos[k]), &srv->hooks);
 			return srv;
 		}
 	}
 	for (i = 0; i < cfg->nlisten; i++) {
-		struct listener *l = listener_open(srv, &cfg->listen[i]);
+		struct listener *l =
+		        listener_open(srv->loop, &cfg->listen[i],
+		                      frontend_find(cfg->listen[i].proto), &srv->hooks);
 
 		if (l == NULL) {
 			server_free(srv);
@@ -515,11 +547,10 @@ server_free(struct server *srv)
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_free(srv->listeners[i]);
 	core_free(srv->core);
-	hmap_free(&srv->per_ip);
+	ipcount_free_all();
 	msg_cache_release();
-	framed_cleanup();
-	text_cleanup();
-	munmap(srv->scratch, CHATD_READ_CHUNK);
+	frontend_cleanup_all();
+	munmap(srv->conns.scratch, CHATD_READ_CHUNK);
 	ev_loop_destroy(srv->loop);
 	free(srv);
 }

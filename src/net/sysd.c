@@ -62,7 +62,7 @@ sysd_watchdog_interval(void)
 }
 
 int
-sysd_listen_fds(int *fds, int *protos, int max)
+sysd_listen_fds(int *fds, char (*protos)[CONFIG_PROTO_MAX], int max)
 {
 	char **names = NULL;
 	int n = sd_listen_fds_with_names(1, &names), i, k = 0;
@@ -77,9 +77,7 @@ sysd_listen_fds(int *fds, int *protos, int max)
 			/* libev wants them non-blocking, like our own. */
 			(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 			fds[k] = fd;
-			protos[k] = strcmp(name, "text") == 0     ? LISTEN_TEXT
-			            : strcmp(name, "framed") == 0 ? LISTEN_FRAMED
-			                                          : LISTEN_AUTO;
+			snprintf(protos[k], CONFIG_PROTO_MAX, "%s", name);
 			k++;
 		} else {
 			log_warn("socket activation: descriptor %d (%s) is not a listening TCP "
@@ -118,7 +116,7 @@ sysd_watchdog_interval(void)
 }
 
 int
-sysd_listen_fds(int *fds, int *protos, int max)
+sysd_listen_fds(int *fds, char (*protos)[CONFIG_PROTO_MAX], int max)
 {
 	(void)fds;
 	(void)protos;

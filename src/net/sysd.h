@@ -7,6 +7,8 @@
 #ifndef CHATD_SYSD_H
 #define CHATD_SYSD_H
 
+#include "util/config.h"
+
 /* Tell the service manager something (READY=1, STOPPING=1, ...). */
 void sysd_notify(const char *state);
 /* STATUS=... with printf formatting. */
@@ -18,8 +20,8 @@ void sysd_reloading(void);
 double sysd_watchdog_interval(void);
 
 /* Sockets passed by the service manager: up to max descriptors, each with
- * its protocol (enum listen_proto) taken from its FileDescriptorName
- * ("framed", "text", anything else: auto).  Returns how many. */
-int sysd_listen_fds(int *fds, int *protos, int max);
+ * its FileDescriptorName in protos (the front end it is pinned to, when a
+ * front end has that name; anything else detects).  Returns how many. */
+int sysd_listen_fds(int *fds, char (*protos)[CONFIG_PROTO_MAX], int max);
 
 #endif

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "swarm/botmsg.h"
+#include "util/addr.h"
 #include "chatd/wire.h"
 #include "swarm/check.h"
 #include "swarm/latency.h"
@@ -2360,52 +2361,14 @@ usage(FILE *out)
 	        BOTMSG_MIN, SWARM_PER_SOURCE);
 }
 
+/* The server's address: the daemon's own parser, and a port it can be
+ * reached on. */
 static int
 parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
-	char host[64];
-	const char *port;
-	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-	unsigned long pn;
-	size_t hn;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		const char *e = strchr(s, ']');
-
-		if (e == NULL || e[1] != ':' || (hn = (size_t)(e - s - 1)) >= sizeof(host))
-			return -1;
-		memcpy(host, s + 1, hn);
-		port = e + 2;
-	} else {
-		const char *c = strrchr(s, ':');
-
-		if (c == NULL || (hn = (size_t)(c - s)) >= sizeof(host))
-			return -1;
-		memcpy(host, s, hn);
-		port = c + 1;
-	}
-	host[hn] = '\0';
-	{
-		char *end;
-
-		pn = strtoul(port, &end, 10);
-		if (*port == '\0' || *end != '\0' || pn == 0 || pn > 65535)
-			return -1;
-	}
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)pn);
-		*len = sizeof(*v4);
-	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)pn);
-		*len = sizeof(*v6);
-	} else {
+	if (addr_parse(s, NULL, ss, len) < 0)
 		return -1;
-	}
-	return 0;
+	return ((const struct sockaddr_in *)(const void *)ss)->sin_port != 0 ? 0 : -1;
 }
 
 static int

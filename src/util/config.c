@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chatd/wire.h"
+#include "util/addr.h"
 #include "util/log.h"
 
 enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL };
@@ -66,9 +66,9 @@ static const struct key keys[] = {
          "output memory of all clients, 0 = no limit; past it the largest queues are "
          "dropped as slow consumers",
          1},
-        {"max-frame", K_UINT, F(max_frame), 256, WIRE_FRAME_MAX_HARD, "BYTES",
+        {"max-frame", K_UINT, F(max_frame), 256, CHATD_FRAME_MAX_HARD, "BYTES",
          "largest frame payload a client may send", 1},
-        {"max-text", K_UINT, F(max_text), 1, WIRE_TEXT_MAX_HARD, "BYTES", "largest message text",
+        {"max-text", K_UINT, F(max_text), 1, CHATD_TEXT_MAX_HARD, "BYTES", "largest message text",
          1},
         {"max-rooms", K_UINT, F(max_rooms), 0, 65535, "N", "rooms one user may be in, 0 = no limit",
          1},
@@ -132,75 +132,34 @@ config_defaults(struct config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
+static int (*known_protocol)(const char *name);
+
+void
+config_protocols(int (*known)(const char *name))
+{
+	known_protocol = known;
+}
+
 int
 config_parse_listen(const char *text, struct listen_spec *spec)
 {
-	char host[64], buf[80];
-	const char *colon, *port;
-	char *end, *slash;
-	unsigned long p;
-	size_t hn;
+	char buf[80], *slash;
 
 	memset(spec, 0, sizeof(*spec));
 	if (strlen(text) >= sizeof(spec->text))
 		return -1;
 	snprintf(spec->text, sizeof(spec->text), "%s", text);
 	snprintf(buf, sizeof(buf), "%s", text);
-	spec->proto = LISTEN_AUTO;
 	if ((slash = strrchr(buf, '/')) != NULL) {
-		if (strcmp(slash, "/framed") == 0)
-			spec->proto = LISTEN_FRAMED;
-		else if (strcmp(slash, "/text") == 0)
-			spec->proto = LISTEN_TEXT;
-		else if (strcmp(slash, "/auto") != 0)
-			return -1;
+		if (strcmp(slash + 1, "auto") != 0) {
+			if (known_protocol == NULL || !known_protocol(slash + 1) ||
+			    strlen(slash + 1) >= sizeof(spec->proto))
+				return -1;
+			snprintf(spec->proto, sizeof(spec->proto), "%s", slash + 1);
+		}
 		*slash = '\0';
 	}
-	text = buf;
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-
-		if (close == NULL || close[1] != ':')
-			return -1;
-		hn = (size_t)(close - text - 1);
-		if (hn >= sizeof(host))
-			return -1;
-		memcpy(host, text + 1, hn);
-		host[hn] = '\0';
-		port = close + 2;
-	} else if ((colon = strrchr(text, ':')) != NULL) {
-		hn = (size_t)(colon - text);
-		if (hn >= sizeof(host))
-			return -1;
-		memcpy(host, text, hn);
-		host[hn] = '\0';
-		port = colon + 1;
-	} else {
-		snprintf(host, sizeof(host), "127.0.0.1");
-		port = text;
-	}
-	errno = 0;
-	p = strtoul(port, &end, 10);
-	if (*port == '\0' || *end != '\0' || errno || p > 65535)
-		return -1;
-	if (host[0] == '\0')
-		snprintf(host, sizeof(host), "0.0.0.0");
-
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&spec->addr;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&spec->addr;
-
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)p);
-		spec->addrlen = sizeof(*v4);
-	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)p);
-		spec->addrlen = sizeof(*v6);
-	} else {
-		return -1;
-	}
-	return 0;
+	return addr_parse(buf, "127.0.0.1", &spec->addr, &spec->addrlen);
 }
 
 static const struct key *
@@ -341,7 +300,7 @@ check(struct parse *p)
 {
 	struct config *cfg = p->cfg;
 	/* A SAY carrying the longest text and room must fit in one frame. */
-	unsigned need = 4 + 1 + WIRE_ROOM_MAX + 2 + cfg->max_text;
+	unsigned need = CHATD_FRAME_SAY_OVERHEAD + cfg->max_text;
 
 	if (cfg->max_frame < need) {
 		snprintf(p->err, sizeof(p->err),

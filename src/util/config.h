@@ -11,18 +11,14 @@
 
 #include "util/defaults.h"
 
-/* Which protocol a listener speaks. */
-enum listen_proto {
-	LISTEN_AUTO,   /* detect from the first bytes (or their absence) */
-	LISTEN_FRAMED, /* framed only: the preface is required */
-	LISTEN_TEXT,   /* text only: greeted at once */
-};
+/* Longest protocol name a listener may be pinned to, with its NUL. */
+#define CONFIG_PROTO_MAX 16
 
 struct listen_spec {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	int proto;     /* enum listen_proto */
-	char text[80]; /* as given, for messages */
+	char proto[CONFIG_PROTO_MAX]; /* the front end it is pinned to; "" detects */
+	char text[80];                /* as given, for messages */
 };
 
 struct config {
@@ -77,8 +73,13 @@ void config_print(const struct config *cfg, FILE *out);
 int config_diff(const struct config *old, const struct config *new,
                 void (*report)(const char *key, const char *from, const char *to, int runtime));
 /* Parse "ADDR:PORT", "[V6]:PORT" or "PORT", each optionally followed by
- * "/framed", "/text" or "/auto", into spec; 0 or -1. */
+ * "/NAME" (a protocol config_protocols() knows, or "auto"), into spec; 0
+ * or -1. */
 int config_parse_listen(const char *text, struct listen_spec *spec);
+/* How the configuration learns which protocol names exist: the registry
+ * of front ends, given by the program (util names no front end).  Until
+ * it is set, every name is refused but "auto". */
+void config_protocols(int (*known)(const char *name));
 void config_usage(FILE *out);
 
 #endif

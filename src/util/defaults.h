@@ -36,6 +36,12 @@
 #define CHATD_DEFAULT_SHUTDOWN_TIMEOUT 5.0  /* --shutdown-timeout, seconds */
 #define CHATD_MAX_LISTEN               16   /* --listen may be given this often */
 
+/* Bounds of the options above that the protocols impose (checked against
+ * them where they are defined: framed.c, core/vocab.h). */
+#define CHATD_FRAME_MAX_HARD     (1u << 20) /* --max-frame at most */
+#define CHATD_TEXT_MAX_HARD      65535u     /* --max-text at most */
+#define CHATD_FRAME_SAY_OVERHEAD 71u        /* a SAY's payload beyond its text, at most */
+
 /* Not configurable: internal budgets. */
 #define CHATD_READ_CHUNK       65536                /* bytes read per read(2) */
 #define CHATD_WRITE_BUDGET     ((size_t)256 * 1024) /* bytes written per connection per loop turn */

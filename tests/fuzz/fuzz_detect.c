@@ -1,5 +1,5 @@
 /*
- * Fuzz target: protocol detection (detect_protocol), run as conn.c runs
+ * Fuzz target: protocol detection (preface_check), run as conn.c runs
  * it: again on the growing prefix after every read.  The input is a
  * connection's first bytes.
  *
@@ -26,62 +26,62 @@ static const uint8_t preface[WIRE_PREFACE_LEN] = {0x89, 'C', 'H', 'A', 'T', 'D',
 
 /* The verdict section 3 of docs/protocol.md gives for p[0, len),
  * written from the document rather than from detect.c. */
-static enum detect_result
+static enum preface
 expected(const uint8_t *p, size_t len)
 {
 	size_t i, fixed = WIRE_PREFACE_LEN - 1;
 
 	if (len == 0)
-		return DETECT_MORE;
+		return PREFACE_MORE;
 	if (p[0] == 0x00)
-		return DETECT_BAD_PREFACE;
+		return PREFACE_BAD;
 	if (p[0] != 0x89)
-		return DETECT_TEXT;
+		return PREFACE_NONE;
 	for (i = 1; i < len && i < fixed; i++)
 		if (p[i] != preface[i])
-			return DETECT_BAD_PREFACE;
+			return PREFACE_BAD;
 	if (len < WIRE_PREFACE_LEN)
-		return DETECT_MORE;
-	return p[fixed] == WIRE_VERSION ? DETECT_FRAMED : DETECT_BAD_VERSION;
+		return PREFACE_MORE;
+	return p[fixed] == WIRE_VERSION ? PREFACE_OK : PREFACE_BAD_VERSION;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	enum detect_result first = DETECT_MORE;
+	enum preface first = PREFACE_MORE;
 	size_t k, decided_at = 0;
 	uint8_t *copy;
 
 	for (k = 0; k <= size; k++) {
 		/* Each prefix in a buffer of exactly its size, so that a read
 		 * past the bytes received is caught. */
-		enum detect_result r;
+		enum preface r;
 
 		copy = malloc(k ? k : 1);
 		FUZZ_CHECK(copy != NULL);
 		if (k)
 			memcpy(copy, data, k);
-		r = detect_protocol(copy, k);
+		r = preface_check(copy, k);
 		free(copy);
 
-		FUZZ_CHECK(r == DETECT_MORE || r == DETECT_FRAMED || r == DETECT_BAD_VERSION ||
-		           r == DETECT_BAD_PREFACE || r == DETECT_TEXT);
+		FUZZ_CHECK(r == PREFACE_MORE || r == PREFACE_OK || r == PREFACE_BAD_VERSION ||
+		           r == PREFACE_BAD || r == PREFACE_NONE);
 		FUZZ_CHECK(r == expected(data, k));
 		if (k == 0)
-			FUZZ_CHECK(r == DETECT_MORE);
-		if (first == DETECT_MORE) {
+			FUZZ_CHECK(r == PREFACE_MORE);
+		if (first == PREFACE_MORE) {
 			first = r;
 			decided_at = k;
 		} else {
 			FUZZ_CHECK(r == first);
 		}
-		if (r == DETECT_MORE)
+		if (r == PREFACE_MORE)
 			FUZZ_CHECK(k < WIRE_PREFACE_LEN);
-		if (r == DETECT_FRAMED) {
+		if (r == PREFACE_OK) {
 			FUZZ_CHECK(k >= WIRE_PREFACE_LEN);
 			FUZZ_CHECK(memcmp(data, WIRE_PREFACE, WIRE_PREFACE_LEN) == 0);
 		}
-		if (r == DETECT_TEXT)
+		if (r == PREFACE_NONE)
 			FUZZ_CHECK(data[0] != 0x89 && data[0] != 0x00);
 		/* Past the 8th byte nothing can be left undecided; checking
 		 * longer prefixes only costs time. */
@@ -91,9 +91,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A verdict comes as soon as it is certain: on the first byte for
 	 * TEXT and a frame without preface, on the wrong byte for a bad
 	 * preface, on the 8th byte otherwise. */
-	if (first == DETECT_TEXT || (first == DETECT_BAD_PREFACE && data[0] == 0x00))
+	if (first == PREFACE_NONE || (first == PREFACE_BAD && data[0] == 0x00))
 		FUZZ_CHECK(decided_at == 1);
-	if (first == DETECT_FRAMED || first == DETECT_BAD_VERSION)
+	if (first == PREFACE_OK || first == PREFACE_BAD_VERSION)
 		FUZZ_CHECK(decided_at == WIRE_PREFACE_LEN);
 	return 0;
 }

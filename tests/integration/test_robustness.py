@@ -1074,7 +1074,7 @@ def test_max_text_refusal_names_the_limit_in_both_protocols(srv):
     c.join("r")
     c.send_line("0123456789a")
     m = c.expect_line(r"^! ")
-    t.assert_eq(m.string, "! that message is too long: the limit is 10 bytes",
+    t.assert_eq(m.string, "! that message is too long: the limit is 10 bytes (max-text)",
                 "text refusal of an 11-byte message")
     b.sync()
     t.assert_eq(b.received(MESSAGE), [], "MESSAGEs from the refused texts")

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chatd/wire.h"
 #include "child.h"
 #include "core/core.h"
 #include "core/history.h"
@@ -40,9 +39,9 @@ struct ev {
 	int kind;   /* presence: enum wire_presence; message: 1 if direct */
 	int reason; /* presence drops */
 	char type;  /* 'M' message, 'P' presence */
-	char room[WIRE_ROOM_MAX + 1];
-	char nick[WIRE_NICK_MAX + 1]; /* message sender or presence subject */
-	char new_nick[WIRE_NICK_MAX + 1];
+	char room[CORE_ROOM_MAX + 1];
+	char nick[CORE_NICK_MAX + 1]; /* message sender or presence subject */
+	char new_nick[CORE_NICK_MAX + 1];
 	char text[64]; /* a prefix of the text */
 };
 
@@ -101,7 +100,67 @@ record_presence(void *ctx, struct pres *p)
 	e->time_ms = p->time_ms;
 }
 
-static const struct sink recorder = {record_message, record_presence};
+/* The last completion any session received: the in-memory core completes
+ * every command before it returns. */
+static struct core_reply done;
+
+static void
+record_done(void *ctx, const struct core_reply *r)
+{
+	(void)ctx;
+	done = *r;
+}
+
+static const struct sink recorder = {record_message, record_presence, record_done};
+
+/* The commands as the tests use them: the outcome returned. */
+static int
+t_hello(struct core *c, struct session *s, const char *nick, size_t n)
+{
+	core_hello(c, s, nick, n, 0);
+	return done.err;
+}
+
+static int
+t_nick(struct core *c, struct session *s, const char *nick, size_t n)
+{
+	core_nick(c, s, nick, n, 0);
+	return done.err;
+}
+
+static int
+t_join(struct core *c, struct session *s, const char *room, size_t n, uint64_t epoch,
+       uint64_t since, struct core_joined *out)
+{
+	core_join(c, s, room, n, epoch, since, 0);
+	*out = done.joined; /* zeroed by a refusal */
+	return done.err;
+}
+
+static int
+t_part(struct core *c, struct session *s, const char *room, size_t n)
+{
+	core_part(c, s, room, n, 0);
+	return done.err;
+}
+
+static int
+t_say(struct core *c, struct session *s, const char *room, size_t n, const char *text, size_t tn,
+      struct core_ack *ack)
+{
+	core_say(c, s, room, n, text, tn, 0);
+	*ack = done.ack; /* zeroed by a refusal */
+	return done.err;
+}
+
+static int
+t_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text, size_t tn,
+         struct core_ack *ack)
+{
+	core_direct(c, s, nick, n, text, tn, 0);
+	*ack = done.ack; /* zeroed by a refusal */
+	return done.err;
+}
 
 /* A sink that drops every delivery. */
 static void
@@ -119,7 +178,7 @@ ignore_presence(void *ctx, struct pres *p)
 }
 
 /* For a forked child, which must not reach cmocka's assertions. */
-static const struct sink quiet = {ignore_message, ignore_presence};
+static const struct sink quiet = {ignore_message, ignore_presence, record_done};
 
 static const struct core_limits default_limits = {
         .history_len = 50,
@@ -179,7 +238,7 @@ user(struct fx *f, int i, const char *nick)
 {
 	struct session *s = sess(f, i);
 
-	assert_int_equal(core_hello(f->c, s, nick, strlen(nick)), 0);
+	assert_int_equal(t_hello(f->c, s, nick, strlen(nick)), 0);
 	return s;
 }
 
@@ -196,7 +255,7 @@ static int
 join_cursor(struct fx *f, int i, const char *room, uint64_t epoch, uint64_t since,
             struct core_joined *out)
 {
-	return core_join(f->c, f->cl[i].s, room, strlen(room), epoch, since, out);
+	return t_join(f->c, f->cl[i].s, room, strlen(room), epoch, since, out);
 }
 
 /* Client i joins room with no cursor, which must succeed. */
@@ -214,14 +273,14 @@ join(struct fx *f, int i, const char *room)
 static int
 part(struct fx *f, int i, const char *room)
 {
-	return core_part(f->c, f->cl[i].s, room, strlen(room));
+	return t_part(f->c, f->cl[i].s, room, strlen(room));
 }
 
 /* Client i says text[0, tn) in room; returns the result. */
 static int
 say_ack(struct fx *f, int i, const char *room, const char *text, size_t tn, struct core_ack *ack)
 {
-	return core_say(f->c, f->cl[i].s, room, strlen(room), text, tn, ack);
+	return t_say(f->c, f->cl[i].s, room, strlen(room), text, tn, ack);
 }
 
 /* Client i says text in room, which must succeed; returns the seq. */
@@ -238,14 +297,14 @@ say(struct fx *f, int i, const char *room, const char *text)
 static int
 direct(struct fx *f, int i, const char *nick, const char *text, size_t tn, struct core_ack *ack)
 {
-	return core_direct(f->c, f->cl[i].s, nick, strlen(nick), text, tn, ack);
+	return t_direct(f->c, f->cl[i].s, nick, strlen(nick), text, tn, ack);
 }
 
 /* Client i changes its nick to n; returns the result. */
 static int
 nick(struct fx *f, int i, const char *n)
 {
-	return core_nick(f->c, f->cl[i].s, n, strlen(n));
+	return t_nick(f->c, f->cl[i].s, n, strlen(n));
 }
 
 /* Deliveries of type to client who (type 0: any). */
@@ -321,7 +380,7 @@ hello_registers_nick_as_spelled(void **state)
 	struct session *s = sess(f, 0);
 
 	assert_false(session_registered(s));
-	assert_int_equal(core_hello(f->c, s, "Alice", 5), 0);
+	assert_int_equal(t_hello(f->c, s, "Alice", 5), 0);
 	assert_true(session_registered(s));
 	assert_string_equal(session_nick(s), "Alice");
 	assert_int_equal(session_nick_len(s), 5);
@@ -344,11 +403,11 @@ hello_rejects_invalid_nick_and_allows_retry(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(core_hello(f->c, s, bad[i], strlen(bad[i])), WIRE_E_NICK_INVALID);
+		assert_int_equal(t_hello(f->c, s, bad[i], strlen(bad[i])), CORE_E_NICK_INVALID);
 	assert_false(session_registered(s));
 	assert_int_equal(core_user_count(f->c), 0);
 	/* 32 bytes is the longest allowed. */
-	assert_int_equal(core_hello(f->c, s, "abcdefghijklmnopqrstuvwxyz012345", 32), 0);
+	assert_int_equal(t_hello(f->c, s, "abcdefghijklmnopqrstuvwxyz012345", 32), 0);
 	assert_true(session_registered(s));
 }
 
@@ -360,11 +419,11 @@ hello_rejects_nick_taken_case_insensitively(void **state)
 
 	user(f, 0, "alice");
 	b = sess(f, 1);
-	assert_int_equal(core_hello(f->c, b, "ALICE", 5), WIRE_E_NICK_TAKEN);
-	assert_int_equal(core_hello(f->c, b, "Alice", 5), WIRE_E_NICK_TAKEN);
-	assert_int_equal(core_hello(f->c, b, "alice", 5), WIRE_E_NICK_TAKEN);
+	assert_int_equal(t_hello(f->c, b, "ALICE", 5), CORE_E_NICK_TAKEN);
+	assert_int_equal(t_hello(f->c, b, "Alice", 5), CORE_E_NICK_TAKEN);
+	assert_int_equal(t_hello(f->c, b, "alice", 5), CORE_E_NICK_TAKEN);
 	assert_false(session_registered(b));
-	assert_int_equal(core_hello(f->c, b, "alice2", 6), 0);
+	assert_int_equal(t_hello(f->c, b, "alice2", 6), 0);
 	assert_int_equal(core_user_count(f->c), 2);
 }
 
@@ -374,8 +433,8 @@ hello_after_registration_is_already_registered(void **state)
 	struct fx *f = *state;
 	struct session *a = user(f, 0, "alice");
 
-	assert_int_equal(core_hello(f->c, a, "bob", 3), WIRE_E_ALREADY_REGISTERED);
-	assert_int_equal(core_hello(f->c, a, "alice", 5), WIRE_E_ALREADY_REGISTERED);
+	assert_int_equal(t_hello(f->c, a, "bob", 3), CORE_E_ALREADY_REGISTERED);
+	assert_int_equal(t_hello(f->c, a, "alice", 5), CORE_E_ALREADY_REGISTERED);
 	assert_string_equal(session_nick(a), "alice");
 	/* "bob" was not taken by the refused attempt. */
 	user(f, 1, "bob");
@@ -392,11 +451,11 @@ commands_before_hello_are_not_registered(void **state)
 	user(f, 1, "bob");
 	join(f, 1, "lobby");
 	sess(f, 0);
-	assert_int_equal(join_cursor(f, 0, "lobby", 0, 0, &j), WIRE_E_NOT_REGISTERED);
-	assert_int_equal(part(f, 0, "lobby"), WIRE_E_NOT_REGISTERED);
-	assert_int_equal(say_ack(f, 0, "lobby", "hi", 2, &ack), WIRE_E_NOT_REGISTERED);
-	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), WIRE_E_NOT_REGISTERED);
-	assert_int_equal(nick(f, 0, "carol"), WIRE_E_NOT_REGISTERED);
+	assert_int_equal(join_cursor(f, 0, "lobby", 0, 0, &j), CORE_E_NOT_REGISTERED);
+	assert_int_equal(part(f, 0, "lobby"), CORE_E_NOT_REGISTERED);
+	assert_int_equal(say_ack(f, 0, "lobby", "hi", 2, &ack), CORE_E_NOT_REGISTERED);
+	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), CORE_E_NOT_REGISTERED);
+	assert_int_equal(nick(f, 0, "carol"), CORE_E_NOT_REGISTERED);
 	assert_int_equal(nev, 0);
 	assert_int_equal(core_user_count(f->c), 1);
 }
@@ -467,11 +526,11 @@ join_announces_presence_to_members_not_to_joiner(void **state)
 	join(f, 1, "lobby");
 	assert_int_equal(count(0, 'P'), 1);
 	/* The room field keeps the creator's spelling. */
-	assert_int_equal(count_pres(0, WIRE_P_JOIN, "Lobby", "bob"), 1);
+	assert_int_equal(count_pres(0, PRES_JOIN, "Lobby", "bob"), 1);
 	assert_int_equal(count(1, 0), 0);
 	join(f, 2, "LOBBY");
-	assert_int_equal(count_pres(0, WIRE_P_JOIN, "Lobby", "carol"), 1);
-	assert_int_equal(count_pres(1, WIRE_P_JOIN, "Lobby", "carol"), 1);
+	assert_int_equal(count_pres(0, PRES_JOIN, "Lobby", "carol"), 1);
+	assert_int_equal(count_pres(1, PRES_JOIN, "Lobby", "carol"), 1);
 	assert_int_equal(count(2, 0), 0);
 	assert_int_equal(nth(0, 'P', 0)->time_ms, T0);
 	assert_int_equal(nth(0, 'P', 0)->reason, 0);
@@ -489,8 +548,8 @@ join_twice_is_already_in_room(void **state)
 	join(f, 0, "lobby");
 	join(f, 1, "lobby");
 	nev = 0;
-	assert_int_equal(join_cursor(f, 1, "lobby", 0, 0, &j), WIRE_E_ALREADY_IN_ROOM);
-	assert_int_equal(join_cursor(f, 1, "LOBBY", 0, 0, &j), WIRE_E_ALREADY_IN_ROOM);
+	assert_int_equal(join_cursor(f, 1, "lobby", 0, 0, &j), CORE_E_ALREADY_IN_ROOM);
+	assert_int_equal(join_cursor(f, 1, "LOBBY", 0, 0, &j), CORE_E_ALREADY_IN_ROOM);
 	assert_int_equal(nev, 0);
 	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 2);
 }
@@ -501,17 +560,17 @@ join_invalid_room_is_room_invalid(void **state)
 	static const char *const bad[] = {"", "a b", "#lobby", "caf\xc3\xa9", "a/b"};
 	struct fx *f = *state;
 	struct core_joined j;
-	char longest[WIRE_ROOM_MAX + 1];
+	char longest[CORE_ROOM_MAX + 1];
 	size_t i;
 
 	user(f, 0, "alice");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(join_cursor(f, 0, bad[i], 0, 0, &j), WIRE_E_ROOM_INVALID);
+		assert_int_equal(join_cursor(f, 0, bad[i], 0, 0, &j), CORE_E_ROOM_INVALID);
 	/* 64 bytes is the longest allowed. */
 	memset(longest, 'r', sizeof(longest));
-	assert_int_equal(core_join(f->c, f->cl[0].s, longest, 65, 0, 0, &j), WIRE_E_ROOM_INVALID);
+	assert_int_equal(t_join(f->c, f->cl[0].s, longest, 65, 0, 0, &j), CORE_E_ROOM_INVALID);
 	assert_int_equal(core_room_count(f->c), 0);
-	assert_int_equal(core_join(f->c, f->cl[0].s, longest, 64, 0, 0, &j), 0);
+	assert_int_equal(t_join(f->c, f->cl[0].s, longest, 64, 0, 0, &j), 0);
 }
 
 /* --- saying --- */
@@ -587,9 +646,9 @@ say_to_room_not_joined_is_not_in_room(void **state)
 	user(f, 1, "bob");
 	join(f, 1, "lobby");
 	nev = 0;
-	assert_int_equal(say_ack(f, 0, "lobby", "hi", 2, &ack), WIRE_E_NOT_IN_ROOM);
-	assert_int_equal(say_ack(f, 0, "nowhere", "hi", 2, &ack), WIRE_E_NOT_IN_ROOM);
-	assert_int_equal(say_ack(f, 0, "bad room", "hi", 2, &ack), WIRE_E_ROOM_INVALID);
+	assert_int_equal(say_ack(f, 0, "lobby", "hi", 2, &ack), CORE_E_NOT_IN_ROOM);
+	assert_int_equal(say_ack(f, 0, "nowhere", "hi", 2, &ack), CORE_E_NOT_IN_ROOM);
+	assert_int_equal(say_ack(f, 0, "bad room", "hi", 2, &ack), CORE_E_ROOM_INVALID);
 	assert_int_equal(nev, 0);
 	assert_int_equal(say(f, 1, "lobby", "first"), 1); /* no seq was used */
 }
@@ -608,14 +667,14 @@ say_rejects_text_too_long(void **state)
 	join(f, 0, "lobby");
 	join(f, 1, "lobby");
 	nev = 0;
-	assert_int_equal(say_ack(f, 0, "lobby", text, 4097, &ack), WIRE_E_TEXT_TOO_LONG);
+	assert_int_equal(say_ack(f, 0, "lobby", text, 4097, &ack), CORE_E_TEXT_TOO_LONG);
 	assert_int_equal(nev, 0);
 	assert_int_equal(say_ack(f, 0, "lobby", text, 4096, &ack), 0);
 	assert_int_equal(ack.seq, 1);
 	assert_int_equal(nth(1, 'M', 0)->text_len, 4096);
 	lim.max_text = 10;
 	core_set_limits(f->c, &lim);
-	assert_int_equal(say_ack(f, 0, "lobby", text, 11, &ack), WIRE_E_TEXT_TOO_LONG);
+	assert_int_equal(say_ack(f, 0, "lobby", text, 11, &ack), CORE_E_TEXT_TOO_LONG);
 	assert_int_equal(say_ack(f, 0, "lobby", text, 10, &ack), 0);
 	assert_int_equal(ack.seq, 2);
 }
@@ -631,7 +690,7 @@ say_rejects_empty_text(void **state)
 	join(f, 0, "lobby");
 	join(f, 1, "lobby");
 	nev = 0;
-	assert_int_equal(say_ack(f, 0, "lobby", "", 0, &ack), WIRE_E_TEXT_INVALID);
+	assert_int_equal(say_ack(f, 0, "lobby", "", 0, &ack), CORE_E_TEXT_INVALID);
 	assert_int_equal(nev, 0);
 }
 
@@ -651,8 +710,8 @@ say_rejects_invalid_utf8_and_nul(void **state)
 	nev = 0;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(say_ack(f, 0, "lobby", bad[i], strlen(bad[i]), &ack),
-		                 WIRE_E_TEXT_INVALID);
-	assert_int_equal(say_ack(f, 0, "lobby", "a\0b", 3, &ack), WIRE_E_TEXT_INVALID);
+		                 CORE_E_TEXT_INVALID);
+	assert_int_equal(say_ack(f, 0, "lobby", "a\0b", 3, &ack), CORE_E_TEXT_INVALID);
 	assert_int_equal(nev, 0);
 	assert_int_equal(say(f, 0, "lobby", "caf\xc3\xa9 \xf0\x9f\x98\x80"), 1);
 }
@@ -733,11 +792,11 @@ join_with_cursor_older_than_ring_is_truncated(void **state)
 	uint64_t epoch = room_with_120_messages(f);
 
 	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 69, &j), 0);
-	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED);
+	assert_int_equal(j.flags, CORE_HIST_TRUNCATED);
 	assert_replay(&j, 71, 120);
 	part(f, 1, "lobby");
 	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 10, &j), 0);
-	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED);
+	assert_int_equal(j.flags, CORE_HIST_TRUNCATED);
 	assert_replay(&j, 71, 120);
 }
 
@@ -750,7 +809,7 @@ join_with_wrong_epoch_is_truncated_and_epoch_changed(void **state)
 
 	/* Even a cursor that would be current in the right epoch. */
 	assert_int_equal(join_cursor(f, 1, "lobby", epoch + 1, 120, &j), 0);
-	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED);
+	assert_int_equal(j.flags, CORE_HIST_TRUNCATED | CORE_HIST_EPOCH_CHANGED);
 	assert_int_equal(j.epoch, epoch);
 	assert_replay(&j, 71, 120);
 }
@@ -764,7 +823,7 @@ join_with_cursor_beyond_last_seq_is_answered_as_another_epoch(void **state)
 
 	/* No message 121 was ever sent: the cursor is not of this sequence. */
 	assert_int_equal(join_cursor(f, 1, "lobby", epoch, 121, &j), 0);
-	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED);
+	assert_int_equal(j.flags, CORE_HIST_TRUNCATED | CORE_HIST_EPOCH_CHANGED);
 	assert_replay(&j, 71, 120);
 	part(f, 1, "lobby");
 	/* The last message itself is a cursor with nothing missed. */
@@ -787,7 +846,7 @@ join_with_cursor_and_no_history_kept_is_truncated(void **state)
 	j = join(f, 0, "lobby");
 	post_n(f, 0, "lobby", 5);
 	assert_int_equal(join_cursor(f, 1, "lobby", j.epoch, 3, &j), 0);
-	assert_int_equal(j.flags, WIRE_HIST_TRUNCATED);
+	assert_int_equal(j.flags, CORE_HIST_TRUNCATED);
 	assert_int_equal(j.hist_count, 0);
 	assert_int_equal(j.last_seq, 5);
 	part(f, 1, "lobby");
@@ -816,7 +875,7 @@ part_announces_to_all_members_including_leaver(void **state)
 	assert_int_equal(part(f, 1, "LOBBY"), 0);
 	for (i = 0; i <= 2; i++) {
 		assert_int_equal(count(i, 0), 1);
-		assert_int_equal(count_pres(i, WIRE_P_PART, "Lobby", "bob"), 1);
+		assert_int_equal(count_pres(i, PRES_PART, "Lobby", "bob"), 1);
 	}
 	assert_int_equal(count(3, 0), 0);
 	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 2);
@@ -836,11 +895,11 @@ part_errors_name_the_reason(void **state)
 	user(f, 1, "bob");
 	join(f, 1, "lobby");
 	nev = 0;
-	assert_int_equal(part(f, 0, "lobby"), WIRE_E_NOT_IN_ROOM);
-	assert_int_equal(part(f, 0, "nowhere"), WIRE_E_NOT_IN_ROOM);
-	assert_int_equal(part(f, 0, "no where"), WIRE_E_ROOM_INVALID);
+	assert_int_equal(part(f, 0, "lobby"), CORE_E_NOT_IN_ROOM);
+	assert_int_equal(part(f, 0, "nowhere"), CORE_E_NOT_IN_ROOM);
+	assert_int_equal(part(f, 0, "no where"), CORE_E_ROOM_INVALID);
 	assert_int_equal(part(f, 1, "lobby"), 0);
-	assert_int_equal(part(f, 1, "lobby"), WIRE_E_NOT_IN_ROOM);
+	assert_int_equal(part(f, 1, "lobby"), CORE_E_NOT_IN_ROOM);
 	assert_int_equal(count(0, 0), 0);
 	assert_int_equal(count(1, 0), 1);
 }
@@ -870,7 +929,7 @@ nick_change_delivered_once_per_user_sharing_two_rooms(void **state)
 	for (i = 0; i <= 2; i++) {
 		assert_int_equal(count(i, 0), 1);
 		e = nth(i, 'P', 0);
-		assert_int_equal(e->kind, WIRE_P_NICK);
+		assert_int_equal(e->kind, PRES_NICK);
 		assert_string_equal(e->room, "");
 		assert_string_equal(e->nick, "alice");
 		assert_string_equal(e->new_nick, "Alicia");
@@ -897,8 +956,8 @@ nick_change_moves_the_nick_index(void **state)
 	assert_int_equal(core_user_count(f->c), 2);
 	/* The old nick is free, the new one taken. */
 	c = sess(f, 2);
-	assert_int_equal(core_hello(f->c, c, "ALICIA", 6), WIRE_E_NICK_TAKEN);
-	assert_int_equal(core_hello(f->c, c, "Alice", 5), 0);
+	assert_int_equal(t_hello(f->c, c, "ALICIA", 6), CORE_E_NICK_TAKEN);
+	assert_int_equal(t_hello(f->c, c, "Alice", 5), 0);
 	/* Direct messages follow the new name. */
 	nev = 0;
 	assert_int_equal(direct(f, 1, "alicia", "hi", 2, &ack), 0);
@@ -915,12 +974,12 @@ nick_case_only_change_of_own_nick_is_allowed(void **state)
 	user(f, 0, "alice");
 	assert_int_equal(nick(f, 0, "ALICE"), 0);
 	assert_string_equal(session_nick(f->cl[0].s), "ALICE");
-	assert_int_equal(count_pres(0, WIRE_P_NICK, "", "alice"), 1);
+	assert_int_equal(count_pres(0, PRES_NICK, "", "alice"), 1);
 	assert_string_equal(nth(0, 'P', 0)->new_nick, "ALICE");
 	assert_int_equal(core_user_count(f->c), 1);
 	/* Still taken, under any spelling. */
 	b = sess(f, 1);
-	assert_int_equal(core_hello(f->c, b, "alice", 5), WIRE_E_NICK_TAKEN);
+	assert_int_equal(t_hello(f->c, b, "alice", 5), CORE_E_NICK_TAKEN);
 }
 
 static void
@@ -933,9 +992,9 @@ nick_rejects_invalid_and_taken(void **state)
 	join(f, 0, "lobby");
 	join(f, 1, "lobby");
 	nev = 0;
-	assert_int_equal(nick(f, 0, "9lives"), WIRE_E_NICK_INVALID);
-	assert_int_equal(nick(f, 0, ""), WIRE_E_NICK_INVALID);
-	assert_int_equal(nick(f, 0, "BOB"), WIRE_E_NICK_TAKEN);
+	assert_int_equal(nick(f, 0, "9lives"), CORE_E_NICK_INVALID);
+	assert_int_equal(nick(f, 0, ""), CORE_E_NICK_INVALID);
+	assert_int_equal(nick(f, 0, "BOB"), CORE_E_NICK_TAKEN);
 	assert_int_equal(nev, 0);
 	assert_string_equal(session_nick(f->cl[0].s), "alice");
 	assert_int_equal(core_user_count(f->c), 2);
@@ -965,13 +1024,13 @@ direct_to_unknown_nick_is_no_such_user(void **state)
 	struct core_ack ack;
 
 	user(f, 0, "alice");
-	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), WIRE_E_NO_SUCH_USER);
-	assert_int_equal(direct(f, 0, "", "hi", 2, &ack), WIRE_E_NO_SUCH_USER);
+	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), CORE_E_NO_SUCH_USER);
+	assert_int_equal(direct(f, 0, "", "hi", 2, &ack), CORE_E_NO_SUCH_USER);
 	assert_int_equal(direct(f, 0, "abcdefghijklmnopqrstuvwxyz0123456", "hi", 2, &ack),
-	                 WIRE_E_NO_SUCH_USER);
+	                 CORE_E_NO_SUCH_USER);
 	/* An unregistered session cannot be reached either. */
 	sess(f, 1);
-	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), WIRE_E_NO_SUCH_USER);
+	assert_int_equal(direct(f, 0, "bob", "hi", 2, &ack), CORE_E_NO_SUCH_USER);
 	assert_int_equal(nev, 0);
 }
 
@@ -1029,10 +1088,10 @@ direct_rejects_bad_text(void **state)
 	memset(text, 'x', sizeof(text));
 	user(f, 0, "alice");
 	user(f, 1, "bob");
-	assert_int_equal(direct(f, 0, "bob", "", 0, &ack), WIRE_E_TEXT_INVALID);
-	assert_int_equal(direct(f, 0, "bob", "\xc0\x80", 2, &ack), WIRE_E_TEXT_INVALID);
-	assert_int_equal(direct(f, 0, "bob", "a\0", 2, &ack), WIRE_E_TEXT_INVALID);
-	assert_int_equal(direct(f, 0, "bob", text, 4097, &ack), WIRE_E_TEXT_TOO_LONG);
+	assert_int_equal(direct(f, 0, "bob", "", 0, &ack), CORE_E_TEXT_INVALID);
+	assert_int_equal(direct(f, 0, "bob", "\xc0\x80", 2, &ack), CORE_E_TEXT_INVALID);
+	assert_int_equal(direct(f, 0, "bob", "a\0", 2, &ack), CORE_E_TEXT_INVALID);
+	assert_int_equal(direct(f, 0, "bob", text, 4097, &ack), CORE_E_TEXT_TOO_LONG);
 	assert_int_equal(nev, 0);
 	assert_int_equal(direct(f, 0, "bob", text, 4096, &ack), 0);
 }
@@ -1052,11 +1111,11 @@ join_beyond_max_rooms_is_too_many_rooms(void **state)
 	join(f, 0, "r1");
 	join(f, 0, "r2");
 	join(f, 0, "r3");
-	assert_int_equal(join_cursor(f, 0, "r4", 0, 0, &j), WIRE_E_TOO_MANY_ROOMS);
+	assert_int_equal(join_cursor(f, 0, "r4", 0, 0, &j), CORE_E_TOO_MANY_ROOMS);
 	assert_null(core_room_find(f->c, "r4", 2));
 	assert_int_equal(core_room_count(f->c), 3);
 	/* Already a member wins over the limit. */
-	assert_int_equal(join_cursor(f, 0, "r3", 0, 0, &j), WIRE_E_ALREADY_IN_ROOM);
+	assert_int_equal(join_cursor(f, 0, "r3", 0, 0, &j), CORE_E_ALREADY_IN_ROOM);
 	assert_int_equal(part(f, 0, "r2"), 0);
 	join(f, 0, "r4");
 }
@@ -1074,7 +1133,7 @@ join_at_default_max_rooms_64(void **state)
 		snprintf(name, sizeof(name), "r%d", i);
 		join(f, 0, name);
 	}
-	assert_int_equal(join_cursor(f, 0, "r64", 0, 0, &j), WIRE_E_TOO_MANY_ROOMS);
+	assert_int_equal(join_cursor(f, 0, "r64", 0, 0, &j), CORE_E_TOO_MANY_ROOMS);
 	assert_int_equal(core_room_count(f->c), 64);
 }
 
@@ -1093,7 +1152,7 @@ join_beyond_max_members_is_room_full(void **state)
 	join(f, 0, "lobby");
 	join(f, 1, "lobby");
 	nev = 0;
-	assert_int_equal(join_cursor(f, 2, "lobby", 0, 0, &j), WIRE_E_ROOM_FULL);
+	assert_int_equal(join_cursor(f, 2, "lobby", 0, 0, &j), CORE_E_ROOM_FULL);
 	assert_int_equal(nev, 0);
 	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 2);
 	/* Other rooms are unaffected. */
@@ -1118,16 +1177,16 @@ join_many_rooms(void)
 	lim.history_len = 0;
 	c = core_new(&lim, SEED);
 	s = core_session_new(c, &quiet, NULL);
-	if (core_hello(c, s, "alice", 5) != 0)
+	if (t_hello(c, s, "alice", 5) != 0)
 		return 2;
 	for (i = 0; i < 33000 && rc == 0; i++) {
 		int n = snprintf(name, sizeof(name), "r%d", i);
 
-		rc = core_join(c, s, name, (size_t)n, 0, 0, &j);
+		rc = t_join(c, s, name, (size_t)n, 0, 0, &j);
 	}
 	if (rc != 0 || core_room_count(c) != 33000)
 		return 3;
-	if (core_say(c, s, "r32999", 6, "hi", 2, &(struct core_ack){0, 0}) != 0)
+	if (t_say(c, s, "r32999", 6, "hi", 2, &(struct core_ack){0, 0}) != 0)
 		return 4;
 	core_session_end(c, s, 0, 0);
 	core_free(c);
@@ -1169,18 +1228,18 @@ session_end_with_drop_announces_reason_to_remaining_members(void **state)
 	join(f, 3, "elsewhere");
 	core_set_time(f->c, T0 + 99);
 	nev = 0;
-	end(f, 1, WIRE_P_DROP, WIRE_R_SLOW_CONSUMER);
+	end(f, 1, PRES_DROP, REASON_SLOW_CONSUMER);
 	assert_int_equal(count(0, 0), 1);
 	e = nth(0, 'P', 0);
-	assert_int_equal(e->kind, WIRE_P_DROP);
-	assert_int_equal(e->reason, WIRE_R_SLOW_CONSUMER);
+	assert_int_equal(e->kind, PRES_DROP);
+	assert_int_equal(e->reason, REASON_SLOW_CONSUMER);
 	assert_string_equal(e->room, "lobby");
 	assert_string_equal(e->nick, "bob");
 	assert_int_equal(e->time_ms, T0 + 99);
 	/* carol shares two rooms with bob: one event per room. */
 	assert_int_equal(count(2, 0), 2);
-	assert_int_equal(count_pres(2, WIRE_P_DROP, "lobby", "bob"), 1);
-	assert_int_equal(count_pres(2, WIRE_P_DROP, "dev", "bob"), 1);
+	assert_int_equal(count_pres(2, PRES_DROP, "lobby", "bob"), 1);
+	assert_int_equal(count_pres(2, PRES_DROP, "dev", "bob"), 1);
 	assert_int_equal(count(3, 0), 0);
 	assert_int_equal(room_member_count(core_room_find(f->c, "lobby", 5)), 2);
 	assert_int_equal(room_member_count(core_room_find(f->c, "dev", 3)), 1);
@@ -1199,9 +1258,9 @@ session_end_with_quit_announces_quit(void **state)
 	join(f, 0, "lobby");
 	join(f, 1, "lobby");
 	nev = 0;
-	end(f, 1, WIRE_P_QUIT, WIRE_R_NONE);
+	end(f, 1, PRES_QUIT, REASON_NONE);
 	assert_int_equal(count(0, 0), 1);
-	assert_int_equal(count_pres(0, WIRE_P_QUIT, "lobby", "bob"), 1);
+	assert_int_equal(count_pres(0, PRES_QUIT, "lobby", "bob"), 1);
 	assert_int_equal(nth(0, 'P', 0)->reason, 0);
 }
 
@@ -1228,7 +1287,7 @@ session_end_of_unregistered_session_is_harmless(void **state)
 
 	user(f, 0, "alice");
 	sess(f, 1);
-	end(f, 1, WIRE_P_DROP, WIRE_R_CLOSED);
+	end(f, 1, PRES_DROP, REASON_CLOSED);
 	assert_int_equal(core_user_count(f->c), 1);
 	assert_int_equal(nev, 0);
 }
@@ -1279,8 +1338,8 @@ rejoin_with_cursor_during_linger_replays_only_newer(void **state)
 	j = join(f, 0, "lobby");
 	join(f, 1, "lobby");
 	post_n(f, 0, "lobby", 5);
-	end(f, 1, WIRE_P_DROP, WIRE_R_RESET); /* bob saw up to 5 */
-	post_n(f, 0, "lobby", 2);             /* 6, 7 */
+	end(f, 1, PRES_DROP, REASON_RESET); /* bob saw up to 5 */
+	post_n(f, 0, "lobby", 2);           /* 6, 7 */
 	part(f, 0, "lobby");
 	core_set_time(f->c, T0 + 1000);
 	core_expire(f->c);
@@ -1313,7 +1372,7 @@ room_expired_after_linger_restarts_with_new_epoch_and_seq(void **state)
 	/* A cursor from the old incarnation is an epoch change. */
 	part(f, 0, "lobby");
 	assert_int_equal(join_cursor(f, 0, "lobby", j.epoch, 3, &k), 0);
-	assert_int_equal(k.flags, WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED);
+	assert_int_equal(k.flags, CORE_HIST_TRUNCATED | CORE_HIST_EPOCH_CHANGED);
 	assert_replay(&k, 1, 1);
 }
 
@@ -1622,7 +1681,7 @@ users_sorted_by_folded_name(void **state)
 	user(f, 5, "bob");
 	sess(f, 6); /* unregistered: not listed */
 	user(f, 7, "gone");
-	end(f, 7, WIRE_P_QUIT, 0);
+	end(f, 7, PRES_QUIT, 0);
 	nick(f, 3, "Alice");
 	n = core_users_after(f->c, NULL, v, 10);
 	assert_int_equal(n, 6);
@@ -1634,7 +1693,7 @@ users_sorted_by_folded_name(void **state)
 	assert_int_equal(core_users_after(f->c, NULL, v, 2), 2); /* _under, Alice */
 	nick(f, 5, "aardvark");                                  /* bob moves before the cursor */
 	user(f, 8, "dave");
-	end(f, 1, WIRE_P_QUIT, 0); /* carol leaves */
+	end(f, 1, PRES_QUIT, 0); /* carol leaves */
 	n = core_users_after(f->c, session_key(v[1]), v, 10);
 	assert_int_equal(n, 3);
 	assert_string_equal(session_nick(v[0]), "Bob2");

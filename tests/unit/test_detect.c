@@ -18,12 +18,12 @@
 
 static const uint8_t preface[WIRE_PREFACE_LEN] = {0x89, 'C', 'H', 'A', 'T', 'D', 0x00, 0x01};
 
-#define DETECT(lit) detect_protocol((const uint8_t *)(lit), sizeof(lit) - 1)
+#define DETECT(lit) preface_check((const uint8_t *)(lit), sizeof(lit) - 1)
 
 /* Detection after each read when the bytes b[0, len) arrive in reads
  * ending at cut[0] < cut[1] < ... < len: every intermediate verdict must
  * be MORE, and the final one is returned. */
-static enum detect_result
+static enum preface
 feed(const uint8_t *b, size_t len, const size_t *cut, int ncut)
 {
 	uint8_t acc[64];
@@ -33,18 +33,18 @@ feed(const uint8_t *b, size_t len, const size_t *cut, int ncut)
 	assert_true(len <= sizeof(acc));
 	for (i = 0; i <= ncut; i++) {
 		size_t end = i < ncut ? cut[i] : len;
-		enum detect_result r;
+		enum preface r;
 
 		memcpy(acc + have, b + have, end - have);
 		have = end;
-		r = detect_protocol(acc, have);
-		if (i < ncut && r != DETECT_MORE)
+		r = preface_check(acc, have);
+		if (i < ncut && r != PREFACE_MORE)
 			fail_msg("after %zu of %zu bytes: verdict %d, want MORE", have, len,
 			         (int)r);
 		if (i == ncut)
 			return r;
 	}
-	return DETECT_MORE;
+	return PREFACE_MORE;
 }
 
 static void
@@ -60,7 +60,7 @@ static void
 detect_full_preface_in_one_read_is_framed(void **state)
 {
 	(void)state;
-	assert_int_equal(detect_protocol(preface, sizeof(preface)), DETECT_FRAMED);
+	assert_int_equal(preface_check(preface, sizeof(preface)), PREFACE_OK);
 }
 
 static void
@@ -73,7 +73,7 @@ detect_preface_followed_by_frames_is_framed(void **state)
 	(void)state;
 	memcpy(b, preface, WIRE_PREFACE_LEN);
 	memcpy(b + WIRE_PREFACE_LEN, hello, sizeof(hello));
-	assert_int_equal(detect_protocol(b, sizeof(b)), DETECT_FRAMED);
+	assert_int_equal(preface_check(b, sizeof(b)), PREFACE_OK);
 }
 
 static void
@@ -83,7 +83,7 @@ detect_every_proper_prefix_of_preface_is_more(void **state)
 
 	(void)state;
 	for (len = 1; len < WIRE_PREFACE_LEN; len++)
-		assert_int_equal(detect_protocol(preface, len), DETECT_MORE);
+		assert_int_equal(preface_check(preface, len), PREFACE_MORE);
 }
 
 static void
@@ -93,7 +93,7 @@ detect_preface_split_across_two_reads_at_every_position(void **state)
 
 	(void)state;
 	for (cut = 1; cut < WIRE_PREFACE_LEN; cut++)
-		assert_int_equal(feed(preface, sizeof(preface), &cut, 1), DETECT_FRAMED);
+		assert_int_equal(feed(preface, sizeof(preface), &cut, 1), PREFACE_OK);
 }
 
 static void
@@ -104,7 +104,7 @@ detect_preface_split_across_three_reads_at_every_position(void **state)
 	(void)state;
 	for (cut[0] = 1; cut[0] < WIRE_PREFACE_LEN; cut[0]++)
 		for (cut[1] = cut[0] + 1; cut[1] < WIRE_PREFACE_LEN; cut[1]++)
-			assert_int_equal(feed(preface, sizeof(preface), cut, 2), DETECT_FRAMED);
+			assert_int_equal(feed(preface, sizeof(preface), cut, 2), PREFACE_OK);
 }
 
 static void
@@ -116,7 +116,7 @@ detect_preface_byte_by_byte_is_framed(void **state)
 	(void)state;
 	for (i = 0; i < WIRE_PREFACE_LEN - 1; i++)
 		cut[i] = (size_t)i + 1;
-	assert_int_equal(feed(preface, sizeof(preface), cut, WIRE_PREFACE_LEN - 1), DETECT_FRAMED);
+	assert_int_equal(feed(preface, sizeof(preface), cut, WIRE_PREFACE_LEN - 1), PREFACE_OK);
 }
 
 static void
@@ -130,10 +130,10 @@ detect_bad_version_byte_is_bad_version(void **state)
 	memcpy(b, preface, sizeof(b));
 	for (i = 0; i < sizeof(versions); i++) {
 		b[7] = versions[i];
-		assert_int_equal(detect_protocol(b, sizeof(b)), DETECT_BAD_VERSION);
+		assert_int_equal(preface_check(b, sizeof(b)), PREFACE_BAD_VERSION);
 		/* Undecided until the version byte itself arrives. */
 		for (cut = 1; cut < WIRE_PREFACE_LEN; cut++)
-			assert_int_equal(feed(b, sizeof(b), &cut, 1), DETECT_BAD_VERSION);
+			assert_int_equal(feed(b, sizeof(b), &cut, 1), PREFACE_BAD_VERSION);
 	}
 }
 
@@ -144,23 +144,23 @@ detect_first_byte_zero_is_bad_preface(void **state)
 	/* A frame header sent without the preface: HELLO "alice". */
 	assert_int_equal(DETECT("\x00\x00\x00\x06\x01\x05"
 	                        "alice"),
-	                 DETECT_BAD_PREFACE);
+	                 PREFACE_BAD);
 	/* Decided from the first byte alone. */
-	assert_int_equal(DETECT("\x00"), DETECT_BAD_PREFACE);
+	assert_int_equal(DETECT("\x00"), PREFACE_BAD);
 }
 
 static void
 detect_0x89_followed_by_wrong_byte_is_bad_preface(void **state)
 {
 	(void)state;
-	assert_int_equal(DETECT("\x89X"), DETECT_BAD_PREFACE);
-	assert_int_equal(DETECT("\x89\x00"), DETECT_BAD_PREFACE);
+	assert_int_equal(DETECT("\x89X"), PREFACE_BAD);
+	assert_int_equal(DETECT("\x89\x00"), PREFACE_BAD);
 	assert_int_equal(DETECT("\x89"
 	                        "c"),
-	                 DETECT_BAD_PREFACE); /* case matters */
+	                 PREFACE_BAD); /* case matters */
 	assert_int_equal(DETECT("\x89"
 	                        "CHATD\x01\x01"),
-	                 DETECT_BAD_PREFACE);
+	                 PREFACE_BAD);
 }
 
 static void
@@ -179,8 +179,8 @@ detect_any_wrong_fixed_byte_is_bad_preface_as_soon_as_it_arrives(void **state)
 			memcpy(b, preface, sizeof(b));
 			b[pos] = (uint8_t)v;
 			for (len = 1; len <= WIRE_PREFACE_LEN; len++)
-				assert_int_equal(detect_protocol(b, len),
-				                 len <= pos ? DETECT_MORE : DETECT_BAD_PREFACE);
+				assert_int_equal(preface_check(b, len),
+				                 len <= pos ? PREFACE_MORE : PREFACE_BAD);
 		}
 }
 
@@ -188,10 +188,10 @@ static void
 detect_text_line_is_text(void **state)
 {
 	(void)state;
-	assert_int_equal(DETECT("hello\r\n"), DETECT_TEXT);
-	assert_int_equal(DETECT("NICK alice\r\n"), DETECT_TEXT);
-	assert_int_equal(DETECT("h"), DETECT_TEXT); /* one byte suffices */
-	assert_int_equal(DETECT("\r\n"), DETECT_TEXT);
+	assert_int_equal(DETECT("hello\r\n"), PREFACE_NONE);
+	assert_int_equal(DETECT("NICK alice\r\n"), PREFACE_NONE);
+	assert_int_equal(DETECT("h"), PREFACE_NONE); /* one byte suffices */
+	assert_int_equal(DETECT("\r\n"), PREFACE_NONE);
 }
 
 static void
@@ -199,16 +199,16 @@ detect_telnet_negotiation_is_text(void **state)
 {
 	(void)state;
 	/* IAC DO SUPPRESS-GO-AHEAD, IAC WILL TERMINAL-TYPE */
-	assert_int_equal(DETECT("\xff\xfd\x03\xff\xfb\x18"), DETECT_TEXT);
-	assert_int_equal(DETECT("\xff"), DETECT_TEXT);
+	assert_int_equal(DETECT("\xff\xfd\x03\xff\xfb\x18"), PREFACE_NONE);
+	assert_int_equal(DETECT("\xff"), PREFACE_NONE);
 }
 
 static void
 detect_utf8_text_is_text(void **state)
 {
 	(void)state;
-	assert_int_equal(DETECT("\xc3\xa9t\xc3\xa9\n"), DETECT_TEXT);
-	assert_int_equal(DETECT("\xe2\x82\xac"), DETECT_TEXT);
+	assert_int_equal(DETECT("\xc3\xa9t\xc3\xa9\n"), PREFACE_NONE);
+	assert_int_equal(DETECT("\xe2\x82\xac"), PREFACE_NONE);
 }
 
 static void
@@ -219,14 +219,14 @@ detect_every_first_byte_other_than_0x00_and_0x89_is_text(void **state)
 	(void)state;
 	for (v = 0; v < 256; v++) {
 		uint8_t b = (uint8_t)v;
-		enum detect_result r = detect_protocol(&b, 1);
+		enum preface r = preface_check(&b, 1);
 
 		if (v == 0x00)
-			assert_int_equal(r, DETECT_BAD_PREFACE);
+			assert_int_equal(r, PREFACE_BAD);
 		else if (v == 0x89)
-			assert_int_equal(r, DETECT_MORE);
+			assert_int_equal(r, PREFACE_MORE);
 		else
-			assert_int_equal(r, DETECT_TEXT);
+			assert_int_equal(r, PREFACE_NONE);
 	}
 }
 
@@ -234,8 +234,8 @@ static void
 detect_empty_input_is_more(void **state)
 {
 	(void)state;
-	assert_int_equal(detect_protocol(NULL, 0), DETECT_MORE);
-	assert_int_equal(detect_protocol(preface, 0), DETECT_MORE);
+	assert_int_equal(preface_check(NULL, 0), PREFACE_MORE);
+	assert_int_equal(preface_check(preface, 0), PREFACE_MORE);
 }
 
 int

@@ -17,9 +17,16 @@
 
 #include <string.h>
 
-#include "core/blk.h"
+#include "util/blk.h"
 #include "chatd/wire.h"
 #include "core/msg.h"
+#include "core/pres.h"
+#include "util/arena.h"
+
+/* Two render slots, as two front ends would have. */
+#define MSG_FMT_FRAMED 0
+#define MSG_FMT_TEXT   1
+#define MSG_FMT_MAX    2
 
 static int msg_renders;       /* calls of render_msg */
 static int last_history = -1; /* the history argument of the last call */
@@ -279,7 +286,7 @@ msg_wire_renders_once_per_format(void **state)
 	for (round = 0; round < 3; round++)
 		for (f = 0; f < MSG_FMT_MAX; f++)
 			for (h = 0; h < 2; h++) {
-				struct slice s = msg_wire(m, (enum msg_format)f, h, render_msg);
+				struct slice s = msg_wire(m, f, h, render_msg);
 
 				if (round == 0)
 					seen[f][h] = s;
@@ -368,10 +375,10 @@ msg_drop_live_releases_live_renderings_and_keeps_history(void **state)
 	(void)state;
 	m = msg_new("lobby", 5, "alice", 5, "hello", 5, 1, 0, 0);
 	for (f = 0; f < MSG_FMT_MAX; f++)
-		hist[f] = msg_wire(m, (enum msg_format)f, 1, render_msg);
+		hist[f] = msg_wire(m, f, 1, render_msg);
 	with_hist = blk_bytes_live();
 	for (f = 0; f < MSG_FMT_MAX; f++)
-		msg_wire(m, (enum msg_format)f, 0, render_msg);
+		msg_wire(m, f, 0, render_msg);
 	assert_int_equal(msg_renders, 2 * MSG_FMT_MAX);
 	assert_true(blk_bytes_live() > with_hist);
 	msg_drop_live(m);
@@ -379,7 +386,7 @@ msg_drop_live_releases_live_renderings_and_keeps_history(void **state)
 	assert_int_equal(blk_bytes_live(), with_hist);
 	for (f = 0; f < MSG_FMT_MAX; f++) {
 		/* The history variant is still cached: no rendering. */
-		assert_slice_equal(msg_wire(m, (enum msg_format)f, 1, render_msg), hist[f]);
+		assert_slice_equal(msg_wire(m, f, 1, render_msg), hist[f]);
 		assert_memory_equal(bytes(hist[f]), "Hhello", 6);
 	}
 	assert_int_equal(msg_renders, 2 * MSG_FMT_MAX);
@@ -589,7 +596,7 @@ pres_wire_renders_once_per_format_and_caches(void **state)
 	p = pres_new(WIRE_P_JOIN, WIRE_R_NONE, "lobby", 5, "alice", 5, "", 0, 1);
 	for (round = 0; round < 5; round++)
 		for (f = 0; f < MSG_FMT_MAX; f++) {
-			struct slice s = pres_wire(p, (enum msg_format)f, render_pres);
+			struct slice s = pres_wire(p, f, render_pres);
 
 			if (round == 0)
 				seen[f] = s;

@@ -18,7 +18,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "core/blk.h"
+#include "util/arena.h"
+#include "util/blk.h"
 #include "util/defaults.h"
 #include "net/outq.h"
 

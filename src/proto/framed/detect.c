@@ -9,20 +9,20 @@
 
 #include "chatd/wire.h"
 
-enum detect_result
-detect_protocol(const uint8_t *p, size_t len)
+enum preface
+preface_check(const uint8_t *p, size_t len)
 {
 	if (len == 0)
-		return DETECT_MORE;
+		return PREFACE_MORE;
 	if (p[0] == 0x00)
-		return DETECT_BAD_PREFACE;
+		return PREFACE_BAD;
 	if (p[0] != (uint8_t)WIRE_PREFACE[0])
-		return DETECT_TEXT;
+		return PREFACE_NONE;
 	if (!wire_preface_prefix(p, len))
-		return DETECT_BAD_PREFACE;
+		return PREFACE_BAD;
 	if (len < WIRE_PREFACE_LEN)
-		return DETECT_MORE;
+		return PREFACE_MORE;
 	if (p[WIRE_PREFACE_LEN - 1] != WIRE_VERSION)
-		return DETECT_BAD_VERSION;
-	return DETECT_FRAMED;
+		return PREFACE_BAD_VERSION;
+	return PREFACE_OK;
 }

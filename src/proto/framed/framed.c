@@ -1,7 +1,9 @@
 /*
- * The framed front end: decodes client frames into core commands, and
- * renders core events and replies as frames.  It is a translator only;
- * every decision about rooms, names and history is the core's.
+ * The framed front end (docs/protocol.md): decodes client frames into core
+ * commands through a table of handlers, one per frame type, and renders
+ * the core's events and the completions of its commands as frames.  It is
+ * a translator only: every decision about rooms, names and history is the
+ * core's, and the core's vocabulary is mapped to the wire's here.
  */
 #include "proto/framed/framed.h"
 
@@ -10,15 +12,96 @@
 #include <string.h>
 
 #include "chatd/wire.h"
-#include "net/conn.h"
 #include "core/core.h"
+#include "core/valid.h"
+#include "net/conn.h"
+#include "proto/framed/detect.h"
+#include "util/arena.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/slab.h"
-#include "net/server.h"
-#include "core/valid.h"
 
 /* Largest fixed-size reply (everything but lists and messages). */
 #define FRAMED_REPLY_MAX (WIRE_HEADER_LEN + 512)
+
+/* The wire's bounds are the core's and the options' (equal by design, so
+ * each check compares a value with itself). */
+// NOLINTBEGIN(misc-redundant-expression)
+_Static_assert(WIRE_NICK_MAX == CORE_NICK_MAX, "nick bound");
+_Static_assert(WIRE_ROOM_MAX == CORE_ROOM_MAX, "room bound");
+_Static_assert(WIRE_SUMMARY_MAX == CORE_SUMMARY_MAX, "summary bound");
+_Static_assert(WIRE_TEXT_MAX_HARD == CORE_TEXT_MAX, "text bound");
+_Static_assert(WIRE_FRAME_MAX_HARD == CHATD_FRAME_MAX_HARD, "frame bound");
+_Static_assert(4 + 1 + WIRE_ROOM_MAX + 2 == CHATD_FRAME_SAY_OVERHEAD, "SAY overhead");
+// NOLINTEND(misc-redundant-expression)
+
+/* --- the core's vocabulary on the wire --- */
+
+static uint16_t
+wire_error_of(int err)
+{
+	static const uint16_t codes[CORE_E_COUNT] = {
+	        [CORE_E_NOT_REGISTERED] = WIRE_E_NOT_REGISTERED,
+	        [CORE_E_ALREADY_REGISTERED] = WIRE_E_ALREADY_REGISTERED,
+	        [CORE_E_NICK_INVALID] = WIRE_E_NICK_INVALID,
+	        [CORE_E_NICK_TAKEN] = WIRE_E_NICK_TAKEN,
+	        [CORE_E_ROOM_INVALID] = WIRE_E_ROOM_INVALID,
+	        [CORE_E_TEXT_INVALID] = WIRE_E_TEXT_INVALID,
+	        [CORE_E_TEXT_TOO_LONG] = WIRE_E_TEXT_TOO_LONG,
+	        [CORE_E_NOT_IN_ROOM] = WIRE_E_NOT_IN_ROOM,
+	        [CORE_E_ALREADY_IN_ROOM] = WIRE_E_ALREADY_IN_ROOM,
+	        [CORE_E_NO_SUCH_ROOM] = WIRE_E_NO_SUCH_ROOM,
+	        [CORE_E_NO_SUCH_USER] = WIRE_E_NO_SUCH_USER,
+	        [CORE_E_TOO_MANY_ROOMS] = WIRE_E_TOO_MANY_ROOMS,
+	        [CORE_E_ROOM_FULL] = WIRE_E_ROOM_FULL,
+	        [CORE_E_ROOM_LIMIT] = WIRE_E_ROOM_LIMIT,
+	};
+
+	return err > 0 && err < CORE_E_COUNT ? codes[err] : WIRE_E_MALFORMED;
+}
+
+static uint8_t
+wire_reason_of(int reason)
+{
+	static const uint8_t reasons[REASON_COUNT] = {
+	        [REASON_NONE] = WIRE_R_NONE,
+	        [REASON_CLOSED] = WIRE_R_CLOSED,
+	        [REASON_RESET] = WIRE_R_RESET,
+	        [REASON_PING_TIMEOUT] = WIRE_R_PING_TIMEOUT,
+	        [REASON_SLOW_CONSUMER] = WIRE_R_SLOW_CONSUMER,
+	        [REASON_PROTOCOL_ERROR] = WIRE_R_PROTOCOL_ERROR,
+	        [REASON_SHUTDOWN] = WIRE_R_SHUTDOWN,
+	        [REASON_HANDSHAKE_TIMEOUT] = WIRE_R_HANDSHAKE_TIMEOUT,
+	};
+
+	return reason >= 0 && reason < REASON_COUNT ? reasons[reason] : WIRE_R_NONE;
+}
+
+static uint8_t
+wire_kind_of(int kind)
+{
+	switch (kind) {
+	case PRES_JOIN:
+		return WIRE_P_JOIN;
+	case PRES_PART:
+		return WIRE_P_PART;
+	case PRES_QUIT:
+		return WIRE_P_QUIT;
+	case PRES_NICK:
+		return WIRE_P_NICK;
+	default:
+		return WIRE_P_DROP;
+	}
+}
+
+static uint8_t
+wire_hist_flags_of(uint8_t flags)
+{
+	return (uint8_t)(((flags & CORE_HIST_TRUNCATED) ? WIRE_HIST_TRUNCATED : 0) |
+	                 ((flags & CORE_HIST_EPOCH_CHANGED) ? WIRE_HIST_EPOCH_CHANGED : 0));
+}
+
+/* --- replies --- */
 
 /* Append one reply frame built by the caller's writer calls: reserve,
  * encode into the connection's private block, commit. */
@@ -64,29 +147,15 @@ send_error(struct conn *c, uint16_t code, uint8_t type, uint32_t ref, const char
 	reply_end(&r);
 }
 
-/* A refusal by a configured limit says which limit and its value; other
- * refusals need no detail. */
-static const char *
-limit_detail(const struct conn *c, int code, char *buf, size_t n)
+/* A refusal by the core, answering a request of type (ref: a SAY's or
+ * MSG's); a limit's refusal says which limit and its value. */
+static void
+send_refusal(struct conn *c, int err, uint8_t type, uint32_t ref)
 {
-	const struct config *cfg = &c->srv->cfg;
+	char detail[96];
 
-	switch (code) {
-	case WIRE_E_TEXT_TOO_LONG:
-		snprintf(buf, n, "the limit is %u bytes (max-text)", cfg->max_text);
-		return buf;
-	case WIRE_E_TOO_MANY_ROOMS:
-		snprintf(buf, n, "the limit is %u rooms (max-rooms)", cfg->max_rooms);
-		return buf;
-	case WIRE_E_ROOM_FULL:
-		snprintf(buf, n, "the limit is %u members (max-members)", cfg->max_members);
-		return buf;
-	case WIRE_E_ROOM_LIMIT:
-		snprintf(buf, n, "the limit is %u rooms (max-rooms-total)", cfg->max_rooms_total);
-		return buf;
-	default:
-		return NULL;
-	}
+	send_error(c, wire_error_of(err), type, ref,
+	           core_limit_text(conn_core(c), err, detail, sizeof(detail)));
 }
 
 /* A 1xx error: say why, then close once it is flushed. */
@@ -97,27 +166,52 @@ fatal_error(struct conn *c, uint16_t code, uint8_t type, const char *detail)
 	           detail ? ": " : "", detail ? detail : "");
 	send_error(c, code, type, 0, detail);
 	conn_close_after_flush(c,
-	                       code == WIRE_E_HANDSHAKE_TIMEOUT ? WIRE_R_HANDSHAKE_TIMEOUT
-	                                                        : WIRE_R_PROTOCOL_ERROR,
+	                       code == WIRE_E_HANDSHAKE_TIMEOUT ? REASON_HANDSHAKE_TIMEOUT
+	                                                        : REASON_PROTOCOL_ERROR,
 	                       CHATD_DRAIN_TIMEOUT);
 }
 
-void
-framed_refuse(struct conn *c, uint16_t code, const char *why)
+static void
+framed_refuse(struct conn *c, enum conn_refusal why, const char *text)
 {
-	c->fe = &framed_frontend;
-	if (c->state == CONN_DETECT)
-		conn_set_state(c, CONN_OPEN);
-	if (why == NULL)
-		why = code == WIRE_E_BAD_VERSION
-		              ? "this server speaks version 1"
-		              : "expected the 8-byte preface 89 43 48 41 54 44 00 01";
-	fatal_error(c, code, 0, why);
+	fatal_error(c, why == REFUSE_HANDSHAKE ? WIRE_E_HANDSHAKE_TIMEOUT : WIRE_E_SERVER_FULL, 0,
+	            text);
 }
 
-/* Live renderings go back to back into the arena (see blk.h); history
- * renderings stay cached on the message for later joiners, so each gets a
- * block of its own rather than pinning an arena block. */
+/* Its rule on a shared port: the preface, or a framed client gone wrong. */
+static enum detect
+framed_detect(const uint8_t *p, size_t len, size_t *used)
+{
+	switch (preface_check(p, len)) {
+	case PREFACE_MORE:
+		return DETECT_MORE;
+	case PREFACE_OK:
+		*used = WIRE_PREFACE_LEN;
+		return DETECT_MINE;
+	case PREFACE_NONE:
+		return DETECT_NOT;
+	default:
+		return DETECT_BROKEN;
+	}
+}
+
+/* The client opened wrongly: 101 for another version, 100 for anything
+ * else (a frame without preface, or text on a framed listener). */
+static void
+framed_broken(struct conn *c, const uint8_t *p, size_t len)
+{
+	if (preface_check(p, len) == PREFACE_BAD_VERSION)
+		fatal_error(c, WIRE_E_BAD_VERSION, 0, "this server speaks version 1");
+	else
+		fatal_error(c, WIRE_E_BAD_PREFACE, 0,
+		            "expected the 8-byte preface 89 43 48 41 54 44 00 01");
+}
+
+/* --- rendering the core's events --- */
+
+/* Live renderings go back to back into the arena (see util/arena.h);
+ * history renderings stay on the message for later joiners, so each gets
+ * a block of its own rather than pinning an arena block. */
 static struct arena arena;
 
 static struct slice
@@ -160,8 +254,8 @@ render_summary(const struct pres *p)
 	for (i = 0; i < p->nitems; i++) {
 		const struct pres *e = p->items[i];
 
-		wire_summary_add(&w, &lw, e->kind, e->reason, e->nick, e->nick_len, e->new_nick,
-		                 e->new_nick_len);
+		wire_summary_add(&w, &lw, wire_kind_of(e->kind), wire_reason_of(e->reason), e->nick,
+		                 e->nick_len, e->new_nick, e->new_nick_len);
 	}
 	wire_list_end(&w, &lw, p->omitted ? WIRE_SUMMARY_OMITTED : 0);
 	return arena_commit(&arena, w.len);
@@ -175,14 +269,14 @@ render_presence(const struct pres *p)
 
 	if (p->kind == PRES_SUMMARY)
 		return render_summary(p);
-
 	wire_writer_init(&w, arena_reserve(&arena, size), size);
-	wire_enc_presence(&w, p->kind, p->reason, p->room, p->room_len, p->nick, p->nick_len,
-	                  p->new_nick, p->new_nick_len, p->time_ms);
+	wire_enc_presence(&w, wire_kind_of(p->kind), wire_reason_of(p->reason), p->room,
+	                  p->room_len, p->nick, p->nick_len, p->new_nick, p->new_nick_len,
+	                  p->time_ms);
 	return arena_commit(&arena, w.len);
 }
 
-void
+static void
 framed_cleanup(void)
 {
 	arena_release(&arena);
@@ -193,7 +287,7 @@ on_message(void *ctx, struct msg *m)
 {
 	struct conn *c = ctx;
 
-	conn_send(c, msg_wire(m, MSG_FMT_FRAMED, 0, render_message));
+	conn_send(c, msg_wire(m, framed_frontend.slot, 0, render_message));
 }
 
 static void
@@ -201,46 +295,15 @@ on_presence(void *ctx, struct pres *p)
 {
 	struct conn *c = ctx;
 
-	conn_send(c, pres_wire(p, MSG_FMT_FRAMED, render_presence));
+	conn_send(c, pres_wire(p, framed_frontend.slot, render_presence));
 }
 
-static const struct sink framed_sink = {on_message, on_presence};
+/* --- long answers: LIST, USERS, WHO, a page per part --- */
 
-static void framed_end(struct conn *c);
-
-static void
-send_welcome(struct conn *c)
-{
-	const struct config *cfg = &c->srv->cfg;
-	struct wire_msg m;
-	struct reply r;
-
-	memset(&m, 0, sizeof(m));
-	m.u.welcome.version = WIRE_VERSION;
-	m.u.welcome.nick.p = session_nick(c->sess);
-	m.u.welcome.nick.len = (uint16_t)session_nick_len(c->sess);
-	m.u.welcome.server.p = cfg->server_name;
-	m.u.welcome.server.len = (uint16_t)strlen(cfg->server_name);
-	m.u.welcome.max_frame = cfg->max_frame;
-	m.u.welcome.max_text = (uint16_t)cfg->max_text;
-	m.u.welcome.max_nick = WIRE_NICK_MAX;
-	m.u.welcome.max_room = WIRE_ROOM_MAX;
-	m.u.welcome.flood_rate = cfg->flood_rate;
-	m.u.welcome.flood_burst = cfg->flood_burst;
-	m.u.welcome.max_queue = cfg->max_queue;
-	m.u.welcome.history_len = (uint16_t)cfg->history;
-	m.u.welcome.max_rooms = (uint16_t)cfg->max_rooms;
-	m.u.welcome.ping_interval_ms = (uint32_t)(cfg->ping_interval * 1000);
-	m.u.welcome.ping_timeout_ms = (uint32_t)(cfg->ping_timeout * 1000);
-	wire_enc_welcome(reply_begin(&r, c, FRAMED_REPLY_MAX), &m);
-	reply_end(&r);
-}
-
-/* A long answer in progress: LIST, USERS or WHO, a page per part. */
 struct listing {
 	uint8_t type;                /* WIRE_LIST, WIRE_USERS or WIRE_WHO */
 	uint8_t started;             /* a page was sent: resume after key / serial */
-	char key[WIRE_ROOM_MAX + 1]; /* the last room or nick given; WHO: the room */
+	char key[CORE_ROOM_MAX + 1]; /* the last room or nick given; WHO: the room */
 	uint32_t serial;             /* WHO: the join serial of the last member given */
 };
 
@@ -285,6 +348,13 @@ send_rooms(struct conn *c, struct room *const *v, size_t n, uint8_t flags)
 	reply_end(&r);
 }
 
+static void
+framed_end(struct conn *c)
+{
+	slab_free(c->fe_state, sizeof(struct listing));
+	c->fe_state = NULL;
+}
+
 /*
  * The next page of c's listing: one frame of up to WIRE_LIST_CHUNK entries,
  * resumed from the last key (or member serial) given, so that a listing
@@ -295,7 +365,7 @@ static int
 framed_more(struct conn *c)
 {
 	struct listing *l = c->fe_state;
-	struct core *core = c->srv->core;
+	struct core *core = conn_core(c);
 	const char *after = l->started ? l->key : NULL;
 	/* One more than a frame holds, to tell the last page. */
 	struct session *sv[WIRE_LIST_CHUNK + 1];
@@ -351,69 +421,68 @@ listing_start(struct conn *c, uint8_t type, const char *room, size_t rn)
 		conn_produce(c);
 }
 
+/* --- completions of the core's commands --- */
+
 static void
-do_join(struct conn *c, const struct wire_msg *m)
+send_welcome(struct conn *c)
 {
-	const struct history *h;
-	struct core_joined j;
+	const struct config *cfg = conn_config(c);
+	struct wire_msg m;
 	struct reply r;
-	unsigned i;
-	int err;
 
-	err = core_join(c->srv->core, c->sess, m->u.join.room.p, m->u.join.room.len,
-	                m->u.join.epoch, m->u.join.since, &j);
-	if (err) {
-		char d[96];
-
-		send_error(c, (uint16_t)err, WIRE_JOIN, 0, limit_detail(c, err, d, sizeof(d)));
-		return;
-	}
-	const char *name = room_name(j.room);
-	size_t nlen = room_name_len(j.room);
-
-	wire_enc_joined(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j.epoch, j.last_seq,
-	                j.members);
+	memset(&m, 0, sizeof(m));
+	m.u.welcome.version = WIRE_VERSION;
+	m.u.welcome.nick.p = session_nick(c->sess);
+	m.u.welcome.nick.len = (uint16_t)session_nick_len(c->sess);
+	m.u.welcome.server.p = cfg->server_name;
+	m.u.welcome.server.len = (uint16_t)strlen(cfg->server_name);
+	m.u.welcome.max_frame = cfg->max_frame;
+	m.u.welcome.max_text = (uint16_t)cfg->max_text;
+	m.u.welcome.max_nick = WIRE_NICK_MAX;
+	m.u.welcome.max_room = WIRE_ROOM_MAX;
+	m.u.welcome.flood_rate = cfg->flood_rate;
+	m.u.welcome.flood_burst = cfg->flood_burst;
+	m.u.welcome.max_queue = cfg->max_queue;
+	m.u.welcome.history_len = (uint16_t)cfg->history;
+	m.u.welcome.max_rooms = (uint16_t)cfg->max_rooms;
+	m.u.welcome.ping_interval_ms = (uint32_t)(cfg->ping_interval * 1000);
+	m.u.welcome.ping_timeout_ms = (uint32_t)(cfg->ping_timeout * 1000);
+	wire_enc_welcome(reply_begin(&r, c, FRAMED_REPLY_MAX), &m);
 	reply_end(&r);
-	{
-		/* A big room's members are named in part: the first ones to
-		 * join, flagged PARTIAL; WHO names them all, a page at a time. */
-		struct session *v[WIRE_LIST_CHUNK];
-		uint32_t serial = 0;
-		size_t given = 0, n;
-
-		do {
-			n = room_members_after(j.room, serial, v, WIRE_LIST_CHUNK, &serial);
-			given += n;
-			send_names(c, name, nlen, v, n,
-			           given == j.members          ? WIRE_LIST_LAST
-			           : given >= CHATD_JOIN_NAMES ? WIRE_LIST_LAST | WIRE_LIST_PARTIAL
-			                                       : 0);
-		} while (given < j.members && given < CHATD_JOIN_NAMES);
-	}
-	h = room_history(j.room);
-	for (i = 0; i < j.hist_count; i++)
-		conn_send(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_FRAMED, 1,
-		                      render_message));
-	wire_enc_history_end(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j.epoch, j.last_seq,
-	                     (uint16_t)j.hist_count, j.flags);
-	reply_end(&r);
-	log_debug("conn %s: %s joined %s", conn_peer(c), session_nick(c->sess), name);
 }
 
+/* JOINED, the names (a big room's in part), the history, HISTORY_END. */
 static void
-do_who(struct conn *c, const struct wire_msg *m)
+send_joined(struct conn *c, const struct core_joined *j)
 {
-	struct room *room = core_room_find(c->srv->core, m->u.room.room.p, m->u.room.room.len);
+	const char *name = room_name(j->room);
+	size_t nlen = room_name_len(j->room), given = 0, n;
+	const struct history *h = room_history(j->room);
+	struct session *v[WIRE_LIST_CHUNK];
+	uint32_t serial = 0;
+	struct reply r;
+	unsigned i;
 
-	if (!valid_room(m->u.room.room.p, m->u.room.room.len)) {
-		send_error(c, WIRE_E_ROOM_INVALID, WIRE_WHO, 0, NULL);
-		return;
-	}
-	if (room == NULL) {
-		send_error(c, WIRE_E_NO_SUCH_ROOM, WIRE_WHO, 0, NULL);
-		return;
-	}
-	listing_start(c, WIRE_WHO, room_name(room), room_name_len(room));
+	wire_enc_joined(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j->epoch, j->last_seq,
+	                j->members);
+	reply_end(&r);
+	/* A big room's members are named in part: the first ones to join,
+	 * flagged PARTIAL; WHO names them all, a page at a time. */
+	do {
+		n = room_members_after(j->room, serial, v, WIRE_LIST_CHUNK, &serial);
+		given += n;
+		send_names(c, name, nlen, v, n,
+		           given == j->members        ? WIRE_LIST_LAST
+		           : given >= CORE_JOIN_NAMES ? WIRE_LIST_LAST | WIRE_LIST_PARTIAL
+		                                      : 0);
+	} while (given < j->members && given < CORE_JOIN_NAMES);
+	for (i = 0; i < j->hist_count; i++)
+		conn_send(c, msg_wire(history_at(h, j->hist_from + i), framed_frontend.slot, 1,
+		                      render_message));
+	wire_enc_history_end(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j->epoch,
+	                     j->last_seq, (uint16_t)j->hist_count, wire_hist_flags_of(j->flags));
+	reply_end(&r);
+	log_debug("conn %s: %s joined %s", conn_peer(c), session_nick(c->sess), name);
 }
 
 static void
@@ -424,6 +493,44 @@ send_ack(struct conn *c, uint32_t ref, const struct core_ack *ack)
 	wire_enc_ack(reply_begin(&r, c, FRAMED_REPLY_MAX), ref, ack->seq, ack->time_ms);
 	reply_end(&r);
 }
+
+/* The type of the request each command answers. */
+static const uint8_t request_of[] = {
+        [CMD_HELLO] = WIRE_HELLO, [CMD_NICK] = WIRE_NICK, [CMD_JOIN] = WIRE_JOIN,
+        [CMD_PART] = WIRE_PART,   [CMD_SAY] = WIRE_SAY,   [CMD_DIRECT] = WIRE_MSG,
+};
+
+/* A command completed: answer the request (tag: a SAY's or MSG's ref). */
+static void
+on_done(void *ctx, const struct core_reply *r)
+{
+	struct conn *c = ctx;
+	uint32_t ref = (uint32_t)r->tag;
+
+	if (r->err) {
+		send_refusal(c, r->err, request_of[r->cmd], ref);
+		return;
+	}
+	switch (r->cmd) {
+	case CMD_HELLO:
+		log_info("conn %s: registered as %s", conn_peer(c), session_nick(c->sess));
+		send_welcome(c);
+		break;
+	case CMD_JOIN:
+		send_joined(c, &r->joined);
+		break;
+	case CMD_SAY:
+	case CMD_DIRECT:
+		send_ack(c, ref, &r->ack);
+		break;
+	default:
+		break; /* NICK and PART are confirmed by their PRESENCE */
+	}
+}
+
+static const struct sink framed_sink = {on_message, on_presence, on_done};
+
+/* --- requests: one handler per client frame type --- */
 
 static void
 send_ping(struct conn *c, uint8_t type, uint64_t token)
@@ -437,100 +544,126 @@ send_ping(struct conn *c, uint8_t type, uint64_t token)
 static void
 framed_bye(struct conn *c, uint8_t reason)
 {
-	const char *text = reason == WIRE_R_NONE ? "bye" : wire_reason_name(reason);
+	uint8_t wr = wire_reason_of(reason);
+	const char *text = wr == WIRE_R_NONE ? "bye" : wire_reason_name(wr);
 	struct reply r;
 
-	wire_enc_bye(reply_begin(&r, c, FRAMED_REPLY_MAX), reason, text, strlen(text));
+	wire_enc_bye(reply_begin(&r, c, FRAMED_REPLY_MAX), wr, text, strlen(text));
 	reply_end(&r);
 }
 
-/* Requests allowed before HELLO. */
-static int
-allowed_unregistered(uint8_t type)
+static void
+do_hello(struct conn *c, const struct wire_msg *m)
 {
-	return type == WIRE_HELLO || type == WIRE_PING || type == WIRE_PONG || type == WIRE_QUIT;
+	core_hello(conn_core(c), c->sess, m->u.hello.nick.p, m->u.hello.nick.len, 0);
 }
+
+static void
+do_nick(struct conn *c, const struct wire_msg *m)
+{
+	core_nick(conn_core(c), c->sess, m->u.hello.nick.p, m->u.hello.nick.len, 0);
+}
+
+static void
+do_join(struct conn *c, const struct wire_msg *m)
+{
+	core_join(conn_core(c), c->sess, m->u.join.room.p, m->u.join.room.len, m->u.join.epoch,
+	          m->u.join.since, 0);
+}
+
+static void
+do_part(struct conn *c, const struct wire_msg *m)
+{
+	core_part(conn_core(c), c->sess, m->u.room.room.p, m->u.room.room.len, 0);
+}
+
+static void
+do_say(struct conn *c, const struct wire_msg *m)
+{
+	core_say(conn_core(c), c->sess, m->u.say.target.p, m->u.say.target.len, m->u.say.text.p,
+	         m->u.say.text.len, m->u.say.ref);
+}
+
+static void
+do_msg(struct conn *c, const struct wire_msg *m)
+{
+	core_direct(conn_core(c), c->sess, m->u.say.target.p, m->u.say.target.len, m->u.say.text.p,
+	            m->u.say.text.len, m->u.say.ref);
+}
+
+static void
+do_list(struct conn *c, const struct wire_msg *m)
+{
+	listing_start(c, m->type, "", 0);
+}
+
+static void
+do_who(struct conn *c, const struct wire_msg *m)
+{
+	struct room *room = core_room_find(conn_core(c), m->u.room.room.p, m->u.room.room.len);
+
+	if (!valid_room(m->u.room.room.p, m->u.room.room.len))
+		send_error(c, WIRE_E_ROOM_INVALID, WIRE_WHO, 0, NULL);
+	else if (room == NULL)
+		send_error(c, WIRE_E_NO_SUCH_ROOM, WIRE_WHO, 0, NULL);
+	else
+		listing_start(c, WIRE_WHO, room_name(room), room_name_len(room));
+}
+
+static void
+do_ping(struct conn *c, const struct wire_msg *m)
+{
+	send_ping(c, WIRE_PONG, m->u.ping.token);
+}
+
+static void
+do_pong(struct conn *c, const struct wire_msg *m)
+{
+	(void)c;
+	(void)m; /* its arrival already counted as life */
+}
+
+static void
+do_quit(struct conn *c, const struct wire_msg *m)
+{
+	(void)m;
+	framed_bye(c, REASON_NONE);
+	conn_close_after_flush(c, REASON_NONE, CHATD_DRAIN_TIMEOUT);
+}
+
+/* The client frames, by type: what handles each, and whether it may come
+ * before HELLO (docs/protocol.md 4.2). */
+struct command {
+	void (*run)(struct conn *c, const struct wire_msg *m);
+	uint8_t before_hello;
+};
+
+static const struct command commands[] = {
+        [WIRE_HELLO] = {do_hello, 1}, [WIRE_JOIN] = {do_join, 0}, [WIRE_PART] = {do_part, 0},
+        [WIRE_SAY] = {do_say, 0},     [WIRE_MSG] = {do_msg, 0},   [WIRE_NICK] = {do_nick, 0},
+        [WIRE_LIST] = {do_list, 0},   [WIRE_WHO] = {do_who, 0},   [WIRE_USERS] = {do_list, 0},
+        [WIRE_PING] = {do_ping, 1},   [WIRE_PONG] = {do_pong, 1}, [WIRE_QUIT] = {do_quit, 1},
+};
 
 /* Act on one decoded client frame. */
 static void
 dispatch(struct conn *c, const struct wire_msg *m)
 {
-	struct core *core = c->srv->core;
-	struct core_ack ack;
-	char detail[96];
-	int err;
+	const struct command *cmd = &commands[m->type];
 
-	if (!session_registered(c->sess) && !allowed_unregistered(m->type)) {
+	if (!cmd->before_hello && !session_registered(c->sess)) {
 		uint32_t ref = m->type == WIRE_SAY || m->type == WIRE_MSG ? m->u.say.ref : 0;
 
 		send_error(c, WIRE_E_NOT_REGISTERED, m->type, ref, "say HELLO first");
 		return;
 	}
-	switch (m->type) {
-	case WIRE_HELLO:
-		err = core_hello(core, c->sess, m->u.hello.nick.p, m->u.hello.nick.len);
-		if (err) {
-			send_error(c, (uint16_t)err, m->type, 0, NULL);
-			return;
-		}
-		log_info("conn %s: registered as %s", conn_peer(c), session_nick(c->sess));
-		send_welcome(c);
-		break;
-	case WIRE_NICK:
-		err = core_nick(core, c->sess, m->u.hello.nick.p, m->u.hello.nick.len);
-		if (err)
-			send_error(c, (uint16_t)err, m->type, 0, NULL);
-		break;
-	case WIRE_JOIN:
-		do_join(c, m);
-		break;
-	case WIRE_PART:
-		err = core_part(core, c->sess, m->u.room.room.p, m->u.room.room.len);
-		if (err)
-			send_error(c, (uint16_t)err, m->type, 0, NULL);
-		break;
-	case WIRE_SAY:
-		err = core_say(core, c->sess, m->u.say.target.p, m->u.say.target.len,
-		               m->u.say.text.p, m->u.say.text.len, &ack);
-		if (err)
-			send_error(c, (uint16_t)err, m->type, m->u.say.ref,
-			           limit_detail(c, err, detail, sizeof(detail)));
-		else
-			send_ack(c, m->u.say.ref, &ack);
-		break;
-	case WIRE_MSG:
-		err = core_direct(core, c->sess, m->u.say.target.p, m->u.say.target.len,
-		                  m->u.say.text.p, m->u.say.text.len, &ack);
-		if (err)
-			send_error(c, (uint16_t)err, m->type, m->u.say.ref,
-			           limit_detail(c, err, detail, sizeof(detail)));
-		else
-			send_ack(c, m->u.say.ref, &ack);
-		break;
-	case WIRE_LIST:
-	case WIRE_USERS:
-		listing_start(c, m->type, "", 0);
-		break;
-	case WIRE_WHO:
-		do_who(c, m);
-		break;
-	case WIRE_PING:
-		send_ping(c, WIRE_PONG, m->u.ping.token);
-		break;
-	case WIRE_PONG:
-		break; /* its arrival already counted as life */
-	case WIRE_QUIT:
-		framed_bye(c, WIRE_R_NONE);
-		conn_close_after_flush(c, WIRE_R_NONE, CHATD_DRAIN_TIMEOUT);
-		break;
-	default:
-		break; /* server frames never get here: framed_input refuses them */
-	}
+	cmd->run(c, m);
 }
 
 static size_t
 framed_input(struct conn *c, const uint8_t *p, size_t len)
 {
+	uint32_t max_frame = conn_config(c)->max_frame;
 	size_t off = 0;
 
 	while (conn_ready(c)) {
@@ -540,12 +673,11 @@ framed_input(struct conn *c, const uint8_t *p, size_t len)
 		size_t used;
 		int rc;
 
-		switch (wire_frame_next(p + off, len - off, c->srv->cfg.max_frame, &f, &used)) {
+		switch (wire_frame_next(p + off, len - off, max_frame, &f, &used)) {
 		case WIRE_NEED_MORE:
 			return off;
 		case WIRE_TOO_LARGE:
-			snprintf(detail, sizeof(detail), "the limit is %u bytes",
-			         c->srv->cfg.max_frame);
+			snprintf(detail, sizeof(detail), "the limit is %u bytes", max_frame);
 			fatal_error(c, WIRE_E_FRAME_TOO_LARGE, 0, detail);
 			return len;
 		case WIRE_OK:
@@ -562,7 +694,8 @@ framed_input(struct conn *c, const uint8_t *p, size_t len)
 			snprintf(detail, sizeof(detail), "%s payload of %u bytes",
 			         wire_type_name(f.type), f.len);
 			fatal_error(c, WIRE_E_MALFORMED, f.type, detail);
-		} else if (f.type >= 0x40) {
+		} else if (f.type >= sizeof(commands) / sizeof(commands[0]) ||
+		           commands[f.type].run == NULL) {
 			/* A server-to-client frame: the peer has the roles confused. */
 			fatal_error(c, WIRE_E_MALFORMED, f.type, "a server frame sent by a client");
 		} else {
@@ -573,26 +706,37 @@ framed_input(struct conn *c, const uint8_t *p, size_t len)
 	return c->state == CONN_OPEN ? off : len;
 }
 
-static void
-framed_end(struct conn *c)
+static size_t
+framed_input_max(const struct config *cfg)
 {
-	slab_free(c->fe_state, sizeof(struct listing));
-	c->fe_state = NULL;
+	return cfg->max_frame + WIRE_HEADER_LEN;
 }
 
 static void
 framed_start(struct conn *c)
 {
-	c->sess = core_session_new(c->srv->core, &framed_sink, c);
+	c->sess = core_session_new(conn_core(c), &framed_sink, c);
 }
 
 static void
 framed_idle(struct conn *c)
 {
-	send_ping(c, WIRE_PING, ++c->srv->ping_token);
+	static uint64_t token;
+
+	send_ping(c, WIRE_PING, ++token);
 }
 
-const struct frontend framed_frontend = {
-        "framed",   framed_input,  framed_start, framed_idle,
-        framed_bye, framed_refuse, framed_end,   framed_more,
+struct frontend framed_frontend = {
+        .name = "framed",
+        .detect = framed_detect,
+        .input_max = framed_input_max,
+        .start = framed_start,
+        .input = framed_input,
+        .idle = framed_idle,
+        .bye = framed_bye,
+        .refuse = framed_refuse,
+        .broken = framed_broken,
+        .end = framed_end,
+        .more = framed_more,
+        .cleanup = framed_cleanup,
 };

@@ -1,20 +1,12 @@
 /*
- * The framed protocol front end (docs/protocol.md).
+ * The framed protocol front end (docs/protocol.md): one row of the
+ * front-end registry (src/proto/registry.c).
  */
 #ifndef CHATD_FRAMED_H
 #define CHATD_FRAMED_H
 
-#include <stdint.h>
+#include "net/frontend.h"
 
-#include "net/conn.h"
-
-extern const struct frontend framed_frontend;
-
-/* Release the rendering arena (at exit). */
-void framed_cleanup(void);
-
-/* Turn a client away with a 1xx error saying why (NULL: the standard
- * text for preface errors), then close. */
-void framed_refuse(struct conn *c, uint16_t code, const char *why);
+extern struct frontend framed_frontend;
 
 #endif

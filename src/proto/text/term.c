@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "chatd/wire.h"
+#include "core/vocab.h"
 #include "core/valid.h"
 
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
@@ -136,19 +136,19 @@ summary_word(char *out, size_t cap, const struct pres *e)
 	struct term_buf w;
 
 	term_init(&w, out, cap);
-	if (e->kind == WIRE_P_NICK) {
+	if (e->kind == PRES_NICK) {
 		term_raw(&w, e->nick, e->nick_len);
 		term_str(&w, ">");
 		term_raw(&w, e->new_nick, e->new_nick_len);
 		return w.len;
 	}
-	term_str(&w, e->kind == WIRE_P_JOIN ? "+" : "-");
+	term_str(&w, e->kind == PRES_JOIN ? "+" : "-");
 	term_raw(&w, e->nick, e->nick_len);
-	if (e->kind == WIRE_P_QUIT) {
+	if (e->kind == PRES_QUIT) {
 		term_str(&w, "(quit)");
-	} else if (e->kind == WIRE_P_DROP) {
+	} else if (e->kind == PRES_DROP) {
 		term_str(&w, "(");
-		term_str(&w, wire_reason_name(e->reason));
+		term_str(&w, core_reason_name(e->reason));
 		term_str(&w, ")");
 	}
 	return w.len;
@@ -205,20 +205,20 @@ term_presence(char *out, size_t cap, const struct pres *p, long utc_offset)
 	term_str(&b, " * ");
 	term_raw(&b, p->nick, p->nick_len);
 	switch (p->kind) {
-	case WIRE_P_JOIN:
+	case PRES_JOIN:
 		term_str(&b, " joined #");
 		term_raw(&b, p->room, p->room_len);
 		break;
-	case WIRE_P_PART:
+	case PRES_PART:
 		term_str(&b, " left #");
 		term_raw(&b, p->room, p->room_len);
 		break;
-	case WIRE_P_QUIT:
+	case PRES_QUIT:
 		term_str(&b, " quit (#");
 		term_raw(&b, p->room, p->room_len);
 		term_str(&b, ")");
 		break;
-	case WIRE_P_NICK:
+	case PRES_NICK:
 		term_str(&b, " is now known as ");
 		term_raw(&b, p->new_nick, p->new_nick_len);
 		break;
@@ -226,7 +226,7 @@ term_presence(char *out, size_t cap, const struct pres *p, long utc_offset)
 		term_str(&b, " dropped from #");
 		term_raw(&b, p->room, p->room_len);
 		term_str(&b, ": ");
-		term_str(&b, wire_reason_name(p->reason));
+		term_str(&b, core_reason_name(p->reason));
 		break;
 	}
 	term_eol(&b);

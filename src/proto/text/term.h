@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "chatd/wire.h"
 #include "core/msg.h"
+#include "core/pres.h"
+#include "core/vocab.h"
 
 /* Longest rendered line for text of n bytes: every byte may become a
  * three-byte replacement character. */
@@ -51,6 +52,6 @@ size_t term_message(char *out, size_t cap, const struct msg *m, int history, lon
 size_t term_presence(char *out, size_t cap, const struct pres *p, long utc_offset);
 
 /* Longest rendering of a summary. */
-#define TERM_SUMMARY_MAX (128 + WIRE_SUMMARY_MAX * 96)
+#define TERM_SUMMARY_MAX (128 + CORE_SUMMARY_MAX * 96)
 
 #endif

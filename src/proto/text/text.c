@@ -1,51 +1,59 @@
 /*
  * The text front end: chat with telnet or nc.  Lines in, core commands
- * out; core events in, terminal-safe lines out (rendered by term.c).  A
- * person has a current room, which plain lines go to; slash commands do
- * the rest.  Like the framed front end, it decides nothing about rooms or
- * names itself.
+ * out, through a table of slash commands; core events and the completions
+ * of commands in, terminal-safe lines out (rendered by term.c).  A person
+ * has a current room, which plain lines go to.  Like the framed front end,
+ * it decides nothing about rooms or names itself: it puts the core's
+ * answers into words.
  */
 #include "proto/text/text.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <strings.h>
 #include <time.h>
 
-#include "chatd/wire.h"
-#include "net/conn.h"
 #include "core/core.h"
+#include "core/valid.h"
+#include "net/conn.h"
 #include "proto/text/line.h"
+#include "proto/text/term.h"
+#include "util/arena.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/slab.h"
-#include "net/server.h"
-#include "proto/text/term.h"
-#include "core/valid.h"
 
 /* Room a command line needs beyond the message text ("/msg NICK "). */
 #define TEXT_LINE_EXTRA 64
 /* Lists are wrapped to this width, for an 80-column terminal. */
 #define TEXT_WIDTH 78
+/* Members named in a join's answer; /who names them all. */
+#define TEXT_JOIN_NAMES 20
 
 struct listing;
 
 struct text {
 	struct line_reader lr;
-	char room[WIRE_ROOM_MAX + 1]; /* the current room, "" for none */
+	char room[CORE_ROOM_MAX + 1]; /* the current room, "" for none */
 	uint8_t room_len;
 	struct listing *list; /* a long answer in progress, or NULL */
 };
 
-static char line_buf[WIRE_TEXT_MAX_HARD + TEXT_LINE_EXTRA + 1];
+static char line_buf[CORE_TEXT_MAX + TEXT_LINE_EXTRA + 1];
 
-size_t
-text_line_max(const struct config *cfg)
+/* Longest input line a text client may send, in bytes. */
+static size_t
+line_max(const struct config *cfg)
 {
 	return cfg->max_text + TEXT_LINE_EXTRA;
+}
+
+static size_t
+text_input_max(const struct config *cfg)
+{
+	return line_max(cfg) + 2;
 }
 
 /* Seconds east of UTC at time_ms, for the clock shown on each line. */
@@ -98,7 +106,7 @@ send_raw(struct conn *c, const char *s)
 /* Lines rendered for many readers go through the arena, like framed
  * ones; history lines get blocks of their own (see framed.c). */
 static struct arena arena;
-static char render_buf[TERM_LINE_MAX(WIRE_TEXT_MAX_HARD)];
+static char render_buf[TERM_LINE_MAX(CORE_TEXT_MAX)];
 
 static struct slice
 to_slice(const char *s, size_t n, int own_block)
@@ -131,7 +139,7 @@ render_presence(const struct pres *p)
 	return to_slice(render_buf, n, 0);
 }
 
-void
+static void
 text_cleanup(void)
 {
 	arena_release(&arena);
@@ -140,16 +148,14 @@ text_cleanup(void)
 static void
 on_message(void *ctx, struct msg *m)
 {
-	conn_send(ctx, msg_wire(m, MSG_FMT_TEXT, 0, render_message));
+	conn_send(ctx, msg_wire(m, text_frontend.slot, 0, render_message));
 }
 
 static void
 on_presence(void *ctx, struct pres *p)
 {
-	conn_send(ctx, pres_wire(p, MSG_FMT_TEXT, render_presence));
+	conn_send(ctx, pres_wire(p, text_frontend.slot, render_presence));
 }
-
-static const struct sink text_sink = {on_message, on_presence};
 
 /* What a user typed, made safe to quote back at them (at most 40 bytes of
  * it): their own control characters must not reach their terminal either. */
@@ -164,58 +170,57 @@ quote(char *out, size_t cap, const char *arg, size_t n)
 	return (int)b.len;
 }
 
-/* Explain a refusal in words a person can act on. */
+/* Explain a refusal in words a person can act on; raw is what the
+ * command named.  A limit's refusal names the limit (core_limit_text()). */
 static void
-send_error(struct conn *c, int code, const char *raw, size_t rawn)
+send_error(struct conn *c, int err, const char *raw, size_t rawn)
 {
-	const struct config *cfg = &c->srv->cfg;
-	char arg[128];
+	char arg[128], limit[96];
 	int n = quote(arg, sizeof(arg), raw, rawn);
 
-	switch (code) {
-	case WIRE_E_NICK_INVALID:
+	if (core_limit_text(conn_core(c), err, limit, sizeof(limit)) == NULL)
+		limit[0] = '\0';
+	switch (err) {
+	case CORE_E_NICK_INVALID:
 		send_line(c,
 		          "! a name is 1 to %u letters, digits, '_' or '-', starting with a "
 		          "letter or '_'",
-		          WIRE_NICK_MAX);
+		          CORE_NICK_MAX);
 		break;
-	case WIRE_E_NICK_TAKEN:
+	case CORE_E_NICK_TAKEN:
 		send_line(c, "! the name %.*s is taken", n, arg);
 		break;
-	case WIRE_E_ROOM_INVALID:
+	case CORE_E_ROOM_INVALID:
 		send_line(c, "! a room name is 1 to %u letters, digits, '_', '-' or '.'",
-		          WIRE_ROOM_MAX);
+		          CORE_ROOM_MAX);
 		break;
-	case WIRE_E_NOT_IN_ROOM:
+	case CORE_E_NOT_IN_ROOM:
 		send_line(c, "! you are not in #%.*s", n, arg);
 		break;
-	case WIRE_E_NO_SUCH_ROOM:
+	case CORE_E_NO_SUCH_ROOM:
 		send_line(c, "! nobody is in #%.*s", n, arg);
 		break;
-	case WIRE_E_NO_SUCH_USER:
+	case CORE_E_NO_SUCH_USER:
 		send_line(c, "! nobody called %.*s is online", n, arg);
 		break;
-	case WIRE_E_TEXT_INVALID:
+	case CORE_E_TEXT_INVALID:
 		send_line(c, "! that line is not UTF-8 text, or holds a NUL byte (set your "
 		             "terminal to UTF-8)");
 		break;
-	case WIRE_E_TEXT_TOO_LONG:
-		send_line(c, "! that message is too long: the limit is %u bytes", cfg->max_text);
+	case CORE_E_TEXT_TOO_LONG:
+		send_line(c, "! that message is too long: %s", limit);
 		break;
-	case WIRE_E_TOO_MANY_ROOMS:
-		send_line(c, "! you are in too many rooms: the limit is %u", cfg->max_rooms);
+	case CORE_E_TOO_MANY_ROOMS:
+		send_line(c, "! you are in too many rooms: %s", limit);
 		break;
-	case WIRE_E_ROOM_FULL:
-		send_line(c, "! #%.*s is full: the limit is %u members", n, arg, cfg->max_members);
+	case CORE_E_ROOM_FULL:
+		send_line(c, "! #%.*s is full: %s", n, arg, limit);
 		break;
-	case WIRE_E_ROOM_LIMIT:
-		send_line(
-		        c,
-		        "! no new rooms: the server is at its limit of %u rooms (max-rooms-total)",
-		        cfg->max_rooms_total);
+	case CORE_E_ROOM_LIMIT:
+		send_line(c, "! no new rooms: %s", limit);
 		break;
 	default:
-		send_line(c, "! %s", wire_error_name((uint16_t)code));
+		send_line(c, "! %s", core_err_name(err));
 		break;
 	}
 }
@@ -306,55 +311,6 @@ split_word(const char *s, size_t n, const char **w, size_t *wn, const char **res
 	*rn = n - i;
 }
 
-static void
-cmd_join(struct conn *c, const char *name, size_t n)
-{
-	struct text *t = c->fe_state;
-	const struct history *h;
-	struct core_joined j;
-	struct wrap w;
-	char head[160];
-	unsigned i;
-	int err;
-
-	room_arg(&name, &n);
-	if (n == 0) {
-		send_line(c, "! usage: /join ROOM");
-		return;
-	}
-	err = core_join(c->srv->core, c->sess, name, n, 0, 0, &j);
-	if (err == WIRE_E_ALREADY_IN_ROOM) {
-		struct room *r = core_room_find(c->srv->core, name, n);
-
-		set_room(t, room_name(r), room_name_len(r));
-		send_line(c, "* now talking in #%s", t->room);
-		return;
-	}
-	if (err) {
-		send_error(c, err, name, n);
-		return;
-	}
-	set_room(t, room_name(j.room), room_name_len(j.room));
-	snprintf(head, sizeof(head), "* joined #%s, %u member%s:", t->room, j.members,
-	         j.members == 1 ? "" : "s");
-	wrap_begin(&w, c, head);
-	for (i = 0; i < j.members && i < 20; i++) {
-		struct session *s = room_member(j.room, i);
-
-		wrap_add(&w, session_nick(s), session_nick_len(s));
-	}
-	if (j.members > 20)
-		wrap_add(&w, "... (/who for all)", 18);
-	wrap_end(&w);
-	if (j.hist_count)
-		send_line(c, "* the last %u message%s of #%s:", j.hist_count,
-		          j.hist_count == 1 ? "" : "s", t->room);
-	h = room_history(j.room);
-	for (i = 0; i < j.hist_count; i++)
-		conn_send(c, msg_wire(history_at(h, j.hist_from + i), MSG_FMT_TEXT, 1,
-		                      render_message));
-}
-
 /* After leaving the current room, the newest room left becomes current. */
 static void
 pick_room(struct conn *c)
@@ -371,88 +327,129 @@ pick_room(struct conn *c)
 	}
 }
 
+/* --- completions of the core's commands --- */
+
+/* A join: the members (the first few), the history, then live lines. */
 static void
-cmd_part(struct conn *c, const char *name, size_t n)
+show_joined(struct conn *c, const struct core_joined *j)
 {
 	struct text *t = c->fe_state;
-	int err, was_current;
+	const struct history *h = room_history(j->room);
+	struct wrap w;
+	char head[160];
+	unsigned i;
 
-	room_or_current(t, &name, &n);
-	if (n == 0) {
-		send_line(c, "! you are not in a room");
-		return;
+	set_room(t, room_name(j->room), room_name_len(j->room));
+	snprintf(head, sizeof(head), "* joined #%s, %u member%s:", t->room, j->members,
+	         j->members == 1 ? "" : "s");
+	wrap_begin(&w, c, head);
+	for (i = 0; i < j->members && i < TEXT_JOIN_NAMES; i++) {
+		struct session *s = room_member(j->room, i);
+
+		wrap_add(&w, session_nick(s), session_nick_len(s));
 	}
-	was_current = n == t->room_len && strncasecmp(name, t->room, n) == 0;
-	err = core_part(c->srv->core, c->sess, name, n);
-	if (err) {
-		send_error(c, err, name, n);
-		return;
-	}
-	if (was_current) {
-		pick_room(c);
-		if (t->room_len)
-			send_line(c, "* now talking in #%s", t->room);
-	}
+	if (j->members > TEXT_JOIN_NAMES)
+		wrap_add(&w, "... (/who for all)", 18);
+	wrap_end(&w);
+	if (j->hist_count)
+		send_line(c, "* the last %u message%s of #%s:", j->hist_count,
+		          j->hist_count == 1 ? "" : "s", t->room);
+	for (i = 0; i < j->hist_count; i++)
+		conn_send(c, msg_wire(history_at(h, j->hist_from + i), text_frontend.slot, 1,
+		                      render_message));
 }
 
+static void prompt_name(struct conn *c);
+
+/* Registered: the greeting, and the budgets a person should know. */
 static void
-cmd_say(struct conn *c, const char *text, size_t n)
+show_hello(struct conn *c)
 {
+	const struct config *cfg = conn_config(c);
+	size_t rooms = core_room_count(conn_core(c));
+
+	log_info("conn %s: registered as %s (text)", conn_peer(c), session_nick(c->sess));
+	/* Server lines stay within 80 columns: a telnet window wraps them. */
+	send_line(c, "* hello %s, %zu room%s open", session_nick(c->sess), rooms,
+	          rooms == 1 ? " is" : "s are");
+	send_line(c, "* /rooms lists them, /join ROOM enters one, /help lists all commands");
+	if (cfg->flood_rate)
+		send_line(c, "* limits: messages up to %u bytes, %u lines a second (bursts of %u)",
+		          cfg->max_text, cfg->flood_rate, cfg->flood_burst);
+	else
+		send_line(c, "* limits: messages up to %u bytes", cfg->max_text);
+}
+
+/* A direct message was delivered: confirm it in the shape of one received. */
+static void
+show_sent(struct conn *c, const struct core_reply *r)
+{
+	char out[TERM_LINE_MAX(CORE_TEXT_MAX)];
+	struct term_buf b;
+	char clock[6];
+
+	term_init(&b, out, sizeof(out));
+	term_clock(clock, r->ack.time_ms, utc_offset(r->ack.time_ms));
+	term_str(&b, clock);
+	term_str(&b, " -> *");
+	term_raw(&b, r->arg, r->arg_len);
+	term_str(&b, "* ");
+	term_safe(&b, r->msg->text, r->msg->text_len);
+	term_eol(&b);
+	memcpy(conn_reserve(c, b.len), out, b.len);
+	conn_commit(c, b.len);
+}
+
+/* A command completed: put its outcome into words (tag: for a part, 1
+ * when it left the current room). */
+static void
+on_done(void *ctx, const struct core_reply *r)
+{
+	struct conn *c = ctx;
 	struct text *t = c->fe_state;
-	struct core_ack ack;
-	int err;
 
-	if (t->room_len == 0) {
-		send_line(c, "! you are not in a room: /join ROOM first (/rooms lists them)");
+	if (r->cmd == CMD_JOIN && r->err == CORE_E_ALREADY_IN_ROOM) {
+		struct room *room = core_room_find(conn_core(c), r->arg, r->arg_len);
+
+		set_room(t, room_name(room), room_name_len(room));
+		send_line(c, "* now talking in #%s", t->room);
 		return;
 	}
-	err = core_say(c->srv->core, c->sess, t->room, t->room_len, text, n, &ack);
-	if (err)
-		send_error(c, err, t->room, t->room_len);
+	if (r->err) {
+		send_error(c, r->err, r->arg, r->arg_len);
+		if (r->cmd == CMD_HELLO)
+			prompt_name(c);
+		return;
+	}
+	switch (r->cmd) {
+	case CMD_HELLO:
+		show_hello(c);
+		break;
+	case CMD_JOIN:
+		show_joined(c, &r->joined);
+		break;
+	case CMD_PART:
+		if (r->tag) {
+			pick_room(c);
+			if (t->room_len)
+				send_line(c, "* now talking in #%s", t->room);
+		}
+		break;
+	case CMD_DIRECT:
+		show_sent(c, r);
+		break;
+	default:
+		break; /* a line said, a nick changed: the room's lines tell */
+	}
 }
 
-static void
-cmd_msg(struct conn *c, const char *args, size_t n)
-{
-	const char *nick, *text;
-	struct core_ack ack;
-	size_t nn, tn;
-	int err;
-
-	split_word(args, n, &nick, &nn, &text, &tn);
-	if (nn == 0 || tn == 0) {
-		send_line(c, "! usage: /msg NICK TEXT");
-		return;
-	}
-	err = core_direct(c->srv->core, c->sess, nick, nn, text, tn, &ack);
-	if (err) {
-		send_error(c, err, nick, nn);
-		return;
-	}
-	{
-		/* Confirm delivery in the same shape as a received message. */
-		struct term_buf b;
-		char clock[6];
-		char out[TERM_LINE_MAX(WIRE_TEXT_MAX_HARD)];
-
-		term_init(&b, out, sizeof(out));
-		term_clock(clock, ack.time_ms, utc_offset(ack.time_ms));
-		term_str(&b, clock);
-		term_str(&b, " -> *");
-		term_raw(&b, nick, nn);
-		term_str(&b, "* ");
-		term_safe(&b, text, tn);
-		term_eol(&b);
-		memcpy(conn_reserve(c, b.len), out, b.len);
-		conn_commit(c, b.len);
-	}
-}
+static const struct sink text_sink = {on_message, on_presence, on_done};
 
 /* A long answer in progress (/rooms, /users, /who), a page per part. */
 struct listing {
 	uint8_t kind;                /* LIST_ROOMS, LIST_USERS or LIST_WHO */
 	uint8_t started;             /* a page was sent: resume after key / serial */
-	char key[WIRE_ROOM_MAX + 1]; /* the last room or nick given; /who: the room */
+	char key[CORE_ROOM_MAX + 1]; /* the last room or nick given; /who: the room */
 	uint32_t serial;             /* /who: the join serial of the last member given */
 	struct wrap w;               /* the nick line being filled */
 };
@@ -469,7 +466,7 @@ text_more(struct conn *c)
 {
 	struct text *t = c->fe_state;
 	struct listing *l = t->list;
-	struct core *core = c->srv->core;
+	struct core *core = conn_core(c);
 	const char *after = l->started ? l->key : NULL;
 	struct session *sv[TEXT_PAGE + 1];
 	struct room *rv[TEXT_PAGE + 1];
@@ -533,17 +530,103 @@ listing_start(struct conn *c, int kind, const char *head, const char *room)
 		conn_produce(c);
 }
 
+/* --- the slash commands --- */
+
 static void
-cmd_rooms(struct conn *c)
+cmd_join(struct conn *c, const char *name, size_t n)
 {
-	size_t n = core_room_count(c->srv->core);
-	char head[64];
+	room_arg(&name, &n);
+	if (n == 0) {
+		send_line(c, "! usage: /join ROOM");
+		return;
+	}
+	core_join(conn_core(c), c->sess, name, n, 0, 0, 0);
+}
+
+static void
+cmd_part(struct conn *c, const char *name, size_t n)
+{
+	struct text *t = c->fe_state;
+	int current;
+
+	room_or_current(t, &name, &n);
+	if (n == 0) {
+		send_line(c, "! you are not in a room");
+		return;
+	}
+	current = n == t->room_len && strncasecmp(name, t->room, n) == 0;
+	core_part(conn_core(c), c->sess, name, n, (uint64_t)current);
+}
+
+/* Plain lines: chat for the current room. */
+static void
+say(struct conn *c, const char *text, size_t n)
+{
+	struct text *t = c->fe_state;
+
+	if (t->room_len == 0) {
+		send_line(c, "! you are not in a room: /join ROOM first (/rooms lists them)");
+		return;
+	}
+	core_say(conn_core(c), c->sess, t->room, t->room_len, text, n, 0);
+}
+
+static void
+cmd_msg(struct conn *c, const char *args, size_t n)
+{
+	const char *nick, *text;
+	size_t nn, tn;
+
+	split_word(args, n, &nick, &nn, &text, &tn);
+	if (nn == 0 || tn == 0) {
+		send_line(c, "! usage: /msg NICK TEXT");
+		return;
+	}
+	core_direct(conn_core(c), c->sess, nick, nn, text, tn, 0);
+}
+
+/* An action travels as text starting with "/me ", which every front end
+ * shows as an action. */
+static void
+cmd_me(struct conn *c, const char *args, size_t n)
+{
+	char action[CORE_TEXT_MAX + 8];
 
 	if (n == 0) {
+		send_line(c, "! usage: /me ACTION");
+		return;
+	}
+	if (n > sizeof(action) - 4)
+		n = sizeof(action) - 4;
+	/* Counted bytes, not a C string. */
+	memcpy(action, "/me ", 4); /* NOLINT(bugprone-not-null-terminated-result) */
+	memcpy(action + 4, args, n);
+	say(c, action, n + 4);
+}
+
+static void
+cmd_nick(struct conn *c, const char *args, size_t n)
+{
+	if (n == 0) {
+		send_line(c, "! usage: /nick NEW");
+		return;
+	}
+	core_nick(conn_core(c), c->sess, args, n, 0);
+}
+
+static void
+cmd_rooms(struct conn *c, const char *args, size_t n)
+{
+	size_t rooms = core_room_count(conn_core(c));
+	char head[64];
+
+	(void)args;
+	(void)n;
+	if (rooms == 0) {
 		send_line(c, "* no rooms yet: /join ROOM creates one");
 		return;
 	}
-	snprintf(head, sizeof(head), "* %zu room%s:", n, n == 1 ? "" : "s");
+	snprintf(head, sizeof(head), "* %zu room%s:", rooms, rooms == 1 ? "" : "s");
 	listing_start(c, LIST_ROOMS, head, "");
 }
 
@@ -560,11 +643,11 @@ cmd_who(struct conn *c, const char *name, size_t n)
 		return;
 	}
 	if (!valid_room(name, n)) {
-		send_error(c, WIRE_E_ROOM_INVALID, name, n);
+		send_error(c, CORE_E_ROOM_INVALID, name, n);
 		return;
 	}
-	if ((r = core_room_find(c->srv->core, name, n)) == NULL) {
-		send_error(c, WIRE_E_NO_SUCH_ROOM, name, n);
+	if ((r = core_room_find(conn_core(c), name, n)) == NULL) {
+		send_error(c, CORE_E_NO_SUCH_ROOM, name, n);
 		return;
 	}
 	snprintf(head, sizeof(head), "* #%s, %u member%s:", room_name(r), room_member_count(r),
@@ -573,47 +656,97 @@ cmd_who(struct conn *c, const char *name, size_t n)
 }
 
 static void
-cmd_users(struct conn *c)
+cmd_users(struct conn *c, const char *args, size_t n)
 {
-	size_t n = core_user_count(c->srv->core);
+	size_t users = core_user_count(conn_core(c));
 	char head[64];
 
-	snprintf(head, sizeof(head), "* %zu user%s online:", n, n == 1 ? "" : "s");
+	(void)args;
+	(void)n;
+	snprintf(head, sizeof(head), "* %zu user%s online:", users, users == 1 ? "" : "s");
 	listing_start(c, LIST_USERS, head, "");
-}
-
-static void
-cmd_help(struct conn *c)
-{
-	send_line(c, "* plain lines go to your current room (the last one you joined)");
-	send_line(c, "*   /join ROOM      join a room, or make it your current room");
-	send_line(c, "*   /part [ROOM]    leave a room (default: the current one)");
-	send_line(c, "*   /msg NICK TEXT  send a private message");
-	send_line(c, "*   /me ACTION      act in the current room");
-	send_line(c, "*   /nick NEW       change your name");
-	send_line(c, "*   /rooms          list rooms");
-	send_line(c, "*   /who [ROOM]     list the members of a room");
-	send_line(c, "*   /users          list the users online");
-	send_line(c, "*   /help           this list");
-	send_line(c, "*   /quit           leave");
-	send_line(c, "* a line starting with // sends one starting with /");
 }
 
 static void
 text_bye(struct conn *c, uint8_t reason)
 {
-	if (reason == WIRE_R_NONE)
+	if (reason == REASON_NONE)
 		send_line(c, "* bye");
-	else if (reason == WIRE_R_SHUTDOWN)
+	else if (reason == REASON_SHUTDOWN)
 		send_line(c, "* the server is shutting down; bye");
 	else
-		send_line(c, "* disconnected: %s", wire_reason_name(reason));
+		send_line(c, "* disconnected: %s", core_reason_name(reason));
+}
+
+static void
+cmd_quit(struct conn *c, const char *args, size_t n)
+{
+	(void)args;
+	(void)n;
+	text_bye(c, REASON_NONE);
+	conn_close_after_flush(c, REASON_NONE, CHATD_DRAIN_TIMEOUT);
+}
+
+static void cmd_help(struct conn *c, const char *args, size_t n);
+
+/* The slash commands: name, alias, handler, and the line /help shows. */
+struct command {
+	const char *name;
+	const char *alias; /* NULL: none */
+	void (*run)(struct conn *c, const char *args, size_t n);
+	const char *usage;
+	const char *help;
+};
+
+static const struct command commands[] = {
+        {"join", "j", cmd_join, "/join ROOM", "join a room, or make it your current room"},
+        {"part", "leave", cmd_part, "/part [ROOM]", "leave a room (default: the current one)"},
+        {"msg", "m", cmd_msg, "/msg NICK TEXT", "send a private message"},
+        {"me", NULL, cmd_me, "/me ACTION", "act in the current room"},
+        {"nick", NULL, cmd_nick, "/nick NEW", "change your name"},
+        {"rooms", "list", cmd_rooms, "/rooms", "list rooms"},
+        {"who", "names", cmd_who, "/who [ROOM]", "list the members of a room"},
+        {"users", NULL, cmd_users, "/users", "list the users online"},
+        {"help", "?", cmd_help, "/help", "this list"},
+        {"quit", "exit", cmd_quit, "/quit", "leave"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+cmd_help(struct conn *c, const char *args, size_t n)
+{
+	size_t i;
+
+	(void)args;
+	(void)n;
+	send_line(c, "* plain lines go to your current room (the last one you joined)");
+	for (i = 0; i < NCOMMANDS; i++)
+		send_line(c, "*   %-16s%s", commands[i].usage, commands[i].help);
+	send_line(c, "* a line starting with // sends one starting with /");
 }
 
 static int
 is_cmd(const char *cmd, size_t n, const char *word)
 {
-	return strlen(word) == n && strncasecmp(cmd, word, n) == 0;
+	return word && strlen(word) == n && strncasecmp(cmd, word, n) == 0;
+}
+
+static void
+command(struct conn *c, const char *cmd, size_t cn, const char *rest, size_t rn)
+{
+	char word[128];
+	size_t i;
+
+	while (rn > 0 && rest[rn - 1] == ' ')
+		rn--;
+	for (i = 0; i < NCOMMANDS; i++)
+		if (is_cmd(cmd, cn, commands[i].name) || is_cmd(cmd, cn, commands[i].alias)) {
+			commands[i].run(c, rest, rn);
+			return;
+		}
+	quote(word, sizeof(word), cmd, cn);
+	send_line(c, "! unknown command /%s: /help lists the commands", word);
 }
 
 static void
@@ -626,10 +759,6 @@ prompt_name(struct conn *c)
 static void
 register_line(struct conn *c, const char *line, size_t n)
 {
-	const struct config *cfg = &c->srv->cfg;
-	size_t rooms;
-	int err;
-
 	while (n > 0 && line[n - 1] == ' ')
 		n--;
 	while (n > 0 && line[0] == ' ')
@@ -639,82 +768,10 @@ register_line(struct conn *c, const char *line, size_t n)
 		return;
 	}
 	if (is_cmd(line, n, "/quit")) {
-		text_bye(c, WIRE_R_NONE);
-		conn_close_after_flush(c, WIRE_R_NONE, CHATD_DRAIN_TIMEOUT);
+		cmd_quit(c, "", 0);
 		return;
 	}
-	err = core_hello(c->srv->core, c->sess, line, n);
-	if (err) {
-		send_error(c, err, line, n);
-		prompt_name(c);
-		return;
-	}
-	log_info("conn %s: registered as %s (text)", conn_peer(c), session_nick(c->sess));
-	rooms = core_room_count(c->srv->core);
-	/* Server lines stay within 80 columns: a telnet window wraps them. */
-	send_line(c, "* hello %s, %zu room%s open", session_nick(c->sess), rooms,
-	          rooms == 1 ? " is" : "s are");
-	send_line(c, "* /rooms lists them, /join ROOM enters one, /help lists all commands");
-	if (cfg->flood_rate)
-		send_line(c, "* limits: messages up to %u bytes, %u lines a second (bursts of %u)",
-		          cfg->max_text, cfg->flood_rate, cfg->flood_burst);
-	else
-		send_line(c, "* limits: messages up to %u bytes", cfg->max_text);
-}
-
-static void
-command(struct conn *c, const char *cmd, size_t cn, const char *rest, size_t rn)
-{
-	struct core *core = c->srv->core;
-	int err;
-
-	while (rn > 0 && rest[rn - 1] == ' ')
-		rn--;
-	if (is_cmd(cmd, cn, "join") || is_cmd(cmd, cn, "j")) {
-		cmd_join(c, rest, rn);
-	} else if (is_cmd(cmd, cn, "part") || is_cmd(cmd, cn, "leave")) {
-		cmd_part(c, rest, rn);
-	} else if (is_cmd(cmd, cn, "msg") || is_cmd(cmd, cn, "m")) {
-		cmd_msg(c, rest, rn);
-	} else if (is_cmd(cmd, cn, "me")) {
-		/* An action travels as text starting with "/me ", which every
-		 * front end shows as an action. */
-		char action[WIRE_TEXT_MAX_HARD + 8];
-
-		if (rn == 0) {
-			send_line(c, "! usage: /me ACTION");
-			return;
-		}
-		if (rn > sizeof(action) - 4)
-			rn = sizeof(action) - 4;
-		/* Counted bytes, not a C string. */
-		memcpy(action, "/me ", 4); /* NOLINT(bugprone-not-null-terminated-result) */
-		memcpy(action + 4, rest, rn);
-		cmd_say(c, action, rn + 4);
-	} else if (is_cmd(cmd, cn, "nick")) {
-		if (rn == 0) {
-			send_line(c, "! usage: /nick NEW");
-			return;
-		}
-		if ((err = core_nick(core, c->sess, rest, rn)) != 0)
-			send_error(c, err, rest, rn);
-	} else if (is_cmd(cmd, cn, "rooms") || is_cmd(cmd, cn, "list")) {
-		cmd_rooms(c);
-	} else if (is_cmd(cmd, cn, "who") || is_cmd(cmd, cn, "names")) {
-		cmd_who(c, rest, rn);
-	} else if (is_cmd(cmd, cn, "users")) {
-		cmd_users(c);
-	} else if (is_cmd(cmd, cn, "help") || is_cmd(cmd, cn, "?")) {
-		cmd_help(c);
-	} else if (is_cmd(cmd, cn, "quit") || is_cmd(cmd, cn, "exit")) {
-		text_bye(c, WIRE_R_NONE);
-		conn_close_after_flush(c, WIRE_R_NONE, CHATD_DRAIN_TIMEOUT);
-	} else {
-		char word[128];
-
-		quote(word, sizeof(word), cmd, cn);
-		send_line(c, "! unknown command /%s: /help lists the commands", word);
-	}
+	core_hello(conn_core(c), c->sess, line, n, 0);
 }
 
 static void
@@ -739,7 +796,7 @@ handle_line(struct conn *c, const char *line, size_t n)
 		line++;
 		n--;
 	}
-	cmd_say(c, line, n);
+	say(c, line, n);
 }
 
 static size_t
@@ -776,50 +833,31 @@ text_input(struct conn *c, const uint8_t *p, size_t len)
 	return off;
 }
 
-/* People cannot answer pings: let the kernel find vanished peers, after
- * about the same time an in-band ping would. */
-static void
-keepalive(struct conn *c)
-{
-	const struct config *cfg = &c->srv->cfg;
-	int on = 1, idle = (int)cfg->ping_interval, cnt = 3;
-	int intvl = (int)(cfg->ping_timeout / cnt);
-	unsigned user = (unsigned)((cfg->ping_interval + cfg->ping_timeout) * 1000);
-
-	if (idle < 1)
-		idle = 1;
-	if (intvl < 1)
-		intvl = 1;
-	(void)setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	/* Unacknowledged output also gives up after that long. */
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
-}
-
 static void
 text_start(struct conn *c)
 {
+	const struct config *cfg = conn_config(c);
 	struct text *t = slab_zalloc(sizeof(*t));
 
-	line_reader_init(&t->lr, text_line_max(&c->srv->cfg));
+	line_reader_init(&t->lr, line_max(cfg));
 	c->fe_state = t;
-	c->sess = core_session_new(c->srv->core, &text_sink, c);
-	keepalive(c);
+	c->sess = core_session_new(conn_core(c), &text_sink, c);
+	/* People cannot answer pings: let the kernel find vanished peers,
+	 * after about the time an in-band ping would. */
+	conn_keepalive(c, cfg->ping_interval, cfg->ping_timeout);
 	send_line(c, "* welcome to %s. Commands start with /, and /help lists them.",
-	          c->srv->cfg.server_name);
+	          cfg->server_name);
 	prompt_name(c);
 }
 
 static void
-text_refuse(struct conn *c, uint16_t code, const char *why)
+text_refuse(struct conn *c, enum conn_refusal why, const char *text)
 {
-	send_line(c, "! %s: %s; bye", wire_error_name(code), why);
-	conn_close_after_flush(c,
-	                       code == WIRE_E_HANDSHAKE_TIMEOUT ? WIRE_R_HANDSHAKE_TIMEOUT
-	                                                        : WIRE_R_PROTOCOL_ERROR,
-	                       CHATD_DRAIN_TIMEOUT);
+	send_line(c, "! %s: %s; bye", why == REFUSE_HANDSHAKE ? "handshake timeout" : "server full",
+	          text);
+	conn_close_after_flush(
+	        c, why == REFUSE_HANDSHAKE ? REASON_HANDSHAKE_TIMEOUT : REASON_PROTOCOL_ERROR,
+	        CHATD_DRAIN_TIMEOUT);
 }
 
 static void
@@ -834,6 +872,17 @@ text_end(struct conn *c)
 	c->fe_state = NULL;
 }
 
-const struct frontend text_frontend = {
-        "text", text_input, text_start, NULL, text_bye, text_refuse, text_end, text_more,
+/* People are the fallback: whatever no program's rule claims, and
+ * whoever says nothing, is greeted as a person. */
+struct frontend text_frontend = {
+        .name = "text",
+        .fallback = 1,
+        .input_max = text_input_max,
+        .start = text_start,
+        .input = text_input,
+        .bye = text_bye,
+        .refuse = text_refuse,
+        .end = text_end,
+        .more = text_more,
+        .cleanup = text_cleanup,
 };

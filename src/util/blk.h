@@ -43,20 +43,14 @@ struct slice {
 	uint32_t len;
 };
 
-/* Renderings packed into shared blocks of BLK_ARENA_BLOCK bytes. */
-#define BLK_ARENA_BLOCK 65536
-struct arena {
-	struct blk *cur; /* the block being filled; the arena holds a reference */
-	struct blk *big; /* a large rendering's own block, between reserve and commit */
+/* One rendering remembered for the object it was made of (a message, a
+ * presence event): the render caches of core/msg.c and core/pres.c. */
+struct render_memo {
+	const void *obj; /* NULL: empty */
+	struct slice s;  /* holds a reference while obj is set */
 };
 
-/* Room for up to max bytes at the end of the arena; write there, then
- * arena_commit() what was used, which returns it as a slice holding its own
- * reference.  A rendering larger than a quarter block gets a block of its
- * own, so that big messages do not waste arena space. */
-uint8_t *arena_reserve(struct arena *a, size_t max);
-struct slice arena_commit(struct arena *a, size_t used);
-/* Drop the arena's block (at exit). */
-void arena_release(struct arena *a);
+/* Forget what m remembers, releasing its reference. */
+void render_memo_clear(struct render_memo *m);
 
 #endif

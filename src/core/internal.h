@@ -1,0 +1,149 @@
+/*
+ * The core's own shapes, shared by its files and by nothing else: the
+ * registry (core.c), rooms (room.c) and sessions (session.c).  Everything
+ * here runs on the loop's one thread; delivery goes through each session's
+ * sink, which queues without calling back, so rooms never change while
+ * they are being iterated.
+ */
+#ifndef CHATD_CORE_INTERNAL_H
+#define CHATD_CORE_INTERNAL_H
+
+#include <bsd/sys/tree.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "core/core.h"
+#include "util/hmap.h"
+
+struct session {
+	char nick[CORE_NICK_MAX + 1]; /* as the user spelled it */
+	char key[CORE_NICK_MAX + 1];  /* folded, the nick index's key */
+	uint8_t nick_len;
+	uint8_t registered;
+	uint32_t nrooms;
+	uint32_t caprooms;
+	struct room **rooms;
+	const struct sink *sink;
+	void *ctx;
+	uint64_t id;             /* unique per process, never 0 */
+	uint32_t mark;           /* dedupes deliveries of one event across rooms */
+	RB_ENTRY(session) tlink; /* in the users tree, while registered */
+};
+
+struct batch;
+
+struct room {
+	char name[CORE_ROOM_MAX + 1]; /* as its creator spelled it */
+	char key[CORE_ROOM_MAX + 1];
+	uint8_t name_len;
+	uint32_t nmembers;
+	uint32_t capmembers;
+	struct session **members; /* in join order */
+	uint32_t *serials;        /* members[i] was the serials[i]-th to join */
+	uint32_t next_serial;
+	struct history hist;
+	uint64_t epoch;
+	uint64_t seq;          /* last sequence number given out */
+	uint64_t linger_until; /* while empty: when it is freed */
+	struct room *lprev;    /* linger list, ordered by linger_until */
+	struct room *lnext;
+	uint64_t first_sid; /* the first session that joined it */
+	uint8_t shared;     /* a second session has joined it since */
+	uint8_t llist;      /* which linger list it is on (enum linger_kind) */
+	uint8_t bucket;     /* size class of its history, 0 for none */
+	struct room *bprev; /* rooms of the same size class */
+	struct room *bnext;
+	RB_ENTRY(room) tlink; /* in the tree of rooms with members */
+	struct batch *batch;  /* presence events for its next summary, or NULL */
+};
+
+/* The presence events of a large room since its last summary. */
+struct batch {
+	LIST_ENTRY(batch) link;
+	struct room *room;
+	uint32_t joins;
+	uint32_t leaves;
+	uint16_t n;
+	uint8_t omitted; /* more than CORE_SUMMARY_MAX events */
+	struct pres *items[CORE_SUMMARY_MAX];
+};
+
+/* Empty rooms wait on one of two lists, each in the order they are due,
+ * since each list's rooms wait for the same time. */
+enum linger_kind {
+	LINGER_SHARED, /* --room-linger */
+	LINGER_SOLO,   /* --room-linger-solo: only one session ever used it */
+	LINGER_KINDS,
+};
+
+struct linger_list {
+	struct room *head; /* due first */
+	struct room *tail;
+};
+
+/* Size classes of history rings: class k > 0 holds the rooms whose
+ * history takes [2^(k-1), 2^k) bytes, so the largest are found at once. */
+#define CORE_BUCKETS 33
+
+RB_HEAD(room_tree, room);
+RB_HEAD(user_tree, session);
+LIST_HEAD(batch_list, batch);
+RB_PROTOTYPE(room_tree, room, tlink, room_cmp)
+RB_PROTOTYPE(user_tree, session, tlink, user_cmp)
+
+struct core {
+	struct core_limits lim;
+	struct room_tree active;   /* rooms with members, by folded name: LIST pages */
+	struct user_tree users;    /* registered sessions, by folded nick: USERS pages */
+	struct batch_list batches; /* rooms with a summary to deliver */
+	struct hmap rooms;         /* folded name -> room, active and lingering */
+	struct hmap nicks;         /* folded nick -> registered session */
+	size_t active_rooms;
+	uint64_t next_epoch;
+	uint64_t next_sid;
+	uint64_t now_ms;
+	uint32_t mark;
+	struct linger_list linger[LINGER_KINDS];
+	size_t hist_bytes;                  /* msg_size() of every ring's messages */
+	struct room *buckets[CORE_BUCKETS]; /* rooms by the size of their history */
+};
+
+/* core.c: linger, and the history budget. */
+void linger_start(struct core *c, struct room *r);
+void linger_unlink(struct core *c, struct room *r);
+struct room *linger_first(const struct core *c);
+void linger_free(struct core *c, struct room *r);
+/* r's history changed from before bytes: count the difference. */
+void hist_changed(struct core *c, struct room *r, uint32_t before);
+/* Keep the history within its budget; keep, the room just written to,
+ * keeps at least its newest message. */
+void budget_enforce(struct core *c, const struct room *keep);
+
+/* room.c */
+/* The room of that name (validated, folded into key), active or
+ * lingering, or NULL; *err says why when the name is invalid. */
+struct room *room_lookup(const struct core *c, const char *name, size_t n, char *key, int *err);
+void room_free(struct core *c, struct room *r);
+/* Take s out of r (which it is in); r starts its linger if it empties. */
+void member_remove(struct core *c, struct room *r, struct session *s);
+/* Tell r's members (but skip) of p: at once, or in a summary. */
+void room_tell(struct core *c, struct room *r, struct pres *p, const struct session *skip);
+/* r is large enough for its presence to go by summaries. */
+int room_batched(const struct core *c, const struct room *r);
+/* Keep p for r's next summary. */
+void room_batch_add(struct core *c, struct room *r, struct pres *p);
+
+/* session.c: text a message may carry: 0, or why not. */
+int core_text_check(const struct core *c, const char *text, size_t n);
+
+/* A reply for cmd with tag, naming arg[0, n). */
+void reply_init(struct core_reply *r, enum core_cmd cmd, uint64_t tag, const char *arg, size_t n);
+
+/* Complete a command of s. */
+static inline void
+session_done(struct session *s, const struct core_reply *r)
+{
+	s->sink->done(s->ctx, r);
+}
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * Presence events: joined, left, quit, renamed, dropped, and the summary
+ * of a large room's events.  Stored once, reference-counted, rendered at
+ * most once per render slot for a fan-out (see core/msg.h).
+ */
+#ifndef CHATD_PRES_H
+#define CHATD_PRES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/blk.h"
+
+struct pres {
+	uint32_t refs;
+	uint8_t kind;   /* enum core_pres */
+	uint8_t reason; /* enum core_reason, for drops */
+	uint8_t room_len;
+	uint8_t nick_len;
+	uint8_t new_nick_len;
+	uint64_t time_ms;
+	const char *room; /* "" for nick changes */
+	const char *nick;
+	const char *new_nick; /* "" unless a nick change */
+	/* PRES_SUMMARY: the room's events of the period, the first of them
+	 * listed (each holding a reference), all of them counted. */
+	struct pres **items;
+	uint16_t nitems;
+	uint8_t omitted; /* more events happened than are listed */
+	uint32_t members;
+	uint32_t joins;
+	uint32_t leaves;
+	char data[];
+};
+
+typedef struct slice pres_render_fn(const struct pres *p);
+
+struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick,
+                      size_t nn, const char *new_nick, size_t nnn, uint64_t time_ms);
+/* A summary of a room's events; takes over the references in items[0, n),
+ * copying the array. */
+struct pres *pres_summary(const char *room, size_t rn, uint32_t members, uint32_t joins,
+                          uint32_t leaves, struct pres *const *items, size_t n, int omitted,
+                          uint64_t time_ms);
+struct pres *pres_ref(struct pres *p);
+void pres_unref(struct pres *p);
+/* The live rendering of p for render slot slot, remembered like a
+ * message's. */
+struct slice pres_wire(struct pres *p, int slot, pres_render_fn *render);
+/* Let go of the render memos (see msg_cache_release()). */
+void pres_cache_release(void);
+
+#endif

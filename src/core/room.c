@@ -1,0 +1,491 @@
+/*
+ * Rooms: their members in join order, their history, the presence events
+ * told to their members (at once, or in a summary once a room is large),
+ * and the commands that act on one room: join, part, say.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/valid.h"
+#include "util/log.h"
+#include "util/slab.h"
+
+static int
+room_cmp(const struct room *a, const struct room *b)
+{
+	return strcmp(a->key, b->key);
+}
+
+RB_GENERATE(room_tree, room, tlink, room_cmp)
+
+void
+reply_init(struct core_reply *r, enum core_cmd cmd, uint64_t tag, const char *arg, size_t n)
+{
+	memset(r, 0, sizeof(*r));
+	r->cmd = (uint8_t)cmd;
+	r->tag = tag;
+	if (n > CORE_ROOM_MAX)
+		n = CORE_ROOM_MAX;
+	memcpy(r->arg, arg, n);
+	r->arg_len = (uint8_t)n;
+}
+
+struct room *
+room_lookup(const struct core *c, const char *name, size_t n, char *key, int *err)
+{
+	if (!valid_room(name, n)) {
+		*err = CORE_E_ROOM_INVALID;
+		return NULL;
+	}
+	*err = 0;
+	valid_fold(key, name, n);
+	return hmap_get(&c->rooms, key, n);
+}
+
+/* Forget a batch, delivered or not. */
+static void
+batch_free(struct batch *b)
+{
+	uint16_t i;
+
+	LIST_REMOVE(b, link);
+	b->room->batch = NULL;
+	for (i = 0; i < b->n; i++)
+		pres_unref(b->items[i]);
+	slab_free(b, sizeof(*b));
+}
+
+void
+room_free(struct core *c, struct room *r)
+{
+	uint32_t before = r->hist.bytes;
+
+	if (r->batch)
+		batch_free(r->batch);
+	history_clear(&r->hist);
+	hist_changed(c, r, before);
+	slab_free(r->members, r->capmembers * sizeof(*r->members));
+	slab_free(r->serials, r->capmembers * sizeof(*r->serials));
+	slab_free(r, sizeof(*r));
+}
+
+/* The room named by folded key, creating it when absent. */
+static struct room *
+room_get(struct core *c, const char *name, size_t n, const char *key)
+{
+	struct room *r = hmap_get(&c->rooms, key, n);
+
+	if (r)
+		return r;
+	r = slab_zalloc(sizeof(*r));
+	memcpy(r->name, name, n);
+	memcpy(r->key, key, n + 1);
+	r->name_len = (uint8_t)n;
+	r->epoch = c->next_epoch++;
+	history_init(&r->hist, c->lim.history_len);
+	hmap_put(&c->rooms, r->key, n, r);
+	/* Until its first member arrives a new room counts as lingering, so
+	 * that the empty-room invariant (lingering iff no members) holds. */
+	linger_start(c, r);
+	return r;
+}
+
+static int
+is_member(const struct session *s, const struct room *r)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nrooms; i++)
+		if (s->rooms[i] == r)
+			return 1;
+	return 0;
+}
+
+/* Put s into r, at the end of the join order. */
+static void
+member_add(struct core *c, struct room *r, struct session *s)
+{
+	if (r->nmembers == 0) {
+		linger_unlink(c, r);
+		c->active_rooms++;
+		RB_INSERT(room_tree, &c->active, r);
+	}
+	if (r->nmembers == r->capmembers) {
+		uint32_t cap = r->capmembers ? r->capmembers * 2 : 4;
+
+		r->members = slab_realloc(r->members, r->capmembers * sizeof(*r->members),
+		                          cap * sizeof(*r->members));
+		r->serials = slab_realloc(r->serials, r->capmembers * sizeof(*r->serials),
+		                          cap * sizeof(*r->serials));
+		r->capmembers = cap;
+	}
+	r->serials[r->nmembers] = ++r->next_serial;
+	if (s->nrooms == s->caprooms) {
+		uint32_t cap = s->caprooms ? s->caprooms * 2 : 2;
+
+		s->rooms = slab_realloc(s->rooms, s->caprooms * sizeof(*s->rooms),
+		                        cap * sizeof(*s->rooms));
+		s->caprooms = cap;
+	}
+	r->members[r->nmembers++] = s;
+	s->rooms[s->nrooms++] = r;
+	if (r->first_sid == 0)
+		r->first_sid = s->id;
+	else if (r->first_sid != s->id)
+		r->shared = 1;
+}
+
+void
+member_remove(struct core *c, struct room *r, struct session *s)
+{
+	uint32_t i;
+	uint32_t j;
+
+	for (i = 0; i < r->nmembers && r->members[i] != s; i++)
+		;
+	memmove(&r->members[i], &r->members[i + 1], (r->nmembers - i - 1) * sizeof(*r->members));
+	memmove(&r->serials[i], &r->serials[i + 1], (r->nmembers - i - 1) * sizeof(*r->serials));
+	r->nmembers--;
+	for (j = 0; j < s->nrooms && s->rooms[j] != r; j++)
+		;
+	memmove(&s->rooms[j], &s->rooms[j + 1], (size_t)(s->nrooms - j - 1) * sizeof(*s->rooms));
+	s->nrooms--;
+	if (r->nmembers == 0) {
+		c->active_rooms--;
+		RB_REMOVE(room_tree, &c->active, r);
+		/* An empty room holds no member array: idle rooms cost little. */
+		slab_free(r->members, r->capmembers * sizeof(*r->members));
+		slab_free(r->serials, r->capmembers * sizeof(*r->serials));
+		r->members = NULL;
+		r->serials = NULL;
+		r->capmembers = 0;
+		linger_start(c, r);
+	}
+}
+
+/* Deliver p to every member of r except skip. */
+static void
+announce(struct room *r, struct pres *p, const struct session *skip)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->nmembers; i++) {
+		struct session *m = r->members[i];
+
+		if (m != skip)
+			m->sink->presence(m->ctx, p);
+	}
+}
+
+int
+room_batched(const struct core *c, const struct room *r)
+{
+	return c->lim.presence_batch && r->nmembers > c->lim.presence_batch;
+}
+
+void
+room_batch_add(struct core *c, struct room *r, struct pres *p)
+{
+	struct batch *b = r->batch;
+
+	if (b == NULL) {
+		b = r->batch = slab_zalloc(sizeof(*b));
+		b->room = r;
+		LIST_INSERT_HEAD(&c->batches, b, link);
+	}
+	if (p->kind == PRES_JOIN)
+		b->joins++;
+	else if (p->kind != PRES_NICK)
+		b->leaves++;
+	if (b->n < CORE_SUMMARY_MAX)
+		b->items[b->n++] = pres_ref(p);
+	else
+		b->omitted = 1;
+}
+
+/* Each member at once, or in the next summary when the room is large,
+ * since n joins to a room of n would otherwise be n * n deliveries. */
+void
+room_tell(struct core *c, struct room *r, struct pres *p, const struct session *skip)
+{
+	if (room_batched(c, r))
+		room_batch_add(c, r, p);
+	else
+		announce(r, p, skip);
+}
+
+void
+core_presence_flush(struct core *c)
+{
+	struct batch *b;
+
+	while ((b = LIST_FIRST(&c->batches)) != NULL) {
+		struct room *r = b->room;
+
+		if (r->nmembers) {
+			struct pres *p =
+			        pres_summary(r->name, r->name_len, r->nmembers, b->joins, b->leaves,
+			                     b->items, b->n, b->omitted, c->now_ms);
+
+			b->n = 0; /* the summary holds the references now */
+			announce(r, p, NULL);
+			pres_unref(p);
+		}
+		batch_free(b);
+	}
+}
+
+int
+core_presence_pending(const struct core *c)
+{
+	return !LIST_EMPTY(&c->batches);
+}
+
+/* Store m in r's history, within the room's and the server's budgets. */
+static void
+hist_push(struct core *c, struct room *r, struct msg *m)
+{
+	uint32_t before = r->hist.bytes;
+
+	history_push(&r->hist, m);
+	while (c->lim.room_history_bytes && r->hist.bytes > c->lim.room_history_bytes &&
+	       history_len(&r->hist) > 1)
+		history_drop_oldest(&r->hist);
+	hist_changed(c, r, before);
+	budget_enforce(c, r);
+}
+
+/* Compute which part of r's history a join with this cursor replays. */
+static void
+replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_joined *out)
+{
+	unsigned len = history_len(&r->hist);
+
+	out->hist_from = 0;
+	out->flags = 0;
+	/* A cursor beyond the room's last message cannot be of this room's
+	 * sequence (forged, corrupt, or from an incarnation the server no
+	 * longer has): the client is told to start over, as for an epoch. */
+	if (epoch != 0 && (epoch != r->epoch || since > r->seq)) {
+		out->flags = CORE_HIST_TRUNCATED | CORE_HIST_EPOCH_CHANGED;
+	} else if (epoch != 0) {
+		out->hist_from = history_after(&r->hist, since);
+		/* Something after the cursor fell out of the ring: the first
+		 * message we can give is not since + 1. */
+		if (since < r->seq &&
+		    (len == 0 || history_at(&r->hist, out->hist_from)->seq > since + 1))
+			out->flags = CORE_HIST_TRUNCATED;
+	}
+	out->hist_count = len - out->hist_from;
+}
+
+/* Whether s may join the room of that name (r, NULL when there is none
+ * yet): 0, or why not.  At the server's room limit an empty room is
+ * forgotten to make room for a new one. */
+static int
+join_check(struct core *c, const struct session *s, const struct room *r)
+{
+	struct room *old;
+
+	if (r && is_member(s, r))
+		return CORE_E_ALREADY_IN_ROOM;
+	if (c->lim.max_rooms && s->nrooms >= c->lim.max_rooms)
+		return CORE_E_TOO_MANY_ROOMS;
+	if (r && c->lim.max_members && r->nmembers >= c->lim.max_members)
+		return CORE_E_ROOM_FULL;
+	if (r || c->lim.max_rooms_total == 0 || c->rooms.len < c->lim.max_rooms_total)
+		return 0;
+	if ((old = linger_first(c)) == NULL)
+		return CORE_E_ROOM_LIMIT; /* every room has members */
+	log_info("room %s freed early: the server holds %u rooms", old->name,
+	         c->lim.max_rooms_total);
+	linger_free(c, old);
+	return 0;
+}
+
+void
+core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_t epoch,
+          uint64_t since, uint64_t tag)
+{
+	char key[CORE_ROOM_MAX + 1];
+	struct core_reply rep;
+	struct room *r = NULL;
+	struct pres *p;
+
+	reply_init(&rep, CMD_JOIN, tag, name, n);
+	if (!s->registered)
+		rep.err = CORE_E_NOT_REGISTERED;
+	else if ((r = room_lookup(c, name, n, key, &rep.err)) != NULL || rep.err == 0)
+		rep.err = join_check(c, s, r);
+	if (rep.err) {
+		session_done(s, &rep);
+		return;
+	}
+	r = room_get(c, name, n, key);
+	member_add(c, r, s);
+	p = pres_new(PRES_JOIN, REASON_NONE, r->name, r->name_len, s->nick, s->nick_len, "", 0,
+	             c->now_ms);
+	room_tell(c, r, p, s);
+	pres_unref(p);
+
+	reply_init(&rep, CMD_JOIN, tag, r->name, r->name_len);
+	rep.joined.room = r;
+	rep.joined.epoch = r->epoch;
+	rep.joined.last_seq = r->seq;
+	rep.joined.members = r->nmembers;
+	replay_range(r, epoch, since, &rep.joined);
+	session_done(s, &rep);
+}
+
+/* The room s names, if s is in it; else NULL, and *err says why not. */
+static struct room *
+member_room(struct core *c, const struct session *s, const char *name, size_t n, int *err)
+{
+	char key[CORE_ROOM_MAX + 1];
+	struct room *r;
+
+	if (!s->registered) {
+		*err = CORE_E_NOT_REGISTERED;
+		return NULL;
+	}
+	r = room_lookup(c, name, n, key, err);
+	if (*err == 0 && (r == NULL || !is_member(s, r))) {
+		*err = CORE_E_NOT_IN_ROOM;
+		return NULL;
+	}
+	return r;
+}
+
+void
+core_part(struct core *c, struct session *s, const char *name, size_t n, uint64_t tag)
+{
+	struct core_reply rep;
+	struct room *r;
+	struct pres *p;
+
+	reply_init(&rep, CMD_PART, tag, name, n);
+	if ((r = member_room(c, s, name, n, &rep.err)) != NULL) {
+		/* The leaver is told too, at once: it confirms the part. */
+		p = pres_new(PRES_PART, REASON_NONE, r->name, r->name_len, s->nick, s->nick_len, "",
+		             0, c->now_ms);
+		if (room_batched(c, r)) {
+			s->sink->presence(s->ctx, p);
+			room_batch_add(c, r, p);
+		} else {
+			announce(r, p, NULL);
+		}
+		pres_unref(p);
+		member_remove(c, r, s);
+	}
+	session_done(s, &rep);
+}
+
+void
+core_say(struct core *c, struct session *s, const char *name, size_t n, const char *text, size_t tn,
+         uint64_t tag)
+{
+	struct core_reply rep;
+	struct room *r;
+	struct msg *m;
+	uint32_t i;
+
+	reply_init(&rep, CMD_SAY, tag, name, n);
+	if ((r = member_room(c, s, name, n, &rep.err)) != NULL)
+		rep.err = core_text_check(c, text, tn);
+	if (rep.err) {
+		session_done(s, &rep);
+		return;
+	}
+	m = msg_new(r->name, r->name_len, s->nick, s->nick_len, text, tn, ++r->seq, c->now_ms, 0);
+	hist_push(c, r, m);
+	for (i = 0; i < r->nmembers; i++) {
+		struct session *to = r->members[i];
+
+		if (to != s)
+			to->sink->message(to->ctx, m);
+	}
+	msg_drop_live(m);
+	rep.ack.seq = m->seq;
+	rep.ack.time_ms = m->time_ms;
+	rep.msg = m;
+	session_done(s, &rep);
+	msg_unref(m);
+}
+
+struct room *
+core_room_find(const struct core *c, const char *name, size_t n)
+{
+	char key[CORE_ROOM_MAX + 1];
+	struct room *r;
+	int err;
+
+	r = room_lookup(c, name, n, key, &err);
+	return r && r->nmembers ? r : NULL;
+}
+
+const char *
+room_name(const struct room *r)
+{
+	return r->name;
+}
+
+size_t
+room_name_len(const struct room *r)
+{
+	return r->name_len;
+}
+
+uint32_t
+room_member_count(const struct room *r)
+{
+	return r->nmembers;
+}
+
+struct session *
+room_member(const struct room *r, uint32_t i)
+{
+	return r->members[i];
+}
+
+const struct history *
+room_history(const struct room *r)
+{
+	return &r->hist;
+}
+
+const char *
+room_key(const struct room *r)
+{
+	return r->key;
+}
+
+size_t
+room_members_after(const struct room *r, uint32_t serial, struct session **out, size_t max,
+                   uint32_t *last)
+{
+	uint32_t lo = 0, hi = r->nmembers;
+	size_t n = 0;
+
+	/* Serials grow along the array: the first one past serial is found by
+	 * bisection, whoever has left since. */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (r->serials[mid] <= serial)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < r->nmembers && n < max; lo++) {
+		out[n++] = r->members[lo];
+		*last = r->serials[lo];
+	}
+	return n;
+}
+
+uint32_t
+room_last_serial(const struct room *r)
+{
+	return r->nmembers ? r->serials[r->nmembers - 1] : 0;
+}

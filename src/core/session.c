@@ -1,0 +1,233 @@
+/*
+ * Sessions: a name in the nick index and the tree of users, the rooms it
+ * is in, and the commands that concern the user rather than one room:
+ * registering, renaming, direct messages, leaving the server.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/valid.h"
+#include "util/slab.h"
+
+static int
+user_cmp(const struct session *a, const struct session *b)
+{
+	return strcmp(a->key, b->key);
+}
+
+RB_GENERATE(user_tree, session, tlink, user_cmp)
+
+struct session *
+core_session_new(struct core *c, const struct sink *sink, void *ctx)
+{
+	struct session *s = slab_zalloc(sizeof(*s));
+
+	s->sink = sink;
+	s->ctx = ctx;
+	s->id = ++c->next_sid;
+	return s;
+}
+
+/* A presence event of s, in room r (NULL: none). */
+static struct pres *
+pres_of(const struct core *c, uint8_t kind, uint8_t reason, const struct room *r,
+        const struct session *s)
+{
+	return pres_new(kind, reason, r ? r->name : "", r ? r->name_len : 0, s->nick, s->nick_len,
+	                "", 0, c->now_ms);
+}
+
+void
+core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason)
+{
+	while (s->nrooms) {
+		struct room *r = s->rooms[s->nrooms - 1];
+
+		member_remove(c, r, s);
+		if (kind && r->nmembers) {
+			struct pres *p = pres_of(c, kind, reason, r, s);
+
+			room_tell(c, r, p, NULL);
+			pres_unref(p);
+		}
+	}
+	if (s->registered) {
+		hmap_del(&c->nicks, s->key, s->nick_len);
+		RB_REMOVE(user_tree, &c->users, s);
+	}
+	slab_free(s->rooms, s->caprooms * sizeof(*s->rooms));
+	slab_free(s, sizeof(*s));
+}
+
+/* Check nick as a new name for s: 0 if s may take it. */
+static int
+nick_check(struct core *c, const struct session *s, const char *nick, size_t n)
+{
+	char key[CORE_NICK_MAX + 1];
+	struct session *owner;
+
+	if (!valid_nick(nick, n))
+		return CORE_E_NICK_INVALID;
+	valid_fold(key, nick, n);
+	owner = hmap_get(&c->nicks, key, n);
+	if (owner && owner != s)
+		return CORE_E_NICK_TAKEN;
+	return 0;
+}
+
+static void
+nick_set(struct core *c, struct session *s, const char *nick, size_t n)
+{
+	if (s->registered) {
+		hmap_del(&c->nicks, s->key, s->nick_len);
+		RB_REMOVE(user_tree, &c->users, s);
+	}
+	memcpy(s->nick, nick, n);
+	s->nick[n] = '\0';
+	valid_fold(s->key, nick, n);
+	s->nick_len = (uint8_t)n;
+	s->registered = 1;
+	hmap_put(&c->nicks, s->key, n, s);
+	RB_INSERT(user_tree, &c->users, s);
+}
+
+void
+core_hello(struct core *c, struct session *s, const char *nick, size_t n, uint64_t tag)
+{
+	struct core_reply r;
+
+	reply_init(&r, CMD_HELLO, tag, nick, n);
+	if (s->registered)
+		r.err = CORE_E_ALREADY_REGISTERED;
+	else if ((r.err = nick_check(c, s, nick, n)) == 0)
+		nick_set(c, s, nick, n);
+	session_done(s, &r);
+}
+
+/* Tell the user of its new name, and once each user sharing a room with
+ * it (a large room hears of it in its summary). */
+static void
+nick_announce(struct core *c, struct session *s, struct pres *p)
+{
+	uint32_t i, j;
+
+	s->mark = ++c->mark;
+	s->sink->presence(s->ctx, p);
+	for (i = 0; i < s->nrooms; i++) {
+		struct room *r = s->rooms[i];
+
+		if (room_batched(c, r)) {
+			room_batch_add(c, r, p);
+			continue;
+		}
+		for (j = 0; j < r->nmembers; j++) {
+			struct session *m = r->members[j];
+
+			if (m->mark != c->mark) {
+				m->mark = c->mark;
+				m->sink->presence(m->ctx, p);
+			}
+		}
+	}
+}
+
+void
+core_nick(struct core *c, struct session *s, const char *nick, size_t n, uint64_t tag)
+{
+	struct core_reply r;
+
+	reply_init(&r, CMD_NICK, tag, nick, n);
+	if (!s->registered)
+		r.err = CORE_E_NOT_REGISTERED;
+	else if ((r.err = nick_check(c, s, nick, n)) == 0 &&
+	         (n != s->nick_len || memcmp(nick, s->nick, n) != 0)) {
+		/* Renamed to its own name: nothing to announce. */
+		struct pres *p = pres_new(PRES_NICK, REASON_NONE, "", 0, s->nick, s->nick_len, nick,
+		                          n, c->now_ms);
+
+		nick_set(c, s, nick, n);
+		nick_announce(c, s, p);
+		pres_unref(p);
+	}
+	session_done(s, &r);
+}
+
+/* Text a message may carry: 0, or why not. */
+int
+core_text_check(const struct core *c, const char *text, size_t n)
+{
+	if (n > c->lim.max_text)
+		return CORE_E_TEXT_TOO_LONG;
+	if (n == 0 || !valid_utf8(text, n))
+		return CORE_E_TEXT_INVALID;
+	return 0;
+}
+
+void
+core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
+            size_t tn, uint64_t tag)
+{
+	char key[CORE_NICK_MAX + 1];
+	struct session *to = NULL;
+	struct core_reply r;
+
+	reply_init(&r, CMD_DIRECT, tag, nick, n);
+	if (!s->registered) {
+		r.err = CORE_E_NOT_REGISTERED;
+	} else if (n == 0 || n > CORE_NICK_MAX) {
+		r.err = CORE_E_NO_SUCH_USER;
+	} else {
+		valid_fold(key, nick, n);
+		if ((to = hmap_get(&c->nicks, key, n)) == NULL)
+			r.err = CORE_E_NO_SUCH_USER;
+		else
+			r.err = core_text_check(c, text, tn);
+	}
+	if (r.err) {
+		session_done(s, &r);
+		return;
+	}
+	r.msg = msg_new("", 0, s->nick, s->nick_len, text, tn, 0, c->now_ms, 1);
+	to->sink->message(to->ctx, r.msg);
+	r.ack.seq = 0;
+	r.ack.time_ms = r.msg->time_ms;
+	session_done(s, &r);
+	msg_unref(r.msg);
+}
+
+const char *
+session_nick(const struct session *s)
+{
+	return s->nick;
+}
+
+size_t
+session_nick_len(const struct session *s)
+{
+	return s->nick_len;
+}
+
+int
+session_registered(const struct session *s)
+{
+	return s->registered;
+}
+
+unsigned
+session_room_count(const struct session *s)
+{
+	return s->nrooms;
+}
+
+struct room *
+session_room(const struct session *s, unsigned i)
+{
+	return s->rooms[i];
+}
+
+const char *
+session_key(const struct session *s)
+{
+	return s->key;
+}

@@ -1,0 +1,25 @@
+/*
+ * The front ends chatd speaks, one row each.  Their order is the order in
+ * which their rules look at a new client's first bytes on a shared port;
+ * the fallback (people, who wait to be greeted) takes what no rule claims.
+ * A new protocol is a file under src/proto and a row here.
+ */
+#include "proto/registry.h"
+
+#include "net/frontend.h"
+#include "proto/framed/framed.h"
+#include "proto/text/text.h"
+
+static struct frontend *const frontends[] = {
+        &framed_frontend,
+        &text_frontend,
+};
+
+void
+proto_register_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(frontends) / sizeof(frontends[0]); i++)
+		frontend_register(frontends[i]);
+}

@@ -27,6 +27,8 @@ core_new(const struct core_limits *lim, uint64_t epoch_seed)
 	RB_INIT(&c->active);
 	RB_INIT(&c->users);
 	LIST_INIT(&c->batches);
+	TAILQ_INIT(&c->linger[LINGER_SHARED]);
+	TAILQ_INIT(&c->linger[LINGER_SOLO]);
 	/* Epoch 0 means "no cursor" on every wire, so it is never given out. */
 	c->next_epoch = epoch_seed ? epoch_seed : 1;
 	return c;
@@ -75,17 +77,7 @@ core_set_time(struct core *c, uint64_t now_ms)
 void
 linger_unlink(struct core *c, struct room *r)
 {
-	struct linger_list *l = &c->linger[r->llist];
-
-	if (r->lprev)
-		r->lprev->lnext = r->lnext;
-	else
-		l->head = r->lnext;
-	if (r->lnext)
-		r->lnext->lprev = r->lprev;
-	else
-		l->tail = r->lprev;
-	r->lprev = r->lnext = NULL;
+	TAILQ_REMOVE(&c->linger[r->llist], r, llink);
 }
 
 /* Keep its list sorted; the linger time rarely changes, so the right
@@ -98,30 +90,25 @@ linger_start(struct core *c, struct room *r)
 	enum linger_kind k = r->shared ? LINGER_SHARED : LINGER_SOLO;
 	uint64_t wait = c->lim.room_linger_ms;
 	struct linger_list *l = &c->linger[k];
-	struct room *after = l->tail;
+	struct room *after = TAILQ_LAST(l, linger_list);
 
 	if (k == LINGER_SOLO && c->lim.room_linger_solo_ms < wait)
 		wait = c->lim.room_linger_solo_ms;
 	r->llist = (uint8_t)k;
 	r->linger_until = c->now_ms + wait;
 	while (after && after->linger_until > r->linger_until)
-		after = after->lprev;
-	r->lprev = after;
-	r->lnext = after ? after->lnext : l->head;
-	if (r->lnext)
-		r->lnext->lprev = r;
-	else
-		l->tail = r;
+		after = TAILQ_PREV(after, linger_list, llink);
 	if (after)
-		after->lnext = r;
+		TAILQ_INSERT_AFTER(l, after, r, llink);
 	else
-		l->head = r;
+		TAILQ_INSERT_HEAD(l, r, llink);
 }
 
 struct room *
 linger_first(const struct core *c)
 {
-	struct room *a = c->linger[LINGER_SHARED].head, *b = c->linger[LINGER_SOLO].head;
+	struct room *a = TAILQ_FIRST(&c->linger[LINGER_SHARED]);
+	struct room *b = TAILQ_FIRST(&c->linger[LINGER_SOLO]);
 
 	if (a == NULL || (b && b->linger_until < a->linger_until))
 		return b;
@@ -165,23 +152,11 @@ rebucket(struct core *c, struct room *r)
 
 	if (b == r->bucket)
 		return;
-	if (r->bucket) {
-		if (r->bprev)
-			r->bprev->bnext = r->bnext;
-		else
-			c->buckets[r->bucket] = r->bnext;
-		if (r->bnext)
-			r->bnext->bprev = r->bprev;
-	}
+	if (r->bucket)
+		LIST_REMOVE(r, blink);
 	r->bucket = b;
-	r->bprev = NULL;
-	r->bnext = NULL;
-	if (b) {
-		r->bnext = c->buckets[b];
-		if (r->bnext)
-			r->bnext->bprev = r;
-		c->buckets[b] = r;
-	}
+	if (b)
+		LIST_INSERT_HEAD(&c->buckets[b], r, blink);
 }
 
 void
@@ -214,7 +189,8 @@ budget_enforce(struct core *c, const struct room *keep)
 	while (b > 0 && core_history_bytes(c) > low) {
 		uint32_t before;
 
-		for (r = c->buckets[b]; r && r == keep && history_len(&r->hist) <= 1; r = r->bnext)
+		for (r = LIST_FIRST(&c->buckets[b]); r && r == keep && history_len(&r->hist) <= 1;
+		     r = LIST_NEXT(r, blink))
 			;
 		if (r == NULL) {
 			b--;

@@ -43,18 +43,16 @@ struct room {
 	uint32_t next_serial;
 	struct history hist;
 	uint64_t epoch;
-	uint64_t seq;          /* last sequence number given out */
-	uint64_t linger_until; /* while empty: when it is freed */
-	struct room *lprev;    /* linger list, ordered by linger_until */
-	struct room *lnext;
-	uint64_t first_sid; /* the first session that joined it */
-	uint8_t shared;     /* a second session has joined it since */
-	uint8_t llist;      /* which linger list it is on (enum linger_kind) */
-	uint8_t bucket;     /* size class of its history, 0 for none */
-	struct room *bprev; /* rooms of the same size class */
-	struct room *bnext;
-	RB_ENTRY(room) tlink; /* in the tree of rooms with members */
-	struct batch *batch;  /* presence events for its next summary, or NULL */
+	uint64_t seq;            /* last sequence number given out */
+	uint64_t linger_until;   /* while empty: when it is freed */
+	TAILQ_ENTRY(room) llink; /* its linger list, ordered by linger_until */
+	uint64_t first_sid;      /* the first session that joined it */
+	uint8_t shared;          /* a second session has joined it since */
+	uint8_t llist;           /* which linger list it is on (enum linger_kind) */
+	uint8_t bucket;          /* size class of its history, 0 for none */
+	LIST_ENTRY(room) blink;  /* the rooms of its size class */
+	RB_ENTRY(room) tlink;    /* in the tree of rooms with members */
+	struct batch *batch;     /* presence events for its next summary, or NULL */
 };
 
 /* The presence events of a large room since its last summary. */
@@ -76,15 +74,13 @@ enum linger_kind {
 	LINGER_KINDS,
 };
 
-struct linger_list {
-	struct room *head; /* due first */
-	struct room *tail;
-};
+TAILQ_HEAD(linger_list, room); /* due first at the head */
 
 /* Size classes of history rings: class k > 0 holds the rooms whose
  * history takes [2^(k-1), 2^k) bytes, so the largest are found at once. */
 #define CORE_BUCKETS 33
 
+LIST_HEAD(room_list, room);
 RB_HEAD(room_tree, room);
 RB_HEAD(user_tree, session);
 LIST_HEAD(batch_list, batch);
@@ -104,8 +100,8 @@ struct core {
 	uint64_t now_ms;
 	uint32_t mark;
 	struct linger_list linger[LINGER_KINDS];
-	size_t hist_bytes;                  /* msg_size() of every ring's messages */
-	struct room *buckets[CORE_BUCKETS]; /* rooms by the size of their history */
+	size_t hist_bytes;                      /* msg_size() of every ring's messages */
+	struct room_list buckets[CORE_BUCKETS]; /* rooms by the size of their history */
 };
 
 /* core.c: linger, and the history budget. */

@@ -712,8 +712,7 @@ conn_close(struct conn *c, uint8_t reason)
 	ev_timer_stop(loop, &c->timer);
 	if (!c->reaping) {
 		c->reaping = 1;
-		c->next_reap = c->set->reap;
-		c->set->reap = c;
+		SLIST_INSERT_HEAD(&c->set->reap, c, reap_link);
 	}
 }
 
@@ -734,8 +733,7 @@ conn_close_after_flush(struct conn *c, uint8_t reason, double timeout)
 	pending_add(c);
 	if (!c->reaping) {
 		c->reaping = 1;
-		c->next_reap = c->set->reap;
-		c->set->reap = c;
+		SLIST_INSERT_HEAD(&c->set->reap, c, reap_link);
 	}
 }
 
@@ -765,8 +763,8 @@ conn_reap_all(struct conn_set *set)
 {
 	struct conn *c;
 
-	while ((c = set->reap) != NULL) {
-		set->reap = c->next_reap;
+	while ((c = SLIST_FIRST(&set->reap)) != NULL) {
+		SLIST_REMOVE_HEAD(&set->reap, reap_link);
 		c->reaping = 0;
 		if (c->sess) {
 			uint8_t kind = 0;

@@ -44,7 +44,7 @@ struct conn_set {
 	size_t n;
 	struct conn_list pending; /* output to flush this turn */
 	struct conn_list backlog; /* input held over to the next turn */
-	struct conn *reap;        /* closed, to be torn down this turn */
+	SLIST_HEAD(, conn) reap;  /* closed, to be torn down this turn */
 	uint8_t *scratch;         /* CHATD_READ_CHUNK bytes, shared by every read */
 	size_t max_conns;         /* the effective limit: max-conns, or what descriptors allow */
 };
@@ -69,7 +69,7 @@ struct conn {
 	LIST_ENTRY(conn) link;         /* every connection */
 	LIST_ENTRY(conn) pending_link; /* the flush list */
 	LIST_ENTRY(conn) backlog_link; /* the backlog */
-	struct conn *next_reap;        /* the reap list */
+	SLIST_ENTRY(conn) reap_link;   /* the reap list */
 	uint8_t *in;                   /* partial input, allocated only while needed */
 	uint32_t inlen;
 	uint32_t incap; /* bytes allocated at in (a reload may change the bound) */

@@ -76,7 +76,7 @@ settle(struct server *srv)
 {
 	for (;;) {
 		conn_flush_all(&srv->conns);
-		if (srv->conns.reap == NULL)
+		if (SLIST_EMPTY(&srv->conns.reap))
 			break;
 		conn_reap_all(&srv->conns);
 	}
@@ -94,7 +94,7 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	/* What is left unsent after the flush, in every block but the history
 	 * renderings, is output waiting for slow readers. */
 	conn_output_budget(&srv->conns, blk_bytes_live() - msg_history_render_blocks());
-	if (srv->conns.reap)
+	if (!SLIST_EMPTY(&srv->conns.reap))
 		settle(srv);
 	/* Large rooms' presence goes out once a second, when there is any. */
 	if (core_presence_pending(srv->core) && !ev_is_active(&srv->summary)) {
@@ -460,6 +460,7 @@ server_new(const struct config *cfg)
 	LIST_INIT(&srv->conns.all);
 	LIST_INIT(&srv->conns.pending);
 	LIST_INIT(&srv->conns.backlog);
+	SLIST_INIT(&srv->conns.reap);
 	srv->hooks = (struct listener_hooks){accepted, full, srv};
 
 	ev_prepare_init(&srv->flush, flush_cb);

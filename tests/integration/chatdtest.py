@@ -991,6 +991,23 @@ class Server:
 # Small helpers for scenarios
 
 
+def maps_mention(pid, *names):
+    """True if chatd's memory map names one of these (valgrind's preload,
+    a shared sanitizer runtime)."""
+    with open("/proc/%d/maps" % pid) as f:
+        text = f.read()
+    return any(n in text for n in names)
+
+
+def instrumented(pid):
+    """True if chatd runs under valgrind or with AddressSanitizer (shared
+    runtime with gcc, linked in with clang): RSS figures mean little then."""
+    if maps_mention(pid, "vgpreload", "libasan"):
+        return True
+    with open("/proc/%d/exe" % pid, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def pause(seconds):
     """A deliberate idle period that is itself part of a scenario (a client
     that stays silent, a linger that must run out): not a wait for an
@@ -1102,6 +1119,16 @@ class TestTimeout(AssertionError):
     pass
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (say why): it is reported as
+    skipped, never as passed."""
+
+
+# The exit status of a scenario file whose every test was skipped; ctest
+# reports it as skipped (SKIP_RETURN_CODE in tests/CMakeLists.txt).
+EXIT_SKIPPED = 77
+
+
 def chatd_argument():
     """The --chatd path from the command line, for tests that need the
     binary itself rather than a running server."""
@@ -1149,7 +1176,7 @@ def main(namespace, argv=None):
     # A module whose scenarios take longer than the default bound says so.
     time_limit = max(args.time_limit, float(namespace.get("TIME_LIMIT", 0)))
     signal.signal(signal.SIGALRM, _on_alarm)
-    failed = 0
+    failed = skipped = 0
     for name, fn in tests:
         srv = Server(chatd, *module_args, *getattr(fn, "server_args", ()))
         t0 = time.monotonic()
@@ -1158,11 +1185,17 @@ def main(namespace, argv=None):
         try:
             with srv:
                 fn(srv)
+        except Skip as e:
+            err = e
         except Exception as e:  # noqa: BLE001 - every failure is reported
             err = e
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         dt = time.monotonic() - t0
+        if isinstance(err, Skip):
+            skipped += 1
+            print("SKIP %s: %s" % (name, err), flush=True)
+            continue
         if err is None:
             print("PASS %s (%.2fs)" % (name, dt), flush=True)
             continue
@@ -1179,8 +1212,11 @@ def main(namespace, argv=None):
             for line in srv.stderr_tail(40):
                 print("    | " + line)
         sys.stdout.flush()
-    print("%d passed, %d failed" % (len(tests) - failed, failed), flush=True)
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (len(tests) - failed - skipped, failed, skipped),
+          flush=True)
+    if failed:
+        return 1
+    return EXIT_SKIPPED if skipped == len(tests) else 0
 
 
 # ---------------------------------------------------------------------------

@@ -122,8 +122,11 @@ def test_stalled_reader_of_scattered_small_frames_pins_little_and_loses_nothing(
     b.drain(0.2)
     grown = srv.rss_kb() - base
     print("    chatd grew %d KiB while the stalled reader held %d small frames" % (grown, n))
-    # Were each small frame to keep its 64 KiB block alive: 128 MB.
-    if grown > 32 * 1024:
+    # Were each small frame to keep its 64 KiB block alive: 128 MB.  (A
+    # sanitizer's or valgrind's own memory makes RSS mean little.)
+    if t.instrumented(srv.pid):
+        print("    (sanitizer or valgrind: the RSS bound is not checked)")
+    elif grown > 32 * 1024:
         raise AssertionError("chatd grew %d KiB for a stalled reader of %d small frames"
                              % (grown, n))
     got = [f.text for f in r.drain(5, max_reads=100000) if f.type == t.MESSAGE]

@@ -44,23 +44,6 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def maps_mention(pid, *names):
-    """True if chatd's memory map names one of these (valgrind's preload,
-    a shared sanitizer runtime)."""
-    with open("/proc/%d/maps" % pid) as f:
-        text = f.read()
-    return any(n in text for n in names)
-
-
-def instrumented(pid):
-    """True if chatd runs under valgrind or with AddressSanitizer (shared
-    runtime with gcc, linked in with clang): RSS figures mean little then."""
-    if maps_mention(pid, "vgpreload", "libasan"):
-        return True
-    with open("/proc/%d/exe" % pid, "rb") as f:
-        return b"__asan_init" in f.read()
-
-
 def names_the_limit(text, key, value):
     """An error names its limit when it says the option (`max-rooms`) or
     the value in force (`the limit is 2`)."""
@@ -847,10 +830,10 @@ def test_a_thousand_connections_opened_and_closed_at_once_leave_nothing_behind(s
     a = srv.client("alice")
     a.join("crowd")
     base_fds, base_rss = fd_count(pid), srv.rss_kb()
-    sanitized = instrumented(pid)
+    sanitized = t.instrumented(pid)
     # Under valgrind one storm is enough to check memory, and speed is not
     # chatd's: no latency bound then.
-    valgrind = maps_mention(pid, "vgpreload")
+    valgrind = t.maps_mention(pid, "vgpreload")
     rss_after = []
     for rnd in range(1 if valgrind else 4):
         t_open = time.monotonic()

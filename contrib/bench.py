@@ -9,6 +9,7 @@ figures are medians over the runs; every run's line is printed too.
 
     contrib/bench.py fanout rooms latency --reps 5
     contrib/bench.py idle --bots 5000 10000
+    contrib/bench.py fanout --against OLD/chatd --reps 5   # before/after, interleaved
 
 Loopback only; every run is bounded in time and stops by itself.
 """
@@ -82,9 +83,9 @@ def stop(p):
             p.wait()
 
 
-def run_chatd(case, warmup, duration, extra=()):
+def run_chatd(case, warmup, duration, extra=(), chatd=None):
     port = free_port()
-    srv = start([CHATD, "--listen", "127.0.0.1:%d" % port] + CHATD_FLAGS)
+    srv = start([chatd or CHATD, "--listen", "127.0.0.1:%d" % port] + CHATD_FLAGS)
     try:
         wait_port(port)
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
@@ -173,6 +174,26 @@ def bench_case(name, reps, warmup, duration):
     sys.stdout.flush()
 
 
+def bench_against(name, other, reps, warmup, duration):
+    """This build's chatd and another's, alternating run by run under the
+    same swarm, so that both see the same machine."""
+    swarm_args, _ = CASES[name]
+    runs = {CHATD: [], other: []}
+    for i in range(reps):
+        for chatd in (other, CHATD):
+            r = run_chatd(swarm_args, warmup, duration, chatd=chatd)
+            runs[chatd].append(r)
+            print("  %s run %d: %.0f deliveries/s, %.1f ns/delivery, p99 %.3f ms, lost %d" % (
+                "this " if chatd == CHATD else "other", i + 1, r["deliveries_per_s"],
+                r["server"]["ns_per_delivery"], r["latency_ms"]["p99"], r["lost"]),
+                flush=True)
+    for label, chatd in (("other", other), ("this", CHATD)):
+        rs = runs[chatd]
+        print("%s: %s (%s) median %.0f deliveries/s, %.1f ns/delivery (%d runs)" % (
+            name, label, chatd, med([r["deliveries_per_s"] for r in rs]),
+            med([r["server"]["ns_per_delivery"] for r in rs]), len(rs)), flush=True)
+
+
 def bench_idle(counts, reps):
     for n in counts:
         per = []
@@ -201,9 +222,14 @@ def main():
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--bots", type=int, nargs="*", default=[5000, 10000])
+    ap.add_argument("--against", metavar="CHATD",
+                    help="compare with this chatd binary, run for run (no Redis)")
     args = ap.parse_args()
     for c in args.cases:
-        if c == "idle":
+        if args.against and c in CASES:
+            bench_against(c, os.path.abspath(args.against), args.reps, args.warmup,
+                          args.duration)
+        elif c == "idle":
             bench_idle(args.bots, args.reps)
         elif c in CASES:
             bench_case(c, args.reps, args.warmup, args.duration)

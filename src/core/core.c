@@ -258,6 +258,12 @@ core_users_after(struct core *c, const char *key, struct session **out, size_t m
 	return n;
 }
 
+uint64_t
+core_work(const struct core *c)
+{
+	return c->work;
+}
+
 size_t
 core_room_count(const struct core *c)
 {

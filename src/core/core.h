@@ -154,6 +154,10 @@ int core_presence_pending(const struct core *c);
 /* Free rooms whose linger has passed; returns ms until the next one is
  * due, or 0 when no room is lingering. */
 uint64_t core_expire(struct core *c);
+/* Deliveries made so far (messages and events to members, history
+ * messages replayed): the work commands caused, which the connection
+ * layer bounds per client and loop turn. */
+uint64_t core_work(const struct core *c);
 /* The limit behind a refusal in words, "the limit is 64 rooms
  * (max-rooms)", into buf; NULL when err is not a limit's refusal. */
 const char *core_limit_text(const struct core *c, int err, char *buf, size_t n);

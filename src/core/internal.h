@@ -99,6 +99,7 @@ struct core {
 	uint64_t next_sid;
 	uint64_t now_ms;
 	uint32_t mark;
+	uint64_t work; /* deliveries made (core_work()) */
 	struct linger_list linger[LINGER_KINDS];
 	size_t hist_bytes;                      /* msg_size() of every ring's messages */
 	struct room_list buckets[CORE_BUCKETS]; /* rooms by the size of their history */

@@ -166,7 +166,7 @@ member_remove(struct core *c, struct room *r, struct session *s)
 
 /* Deliver p to every member of r except skip. */
 static void
-announce(struct room *r, struct pres *p, const struct session *skip)
+announce(struct core *c, struct room *r, struct pres *p, const struct session *skip)
 {
 	uint32_t i;
 
@@ -176,6 +176,7 @@ announce(struct room *r, struct pres *p, const struct session *skip)
 		if (m != skip)
 			m->sink->presence(m->ctx, p);
 	}
+	c->work += r->nmembers;
 }
 
 int
@@ -212,7 +213,7 @@ room_tell(struct core *c, struct room *r, struct pres *p, const struct session *
 	if (room_batched(c, r))
 		room_batch_add(c, r, p);
 	else
-		announce(r, p, skip);
+		announce(c, r, p, skip);
 }
 
 void
@@ -229,7 +230,7 @@ core_presence_flush(struct core *c)
 			                     b->items, b->n, b->omitted, c->now_ms);
 
 			b->n = 0; /* the summary holds the references now */
-			announce(r, p, NULL);
+			announce(c, r, p, NULL);
 			pres_unref(p);
 		}
 		batch_free(b);
@@ -335,6 +336,7 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	rep.joined.last_seq = r->seq;
 	rep.joined.members = r->nmembers;
 	replay_range(r, epoch, since, &rep.joined);
+	c->work += rep.joined.hist_count + 1;
 	session_done(s, &rep);
 }
 
@@ -373,7 +375,7 @@ core_part(struct core *c, struct session *s, const char *name, size_t n, uint64_
 			s->sink->presence(s->ctx, p);
 			room_batch_add(c, r, p);
 		} else {
-			announce(r, p, NULL);
+			announce(c, r, p, NULL);
 		}
 		pres_unref(p);
 		member_remove(c, r, s);
@@ -405,6 +407,7 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 		if (to != s)
 			to->sink->message(to->ctx, m);
 	}
+	c->work += r->nmembers;
 	msg_drop_live(m);
 	rep.ack.seq = m->seq;
 	rep.ack.time_ms = m->time_ms;

@@ -129,6 +129,7 @@ nick_announce(struct core *c, struct session *s, struct pres *p)
 				m->sink->presence(m->ctx, p);
 			}
 		}
+		c->work += r->nmembers;
 	}
 }
 
@@ -190,6 +191,7 @@ core_direct(struct core *c, struct session *s, const char *nick, size_t n, const
 	}
 	r.msg = msg_new("", 0, s->nick, s->nick_len, text, tn, 0, c->now_ms, 1);
 	to->sink->message(to->ctx, r.msg);
+	c->work++;
 	r.ack.seq = 0;
 	r.ack.time_ms = r.msg->time_ms;
 	session_done(s, &r);

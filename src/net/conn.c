@@ -234,6 +234,14 @@ pending_remove(struct conn *c)
 	c->pending = 0;
 }
 
+/* c's share of this loop turn begins. */
+static void
+turn_start(struct conn *c)
+{
+	c->turn_frames = 0;
+	c->set->turn_work = core_work(c->set->core);
+}
+
 /* Hold c's remaining work over to the next loop turn. */
 static void
 backlog_add(struct conn *c)
@@ -350,8 +358,12 @@ conn_spend(struct conn *c)
 	double now;
 
 	/* However many tokens it has, one connection gets a bounded share of
-	 * each loop turn, so that no client holds the loop for long. */
-	if (c->turn_frames >= CHATD_TURN_FRAMES) {
+	 * each loop turn, so that no client holds the loop for long: its
+	 * requests and the deliveries they caused (to every member of a big
+	 * room, say) count. */
+	if ((uint64_t)c->turn_frames * CHATD_TURN_REQUEST +
+	            (core_work(c->set->core) - c->set->turn_work) >=
+	    CHATD_TURN_WORK) {
 		backlog_add(c);
 		return 0;
 	}
@@ -567,7 +579,7 @@ conn_read(struct conn *c)
 	}
 	c->last_rx = ev_now(set->loop);
 	c->pinged = 0;
-	c->turn_frames = 0;
+	turn_start(c);
 	if (c->in) {
 		size_t len = c->inlen + (size_t)n;
 
@@ -602,7 +614,7 @@ resume(struct conn *c)
 	c->throttled = 0;
 	c->last_rx = ev_now(c->set->loop);
 	c->pinged = 0;
-	c->turn_frames = 0;
+	turn_start(c);
 	work(c);
 	held(c);
 }
@@ -622,7 +634,7 @@ conn_backlog_run(struct conn_set *set)
 		backlog_remove(c);
 		if (c->state != CONN_OPEN)
 			continue;
-		c->turn_frames = 0;
+		turn_start(c);
 		work(c);
 		held(c);
 	}

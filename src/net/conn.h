@@ -47,6 +47,7 @@ struct conn_set {
 	SLIST_HEAD(, conn) reap;  /* closed, to be torn down this turn */
 	uint8_t *scratch;         /* CHATD_READ_CHUNK bytes, shared by every read */
 	size_t max_conns;         /* the effective limit: max-conns, or what descriptors allow */
+	uint64_t turn_work;       /* core_work() when the connection at work began its turn */
 };
 
 /* The states a connection moves through; conn_set_state() is the only
@@ -86,7 +87,7 @@ struct conn {
 	uint8_t writing;      /* EV_WRITE armed */
 	uint8_t pinned;       /* 0, or 1 + the id of the front end its listener is pinned to */
 	uint8_t refusal;      /* enum conn_refusal: to be turned away once its protocol is known */
-	uint16_t turn_frames; /* units of input handled in this loop turn */
+	uint16_t turn_frames; /* requests handled in this loop turn */
 	struct outq out;
 	double created;      /* ev_now() at accept */
 	double last_rx;      /* ev_now() of the last input */

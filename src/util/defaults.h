@@ -43,9 +43,13 @@
 #define CHATD_FRAME_SAY_OVERHEAD 71u        /* a SAY's payload beyond its text, at most */
 
 /* Not configurable: internal budgets. */
-#define CHATD_READ_CHUNK       65536                /* bytes read per read(2) */
-#define CHATD_WRITE_BUDGET     ((size_t)256 * 1024) /* bytes written per connection per loop turn */
-#define CHATD_TURN_FRAMES      64 /* requests (frames, lines) handled per connection per loop turn */
+#define CHATD_READ_CHUNK   65536                /* bytes read per read(2) */
+#define CHATD_WRITE_BUDGET ((size_t)256 * 1024) /* bytes written per connection per loop turn */
+/* The work one connection may cause in one loop turn, in units: each
+ * request (frame, line) costs CHATD_TURN_REQUEST, each delivery it causes
+ * (a message or event to a member, a history message replayed) one. */
+#define CHATD_TURN_WORK        16384
+#define CHATD_TURN_REQUEST     16
 #define CHATD_PRODUCE_LOW      (64 * 1024) /* a long answer goes on while less than this is unsent */
 #define CHATD_JOIN_NAMES       256         /* members named in a JOIN answer; WHO names them all */
 #define CHATD_WRITE_IOV        256         /* blocks gathered per writev(2) */

@@ -513,18 +513,24 @@ held(struct conn *c)
 	update_events(c);
 }
 
-/* What c may do now: the rest of its long answer, then its held input. */
+/* What c may do now: the next part of its long answer, or its held input.
+ * A long answer advances one part a loop turn, so that many of them take
+ * turns with everyone else instead of filling one turn (2,000 clients each
+ * rendering their output bound at once would hold the loop for long). */
 static void
 work(struct conn *c)
 {
-	while (c->producing && c->state == CONN_OPEN) {
+	if (c->producing && c->state == CONN_OPEN) {
 		/* Wait for the client to read: flush() brings it back. */
 		if (c->out.bytes >= CHATD_PRODUCE_LOW)
 			return;
 		if (!conn_spend(c))
 			return;
-		if (!c->fe->more(c))
-			c->producing = 0;
+		if (c->fe->more(c)) {
+			backlog_add(c);
+			return;
+		}
+		c->producing = 0;
 	}
 	if (c->state == CONN_OPEN && c->in && !c->throttled && !c->yielded)
 		keep(c, c->in, c->inlen, process(c, c->in, c->inlen));

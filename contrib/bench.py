@@ -194,24 +194,28 @@ def bench_against(name, other, reps, warmup, duration):
             med([r["server"]["ns_per_delivery"] for r in rs]), len(rs)), flush=True)
 
 
-def bench_idle(counts, reps):
+def bench_idle(counts, reps, other=None):
+    """Bytes per idle connection; with OTHER, that binary's run follows each of ours."""
+    binaries = [("this", CHATD)] + ([("other", other)] if other else [])
     for n in counts:
-        per = []
+        per = {label: [] for label, _ in binaries}
         for i in range(reps):
-            rooms = max(1, n // 10)
-            extra = ["--bots", str(n), "--rooms", str(rooms), "--idle", "--burst", "512"]
-            if n > 9000:
-                extra += ["--sources", "127.0.0.1-127.0.0.8"]
-            r = run_chatd([], 3, 1, extra)
-            s = r["server"]
-            b = (s["rss_setup_kb"] - s["rss_before_kb"]) * 1024 / n
-            per.append(b)
-            print("  idle %d run %d: rss %d KiB before, %d KiB with %d connections: "
-                  "%.0f bytes per connection, ready %d, exit %d" % (
-                      n, i + 1, s["rss_before_kb"], s["rss_setup_kb"], n, b, r["ready"],
-                      r["exit"]), flush=True)
-        print("idle %d: median %.0f bytes per connection (%d runs)" % (n, med(per), reps),
-              flush=True)
+            for label, chatd in binaries:
+                rooms = max(1, n // 10)
+                extra = ["--bots", str(n), "--rooms", str(rooms), "--idle", "--burst", "512"]
+                if n > 9000:
+                    extra += ["--sources", "127.0.0.1-127.0.0.8"]
+                r = run_chatd([], 3, 1, extra, chatd)
+                s = r["server"]
+                b = (s["rss_setup_kb"] - s["rss_before_kb"]) * 1024 / n
+                per[label].append(b)
+                print("  %s idle %d run %d: rss %d KiB before, %d KiB with %d connections: "
+                      "%.0f bytes per connection, ready %d, exit %d" % (
+                          label, n, i + 1, s["rss_before_kb"], s["rss_setup_kb"], n, b,
+                          r["ready"], r["exit"]), flush=True)
+        for label, chatd in binaries:
+            print("idle %d: %s (%s) median %.0f bytes per connection (%d runs)" % (
+                n, label, chatd, med(per[label]), reps), flush=True)
 
 
 def main():
@@ -230,7 +234,8 @@ def main():
             bench_against(c, os.path.abspath(args.against), args.reps, args.warmup,
                           args.duration)
         elif c == "idle":
-            bench_idle(args.bots, args.reps)
+            bench_idle(args.bots, args.reps,
+                       os.path.abspath(args.against) if args.against else None)
         elif c in CASES:
             bench_case(c, args.reps, args.warmup, args.duration)
         else:

@@ -22,11 +22,11 @@ struct session {
 	uint8_t registered;
 	uint32_t nrooms;
 	uint32_t caprooms;
+	uint32_t mark; /* dedupes deliveries of one event across rooms */
 	struct room **rooms;
 	const struct sink *sink;
 	void *ctx;
 	uint64_t id;             /* unique per process, never 0 */
-	uint32_t mark;           /* dedupes deliveries of one event across rooms */
 	RB_ENTRY(session) tlink; /* in the users tree, while registered */
 };
 
@@ -38,9 +38,9 @@ struct room {
 	uint8_t name_len;
 	uint32_t nmembers;
 	uint32_t capmembers;
+	uint32_t next_serial;     /* the serial the next member gets */
 	struct session **members; /* in join order */
 	uint32_t *serials;        /* members[i] was the serials[i]-th to join */
-	uint32_t next_serial;
 	struct history hist;
 	uint64_t epoch;
 	uint64_t seq;            /* last sequence number given out */

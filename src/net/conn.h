@@ -88,11 +88,11 @@ struct conn {
 	uint8_t pinned;       /* 0, or 1 + the id of the front end its listener is pinned to */
 	uint8_t refusal;      /* enum conn_refusal: to be turned away once its protocol is known */
 	uint16_t turn_frames; /* requests handled in this loop turn */
+	uint16_t port;        /* the client's port; here, it fills a hole */
 	struct outq out;
 	double created;      /* ev_now() at accept */
 	double last_rx;      /* ev_now() of the last input */
 	struct ipcount *ipc; /* connections from this client's address, and the address */
-	uint16_t port;       /* the client's port */
 	double tokens;       /* flood-control bucket */
 	double tok_time;     /* when tokens were last refilled */
 	double deadline;     /* draining: when to give up flushing */

@@ -118,8 +118,9 @@ enum wire_reason {
 	WIRE_R_PROTOCOL_ERROR = 5,
 	WIRE_R_SHUTDOWN = 6,
 	WIRE_R_HANDSHAKE_TIMEOUT = 7,
+	WIRE_R_TIMEOUT = 8, /* a session with no connection (HTTP) went unused */
 };
-#define WIRE_R_COUNT 8
+#define WIRE_R_COUNT 9
 
 /* MESSAGE flags. */
 #define WIRE_MSG_HISTORY 0x01

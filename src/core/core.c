@@ -31,6 +31,9 @@ core_new(const struct core_limits *lim, uint64_t epoch_seed)
 	TAILQ_INIT(&c->linger[LINGER_SOLO]);
 	/* Epoch 0 means "no cursor" on every wire, so it is never given out. */
 	c->next_epoch = epoch_seed ? epoch_seed : 1;
+	/* Event ids start from the same clock, so that they too grow across
+	 * restarts (a client's resume point is never mistaken for a new one). */
+	c->last_event = c->next_epoch;
 	return c;
 }
 
@@ -45,6 +48,20 @@ core_free(struct core *c)
 	hmap_free(&c->rooms);
 	hmap_free(&c->nicks);
 	free(c);
+}
+
+void
+core_add_tap(struct core *c, const struct core_tap *t)
+{
+	if (c->ntaps == CORE_TAPS)
+		fatal("core: more than %d taps", CORE_TAPS);
+	c->taps[c->ntaps++] = *t;
+}
+
+uint64_t
+core_message_count(const struct core *c)
+{
+	return c->messages;
 }
 
 void

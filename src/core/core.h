@@ -102,6 +102,19 @@ struct sink {
 	void (*done)(void *ctx, const struct core_reply *r);
 };
 
+/*
+ * An observer of every room message, called once the message has its
+ * place in the room's sequence and before its members hear it: a long
+ * poll waiting on a room, later a store or a backplane.  Like a sink, it
+ * must not call back into the core.
+ */
+#define CORE_TAPS 4
+struct core_tap {
+	void (*message)(void *arg, struct room *r, struct msg *m);
+	void *arg;
+};
+void core_add_tap(struct core *c, const struct core_tap *t);
+
 /* epoch_seed: the first room epoch; later rooms count up from it.  A value
  * derived from the start time makes epochs differ across restarts. */
 struct core *core_new(const struct core_limits *lim, uint64_t epoch_seed);
@@ -132,6 +145,15 @@ void core_direct(struct core *c, struct session *s, const char *nick, size_t n, 
 
 /* A room with at least one member, or NULL. */
 struct room *core_room_find(const struct core *c, const char *name, size_t n);
+/* A room with members or lingering with its history, or NULL. */
+struct room *core_room_lookup(const struct core *c, const char *name, size_t n);
+/* The room's current epoch and last sequence number. */
+uint64_t room_epoch(const struct room *r);
+uint64_t room_last_seq(const struct room *r);
+/* Whether s is a member of r. */
+int room_has_member(const struct room *r, const struct session *s);
+/* Messages accepted, room and direct. */
+uint64_t core_message_count(const struct core *c);
 /* Listings a page at a time: up to max rooms with members / registered
  * sessions whose folded name sorts after key (NULL: from the first), in
  * that order; returns how many.  A listing resumed from the last key it

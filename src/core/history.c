@@ -43,6 +43,7 @@ history_resize(struct history *h, unsigned cap)
 		return;
 	for (i = 0; i < drop; i++) {
 		h->bytes -= (uint32_t)msg_size(history_at(h, i));
+		h->gone_id = history_at(h, i)->id;
 		msg_unref(history_at(h, i));
 	}
 	if (keep)
@@ -82,6 +83,7 @@ history_drop_oldest(struct history *h)
 	h->bytes -= (uint32_t)msg_size(m);
 	h->head = (uint16_t)((h->head + 1) % h->cap);
 	h->len--;
+	h->gone_id = m->id;
 	msg_unref(m);
 }
 

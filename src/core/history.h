@@ -15,6 +15,9 @@ struct history {
 	uint16_t len;
 	uint16_t head;  /* index of the oldest message */
 	uint32_t bytes; /* msg_size() of the messages held */
+	/* The event id of the newest message the ring has let go (0: none):
+	 * a reader resuming from an event id below it has missed some. */
+	uint64_t gone_id;
 };
 
 void history_init(struct history *h, unsigned cap);

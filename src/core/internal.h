@@ -96,6 +96,10 @@ struct core {
 	struct hmap nicks;         /* folded nick -> registered session */
 	size_t active_rooms;
 	uint64_t next_epoch;
+	uint64_t last_event; /* the event id given out last */
+	uint64_t messages;   /* messages accepted */
+	struct core_tap taps[CORE_TAPS];
+	unsigned ntaps;
 	uint64_t next_sid;
 	uint64_t now_ms;
 	uint32_t mark;
@@ -141,6 +145,21 @@ static inline void
 session_done(struct session *s, const struct core_reply *r)
 {
 	s->sink->done(s->ctx, r);
+}
+
+/* The next event id: one counter orders messages and presence alike. */
+static inline uint64_t
+core_event_id(struct core *c)
+{
+	return ++c->last_event;
+}
+
+/* Give a new presence event its id. */
+static inline struct pres *
+core_stamp(struct core *c, struct pres *p)
+{
+	p->id = core_event_id(c);
+	return p;
 }
 
 #endif

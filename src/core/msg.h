@@ -30,6 +30,8 @@ struct msg {
 	uint16_t text_len;
 	uint64_t seq;     /* per-room sequence, 0 for direct messages */
 	uint64_t time_ms; /* server time, unix ms */
+	uint64_t id;      /* event id: unique, increasing in the order events happen */
+	uint64_t epoch;   /* its room's epoch, 0 for direct messages */
 	const char *room; /* "" for direct messages; all point into data[] */
 	const char *from;
 	const char *text;

@@ -19,6 +19,7 @@ struct pres {
 	uint8_t nick_len;
 	uint8_t new_nick_len;
 	uint64_t time_ms;
+	uint64_t id;      /* event id, as a message's (core/msg.h) */
 	const char *room; /* "" for nick changes */
 	const char *nick;
 	const char *new_nick; /* "" unless a nick change */

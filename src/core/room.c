@@ -225,9 +225,9 @@ core_presence_flush(struct core *c)
 		struct room *r = b->room;
 
 		if (r->nmembers) {
-			struct pres *p =
-			        pres_summary(r->name, r->name_len, r->nmembers, b->joins, b->leaves,
-			                     b->items, b->n, b->omitted, c->now_ms);
+			struct pres *p = core_stamp(
+			        c, pres_summary(r->name, r->name_len, r->nmembers, b->joins,
+			                        b->leaves, b->items, b->n, b->omitted, c->now_ms));
 
 			b->n = 0; /* the summary holds the references now */
 			announce(c, r, p, NULL);
@@ -325,8 +325,8 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	}
 	r = room_get(c, name, n, key);
 	member_add(c, r, s);
-	p = pres_new(PRES_JOIN, REASON_NONE, r->name, r->name_len, s->nick, s->nick_len, "", 0,
-	             c->now_ms);
+	p = core_stamp(c, pres_new(PRES_JOIN, REASON_NONE, r->name, r->name_len, s->nick,
+	                           s->nick_len, "", 0, c->now_ms));
 	room_tell(c, r, p, s);
 	pres_unref(p);
 
@@ -369,8 +369,8 @@ core_part(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	reply_init(&rep, CMD_PART, tag, name, n);
 	if ((r = member_room(c, s, name, n, &rep.err)) != NULL) {
 		/* The leaver is told too, at once: it confirms the part. */
-		p = pres_new(PRES_PART, REASON_NONE, r->name, r->name_len, s->nick, s->nick_len, "",
-		             0, c->now_ms);
+		p = core_stamp(c, pres_new(PRES_PART, REASON_NONE, r->name, r->name_len, s->nick,
+		                           s->nick_len, "", 0, c->now_ms));
 		if (room_batched(c, r)) {
 			s->sink->presence(s->ctx, p);
 			room_batch_add(c, r, p);
@@ -400,7 +400,12 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 		return;
 	}
 	m = msg_new(r->name, r->name_len, s->nick, s->nick_len, text, tn, ++r->seq, c->now_ms, 0);
+	m->id = core_event_id(c);
+	m->epoch = r->epoch;
+	c->messages++;
 	hist_push(c, r, m);
+	for (i = 0; i < c->ntaps; i++)
+		c->taps[i].message(c->taps[i].arg, r, m);
 	for (i = 0; i < r->nmembers; i++) {
 		struct session *to = r->members[i];
 
@@ -425,6 +430,39 @@ core_room_find(const struct core *c, const char *name, size_t n)
 
 	r = room_lookup(c, name, n, key, &err);
 	return r && r->nmembers ? r : NULL;
+}
+
+struct room *
+core_room_lookup(const struct core *c, const char *name, size_t n)
+{
+	char key[CORE_ROOM_MAX + 1];
+	int err;
+
+	return room_lookup(c, name, n, key, &err);
+}
+
+uint64_t
+room_epoch(const struct room *r)
+{
+	return r->epoch;
+}
+
+uint64_t
+room_last_seq(const struct room *r)
+{
+	return r->seq;
+}
+
+int
+room_has_member(const struct room *r, const struct session *s)
+{
+	unsigned i;
+
+	/* A session is in few rooms: look on its side. */
+	for (i = 0; i < s->nrooms; i++)
+		if (s->rooms[i] == r)
+			return 1;
+	return 0;
 }
 
 const char *

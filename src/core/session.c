@@ -31,11 +31,10 @@ core_session_new(struct core *c, const struct sink *sink, void *ctx)
 
 /* A presence event of s, in room r (NULL: none). */
 static struct pres *
-pres_of(const struct core *c, uint8_t kind, uint8_t reason, const struct room *r,
-        const struct session *s)
+pres_of(struct core *c, uint8_t kind, uint8_t reason, const struct room *r, const struct session *s)
 {
-	return pres_new(kind, reason, r ? r->name : "", r ? r->name_len : 0, s->nick, s->nick_len,
-	                "", 0, c->now_ms);
+	return core_stamp(c, pres_new(kind, reason, r ? r->name : "", r ? r->name_len : 0, s->nick,
+	                              s->nick_len, "", 0, c->now_ms));
 }
 
 void
@@ -144,8 +143,8 @@ core_nick(struct core *c, struct session *s, const char *nick, size_t n, uint64_
 	else if ((r.err = nick_check(c, s, nick, n)) == 0 &&
 	         (n != s->nick_len || memcmp(nick, s->nick, n) != 0)) {
 		/* Renamed to its own name: nothing to announce. */
-		struct pres *p = pres_new(PRES_NICK, REASON_NONE, "", 0, s->nick, s->nick_len, nick,
-		                          n, c->now_ms);
+		struct pres *p = core_stamp(c, pres_new(PRES_NICK, REASON_NONE, "", 0, s->nick,
+		                                        s->nick_len, nick, n, c->now_ms));
 
 		nick_set(c, s, nick, n);
 		nick_announce(c, s, p);
@@ -190,6 +189,8 @@ core_direct(struct core *c, struct session *s, const char *nick, size_t n, const
 		return;
 	}
 	r.msg = msg_new("", 0, s->nick, s->nick_len, text, tn, 0, c->now_ms, 1);
+	r.msg->id = core_event_id(c);
+	c->messages++;
 	to->sink->message(to->ctx, r.msg);
 	c->work++;
 	r.ack.seq = 0;

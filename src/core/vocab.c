@@ -40,6 +40,7 @@ core_reason_name(int reason)
 	        [REASON_PROTOCOL_ERROR] = "protocol error",
 	        [REASON_SHUTDOWN] = "server shutdown",
 	        [REASON_HANDSHAKE_TIMEOUT] = "handshake timeout",
+	        [REASON_TIMEOUT] = "timeout",
 	};
 
 	return reason >= 0 && reason < REASON_COUNT ? names[reason] : "unknown";

@@ -59,6 +59,7 @@ enum core_reason {
 	REASON_PROTOCOL_ERROR,
 	REASON_SHUTDOWN,
 	REASON_HANDSHAKE_TIMEOUT,
+	REASON_TIMEOUT, /* a session without a connection went unused too long */
 	REASON_COUNT,
 };
 

@@ -5,11 +5,14 @@
  */
 #include "net/conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -76,7 +79,7 @@ update_events(struct conn *c)
 {
 	int want = 0;
 
-	if (c->state <= CONN_OPEN && !c->throttled && !c->yielded && !c->producing)
+	if (c->state <= CONN_OPEN && !c->throttled && !c->yielded && !c->producing && !c->paused)
 		want |= EV_READ;
 	if (c->writing)
 		want |= EV_WRITE;
@@ -122,6 +125,7 @@ refuse(struct conn *c, enum conn_refusal why)
 		         cfg->handshake_timeout);
 		break;
 	}
+	c->set->stats.refusals[why]++;
 	if (c->fe)
 		c->fe->refuse(c, why, text);
 	else
@@ -193,6 +197,7 @@ conn_new(struct conn_set *set, int fd, uint16_t port, const struct frontend *pin
 	if (ipc)
 		ipc->n++;
 	c->announce = 1;
+	set->stats.accepted++;
 	c->last_rx = now;
 	c->tokens = cfg->flood_burst;
 	c->tok_time = now;
@@ -405,6 +410,7 @@ flush(struct conn *c)
 			n = 0;
 		}
 		outq_consume(&c->out, (size_t)n);
+		c->set->stats.bytes_out += (size_t)n;
 	}
 	c->writing = c->out.bytes > 0;
 	if (!c->writing && c->state == CONN_DRAINING) {
@@ -537,6 +543,69 @@ work(struct conn *c)
 }
 
 void
+conn_pause(struct conn *c)
+{
+	c->paused = 1;
+	update_events(c);
+}
+
+void
+conn_unpause(struct conn *c)
+{
+	if (!c->paused)
+		return;
+	c->paused = 0;
+	if (c->state != CONN_OPEN)
+		return;
+	/* Perhaps from inside a fan-out: what was pipelined behind the
+	 * answer waits for the next turn, when the core is free. */
+	if (c->in)
+		backlog_add(c);
+	update_events(c);
+}
+
+int
+conn_local_is_loopback(const struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+const char *
+conn_ip(const struct conn *c)
+{
+	return c->ipc ? c->ipc->ip : "";
+}
+
+const double conn_turn_bounds[CONN_TURN_BUCKETS] = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+};
+
+void
+conn_count_turn(struct conn_set *set, double seconds)
+{
+	unsigned i = 0;
+
+	while (i < CONN_TURN_BUCKETS && seconds > conn_turn_bounds[i])
+		i++;
+	set->stats.turns[i]++;
+	set->stats.turn_sum += seconds;
+}
+
+void
 conn_produce(struct conn *c)
 {
 	c->producing = 1;
@@ -585,6 +654,7 @@ conn_read(struct conn *c)
 	}
 	c->last_rx = ev_now(set->loop);
 	c->pinged = 0;
+	set->stats.bytes_in += (size_t)n;
 	turn_start(c);
 	if (c->in) {
 		size_t len = c->inlen + (size_t)n;
@@ -682,7 +752,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (c->state != CONN_OPEN && c->state != CONN_DETECT)
 			return;
 	}
-	registered = c->sess && session_registered(c->sess);
+	registered = c->sess ? session_registered(c->sess) : c->fe && c->fe->sessionless;
 	if (!registered && now - c->created >= cfg->handshake_timeout) {
 		/* Slots are not for holding: a client must say who it is. */
 		log_notice("conn %s: no name after %.1f s", conn_peer(c), now - c->created);
@@ -803,6 +873,8 @@ conn_reap_all(struct conn_set *set)
 		if (c->state == CONN_CLOSED) {
 			log_debug("conn %s: closed (%s)", conn_peer(c),
 			          core_reason_name(c->reason));
+			if (c->reason != REASON_NONE && c->reason < REASON_COUNT)
+				set->stats.drops[c->reason]++;
 			destroy(c);
 		}
 	}

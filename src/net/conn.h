@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "core/vocab.h"
 #include "net/frontend.h"
 #include "net/outq.h"
 #include "util/blk.h"
@@ -29,6 +30,21 @@ struct session;
 struct transport;
 
 LIST_HEAD(conn_list, conn);
+
+/* Buckets of the loop-turn histogram, in seconds (upper bounds). */
+#define CONN_TURN_BUCKETS 12
+extern const double conn_turn_bounds[CONN_TURN_BUCKETS];
+
+/* What the connection layer counts, for /metrics. */
+struct conn_stats {
+	uint64_t accepted;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t drops[REASON_COUNT];            /* connections ended, by enum core_reason */
+	uint64_t refusals[REFUSE_HANDSHAKE + 1]; /* by enum conn_refusal */
+	uint64_t turns[CONN_TURN_BUCKETS + 1];   /* loop turns by time worked; last: more */
+	double turn_sum;                         /* seconds worked, all turns */
+};
 
 /*
  * Every connection and the lists the loop works through on each turn: the
@@ -48,6 +64,7 @@ struct conn_set {
 	uint8_t *scratch;         /* CHATD_READ_CHUNK bytes, shared by every read */
 	size_t max_conns;         /* the effective limit: max-conns, or what descriptors allow */
 	uint64_t turn_work;       /* core_work() when the connection at work began its turn */
+	struct conn_stats stats;
 };
 
 /* The states a connection moves through; conn_set_state() is the only
@@ -89,6 +106,7 @@ struct conn {
 	uint8_t refusal;      /* enum conn_refusal: to be turned away once its protocol is known */
 	uint16_t turn_frames; /* requests handled in this loop turn */
 	uint16_t port;        /* the client's port; here, it fills a hole */
+	uint8_t paused;       /* the front end waits for an event: input waits for it */
 	struct outq out;
 	double created;      /* ev_now() at accept */
 	double last_rx;      /* ev_now() of the last input */
@@ -136,8 +154,20 @@ void conn_produce(struct conn *c);
 static inline int
 conn_ready(const struct conn *c)
 {
-	return c->state == CONN_OPEN && !c->producing;
+	return c->state == CONN_OPEN && !c->producing && !c->paused;
 }
+
+/* The front end waits for an event before it can take c's next request
+ * (an HTTP long poll): stop reading until conn_unpause().  Unpausing is
+ * safe from inside a sink: held input is handled on the next turn. */
+void conn_pause(struct conn *c);
+void conn_unpause(struct conn *c);
+/* The address the client connected to is a loopback one. */
+int conn_local_is_loopback(const struct conn *c);
+/* The client's address, as text. */
+const char *conn_ip(const struct conn *c);
+/* Count a loop turn that worked for the given seconds. */
+void conn_count_turn(struct conn_set *set, double seconds);
 
 /* Close at once, dropping unsent output (reason: enum core_reason). */
 void conn_close(struct conn *c, uint8_t reason);

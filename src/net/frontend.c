@@ -109,3 +109,29 @@ frontend_cleanup_all(void)
 		if (table[i]->cleanup)
 			table[i]->cleanup();
 }
+
+void
+frontend_attach_all(struct conn_set *set)
+{
+	unsigned i;
+
+	for (i = 0; i < count; i++)
+		if (table[i]->attach)
+			table[i]->attach(set);
+}
+
+void
+frontend_detach_all(void)
+{
+	unsigned i;
+
+	for (i = 0; i < count; i++)
+		if (table[i]->detach)
+			table[i]->detach();
+}
+
+unsigned
+frontend_count(void)
+{
+	return count;
+}

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct conn;
+struct conn_set;
 struct config;
 
 /* What a client's first bytes say to one front end's rule. */
@@ -63,8 +64,18 @@ struct frontend {
 	 * more remains.  NULL: it has no long answers. */
 	int (*more)(struct conn *c);
 	void (*cleanup)(void); /* let go of shared render memory; NULL: none */
-	int slot;              /* its render slot (core/msg.h), set at registration */
-	uint8_t id;            /* its place in the registry, set at registration */
+	/* Its connections carry no session of their own (HTTP: sessions
+	 * outlive connections): the connection layer neither pings them nor
+	 * holds them to the handshake timeout; the front end times them. */
+	int sessionless;
+	/* The server is up: state that outlives connections (sessions, timers)
+	 * may begin, with the loop, core and configuration of set.  NULL: none. */
+	void (*attach)(struct conn_set *set);
+	/* The server is going: end what attach began, before the core goes.
+	 * NULL: none. */
+	void (*detach)(void);
+	int slot;   /* its render slot (core/msg.h), set at registration */
+	uint8_t id; /* its place in the registry, set at registration */
 };
 
 /* Add fe to the registry, in order of detection, giving it a render slot. */
@@ -84,5 +95,10 @@ const struct frontend *frontend_fallback(void);
 size_t frontend_input_max(const struct config *cfg);
 /* Every front end's cleanup(). */
 void frontend_cleanup_all(void);
+/* Every front end's attach(set) / detach(). */
+void frontend_attach_all(struct conn_set *set);
+void frontend_detach_all(void);
+/* How many front ends are registered (ids run from 0). */
+unsigned frontend_count(void);
 
 #endif

@@ -107,6 +107,8 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	else
 		ev_idle_stop(loop, &srv->busy);
 	expire(srv);
+	if (srv->turn_began > 0)
+		conn_count_turn(&srv->conns, ev_time() - srv->turn_began);
 	if (srv->shutting_down && srv->conns.n == 0)
 		ev_break(loop, EVBREAK_ALL);
 }
@@ -117,6 +119,7 @@ clock_cb(struct ev_loop *loop, ev_check *w, int revents)
 	struct server *srv = SERVER_OF(w, clock);
 
 	(void)revents;
+	srv->turn_began = ev_time();
 	core_set_time(srv->core, now_ms(loop));
 	if (!LIST_EMPTY(&srv->conns.backlog))
 		conn_backlog_run(&srv->conns);
@@ -462,6 +465,7 @@ server_new(const struct config *cfg)
 	LIST_INIT(&srv->conns.backlog);
 	SLIST_INIT(&srv->conns.reap);
 	srv->hooks = (struct listener_hooks){accepted, full, srv};
+	frontend_attach_all(&srv->conns);
 
 	ev_prepare_init(&srv->flush, flush_cb);
 	ev_prepare_start(srv->loop, &srv->flush);
@@ -547,6 +551,7 @@ server_free(struct server *srv)
 	/* Only reached with no connection left, or before any existed. */
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_free(srv->listeners[i]);
+	frontend_detach_all();
 	core_free(srv->core);
 	ipcount_free_all();
 	msg_cache_release();

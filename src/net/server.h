@@ -43,6 +43,7 @@ struct server {
 	ev_timer status;   /* systemd STATUS= line, and memory housekeeping */
 	size_t trim_mark;  /* connections and rooms when memory was last given back */
 	int shutting_down;
+	double turn_began; /* ev_time() when the loop woke, 0 before the first wake */
 };
 
 /* Create the server: open every listener, or return NULL after logging. */

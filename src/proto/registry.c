@@ -8,10 +8,12 @@
 
 #include "net/frontend.h"
 #include "proto/framed/framed.h"
+#include "proto/http/http.h"
 #include "proto/text/text.h"
 
 static struct frontend *const frontends[] = {
         &framed_frontend,
+        &http_frontend,
         &text_frontend,
 };
 

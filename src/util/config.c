@@ -96,6 +96,30 @@ static const struct key keys[] = {
          "on auto listeners, a client silent this long is greeted as a person", 1},
         {"shutdown-timeout", K_SECONDS, F(shutdown_timeout), 0, 3600, "SEC",
          "time to flush output on shutdown", 1},
+        {"http-max-request-line", K_UINT, F(http_max_request_line), 64, 1u << 20, "BYTES",
+         "HTTP: longest request line (414 beyond)", 1},
+        {"http-max-header-bytes", K_UINT, F(http_max_header_bytes), 256, 1u << 20, "BYTES",
+         "HTTP: headers of one request (431 beyond)", 1},
+        {"http-max-body", K_UINT, F(http_max_body), 256, 1u << 24, "BYTES",
+         "HTTP: body of one request (413 beyond)", 1},
+        {"http-max-requests", K_UINT, F(http_max_requests), 0, 1u << 30, "N",
+         "HTTP: requests on one connection before it is closed, 0 = no limit", 1},
+        {"http-session-timeout", K_SECONDS, F(http_session_timeout), 0.01, 86400, "SEC",
+         "HTTP: a session that has not polled, streamed or sent this long is dropped", 1},
+        {"http-max-wait", K_SECONDS, F(http_max_wait), 0, 3600, "SEC",
+         "HTTP: longest long poll (wait=)", 1},
+        {"http-mailbox", K_UINT, F(http_mailbox), 1, 65535, "N",
+         "HTTP: direct messages and presence events a session's mailbox keeps", 1},
+        {"http-mailbox-bytes", K_UINT, F(http_mailbox_bytes), 1024, 1u << 30, "BYTES",
+         "HTTP: bytes of messages a session's mailbox keeps", 1},
+        {"http-max-sessions", K_UINT, F(http_max_sessions), 0, 1u << 30, "N",
+         "HTTP: sessions in all, 0 = no limit (503 beyond)", 1},
+        {"http-max-sessions-per-ip", K_UINT, F(http_max_sessions_per_ip), 0, 1u << 30, "N",
+         "HTTP: sessions created from one address, 0 = no limit (429 beyond)", 1},
+        {"http-public-read", K_STRING, F(http_public_read), 2, 4, "auto|yes|no",
+         "HTTP: rooms readable without a session; auto: on loopback listeners", 1},
+        {"http-cors-origins", K_STRING, F(http_cors_origins), 0, 1023, "ORIGINS",
+         "HTTP: origins whose pages may call the API (space or comma separated, * for any)", 1},
         {"log-level", K_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, notice, warning or error",
          1},
 };
@@ -129,6 +153,17 @@ config_defaults(struct config *cfg)
 	cfg->flood_burst = CHATD_DEFAULT_FLOOD_BURST;
 	cfg->shutdown_timeout = CHATD_DEFAULT_SHUTDOWN_TIMEOUT;
 	cfg->detect_window = CHATD_DEFAULT_DETECT_WINDOW;
+	cfg->http_max_request_line = CHATD_DEFAULT_HTTP_REQUEST_LINE;
+	cfg->http_max_header_bytes = CHATD_DEFAULT_HTTP_HEADER_BYTES;
+	cfg->http_max_body = CHATD_DEFAULT_HTTP_BODY;
+	cfg->http_max_requests = CHATD_DEFAULT_HTTP_REQUESTS;
+	cfg->http_session_timeout = CHATD_DEFAULT_HTTP_SESSION_IDLE;
+	cfg->http_max_wait = CHATD_DEFAULT_HTTP_MAX_WAIT;
+	cfg->http_mailbox = CHATD_DEFAULT_HTTP_MAILBOX;
+	cfg->http_mailbox_bytes = CHATD_DEFAULT_HTTP_MAILBOX_BYTES;
+	cfg->http_max_sessions = CHATD_DEFAULT_HTTP_SESSIONS;
+	cfg->http_max_sessions_per_ip = CHATD_DEFAULT_HTTP_SESSIONS_IP;
+	snprintf(cfg->http_public_read, sizeof(cfg->http_public_read), "auto");
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -246,8 +281,8 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 		}
 		if (config_parse_listen(arg, &cfg->listen[cfg->nlisten]) < 0) {
 			snprintf(p->err, sizeof(p->err),
-			         "listen: '%s' is not ADDR:PORT[/auto|/framed|/text] "
-			         "(IPv6 as [ADDR]:PORT)",
+			         "listen: '%s' is not ADDR:PORT[/PROTO] with PROTO auto or a "
+			         "protocol chatd speaks (IPv6 as [ADDR]:PORT)",
 			         arg);
 			return -1;
 		}
@@ -306,6 +341,12 @@ check(struct parse *p)
 		snprintf(p->err, sizeof(p->err),
 		         "max-frame %u is too small for max-text %u (needs %u)", cfg->max_frame,
 		         cfg->max_text, need);
+		return -1;
+	}
+	if (strcmp(cfg->http_public_read, "auto") != 0 &&
+	    strcmp(cfg->http_public_read, "yes") != 0 && strcmp(cfg->http_public_read, "no") != 0) {
+		snprintf(p->err, sizeof(p->err), "http-public-read: '%s' is not auto, yes or no",
+		         cfg->http_public_read);
 		return -1;
 	}
 	if (cfg->nlisten == 0) {

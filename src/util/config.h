@@ -47,6 +47,18 @@ struct config {
 	unsigned flood_burst;
 	double shutdown_timeout;
 	double detect_window;
+	unsigned http_max_request_line;
+	unsigned http_max_header_bytes;
+	unsigned http_max_body;
+	unsigned http_max_requests;
+	double http_session_timeout;
+	double http_max_wait;
+	unsigned http_mailbox;
+	unsigned http_mailbox_bytes;
+	unsigned http_max_sessions;
+	unsigned http_max_sessions_per_ip;
+	char http_public_read[8];     /* auto, yes or no */
+	char http_cors_origins[1024]; /* origins, space- or comma-separated; "*" for any */
 	int log_level;
 	char path[256]; /* the config file read, "" for none */
 	int argc;       /* the command line, kept for reloads */

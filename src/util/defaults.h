@@ -24,17 +24,30 @@
 #define CHATD_DEFAULT_MAX_ROOMS        64u          /* --max-rooms, per session */
 #define CHATD_DEFAULT_MAX_MEMBERS      1000u        /* --max-members, 0: no limit */
 #define CHATD_DEFAULT_PRESENCE_BATCH   100u         /* --presence-batch, members, 0: never */
-#define CHATD_DEFAULT_MAX_CONNS        0u           /* --max-conns, 0: what descriptors allow */
-#define CHATD_DEFAULT_MAX_CONNS_PER_IP 128u         /* --max-conns-per-ip, 0: no limit */
-#define CHATD_DEFAULT_MAX_ROOMS_TOTAL  100000u      /* --max-rooms-total, 0: no limit */
-#define CHATD_DEFAULT_HANDSHAKE        60.0         /* --handshake-timeout, seconds */
-#define CHATD_FD_RESERVE               32   /* descriptors kept for everything but clients */
-#define CHATD_REFUSE_SLACK             64   /* connections held past max-conns to say why */
-#define CHATD_DEFAULT_FLOOD_RATE       50u  /* --flood-rate, frames/s, 0: off */
-#define CHATD_DEFAULT_FLOOD_BURST      100u /* --flood-burst, frames */
-#define CHATD_DEFAULT_DETECT_WINDOW    0.3  /* --detect-window, seconds */
-#define CHATD_DEFAULT_SHUTDOWN_TIMEOUT 5.0  /* --shutdown-timeout, seconds */
-#define CHATD_MAX_LISTEN               16   /* --listen may be given this often */
+
+/* The HTTP front end (docs/http.md, section 12). */
+#define CHATD_DEFAULT_HTTP_REQUEST_LINE  4096u   /* --http-max-request-line, bytes */
+#define CHATD_DEFAULT_HTTP_HEADER_BYTES  8192u   /* --http-max-header-bytes */
+#define CHATD_DEFAULT_HTTP_BODY          65536u  /* --http-max-body */
+#define CHATD_DEFAULT_HTTP_REQUESTS      1000u   /* --http-max-requests, per connection */
+#define CHATD_DEFAULT_HTTP_SESSION_IDLE  60.0    /* --http-session-timeout, seconds */
+#define CHATD_DEFAULT_HTTP_MAX_WAIT      30.0    /* --http-max-wait, seconds */
+#define CHATD_DEFAULT_HTTP_MAILBOX       256u    /* --http-mailbox, events */
+#define CHATD_DEFAULT_HTTP_MAILBOX_BYTES 262144u /* --http-mailbox-bytes */
+#define CHATD_DEFAULT_HTTP_SESSIONS      10000u  /* --http-max-sessions */
+#define CHATD_DEFAULT_HTTP_SESSIONS_IP   128u    /* --http-max-sessions-per-ip */
+#define CHATD_HTTP_SSE_KEEPALIVE         15.0    /* seconds between comment lines on a stream */
+#define CHATD_DEFAULT_MAX_CONNS          0u      /* --max-conns, 0: what descriptors allow */
+#define CHATD_DEFAULT_MAX_CONNS_PER_IP   128u    /* --max-conns-per-ip, 0: no limit */
+#define CHATD_DEFAULT_MAX_ROOMS_TOTAL    100000u /* --max-rooms-total, 0: no limit */
+#define CHATD_DEFAULT_HANDSHAKE          60.0    /* --handshake-timeout, seconds */
+#define CHATD_FD_RESERVE                 32      /* descriptors kept for everything but clients */
+#define CHATD_REFUSE_SLACK               64      /* connections held past max-conns to say why */
+#define CHATD_DEFAULT_FLOOD_RATE         50u     /* --flood-rate, frames/s, 0: off */
+#define CHATD_DEFAULT_FLOOD_BURST        100u    /* --flood-burst, frames */
+#define CHATD_DEFAULT_DETECT_WINDOW      0.3     /* --detect-window, seconds */
+#define CHATD_DEFAULT_SHUTDOWN_TIMEOUT   5.0     /* --shutdown-timeout, seconds */
+#define CHATD_MAX_LISTEN                 16      /* --listen may be given this often */
 
 /* Bounds of the options above that the protocols impose (checked against
  * them where they are defined: framed.c, core/vocab.h). */

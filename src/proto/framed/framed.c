@@ -72,6 +72,7 @@ wire_reason_of(int reason)
 	        [REASON_PROTOCOL_ERROR] = WIRE_R_PROTOCOL_ERROR,
 	        [REASON_SHUTDOWN] = WIRE_R_SHUTDOWN,
 	        [REASON_HANDSHAKE_TIMEOUT] = WIRE_R_HANDSHAKE_TIMEOUT,
+	        [REASON_TIMEOUT] = WIRE_R_TIMEOUT,
 	};
 
 	return reason >= 0 && reason < REASON_COUNT ? reasons[reason] : WIRE_R_NONE;

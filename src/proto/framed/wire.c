@@ -858,6 +858,8 @@ wire_reason_name(uint8_t reason)
 		return "server shutdown";
 	case WIRE_R_HANDSHAKE_TIMEOUT:
 		return "handshake timeout";
+	case WIRE_R_TIMEOUT:
+		return "timeout";
 	default:
 		return "unknown";
 	}

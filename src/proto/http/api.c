@@ -348,12 +348,15 @@ query_after_name(struct call *k, char *key, size_t cap)
 	return 1;
 }
 
+/* A page of rooms or of users, in name order. */
 static void
-rooms_list(struct call *k)
+names_page(struct call *k, int users)
 {
-	struct room *out[LIST_MAX];
+	struct session *sess[LIST_MAX];
+	struct room *rooms[LIST_MAX];
 	char key[CORE_ROOM_MAX + 1];
-	json_t *list = json_array();
+	struct core *core = conn_core(k->h->c);
+	json_t *list = json_array(), *next = json_null();
 	size_t limit, n, i;
 	int given;
 
@@ -361,38 +364,33 @@ rooms_list(struct call *k)
 		json_decref(list);
 		return;
 	}
-	n = core_rooms_after(conn_core(k->h->c), given ? key : NULL, out, limit);
+	n = users ? core_users_after(core, given ? key : NULL, sess, limit)
+	          : core_rooms_after(core, given ? key : NULL, rooms, limit);
 	for (i = 0; i < n; i++)
 		json_array_append_new(list,
-		                      json_pack("{s:s, s:I}", "name", room_name(out[i]), "members",
-		                                (json_int_t)room_member_count(out[i])));
+		                      users ? json_string(session_nick(sess[i]))
+		                            : json_pack("{s:s, s:I}", "name", room_name(rooms[i]),
+		                                        "members",
+		                                        (json_int_t)room_member_count(rooms[i])));
+	if (n == limit) {
+		json_decref(next);
+		next = json_string(users ? session_nick(sess[n - 1]) : room_name(rooms[n - 1]));
+	}
 	http_reply_json(k->h, 200,
-	                json_pack("{s:o, s:o}", "rooms", list, "next",
-	                          n == limit ? json_string(room_name(out[n - 1])) : json_null()));
+	                json_pack("{s:o, s:o}", users ? "users" : "rooms", list, "next", next));
 	http_end(k->h);
+}
+
+static void
+rooms_list(struct call *k)
+{
+	names_page(k, 0);
 }
 
 static void
 users_list(struct call *k)
 {
-	struct session *out[LIST_MAX];
-	char key[CORE_ROOM_MAX + 1];
-	json_t *list = json_array();
-	size_t limit, n, i;
-	int given;
-
-	if (query_limit(k, &limit) < 0 || (given = query_after_name(k, key, sizeof(key))) < 0) {
-		json_decref(list);
-		return;
-	}
-	n = core_users_after(conn_core(k->h->c), given ? key : NULL, out, limit);
-	for (i = 0; i < n; i++)
-		json_array_append_new(list, json_string(session_nick(out[i])));
-	http_reply_json(
-	        k->h, 200,
-	        json_pack("{s:o, s:o}", "users", list, "next",
-	                  n == limit ? json_string(session_nick(out[n - 1])) : json_null()));
-	http_end(k->h);
+	names_page(k, 1);
 }
 
 /* The room named by the path, or NULL (answered). */

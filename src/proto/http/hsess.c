@@ -595,8 +595,8 @@ hsess_create(struct hconn *h, const char *nick, size_t n)
 	hsess_begin(hs, h);
 	core_hello(S.set->core, hs->sess, nick, n, h->serial);
 	hsess_finish(hs, h);
+	h->hs = NULL; /* it named the session for its answer only */
 	if (hs->failed) {
-		h->hs = NULL;
 		hsess_free(hs, 0, 0);
 		return;
 	}

@@ -10,6 +10,8 @@ figures are medians over the runs; every run's line is printed too.
     contrib/bench.py fanout rooms latency --reps 5
     contrib/bench.py idle --bots 5000 10000
     contrib/bench.py fanout --against OLD/chatd --reps 5   # before/after, interleaved
+    contrib/bench.py poll --reps 5             # HTTP polling from 1,000 sessions (wrk)
+    contrib/bench.py idle-http --bots 5000     # SSE stream and long poll vs framed, per client
 
 Loopback only; every run is bounded in time and stops by itself.
 """
@@ -34,6 +36,7 @@ SWARM = os.path.join(BUILD, "chatd-swarm")
 FANBENCH = os.environ.get("FANBENCH", os.path.join(ROOT, "..", "shared", "fanbench",
                                                    "fanbench"))
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
 CHATD_FLAGS = ["--flood-rate", "0", "--max-conns-per-ip", "0", "--log-level", "warning"]
 
 # case: (chatd-swarm arguments, fanbench arguments)
@@ -218,10 +221,194 @@ def bench_idle(counts, reps, other=None):
                 n, label, chatd, med(per[label]), reps), flush=True)
 
 
+# --- HTTP ---------------------------------------------------------------------
+
+HTTP_FLAGS = ["--http-max-sessions-per-ip", "0", "--http-max-sessions", "0",
+              "--http-max-wait", "3600", "--http-session-timeout", "600"]
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection, blocking, for setting up a run."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+
+    def send(self, method, path, body=None, token=None):
+        head = "%s %s HTTP/1.1\r\nHost: bench\r\n" % (method, path)
+        if token:
+            head += "Authorization: Bearer %s\r\n" % token
+        data = b"" if body is None else json.dumps(body).encode()
+        if body is not None:
+            head += "Content-Type: application/json\r\n"
+        head += "Content-Length: %d\r\n\r\n" % len(data)
+        self.s.sendall(head.encode() + data)
+
+    def head(self):
+        """Read a response's status line and headers: (status, {name: value})."""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            self.buf += chunk
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.decode().split("\r\n")
+        hdr = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+        return int(lines[0].split()[1]), hdr
+
+    def call(self, method, path, body=None, token=None):
+        self.send(method, path, body, token)
+        status, hdr = self.head()
+        n = int(hdr.get("content-length", "0"))
+        while len(self.buf) < n:
+            self.buf += self.s.recv(65536)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        if status >= 300:
+            raise RuntimeError("%s %s: %d %s" % (method, path, status, data[:200]))
+        return json.loads(data) if data else None
+
+
+def sign_in(port, n, rooms, prefix):
+    """n sessions, session i in room r(i % rooms); [(Http, token, cursor)]."""
+    out = []
+    for i in range(n):
+        h = Http(port)
+        tok = h.call("POST", "/api/v1/session", {"nick": "%s%d" % (prefix, i)})["token"]
+        j = h.call("POST", "/api/v1/rooms/r%d/join" % (i % rooms), token=tok)
+        out.append((h, tok, j["cursor"]))
+    return out
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
+
+
+WRK_SCRIPT = """
+local tokens, i = {}, 0
+function init(args)
+  for line in io.lines(args[1]) do tokens[#tokens + 1] = line end
+end
+function request()
+  i = i + 1
+  return wrk.format("GET", "%s", {["Authorization"] = "Bearer " .. tokens[i %% #tokens + 1]})
+end
+"""
+
+
+def bench_poll(reps, duration, sessions=1000):
+    """GET /rooms/{room}/messages?after= from `sessions` sessions over as many
+    keep-alive connections, with wrk on the other core: once with nothing new
+    after the cursor (the common answer of a poll), once with the newest
+    message after it."""
+    for variant in ("empty", "one"):
+        rates, p99s = [], []
+        for i in range(reps):
+            port = free_port()
+            srv = start([CHATD, "--listen", "127.0.0.1:%d" % port] + CHATD_FLAGS + HTTP_FLAGS)
+            try:
+                wait_port(port)
+                ss = sign_in(port, sessions, 1, "p")
+                h, tok, cur = ss[0]
+                for k in range(10):
+                    r = h.call("POST", "/api/v1/rooms/r0/messages", {"text": "x" * 100}, tok)
+                last = r["cursor"]
+                ep, seq = last.split("-")
+                after = last if variant == "empty" else "%s-%d" % (ep, int(seq) - 1)
+                for h, _, _ in ss:
+                    h.s.close()
+                with tempfile.TemporaryDirectory() as d:
+                    script = os.path.join(d, "poll.lua")
+                    with open(script, "w") as f:
+                        f.write(WRK_SCRIPT % ("/api/v1/rooms/r0/messages?after=" + after))
+                    tokens = os.path.join(d, "tokens")
+                    with open(tokens, "w") as f:
+                        f.write("\n".join(t for _, t, _ in ss) + "\n")
+                    cmd = ["taskset", "-c", "1", WRK, "-t1", "-c%d" % sessions,
+                           "-d%ds" % duration, "--latency", "-s", script,
+                           "http://127.0.0.1:%d/" % port, "--", tokens]
+                    cpu0 = proc_cpu_s(srv.pid)
+                    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+                    cpu = proc_cpu_s(srv.pid) - cpu0
+                m = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
+                non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", p.stdout)
+                errs = re.search(r"Socket errors: (.*)", p.stdout)
+                p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", p.stdout, re.M)
+                if not m:
+                    raise RuntimeError("wrk printed no rate:\n" + p.stdout + p.stderr)
+                rate = float(m.group(1))
+                p99ms = float(p99.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)]
+                rates.append(rate)
+                p99s.append(p99ms)
+                print("  poll %s run %d: %.0f requests/s, p99 %.2f ms, server %.0f%% of a core, "
+                      "non-2xx %s, socket errors %s" % (
+                          variant, i + 1, rate, p99ms, 100 * cpu / duration,
+                          non2xx.group(1) if non2xx else 0,
+                          errs.group(1) if errs else "none"), flush=True)
+            finally:
+                stop(srv)
+        print("poll %s: median %.0f requests/s, p99 %.2f ms (%d runs, %d sessions)" % (
+            variant, med(rates), med(p99s), reps, sessions), flush=True)
+    print("  command: chatd %s; %s" % (" ".join(CHATD_FLAGS + HTTP_FLAGS), " ".join(cmd[3:])))
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_idle_http(counts, reps):
+    """Bytes per idle client: a framed connection (chatd-swarm --idle), an
+    HTTP session with its event stream open, and one with a long poll held,
+    each in one of n/10 rooms; run after run, on fresh servers."""
+    for n in counts:
+        per = {"framed": [], "sse": [], "long-poll": []}
+        rooms = max(1, n // 10)
+        for i in range(reps):
+            r = run_chatd([], 3, 1, ["--bots", str(n), "--rooms", str(rooms), "--idle",
+                                     "--burst", "512"])
+            s = r["server"]
+            per["framed"].append((s["rss_setup_kb"] - s["rss_before_kb"]) * 1024 / n)
+            for kind in ("sse", "long-poll"):
+                port = free_port()
+                srv = start([CHATD, "--listen", "127.0.0.1:%d" % port] + CHATD_FLAGS +
+                            HTTP_FLAGS)
+                try:
+                    wait_port(port)
+                    time.sleep(0.5)  # let the fresh process settle before the baseline
+                    before = rss_kb(srv.pid)
+                    ss = sign_in(port, n, rooms, "i")
+                    for k, (h, tok, cur) in enumerate(ss):
+                        if kind == "sse":
+                            h.send("GET", "/api/v1/events", token=tok)
+                        else:
+                            h.send("GET", "/api/v1/rooms/r%d/messages?after=%s&wait=3600" % (
+                                k % rooms, cur), token=tok)
+                    if kind == "sse":
+                        for h, _, _ in ss:
+                            status, _ = h.head()
+                            assert status == 200, status
+                    time.sleep(1)  # the last requests are read and held
+                    after = rss_kb(srv.pid)
+                    per[kind].append((after - before) * 1024 / n)
+                    for h, _, _ in ss:
+                        h.s.close()
+                finally:
+                    stop(srv)
+            print("  idle %d run %d: framed %.0f, sse %.0f, long-poll %.0f bytes per client" % (
+                n, i + 1, per["framed"][-1], per["sse"][-1], per["long-poll"][-1]), flush=True)
+        f = med(per["framed"])
+        print("idle %d: framed %.0f, SSE %.0f (+%.0f), long poll %.0f (+%.0f) bytes per client "
+              "(medians of %d runs)" % (n, f, med(per["sse"]), med(per["sse"]) - f,
+                                         med(per["long-poll"]), med(per["long-poll"]) - f, reps),
+              flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle")
+    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--duration", type=float, default=10)
@@ -236,6 +423,10 @@ def main():
         elif c == "idle":
             bench_idle(args.bots, args.reps,
                        os.path.abspath(args.against) if args.against else None)
+        elif c == "poll":
+            bench_poll(args.reps, args.duration)
+        elif c == "idle-http":
+            bench_idle_http(args.bots, args.reps)
         elif c in CASES:
             bench_case(c, args.reps, args.warmup, args.duration)
         else:

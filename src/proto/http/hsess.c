@@ -44,12 +44,13 @@ struct ipsess {
 
 /* The mailbox: a ring of events, and the ids of those it let go. */
 struct mailbox {
-	struct hevent *v;
-	uint32_t cap;
+	struct hevent *v; /* a ring of size slots, grown by doubling up to max */
+	uint32_t size;
+	uint32_t max; /* events kept (http-mailbox) */
 	uint32_t head;
 	uint32_t n;
 	size_t bytes;   /* what the held events take */
-	uint64_t *gone; /* ids let go, oldest first: a ring of cap */
+	uint64_t *gone; /* ids let go, oldest first: a ring of max */
 	uint32_t ghead;
 	uint32_t gn;
 	uint64_t gone_total; /* events let go, all told */
@@ -122,14 +123,14 @@ mb_let_go(struct mailbox *mb)
 
 	mb->bytes -= event_bytes(e);
 	if (mb->gone == NULL)
-		mb->gone = calloc(mb->cap, sizeof(*mb->gone));
+		mb->gone = calloc(mb->max, sizeof(*mb->gone));
 	if (mb->gone) {
-		if (mb->gn == mb->cap) {
+		if (mb->gn == mb->max) {
 			mb->forgot_id = mb->gone[mb->ghead];
-			mb->ghead = (mb->ghead + 1) % mb->cap;
+			mb->ghead = (mb->ghead + 1) % mb->max;
 			mb->gn--;
 		}
-		mb->gone[(mb->ghead + mb->gn) % mb->cap] = e->id;
+		mb->gone[(mb->ghead + mb->gn) % mb->max] = e->id;
 		mb->gn++;
 	}
 	mb->gone_total++;
@@ -137,8 +138,28 @@ mb_let_go(struct mailbox *mb)
 		msg_unref(e->m);
 	else
 		pres_unref(e->p);
-	mb->head = (mb->head + 1) % mb->cap;
+	mb->head = (mb->head + 1) % mb->size;
 	mb->n--;
+}
+
+/* Room for one more event.  Most sessions only ever hold a few presence
+ * lines, so the ring starts small rather than at its bound. */
+static void
+mb_grow(struct mailbox *mb)
+{
+	uint32_t size = mb->size ? mb->size * 2 : 8, i;
+	struct hevent *v;
+
+	if (size > mb->max)
+		size = mb->max;
+	if ((v = malloc(size * sizeof(*v))) == NULL)
+		fatal("out of memory (mailbox)");
+	for (i = 0; i < mb->n; i++)
+		v[i] = mb->v[(mb->head + i) % mb->size];
+	free(mb->v);
+	mb->v = v;
+	mb->size = size;
+	mb->head = 0;
 }
 
 static void
@@ -146,16 +167,14 @@ mb_push(struct mailbox *mb, struct hevent e)
 {
 	size_t max_bytes = cfg()->http_mailbox_bytes;
 
-	if (mb->v == NULL) {
-		mb->cap = cfg()->http_mailbox;
-		mb->v = calloc(mb->cap, sizeof(*mb->v));
-		if (mb->v == NULL)
-			fatal("out of memory (mailbox)");
-	}
+	if (mb->max == 0)
+		mb->max = cfg()->http_mailbox;
 	mb->bytes += event_bytes(&e);
-	while (mb->n && (mb->n == mb->cap || mb->bytes > max_bytes))
+	while (mb->n && (mb->n == mb->max || mb->bytes > max_bytes))
 		mb_let_go(mb);
-	mb->v[(mb->head + mb->n) % mb->cap] = e;
+	if (mb->n == mb->size)
+		mb_grow(mb);
+	mb->v[(mb->head + mb->n) % mb->size] = e;
 	mb->n++;
 }
 
@@ -178,17 +197,17 @@ hsess_events(const struct hsess *hs, uint64_t after, struct hevent *out, size_t 
 	size_t k = 0;
 	uint32_t i;
 
-	/* Let-go ids are remembered oldest first, the last cap of them; those
+	/* Let-go ids are remembered oldest first, the last max of them; those
 	 * forgotten are older still, and count only for a reader older than
 	 * the newest of them (then all of them count: at most, not exactly). */
 	for (i = 0; i < mb->gn; i++)
-		if (mb->gone[(mb->ghead + i) % mb->cap] > after)
+		if (mb->gone[(mb->ghead + i) % mb->max] > after)
 			lost++;
 	if (mb->gone_total > mb->gn && after < mb->forgot_id)
 		lost += mb->gone_total - mb->gn;
 	*dropped = lost;
 	for (i = 0; i < mb->n && k < max; i++) {
-		const struct hevent *e = &mb->v[(mb->head + i) % mb->cap];
+		const struct hevent *e = &mb->v[(mb->head + i) % mb->size];
 
 		if (e->id > after)
 			out[k++] = *e;

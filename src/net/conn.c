@@ -35,8 +35,9 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void
 conn_set_state(struct conn *c, enum conn_state st)
 {
-	/* States only move forward. */
-	if (st < c->state) {
+	/* States only move forward, but for one step back: an upgraded
+	 * connection detects its protocol again in its new transport. */
+	if (st < c->state && !(st == CONN_DETECT && c->state == CONN_OPEN && c->upgrading)) {
 		log_err("conn %s: illegal state change %s -> %s", conn_peer(c),
 		        state_names[c->state], state_names[st]);
 		abort();
@@ -66,10 +67,17 @@ error_reason(int err)
 
 /* Bytes of partial input a connection may hold: the largest unit (frame,
  * line) of any front end. */
+/* What a connection's partial input may hold: its front end's largest
+ * unit when that is larger (a WebSocket message), else the largest any
+ * front end on a listener needs. */
 static size_t
-in_cap(const struct conn_set *set)
+in_cap(const struct conn *c)
 {
-	return frontend_input_max(set->cfg);
+	size_t all = frontend_input_max(c->set->cfg);
+
+	if (c->fe && c->fe->upgrade_only && c->fe->input_max)
+		return c->fe->input_max(c->set->cfg);
+	return all;
 }
 
 /* Make the io watcher's interest match what the connection is doing:
@@ -230,6 +238,12 @@ pending_add(struct conn *c)
 	LIST_INSERT_HEAD(&c->set->pending, c, pending_link);
 }
 
+void
+conn_want_write(struct conn *c)
+{
+	pending_add(c);
+}
+
 static void
 pending_remove(struct conn *c)
 {
@@ -388,6 +402,12 @@ conn_spend(struct conn *c)
 	return 0;
 }
 
+static int
+tp_pending(const struct conn *c)
+{
+	return c->tp->pending && c->tp->pending(c);
+}
+
 /* Write once: as much of the queue as one writev takes, within the
  * per-turn budget so that one busy reader cannot starve the rest. */
 static void
@@ -398,7 +418,7 @@ flush(struct conn *c)
 	int cnt;
 
 	cnt = outq_iov(&c->out, iov, CHATD_WRITE_IOV, CHATD_WRITE_BUDGET);
-	if (cnt > 0) {
+	if (cnt > 0 || tp_pending(c)) {
 		n = c->tp->writev(c, iov, cnt);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
@@ -412,7 +432,7 @@ flush(struct conn *c)
 		outq_consume(&c->out, (size_t)n);
 		c->set->stats.bytes_out += (size_t)n;
 	}
-	c->writing = c->out.bytes > 0;
+	c->writing = c->out.bytes > 0 || tp_pending(c);
 	if (!c->writing && c->state == CONN_DRAINING) {
 		conn_close(c, c->reason);
 		return;
@@ -491,7 +511,7 @@ keep(struct conn *c, const uint8_t *data, size_t len, size_t used)
 	if (c->in != NULL && data == c->in) {
 		memmove(c->in, c->in + used, left);
 	} else {
-		size_t cap = in_cap(c->set);
+		size_t cap = in_cap(c);
 
 		/* A throttled reader may leave more than one frame behind. */
 		c->incap = (uint32_t)(left > cap ? left : cap);
@@ -663,6 +683,8 @@ conn_read(struct conn *c)
 	} else {
 		keep(c, dst, (size_t)n, process(c, dst, (size_t)n));
 	}
+	if (c->tp->after_input)
+		c->tp->after_input(c);
 	if (c->producing)
 		work(c);
 	held(c);
@@ -809,7 +831,9 @@ conn_close_after_flush(struct conn *c, uint8_t reason, double timeout)
 {
 	if (c->state >= CONN_DRAINING)
 		return;
-	if (c->out.bytes == 0) {
+	if (c->tp->closing)
+		c->tp->closing(c, reason);
+	if (c->out.bytes == 0 && !tp_pending(c)) {
 		conn_close(c, reason);
 		return;
 	}
@@ -825,6 +849,33 @@ conn_close_after_flush(struct conn *c, uint8_t reason, double timeout)
 	}
 }
 
+void
+conn_switch(struct conn *c, const struct transport *tp, void *st, const struct frontend *fe,
+            int opening)
+{
+	if (c->fe && c->fe->end)
+		c->fe->end(c);
+	c->fe_state = NULL;
+	if (c->tp->end)
+		c->tp->end(c);
+	c->tp = tp;
+	c->tp_state = st;
+	/* The handshake timeout counts from here: the client's first word in
+	 * the new transport is its opening, or its hello. */
+	c->created = ev_now(c->set->loop);
+	arm_timer(c, c->created + fmin(c->set->cfg->handshake_timeout, c->set->cfg->ping_interval));
+	if (!opening) {
+		c->fe = fe;
+		fe->start(c);
+		return;
+	}
+	c->upgrading = 1;
+	conn_set_state(c, CONN_DETECT);
+	c->upgrading = 0;
+	c->fe = NULL;
+	c->pinned = (uint8_t)(fe->id + 1);
+}
+
 /* Free everything; c is closed and on no list but the connection list. */
 static void
 destroy(struct conn *c)
@@ -835,6 +886,8 @@ destroy(struct conn *c)
 	backlog_remove(c);
 	if (c->fe && c->fe->end)
 		c->fe->end(c);
+	if (c->tp->end)
+		c->tp->end(c);
 	ipcount_release(c->ipc);
 	ev_io_stop(set->loop, &c->io);
 	ev_timer_stop(set->loop, &c->timer);

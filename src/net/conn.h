@@ -84,6 +84,7 @@ struct conn {
 	const struct transport *tp;
 	struct session *sess;          /* the front end's: its session in the core */
 	void *fe_state;                /* the front end's own per-connection state */
+	void *tp_state;                /* the transport's, when it is not plain TCP */
 	LIST_ENTRY(conn) link;         /* every connection */
 	LIST_ENTRY(conn) pending_link; /* the flush list */
 	LIST_ENTRY(conn) backlog_link; /* the backlog */
@@ -107,6 +108,7 @@ struct conn {
 	uint16_t turn_frames; /* requests handled in this loop turn */
 	uint16_t port;        /* the client's port; here, it fills a hole */
 	uint8_t paused;       /* the front end waits for an event: input waits for it */
+	uint8_t upgrading;    /* conn_switch() is at work */
 	struct outq out;
 	double created;      /* ev_now() at accept */
 	double last_rx;      /* ev_now() of the last input */
@@ -125,6 +127,15 @@ struct conn *conn_new(struct conn_set *set, int fd, uint16_t port, const struct 
 
 void conn_set_state(struct conn *c, enum conn_state st);
 
+/* Upgrade: from now on c's bytes cross transport tp (state st), and the
+ * front end fe serves it; what is already queued goes out as it is.  With
+ * opening, fe's rule must see its opening in the new transport's bytes
+ * first (a framed preface), within the handshake timeout; otherwise fe
+ * starts at once.  The front end that calls this is ended (its end()) at
+ * once, so it must not touch its state afterwards. */
+void conn_switch(struct conn *c, const struct transport *tp, void *st, const struct frontend *fe,
+                 int opening);
+
 /* What a front end may use: the core, the configuration in force. */
 struct core *conn_core(const struct conn *c);
 const struct config *conn_config(const struct conn *c);
@@ -136,6 +147,8 @@ void conn_keepalive(struct conn *c, double idle, double timeout);
 /* Queue a slice of a shared block for sending; may mark c as a slow
  * consumer. */
 void conn_send(struct conn *c, struct slice s);
+/* Write soon: the transport has bytes of its own to write. */
+void conn_want_write(struct conn *c);
 /* Reserve/commit private reply bytes (see outq_reserve). */
 uint8_t *conn_reserve(struct conn *c, size_t max);
 void conn_commit(struct conn *c, size_t used);

@@ -37,7 +37,9 @@ frontend_find(const char *name)
 int
 frontend_known(const char *name)
 {
-	return frontend_find(name) != NULL;
+	const struct frontend *fe = frontend_find(name);
+
+	return fe != NULL && !fe->upgrade_only;
 }
 
 const struct frontend *
@@ -94,8 +96,10 @@ frontend_input_max(const struct config *cfg)
 	size_t max = 0;
 	unsigned i;
 
+	/* Those reached by an upgrade set their own (conn.c: in_cap). */
 	for (i = 0; i < count; i++)
-		if (table[i]->input_max && table[i]->input_max(cfg) > max)
+		if (table[i]->input_max && !table[i]->upgrade_only &&
+		    table[i]->input_max(cfg) > max)
 			max = table[i]->input_max(cfg);
 	return max;
 }

@@ -74,6 +74,9 @@ struct frontend {
 	/* The server is going: end what attach began, before the core goes.
 	 * NULL: none. */
 	void (*detach)(void);
+	/* Reached only through an upgrade (a WebSocket's subprotocol): no
+	 * listener may be pinned to it. */
+	int upgrade_only;
 	int slot;   /* its render slot (core/msg.h), set at registration */
 	uint8_t id; /* its place in the registry, set at registration */
 };
@@ -91,7 +94,8 @@ const struct frontend *frontend_at(uint8_t id);
 enum detect frontend_detect(const uint8_t *p, size_t len, const struct frontend **fe, size_t *used);
 /* The front end that greets the silent, or NULL. */
 const struct frontend *frontend_fallback(void);
-/* The most partial input any front end may need to hold. */
+/* The most partial input any front end a listener may meet may need to
+ * hold (front ends reached only by an upgrade not included). */
 size_t frontend_input_max(const struct config *cfg);
 /* Every front end's cleanup(). */
 void frontend_cleanup_all(void);

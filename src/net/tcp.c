@@ -40,4 +40,5 @@ tcp_keepalive(struct conn *c, double idle, double timeout)
 	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
 }
 
-const struct transport tcp_transport = {"tcp", tcp_read, tcp_writev, tcp_keepalive};
+const struct transport tcp_transport = {"tcp", tcp_read, tcp_writev, tcp_keepalive,
+                                        NULL,  NULL,     NULL,       NULL};

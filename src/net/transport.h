@@ -10,6 +10,7 @@
 #define CHATD_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -24,6 +25,17 @@ struct transport {
 	/* Let the kernel find a vanished peer after about idle + timeout
 	 * seconds (for protocols whose peers cannot answer pings). */
 	void (*keepalive)(struct conn *c, double idle, double timeout);
+	/* Bytes of its own it still has to write (a frame header half
+	 * written, a control frame): the connection keeps writing while any
+	 * remain, with writev() given no slices if need be.  NULL: none. */
+	int (*pending)(const struct conn *c);
+	/* The connection will close once its output is out: the transport
+	 * may add its own farewell after it (a WebSocket close).  NULL: none. */
+	void (*closing)(struct conn *c, uint8_t reason);
+	void (*end)(struct conn *c); /* free its state (conn.tp_state); NULL: none */
+	/* What read() gave has been handled: a transport that found a fault
+	 * after good bytes acts on it now.  NULL: none. */
+	void (*after_input)(struct conn *c);
 };
 
 extern const struct transport tcp_transport;

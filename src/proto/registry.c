@@ -12,9 +12,8 @@
 #include "proto/text/text.h"
 
 static struct frontend *const frontends[] = {
-        &framed_frontend,
-        &http_frontend,
-        &text_frontend,
+        &framed_frontend, &http_frontend, &text_frontend,
+        &json_frontend, /* no rule: reached by a WebSocket upgrade */
 };
 
 void

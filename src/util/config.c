@@ -120,6 +120,8 @@ static const struct key keys[] = {
          "HTTP: rooms readable without a session; auto: on loopback listeners", 1},
         {"http-cors-origins", K_STRING, F(http_cors_origins), 0, 1023, "ORIGINS",
          "HTTP: origins whose pages may call the API (space or comma separated, * for any)", 1},
+        {"http-websocket", K_STRING, F(http_websocket), 2, 3, "yes|no",
+         "HTTP: whether GET /ws opens WebSockets (no: refused, clients fall back)", 1},
         {"log-level", K_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, notice, warning or error",
          1},
 };
@@ -164,6 +166,7 @@ config_defaults(struct config *cfg)
 	cfg->http_max_sessions = CHATD_DEFAULT_HTTP_SESSIONS;
 	cfg->http_max_sessions_per_ip = CHATD_DEFAULT_HTTP_SESSIONS_IP;
 	snprintf(cfg->http_public_read, sizeof(cfg->http_public_read), "auto");
+	snprintf(cfg->http_websocket, sizeof(cfg->http_websocket), "yes");
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -347,6 +350,11 @@ check(struct parse *p)
 	    strcmp(cfg->http_public_read, "yes") != 0 && strcmp(cfg->http_public_read, "no") != 0) {
 		snprintf(p->err, sizeof(p->err), "http-public-read: '%s' is not auto, yes or no",
 		         cfg->http_public_read);
+		return -1;
+	}
+	if (strcmp(cfg->http_websocket, "yes") != 0 && strcmp(cfg->http_websocket, "no") != 0) {
+		snprintf(p->err, sizeof(p->err), "http-websocket: '%s' is not yes or no",
+		         cfg->http_websocket);
 		return -1;
 	}
 	if (cfg->nlisten == 0) {

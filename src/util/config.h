@@ -59,6 +59,7 @@ struct config {
 	unsigned http_max_sessions_per_ip;
 	char http_public_read[8];     /* auto, yes or no */
 	char http_cors_origins[1024]; /* origins, space- or comma-separated; "*" for any */
+	char http_websocket[4];       /* yes or no */
 	int log_level;
 	char path[256]; /* the config file read, "" for none */
 	int argc;       /* the command line, kept for reloads */

@@ -67,6 +67,7 @@
 #define CHATD_JOIN_NAMES       256         /* members named in a JOIN answer; WHO names them all */
 #define CHATD_WRITE_IOV        256         /* blocks gathered per writev(2) */
 #define CHATD_DRAIN_TIMEOUT    2.0         /* seconds to flush a final error before closing */
+#define CHATD_WS_FRAGMENTS     256         /* fragments of one WebSocket message, at most */
 #define CHATD_LISTEN_BACKLOG   4096
 #define CHATD_EMFILE_PAUSE     0.1         /* seconds the listeners rest when out of descriptors */
 #define CHATD_MMAP_THRESHOLD   (32 * 1024) /* allocations this big are mmapped */

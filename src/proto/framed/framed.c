@@ -37,8 +37,8 @@ _Static_assert(4 + 1 + WIRE_ROOM_MAX + 2 == CHATD_FRAME_SAY_OVERHEAD, "SAY overh
 
 /* --- the core's vocabulary on the wire --- */
 
-static uint16_t
-wire_error_of(int err)
+uint16_t
+framed_error_of(int err)
 {
 	static const uint16_t codes[CORE_E_COUNT] = {
 	        [CORE_E_NOT_REGISTERED] = WIRE_E_NOT_REGISTERED,
@@ -155,7 +155,7 @@ send_refusal(struct conn *c, int err, uint8_t type, uint32_t ref)
 {
 	char detail[96];
 
-	send_error(c, wire_error_of(err), type, ref,
+	send_error(c, framed_error_of(err), type, ref,
 	           core_limit_text(conn_core(c), err, detail, sizeof(detail)));
 }
 

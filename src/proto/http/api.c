@@ -14,6 +14,7 @@
 #include "core/valid.h"
 #include "net/conn.h"
 #include "proto/http/http.h"
+#include "proto/http/web.h"
 #include "util/config.h"
 
 #define LIST_DEFAULT 100
@@ -45,7 +46,7 @@ struct route {
 
 static handler session_create, session_delete, rooms_list, room_join, room_leave, room_members,
         room_read, room_say, user_direct, users_list, me, me_rooms, me_events, events_stream,
-        healthz, metrics;
+        healthz, metrics, websocket, web_index, web_js, web_css;
 
 static const struct route routes[] = {
         {"POST", "/api/v1/session", session_create, R_BODY},
@@ -62,6 +63,10 @@ static const struct route routes[] = {
         {"GET", "/api/v1/me/rooms", me_rooms, R_SESSION},
         {"GET", "/api/v1/me/events", me_events, R_SESSION},
         {"GET", "/api/v1/events", events_stream, R_SESSION},
+        {"GET", "/ws", websocket, 0},
+        {"GET", "/", web_index, 0},
+        {"GET", "/chat.js", web_js, 0},
+        {"GET", "/chat.css", web_css, 0},
         {"GET", "/healthz", healthz, 0},
         {"GET", "/metrics", metrics, 0},
 };
@@ -69,8 +74,8 @@ static const struct route routes[] = {
 
 /* --- the core's vocabulary in HTTP --- */
 
-static void
-core_error(struct hconn *h, const struct core_reply *r)
+int
+api_error_of(int err, const char **code)
 {
 	static const struct {
 		int status;
@@ -91,22 +96,37 @@ core_error(struct hconn *h, const struct core_reply *r)
 	        [CORE_E_ROOM_FULL] = {403, "room_full"},
 	        [CORE_E_ROOM_LIMIT] = {503, "room_limit"},
 	};
-	char limit[160];
-	const char *why = core_limit_text(conn_core(h->c), r->err, limit, sizeof(limit));
-	int ok = r->err > 0 && r->err < CORE_E_COUNT;
+	int ok = err > 0 && err < CORE_E_COUNT;
 
-	if (ok && map[r->err].status == 503)
-		http_extra("Retry-After: 5\r\n");
+	*code = ok ? map[err].code : "bad_request";
+	return ok ? map[err].status : 400;
+}
+
+void
+api_error_text(struct core *core, const struct core_reply *r, char *out, size_t n)
+{
+	char limit[160];
+	const char *why = core_limit_text(core, r->err, limit, sizeof(limit));
 
 	if (why)
-		http_error(h, ok ? map[r->err].status : 400, ok ? map[r->err].code : "bad_request",
-		           "%s: %s", core_err_name(r->err), why);
+		snprintf(out, n, "%s: %s", core_err_name(r->err), why);
 	else if (r->arg_len)
-		http_error(h, ok ? map[r->err].status : 400, ok ? map[r->err].code : "bad_request",
-		           "%s: %.*s", core_err_name(r->err), (int)r->arg_len, r->arg);
+		snprintf(out, n, "%s: %.*s", core_err_name(r->err), (int)r->arg_len, r->arg);
 	else
-		http_error(h, ok ? map[r->err].status : 400, ok ? map[r->err].code : "bad_request",
-		           "%s", core_err_name(r->err));
+		snprintf(out, n, "%s", core_err_name(r->err));
+}
+
+static void
+core_error(struct hconn *h, const struct core_reply *r)
+{
+	const char *code;
+	int status = api_error_of(r->err, &code);
+	char text[256];
+
+	if (status == 503)
+		http_extra("Retry-After: 5\r\n");
+	api_error_text(conn_core(h->c), r, text, sizeof(text));
+	http_error(h, status, code, "%s", text);
 }
 
 static void
@@ -826,6 +846,12 @@ events_stream(struct call *k)
 		}
 	}
 	http_begin(k->h, 200, "text/event-stream", "Cache-Control: no-cache\r\n", (size_t)-1);
+	if (k->h->head) {
+		/* A HEAD gets the head and no stream: the session's stream,
+		 * if one is open, stays, and the connection reads on. */
+		http_end(k->h);
+		return;
+	}
 	hsess_set_stream(k->hs, k->h);
 	http_stream(k->h);
 	if (have) {
@@ -837,6 +863,31 @@ events_stream(struct call *k)
 }
 
 /* --- the rest --- */
+
+/* The web client, built in (web.c). */
+static void
+web_index(struct call *k)
+{
+	web_serve(k->h, "/");
+}
+
+static void
+web_js(struct call *k)
+{
+	web_serve(k->h, "/chat.js");
+}
+
+static void
+web_css(struct call *k)
+{
+	web_serve(k->h, "/chat.css");
+}
+
+static void
+websocket(struct call *k)
+{
+	http_websocket(k->h);
+}
 
 static void
 healthz(struct call *k)

@@ -21,7 +21,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/valid.h"
 #include "net/conn.h"
+#include "net/ws.h"
 #include "util/config.h"
 #include "util/defaults.h"
 #include "util/log.h"
@@ -70,12 +72,16 @@ static const char *
 phrase(int status)
 {
 	switch (status) {
+	case 101:
+		return "Switching Protocols";
 	case 200:
 		return "OK";
 	case 201:
 		return "Created";
 	case 204:
 		return "No Content";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -98,6 +104,8 @@ phrase(int status)
 		return "URI Too Long";
 	case 415:
 		return "Unsupported Media Type";
+	case 426:
+		return "Upgrade Required";
 	case 429:
 		return "Too Many Requests";
 	case 431:
@@ -159,7 +167,7 @@ head(struct conn *c, struct hconn *h, int status, const char *ctype, const char 
 	    date_now());
 	if (ctype)
 		add(&b, "Content-Type: %s\r\n", ctype);
-	if (len != (size_t)-1 && status != 204)
+	if (len != (size_t)-1 && status != 204 && status != 304)
 		add(&b, "Content-Length: %zu\r\n", len);
 	if (h && h->origin[0])
 		add(&b,
@@ -228,15 +236,35 @@ http_reply_json(struct hconn *h, int status, json_t *body)
 	json_decref(body);
 }
 
-/* The JSON of an error. */
+/* The JSON of an error.  The message may quote what the client sent (a
+ * path, a decoded name) or be cut inside a character: a byte that is not
+ * well-formed UTF-8 becomes '?', since jansson refuses such a string (and
+ * a NULL here would end the process). */
 static char *
 error_body(const char *code, const char *message)
 {
-	json_t *o = json_pack("{s:{s:s, s:s%}}", "error", "code", code, "message", message,
-	                      strlen(message));
-	char *text = json_dumps(o, JSON_COMPACT);
+	size_t n = strlen(message), i = 0;
+	char *clean = malloc(n + 1);
+	json_t *o;
+	char *text;
 
+	if (clean == NULL)
+		fatal("out of memory (json)");
+	memcpy(clean, message, n + 1);
+	while (i < n) {
+		uint32_t cp;
+		size_t k = valid_utf8_next((const unsigned char *)clean + i, n - i, &cp);
+
+		if (k == 0) {
+			clean[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
+	o = json_pack("{s:{s:s, s:s%}}", "error", "code", code, "message", clean, n);
+	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
+	free(clean);
 	if (text == NULL)
 		fatal("out of memory (json)");
 	return text;
@@ -368,9 +396,18 @@ static int
 header_id(const char *name, size_t n)
 {
 	static const char *const names[HH_COUNT] = {
-	        [HH_AUTHORIZATION] = "authorization", [HH_COOKIE] = "cookie",
-	        [HH_CONTENT_TYPE] = "content-type",   [HH_ORIGIN] = "origin",
+	        [HH_AUTHORIZATION] = "authorization",
+	        [HH_COOKIE] = "cookie",
+	        [HH_CONTENT_TYPE] = "content-type",
+	        [HH_ORIGIN] = "origin",
 	        [HH_LAST_EVENT_ID] = "last-event-id",
+	        [HH_HOST] = "host",
+	        [HH_UPGRADE] = "upgrade",
+	        [HH_CONNECTION] = "connection",
+	        [HH_WS_KEY] = "sec-websocket-key",
+	        [HH_WS_VERSION] = "sec-websocket-version",
+	        [HH_WS_PROTOCOL] = "sec-websocket-protocol",
+	        [HH_IF_NONE_MATCH] = "if-none-match",
 	};
 	int i;
 
@@ -705,6 +742,10 @@ dispatch(struct hconn *h)
 	h->method = (uint8_t)h->parser.method;
 	h->head = h->method == HTTP_HEAD;
 	h->keep_alive = (uint8_t)http_should_keep_alive(&h->parser);
+	/* Section 1: an HTTP/1.0 request is answered and closed, even one
+	 * that asks for keep-alive. */
+	if (h->parser.http_minor == 0)
+		h->keep_alive = 0;
 	if (max && h->nreq + 1 >= max)
 		h->keep_alive = 0;
 	ev_timer_stop(h->c->set->loop, &h->timer);
@@ -726,12 +767,29 @@ dispatch(struct hconn *h)
 		return;
 	}
 	if (n == 0 || url[0] != '/') {
-		h->head = 0;
+		/* The connection stays open: a HEAD's answer has no body. */
 		http_error(h, 400, "bad_request", "the request target must be a path");
 		http_end(h);
 		return;
 	}
 	api_dispatch(h, url, q ? (size_t)(q - url) : n);
+}
+
+/* The 101 is queued: the connection becomes a WebSocket.  A client must
+ * wait for the 101 before it sends frames (RFC 6455 4.1): bytes after the
+ * request mean it did not, and it is closed. */
+static void
+upgrade(struct hconn *h, int more)
+{
+	struct conn *c = h->c;
+
+	if (more) {
+		log_info("conn %s: bytes after a WebSocket upgrade request", conn_peer(c));
+		conn_close(c, REASON_PROTOCOL_ERROR);
+		return;
+	}
+	ev_timer_stop(c->set->loop, &h->timer);
+	ws_upgrade(c, (enum ws_mode)h->upgrade_mode, h->upgrade); /* ends h */
 }
 
 static size_t
@@ -749,6 +807,13 @@ http_input(struct conn *c, const uint8_t *p, size_t len)
 		if (h->phase == HP_WAITING || h->phase == HP_CLOSING || !conn_ready(c))
 			return used;
 		if (h->phase == HP_IDLE) {
+			/* Line ends between requests are no request (RFC 9112
+			 * 2.2): they start no request clock, and version_tail()
+			 * must not take one for the end of the request line. */
+			while (used < len && (p[used] == '\r' || p[used] == '\n'))
+				used++;
+			if (used == len)
+				return used;
 			if (!conn_spend(c))
 				return used;
 			h->phase = HP_READING;
@@ -761,6 +826,10 @@ http_input(struct conn *c, const uint8_t *p, size_t len)
 		if (err == HPE_PAUSED) {
 			http_parser_pause(&h->parser, 0);
 			dispatch(h);
+			if (h->upgrade) {
+				upgrade(h, used < len);
+				return len;
+			}
 			continue;
 		}
 		if (err != HPE_OK) {

@@ -46,6 +46,13 @@ enum hhdr {
 	HH_CONTENT_TYPE,
 	HH_ORIGIN,
 	HH_LAST_EVENT_ID,
+	HH_HOST,
+	HH_UPGRADE,
+	HH_CONNECTION,
+	HH_WS_KEY,
+	HH_WS_VERSION,
+	HH_WS_PROTOCOL,
+	HH_IF_NONE_MATCH,
 	HH_COUNT,
 };
 
@@ -118,6 +125,10 @@ struct hconn {
 	char wroom[CORE_ROOM_MAX + 1]; /* HW_ROOM: the room's key */
 	char origin[128];              /* a CORS origin allowed for this request, "" for none */
 	uint8_t cors_any;              /* the origin is allowed as "*" */
+	/* The request upgraded the connection to a WebSocket running this
+	 * front end: once it is answered, the connection is handed over. */
+	const struct frontend *upgrade;
+	uint8_t upgrade_mode; /* enum ws_mode */
 };
 
 LIST_HEAD(hconn_list, hconn);
@@ -160,6 +171,16 @@ void http_stream(struct hconn *h);
  * ended). */
 void http_close(struct hconn *h);
 
+/* --- wsjson.c: chatd.json, the front end behind a WebSocket --- */
+
+extern struct frontend json_frontend;
+
+/* --- upgrade.c: WebSocket --- */
+
+/* GET /ws: check the handshake and answer 101, or refuse (docs/websocket.md
+ * section 1). */
+void http_websocket(struct hconn *h);
+
 /* --- api.c: the routes --- */
 
 /* Handle a complete request: path decoded into segments. */
@@ -170,6 +191,12 @@ int api_more(struct hconn *h);
 void api_expire(struct hconn *h);
 /* Something a held long poll waits for may have come: answer it if so. */
 void api_wake(struct hconn *h);
+
+/* The HTTP status and error code for a core refusal (enum core_err), and
+ * its words ("NICK_TAKEN: ann"); the WebSocket JSON protocol uses the
+ * same codes. */
+int api_error_of(int err, const char **code);
+void api_error_text(struct core *core, const struct core_reply *r, char *out, size_t n);
 
 /* --- hsess.c: sessions --- */
 
@@ -214,6 +241,16 @@ void api_done(struct hconn *h, const struct core_reply *r);
 struct slice render_msg(struct msg *m, int history);
 struct slice render_pres(struct pres *p);
 struct slice render_json(struct slice sse, uint64_t id, const char *event);
+/* A message's and an event's JSON objects, as the HTTP API shows them
+ * (docs/http.md section 4); the caller owns the reference. */
+json_t *render_msg_object(const struct msg *m);
+json_t *render_pres_object(const struct pres *p);
+/* The JSON of o (whose reference it takes) between head and tail, once:
+ * in a block of its own (own_block: history, kept on its message) or in
+ * the shared arena.  A NULL head is made by head_of(out, json_length). */
+struct slice render_wrap(json_t *o, const char *head, size_t hn,
+                         size_t (*head_of)(uint8_t *out, size_t len), const char *tail, size_t tn,
+                         int own_block);
 /* The event name of a rendering. */
 const char *render_msg_event(const struct msg *m);
 void render_cleanup(void);

@@ -13,10 +13,11 @@
 #include "core/core.h"
 #include "net/conn.h"
 #include "proto/http/http.h"
+#include "net/ws.h"
 
 /* HTTP answers by status: the statuses chatd gives. */
-static const int statuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 408,
-                               409, 411, 413, 414, 415, 429, 431, 503};
+static const int statuses[] = {101, 200, 201, 204, 304, 400, 401, 403, 404, 405,
+                               408, 409, 411, 413, 414, 415, 426, 429, 431, 503};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 static uint64_t by_status[NSTATUS + 1]; /* the last: any other */
 
@@ -113,6 +114,7 @@ metrics_answer(struct hconn *h)
 	uint64_t *byfe = calloc(nfe + 1, sizeof(*byfe)), queued = 0, cum = 0;
 	struct out o = {NULL, 0, 0};
 	struct conn *c;
+	uint64_t ws = 0;
 
 	if (byfe == NULL)
 		abort();
@@ -120,6 +122,7 @@ metrics_answer(struct hconn *h)
 	{
 		byfe[c->fe ? c->fe->id : nfe]++;
 		queued += c->out.bytes;
+		ws += c->tp == &ws_transport;
 	}
 	head(&o, "chatd_connections", "gauge", "Open connections by front end.");
 	for (i = 0; i < nfe; i++)
@@ -180,6 +183,19 @@ metrics_answer(struct hconn *h)
 	put(&o, "chatd_loop_turn_seconds_count %llu\n", (unsigned long long)cum);
 	head(&o, "chatd_resident_memory_bytes", "gauge", "Resident set size.");
 	put(&o, "chatd_resident_memory_bytes %lld\n", rss_bytes());
+	head(&o, "chatd_websocket_connections", "gauge",
+	     "Open WebSocket connections (also counted by front end above).");
+	put(&o, "chatd_websocket_connections %llu\n", (unsigned long long)ws);
+	head(&o, "chatd_websocket_upgrades_total", "counter", "WebSocket handshakes answered 101.");
+	put(&o, "chatd_websocket_upgrades_total %llu\n", (unsigned long long)ws_stats.upgrades);
+	head(&o, "chatd_websocket_frames_received_total", "counter", "WebSocket frames read.");
+	put(&o, "chatd_websocket_frames_received_total %llu\n",
+	    (unsigned long long)ws_stats.frames_in);
+	head(&o, "chatd_websocket_closes_total", "counter", "Close frames chatd began, by code.");
+	for (i = 0; i < 16; i++)
+		if (ws_stats.closes[i])
+			put(&o, "chatd_websocket_closes_total{code=\"%u\"} %llu\n", 1000 + i,
+			    (unsigned long long)ws_stats.closes[i]);
 	head(&o, "chatd_http_requests_total", "counter", "HTTP answers by status.");
 	for (i = 0; i < NSTATUS; i++)
 		put(&o, "chatd_http_requests_total{code=\"%d\"} %llu\n", statuses[i],

@@ -73,29 +73,34 @@ prefix(char *buf, size_t n, uint64_t id, const char *event)
 	return snprintf(buf, n, "id: %llu\nevent: %s\ndata: ", (unsigned long long)id, event);
 }
 
-/* o as an SSE event: into a block of its own (history, kept on its
- * message) or the arena (live). */
-static struct slice
-frame(json_t *o, uint64_t id, const char *event, int own_block)
+/* o between head and tail: into a block of its own (history, kept on
+ * its message) or the arena (live).  head may be NULL: made by head_of
+ * for the JSON's length, at most 16 bytes. */
+struct slice
+render_wrap(json_t *o, const char *head, size_t hn, size_t (*head_of)(uint8_t *, size_t),
+            const char *tail, size_t tn, int own_block)
 {
-	char head[96];
-	int hn = prefix(head, sizeof(head), id, event);
-	size_t jn = json_dumpb(o, NULL, 0, JSON_COMPACT), size = (size_t)hn + jn + 2;
+	size_t jn = json_dumpb(o, NULL, 0, JSON_COMPACT), size;
+	uint8_t made[16];
 	struct blk *b = NULL;
 	uint8_t *p;
 	struct slice s;
 
+	if (head == NULL) {
+		hn = head_of(made, jn);
+		head = (const char *)made;
+	}
+	size = hn + jn + tn;
 	if (own_block) {
 		b = blk_new(size);
 		p = b->data;
 	} else {
 		p = arena_reserve(&arena, size);
 	}
-	memcpy(p, head, (size_t)hn);
+	memcpy(p, head, hn);
 	if (json_dumpb(o, (char *)p + hn, jn, JSON_COMPACT) != jn)
 		fatal("json_dumpb: size changed");
-	p[(size_t)hn + jn] = '\n';
-	p[(size_t)hn + jn + 1] = '\n';
+	memcpy(p + hn + jn, tail, tn);
 	json_decref(o);
 	if (b == NULL)
 		return arena_commit(&arena, size);
@@ -106,6 +111,16 @@ frame(json_t *o, uint64_t id, const char *event, int own_block)
 	return s;
 }
 
+/* o as an SSE event. */
+static struct slice
+frame(json_t *o, uint64_t id, const char *event, int own_block)
+{
+	char head[96];
+	int hn = prefix(head, sizeof(head), id, event);
+
+	return render_wrap(o, head, (size_t)hn, NULL, "\n\n", 2, own_block);
+}
+
 static json_t *
 str(const char *s, size_t n)
 {
@@ -113,8 +128,8 @@ str(const char *s, size_t n)
 	return json_stringn_nocheck(s, n);
 }
 
-static struct slice
-render_message(const struct msg *m, int history)
+json_t *
+render_msg_object(const struct msg *m)
 {
 	json_t *o = json_object();
 
@@ -133,7 +148,13 @@ render_message(const struct msg *m, int history)
 	json_object_set_new(o, "time", json_integer((json_int_t)m->time_ms));
 	json_object_set_new(o, "from", str(m->from, m->from_len));
 	json_object_set_new(o, "text", str(m->text, m->text_len));
-	return frame(o, m->id, render_msg_event(m), history);
+	return o;
+}
+
+static struct slice
+render_message(const struct msg *m, int history)
+{
+	return frame(render_msg_object(m), m->id, render_msg_event(m), history);
 }
 
 /* One event's fields (a summary's items have no id, room or time). */
@@ -148,8 +169,8 @@ pres_fields(json_t *o, const struct pres *p)
 		json_object_set_new(o, "reason", json_string(render_reason(p->reason)));
 }
 
-static struct slice
-render_presence(const struct pres *p)
+json_t *
+render_pres_object(const struct pres *p)
 {
 	json_t *o = json_object();
 	size_t i;
@@ -177,7 +198,13 @@ render_presence(const struct pres *p)
 			json_object_set_new(o, "room", str(p->room, p->room_len));
 	}
 	json_object_set_new(o, "time", json_integer((json_int_t)p->time_ms));
-	return frame(o, p->id, "presence", 0);
+	return o;
+}
+
+static struct slice
+render_presence(const struct pres *p)
+{
+	return frame(render_pres_object(p), p->id, "presence", 0);
 }
 
 struct slice

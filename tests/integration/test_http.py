@@ -2654,6 +2654,21 @@ def test_http_connection_beyond_max_conns_is_503_server_full(srv):
     r = c.exchange("GET", "/healthz")
     expect_error(r, 503, "server_full", "a third connection")
     t.assert_eq(r.header("Retry-After"), "5", "Retry-After")
+    t.assert_eq(r.header("Access-Control-Allow-Origin"), None, "no CORS without http-cors-origins")
+    c.expect_closed(3)
+
+
+@t.server_args("--max-conns", "2", "--http-cors-origins", "*")
+def test_server_full_is_readable_by_any_origin_when_any_may_call(srv):
+    """With --http-cors-origins *, the 503 of a client turned away before its
+    request is read carries Access-Control-Allow-Origin: *, so a page on
+    another origin can tell "server full" from "server down"."""
+    srv.client("a1")
+    srv.client("a2")
+    c = raw(srv)
+    r = c.exchange("GET", "/api/v1/rooms", headers={"Origin": "http://example.org"})
+    expect_error(r, 503, "server_full", "a third connection")
+    t.assert_eq(r.header("Access-Control-Allow-Origin"), "*", "CORS on the refusal")
     c.expect_closed(3)
 
 

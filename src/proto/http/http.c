@@ -291,8 +291,15 @@ turn_away(struct conn *c, int status, const char *code, const char *message, con
           uint8_t reason)
 {
 	char *text = error_body(code, message);
+	char lines[128];
 
-	head(c, NULL, status, "application/json", extra, strlen(text));
+	/* The request is not read, so its Origin is unknown: a page may read
+	 * the refusal only where any origin may. */
+	snprintf(lines, sizeof(lines), "%s%s", extra ? extra : "",
+	         strchr(conn_config(c)->http_cors_origins, '*')
+	                 ? "Access-Control-Allow-Origin: *\r\n"
+	                 : "");
+	head(c, NULL, status, "application/json", lines, strlen(text));
 	put(c, text, strlen(text));
 	free(text);
 	conn_close_after_flush(c, reason, CHATD_DRAIN_TIMEOUT);

@@ -12,6 +12,7 @@ figures are medians over the runs; every run's line is printed too.
     contrib/bench.py fanout --against OLD/chatd --reps 5   # before/after, interleaved
     contrib/bench.py poll --reps 5             # HTTP polling from 1,000 sessions (wrk)
     contrib/bench.py idle-http --bots 5000     # SSE stream and long poll vs framed, per client
+    contrib/bench.py idle-ws --bots 5000       # WebSocket (both subprotocols) vs framed
 
 Loopback only; every run is bounded in time and stops by itself.
 """
@@ -405,10 +406,75 @@ def bench_idle_http(counts, reps):
               flush=True)
 
 
+def ws_sign_in(port, n, rooms, protocol, prefix="w"):
+    """n WebSocket users, user i in room r(i % rooms); their sockets."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    import wsclient  # the tests' RFC 6455 client
+    out = []
+    for i in range(n):
+        s, rest = wsclient.ws_connect(port, protocol=protocol)
+        if protocol == "chatd.json":
+            for o in ({"type": "hello", "nick": "%s%d" % (prefix, i)},
+                      {"type": "join", "room": "r%d" % (i % rooms)}):
+                s.sendall(wsclient.frame(wsclient.TEXT, json.dumps(o).encode()))
+            want = b'"type":"history_end"'
+        else:
+            import chatdtest
+            s.sendall(wsclient.frame(wsclient.BINARY, chatdtest.PREFACE +
+                                     chatdtest.encode(chatdtest.HELLO, nick="%s%d" % (prefix, i)) +
+                                     chatdtest.encode(chatdtest.JOIN, room="r%d" % (i % rooms),
+                                                      epoch=0, since=0)))
+            want = bytes([chatdtest.HISTORY_END])
+        buf = rest
+        while want not in buf:
+            buf += s.recv(65536)
+        out.append(s)
+    return out
+
+
+def bench_idle_ws(counts, reps):
+    """Bytes per idle client: framed over TCP (chatd-swarm --idle) and over
+    a WebSocket, and chatd.json, each joined to one of n/10 rooms."""
+    for n in counts:
+        per = {"framed": [], "chatd.framed": [], "chatd.json": []}
+        rooms = max(1, n // 10)
+        for i in range(reps):
+            r = run_chatd([], 3, 1, ["--bots", str(n), "--rooms", str(rooms), "--idle",
+                                     "--burst", "512"])
+            s = r["server"]
+            per["framed"].append((s["rss_setup_kb"] - s["rss_before_kb"]) * 1024 / n)
+            for proto in ("chatd.framed", "chatd.json"):
+                port = free_port()
+                srv = start([CHATD, "--listen", "127.0.0.1:%d" % port] + CHATD_FLAGS)
+                try:
+                    wait_port(port)
+                    # One upgrade first: the first costs the wslay pool and
+                    # the JSON renderer once, not per connection.
+                    warm = ws_sign_in(port, 1, 1, proto, "warm")
+                    time.sleep(0.5)
+                    before = rss_kb(srv.pid)
+                    socks = ws_sign_in(port, n, rooms, proto)
+                    time.sleep(1)
+                    after = rss_kb(srv.pid)
+                    per[proto].append((after - before) * 1024 / n)
+                    for x in socks + warm:
+                        x.close()
+                finally:
+                    stop(srv)
+            print("  idle %d run %d: framed %.0f, chatd.framed %.0f, chatd.json %.0f bytes "
+                  "per client" % (n, i + 1, per["framed"][-1], per["chatd.framed"][-1],
+                                  per["chatd.json"][-1]), flush=True)
+        f = med(per["framed"])
+        print("idle %d: framed %.0f, WebSocket chatd.framed %.0f (+%.0f), chatd.json %.0f "
+              "(+%.0f) bytes per client (medians of %d runs)" % (
+                  n, f, med(per["chatd.framed"]), med(per["chatd.framed"]) - f,
+                  med(per["chatd.json"]), med(per["chatd.json"]) - f, reps), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http")
+    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http, idle-ws")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--duration", type=float, default=10)
@@ -427,6 +493,8 @@ def main():
             bench_poll(args.reps, args.duration)
         elif c == "idle-http":
             bench_idle_http(args.bots, args.reps)
+        elif c == "idle-ws":
+            bench_idle_ws(args.bots, args.reps)
         elif c in CASES:
             bench_case(c, args.reps, args.warmup, args.duration)
         else:

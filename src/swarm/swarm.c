@@ -11,6 +11,11 @@
  * failed, which ERRORs the server sent and, for a server limit, which
  * option avoids it; it is printed, and written as JSON and as an HTML page
  * with per-second charts on request.
+ *
+ * Bots speak the framed protocol (here, the reference for benchmarks) or
+ * HTTP (httpbot.c, through swarm.h), chosen per bot; both are checked by
+ * the same code.  A framed bot's fd is its connection; an HTTP bot has
+ * links of its own, and bot_up() says whether either kind is connected.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +40,9 @@
 #include "util/addr.h"
 #include "chatd/wire.h"
 #include "swarm/check.h"
+#include "swarm/httpbot.h"
 #include "swarm/latency.h"
+#include "swarm/swarm.h"
 
 #define SWARM_READ_CHUNK      ((size_t)256 * 1024)
 #define SWARM_MAX_SOURCES     64  /* addresses --sources may name */
@@ -49,6 +56,14 @@
 #define SWARM_ERR_TEXT        160  /* bytes of an ERROR text kept */
 #define SWARM_MAX_FAILS       16   /* FAILED lines kept */
 #define SWARM_SAMPLE_MIN      0.25 /* a shorter last second joins the one before it */
+#define SWARM_END_TIMEOUT     3.0  /* seconds HTTP bots may take to end their sessions */
+
+/* What a bot speaks (--transport, --sender-transport). */
+enum transport {
+	TRANSPORT_FRAMED,
+	TRANSPORT_HTTP,
+	TRANSPORT_MIXED, /* even bot ids framed, odd ones HTTP */
+};
 
 struct opts {
 	struct sockaddr_storage server;
@@ -81,6 +96,9 @@ struct opts {
 	unsigned id_offset;
 	unsigned seed;
 	int progress; /* -1 auto (a terminal), 0 off, 1 on */
+	enum transport transport;
+	int sender_transport; /* an enum transport for bots 0..senders-1; -1: as transport */
+	enum httpbot_mode http_mode;
 };
 
 enum bot_state {
@@ -145,6 +163,7 @@ struct bot {
 	uint32_t src; /* index of the source address */
 	struct bot *next_dirty;
 	uint8_t dirty;
+	struct hbot *http; /* an HTTP bot's transport; NULL: a framed bot */
 };
 
 /* Outstanding direct messages: open addressing keyed by sender and seq. */
@@ -235,9 +254,17 @@ static long rss_before, rss_setup, rss_end;
 static unsigned max_frame = 8192;
 static int tty;
 static unsigned long long rng = 88172645463325252ull;
+static unsigned nhttp; /* bots that speak HTTP; the others are framed */
 
 static void bot_connect(struct bot *b);
 static void bot_close(struct bot *b, int reason);
+
+/* Is b connected: its framed connection open, or its HTTP session held? */
+static int
+bot_up(const struct bot *b)
+{
+	return b->http ? httpbot_up(b->http) : b->fd >= 0;
+}
 
 static double
 rnd(void)
@@ -520,6 +547,10 @@ send_join(struct bot *b, struct member *m)
 
 	m->joining = 1;
 	m->nhist = 0;
+	if (b->http) {
+		httpbot_join(b->http, (unsigned)(m - b->members), m->st.next != 0, m->epoch, since);
+		return;
+	}
 	SEND(b, 64, wire_enc_join(&w_, name, (size_t)n, m->st.next ? m->epoch : 0, since));
 }
 
@@ -551,8 +582,12 @@ send_one(struct bot *b, uint64_t now)
 			e->acked = 0;
 			dm_len++;
 			b->ref++;
-			SEND(b, 64 + size,
-			     wire_enc_msg(&w_, b->ref, r->nick, strlen(r->nick), text, size));
+			if (b->http)
+				httpbot_direct(b->http, r->nick, b->ref, text, size);
+			else
+				SEND(b, 64 + size,
+				     wire_enc_msg(&w_, b->ref, r->nick, strlen(r->nick), text,
+				                  size));
 			pend_push(b, b->ref, -1, e->key);
 			st.sent++;
 			st.sec_sent++;
@@ -572,7 +607,10 @@ send_one(struct bot *b, uint64_t now)
 		botmsg_encode(text, size, &bm);
 		n = snprintf(name, sizeof(name), "r%u", m->room);
 		b->ref++;
-		SEND(b, 64 + size, wire_enc_say(&w_, b->ref, name, (size_t)n, text, size));
+		if (b->http)
+			httpbot_say(b->http, (unsigned)(m - b->members), b->ref, text, size);
+		else
+			SEND(b, 64 + size, wire_enc_say(&w_, b->ref, name, (size_t)n, text, size));
 		pend_push(b, b->ref, (int32_t)m->room, 0);
 		if (room_members[m->room] > 1)
 			b->inflight += room_members[m->room] - 1;
@@ -665,6 +703,7 @@ flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 		b->dirty = 0;
 		flush_bot(b);
 	}
+	httpbot_flush();
 }
 
 /* ---- receiving ---- */
@@ -714,23 +753,46 @@ member_of(struct bot *b, unsigned room)
 	return NULL;
 }
 
-static void
-on_message(struct bot *b, const struct wire_msg *m, uint64_t now_ns)
+/* swarm.h: room k's join is complete; check its history. */
+void
+swarm_joined(struct bot *b, unsigned k, uint64_t epoch, uint64_t last, uint8_t flags)
 {
-	const struct wire_str *text = &m->u.message.text;
+	struct member *m = &b->members[k];
+
+	if (m->joining)
+		member_joined(b, m, epoch, last, flags);
+}
+
+/* swarm.h: the server's word that room k's numbers up to upto are gone. */
+void
+swarm_skip(struct bot *b, unsigned k, uint64_t upto)
+{
+	check_skip(&b->members[k].st, upto, &st.chk);
+}
+
+/*
+ * Check one message b received, from any transport: its payload must be a
+ * swarm payload from the nick of its sender, in the room it names, and a
+ * room's numbers must come in order (history is kept for the join to
+ * check).  An HTTP bot also reads its own room messages back: those are
+ * checked for order and are not deliveries.
+ */
+void
+swarm_deliver(struct bot *b, const struct swarm_msg *m, uint64_t now_ns)
+{
 	struct botmsg bm;
 	int ok;
 
-	if (botmsg_decode(text->p, text->len, &bm) < 0) {
+	if (botmsg_decode(m->text, m->text_len, &bm) < 0) {
 		st.bad_payload++;
 		return;
 	}
 	/* Nicks carry the bot id with the offset already in it. */
-	if (bot_of_nick(m->u.message.from.p, m->u.message.from.len, &ok) != bm.sender || !ok) {
+	if (bot_of_nick(m->from, m->from_len, &ok) != bm.sender || !ok) {
 		st.misrouted++;
 		return;
 	}
-	if (m->u.message.flags & WIRE_MSG_DIRECT) {
+	if (m->flags & SWARM_MSG_DIRECT) {
 		struct dm_ent *e = dm_slot(dm_key(bm.sender, bm.seq));
 
 		if (bm.target != b->id + opt.id_offset)
@@ -740,22 +802,24 @@ on_message(struct bot *b, const struct wire_msg *m, uint64_t now_ns)
 		else
 			dm_remove(e);
 	} else {
-		unsigned room = room_of_name(m->u.message.room.p, m->u.message.room.len, &ok);
+		unsigned room = room_of_name(m->room, m->room_len, &ok);
 		struct member *mb;
 
 		if (!ok || room != bm.target || (mb = member_of(b, room)) == NULL) {
 			st.misrouted++;
 			return;
 		}
-		if (m->u.message.flags & WIRE_MSG_HISTORY) {
+		if (m->flags & SWARM_MSG_HISTORY) {
 			if (mb->nhist == mb->caphist) {
 				mb->caphist = mb->caphist ? mb->caphist * 2 : 64;
 				mb->hist = xrealloc(mb->hist, mb->caphist * sizeof(*mb->hist));
 			}
-			mb->hist[mb->nhist++] = m->u.message.seq;
+			mb->hist[mb->nhist++] = m->seq;
 			return;
 		}
-		check_seq(&mb->st, m->u.message.seq, &st.chk);
+		check_seq(&mb->st, m->seq, &st.chk);
+		if (bm.sender == b->id + opt.id_offset)
+			return; /* an HTTP bot's own message, read back */
 		if (bm.sender >= opt.id_offset && bm.sender - opt.id_offset < opt.bots)
 			bots[bm.sender - opt.id_offset].inflight--;
 	}
@@ -770,12 +834,32 @@ on_message(struct bot *b, const struct wire_msg *m, uint64_t now_ns)
 	}
 }
 
+/* A framed MESSAGE. */
 static void
-on_ack(struct bot *b, const struct wire_msg *m)
+on_message(struct bot *b, const struct wire_msg *m, uint64_t now_ns)
+{
+	struct swarm_msg sm = {
+	        (uint8_t)((m->u.message.flags & WIRE_MSG_HISTORY ? SWARM_MSG_HISTORY : 0) |
+	                  (m->u.message.flags & WIRE_MSG_DIRECT ? SWARM_MSG_DIRECT : 0)),
+	        m->u.message.room.p,
+	        m->u.message.room.len,
+	        m->u.message.from.p,
+	        m->u.message.from.len,
+	        m->u.message.text.p,
+	        m->u.message.text.len,
+	        m->u.message.seq,
+	};
+
+	swarm_deliver(b, &sm, now_ns);
+}
+
+/* swarm.h: a send accepted; a framed ACK also has its place in the room's order. */
+void
+swarm_ack(struct bot *b, uint32_t ref, uint64_t seq)
 {
 	struct pending p;
 
-	if (!pend_pop(b, m->u.ack.ref, &p))
+	if (!pend_pop(b, ref, &p))
 		return;
 	st.acked++;
 	if (in_window())
@@ -783,16 +867,35 @@ on_ack(struct bot *b, const struct wire_msg *m)
 	if (p.room >= 0) {
 		struct member *mb = member_of(b, (unsigned)p.room);
 
-		if (mb)
-			check_seq(&mb->st, m->u.ack.seq, &st.chk);
-		if (m->u.ack.seq > room_last[p.room])
-			room_last[p.room] = m->u.ack.seq;
+		/* A framed ACK is in its connection's order of the room's
+		 * numbers; an HTTP bot reads its message back instead. */
+		if (mb && b->http == NULL)
+			check_seq(&mb->st, seq, &st.chk);
+		if (seq > room_last[p.room])
+			room_last[p.room] = seq;
 	} else {
 		struct dm_ent *e = dm_slot(p.dm);
 
 		if (e->key)
 			e->acked = 1;
 	}
+}
+
+/* swarm.h: a send whose answer went with its connection. */
+void
+swarm_unacked(struct bot *b, uint32_t ref)
+{
+	struct pending p;
+
+	if (pend_pop(b, ref, &p))
+		st.unacked_at_drop++;
+}
+
+/* A framed ACK. */
+static void
+on_ack(struct bot *b, const struct wire_msg *m)
+{
+	swarm_ack(b, m->u.ack.ref, m->u.ack.seq);
 }
 
 /* A drop of one of our bots, announced by the server (a PRESENCE, or an
@@ -818,6 +921,15 @@ on_presence(uint8_t kind, uint8_t reason, struct wire_str nick)
 	}
 }
 
+/* swarm.h: a presence event; drops of our bots are counted. */
+void
+swarm_presence(uint8_t kind, uint8_t reason, const char *nick, size_t len)
+{
+	struct wire_str n = {nick, len};
+
+	on_presence(kind, reason, n);
+}
+
 /* A large room's SUMMARY: its drops count as PRESENCE drops do. */
 static void
 on_summary(const struct wire_msg *m)
@@ -838,6 +950,14 @@ start_joins(struct bot *b)
 	b->state = BOT_JOINING;
 	for (i = 0; i < b->nmembers; i++)
 		send_join(b, &b->members[i]);
+}
+
+/* swarm.h: b is signed in (a framed WELCOME, an HTTP session): join. */
+void
+swarm_registered(struct bot *b)
+{
+	connecting--;
+	start_joins(b);
 }
 
 /* Count one ERROR frame under its code and text, cleaned to printable
@@ -878,14 +998,16 @@ err_count(uint16_t code, const struct wire_str *text, int expected)
 	e->count = 1;
 }
 
-/* An ERROR: count it, and settle the request it refused. */
-static void
-on_error(struct bot *b, const struct wire_msg *m)
+/* swarm.h: count a refusal, and settle the message it refused. */
+void
+swarm_refused(struct bot *b, uint32_t ref, uint8_t type, uint16_t code, const char *text,
+              size_t len)
 {
+	struct wire_str t = {text, len};
 	struct pending pd;
 	int expected = 0;
 
-	if (m->u.error.ref && pend_pop(b, m->u.error.ref, &pd) && pd.room < 0) {
+	if (ref && pend_pop(b, ref, &pd) && pd.room < 0) {
 		/* A direct message refused (its recipient left): not lost. */
 		struct dm_ent *e = dm_slot(pd.dm);
 
@@ -893,18 +1015,51 @@ on_error(struct bot *b, const struct wire_msg *m)
 			dm_remove(e);
 			st.dm_accounted++;
 		}
-		expected = m->u.error.code == WIRE_E_NO_SUCH_USER;
+		expected = code == WIRE_E_NO_SUCH_USER;
 	}
-	if (m->u.error.type == WIRE_JOIN && b->state == BOT_JOINING)
+	if (type == WIRE_JOIN && b->state == BOT_JOINING)
 		b->refused++; /* it will not become ready: setup need not wait for it */
-	if (m->u.error.code == WIRE_E_NICK_TAKEN && b->state == BOT_HELLO) {
-		/* A previous generation is still being torn down. */
-		expected = 1;
-		b->gen++;
-		snprintf(b->nick, sizeof(b->nick), "b%u-%u", b->id + opt.id_offset, b->gen);
+	if (type == WIRE_HELLO && code == WIRE_E_NICK_TAKEN)
+		expected = 1; /* a previous generation is still being torn down */
+	err_count(code, &t, expected);
+}
+
+/* swarm.h: the next generation's nick, after the last one was taken. */
+const char *
+swarm_renick(struct bot *b)
+{
+	b->gen++;
+	snprintf(b->nick, sizeof(b->nick), "b%u-%u", b->id + opt.id_offset, b->gen);
+	return b->nick;
+}
+
+/* An ERROR: count it, and settle the request it refused. */
+static void
+on_error(struct bot *b, const struct wire_msg *m)
+{
+	int renick = m->u.error.code == WIRE_E_NICK_TAKEN && b->state == BOT_HELLO;
+
+	swarm_refused(b, m->u.error.ref, renick ? WIRE_HELLO : m->u.error.type, m->u.error.code,
+	              m->u.error.text.p, m->u.error.text.len);
+	if (renick) {
+		swarm_renick(b);
 		SEND(b, 64, wire_enc_hello(&w_, b->nick, strlen(b->nick)));
 	}
-	err_count(m->u.error.code, &m->u.error.text, expected);
+}
+
+/* swarm.h: b is out of room k: rejoin it a little later. */
+void
+swarm_parted(struct bot *b, unsigned k)
+{
+	struct member *mb = &b->members[k];
+
+	if (mb->joined) {
+		mb->joined = 0;
+		mb->leaving = 0;
+		b->joined--;
+		room_members[mb->room]--;
+		bot_timer_arm(b, SWARM_REJOIN_DELAY);
+	}
 }
 
 /* A PRESENCE: a drop to count, or the server's word that b left a room. */
@@ -918,13 +1073,8 @@ on_presence_frame(struct bot *b, const struct wire_msg *m)
 		unsigned room = room_of_name(m->u.presence.room.p, m->u.presence.room.len, &ok);
 		struct member *mb = ok ? member_of(b, room) : NULL;
 
-		if (mb && mb->joined) {
-			mb->joined = 0;
-			mb->leaving = 0;
-			b->joined--;
-			room_members[room]--;
-			bot_timer_arm(b, SWARM_REJOIN_DELAY);
-		}
+		if (mb)
+			swarm_parted(b, (unsigned)(mb - b->members));
 	}
 }
 
@@ -959,8 +1109,7 @@ on_frame(struct bot *b, const struct wire_frame *f, uint64_t now_ns)
 	case WIRE_WELCOME:
 		if (m.u.welcome.max_frame)
 			max_frame = m.u.welcome.max_frame;
-		connecting--;
-		start_joins(b);
+		swarm_registered(b);
 		break;
 	case WIRE_JOINED:
 	case WIRE_NAMES:
@@ -979,8 +1128,8 @@ on_frame(struct bot *b, const struct wire_frame *f, uint64_t now_ns)
 		SEND(b, 16, wire_enc_ping(&w_, WIRE_PONG, m.u.ping.token));
 		break;
 	case WIRE_PONG:
-		if (m.u.ping.token == barrier_token && phase == 4 && barrier_left > 0)
-			barrier_left--;
+		if (m.u.ping.token == barrier_token)
+			swarm_barrier_done(b);
 		break;
 	case WIRE_ERROR:
 		on_error(b, &m);
@@ -1011,16 +1160,20 @@ bot_close(struct bot *b, int reason)
 {
 	unsigned i;
 
-	if (b->fd < 0)
+	if (!bot_up(b))
 		return;
-	if (reason == WIRE_R_RESET && b->closing) {
-		struct linger lg = {1, 0};
+	if (b->http) {
+		httpbot_close(b->http);
+	} else {
+		if (reason == WIRE_R_RESET && b->closing) {
+			struct linger lg = {1, 0};
 
-		(void)setsockopt(b->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			(void)setsockopt(b->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		ev_io_stop(loop, &b->io);
+		close(b->fd);
+		b->fd = -1;
 	}
-	ev_io_stop(loop, &b->io);
-	close(b->fd);
-	b->fd = -1;
 	if (b->state == BOT_READY)
 		ready--;
 	if (b->state == BOT_HELLO || b->state == BOT_CONNECTING)
@@ -1156,18 +1309,15 @@ io_cb(struct ev_loop *l, ev_io *w, int revents)
 		flush_bot(b);
 }
 
-/* Open b's connection (from its source address, if any); a failure here
- * or later in io_cb() is retried by bot_retry(). */
-static void
-bot_connect(struct bot *b)
+/* swarm.h: a socket bound to b's source address, connecting to the server. */
+int
+swarm_dial(const struct bot *b)
 {
 	int fd, one = 1;
 
 	fd = socket(opt.server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		bot_retry(b);
-		return;
-	}
+	if (fd < 0)
+		return -1;
 	if (opt.server.ss_family == AF_INET && opt.nsources) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 #ifdef IP_BIND_ADDRESS_NO_PORT
@@ -1176,18 +1326,29 @@ bot_connect(struct bot *b)
 #endif
 		if (bind(fd, (struct sockaddr *)&opt.sources[b->src], sizeof(opt.sources[0])) < 0) {
 			close(fd);
-			bot_retry(b);
-			return;
+			return -1;
 		}
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&opt.server, opt.server_len) < 0 &&
 	    errno != EINPROGRESS) {
 		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Open b's connection (from its source address, if any), or its HTTP
+ * session; a failure here or later in io_cb() is retried by bot_retry(). */
+static void
+bot_connect(struct bot *b)
+{
+	int fd = -1;
+
+	if (b->http == NULL && (fd = swarm_dial(b)) < 0) {
 		bot_retry(b);
 		return;
 	}
-	b->fd = fd;
 	b->closing = 0;
 	b->drop_seen = 0;
 	b->refused = 0;
@@ -1198,11 +1359,55 @@ bot_connect(struct bot *b)
 		snprintf(b->nick, sizeof(b->nick), "b%u", b->id + opt.id_offset);
 	connecting++;
 	live++;
+	if (b->http) {
+		/* Its connections are its own; a failure comes back as
+		 * swarm_connect_failed(). */
+		httpbot_connect(b->http, b->nick);
+		return;
+	}
+	b->fd = fd;
 	/* Writable means connected; flush_bot() drops EV_WRITE once the queue
 	 * is empty, or epoll would report every idle bot on every turn. */
 	b->want_write = 1;
 	ev_io_init(&b->io, io_cb, fd, EV_READ | EV_WRITE);
 	ev_io_start(loop, &b->io);
+}
+
+/* swarm.h: b could not connect: retry, as a framed bot does. */
+void
+swarm_connect_failed(struct bot *b)
+{
+	b->drop_seen = 1; /* our failure, not a server drop */
+	bot_close(b, WIRE_R_CLOSED);
+	bot_retry(b);
+}
+
+/* swarm.h: b is gone (its session, or an answer it could not read). */
+void
+swarm_lost(struct bot *b, uint8_t reason)
+{
+	bot_close(b, reason);
+}
+
+/* swarm.h: whether transports should still reconnect. */
+int
+swarm_active(void)
+{
+	return phase < 5;
+}
+
+/* swarm.h: a malformed answer or event. */
+void
+swarm_malformed(void)
+{
+	st.bad_payload++;
+}
+
+/* swarm.h: an event of a kind this swarm does not know, skipped. */
+void
+swarm_unknown(void)
+{
+	st.unknown_frames++;
 }
 
 /* Reconnect after a churn drop, or rejoin after a churn part. */
@@ -1216,7 +1421,7 @@ bot_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	(void)revents;
 	if (phase > 3)
 		return;
-	if (b->fd < 0) {
+	if (!bot_up(b)) {
 		b->gen++;
 		bot_connect(b);
 		return;
@@ -1253,10 +1458,18 @@ churn_one(void)
 				continue;
 			n = snprintf(name, sizeof(name), "r%u", m->room);
 			m->leaving = 1;
-			SEND(b, 32, wire_enc_part(&w_, name, (size_t)n));
+			if (b->http)
+				httpbot_part(b->http, (unsigned)(m - b->members));
+			else
+				SEND(b, 32, wire_enc_part(&w_, name, (size_t)n));
 			st.churn_part++;
 			return;
 		}
+		return;
+	}
+	if (b->http) {
+		/* Its receive connections go, its session stays: they resume. */
+		st.churn_drop += (uint64_t)httpbot_churn(b->http);
 		return;
 	}
 	/* Drop abruptly with a reset; reconnect and rejoin with cursors. */
@@ -1373,7 +1586,7 @@ setup_settled(void)
 	for (i = 0; i < opt.bots; i++) {
 		const struct bot *b = &bots[i];
 
-		if (b->state == BOT_READY || (b->fd < 0 && !ev_is_active(&b->timer)))
+		if (b->state == BOT_READY || (!bot_up(b) && !ev_is_active(&b->timer)))
 			continue;
 		if (b->state == BOT_JOINING && b->refused > 0 &&
 		    b->joined + b->refused >= b->nmembers)
@@ -1445,7 +1658,7 @@ phase_cb(struct ev_loop *l, ev_timer *w, int revents)
 		unsigned i, waiting = 0;
 
 		for (i = 0; i < opt.bots; i++)
-			waiting += bots[i].fd >= 0 && bots[i].pend_len > 0;
+			waiting += bot_up(&bots[i]) && bots[i].pend_len > 0;
 		if (waiting == 0 || now - t_ready > opt.grace) {
 			barrier();
 			t_ready = now;
@@ -1467,6 +1680,31 @@ phase_cb(struct ev_loop *l, ev_timer *w, int revents)
 	ev_timer_start(loop, &phase_timer);
 }
 
+/* swarm.h: b's barrier is back. */
+void
+swarm_barrier_done(struct bot *b)
+{
+	(void)b;
+	if (phase == 4 && barrier_left > 0)
+		barrier_left--;
+}
+
+/* swarm.h: whether b has seen the last acknowledged message of its rooms. */
+int
+swarm_caught_up(const struct bot *b)
+{
+	unsigned k;
+
+	for (k = 0; k < b->nmembers; k++) {
+		const struct member *m = &b->members[k];
+
+		if (m->joined && m->epoch == room_epoch[m->room] && m->st.next &&
+		    m->st.next <= room_last[m->room])
+			return 0;
+	}
+	return 1;
+}
+
 static void
 barrier(void)
 {
@@ -1477,7 +1715,11 @@ barrier(void)
 	for (i = 0; i < opt.bots; i++) {
 		struct bot *b = &bots[i];
 
-		if (b->fd >= 0 && b->state >= BOT_JOINING) {
+		if (!bot_up(b) || b->state < BOT_JOINING)
+			continue;
+		if (b->http) {
+			barrier_left += (unsigned)httpbot_barrier(b->http);
+		} else {
 			SEND(b, 16, wire_enc_ping(&w_, WIRE_PING, barrier_token));
 			barrier_left++;
 		}
@@ -1526,7 +1768,7 @@ tail_loss(void)
 	for (i = 0; i < opt.bots; i++) {
 		struct bot *b = &bots[i];
 
-		if (b->fd < 0 || b->state < BOT_JOINING)
+		if (!bot_up(b) || b->state < BOT_JOINING)
 			continue;
 		for (k = 0; k < b->nmembers; k++) {
 			struct member *m = &b->members[k];
@@ -1549,7 +1791,7 @@ dm_final(void)
 
 		if (!e->key)
 			continue;
-		if (e->acked && bots[e->to].gen == e->to_gen && bots[e->to].fd >= 0)
+		if (e->acked && bots[e->to].gen == e->to_gen && bot_up(&bots[e->to]))
 			st.dm_lost++;
 		else if (e->acked)
 			st.dm_accounted++;
@@ -1642,7 +1884,8 @@ err_name(uint16_t code)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].code == code)
 			return names[i].name;
-	return "UNKNOWN";
+	/* An HTTP error that no framed code stands for keeps its status. */
+	return code >= 400 && code < 600 ? "HTTP" : "UNKNOWN";
 }
 
 /* The server option an ERROR text names in parentheses, as in
@@ -1758,7 +2001,7 @@ summary_compute(struct summary *s)
 	s->lat[4] = (double)latency_quantile(&st.lat, 1) / 1e6;
 	s->tail = tail_loss();
 	for (i = 0; i < opt.bots; i++)
-		st.unacked_end += bots[i].fd >= 0 ? bots[i].pend_len : 0;
+		st.unacked_end += bot_up(&bots[i]) ? bots[i].pend_len : 0;
 	dm_final();
 	s->lost = st.chk.lost + s->tail + st.dm_lost + st.unacked_end;
 	s->dup = st.chk.dup + st.dm_dup;
@@ -1790,6 +2033,33 @@ summary_compute(struct summary *s)
 		summary_fail(s, "no message was acknowledged in the measured window");
 }
 
+/* --http-mode's word. */
+static const char *
+http_mode_name(void)
+{
+	return opt.http_mode == HTTPBOT_SSE ? "sse" : "poll";
+}
+
+/* What the HTTP bots did, when there are any: two lines of the report. */
+static void
+report_http_text(void)
+{
+	const struct httpbot_stats *h = httpbot_stats();
+
+	printf("  transports  framed %u, http %u (%s): %llu requests, %llu answers, %llu events, "
+	       "%llu polls\n",
+	       opt.bots - nhttp, nhttp, http_mode_name(), (unsigned long long)h->requests,
+	       (unsigned long long)h->answers, (unsigned long long)h->events,
+	       (unsigned long long)h->polls);
+	printf("  http        stream resumes %llu, receive drops %llu by churn and %llu by the "
+	       "server, command reconnects %llu, replays skipped %llu, announced dropped %llu, "
+	       "full parses %llu\n",
+	       (unsigned long long)h->stream_resumes, (unsigned long long)h->receive_drops,
+	       (unsigned long long)h->receive_lost, (unsigned long long)h->reconnects,
+	       (unsigned long long)h->resume_replays, (unsigned long long)h->overflow_dropped,
+	       (unsigned long long)h->fallback_parses);
+}
+
 /* The report on standard output, one line per subject. */
 static void
 report_text(const struct summary *s)
@@ -1809,6 +2079,8 @@ report_text(const struct summary *s)
 	printf("  window      %.2f s measured after %.1f s warm-up\n", s->dur, opt.warmup);
 	printf("  bots ready  %u of %u, connection errors %llu\n", ready_at_start, opt.bots,
 	       (unsigned long long)st.conn_errors);
+	if (nhttp)
+		report_http_text();
 	printf("  throughput  %.0f publishes/s, %.0f deliveries/s\n", s->pub, s->del);
 	printf("  latency     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (%llu "
 	       "samples)\n",
@@ -1925,6 +2197,23 @@ report_json(FILE *j, const struct summary *s)
 	for (i = 1; i < WIRE_R_COUNT; i++)
 		fprintf(j, "\"%s\":%llu%s", wire_reason_name((uint8_t)i),
 		        (unsigned long long)st.drops[i], i + 1 < WIRE_R_COUNT ? "," : "}");
+	{
+		const struct httpbot_stats *h = httpbot_stats();
+
+		fprintf(j,
+		        ",\"transports\":{\"framed\":%u,\"http\":%u},\"http_mode\":\"%s\","
+		        "\"http\":{\"requests\":%llu,\"answers\":%llu,\"events\":%llu,"
+		        "\"polls\":%llu,\"stream_resumes\":%llu,\"receive_drops\":%llu,"
+		        "\"receive_lost\":%llu,\"reconnects\":%llu,\"resume_replays\":%llu,"
+		        "\"overflow_dropped\":%llu,\"fallback_parses\":%llu}",
+		        opt.bots - nhttp, nhttp, http_mode_name(), (unsigned long long)h->requests,
+		        (unsigned long long)h->answers, (unsigned long long)h->events,
+		        (unsigned long long)h->polls, (unsigned long long)h->stream_resumes,
+		        (unsigned long long)h->receive_drops, (unsigned long long)h->receive_lost,
+		        (unsigned long long)h->reconnects, (unsigned long long)h->resume_replays,
+		        (unsigned long long)h->overflow_dropped,
+		        (unsigned long long)h->fallback_parses);
+	}
 	fputs(",\"errors\":[", j);
 	for (i = 0; i < st.nerrk; i++) {
 		const struct err_kind *e = &st.errk[i];
@@ -2350,6 +2639,13 @@ usage(FILE *out)
 	        "  --server-pid PID       report the server's CPU per delivery and its RSS\n"
 	        "  --burst N              connections set up at once (default 256)\n"
 	        "  --id-offset N          first bot id (for several swarm processes; default 0)\n"
+	        "  --transport T          what bots speak: framed, http, or mixed (even bot ids\n"
+	        "                         framed, odd ones HTTP) (default framed)\n"
+	        "  --sender-transport T   framed or http for the senders (bots 0..senders-1),\n"
+	        "                         whatever --transport says (default: as --transport)\n"
+	        "  --http-mode M          how HTTP bots receive: sse (one event stream) or poll\n"
+	        "                         (a long poll per room and one on the mailbox) (default "
+	        "sse)\n"
 	        "  --seed N               random seed (default 1)\n"
 	        "  --progress / --quiet   force the live progress line on or off (default: on a "
 	        "tty)\n"
@@ -2452,19 +2748,51 @@ num(const char *name, const char *s, double lo, double hi)
 	return v;
 }
 
+/* A --transport value (mixed only where allowed). */
+static enum transport
+parse_transport(const char *name, const char *s, int mixed)
+{
+	if (strcmp(s, "framed") == 0)
+		return TRANSPORT_FRAMED;
+	if (strcmp(s, "http") == 0)
+		return TRANSPORT_HTTP;
+	if (mixed && strcmp(s, "mixed") == 0)
+		return TRANSPORT_MIXED;
+	die("--%s: '%s' is not framed%s or http", name, s, mixed ? ", mixed" : "");
+}
+
+/* What bot i speaks: the senders' transport for a sender, if one was
+ * given, else --transport, mixed by the bot's global id. */
+static enum transport
+transport_of(unsigned i)
+{
+	int t = i < opt.senders && opt.sender_transport >= 0 ? opt.sender_transport
+	                                                     : (int)opt.transport;
+
+	if (t == TRANSPORT_MIXED)
+		return (i + opt.id_offset) % 2 ? TRANSPORT_HTTP : TRANSPORT_FRAMED;
+	return (enum transport)t;
+}
+
 static void
 parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	        {"server", 1, 0, 's'},        {"bots", 1, 0, 'b'},         {"rooms", 1, 0, 'r'},
-	        {"rooms-per-bot", 1, 0, 'k'}, {"sender-rooms", 1, 0, 'K'}, {"senders", 1, 0, 'S'},
-	        {"rate", 1, 0, 'R'},          {"total-rate", 1, 0, 'T'},   {"window", 1, 0, 'w'},
-	        {"payload", 1, 0, 'p'},       {"direct", 1, 0, 'd'},       {"churn", 1, 0, 'c'},
-	        {"warmup", 1, 0, 'W'},        {"duration", 1, 0, 'D'},     {"grace", 1, 0, 'g'},
-	        {"sources", 1, 0, 'o'},       {"idle", 0, 0, 'i'},         {"json", 1, 0, 'j'},
-	        {"report", 1, 0, 'H'},        {"server-pid", 1, 0, 'P'},   {"burst", 1, 0, 'B'},
-	        {"id-offset", 1, 0, 'O'},     {"seed", 1, 0, 'e'},         {"progress", 0, 0, 'G'},
-	        {"quiet", 0, 0, 'q'},         {"help", 0, 0, 'h'},         {0, 0, 0, 0},
+	        {"server", 1, 0, 's'},       {"bots", 1, 0, 'b'},
+	        {"rooms", 1, 0, 'r'},        {"rooms-per-bot", 1, 0, 'k'},
+	        {"sender-rooms", 1, 0, 'K'}, {"senders", 1, 0, 'S'},
+	        {"rate", 1, 0, 'R'},         {"total-rate", 1, 0, 'T'},
+	        {"window", 1, 0, 'w'},       {"payload", 1, 0, 'p'},
+	        {"direct", 1, 0, 'd'},       {"churn", 1, 0, 'c'},
+	        {"warmup", 1, 0, 'W'},       {"duration", 1, 0, 'D'},
+	        {"grace", 1, 0, 'g'},        {"sources", 1, 0, 'o'},
+	        {"idle", 0, 0, 'i'},         {"json", 1, 0, 'j'},
+	        {"report", 1, 0, 'H'},       {"server-pid", 1, 0, 'P'},
+	        {"burst", 1, 0, 'B'},        {"id-offset", 1, 0, 'O'},
+	        {"seed", 1, 0, 'e'},         {"progress", 0, 0, 'G'},
+	        {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
+	        {"transport", 1, 0, 'x'},    {"sender-transport", 1, 0, 'X'},
+	        {"http-mode", 1, 0, 'm'},    {0, 0, 0, 0},
 	};
 	int c, idx;
 	long senders = -1;
@@ -2481,6 +2809,9 @@ parse_args(int argc, char **argv)
 	opt.burst = 256;
 	opt.seed = 1;
 	opt.progress = -1;
+	opt.transport = TRANSPORT_FRAMED;
+	opt.sender_transport = -1;
+	opt.http_mode = HTTPBOT_SSE;
 	if (parse_addr("127.0.0.1:7000", &opt.server, &opt.server_len) < 0)
 		die("internal: default address");
 	snprintf(opt.server_text, sizeof(opt.server_text), "127.0.0.1:7000");
@@ -2565,6 +2896,20 @@ parse_args(int argc, char **argv)
 		case 'q':
 			opt.progress = 0;
 			break;
+		case 'x':
+			opt.transport = parse_transport("transport", optarg, 1);
+			break;
+		case 'X':
+			opt.sender_transport = (int)parse_transport("sender-transport", optarg, 0);
+			break;
+		case 'm':
+			if (strcmp(optarg, "sse") == 0)
+				opt.http_mode = HTTPBOT_SSE;
+			else if (strcmp(optarg, "poll") == 0)
+				opt.http_mode = HTTPBOT_POLL;
+			else
+				die("--http-mode: '%s' is not sse or poll", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -2597,10 +2942,43 @@ parse_args(int argc, char **argv)
 		die("--report %s: %s", opt.report, strerror(errno));
 }
 
+/* While HTTP bots end their sessions: done when all have, or at the
+ * deadline. */
+static void
+end_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	if (httpbot_ending() == 0 || ev_now(l) - t_ready > SWARM_END_TIMEOUT)
+		ev_break(l, EVBREAK_ALL);
+}
+
+/* End the HTTP bots' sessions, which outlive their connections (a framed
+ * bot's ends with its close): run the loop until they are answered. */
+static void
+sessions_end(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < opt.bots; i++)
+		if (bots[i].http)
+			n += (unsigned)httpbot_end(bots[i].http);
+	if (n == 0)
+		return;
+	ev_timer_stop(loop, &tick);
+	ev_timer_stop(loop, &second);
+	ev_timer_stop(loop, &phase_timer);
+	ev_timer_init(&phase_timer, end_cb, 0.01, 0.01);
+	ev_timer_start(loop, &phase_timer);
+	t_ready = ev_now(loop);
+	ev_run(loop, 0);
+}
+
 int
 main(int argc, char **argv)
 {
-	unsigned i, k;
+	unsigned i, k, *rooms;
+	unsigned long long fds = 16;
 	struct rlimit rl;
 	size_t for_rooms;
 	int fail;
@@ -2613,15 +2991,12 @@ main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && opt.bots + 16 > rl.rlim_cur)
-		die("%u bots need %u descriptors; this process may open %llu (run several "
-		    "swarms with --id-offset)",
-		    opt.bots, opt.bots + 16, (unsigned long long)rl.rlim_cur);
 	tty = opt.progress < 0 ? isatty(STDERR_FILENO) : opt.progress;
 	loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_NOENV);
 	if (loop == NULL)
 		die("cannot create the event loop");
 	scratch = xcalloc(1, SWARM_READ_CHUNK);
+	httpbot_setup(loop, opt.server_text, opt.http_mode, scratch, SWARM_READ_CHUNK);
 	bots = xcalloc(opt.bots, sizeof(*bots));
 	room_members = xcalloc(opt.rooms, sizeof(*room_members));
 	room_last = xcalloc(opt.rooms, sizeof(*room_last));
@@ -2646,12 +3021,26 @@ main(int argc, char **argv)
 			            opt.rooms_per_bot;
 		}
 		b->members = xcalloc(b->nmembers, sizeof(*b->members));
+		rooms = xcalloc(b->nmembers, sizeof(*rooms));
 		for (k = 0; k < b->nmembers; k++) {
 			b->members[k].room = (unsigned)((for_rooms + k) % opt.rooms);
+			rooms[k] = b->members[k].room;
 			check_init(&b->members[k].st);
 		}
+		if (transport_of(i) == TRANSPORT_HTTP) {
+			b->http = httpbot_new(b, b->nmembers, rooms);
+			fds += httpbot_fds(opt.http_mode, b->nmembers);
+			nhttp++;
+		} else {
+			fds++;
+		}
+		free(rooms);
 		ev_init(&b->timer, bot_timer_cb);
 	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && fds > rl.rlim_cur)
+		die("%u bots need %llu descriptors; this process may open %llu (run several "
+		    "swarms with --id-offset)",
+		    opt.bots, fds, (unsigned long long)rl.rlim_cur);
 	if (opt.server_pid > 0)
 		rss_before = proc_rss_kb(opt.server_pid);
 	ev_prepare_init(&flusher, flush_cb);
@@ -2668,6 +3057,7 @@ main(int argc, char **argv)
 	ev_run(loop, 0);
 
 	fail = report();
+	sessions_end();
 	for (i = 0; i < opt.bots; i++) {
 		struct bot *b = &bots[i];
 
@@ -2676,11 +3066,14 @@ main(int argc, char **argv)
 		for (k = 0; k < b->nmembers; k++)
 			free(b->members[k].hist);
 		free(b->members);
+		if (b->http)
+			httpbot_free(b->http);
 		free(b->in);
 		free(b->out);
 		free(b->pend);
 	}
 	free(bots);
+	httpbot_teardown();
 	free(room_members);
 	free(room_last);
 	free(room_epoch);

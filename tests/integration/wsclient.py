@@ -411,6 +411,27 @@ class WsJson:
         out, self.inbox = self.inbox, []
         return out
 
+    def expect_frame(self, opcode, payload=None, since=0, timeout=None):
+        """Read until .ws_frames[since:] holds a server frame of opcode
+        (with payload, when given); returns its index in .ws_frames.
+        Objects read meanwhile stay unclaimed."""
+        deadline = self._deadline(timeout)
+        while True:
+            for i in range(since, len(self.ws_frames)):
+                _, op, p = self.ws_frames[i]
+                if op == opcode and (payload is None or p == payload):
+                    return i
+            if self.eof:
+                raise t.Closed("%s: connection ended (%s) while waiting for a frame of "
+                               "opcode 0x%X; last frames %r"
+                               % (self.label, self.eof, opcode,
+                                  [(op, p[:40]) for _, op, p in self.ws_frames[-3:]]))
+            if time.monotonic() >= deadline:
+                raise t.Timeout("%s: no frame of opcode 0x%X (%r) within %.2fs"
+                                % (self.label, opcode, payload, timeout if timeout is not None
+                                   else self.timeout))
+            self._read_some(deadline)
+
     def drain(self, duration=0.0):
         """Read for duration seconds (0: only what is already here), then
         until nothing more waits; returns and claims every unclaimed

@@ -541,7 +541,14 @@ json_input(struct conn *c, const uint8_t *p, size_t len)
 			units++;
 			q += WS_UNIT_HEAD + ws_unit_len(p + q);
 		}
-		if (total > max || units > CHATD_WS_FRAGMENTS) {
+		/* A fragment still arriving counts already: one that cannot fit
+		 * would otherwise wait for room that never comes. */
+		if (!whole && len - q >= WS_UNIT_HEAD) {
+			total += ws_unit_len(p + q);
+			units++;
+		}
+		if (total > max || units > CHATD_WS_FRAGMENTS ||
+		    (!whole && len - off >= json_input_max(conn_config(c)))) {
 			close_with(c, WS_CLOSE_TOO_BIG,
 			           total > max ? "message too big" : "too many fragments",
 			           REASON_PROTOCOL_ERROR);

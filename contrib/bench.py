@@ -11,6 +11,7 @@ figures are medians over the runs; every run's line is printed too.
     contrib/bench.py idle --bots 5000 10000
     contrib/bench.py fanout --against OLD/chatd --reps 5   # before/after, interleaved
     contrib/bench.py poll --reps 5             # HTTP polling from 1,000 sessions (wrk)
+    contrib/bench.py sse ws --reps 3           # 1,000 SSE / 50 WebSocket listeners vs framed
     contrib/bench.py idle-http --bots 5000     # SSE stream and long poll vs framed, per client
     contrib/bench.py idle-ws --bots 5000       # WebSocket (both subprotocols) vs framed
 
@@ -87,9 +88,10 @@ def stop(p):
             p.wait()
 
 
-def run_chatd(case, warmup, duration, extra=(), chatd=None):
+def run_chatd(case, warmup, duration, extra=(), chatd=None, chatd_flags=()):
     port = free_port()
-    srv = start([chatd or CHATD, "--listen", "127.0.0.1:%d" % port] + CHATD_FLAGS)
+    srv = start([chatd or CHATD, "--listen", "127.0.0.1:%d" % port] + CHATD_FLAGS +
+                list(chatd_flags))
     try:
         wait_port(port)
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
@@ -128,6 +130,45 @@ def run_redis(case, warmup, duration):
     finally:
         stop(srv)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Front ends side by side: the same load, listeners on one front end or
+# another, run after run on fresh servers.  case: (chatd flags, swarm
+# arguments, {variant: extra swarm arguments}).
+VERSUS = {
+    "sse": (["--max-members", "0"],
+            ["--bots", "1001", "--rooms", "1", "--senders", "1", "--rate", "0", "--window", "128"],
+            {"framed": [],
+             "sse": ["--transport", "http", "--sender-transport", "framed", "--http-mode", "sse"]}),
+    "ws": ([],
+           ["--bots", "51", "--rooms", "1", "--senders", "1", "--rate", "0", "--window", "128"],
+           {"framed": [],
+            "ws": ["--transport", "ws", "--sender-transport", "framed"],
+            "ws-json": ["--transport", "ws-json", "--sender-transport", "framed"]}),
+}
+
+
+def bench_versus(name, reps, warmup, duration):
+    flags, case, variants = VERSUS[name]
+    runs = {v: [] for v in variants}
+    for i in range(reps):
+        for v, extra in variants.items():
+            r = run_chatd(case + extra, warmup, duration, chatd_flags=flags)
+            runs[v].append(r)
+            print("  %s run %d: %.0f deliveries/s, %.1f ns/delivery, server %.0f%% of a core, "
+                  "p99 %.2f ms, lost %d dup %d, exit %d" % (
+                      v, i + 1, r["deliveries_per_s"], r["server"]["ns_per_delivery"],
+                      100 * r["server"]["cpu_s"] / max(r["duration_s"], 1e-9),
+                      r["latency_ms"]["p99"], r["lost"], r.get("duplicated", 0), r["exit"]),
+                  flush=True)
+    base = med([r["deliveries_per_s"] for r in runs[next(iter(variants))]])
+    for v in variants:
+        d = med([r["deliveries_per_s"] for r in runs[v]])
+        print("%s %s: median %.0f deliveries/s (%.2fx the first), %.1f ns/delivery (%d runs)" % (
+            name, v, d, d / base if base else 0,
+            med([r["server"]["ns_per_delivery"] for r in runs[v]]), reps), flush=True)
+    print("  command: chatd %s; chatd-swarm %s" % (" ".join(CHATD_FLAGS + flags),
+                                                   runs[v][0]["cmd"]))
 
 
 def med(xs):
@@ -474,7 +515,7 @@ def bench_idle_ws(counts, reps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http, idle-ws")
+    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http, idle-ws, sse, ws")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--duration", type=float, default=10)
@@ -493,6 +534,8 @@ def main():
             bench_poll(args.reps, args.duration)
         elif c == "idle-http":
             bench_idle_http(args.bots, args.reps)
+        elif c in VERSUS:
+            bench_versus(c, args.reps, args.warmup, args.duration)
         elif c == "idle-ws":
             bench_idle_ws(args.bots, args.reps)
         elif c in CASES:

@@ -142,6 +142,29 @@ refuse(struct conn *c, enum conn_refusal why)
 
 /* The protocol is known: hand the connection to its front end, or turn
  * it away in that protocol if a limit said so at accept. */
+/* How long a silent client waits before it is greeted as a person.  A
+ * browser opens spare connections to a server it is loading a page from
+ * and sends nothing on them for a while: an address that has just loaded
+ * a page (conn_expect_preconnects) gets CHATD_PRECONNECT_WINDOW, so that
+ * those are not taken for people. */
+static double
+detect_window(const struct conn *c)
+{
+	double w = c->set->cfg->detect_window;
+
+	if (c->ipc && c->ipc->program_at > 0 &&
+	    ev_now(c->set->loop) - c->ipc->program_at < CHATD_PRECONNECT_WINDOW)
+		w = fmax(w, CHATD_PRECONNECT_WINDOW);
+	return w;
+}
+
+void
+conn_expect_preconnects(struct conn *c)
+{
+	if (c->ipc)
+		c->ipc->program_at = ev_now(c->set->loop);
+}
+
 static void
 choose(struct conn *c, const struct frontend *fe)
 {
@@ -763,7 +786,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 	}
 	if (c->state == CONN_DETECT && !c->pinned && c->in == NULL &&
-	    now - c->last_rx >= cfg->detect_window) {
+	    now - c->last_rx >= detect_window(c)) {
 		/* After a stall this timer may run before the read of bytes
 		 * that came in time: the bytes decide, not the clock. */
 		conn_read(c);
@@ -783,7 +806,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	next = registered ? INFINITY : c->created + cfg->handshake_timeout;
 	if (c->state == CONN_DETECT && !c->pinned && c->in == NULL && frontend_fallback())
-		next = fmin(next, c->last_rx + cfg->detect_window);
+		next = fmin(next, c->last_rx + detect_window(c));
 	/* People cannot answer pings: TCP keepalive watches text clients. */
 	if (c->fe == NULL || c->fe->idle != NULL) {
 		silent = now - c->last_rx;

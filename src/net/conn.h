@@ -147,6 +147,9 @@ void conn_keepalive(struct conn *c, double idle, double timeout);
 /* Queue a slice of a shared block for sending; may mark c as a slow
  * consumer. */
 void conn_send(struct conn *c, struct slice s);
+/* A browser at c's address is loading a page: its silent connections are
+ * not greeted as people for a while (CHATD_PRECONNECT_WINDOW). */
+void conn_expect_preconnects(struct conn *c);
 /* Write soon: the transport has bytes of its own to write. */
 void conn_want_write(struct conn *c);
 /* Reserve/commit private reply bytes (see outq_reserve). */

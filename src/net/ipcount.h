@@ -8,7 +8,8 @@
 
 struct ipcount {
 	char ip[48];
-	unsigned n; /* connections counted here */
+	unsigned n;        /* connections counted here */
+	double program_at; /* when a page was last served here (conn_expect_preconnects) */
 };
 
 /* The count of address ip, created at 0 when new; the caller counts its

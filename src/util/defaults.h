@@ -61,19 +61,20 @@
 /* The work one connection may cause in one loop turn, in units: each
  * request (frame, line) costs CHATD_TURN_REQUEST, each delivery it causes
  * (a message or event to a member, a history message replayed) one. */
-#define CHATD_TURN_WORK        16384
-#define CHATD_TURN_REQUEST     16
-#define CHATD_PRODUCE_LOW      (64 * 1024) /* a long answer goes on while less than this is unsent */
-#define CHATD_JOIN_NAMES       256         /* members named in a JOIN answer; WHO names them all */
-#define CHATD_WRITE_IOV        256         /* blocks gathered per writev(2) */
-#define CHATD_DRAIN_TIMEOUT    2.0         /* seconds to flush a final error before closing */
-#define CHATD_WS_FRAGMENTS     256         /* fragments of one WebSocket message, at most */
-#define CHATD_LISTEN_BACKLOG   4096
-#define CHATD_EMFILE_PAUSE     0.1         /* seconds the listeners rest when out of descriptors */
-#define CHATD_MMAP_THRESHOLD   (32 * 1024) /* allocations this big are mmapped */
-#define CHATD_STATUS_INTERVAL  5.0         /* seconds between systemd STATUS= updates */
-#define CHATD_SUMMARY_INTERVAL 1.0         /* seconds between a large room's presence summaries */
-#define CHATD_REPLY_BLOCK      512         /* bytes per private reply block */
-#define CHATD_COPY_BLOCK       4096        /* bytes per block a stalled queue copies into */
+#define CHATD_TURN_WORK         16384
+#define CHATD_TURN_REQUEST      16
+#define CHATD_PRODUCE_LOW       (64 * 1024) /* a long answer goes on while less than this is unsent */
+#define CHATD_JOIN_NAMES        256         /* members named in a JOIN answer; WHO names them all */
+#define CHATD_WRITE_IOV         256         /* blocks gathered per writev(2) */
+#define CHATD_DRAIN_TIMEOUT     2.0         /* seconds to flush a final error before closing */
+#define CHATD_WS_FRAGMENTS      256         /* fragments of one WebSocket message, at most */
+#define CHATD_PRECONNECT_WINDOW 10.0        /* detect-window for an address loading a page */
+#define CHATD_LISTEN_BACKLOG    4096
+#define CHATD_EMFILE_PAUSE      0.1         /* seconds the listeners rest when out of descriptors */
+#define CHATD_MMAP_THRESHOLD    (32 * 1024) /* allocations this big are mmapped */
+#define CHATD_STATUS_INTERVAL   5.0         /* seconds between systemd STATUS= updates */
+#define CHATD_SUMMARY_INTERVAL  1.0         /* seconds between a large room's presence summaries */
+#define CHATD_REPLY_BLOCK       512         /* bytes per private reply block */
+#define CHATD_COPY_BLOCK        4096        /* bytes per block a stalled queue copies into */
 
 #endif

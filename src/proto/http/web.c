@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "net/conn.h"
 #include "proto/http/http.h"
 #include "proto/http/web.h"
 
@@ -37,6 +38,9 @@ web_serve(struct hconn *h, const char *path)
 		http_end(h);
 		return;
 	}
+	/* The browser will open more connections for the page's files and its
+	 * socket, and may hold them silent a while before it uses them. */
+	conn_expect_preconnects(h->c);
 	snprintf(extra, sizeof(extra), "ETag: %s\r\n" WEB_HEADERS, a->etag);
 	inm = http_header(h, HH_IF_NONE_MATCH, &n);
 	if (inm && n == strlen(a->etag) && memcmp(inm, a->etag, n) == 0) {

@@ -344,7 +344,7 @@ def bench_poll(reps, duration, sessions=1000):
     after the cursor (the common answer of a poll), once with the newest
     message after it."""
     for variant in ("empty", "one"):
-        rates, p99s = [], []
+        rates, p99s, us = [], [], []
         for i in range(reps):
             port = free_port()
             srv = start([CHATD, "--listen", "127.0.0.1:%d" % port] + CHATD_FLAGS + HTTP_FLAGS)
@@ -382,15 +382,18 @@ def bench_poll(reps, duration, sessions=1000):
                 p99ms = float(p99.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)]
                 rates.append(rate)
                 p99s.append(p99ms)
-                print("  poll %s run %d: %.0f requests/s, p99 %.2f ms, server %.0f%% of a core, "
-                      "non-2xx %s, socket errors %s" % (
-                          variant, i + 1, rate, p99ms, 100 * cpu / duration,
+                us.append(1e6 * cpu / max(rate * duration, 1))
+                print("  poll %s run %d: %.0f requests/s, p99 %.2f ms, server %.0f%% of a core "
+                      "(%.1f us a request), non-2xx %s, socket errors %s" % (
+                          variant, i + 1, rate, p99ms, 100 * cpu / duration, us[-1],
                           non2xx.group(1) if non2xx else 0,
                           errs.group(1) if errs else "none"), flush=True)
             finally:
                 stop(srv)
-        print("poll %s: median %.0f requests/s, p99 %.2f ms (%d runs, %d sessions)" % (
-            variant, med(rates), med(p99s), reps, sessions), flush=True)
+        print("poll %s: median %.0f requests/s, p99 %.2f ms, %.1f us of server CPU a request "
+              "(%.0f requests/s a core) (%d runs, %d sessions)" % (
+                  variant, med(rates), med(p99s), med(us), 1e6 / med(us), reps, sessions),
+              flush=True)
     print("  command: chatd %s; %s" % (" ".join(CHATD_FLAGS + HTTP_FLAGS), " ".join(cmd[3:])))
 
 

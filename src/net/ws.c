@@ -144,6 +144,16 @@ ctx_give(wslay_frame_context_ptr x)
 		wslay_frame_context_free(x);
 }
 
+void
+ws_cleanup(void)
+{
+	while (W.n)
+		wslay_frame_context_free(W.pool[--W.n]);
+	if (W.tx)
+		wslay_frame_context_free(W.tx);
+	W.tx = NULL;
+}
+
 size_t
 ws_header(uint8_t *out, uint8_t opcode, uint64_t len)
 {

@@ -90,6 +90,8 @@ size_t ws_close_payload(uint8_t *out, uint16_t code, const char *reason);
 void ws_close(struct conn *c, uint16_t code, const char *why, uint8_t reason);
 /* The close code for a chatd drop reason (enum core_reason). */
 uint16_t ws_close_code(uint8_t reason);
+/* Free the pooled wslay contexts (at exit). */
+void ws_cleanup(void);
 /* Frames and messages in and out, refusals by close code, for /metrics. */
 struct ws_stats {
 	uint64_t upgrades;

@@ -638,5 +638,6 @@ struct frontend json_frontend = {
         .broken = json_broken,
         .end = json_end,
         .more = json_more,
+        .cleanup = ws_cleanup,
         .upgrade_only = 1,
 };

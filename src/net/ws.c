@@ -39,6 +39,10 @@
 struct ws_ctl {
 	uint8_t pong[2 + WS_CONTROL_MAX];
 	uint8_t pong_len, pong_off;
+	uint8_t next[2 + WS_CONTROL_MAX]; /* a newer pong, while one is half written */
+	uint8_t next_len;
+	uint8_t echo[2]; /* the code of the peer's close, to echo */
+	uint8_t echo_len;
 	uint8_t close[2 + WS_CONTROL_MAX];
 	uint8_t close_len, close_off;
 	uint8_t ping[WS_CONTROL_MAX]; /* a ping's payload while it arrives */
@@ -53,10 +57,11 @@ struct ws {
 	uint64_t tx_left;           /* payload bytes of the frame being written */
 	size_t raw_left;            /* queued before the upgrade: goes out as it is */
 	struct ws_ctl *ctl;
-	uint8_t mode;   /* enum ws_mode */
-	uint8_t rx_op;  /* the current frame's opcode */
-	uint8_t in_msg; /* a fragmented message is open */
-	uint8_t closed; /* a close frame is queued: nothing more is read or written */
+	uint8_t mode;        /* enum ws_mode */
+	uint8_t rx_op;       /* the current frame's opcode */
+	uint8_t in_msg;      /* a fragmented message is open */
+	uint8_t closed;      /* a close frame is queued: nothing more is read or written */
+	uint8_t peer_closed; /* the peer's close came: answered after its read is handled */
 	uint8_t hdr[WS_HEADER_MAX];
 	uint8_t hdr_len, hdr_off;
 	/* A fault found after good frames in the same read: acted on once the
@@ -271,6 +276,14 @@ owe(struct conn *c, uint8_t opcode, const uint8_t *p, size_t n)
 	uint8_t *f = opcode == WS_PONG ? k->pong : k->close;
 	size_t h = ws_header(f, opcode, n);
 
+	if (opcode == WS_PONG && k->pong_off > 0 && k->pong_off < k->pong_len) {
+		/* Half written: it is finished first, then the newer one. */
+		h = ws_header(k->next, opcode, n);
+		memcpy(k->next + h, p, n);
+		k->next_len = (uint8_t)(h + n);
+		conn_want_write(c);
+		return;
+	}
 	memcpy(f + h, p, n);
 	if (opcode == WS_PONG) {
 		k->pong_len = (uint8_t)(h + n); /* a newer ping's pong replaces an older one's */
@@ -316,8 +329,14 @@ ws_after_input(struct conn *c)
 {
 	struct ws *w = of(c);
 
-	if (w->fault_code && !w->closed)
+	if (w->fault_code && !w->closed) {
 		fault_now(c, w->fault_code, w->fault_why);
+	} else if (w->peer_closed && !w->closed) {
+		/* Echo the code (RFC 6455 5.5.1), then go. */
+		owe(c, WS_CLOSE, w->ctl->echo, w->ctl->echo_len);
+		w->closed = 1;
+		conn_close_after_flush(c, REASON_CLOSED, CHATD_DRAIN_TIMEOUT);
+	}
 }
 
 /* The first chunk of a frame: is it one chatd takes? */
@@ -363,10 +382,11 @@ control(struct conn *c, uint8_t opcode)
 	if (opcode == WS_PING && !w->closed) {
 		owe(c, WS_PONG, k->ping, k->ping_len);
 	} else if (opcode == WS_CLOSE && !w->closed) {
-		/* Echo the code (RFC 6455 5.5.1), then go. */
-		owe(c, WS_CLOSE, k->ping, k->ping_len >= 2 ? 2 : 0);
-		w->closed = 1;
-		conn_close_after_flush(c, REASON_CLOSED, CHATD_DRAIN_TIMEOUT);
+		/* Echoed, and the connection ended, once what came before it
+		 * in the same read is handled (ws_after_input). */
+		k->echo_len = k->ping_len >= 2 ? 2 : 0;
+		memcpy(k->echo, k->ping, k->echo_len);
+		w->peer_closed = 1;
 	}
 	k->ping_len = 0;
 }
@@ -381,7 +401,7 @@ ws_read(struct conn *c, void *buf, size_t n)
 	size_t used = 0;
 	ssize_t k;
 
-	if (w->closed) {
+	if (w->closed || w->peer_closed) {
 		errno = EAGAIN;
 		return -1;
 	}
@@ -398,7 +418,7 @@ ws_read(struct conn *c, void *buf, size_t n)
 	W.feed = W.raw;
 	W.feed_len = (size_t)k;
 	w->rx_raw += (uint64_t)k;
-	while (!w->closed && !w->fault_code) {
+	while (!w->closed && !w->fault_code && !w->peer_closed) {
 		struct wslay_frame_iocb io;
 		ssize_t r = wslay_frame_recv(w->rx, &io);
 		int first, control_frame;
@@ -473,6 +493,12 @@ wrote(struct ws *w, size_t n, size_t pong, size_t close, size_t hdr)
 		k->pong_off = (uint8_t)(k->pong_off + t);
 		n -= t;
 	}
+	if (t < pong) {
+		/* The pong was cut: the frame set up behind it has not begun. */
+		w->tx_left = 0;
+		w->hdr_len = w->hdr_off = 0;
+		return 0;
+	}
 	t = n < close ? n : close;
 	if (t) {
 		k->close_off = (uint8_t)(k->close_off + t);
@@ -483,6 +509,15 @@ wrote(struct ws *w, size_t n, size_t pong, size_t close, size_t hdr)
 	n -= t;
 	w->tx_left -= n;
 	return n;
+}
+
+/* A control frame begun and not finished: nothing else may go out before
+ * its end. */
+static int
+ctl_cut(const struct ws_ctl *k)
+{
+	return k && ((k->pong_off > 0 && k->pong_off < k->pong_len) ||
+	             (k->close_off > 0 && k->close_off < k->close_len));
 }
 
 /* Slices out.  WS_UNITS: the front end's frames as they are.  WS_STREAM:
@@ -509,6 +544,30 @@ ws_writev(struct conn *c, const struct iovec *iov, int cnt)
 		if ((r = writev(c->fd, v, k)) > 0)
 			w->raw_left -= (size_t)r;
 		return r;
+	}
+	if (w->ctl && w->ctl->pong_off == w->ctl->pong_len && w->ctl->next_len) {
+		struct ws_ctl *kc = w->ctl;
+
+		memcpy(kc->pong, kc->next, kc->next_len);
+		kc->pong_len = kc->next_len;
+		kc->pong_off = 0;
+		kc->next_len = 0;
+	}
+	if (ctl_cut(w->ctl)) {
+		/* A control frame cut short goes on alone until it ends. */
+		struct ws_ctl *kc = w->ctl;
+		int on_pong = kc->pong_off > 0 && kc->pong_off < kc->pong_len;
+		uint8_t *at = on_pong ? kc->pong + kc->pong_off : kc->close + kc->close_off;
+		size_t n = on_pong ? (size_t)(kc->pong_len - kc->pong_off)
+		                   : (size_t)(kc->close_len - kc->close_off);
+
+		if ((r = write(c->fd, at, n)) < 0)
+			return r;
+		if (on_pong)
+			kc->pong_off = (uint8_t)(kc->pong_off + r);
+		else
+			kc->close_off = (uint8_t)(kc->close_off + r);
+		return 0;
 	}
 	for (i = 0; i < cnt; i++)
 		total += iov[i].iov_len;
@@ -562,7 +621,7 @@ ws_pending(const struct conn *c)
 	const struct ws_ctl *k = w->ctl;
 
 	return w->hdr_off < w->hdr_len ||
-	       (k && (k->pong_off < k->pong_len || k->close_off < k->close_len));
+	       (k && (k->pong_off < k->pong_len || k->next_len || k->close_off < k->close_len));
 }
 
 /* The connection closes after its output: its front end's farewell (a

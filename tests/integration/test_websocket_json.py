@@ -1275,6 +1275,21 @@ def test_client_close_frame_is_echoed_and_the_room_sees_closed(srv):
         raise AssertionError("data after the client's close was acted on")
 
 
+def test_a_say_in_the_same_write_as_the_close_is_served_first(srv):
+    """`ws.send(x); ws.close()` in a page: the say and the close come in one
+    read.  The say is acknowledged and delivered, then the close echoed,
+    as over TCP a SAY followed by the end of the stream is served."""
+    room = Watchers(srv)
+    w = room.member("leaver")
+    w.send_ws(frame(TEXT, b'{"type":"say","room":"r","text":"last words","ref":9}')
+              + frame(CLOSE, struct.pack(">H", 1000)))
+    objs, _ = assert_closed_with(w, 1000, "echo of the close")
+    acks = [o for o in objs if o.get("type") == "ack"]
+    t.assert_eq([a.get("ref") for a in acks], [9], "the say's ack before the echo")
+    room.obs.expect(MESSAGE, text="last words")
+    room.dropped("leaver", "closed", "after the close")
+
+
 @t.server_args("--handshake-timeout", "0.5")
 def test_no_hello_within_handshake_timeout_is_handshake_timeout_then_close_1008(srv):
     """A JSON socket without hello after handshake-timeout gets error

@@ -351,16 +351,26 @@ on_begin(http_parser *p)
 	return 0;
 }
 
+/* Append to a part of the request within its limit, or refuse with the
+ * limit's status. */
+static int
+req_append_within(struct hconn *h, const char *at, size_t n, struct hstr *into, size_t max,
+                  int status)
+{
+	if (into->len + n > max) {
+		h->req.refuse = status;
+		return 1;
+	}
+	return req_append(&h->req, at, n, into);
+}
+
 static int
 on_url(http_parser *p, const char *at, size_t n)
 {
 	struct hconn *h = of(p);
 
-	if (h->req.url.len + n > conn_config(h->c)->http_max_request_line) {
-		h->req.refuse = 414;
-		return 1;
-	}
-	return req_append(&h->req, at, n, &h->req.url);
+	return req_append_within(h, at, n, &h->req.url, conn_config(h->c)->http_max_request_line,
+	                         414);
 }
 
 static int
@@ -460,11 +470,7 @@ on_body(http_parser *p, const char *at, size_t n)
 {
 	struct hconn *h = of(p);
 
-	if (h->req.body.len + n > conn_config(h->c)->http_max_body) {
-		h->req.refuse = 413;
-		return 1;
-	}
-	return req_append(&h->req, at, n, &h->req.body);
+	return req_append_within(h, at, n, &h->req.body, conn_config(h->c)->http_max_body, 413);
 }
 
 static int
@@ -758,14 +764,6 @@ dispatch(struct hconn *h)
 	ev_timer_stop(h->c->set->loop, &h->timer);
 	cors(h);
 	if (h->parser.http_major != 1 || !version_ok(&h->req)) {
-		h->head = 0;
-		h->keep_alive = 0;
-		http_error(h, 400, "bad_request", "HTTP/%u.%u is not spoken here: HTTP/1.1 is",
-		           h->parser.http_major, h->parser.http_minor);
-		http_end(h);
-		return;
-	}
-	if (h->parser.http_major != 1) {
 		h->head = 0;
 		h->keep_alive = 0;
 		http_error(h, 400, "bad_request", "HTTP/%u.%u is not spoken here: HTTP/1.1 is",

@@ -36,6 +36,7 @@
 
 #include "chatd/wire.h"
 #include "swarm/hwire.h"
+#include "swarm/jevent.h"
 #include "swarm/jscan.h"
 #include "swarm/swarm.h"
 
@@ -49,7 +50,6 @@
 #define HB_NICK_MAX      24
 #define HB_REQ_HEAD      640 /* bytes of a request's head, at most */
 #define HB_BARRIER       "swarm-barrier"
-#define HB_OTHER_TYPE    0xff /* a jscan_field type: present, but of no type a field wants */
 
 enum hlink_role {
 	HL_CMD,
@@ -149,26 +149,6 @@ struct hbot {
 	unsigned nrooms;
 };
 
-/* An event or a message, read from a stream, a poll or a history. */
-enum hev_type {
-	HE_OTHER,
-	HE_MESSAGE,
-	HE_DIRECT,
-	HE_PRESENCE,
-	HE_SUMMARY,
-};
-
-struct hev {
-	uint8_t type;
-	uint8_t kind; /* presence: WIRE_P_*, 0 for kinds the swarm ignores */
-	uint8_t reason;
-	uint64_t id, epoch, seq;
-	const char *room, *from, *text, *nick;
-	size_t room_len, from_len, text_len, nick_len;
-	json_t *items; /* summary: its events (in root) */
-	json_t *root;  /* jansson's parse, to release; NULL when scanned */
-};
-
 static struct {
 	struct ev_loop *loop;
 	const char *host;
@@ -176,8 +156,8 @@ static struct {
 	uint8_t *scratch;
 	size_t scratch_len;
 	struct hlink *dirty;
-	unsigned ending; /* bots whose DELETE is outstanding */
-	struct hev *evs; /* the events of the answer being read */
+	unsigned ending;    /* bots whose DELETE is outstanding */
+	struct jevent *evs; /* the events of the answer being read */
 	size_t nevs, capevs;
 	struct httpbot_stats st;
 } H;
@@ -186,6 +166,7 @@ static void link_open(struct hlink *k);
 static void link_broken(struct hlink *k, uint8_t reason);
 static void link_next(struct hlink *k);
 static void link_input(struct hlink *k, const char *p, size_t len, uint64_t now);
+static void hbot_close(struct hbot *h);
 
 /* realloc(), or the end of the run: the swarm has no memory to spare. */
 static void *
@@ -329,33 +310,6 @@ link_pop(struct hlink *k)
 	return r;
 }
 
-/* Append a JSON string's contents for text[0, n) at p; the bytes used. */
-static size_t
-json_escape(char *p, const char *text, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c == '"' || c == '\\') {
-			p[o++] = '\\';
-			p[o++] = (char)c;
-		} else if (c < 0x20) {
-			p[o++] = '\\';
-			p[o++] = 'u';
-			p[o++] = '0';
-			p[o++] = '0';
-			p[o++] = hex[c >> 4];
-			p[o++] = hex[c & 15];
-		} else {
-			p[o++] = (char)c;
-		}
-	}
-	return o;
-}
-
 /*
  * Queue a request on k: method and path, the token when there is one, the
  * extra header lines (each ending CRLF, or NULL), and a JSON body
@@ -367,19 +321,14 @@ link_request(struct hlink *k, uint8_t kind, uint32_t arg, const char *method, co
              const char *extra, const char *field, const char *text, size_t tn)
 {
 	struct hbot *h = k->h;
-	size_t head_cap = HB_REQ_HEAD + strlen(path) + (extra ? strlen(extra) : 0), blen = 0, i, n;
+	size_t head_cap = HB_REQ_HEAD + strlen(path) + (extra ? strlen(extra) : 0), blen = 0, n;
 	char length[96] = "";
 	char *p;
 	int w;
 
 	if (field) {
 		/* The body's length goes first: count its escapes. */
-		blen = strlen(field) + 7;
-		for (i = 0; i < tn; i++) {
-			unsigned char c = (unsigned char)text[i];
-
-			blen += c == '"' || c == '\\' ? 2 : c < 0x20 ? 6 : 1;
-		}
+		blen = strlen(field) + 7 + jevent_escaped_len(text, tn);
 		snprintf(length, sizeof(length),
 		         "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
 	} else if (strcmp(method, "POST") == 0) {
@@ -394,7 +343,7 @@ link_request(struct hlink *k, uint8_t kind, uint32_t arg, const char *method, co
 	n = (size_t)w;
 	if (field) {
 		n += (size_t)sprintf(p + n, "{\"%s\":\"", field);
-		n += json_escape(p + n, text, tn);
+		n += jevent_escape(p + n, text, tn);
 		p[n++] = '"';
 		p[n++] = '}';
 	}
@@ -433,7 +382,8 @@ link_flush(struct hlink *k)
 	}
 }
 
-void
+/* Write what the bots queued; before the loop sleeps. */
+static void
 httpbot_flush(void)
 {
 	while (H.dirty) {
@@ -539,248 +489,8 @@ timer_arm(struct hbot *h, double delay)
 
 /* ---- answers: parsing ---- */
 
-/* Fill f from a jansson object, as jscan_object() would have. */
-static void
-fields_from_json(json_t *o, struct jscan_field *f, size_t nf)
-{
-	size_t i;
-
-	for (i = 0; i < nf; i++) {
-		json_t *v = json_object_get(o, f[i].key);
-
-		f[i].type = JSCAN_ABSENT;
-		if (v == NULL)
-			continue;
-		if (json_is_string(v)) {
-			f[i].type = JSCAN_STR;
-			f[i].s = json_string_value(v);
-			f[i].n = json_string_length(v);
-		} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
-			f[i].type = JSCAN_INT;
-			f[i].i = (uint64_t)json_integer_value(v);
-		} else if (json_is_true(v)) {
-			f[i].type = JSCAN_TRUE;
-		} else if (json_is_false(v)) {
-			f[i].type = JSCAN_FALSE;
-		} else if (json_is_null(v)) {
-			f[i].type = JSCAN_NULL;
-		} else {
-			f[i].type = HB_OTHER_TYPE;
-		}
-	}
-}
-
-/* Read the object p[0, n) into f: scanned, or else parsed by jansson
- * (*root then holds it, to release after f is used).  -1 when it is not a
- * JSON object. */
-static int
-object_fields(const char *p, size_t n, struct jscan_field *f, size_t nf, json_t **root)
-{
-	json_error_t err;
-
-	*root = NULL;
-	if (jscan_object(p, n, f, nf) == JSCAN_OK)
-		return 0;
-	H.st.fallback_parses++;
-	*root = json_loadb(p, n, JSON_REJECT_DUPLICATES, &err);
-	if (*root == NULL || !json_is_object(*root)) {
-		json_decref(*root);
-		*root = NULL;
-		return -1;
-	}
-	fields_from_json(*root, f, nf);
-	return 0;
-}
-
-/* A JSON object answer parsed by jansson, or NULL. */
-static json_t *
-object_parse(const char *p, size_t n)
-{
-	json_error_t err;
-	json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &err);
-
-	if (o && !json_is_object(o)) {
-		json_decref(o);
-		o = NULL;
-	}
-	return o;
-}
-
-/* Is f the string s? */
-static int
-str_is(const struct jscan_field *f, const char *s)
-{
-	return f->type == JSCAN_STR && f->n == strlen(s) && memcmp(f->s, s, f->n) == 0;
-}
-
-/* Is f true or false? */
-static int
-is_bool(const struct jscan_field *f)
-{
-	return f->type == JSCAN_TRUE || f->type == JSCAN_FALSE;
-}
-
-/* A drop reason's words (docs/http.md section 4) as a WIRE_R_* code. */
-static uint8_t
-reason_code(const struct jscan_field *f)
-{
-	static const char *const words[WIRE_R_COUNT] = {
-	        [WIRE_R_NONE] = "none",
-	        [WIRE_R_CLOSED] = "closed",
-	        [WIRE_R_RESET] = "reset",
-	        [WIRE_R_PING_TIMEOUT] = "ping timeout",
-	        [WIRE_R_SLOW_CONSUMER] = "slow consumer",
-	        [WIRE_R_PROTOCOL_ERROR] = "protocol error",
-	        [WIRE_R_SHUTDOWN] = "shutdown",
-	        [WIRE_R_HANDSHAKE_TIMEOUT] = "handshake timeout",
-	        [WIRE_R_TIMEOUT] = "timeout",
-	};
-	uint8_t i;
-
-	for (i = 0; i < WIRE_R_COUNT; i++)
-		if (str_is(f, words[i]))
-			return i;
-	return WIRE_R_NONE;
-}
-
-/* An event's fields, in the order chatd writes a message's (render.c), so
- * that the scanner finds each key at its first try. */
-enum {
-	EF_ID,
-	EF_TYPE,
-	EF_ROOM,
-	EF_EPOCH,
-	EF_SEQ,
-	EF_CURSOR,
-	EF_TIME,
-	EF_FROM,
-	EF_TEXT,
-	EF_NICK,
-	EF_REASON,
-	EF_N
-};
-
-/* The fields of an event object, checked for its type; -1 if one is
- * missing or of the wrong type. */
-static int
-event_from_fields(const struct jscan_field *f, struct hev *ev)
-{
-	static const struct {
-		const char *name;
-		uint8_t kind;
-	} pres[] = {
-	        {"join", WIRE_P_JOIN}, {"part", WIRE_P_PART}, {"quit", WIRE_P_QUIT},
-	        {"nick", WIRE_P_NICK}, {"drop", WIRE_P_DROP},
-	};
-	size_t i;
-
-	if (f[EF_ID].type != JSCAN_INT || f[EF_TYPE].type != JSCAN_STR)
-		return -1;
-	ev->id = f[EF_ID].i;
-	ev->type = HE_OTHER;
-	if (str_is(&f[EF_TYPE], "message") || str_is(&f[EF_TYPE], "direct")) {
-		ev->type = f[EF_TYPE].n == 7 ? HE_MESSAGE : HE_DIRECT;
-		if (f[EF_TIME].type != JSCAN_INT || f[EF_FROM].type != JSCAN_STR ||
-		    f[EF_TEXT].type != JSCAN_STR)
-			return -1;
-		if (ev->type == HE_MESSAGE &&
-		    (f[EF_ROOM].type != JSCAN_STR || f[EF_EPOCH].type != JSCAN_INT ||
-		     f[EF_SEQ].type != JSCAN_INT || f[EF_CURSOR].type != JSCAN_STR))
-			return -1;
-		ev->from = f[EF_FROM].s;
-		ev->from_len = f[EF_FROM].n;
-		ev->text = f[EF_TEXT].s;
-		ev->text_len = f[EF_TEXT].n;
-	} else if (str_is(&f[EF_TYPE], "summary")) {
-		ev->type = HE_SUMMARY;
-		if (f[EF_ROOM].type != JSCAN_STR)
-			return -1;
-	} else {
-		for (i = 0; i < sizeof(pres) / sizeof(pres[0]); i++)
-			if (str_is(&f[EF_TYPE], pres[i].name))
-				break;
-		if (i == sizeof(pres) / sizeof(pres[0]))
-			return 0; /* a kind this swarm does not know: HE_OTHER */
-		ev->type = HE_PRESENCE;
-		ev->kind = pres[i].kind;
-		if (f[EF_NICK].type != JSCAN_STR || f[EF_TIME].type != JSCAN_INT ||
-		    (f[EF_ROOM].type != JSCAN_STR && f[EF_ROOM].type != JSCAN_ABSENT))
-			return -1;
-		if (ev->kind == WIRE_P_DROP && f[EF_REASON].type != JSCAN_STR)
-			return -1;
-		ev->nick = f[EF_NICK].s;
-		ev->nick_len = f[EF_NICK].n;
-		ev->reason = reason_code(&f[EF_REASON]);
-	}
-	if (f[EF_ROOM].type == JSCAN_STR) {
-		ev->room = f[EF_ROOM].s;
-		ev->room_len = f[EF_ROOM].n;
-	}
-	ev->epoch = f[EF_EPOCH].i;
-	ev->seq = f[EF_SEQ].i;
-	return 0;
-}
-
-/* The fields of an event, all absent, for a scan. */
-static void
-event_fields_init(struct jscan_field *f)
-{
-	static const struct jscan_field proto[EF_N] = {
-	        JSCAN_FIELD("id"),    JSCAN_FIELD("type"),   JSCAN_FIELD("room"),
-	        JSCAN_FIELD("epoch"), JSCAN_FIELD("seq"),    JSCAN_FIELD("cursor"),
-	        JSCAN_FIELD("time"),  JSCAN_FIELD("from"),   JSCAN_FIELD("text"),
-	        JSCAN_FIELD("nick"),  JSCAN_FIELD("reason"),
-	};
-
-	memcpy(f, proto, sizeof(proto));
-}
-
-/* An event from its JSON text (a stream's data line; message: it is
- * named a room message, most likely in chatd's layout); -1 if malformed.
- * ev->root, when set, is to be released. */
-static int
-event_parse(const char *p, size_t n, int message, struct hev *ev)
-{
-	struct jscan_field f[EF_N];
-
-	memset(ev, 0, sizeof(*ev));
-	event_fields_init(f);
-	if (!(message && jscan_exact(p, n, f, EF_TEXT + 1) == JSCAN_OK) &&
-	    object_fields(p, n, f, EF_N, &ev->root) < 0)
-		return -1;
-	if (event_from_fields(f, ev) < 0)
-		return -1;
-	if (ev->type == HE_SUMMARY) {
-		/* Its items are read from jansson's parse (summaries are rare). */
-		if (ev->root == NULL && (ev->root = object_parse(p, n)) == NULL)
-			return -1;
-		ev->items = json_object_get(ev->root, "events");
-		if (!json_is_array(ev->items))
-			return -1;
-	}
-	return 0;
-}
-
-/* An event from an element of a poll's or a history's array. */
-static int
-event_of_json(json_t *o, struct hev *ev)
-{
-	struct jscan_field f[EF_N];
-
-	memset(ev, 0, sizeof(*ev));
-	if (!json_is_object(o))
-		return -1;
-	event_fields_init(f);
-	fields_from_json(o, f, EF_N);
-	if (event_from_fields(f, ev) < 0)
-		return -1;
-	if (ev->type == HE_SUMMARY && !json_is_array(ev->items = json_object_get(o, "events")))
-		return -1;
-	return 0;
-}
-
 /* One more event in H.evs, zeroed. */
-static struct hev *
+static struct jevent *
 evs_add(void)
 {
 	if (H.nevs == H.capevs) {
@@ -803,7 +513,7 @@ answer_parse(const char *body, size_t len, struct jscan_field *top, size_t ntop,
              json_t **root)
 {
 	enum jscan_result r = JSCAN_NO;
-	struct jscan_field f[EF_N];
+	struct jscan_field f[JEV_F_N];
 	size_t pos = 0, i;
 	json_t *a, *v;
 
@@ -811,13 +521,13 @@ answer_parse(const char *body, size_t len, struct jscan_field *top, size_t ntop,
 	H.nevs = 0;
 	if (jscan_object(body, len, top, ntop) == JSCAN_OK && top[arr].type == JSCAN_ARRAY) {
 		for (;;) {
-			struct hev *ev;
+			struct jevent *ev;
 
-			event_fields_init(f);
-			if ((r = jscan_each(top[arr].s, top[arr].n, &pos, f, EF_N)) != JSCAN_OK)
+			jevent_fields_init(f);
+			if ((r = jscan_each(top[arr].s, top[arr].n, &pos, f, JEV_F_N)) != JSCAN_OK)
 				break;
 			ev = evs_add();
-			if (event_from_fields(f, ev) < 0 || ev->type == HE_SUMMARY) {
+			if (jevent_from_fields(f, ev) < 0 || ev->type == JEV_SUMMARY) {
 				r = JSCAN_NO; /* jansson says what is wrong, or reads the summary */
 				break;
 			}
@@ -827,15 +537,15 @@ answer_parse(const char *body, size_t len, struct jscan_field *top, size_t ntop,
 	}
 	H.st.fallback_parses++;
 	H.nevs = 0;
-	if ((*root = object_parse(body, len)) == NULL)
+	if ((*root = jevent_parse_object(body, len)) == NULL)
 		return -1;
-	fields_from_json(*root, top, ntop);
+	jevent_fields_from_json(*root, top, ntop);
 	if (!json_is_array(a = json_object_get(*root, top[arr].key)))
 		return -1;
 	top[arr].type = JSCAN_ARRAY;
 	json_array_foreach(a, i, v)
 	{
-		if (event_of_json(v, evs_add()) < 0)
+		if (jevent_of_json(v, evs_add()) < 0)
 			return -1;
 	}
 	return 0;
@@ -878,37 +588,6 @@ malformed(struct hbot *h)
 	swarm_lost(h->b, WIRE_R_PROTOCOL_ERROR);
 }
 
-/* The core's errors in HTTP's words (docs/http.md section 11), as the
- * framed codes they are; other errors keep their HTTP status. */
-static uint16_t
-error_code(const char *code, int status)
-{
-	static const struct {
-		const char *name;
-		uint16_t code;
-	} map[] = {
-	        {"nick_invalid", WIRE_E_NICK_INVALID},
-	        {"nick_taken", WIRE_E_NICK_TAKEN},
-	        {"room_invalid", WIRE_E_ROOM_INVALID},
-	        {"text_invalid", WIRE_E_TEXT_INVALID},
-	        {"text_too_long", WIRE_E_TEXT_TOO_LONG},
-	        {"not_in_room", WIRE_E_NOT_IN_ROOM},
-	        {"already_in_room", WIRE_E_ALREADY_IN_ROOM},
-	        {"no_such_room", WIRE_E_NO_SUCH_ROOM},
-	        {"no_such_user", WIRE_E_NO_SUCH_USER},
-	        {"too_many_rooms", WIRE_E_TOO_MANY_ROOMS},
-	        {"room_full", WIRE_E_ROOM_FULL},
-	        {"room_limit", WIRE_E_ROOM_LIMIT},
-	        {"server_full", WIRE_E_SERVER_FULL},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(map[i].name, code) == 0)
-			return map[i].code;
-	return (uint16_t)status;
-}
-
 /*
  * An error answer to a request of the framed type it stands for: counted
  * by the core under its code and text.  Its code, or -1 when the bot is
@@ -918,18 +597,12 @@ error_code(const char *code, int status)
 static int
 refused(struct hbot *h, uint32_t ref, uint8_t type, int status, const char *body, size_t len)
 {
-	json_t *o = object_parse(body, len), *e = o ? json_object_get(o, "error") : NULL;
-	json_t *code = json_object_get(e, "code"), *msg = json_object_get(e, "message");
-	uint16_t c;
+	int c = jevent_refusal(h->b, ref, type, status, body, len);
 
-	if (status < 400 || !json_is_string(code) || !json_is_string(msg)) {
-		json_decref(o);
+	if (c < 0) {
 		malformed(h);
 		return -1;
 	}
-	c = error_code(json_string_value(code), status);
-	swarm_refused(h->b, ref, type, c, json_string_value(msg), json_string_length(msg));
-	json_decref(o);
 	if (status == 401) {
 		swarm_lost(h->b, WIRE_R_TIMEOUT);
 		return -1;
@@ -972,7 +645,7 @@ room_left(struct hbot *h, unsigned k)
 
 /* Hand a message to the core. */
 static void
-deliver(struct hbot *h, const struct hev *ev, uint8_t flags, uint64_t now)
+deliver(struct hbot *h, const struct jevent *ev, uint8_t flags, uint64_t now)
 {
 	struct swarm_msg m = {flags,        ev->room, ev->room_len, ev->from,
 	                      ev->from_len, ev->text, ev->text_len, ev->seq};
@@ -980,36 +653,15 @@ deliver(struct hbot *h, const struct hev *ev, uint8_t flags, uint64_t now)
 	swarm_deliver(h->b, &m, now);
 }
 
-/* A summary's drops, one by one. */
-static void
-summary_drops(const struct hev *ev)
-{
-	size_t i;
-	json_t *item;
-
-	json_array_foreach(ev->items, i, item)
-	{
-		json_t *type = json_object_get(item, "type"), *nick = json_object_get(item, "nick");
-		struct jscan_field reason = JSCAN_FIELD("reason");
-
-		if (!json_is_string(type) || strcmp(json_string_value(type), "drop") != 0 ||
-		    !json_is_string(nick))
-			continue;
-		fields_from_json(item, &reason, 1);
-		swarm_presence(WIRE_P_DROP, reason_code(&reason), json_string_value(nick),
-		               json_string_length(nick));
-	}
-}
-
 /* An event that is not a room message (a direct message, presence), from
  * a stream or the mailbox. */
 static void
-other_event(struct hbot *h, const struct hev *ev, uint64_t now)
+other_event(struct hbot *h, const struct jevent *ev, uint64_t now)
 {
 	int k;
 
 	switch (ev->type) {
-	case HE_DIRECT:
+	case JEV_DIRECT:
 		if (is_me(h, ev->from, ev->from_len) && ev->text_len == strlen(HB_BARRIER) &&
 		    memcmp(ev->text, HB_BARRIER, ev->text_len) == 0) {
 			if (h->barrier == 1 && H.mode == HTTPBOT_SSE)
@@ -1022,7 +674,7 @@ other_event(struct hbot *h, const struct hev *ev, uint64_t now)
 		}
 		deliver(h, ev, SWARM_MSG_DIRECT, now);
 		break;
-	case HE_PRESENCE:
+	case JEV_PRESENCE:
 		if (ev->kind == WIRE_P_DROP)
 			swarm_presence(WIRE_P_DROP, ev->reason, ev->nick, ev->nick_len);
 		/* A stream's own part is the confirmation, in order with the
@@ -1033,10 +685,10 @@ other_event(struct hbot *h, const struct hev *ev, uint64_t now)
 		    h->rooms[k].state == HR_LEAVING)
 			room_left(h, (unsigned)k);
 		break;
-	case HE_SUMMARY:
-		summary_drops(ev);
+	case JEV_SUMMARY:
+		jevent_summary_drops(ev);
 		break;
-	case HE_MESSAGE: /* not in a mailbox */
+	case JEV_MESSAGE: /* not in a mailbox */
 		malformed(h);
 		break;
 	default:
@@ -1068,8 +720,9 @@ session_answer(struct hbot *h, const struct hwire_head *hd, const char *body, si
 		return;
 	}
 	/* The token goes into every header: hex digits only, within bounds. */
-	if (object_fields(body, len, f, 2, &root) < 0 || f[0].type != JSCAN_STR || f[0].n == 0 ||
-	    f[0].n > HB_TOKEN_MAX || !str_is(&f[1], h->nick)) {
+	if (jevent_object(body, len, f, 2, &root, &H.st.fallback_parses) < 0 ||
+	    f[0].type != JSCAN_STR || f[0].n == 0 || f[0].n > HB_TOKEN_MAX ||
+	    !jevent_str_is(&f[1], h->nick)) {
 		json_decref(root);
 		malformed(h);
 		return;
@@ -1111,8 +764,8 @@ join_answer(struct hbot *h, unsigned k, const struct hwire_head *hd, const char 
 			r->state = HR_FAILED;
 		return;
 	}
-	if (object_fields(body, len, f, 3, &root) < 0 ||
-	    !str_is(&f[0], room_name(h, k, name, sizeof(name))) || f[1].type != JSCAN_INT ||
+	if (jevent_object(body, len, f, 3, &root, &H.st.fallback_parses) < 0 ||
+	    !jevent_str_is(&f[0], room_name(h, k, name, sizeof(name))) || f[1].type != JSCAN_INT ||
 	    f[2].type != JSCAN_INT) {
 		json_decref(root);
 		malformed(h);
@@ -1147,16 +800,16 @@ history_answer(struct hbot *h, unsigned k, const struct hwire_head *hd, const ch
 		return;
 	}
 	room_name(h, k, name, sizeof(name));
-	if (answer_parse(body, len, top, 4, 1, &root) < 0 || !str_is(&top[0], name) ||
-	    !is_bool(&top[2]) || !is_bool(&top[3])) {
+	if (answer_parse(body, len, top, 4, 1, &root) < 0 || !jevent_str_is(&top[0], name) ||
+	    !jevent_is_bool(&top[2]) || !jevent_is_bool(&top[3])) {
 		json_decref(root);
 		malformed(h);
 		return;
 	}
 	for (i = 0; i < H.nevs; i++) {
-		const struct hev *ev = &H.evs[i];
+		const struct jevent *ev = &H.evs[i];
 
-		if (ev->type != HE_MESSAGE || ev->epoch != r->epoch) {
+		if (ev->type != JEV_MESSAGE || ev->epoch != r->epoch) {
 			json_decref(root);
 			malformed(h);
 			return;
@@ -1191,8 +844,8 @@ say_answer(struct hbot *h, uint32_t ref, const struct hwire_head *hd, const char
 		refused(h, ref, WIRE_SAY, hd->status, body, len);
 		return;
 	}
-	if (object_fields(body, len, f, 3, &root) < 0 || f[0].type != JSCAN_INT ||
-	    f[1].type != JSCAN_INT || f[2].type != JSCAN_INT) {
+	if (jevent_object(body, len, f, 3, &root, &H.st.fallback_parses) < 0 ||
+	    f[0].type != JSCAN_INT || f[1].type != JSCAN_INT || f[2].type != JSCAN_INT) {
 		json_decref(root);
 		malformed(h);
 		return;
@@ -1216,8 +869,8 @@ direct_answer(struct hbot *h, const struct hreq *q, const struct hwire_head *hd,
 			barrier_done(h);
 		return;
 	}
-	if (object_fields(body, len, f, 2, &root) < 0 || f[0].type != JSCAN_INT ||
-	    f[1].type != JSCAN_INT) {
+	if (jevent_object(body, len, f, 2, &root, &H.st.fallback_parses) < 0 ||
+	    f[0].type != JSCAN_INT || f[1].type != JSCAN_INT) {
 		json_decref(root);
 		malformed(h);
 		return;
@@ -1254,7 +907,7 @@ cmd_answer(struct hbot *h, const struct hreq *q, const struct hwire_head *hd, co
 	case HQ_END:
 		if (hd->status != 204)
 			refused(h, 0, WIRE_QUIT, hd->status, body, len);
-		httpbot_close(h);
+		hbot_close(h);
 		break;
 	default:
 		direct_answer(h, q, hd, body, len);
@@ -1300,18 +953,18 @@ room_answer(struct hlink *k, const char *body, size_t len, uint64_t now)
 
 	room_name(h, k->k, name, sizeof(name));
 	/* epoch_changed must be false: a room with members keeps its epoch. */
-	if (answer_parse(body, len, top, 5, 1, &root) < 0 || !str_is(&top[0], name) ||
+	if (answer_parse(body, len, top, 5, 1, &root) < 0 || !jevent_str_is(&top[0], name) ||
 	    top[2].type != JSCAN_STR || cursor_parse(top[2].s, top[2].n, &e, &s) < 0 ||
-	    !is_bool(&top[3]) || top[4].type != JSCAN_FALSE) {
+	    !jevent_is_bool(&top[3]) || top[4].type != JSCAN_FALSE) {
 		json_decref(root);
 		malformed(h);
 		return;
 	}
 	H.st.polls++;
 	for (i = 0; i < H.nevs; i++) {
-		const struct hev *ev = &H.evs[i];
+		const struct jevent *ev = &H.evs[i];
 
-		if (ev->type != HE_MESSAGE || ev->epoch != r->epoch) {
+		if (ev->type != JEV_MESSAGE || ev->epoch != r->epoch) {
 			json_decref(root);
 			malformed(h);
 			return;
@@ -1365,7 +1018,8 @@ enum step {
 static void
 overflow_event(struct hbot *h, const struct hwire_event *e)
 {
-	json_t *o = object_parse(e->data, e->data_len), *rooms = json_object_get(o, "rooms"), *v;
+	json_t *o = jevent_parse_object(e->data, e->data_len), *rooms = json_object_get(o, "rooms"),
+	       *v;
 	json_t *dropped = json_object_get(o, "dropped");
 	size_t i;
 
@@ -1390,7 +1044,7 @@ overflow_event(struct hbot *h, const struct hwire_event *e)
 /* A room message on the stream.  STEP_PAUSE while its room's history is
  * outstanding. */
 static enum step
-stream_message(struct hbot *h, const struct hev *ev, uint64_t now)
+stream_message(struct hbot *h, const struct jevent *ev, uint64_t now)
 {
 	int k = room_index(h, ev->room, ev->room_len);
 
@@ -1424,7 +1078,7 @@ stream_step(struct hlink *k, const char *p, size_t n, uint64_t now, size_t *used
 	struct hbot *h = k->h;
 	struct hwire_event e;
 	enum step r = STEP_OK;
-	struct hev ev;
+	struct jevent ev;
 
 	ev.root = NULL;
 	switch (hwire_event(p, n, &e)) {
@@ -1453,14 +1107,15 @@ stream_step(struct hlink *k, const char *p, size_t n, uint64_t now, size_t *used
 		swarm_unknown(); /* a later server's event: skipped */
 		return STEP_OK;
 	}
-	if (!e.has_id || event_parse(e.data, e.data_len, e.name_len == 7, &ev) < 0 ||
-	    ev.id != e.id || (ev.type == HE_MESSAGE) != (e.name_len == 7) ||
-	    (ev.type == HE_DIRECT) != (e.name_len == 6)) {
+	if (!e.has_id ||
+	    jevent_parse(e.data, e.data_len, e.name_len == 7, &ev, &H.st.fallback_parses) < 0 ||
+	    ev.id != e.id || (ev.type == JEV_MESSAGE) != (e.name_len == 7) ||
+	    (ev.type == JEV_DIRECT) != (e.name_len == 6)) {
 		json_decref(ev.root);
 		malformed(h);
 		return STEP_GONE;
 	}
-	if (ev.type == HE_MESSAGE)
+	if (ev.type == JEV_MESSAGE)
 		r = stream_message(h, &ev, now);
 	else
 		other_event(h, &ev, now);
@@ -1772,10 +1427,11 @@ httpbot_setup(struct ev_loop *loop, const char *host, enum httpbot_mode mode, ui
 	H.scratch_len = scratch_len;
 }
 
-unsigned
-httpbot_fds(enum httpbot_mode mode, unsigned nrooms)
+/* A command link and a stream, or a poll per room and one on the mailbox. */
+static unsigned
+httpbot_fds(unsigned nrooms)
 {
-	return mode == HTTPBOT_SSE ? 2 : 2 + nrooms;
+	return H.mode == HTTPBOT_SSE ? 2 : 2 + nrooms;
 }
 
 /* A link of h's, closed. */
@@ -1789,8 +1445,9 @@ link_init(struct hlink *k, struct hbot *h, uint8_t role, uint32_t idx)
 	k->k = idx;
 }
 
-struct hbot *
-httpbot_new(struct bot *b, unsigned nrooms, const unsigned *rooms)
+/* An HTTP bot for b, in the nrooms rooms rooms[] (their numbers). */
+static void *
+httpbot_create(struct bot *b, unsigned nrooms, const unsigned *rooms)
 {
 	struct hbot *h = hb_alloc(NULL, sizeof(*h));
 	unsigned i;
@@ -1822,9 +1479,10 @@ link_free(struct hlink *k)
 	free(k->in);
 }
 
-void
-httpbot_free(struct hbot *h)
+static void
+httpbot_destroy(void *t)
 {
+	struct hbot *h = t;
 	unsigned i;
 
 	ev_timer_stop(H.loop, &h->timer);
@@ -1836,23 +1494,30 @@ httpbot_free(struct hbot *h)
 	free(h);
 }
 
-void
-httpbot_connect(struct hbot *h, const char *nick)
+/* Sign in as nick (the session, then the receive side). */
+static void
+httpbot_connect(void *t, const char *nick)
 {
+	struct hbot *h = t;
+
 	snprintf(h->nick, sizeof(h->nick), "%s", nick);
 	h->up = 1;
 	link_request(&h->cmd, HQ_SESSION, 0, "POST", "/api/v1/session", NULL, "nick", h->nick,
 	             strlen(h->nick));
 }
 
-int
-httpbot_up(const struct hbot *h)
+/* Whether h has a session (being made or made). */
+static int
+httpbot_up(const void *t)
 {
+	const struct hbot *h = t;
+
 	return h->up;
 }
 
-void
-httpbot_close(struct hbot *h)
+/* Close every connection and forget the session. */
+static void
+hbot_close(struct hbot *h)
 {
 	unsigned i;
 
@@ -1882,9 +1547,11 @@ httpbot_close(struct hbot *h)
 		h->rooms[i].state = HR_OUT;
 }
 
-void
-httpbot_join(struct hbot *h, unsigned k, int have, uint64_t epoch, uint64_t seq)
+/* Join room k: the join, then its history read, with the cursor if any. */
+static void
+httpbot_join(void *t, unsigned k, int have, uint64_t epoch, uint64_t seq)
 {
+	struct hbot *h = t;
 	char path[96], name[16];
 
 	room_name(h, k, name, sizeof(name));
@@ -1899,9 +1566,10 @@ httpbot_join(struct hbot *h, unsigned k, int have, uint64_t epoch, uint64_t seq)
 	link_request(&h->cmd, HQ_HISTORY, k, "GET", path, NULL, NULL, NULL, 0);
 }
 
-void
-httpbot_part(struct hbot *h, unsigned k)
+static void
+httpbot_part(void *t, unsigned k)
 {
+	struct hbot *h = t;
 	char path[96], name[16];
 
 	h->rooms[k].state = HR_LEAVING;
@@ -1909,9 +1577,10 @@ httpbot_part(struct hbot *h, unsigned k)
 	link_request(&h->cmd, HQ_LEAVE, k, "POST", path, NULL, NULL, NULL, 0);
 }
 
-void
-httpbot_say(struct hbot *h, unsigned k, uint32_t ref, const char *text, size_t n)
+static void
+httpbot_say(void *t, unsigned k, uint32_t ref, const char *text, size_t n)
 {
+	struct hbot *h = t;
 	char path[96], name[16];
 
 	snprintf(path, sizeof(path), "/api/v1/rooms/%s/messages",
@@ -1919,18 +1588,21 @@ httpbot_say(struct hbot *h, unsigned k, uint32_t ref, const char *text, size_t n
 	link_request(&h->cmd, HQ_SAY, ref, "POST", path, NULL, "text", text, n);
 }
 
-void
-httpbot_direct(struct hbot *h, const char *nick, uint32_t ref, const char *text, size_t n)
+static void
+httpbot_direct(void *t, const char *nick, uint32_t ref, const char *text, size_t n)
 {
+	struct hbot *h = t;
 	char path[96];
 
 	snprintf(path, sizeof(path), "/api/v1/users/%s/messages", nick);
 	link_request(&h->cmd, HQ_DIRECT, ref, "POST", path, NULL, "text", text, n);
 }
 
-int
-httpbot_churn(struct hbot *h)
+/* Drop the receive connections; they come back a little later, resuming. */
+static int
+httpbot_churn(void *t)
 {
+	struct hbot *h = t;
 	unsigned i;
 
 	if (!h->registered || h->recv_down)
@@ -1946,9 +1618,11 @@ httpbot_churn(struct hbot *h)
 	return 1;
 }
 
-int
-httpbot_barrier(struct hbot *h)
+/* A direct message to itself, whose arrival is the barrier. */
+static int
+httpbot_barrier(void *t)
 {
+	struct hbot *h = t;
 	char path[96];
 
 	if (!h->registered)
@@ -1968,9 +1642,11 @@ httpbot_teardown(void)
 	H.nevs = H.capevs = 0;
 }
 
-int
-httpbot_end(struct hbot *h)
+/* End h's session (DELETE), as a framed bot's close does. */
+static int
+httpbot_end(void *t)
 {
+	struct hbot *h = t;
 	unsigned i;
 
 	if (!h->session || h->ending)
@@ -1984,7 +1660,8 @@ httpbot_end(struct hbot *h)
 	return 1;
 }
 
-unsigned
+/* Bots whose DELETE is not answered yet. */
+static unsigned
 httpbot_ending(void)
 {
 	return H.ending;
@@ -1995,3 +1672,31 @@ httpbot_stats(void)
 {
 	return &H.st;
 }
+
+/* The transport's close: a session's connections go with it. */
+static void
+httpbot_close(void *t, int reset)
+{
+	(void)reset;
+	hbot_close(t);
+}
+
+const struct swarm_transport httpbot_transport = {
+        .name = "http",
+        .reads_own = 1,
+        .fds = httpbot_fds,
+        .create = httpbot_create,
+        .destroy = httpbot_destroy,
+        .connect = httpbot_connect,
+        .up = httpbot_up,
+        .close = httpbot_close,
+        .join = httpbot_join,
+        .part = httpbot_part,
+        .say = httpbot_say,
+        .direct = httpbot_direct,
+        .churn = httpbot_churn,
+        .barrier = httpbot_barrier,
+        .end = httpbot_end,
+        .ending = httpbot_ending,
+        .flush = httpbot_flush,
+};

@@ -14,8 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct bot;
-struct hbot;
+#include "swarm/swarm.h"
 
 /* How an HTTP bot receives. */
 enum httpbot_mode {
@@ -42,39 +41,17 @@ struct httpbot_stats {
  * a read buffer shared with the framed bots. */
 void httpbot_setup(struct ev_loop *loop, const char *host, enum httpbot_mode mode, uint8_t *scratch,
                    size_t scratch_len);
-/* An HTTP bot for b, in the nrooms rooms rooms[] (their numbers). */
-struct hbot *httpbot_new(struct bot *b, unsigned nrooms, const unsigned *rooms);
-void httpbot_free(struct hbot *h);
-/* At exit, after the last httpbot_free(). */
+/* At exit, after the last bot is destroyed. */
 void httpbot_teardown(void);
-/* Descriptors an HTTP bot of nrooms rooms may hold at once. */
-unsigned httpbot_fds(enum httpbot_mode mode, unsigned nrooms);
-
-/* Sign in as nick (the session, then the receive side); the core hears
- * swarm_registered() or swarm_connect_failed(). */
-void httpbot_connect(struct hbot *h, const char *nick);
-/* Whether h has a session (being made or made). */
-int httpbot_up(const struct hbot *h);
-/* Close every connection and forget the session. */
-void httpbot_close(struct hbot *h);
-/* Join room k with a cursor (have: epoch and seq are the last seen). */
-void httpbot_join(struct hbot *h, unsigned k, int have, uint64_t epoch, uint64_t seq);
-void httpbot_part(struct hbot *h, unsigned k);
-void httpbot_say(struct hbot *h, unsigned k, uint32_t ref, const char *text, size_t n);
-void httpbot_direct(struct hbot *h, const char *nick, uint32_t ref, const char *text, size_t n);
-/* Drop the receive connections and reconnect them a little later,
- * resuming where they were; 0 when h is not settled enough to. */
-int httpbot_churn(struct hbot *h);
-/* Send h a direct message of its own, whose arrival says that all sent to
- * it before has arrived (swarm_barrier_done()); 0 when it cannot. */
-int httpbot_barrier(struct hbot *h);
-/* After the run: end h's session (DELETE), as a framed bot's close does,
- * so that its nick and its address's session count are free again; 0 when
- * it has none.  httpbot_ending() counts those not yet answered. */
-int httpbot_end(struct hbot *h);
-unsigned httpbot_ending(void);
-/* Write what the bots queued; before the loop sleeps. */
-void httpbot_flush(void);
 const struct httpbot_stats *httpbot_stats(void);
+
+/*
+ * The transport (swarm.h).  Its churn drops the receive connections and
+ * reconnects them a little later, resuming where they were, the session
+ * kept; its barrier is a direct message to itself; after the run it ends
+ * its session (DELETE), as a framed bot's close does, so that its nick and
+ * its address's session count are free again.
+ */
+extern const struct swarm_transport httpbot_transport;
 
 #endif

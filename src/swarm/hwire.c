@@ -1,11 +1,14 @@
 /*
- * Response heads and event blocks.  Both look for the end of what they
- * read with memchr() or memmem() rather than byte by byte, since an event
- * stream to a thousand readers is the swarm's busiest input, and both give
- * up at their bound instead of waiting for more.
+ * Response heads, event blocks and WebSocket frame heads.  Heads and
+ * blocks are searched for their end with memchr() or memmem() rather than
+ * byte by byte, since an event stream to a thousand readers is the
+ * swarm's busiest input, and every reader gives up at its bound instead of
+ * waiting for more.  Masking goes eight bytes at a time: a WebSocket
+ * sender masks every byte it sends.
  */
 #include "swarm/hwire.h"
 
+#include <openssl/evp.h>
 #include <string.h>
 #include <strings.h>
 
@@ -189,4 +192,158 @@ hwire_event(const char *p, size_t n, struct hwire_event *e)
 	e->comment = fields == 0;
 	e->size = i;
 	return HWIRE_OK;
+}
+
+const char *
+hwire_header(const char *p, size_t size, const char *name, size_t *len)
+{
+	size_t want = strlen(name), i;
+	const char *found = NULL, *eol;
+
+	*len = 0;
+	if (size < 4 || (eol = memmem(p, size, "\r\n", 2)) == NULL)
+		return NULL;
+	/* Each line after the status line, up to the blank one; hwire_head()
+	 * has checked that each has a colon and no bare CR or LF. */
+	for (i = (size_t)(eol - p) + 2; i + 2 < size;) {
+		const char *line = p + i, *v, *end;
+		size_t n;
+
+		if ((eol = memmem(line, size - i, "\r\n", 2)) == NULL)
+			return NULL;
+		n = (size_t)(eol - line);
+		i += n + 2;
+		if (n <= want || line[want] != ':' || strncasecmp(line, name, want) != 0)
+			continue;
+		if (found)
+			return NULL; /* twice: which one holds? */
+		for (v = line + want + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (end = eol; end > v && (end[-1] == ' ' || end[-1] == '\t'); end--)
+			;
+		found = v;
+		*len = (size_t)(end - v);
+	}
+	if (found == NULL)
+		*len = 0;
+	return found;
+}
+
+enum hwire_result
+hwire_ws_head(const uint8_t *p, size_t n, uint64_t max, struct hwire_ws *f)
+{
+	uint64_t len;
+	size_t i;
+
+	if (n < 2)
+		return HWIRE_MORE;
+	f->fin = p[0] >> 7;
+	f->opcode = p[0] & 0x0f;
+	if ((p[0] & 0x70) || (p[1] & 0x80))
+		return HWIRE_BAD; /* an RSV bit (no extension was agreed), or masked */
+	switch (f->opcode) {
+	case HWIRE_WS_CONT:
+	case HWIRE_WS_TEXT:
+	case HWIRE_WS_BINARY:
+		break;
+	case HWIRE_WS_CLOSE:
+	case HWIRE_WS_PING:
+	case HWIRE_WS_PONG:
+		if (!f->fin || (p[1] & 0x7f) > HWIRE_WS_CONTROL_MAX)
+			return HWIRE_BAD;
+		break;
+	default:
+		return HWIRE_BAD;
+	}
+	len = p[1] & 0x7f;
+	f->size = 2;
+	if (len == 126) {
+		if (n < 4)
+			return HWIRE_MORE;
+		len = (uint64_t)p[2] << 8 | p[3];
+		f->size = 4;
+		if (len < 126)
+			return HWIRE_BAD; /* not the shortest form */
+	} else if (len == 127) {
+		if (n < 10)
+			return HWIRE_MORE;
+		for (len = 0, i = 2; i < 10; i++)
+			len = len << 8 | p[i];
+		f->size = 10;
+		if (len <= 0xffff || (len >> 63))
+			return HWIRE_BAD;
+	}
+	if (len > max)
+		return HWIRE_BAD;
+	f->len = len;
+	return HWIRE_OK;
+}
+
+size_t
+hwire_ws_put_head(uint8_t *out, uint8_t opcode, int fin, uint64_t len, const uint8_t key[4])
+{
+	size_t n = 2, i;
+
+	out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
+	if (len < 126) {
+		out[1] = (uint8_t)(0x80 | len);
+	} else if (len <= 0xffff) {
+		out[1] = 0x80 | 126;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		n = 4;
+	} else {
+		out[1] = 0x80 | 127;
+		for (i = 0; i < 8; i++)
+			out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+		n = 10;
+	}
+	memcpy(out + n, key, 4);
+	return n + 4;
+}
+
+void
+hwire_ws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
+{
+	uint8_t k8[8];
+	uint64_t k, x;
+	size_t i = 0;
+
+	/* The key repeats every four bytes: as a word of two copies, in
+	 * memory order, it masks eight bytes whatever the byte order. */
+	memcpy(k8, key, 4);
+	memcpy(k8 + 4, key, 4);
+	memcpy(&k, k8, 8);
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, src + i, 8);
+		x ^= k;
+		memcpy(dst + i, &x, 8);
+	}
+	for (; i < n; i++)
+		dst[i] = src[i] ^ key[i & 3];
+}
+
+void
+hwire_ws_key(const uint8_t nonce[16], char out[HWIRE_WS_KEY_LEN + 1])
+{
+	EVP_EncodeBlock((unsigned char *)out, nonce, 16);
+}
+
+int
+hwire_ws_accept(const char *key, size_t n, char out[HWIRE_WS_ACCEPT_LEN + 1])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+	         EVP_DigestUpdate(ctx, key, n) == 1 &&
+	         EVP_DigestUpdate(ctx, guid, sizeof(guid) - 1) == 1 &&
+	         EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 20;
+
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
+	return 0;
 }

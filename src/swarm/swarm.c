@@ -12,10 +12,13 @@
  * option avoids it; it is printed, and written as JSON and as an HTML page
  * with per-second charts on request.
  *
- * Bots speak the framed protocol (here, the reference for benchmarks) or
- * HTTP (httpbot.c, through swarm.h), chosen per bot; both are checked by
- * the same code.  A framed bot's fd is its connection; an HTTP bot has
- * links of its own, and bot_up() says whether either kind is connected.
+ * Bots speak the framed protocol (here, the reference for benchmarks),
+ * over TCP or over a WebSocket (chatd.framed: the same bot, its bytes
+ * wrapped by wsconn.c), or they are bots of another transport, a row of
+ * struct swarm_transport (swarm.h): HTTP (httpbot.c) or chatd.json
+ * (wsjbot.c).  The transport is chosen per bot, and all are checked by
+ * the same code.  A framed bot's fd is its connection; the others have
+ * connections of their own, and bot_up() says whether a bot is connected.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,8 +44,11 @@
 #include "chatd/wire.h"
 #include "swarm/check.h"
 #include "swarm/httpbot.h"
+#include "swarm/jevent.h"
 #include "swarm/latency.h"
 #include "swarm/swarm.h"
+#include "swarm/wsconn.h"
+#include "swarm/wsjbot.h"
 
 #define SWARM_READ_CHUNK      ((size_t)256 * 1024)
 #define SWARM_MAX_SOURCES     64  /* addresses --sources may name */
@@ -57,12 +63,27 @@
 #define SWARM_MAX_FAILS       16   /* FAILED lines kept */
 #define SWARM_SAMPLE_MIN      0.25 /* a shorter last second joins the one before it */
 #define SWARM_END_TIMEOUT     3.0  /* seconds HTTP bots may take to end their sessions */
+#define SWARM_MIX_MAX         8    /* transports a --transport list may name */
+#define SWARM_IN_CAP          ((size_t)WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN) /* a framed bot's b->in */
 
-/* What a bot speaks (--transport, --sender-transport). */
+/* What a bot may speak (--transport, --sender-transport): a row each. */
 enum transport {
 	TRANSPORT_FRAMED,
 	TRANSPORT_HTTP,
-	TRANSPORT_MIXED, /* even bot ids framed, odd ones HTTP */
+	TRANSPORT_WS,      /* the framed bot over a WebSocket (chatd.framed) */
+	TRANSPORT_WS_JSON, /* chatd.json */
+	TRANSPORT_COUNT,
+};
+
+static const struct transport_row {
+	const char *name;
+	const struct swarm_transport *tp; /* NULL: the framed bot */
+	uint8_t ws;                       /* the framed bot over a WebSocket */
+} transports[TRANSPORT_COUNT] = {
+        [TRANSPORT_FRAMED] = {"framed", NULL, 0},
+        [TRANSPORT_HTTP] = {"http", &httpbot_transport, 0},
+        [TRANSPORT_WS] = {"ws", NULL, 1},
+        [TRANSPORT_WS_JSON] = {"ws-json", &wsjbot_transport, 0},
 };
 
 struct opts {
@@ -96,8 +117,10 @@ struct opts {
 	unsigned id_offset;
 	unsigned seed;
 	int progress; /* -1 auto (a terminal), 0 off, 1 on */
-	enum transport transport;
-	int sender_transport; /* an enum transport for bots 0..senders-1; -1: as transport */
+	/* The bots spread over these in turn, by global id (--transport). */
+	enum transport mix[SWARM_MIX_MAX];
+	unsigned nmix;
+	int sender_transport; /* an enum transport for bots 0..senders-1; -1: as the mix */
 	enum httpbot_mode http_mode;
 };
 
@@ -163,7 +186,9 @@ struct bot {
 	uint32_t src; /* index of the source address */
 	struct bot *next_dirty;
 	uint8_t dirty;
-	struct hbot *http; /* an HTTP bot's transport; NULL: a framed bot */
+	const struct swarm_transport *tp; /* NULL: a framed bot */
+	void *tx;                         /* tp's state of the bot */
+	struct wsconn *ws;                /* a framed bot's WebSocket; NULL: over TCP */
 };
 
 /* Outstanding direct messages: open addressing keyed by sender and seq. */
@@ -254,16 +279,16 @@ static long rss_before, rss_setup, rss_end;
 static unsigned max_frame = 8192;
 static int tty;
 static unsigned long long rng = 88172645463325252ull;
-static unsigned nhttp; /* bots that speak HTTP; the others are framed */
+static unsigned ntransport[TRANSPORT_COUNT]; /* bots that speak each */
 
 static void bot_connect(struct bot *b);
 static void bot_close(struct bot *b, int reason);
 
-/* Is b connected: its framed connection open, or its HTTP session held? */
+/* Is b connected: its framed connection open, or its transport's? */
 static int
 bot_up(const struct bot *b)
 {
-	return b->http ? httpbot_up(b->http) : b->fd >= 0;
+	return b->tp ? b->tp->up(b->tx) : b->fd >= 0;
 }
 
 static double
@@ -273,6 +298,20 @@ rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* swarm.h: random bytes, from the seeded generator. */
+void
+swarm_random(uint8_t *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		out[i] = (uint8_t)(rng >> 32);
+	}
 }
 
 static uint64_t
@@ -547,8 +586,8 @@ send_join(struct bot *b, struct member *m)
 
 	m->joining = 1;
 	m->nhist = 0;
-	if (b->http) {
-		httpbot_join(b->http, (unsigned)(m - b->members), m->st.next != 0, m->epoch, since);
+	if (b->tp) {
+		b->tp->join(b->tx, (unsigned)(m - b->members), m->st.next != 0, m->epoch, since);
 		return;
 	}
 	SEND(b, 64, wire_enc_join(&w_, name, (size_t)n, m->st.next ? m->epoch : 0, since));
@@ -582,8 +621,8 @@ send_one(struct bot *b, uint64_t now)
 			e->acked = 0;
 			dm_len++;
 			b->ref++;
-			if (b->http)
-				httpbot_direct(b->http, r->nick, b->ref, text, size);
+			if (b->tp)
+				b->tp->direct(b->tx, r->nick, b->ref, text, size);
 			else
 				SEND(b, 64 + size,
 				     wire_enc_msg(&w_, b->ref, r->nick, strlen(r->nick), text,
@@ -607,8 +646,8 @@ send_one(struct bot *b, uint64_t now)
 		botmsg_encode(text, size, &bm);
 		n = snprintf(name, sizeof(name), "r%u", m->room);
 		b->ref++;
-		if (b->http)
-			httpbot_say(b->http, (unsigned)(m - b->members), b->ref, text, size);
+		if (b->tp)
+			b->tp->say(b->tx, (unsigned)(m - b->members), b->ref, text, size);
 		else
 			SEND(b, 64 + size, wire_enc_say(&w_, b->ref, name, (size_t)n, text, size));
 		pend_push(b, b->ref, (int32_t)m->room, 0);
@@ -655,14 +694,26 @@ sending(void)
 	return phase == 1 || phase == 2;
 }
 
+/* Write b's queued bytes: as they are over TCP, or as one masked binary
+ * frame over a WebSocket (after the upgrade request, which goes as it
+ * is); EV_WRITE stays armed only while something is left. */
 static void
 flush_bot(struct bot *b)
 {
+	size_t done;
 	ssize_t n;
+	int more;
 
-	if (b->fd < 0 || b->outlen == 0 || b->state == BOT_CONNECTING)
+	if (b->fd < 0 || b->state == BOT_CONNECTING)
 		return;
-	n = write(b->fd, b->out, b->outlen);
+	if (b->ws && wsconn_open(b->ws)) {
+		struct iovec iov[3];
+		int cnt = wsconn_iov(b->ws, b->out, b->outlen, iov);
+
+		n = cnt ? writev(b->fd, iov, cnt) : 0;
+	} else {
+		n = b->outlen ? write(b->fd, b->out, b->outlen) : 0;
+	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			n = 0;
@@ -672,10 +723,12 @@ flush_bot(struct bot *b)
 			return;
 		}
 	}
-	memmove(b->out, b->out + n, b->outlen - (size_t)n);
-	b->outlen -= (size_t)n;
-	if ((b->outlen > 0) != b->want_write) {
-		b->want_write = b->outlen > 0;
+	done = b->ws && wsconn_open(b->ws) ? wsconn_wrote(b->ws, (size_t)n) : (size_t)n;
+	memmove(b->out, b->out + done, b->outlen - done);
+	b->outlen -= done;
+	more = b->outlen > 0 || (b->ws && wsconn_pending(b->ws));
+	if (more != b->want_write) {
+		b->want_write = (uint8_t)more;
 		ev_io_stop(loop, &b->io);
 		ev_io_set(&b->io, b->fd, EV_READ | (b->want_write ? EV_WRITE : 0));
 		ev_io_start(loop, &b->io);
@@ -703,7 +756,9 @@ flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 		b->dirty = 0;
 		flush_bot(b);
 	}
-	httpbot_flush();
+	for (unsigned t = 0; t < TRANSPORT_COUNT; t++)
+		if (transports[t].tp && ntransport[t])
+			transports[t].tp->flush();
 }
 
 /* ---- receiving ---- */
@@ -867,9 +922,9 @@ swarm_ack(struct bot *b, uint32_t ref, uint64_t seq)
 	if (p.room >= 0) {
 		struct member *mb = member_of(b, (unsigned)p.room);
 
-		/* A framed ACK is in its connection's order of the room's
-		 * numbers; an HTTP bot reads its message back instead. */
-		if (mb && b->http == NULL)
+		/* An ACK is in its connection's order of the room's numbers;
+		 * an HTTP bot reads its message back instead. */
+		if (mb && !(b->tp && b->tp->reads_own))
 			check_seq(&mb->st, seq, &st.chk);
 		if (seq > room_last[p.room])
 			room_last[p.room] = seq;
@@ -1162,8 +1217,8 @@ bot_close(struct bot *b, int reason)
 
 	if (!bot_up(b))
 		return;
-	if (b->http) {
-		httpbot_close(b->http);
+	if (b->tp) {
+		b->tp->close(b->tx, reason == WIRE_R_RESET && b->closing);
 	} else {
 		if (reason == WIRE_R_RESET && b->closing) {
 			struct linger lg = {1, 0};
@@ -1250,18 +1305,106 @@ bot_input(struct bot *b, const uint8_t *p, size_t len, uint64_t now_ns)
 	}
 }
 
+/* The preface and the HELLO: a framed bot's first words. */
+static void
+send_hello(struct bot *b)
+{
+	SEND(b, 64,
+	     (wire_put_bytes(&w_, WIRE_PREFACE, WIRE_PREFACE_LEN),
+	      wire_enc_hello(&w_, b->nick, strlen(b->nick))));
+}
+
+/* WebSocket bytes p[0, len) for b (with room for WSCONN_KEEP_MAX bytes
+ * before p): the payload of its binary messages, unwrapped in place, goes
+ * to the framed bot as if it had come over TCP. */
+static void
+bot_ws_input(struct bot *b, uint8_t *p, size_t len, uint64_t now_ns)
+{
+	uint8_t *q = wsconn_restore(b->ws, p);
+	enum wsconn_status s;
+	size_t plen;
+
+	len += (size_t)(p - q);
+	p = q;
+	s = wsconn_unwrap(b->ws, p, len, &plen);
+	if (wsconn_pending(b->ws))
+		mark_dirty(b); /* a pong is owed */
+	if (plen) {
+		/* After the partial frame b kept, if any: the read that brought
+		 * these bytes was bounded by the room left for it. */
+		if (b->inlen) {
+			memcpy(b->in + b->inlen, p, plen);
+			bot_input(b, b->in, b->inlen + plen, now_ns);
+		} else {
+			bot_input(b, p, plen, now_ns);
+		}
+		if (b->fd < 0)
+			return;
+	}
+	if (s == WSCONN_BAD) {
+		st.bad_payload++;
+		bot_close(b, WIRE_R_PROTOCOL_ERROR);
+	} else if (s == WSCONN_CLOSED) {
+		/* Echo the close, best effort: the server ends the connection. */
+		flush_bot(b);
+		if (b->fd >= 0)
+			bot_close(b, WIRE_R_CLOSED);
+	}
+}
+
+/* The answer to b's upgrade, from p[0, n): once the 101 has come, the
+ * framed bot begins (preface and HELLO); a refusal is counted as the
+ * error it carries. */
+static void
+bot_ws_handshake(struct bot *b, uint8_t *p, size_t n, uint64_t now_ns)
+{
+	size_t used;
+	const char *body;
+	size_t blen;
+	int status;
+
+	switch (wsconn_handshake(b->ws, p, n, &used)) {
+	case WSCONN_MORE:
+		return;
+	case WSCONN_OK:
+		send_hello(b);
+		if (used < n)
+			bot_ws_input(b, p + used, n - used, now_ns);
+		return;
+	case WSCONN_REFUSED:
+		wsconn_refusal(b->ws, &status, &body, &blen);
+		if (jevent_refusal(b, 0, WIRE_HELLO, status, body, blen) < 0)
+			st.bad_payload++;
+		bot_close(b, WIRE_R_CLOSED);
+		return;
+	default:
+		st.bad_payload++;
+		bot_close(b, WIRE_R_PROTOCOL_ERROR);
+		return;
+	}
+}
+
 static void
 bot_read(struct bot *b)
 {
+	uint8_t *at = scratch;
+	size_t room = SWARM_READ_CHUNK;
 	ssize_t n;
 	uint64_t now_ns;
 
-	if (b->inlen) {
-		n = read(b->fd, b->in + b->inlen,
-		         (size_t)WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN - b->inlen);
-	} else {
-		n = read(b->fd, scratch, SWARM_READ_CHUNK);
+	if (b->ws) {
+		/* WebSocket bytes, unwrapped in place: into the shared buffer
+		 * after room for what wsconn kept, and no more than the framed
+		 * bot's buffer can take after its partial frame. */
+		at = scratch + WSCONN_KEEP_MAX;
+		room = SWARM_READ_CHUNK - WSCONN_KEEP_MAX;
+		if (b->inlen && room > SWARM_IN_CAP - b->inlen)
+			room = SWARM_IN_CAP - b->inlen;
+	} else if (b->inlen) {
+		at = b->in + b->inlen;
+		room = SWARM_IN_CAP - b->inlen;
 	}
+	n = read(b->fd, at, room);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -1273,7 +1416,11 @@ bot_read(struct bot *b)
 		return;
 	}
 	now_ns = mono_ns();
-	if (b->inlen)
+	if (b->ws && !wsconn_open(b->ws))
+		bot_ws_handshake(b, at, (size_t)n, now_ns);
+	else if (b->ws)
+		bot_ws_input(b, at, (size_t)n, now_ns);
+	else if (b->inlen)
 		bot_input(b, b->in, b->inlen + (size_t)n, now_ns);
 	else
 		bot_input(b, scratch, (size_t)n, now_ns);
@@ -1297,9 +1444,15 @@ io_cb(struct ev_loop *l, ev_io *w, int revents)
 			return;
 		}
 		b->state = BOT_HELLO;
-		SEND(b, 64,
-		     (wire_put_bytes(&w_, WIRE_PREFACE, WIRE_PREFACE_LEN),
-		      wire_enc_hello(&w_, b->nick, strlen(b->nick))));
+		if (b->ws) {
+			/* The upgrade first; the preface once it is answered. */
+			size_t k = wsconn_request(b->ws, opt.server_text,
+			                          (char *)out_reserve(b, WSCONN_REQUEST_MAX));
+
+			b->outlen += k;
+		} else {
+			send_hello(b);
+		}
 		flush_bot(b);
 		return;
 	}
@@ -1345,9 +1498,15 @@ bot_connect(struct bot *b)
 {
 	int fd = -1;
 
-	if (b->http == NULL && (fd = swarm_dial(b)) < 0) {
+	if (b->tp == NULL && (fd = swarm_dial(b)) < 0) {
 		bot_retry(b);
 		return;
+	}
+	if (b->ws) {
+		uint8_t rnd[20]; /* a new key and mask for each connection */
+
+		swarm_random(rnd, sizeof(rnd));
+		wsconn_reset(b->ws, rnd);
 	}
 	b->closing = 0;
 	b->drop_seen = 0;
@@ -1359,10 +1518,10 @@ bot_connect(struct bot *b)
 		snprintf(b->nick, sizeof(b->nick), "b%u", b->id + opt.id_offset);
 	connecting++;
 	live++;
-	if (b->http) {
+	if (b->tp) {
 		/* Its connections are its own; a failure comes back as
 		 * swarm_connect_failed(). */
-		httpbot_connect(b->http, b->nick);
+		b->tp->connect(b->tx, b->nick);
 		return;
 	}
 	b->fd = fd;
@@ -1458,8 +1617,8 @@ churn_one(void)
 				continue;
 			n = snprintf(name, sizeof(name), "r%u", m->room);
 			m->leaving = 1;
-			if (b->http)
-				httpbot_part(b->http, (unsigned)(m - b->members));
+			if (b->tp)
+				b->tp->part(b->tx, (unsigned)(m - b->members));
 			else
 				SEND(b, 32, wire_enc_part(&w_, name, (size_t)n));
 			st.churn_part++;
@@ -1467,9 +1626,10 @@ churn_one(void)
 		}
 		return;
 	}
-	if (b->http) {
-		/* Its receive connections go, its session stays: they resume. */
-		st.churn_drop += (uint64_t)httpbot_churn(b->http);
+	if (b->tp && b->tp->churn) {
+		/* Its own churn (HTTP: its receive connections go, its session
+		 * stays, and they resume). */
+		st.churn_drop += (uint64_t)b->tp->churn(b->tx);
 		return;
 	}
 	/* Drop abruptly with a reset; reconnect and rejoin with cursors. */
@@ -1717,8 +1877,8 @@ barrier(void)
 
 		if (!bot_up(b) || b->state < BOT_JOINING)
 			continue;
-		if (b->http) {
-			barrier_left += (unsigned)httpbot_barrier(b->http);
+		if (b->tp) {
+			barrier_left += (unsigned)b->tp->barrier(b->tx);
 		} else {
 			SEND(b, 16, wire_enc_ping(&w_, WIRE_PING, barrier_token));
 			barrier_left++;
@@ -1966,6 +2126,13 @@ err_hint(const struct err_kind *e, char *buf, size_t n)
 	}
 	if (h == NULL && !named)
 		return 0;
+	if (h == NULL && strcmp(name, "http-websocket") == 0) {
+		/* Not a limit: a switch, off. */
+		snprintf(buf, n,
+		         "chatd's --http-websocket is no: run it with yes, or run these bots "
+		         "over framed or http");
+		return 1;
+	}
 	if (h == NULL) {
 		snprintf(buf, n, "chatd's --%s refused these: raise it on the server", name);
 		return 1;
@@ -2040,24 +2207,49 @@ http_mode_name(void)
 	return opt.http_mode == HTTPBOT_SSE ? "sse" : "poll";
 }
 
-/* What the HTTP bots did, when there are any: two lines of the report. */
+/* The transports in use, and what the bots of each did beyond what every
+ * bot does: a line each. */
 static void
-report_http_text(void)
+report_transports_text(void)
 {
 	const struct httpbot_stats *h = httpbot_stats();
+	const struct wsconn_stats *w = wsconn_stats();
+	const struct wsjbot_stats *j = wsjbot_stats();
+	unsigned t, first = 1;
 
-	printf("  transports  framed %u, http %u (%s): %llu requests, %llu answers, %llu events, "
-	       "%llu polls\n",
-	       opt.bots - nhttp, nhttp, http_mode_name(), (unsigned long long)h->requests,
-	       (unsigned long long)h->answers, (unsigned long long)h->events,
-	       (unsigned long long)h->polls);
-	printf("  http        stream resumes %llu, receive drops %llu by churn and %llu by the "
-	       "server, command reconnects %llu, replays skipped %llu, announced dropped %llu, "
-	       "full parses %llu\n",
-	       (unsigned long long)h->stream_resumes, (unsigned long long)h->receive_drops,
-	       (unsigned long long)h->receive_lost, (unsigned long long)h->reconnects,
-	       (unsigned long long)h->resume_replays, (unsigned long long)h->overflow_dropped,
-	       (unsigned long long)h->fallback_parses);
+	printf("  transports ");
+	for (t = 0; t < TRANSPORT_COUNT; t++) {
+		if (ntransport[t] == 0)
+			continue;
+		printf("%s %s %u", first ? "" : ",", transports[t].name, ntransport[t]);
+		if (t == TRANSPORT_HTTP)
+			printf(" (%s)", http_mode_name());
+		first = 0;
+	}
+	printf("\n");
+	if (ntransport[TRANSPORT_HTTP]) {
+		printf("  http        %llu requests, %llu answers, %llu events, %llu polls, stream "
+		       "resumes %llu, receive drops %llu by churn and %llu by the server, command "
+		       "reconnects %llu, replays skipped %llu, announced dropped %llu, full parses "
+		       "%llu\n",
+		       (unsigned long long)h->requests, (unsigned long long)h->answers,
+		       (unsigned long long)h->events, (unsigned long long)h->polls,
+		       (unsigned long long)h->stream_resumes, (unsigned long long)h->receive_drops,
+		       (unsigned long long)h->receive_lost, (unsigned long long)h->reconnects,
+		       (unsigned long long)h->resume_replays,
+		       (unsigned long long)h->overflow_dropped,
+		       (unsigned long long)h->fallback_parses);
+	}
+	if (ntransport[TRANSPORT_WS] || ntransport[TRANSPORT_WS_JSON]) {
+		printf("  websocket   %llu handshakes, %llu refused, frames %llu in and %llu out, "
+		       "%llu pings, %llu closes; chatd.json %llu messages in, %llu out, full "
+		       "parses %llu\n",
+		       (unsigned long long)w->handshakes, (unsigned long long)w->refusals,
+		       (unsigned long long)w->frames_in, (unsigned long long)w->frames_out,
+		       (unsigned long long)w->pings, (unsigned long long)w->closes,
+		       (unsigned long long)j->messages, (unsigned long long)j->requests,
+		       (unsigned long long)j->fallback_parses);
+	}
 }
 
 /* The report on standard output, one line per subject. */
@@ -2079,8 +2271,8 @@ report_text(const struct summary *s)
 	printf("  window      %.2f s measured after %.1f s warm-up\n", s->dur, opt.warmup);
 	printf("  bots ready  %u of %u, connection errors %llu\n", ready_at_start, opt.bots,
 	       (unsigned long long)st.conn_errors);
-	if (nhttp)
-		report_http_text();
+	if (ntransport[TRANSPORT_FRAMED] < opt.bots)
+		report_transports_text();
 	printf("  throughput  %.0f publishes/s, %.0f deliveries/s\n", s->pub, s->del);
 	printf("  latency     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (%llu "
 	       "samples)\n",
@@ -2199,20 +2391,38 @@ report_json(FILE *j, const struct summary *s)
 		        (unsigned long long)st.drops[i], i + 1 < WIRE_R_COUNT ? "," : "}");
 	{
 		const struct httpbot_stats *h = httpbot_stats();
+		const struct wsconn_stats *w = wsconn_stats();
+		const struct wsjbot_stats *js = wsjbot_stats();
+		unsigned t;
 
+		/* framed and http always (as before ws came), the others when
+		 * some bot speaks them. */
+		fprintf(j, ",\"transports\":{\"framed\":%u,\"http\":%u",
+		        ntransport[TRANSPORT_FRAMED], ntransport[TRANSPORT_HTTP]);
+		for (t = 0; t < TRANSPORT_COUNT; t++)
+			if (t != TRANSPORT_FRAMED && t != TRANSPORT_HTTP && ntransport[t])
+				fprintf(j, ",\"%s\":%u", transports[t].name, ntransport[t]);
 		fprintf(j,
-		        ",\"transports\":{\"framed\":%u,\"http\":%u},\"http_mode\":\"%s\","
+		        "},\"http_mode\":\"%s\","
 		        "\"http\":{\"requests\":%llu,\"answers\":%llu,\"events\":%llu,"
 		        "\"polls\":%llu,\"stream_resumes\":%llu,\"receive_drops\":%llu,"
 		        "\"receive_lost\":%llu,\"reconnects\":%llu,\"resume_replays\":%llu,"
-		        "\"overflow_dropped\":%llu,\"fallback_parses\":%llu}",
-		        opt.bots - nhttp, nhttp, http_mode_name(), (unsigned long long)h->requests,
+		        "\"overflow_dropped\":%llu,\"fallback_parses\":%llu},"
+		        "\"websocket\":{\"handshakes\":%llu,\"refusals\":%llu,\"frames_in\":%llu,"
+		        "\"frames_out\":%llu,\"pings\":%llu,\"closes\":%llu,"
+		        "\"json_messages_in\":%llu,\"json_messages_out\":%llu,"
+		        "\"json_fallback_parses\":%llu}",
+		        http_mode_name(), (unsigned long long)h->requests,
 		        (unsigned long long)h->answers, (unsigned long long)h->events,
 		        (unsigned long long)h->polls, (unsigned long long)h->stream_resumes,
 		        (unsigned long long)h->receive_drops, (unsigned long long)h->receive_lost,
 		        (unsigned long long)h->reconnects, (unsigned long long)h->resume_replays,
 		        (unsigned long long)h->overflow_dropped,
-		        (unsigned long long)h->fallback_parses);
+		        (unsigned long long)h->fallback_parses, (unsigned long long)w->handshakes,
+		        (unsigned long long)w->refusals, (unsigned long long)w->frames_in,
+		        (unsigned long long)w->frames_out, (unsigned long long)w->pings,
+		        (unsigned long long)w->closes, (unsigned long long)js->messages,
+		        (unsigned long long)js->requests, (unsigned long long)js->fallback_parses);
 	}
 	fputs(",\"errors\":[", j);
 	for (i = 0; i < st.nerrk; i++) {
@@ -2639,9 +2849,11 @@ usage(FILE *out)
 	        "  --server-pid PID       report the server's CPU per delivery and its RSS\n"
 	        "  --burst N              connections set up at once (default 256)\n"
 	        "  --id-offset N          first bot id (for several swarm processes; default 0)\n"
-	        "  --transport T          what bots speak: framed, http, or mixed (even bot ids\n"
-	        "                         framed, odd ones HTTP) (default framed)\n"
-	        "  --sender-transport T   framed or http for the senders (bots 0..senders-1),\n"
+	        "  --transport T[,T...]   what bots speak: framed, http, ws (framed over a\n"
+	        "                         WebSocket) or ws-json (chatd.json); a list spreads the\n"
+	        "                         bots over it in turn by id; mixed is framed,http, all\n"
+	        "                         is framed,http,ws,ws-json (default framed)\n"
+	        "  --sender-transport T   one of them for the senders (bots 0..senders-1),\n"
 	        "                         whatever --transport says (default: as --transport)\n"
 	        "  --http-mode M          how HTTP bots receive: sse (one event stream) or poll\n"
 	        "                         (a long poll per room and one on the mailbox) (default "
@@ -2748,30 +2960,54 @@ num(const char *name, const char *s, double lo, double hi)
 	return v;
 }
 
-/* A --transport value (mixed only where allowed). */
+/* One transport's name (--sender-transport, an item of --transport). */
 static enum transport
-parse_transport(const char *name, const char *s, int mixed)
+parse_transport(const char *name, const char *s)
 {
-	if (strcmp(s, "framed") == 0)
-		return TRANSPORT_FRAMED;
-	if (strcmp(s, "http") == 0)
-		return TRANSPORT_HTTP;
-	if (mixed && strcmp(s, "mixed") == 0)
-		return TRANSPORT_MIXED;
-	die("--%s: '%s' is not framed%s or http", name, s, mixed ? ", mixed" : "");
+	unsigned t;
+
+	for (t = 0; t < TRANSPORT_COUNT; t++)
+		if (strcmp(s, transports[t].name) == 0)
+			return (enum transport)t;
+	die("--%s: '%s' is not framed, http, ws or ws-json", name, s);
+}
+
+/*
+ * --transport: one transport, or a mix the bots spread over in turn by
+ * their global id (bot i speaks the (i + id-offset) mod n-th): a list
+ * "framed,ws,...", "mixed" for framed,http (what it has always meant), or
+ * "all" for framed,http,ws,ws-json.
+ */
+static void
+parse_mix(const char *s)
+{
+	char buf[128], *tok, *save = NULL;
+
+	if (strcmp(s, "mixed") == 0)
+		s = "framed,http";
+	else if (strcmp(s, "all") == 0)
+		s = "framed,http,ws,ws-json";
+	if (strlen(s) >= sizeof(buf))
+		die("--transport: '%s' is too long", s);
+	snprintf(buf, sizeof(buf), "%s", s);
+	opt.nmix = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (opt.nmix == SWARM_MIX_MAX)
+			die("--transport: more than %d transports", SWARM_MIX_MAX);
+		opt.mix[opt.nmix++] = parse_transport("transport", tok);
+	}
+	if (opt.nmix == 0)
+		die("--transport: '%s' names no transport", s);
 }
 
 /* What bot i speaks: the senders' transport for a sender, if one was
- * given, else --transport, mixed by the bot's global id. */
+ * given, else --transport's, in turn by the bot's global id. */
 static enum transport
 transport_of(unsigned i)
 {
-	int t = i < opt.senders && opt.sender_transport >= 0 ? opt.sender_transport
-	                                                     : (int)opt.transport;
-
-	if (t == TRANSPORT_MIXED)
-		return (i + opt.id_offset) % 2 ? TRANSPORT_HTTP : TRANSPORT_FRAMED;
-	return (enum transport)t;
+	if (i < opt.senders && opt.sender_transport >= 0)
+		return (enum transport)opt.sender_transport;
+	return opt.mix[(i + opt.id_offset) % opt.nmix];
 }
 
 static void
@@ -2809,7 +3045,8 @@ parse_args(int argc, char **argv)
 	opt.burst = 256;
 	opt.seed = 1;
 	opt.progress = -1;
-	opt.transport = TRANSPORT_FRAMED;
+	opt.mix[0] = TRANSPORT_FRAMED;
+	opt.nmix = 1;
 	opt.sender_transport = -1;
 	opt.http_mode = HTTPBOT_SSE;
 	if (parse_addr("127.0.0.1:7000", &opt.server, &opt.server_len) < 0)
@@ -2897,10 +3134,10 @@ parse_args(int argc, char **argv)
 			opt.progress = 0;
 			break;
 		case 'x':
-			opt.transport = parse_transport("transport", optarg, 1);
+			parse_mix(optarg);
 			break;
 		case 'X':
-			opt.sender_transport = (int)parse_transport("sender-transport", optarg, 0);
+			opt.sender_transport = (int)parse_transport("sender-transport", optarg);
 			break;
 		case 'm':
 			if (strcmp(optarg, "sse") == 0)
@@ -2942,18 +3179,23 @@ parse_args(int argc, char **argv)
 		die("--report %s: %s", opt.report, strerror(errno));
 }
 
-/* While HTTP bots end their sessions: done when all have, or at the
+/* While bots end their sessions: done when all have, or at the
  * deadline. */
 static void
 end_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
+	unsigned t, left = 0;
+
 	(void)w;
 	(void)revents;
-	if (httpbot_ending() == 0 || ev_now(l) - t_ready > SWARM_END_TIMEOUT)
+	for (t = 0; t < TRANSPORT_COUNT; t++)
+		if (transports[t].tp && transports[t].tp->ending && ntransport[t])
+			left += transports[t].tp->ending();
+	if (left == 0 || ev_now(l) - t_ready > SWARM_END_TIMEOUT)
 		ev_break(l, EVBREAK_ALL);
 }
 
-/* End the HTTP bots' sessions, which outlive their connections (a framed
+/* End the sessions that outlive their connections (HTTP's; a framed
  * bot's ends with its close): run the loop until they are answered. */
 static void
 sessions_end(void)
@@ -2961,8 +3203,8 @@ sessions_end(void)
 	unsigned i, n = 0;
 
 	for (i = 0; i < opt.bots; i++)
-		if (bots[i].http)
-			n += (unsigned)httpbot_end(bots[i].http);
+		if (bots[i].tp && bots[i].tp->end)
+			n += (unsigned)bots[i].tp->end(bots[i].tx);
 	if (n == 0)
 		return;
 	ev_timer_stop(loop, &tick);
@@ -2978,6 +3220,7 @@ int
 main(int argc, char **argv)
 {
 	unsigned i, k, *rooms;
+	enum transport t;
 	unsigned long long fds = 16;
 	struct rlimit rl;
 	size_t for_rooms;
@@ -2997,6 +3240,7 @@ main(int argc, char **argv)
 		die("cannot create the event loop");
 	scratch = xcalloc(1, SWARM_READ_CHUNK);
 	httpbot_setup(loop, opt.server_text, opt.http_mode, scratch, SWARM_READ_CHUNK);
+	wsjbot_setup(loop, opt.server_text, scratch, SWARM_READ_CHUNK);
 	bots = xcalloc(opt.bots, sizeof(*bots));
 	room_members = xcalloc(opt.rooms, sizeof(*room_members));
 	room_last = xcalloc(opt.rooms, sizeof(*room_last));
@@ -3027,11 +3271,15 @@ main(int argc, char **argv)
 			rooms[k] = b->members[k].room;
 			check_init(&b->members[k].st);
 		}
-		if (transport_of(i) == TRANSPORT_HTTP) {
-			b->http = httpbot_new(b, b->nmembers, rooms);
-			fds += httpbot_fds(opt.http_mode, b->nmembers);
-			nhttp++;
+		t = transport_of(i);
+		ntransport[t]++;
+		b->tp = transports[t].tp;
+		if (b->tp) {
+			b->tx = b->tp->create(b, b->nmembers, rooms);
+			fds += b->tp->fds(b->nmembers);
 		} else {
+			if (transports[t].ws)
+				b->ws = wsconn_new(WSCONN_STREAM);
 			fds++;
 		}
 		free(rooms);
@@ -3066,14 +3314,16 @@ main(int argc, char **argv)
 		for (k = 0; k < b->nmembers; k++)
 			free(b->members[k].hist);
 		free(b->members);
-		if (b->http)
-			httpbot_free(b->http);
+		if (b->tp)
+			b->tp->destroy(b->tx);
+		wsconn_free(b->ws);
 		free(b->in);
 		free(b->out);
 		free(b->pend);
 	}
 	free(bots);
 	httpbot_teardown();
+	wsjbot_teardown();
 	free(room_members);
 	free(room_last);
 	free(room_epoch);

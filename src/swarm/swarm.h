@@ -5,8 +5,10 @@
  * bot's requests to the server and hands back, through these functions,
  * what the server said, in the order it said it, so that every transport
  * is checked by the same code.  The framed transport is part of swarm.c
- * (it is the benchmark reference); the HTTP one is httpbot.c, which sees a
- * bot only as a pointer to give back.
+ * (it is the benchmark reference), over TCP or over a WebSocket
+ * (wsconn.c); the others are rows of struct swarm_transport below: HTTP
+ * (httpbot.c) and chatd.json (wsjbot.c), each of which sees a bot only as
+ * a pointer to give back.
  *
  * A bot's rooms are named by their index k in the bot's memberships, the
  * one the core gave with the request.
@@ -34,6 +36,48 @@ struct swarm_msg {
 	uint64_t seq; /* room messages */
 };
 
+/*
+ * A transport as the core drives it: a row of functions, each given the
+ * bot's state that create() made (t).  The core calls connect() when the
+ * bot is to sign in, and the transport answers through the functions
+ * further down (swarm_registered(), swarm_connect_failed(), ...).
+ */
+struct swarm_transport {
+	const char *name; /* --transport's word */
+	/* Its bots read their own room messages back, whose order is then
+	 * checked there rather than at the acknowledgement (HTTP). */
+	uint8_t reads_own;
+	/* Descriptors a bot of nrooms rooms may hold at once. */
+	unsigned (*fds)(unsigned nrooms);
+	void *(*create)(struct bot *b, unsigned nrooms, const unsigned *rooms);
+	void (*destroy)(void *t);
+	/* Sign in as nick: swarm_registered() or swarm_connect_failed(). */
+	void (*connect)(void *t, const char *nick);
+	/* Whether it is connected or connecting. */
+	int (*up)(const void *t);
+	/* Close everything, abruptly (an RST) when reset; no callback. */
+	void (*close)(void *t, int reset);
+	/* Join room k, with a cursor when have (epoch and seq: the last seen). */
+	void (*join)(void *t, unsigned k, int have, uint64_t epoch, uint64_t seq);
+	void (*part)(void *t, unsigned k);
+	void (*say)(void *t, unsigned k, uint32_t ref, const char *text, size_t n);
+	void (*direct)(void *t, const char *nick, uint32_t ref, const char *text, size_t n);
+	/* Churn of its own (1 if done); NULL: the core drops the connection
+	 * and reconnects with cursors, as for a framed bot. */
+	int (*churn)(void *t);
+	/* Ask for a sign that all sent to it before has arrived
+	 * (swarm_barrier_done()); 0 when it cannot. */
+	int (*barrier)(void *t);
+	/* After the run, end a session that outlives its connection (1 if
+	 * one is being ended), and how many are not done; NULL: none does. */
+	int (*end)(void *t);
+	unsigned (*ending)(void);
+	/* Write what its bots queued; before the loop sleeps. */
+	void (*flush)(void);
+};
+
+/* Random bytes from the swarm's seeded generator (WebSocket keys, masks). */
+void swarm_random(uint8_t *out, size_t n);
 /* A socket of b's, bound to its source address, its connect() begun
  * (non-blocking); -1 on failure. */
 int swarm_dial(const struct bot *b);

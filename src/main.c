@@ -4,10 +4,13 @@
  */
 #include <malloc.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "net/frontend.h"
 #include "net/server.h"
 #include "proto/registry.h"
+#include "store/store.h"
 #include "util/config.h"
 #include "util/defaults.h"
 #include "util/log.h"
@@ -18,6 +21,8 @@ main(int argc, char **argv)
 {
 	struct config cfg;
 	struct server *srv;
+	struct store *store = NULL;
+	char err[512];
 	int rc;
 
 	/* The front ends first: a listener may be pinned to one by name. */
@@ -33,6 +38,21 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init((enum log_level)cfg.log_level);
+	if (cfg.check_store) {
+		if (strcmp(cfg.store, "none") == 0) {
+			fprintf(stderr, "chatd: --check-store: no store is configured (--store)\n");
+			return 2;
+		}
+		return store_check(cfg.store, stdout);
+	}
+	/* The store before the listeners: a server that cannot keep what it
+	 * acknowledges does not start. */
+	if (strcmp(cfg.store, "none") != 0 &&
+	    (store = store_open(cfg.store, strcmp(cfg.store_sync, "full") == 0, err,
+	                        sizeof(err))) == NULL) {
+		fprintf(stderr, "chatd: %s\n", err);
+		return 2;
+	}
 	/* Blocks of 32 KiB and up (render arenas, read buffers, big tables)
 	 * come from mmap and go back to the system when freed.  A fixed
 	 * threshold also stops glibc from raising it after the first such
@@ -44,10 +64,13 @@ main(int argc, char **argv)
 	                                : "size-class slabs");
 	/* A peer that vanished must cost a write error, not the process. */
 	signal(SIGPIPE, SIG_IGN);
-	srv = server_new(&cfg);
-	if (srv == NULL)
+	srv = server_new(&cfg, store);
+	if (srv == NULL) {
+		store_close(store);
 		return 1;
+	}
 	rc = server_run(srv);
 	server_free(srv);
+	store_close(store);
 	return rc;
 }

@@ -95,6 +95,7 @@ enum wire_error {
 	WIRE_E_TOO_MANY_ROOMS = 212,
 	WIRE_E_ROOM_FULL = 213,
 	WIRE_E_ROOM_LIMIT = 214,
+	WIRE_E_STORE_UNAVAILABLE = 215,
 };
 
 #define WIRE_ERROR_IS_FATAL(code) ((code) >= 100 && (code) < 200)

@@ -47,6 +47,7 @@ core_free(struct core *c)
 		room_free(c, r);
 	hmap_free(&c->rooms);
 	hmap_free(&c->nicks);
+	free(c->older);
 	free(c);
 }
 
@@ -56,6 +57,14 @@ core_add_tap(struct core *c, const struct core_tap *t)
 	if (c->ntaps == CORE_TAPS)
 		fatal("core: more than %d taps", CORE_TAPS);
 	c->taps[c->ntaps++] = *t;
+}
+
+void
+core_set_store(struct core *c, const struct core_store *store)
+{
+	c->has_store = store != NULL;
+	if (store)
+		c->store = *store;
 }
 
 uint64_t

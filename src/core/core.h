@@ -59,16 +59,24 @@ enum core_cmd {
 	CMD_DIRECT,
 };
 
-/* What a successful join gives the joiner's front end. */
+/* What a successful join gives the joiner's front end: the replay is
+ * hist_count messages, core_joined_msg(j, 0) to (j, hist_count - 1). */
 struct core_joined {
 	struct room *room;
 	uint64_t epoch;
 	uint64_t last_seq;
 	uint32_t members;
 	unsigned hist_from;  /* first history index to replay */
-	unsigned hist_count; /* how many to replay */
+	unsigned hist_count; /* how many to replay, the older ones included */
 	uint8_t flags;       /* CORE_HIST_* */
+	/* Messages from the store that precede the ring's part of the replay
+	 * (a cursor older than the ring), borrowed for the completion. */
+	struct msg **older;
+	unsigned nolder;
 };
+
+/* The i-th message of a join's replay, oldest first. */
+struct msg *core_joined_msg(const struct core_joined *j, unsigned i);
 
 /* What a sender learns of its accepted message. */
 struct core_ack {
@@ -114,6 +122,39 @@ struct core_tap {
 	void *arg;
 };
 void core_add_tap(struct core *c, const struct core_tap *t);
+
+/* A room as a store holds it. */
+struct core_stored_room {
+	char name[CORE_ROOM_MAX + 1]; /* as its creator spelled it */
+	uint8_t name_len;
+	uint64_t epoch;
+	uint64_t seq; /* the last sequence number it gave out */
+};
+
+/*
+ * A durable store under the core (store/store.h builds one): rooms come
+ * back from it after a restart, and every room message goes into it.  The
+ * core calls it from inside commands; like a sink, it must not call back
+ * into the core.  Without one, the rings are all the history there is.
+ */
+struct core_store {
+	/* The room of folded key: 1 with *out filled, 0 when the store has
+	 * none, -1 when it cannot tell now. */
+	int (*room_load)(void *arg, const char *key, size_t n, struct core_stored_room *out);
+	/* The newest max messages of that room and epoch with after < seq <
+	 * before, oldest first, into out (a reference each, the caller's);
+	 * returns how many, or -1. */
+	int (*range)(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
+	             uint64_t before, struct msg **out, unsigned max);
+	/* Keep m, a message of r, in the transaction of this loop turn. */
+	void (*message)(void *arg, const struct room *r, struct msg *m);
+	/* Whether it takes messages now (a failed write makes it refuse them
+	 * until it has written again). */
+	int (*writable)(void *arg);
+	void *arg;
+};
+/* Put store under the core (before any room exists); NULL: none. */
+void core_set_store(struct core *c, const struct core_store *store);
 
 /* epoch_seed: the first room epoch; later rooms count up from it.  A value
  * derived from the start time makes epochs differ across restarts. */

@@ -107,6 +107,9 @@ struct core {
 	struct linger_list linger[LINGER_KINDS];
 	size_t hist_bytes;                      /* msg_size() of every ring's messages */
 	struct room_list buckets[CORE_BUCKETS]; /* rooms by the size of their history */
+	struct core_store store;                /* valid when has_store */
+	int has_store;
+	struct msg **older; /* a join's replay from the store (CHATD_REPLAY_MAX) */
 };
 
 /* core.c: linger, and the history budget. */

@@ -4,6 +4,7 @@
  * and the commands that act on one room: join, part, say.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -70,24 +71,65 @@ room_free(struct core *c, struct room *r)
 	slab_free(r, sizeof(*r));
 }
 
-/* The room named by folded key, creating it when absent. */
+static void hist_push(struct core *c, struct room *r, struct msg *m);
+
+/* Fill a room just brought back from the store with its newest messages. */
+static int
+room_fill(struct core *c, struct room *r)
+{
+	unsigned want = c->lim.history_len, i;
+	struct msg **got;
+	int n;
+
+	if (want == 0 || r->seq == 0)
+		return 0;
+	if ((got = calloc(want, sizeof(*got))) == NULL)
+		return -1;
+	n = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, 0, r->seq + 1, got, want);
+	for (i = 0; n > 0 && i < (unsigned)n; i++) {
+		got[i]->id = core_event_id(c);
+		hist_push(c, r, got[i]);
+		msg_unref(got[i]);
+	}
+	free(got);
+	return n < 0 ? -1 : 0;
+}
+
+/* The room named by folded key, creating it when absent: from the store
+ * when it has the room, else new, with an epoch of its own.  NULL when
+ * the store cannot say. */
 static struct room *
 room_get(struct core *c, const char *name, size_t n, const char *key)
 {
 	struct room *r = hmap_get(&c->rooms, key, n);
+	struct core_stored_room st;
+	int found = 0;
 
 	if (r)
 		return r;
+	if (c->has_store && (found = c->store.room_load(c->store.arg, key, n, &st)) < 0)
+		return NULL;
 	r = slab_zalloc(sizeof(*r));
-	memcpy(r->name, name, n);
 	memcpy(r->key, key, n + 1);
-	r->name_len = (uint8_t)n;
-	r->epoch = c->next_epoch++;
+	if (found) {
+		memcpy(r->name, st.name, st.name_len);
+		r->name_len = st.name_len;
+		r->epoch = st.epoch;
+		r->seq = st.seq;
+	} else {
+		memcpy(r->name, name, n);
+		r->name_len = (uint8_t)n;
+		r->epoch = c->next_epoch++;
+	}
 	history_init(&r->hist, c->lim.history_len);
 	hmap_put(&c->rooms, r->key, n, r);
 	/* Until its first member arrives a new room counts as lingering, so
 	 * that the empty-room invariant (lingering iff no members) holds. */
 	linger_start(c, r);
+	if (found && room_fill(c, r) < 0) {
+		linger_free(c, r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -279,6 +321,40 @@ replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_j
 			out->flags = CORE_HIST_TRUNCATED;
 	}
 	out->hist_count = len - out->hist_from;
+	out->older = NULL;
+	out->nolder = 0;
+}
+
+/* A cursor older than the ring: what the store has between the cursor
+ * and the ring goes first, so that a client back after a restart or a
+ * long absence gets exactly what it missed, up to CHATD_REPLAY_MAX. */
+static void
+replay_older(struct core *c, const struct room *r, uint64_t since, struct core_joined *out)
+{
+	uint64_t first = history_len(&r->hist) ? history_at(&r->hist, 0)->seq : r->seq + 1;
+	int n;
+
+	if (!c->has_store || out->flags != CORE_HIST_TRUNCATED || first <= since + 1)
+		return;
+	if (c->older == NULL && (c->older = calloc(CHATD_REPLAY_MAX, sizeof(*c->older))) == NULL)
+		return;
+	n = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, since, first, c->older,
+	                   CHATD_REPLAY_MAX);
+	if (n <= 0)
+		return;
+	out->older = c->older;
+	out->nolder = (unsigned)n;
+	out->hist_count += (unsigned)n;
+	if (c->older[0]->seq == since + 1 && (uint64_t)n == first - since - 1)
+		out->flags = 0;
+}
+
+struct msg *
+core_joined_msg(const struct core_joined *j, unsigned i)
+{
+	if (i < j->nolder)
+		return j->older[i];
+	return history_at(&j->room->hist, j->hist_from + i - j->nolder);
 }
 
 /* Whether s may join the room of that name (r, NULL when there is none
@@ -323,7 +399,11 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 		session_done(s, &rep);
 		return;
 	}
-	r = room_get(c, name, n, key);
+	if ((r = room_get(c, name, n, key)) == NULL) {
+		rep.err = CORE_E_STORE;
+		session_done(s, &rep);
+		return;
+	}
 	member_add(c, r, s);
 	p = core_stamp(c, pres_new(PRES_JOIN, REASON_NONE, r->name, r->name_len, s->nick,
 	                           s->nick_len, "", 0, c->now_ms));
@@ -336,8 +416,11 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	rep.joined.last_seq = r->seq;
 	rep.joined.members = r->nmembers;
 	replay_range(r, epoch, since, &rep.joined);
+	replay_older(c, r, since, &rep.joined);
 	c->work += rep.joined.hist_count + 1;
 	session_done(s, &rep);
+	while (rep.joined.nolder)
+		msg_unref(rep.joined.older[--rep.joined.nolder]);
 }
 
 /* The room s names, if s is in it; else NULL, and *err says why not. */
@@ -395,6 +478,8 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 	reply_init(&rep, CMD_SAY, tag, name, n);
 	if ((r = member_room(c, s, name, n, &rep.err)) != NULL)
 		rep.err = core_text_check(c, text, tn);
+	if (rep.err == 0 && c->has_store && !c->store.writable(c->store.arg))
+		rep.err = CORE_E_STORE;
 	if (rep.err) {
 		session_done(s, &rep);
 		return;
@@ -404,6 +489,8 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 	m->epoch = r->epoch;
 	c->messages++;
 	hist_push(c, r, m);
+	if (c->has_store)
+		c->store.message(c->store.arg, r, m);
 	for (i = 0; i < c->ntaps; i++)
 		c->taps[i].message(c->taps[i].arg, r, m);
 	for (i = 0; i < r->nmembers; i++) {

@@ -82,12 +82,36 @@ settle(struct server *srv)
 	}
 }
 
+/* This turn's messages into the store, before any of its output (the
+ * acknowledgements) leaves; when that fails, again each second. */
+static void
+commit(struct server *srv)
+{
+	if (srv->store == NULL || store_commit(srv->store) == 0) {
+		ev_timer_stop(srv->loop, &srv->store_retry);
+		return;
+	}
+	if (!ev_is_active(&srv->store_retry)) {
+		ev_timer_set(&srv->store_retry, CHATD_STORE_RETRY, CHATD_STORE_RETRY);
+		ev_timer_start(srv->loop, &srv->store_retry);
+	}
+}
+
+static void
+store_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	commit(SERVER_OF(w, store_retry));
+}
+
 static void
 flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct server *srv = SERVER_OF(w, flush);
 
 	(void)revents;
+	commit(srv);
 	settle(srv);
 	/* Joins rendered history this turn: it counts in the budget. */
 	core_history_budget(srv->core);
@@ -433,7 +457,7 @@ loop_realloc(void *ptr, long size)
 }
 
 struct server *
-server_new(const struct config *cfg)
+server_new(const struct config *cfg, struct store *store)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	struct core_limits lim;
@@ -452,6 +476,9 @@ server_new(const struct config *cfg)
 	limits_from(cfg, &lim);
 	srv->core = core_new(&lim, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
 	core_set_time(srv->core, now_ms(srv->loop));
+	srv->store = store;
+	core_set_store(srv->core, store ? store_hooks(store) : NULL);
+	ev_timer_init(&srv->store_retry, store_retry_cb, 0, 0);
 	/* Its own mapping, so that its pages can be handed back when idle. */
 	srv->conns.scratch = mmap(NULL, CHATD_READ_CHUNK, PROT_READ | PROT_WRITE,
 	                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -15,6 +15,7 @@
 #include "core/core.h"
 #include "net/conn.h"
 #include "net/listener.h"
+#include "store/store.h"
 #include "util/config.h"
 
 struct listener;
@@ -43,11 +44,14 @@ struct server {
 	ev_timer status;   /* systemd STATUS= line, and memory housekeeping */
 	size_t trim_mark;  /* connections and rooms when memory was last given back */
 	int shutting_down;
-	double turn_began; /* ev_time() when the loop woke, 0 before the first wake */
+	double turn_began;    /* ev_time() when the loop woke, 0 before the first wake */
+	struct store *store;  /* the history store, or NULL */
+	ev_timer store_retry; /* while a commit has failed: try again each second */
 };
 
-/* Create the server: open every listener, or return NULL after logging. */
-struct server *server_new(const struct config *cfg);
+/* Create the server over store (NULL: memory only): open every listener,
+ * or return NULL after logging. */
+struct server *server_new(const struct config *cfg, struct store *store);
 /* Run the loop until shutdown completes; returns the exit status. */
 int server_run(struct server *srv);
 void server_free(struct server *srv);

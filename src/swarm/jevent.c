@@ -121,6 +121,7 @@ jevent_error_code(const char *code, size_t n, int status)
 	        {"too_many_rooms", WIRE_E_TOO_MANY_ROOMS},
 	        {"room_full", WIRE_E_ROOM_FULL},
 	        {"room_limit", WIRE_E_ROOM_LIMIT},
+	        {"store_unavailable", WIRE_E_STORE_UNAVAILABLE},
 	        {"server_full", WIRE_E_SERVER_FULL},
 	        {"not_registered", WIRE_E_NOT_REGISTERED},
 	        {"handshake_timeout", WIRE_E_HANDSHAKE_TIMEOUT},

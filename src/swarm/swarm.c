@@ -2038,6 +2038,7 @@ err_name(uint16_t code)
 	        {WIRE_E_TOO_MANY_ROOMS, "TOO_MANY_ROOMS"},
 	        {WIRE_E_ROOM_FULL, "ROOM_FULL"},
 	        {WIRE_E_ROOM_LIMIT, "ROOM_LIMIT"},
+	        {WIRE_E_STORE_UNAVAILABLE, "STORE_UNAVAILABLE"},
 	};
 	size_t i;
 

@@ -122,6 +122,10 @@ static const struct key keys[] = {
          "HTTP: origins whose pages may call the API (space or comma separated, * for any)", 1},
         {"http-websocket", K_STRING, F(http_websocket), 2, 3, "yes|no",
          "HTTP: whether GET /ws opens WebSockets (no: refused, clients fall back)", 1},
+        {"store", K_STRING, F(store), 1, 255, "PATH|none",
+         "the history store (a SQLite file, created when absent); none: memory only", 0},
+        {"store-sync", K_STRING, F(store_sync), 4, 6, "normal|full",
+         "full: fsync each commit of the store, so messages survive a power loss too", 0},
         {"log-level", K_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, notice, warning or error",
          1},
 };
@@ -167,6 +171,8 @@ config_defaults(struct config *cfg)
 	cfg->http_max_sessions_per_ip = CHATD_DEFAULT_HTTP_SESSIONS_IP;
 	snprintf(cfg->http_public_read, sizeof(cfg->http_public_read), "auto");
 	snprintf(cfg->http_websocket, sizeof(cfg->http_websocket), "yes");
+	snprintf(cfg->store, sizeof(cfg->store), "none");
+	snprintf(cfg->store_sync, sizeof(cfg->store_sync), "normal");
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -357,6 +363,11 @@ check(struct parse *p)
 		         cfg->http_websocket);
 		return -1;
 	}
+	if (strcmp(cfg->store_sync, "normal") != 0 && strcmp(cfg->store_sync, "full") != 0) {
+		snprintf(p->err, sizeof(p->err), "store-sync: '%s' is not normal or full",
+		         cfg->store_sync);
+		return -1;
+	}
 	if (cfg->nlisten == 0) {
 		(void)config_parse_listen(CHATD_DEFAULT_LISTEN, &cfg->listen[0]);
 		cfg->nlisten = 1;
@@ -406,6 +417,7 @@ enum {
 	OPT_CONFIG = 'c',
 	OPT_CHECK = 1000,
 	OPT_PRINT,
+	OPT_CHECK_STORE,
 	OPT_KEY = 2000, /* + index in keys[] */
 };
 
@@ -413,7 +425,7 @@ enum {
 static const struct option *
 options(void)
 {
-	static struct option o[NKEYS + 6];
+	static struct option o[NKEYS + 7];
 	size_t i;
 
 	if (o[0].name)
@@ -423,6 +435,7 @@ options(void)
 	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
 	o[i++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
 	o[i++] = (struct option){"print-config", no_argument, NULL, OPT_PRINT};
+	o[i++] = (struct option){"check-store", no_argument, NULL, OPT_CHECK_STORE};
 	o[i++] = (struct option){"help", no_argument, NULL, OPT_HELP};
 	o[i++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
 	return o;
@@ -490,6 +503,9 @@ config_usage(FILE *out)
 	}
 	usage_line(out, "    --check-config", "check the configuration, say it is ok, and exit");
 	usage_line(out, "    --print-config", "print the effective configuration and exit");
+	usage_line(out, "    --check-store",
+	           "check the store named by --store (integrity, consistency) and exit: 0 sound, "
+	           "1 damaged, 2 not a chatd store");
 	usage_line(out, "-h, --help", "print this help and exit");
 	usage_line(out, "-V, --version", "print the version and exit");
 }
@@ -505,7 +521,7 @@ build(struct config *cfg, int argc, char **argv, int *check_only, int *print, ch
 {
 	struct parse p;
 	const char *path = NULL;
-	int opt, idx;
+	int opt, idx, check_store = 0;
 
 	config_defaults(cfg);
 	memset(&p, 0, sizeof(p));
@@ -529,6 +545,9 @@ build(struct config *cfg, int argc, char **argv, int *check_only, int *print, ch
 			break;
 		case OPT_PRINT:
 			*print = 1;
+			break;
+		case OPT_CHECK_STORE:
+			check_store = 1;
 			break;
 		case '?':
 			if (optopt)
@@ -576,6 +595,7 @@ build(struct config *cfg, int argc, char **argv, int *check_only, int *print, ch
 	}
 	cfg->argc = argc;
 	cfg->argv = argv;
+	cfg->check_store = check_store;
 	return CONFIG_OK;
 }
 

@@ -5,11 +5,15 @@
 #ifndef CHATD_DEFAULTS_H
 #define CHATD_DEFAULTS_H
 
-#define CHATD_DEFAULT_CONFIG           "/etc/chatd/chatd.conf" /* -c, --config */
-#define CHATD_DEFAULT_LISTEN           "127.0.0.1:7000"        /* --listen */
-#define CHATD_DEFAULT_SERVER_NAME      "chatd"                 /* --server-name */
-#define CHATD_DEFAULT_HISTORY          50u                     /* --history */
-#define CHATD_MAX_HISTORY              10000u
+#define CHATD_DEFAULT_CONFIG      "/etc/chatd/chatd.conf" /* -c, --config */
+#define CHATD_DEFAULT_LISTEN      "127.0.0.1:7000"        /* --listen */
+#define CHATD_DEFAULT_SERVER_NAME "chatd"                 /* --server-name */
+#define CHATD_DEFAULT_HISTORY     50u                     /* --history */
+#define CHATD_MAX_HISTORY         10000u
+/* Messages a join replays from the store for a cursor older than the
+ * ring; past it the replay says "truncated" and the client pages back. */
+#define CHATD_REPLAY_MAX               1000u
+#define CHATD_STORE_RETRY              1.0 /* seconds between tries of a store that failed to write */
 #define CHATD_DEFAULT_ROOM_LINGER      3600.0          /* --room-linger, seconds */
 #define CHATD_DEFAULT_ROOM_LINGER_SOLO 300.0           /* --room-linger-solo, seconds */
 #define CHATD_DEFAULT_HISTORY_BYTES    (256u << 20)    /* --history-bytes, all rooms */

@@ -364,7 +364,7 @@ server_up(void)
 	fuzz_config(&cfg);
 	for (i = 0; i < 3; i++)
 		sigaction(sigs[i], NULL, &saved[i]);
-	F.srv = server_new(&cfg);
+	F.srv = server_new(&cfg, NULL);
 	FUZZ_CHECK(F.srv != NULL);
 	/* The process's signals stay libFuzzer's. */
 	ev_signal_stop(F.srv->loop, &F.srv->sigterm);

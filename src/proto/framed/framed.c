@@ -55,6 +55,7 @@ framed_error_of(int err)
 	        [CORE_E_TOO_MANY_ROOMS] = WIRE_E_TOO_MANY_ROOMS,
 	        [CORE_E_ROOM_FULL] = WIRE_E_ROOM_FULL,
 	        [CORE_E_ROOM_LIMIT] = WIRE_E_ROOM_LIMIT,
+	        [CORE_E_STORE] = WIRE_E_STORE_UNAVAILABLE,
 	};
 
 	return err > 0 && err < CORE_E_COUNT ? codes[err] : WIRE_E_MALFORMED;
@@ -458,7 +459,6 @@ send_joined(struct conn *c, const struct core_joined *j)
 {
 	const char *name = room_name(j->room);
 	size_t nlen = room_name_len(j->room), given = 0, n;
-	const struct history *h = room_history(j->room);
 	struct session *v[WIRE_LIST_CHUNK];
 	uint32_t serial = 0;
 	struct reply r;
@@ -478,8 +478,8 @@ send_joined(struct conn *c, const struct core_joined *j)
 		                                      : 0);
 	} while (given < j->members && given < CORE_JOIN_NAMES);
 	for (i = 0; i < j->hist_count; i++)
-		conn_send(c, msg_wire(history_at(h, j->hist_from + i), framed_frontend.slot, 1,
-		                      render_message));
+		conn_send(c,
+		          msg_wire(core_joined_msg(j, i), framed_frontend.slot, 1, render_message));
 	wire_enc_history_end(reply_begin(&r, c, FRAMED_REPLY_MAX), name, nlen, j->epoch,
 	                     j->last_seq, (uint16_t)j->hist_count, wire_hist_flags_of(j->flags));
 	reply_end(&r);

@@ -833,6 +833,8 @@ wire_error_name(uint16_t code)
 		return "room full";
 	case WIRE_E_ROOM_LIMIT:
 		return "too many rooms on the server";
+	case WIRE_E_STORE_UNAVAILABLE:
+		return "history store unavailable";
 	default:
 		return "unknown error";
 	}

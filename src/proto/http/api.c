@@ -95,6 +95,7 @@ api_error_of(int err, const char **code)
 	        [CORE_E_TOO_MANY_ROOMS] = {403, "too_many_rooms"},
 	        [CORE_E_ROOM_FULL] = {403, "room_full"},
 	        [CORE_E_ROOM_LIMIT] = {503, "room_limit"},
+	        [CORE_E_STORE] = {503, "store_unavailable"},
 	};
 	int ok = err > 0 && err < CORE_E_COUNT;
 

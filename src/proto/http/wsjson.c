@@ -178,7 +178,6 @@ send_welcome(struct conn *c)
 static void
 send_joined(struct conn *c, const struct core_joined *j)
 {
-	const struct history *h = room_history(j->room);
 	struct session *v[PAGE];
 	json_t *o, *names = json_array();
 	uint32_t serial = 0;
@@ -198,8 +197,8 @@ send_joined(struct conn *c, const struct core_joined *j)
 	              "members", j->members, "names", names, "partial", given < j->members);
 	reply(c, o);
 	for (i = 0; i < j->hist_count; i++)
-		conn_send(c, msg_wire(history_at(h, j->hist_from + i), json_frontend.slot, 1,
-		                      render_message));
+		conn_send(c,
+		          msg_wire(core_joined_msg(j, i), json_frontend.slot, 1, render_message));
 	reply(c, json_pack("{s:s, s:s%, s:I, s:I, s:o, s:i, s:b, s:b}", "type", "history_end",
 	                   "room", room_name(j->room), room_name_len(j->room), "epoch",
 	                   (json_int_t)j->epoch, "last_seq", (json_int_t)j->last_seq, "cursor",

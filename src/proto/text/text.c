@@ -219,6 +219,9 @@ send_error(struct conn *c, int err, const char *raw, size_t rawn)
 	case CORE_E_ROOM_LIMIT:
 		send_line(c, "! no new rooms: %s", limit);
 		break;
+	case CORE_E_STORE:
+		send_line(c, "! history store unavailable: not taken, try again later");
+		break;
 	default:
 		send_line(c, "! %s", core_err_name(err));
 		break;
@@ -334,7 +337,6 @@ static void
 show_joined(struct conn *c, const struct core_joined *j)
 {
 	struct text *t = c->fe_state;
-	const struct history *h = room_history(j->room);
 	struct wrap w;
 	char head[160];
 	unsigned i;
@@ -355,8 +357,8 @@ show_joined(struct conn *c, const struct core_joined *j)
 		send_line(c, "* the last %u message%s of #%s:", j->hist_count,
 		          j->hist_count == 1 ? "" : "s", t->room);
 	for (i = 0; i < j->hist_count; i++)
-		conn_send(c, msg_wire(history_at(h, j->hist_from + i), text_frontend.slot, 1,
-		                      render_message));
+		conn_send(c,
+		          msg_wire(core_joined_msg(j, i), text_frontend.slot, 1, render_message));
 }
 
 static void prompt_name(struct conn *c);

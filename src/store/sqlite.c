@@ -1,0 +1,627 @@
+/*
+ * The SQLite store.  One file in WAL mode: a commit appends to the log
+ * (and fsyncs it with store-sync full), readers such as sqlite3's .backup
+ * never block the writer, and SQLite folds the log back into the file
+ * every thousand pages.  Everything runs on the loop's thread; the
+ * measurements behind that choice are in docs/design.md.
+ *
+ * The schema carries its version in PRAGMA user_version and chatd's mark
+ * in PRAGMA application_id, so that another program's database is
+ * refused rather than written into.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/msg.h"
+#include "util/log.h"
+
+#define STORE_APP_ID 0x63686174 /* "chat" */
+
+/* Version 1: rooms and messages.  Kept for the migration from it, and so
+ * that a test can build a store as the first chatd that wrote one did. */
+static const char schema_v1[] = "CREATE TABLE rooms("
+                                " id INTEGER PRIMARY KEY,"
+                                " key TEXT NOT NULL UNIQUE," /* the folded name */
+                                " name TEXT NOT NULL,"       /* as its creator spelled it */
+                                " epoch INTEGER NOT NULL,"
+                                " seq INTEGER NOT NULL);" /* the last sequence number given out */
+                                "CREATE TABLE messages("
+                                " room INTEGER NOT NULL,"
+                                " seq INTEGER NOT NULL,"
+                                " time INTEGER NOT NULL," /* unix ms */
+                                " sender TEXT NOT NULL,"
+                                " text TEXT NOT NULL,"
+                                " PRIMARY KEY(room, seq)) WITHOUT ROWID;";
+
+/* Each step takes the schema from version i + 1 to i + 2. */
+static const char *const migrations[] = {
+        schema_v1,
+        /* 2: each message says which epoch of its room it belongs to, and
+         * messages are found by age, for retention by days. */
+        "ALTER TABLE messages ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE messages SET epoch = (SELECT epoch FROM rooms WHERE rooms.id = messages.room);"
+        "CREATE INDEX messages_time ON messages(time);",
+};
+
+/* A message of this turn, waiting for the commit. */
+struct pend {
+	struct msg *m;
+	char key[CORE_ROOM_MAX + 1]; /* its room's folded name */
+	uint8_t key_len;
+};
+
+struct store {
+	sqlite3 *db;
+	char path[256];
+	sqlite3_stmt *room_up;  /* insert or raise a room's seq, giving its id */
+	sqlite3_stmt *msg_ins;  /* one message */
+	sqlite3_stmt *room_get; /* a room by key */
+	sqlite3_stmt *range;    /* messages of a room, newest first */
+	struct pend *pend;
+	size_t npend;
+	size_t cap;
+	int down;        /* the last commit failed */
+	time_t last_log; /* when the failure was last logged */
+	struct core_store hooks;
+};
+
+static struct store_stats stats;
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void say(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+say(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+}
+
+/* The value of a one-number PRAGMA or query, or -1. */
+static long long
+one_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* What the file is: its schema version, or -1 with the reason in err. */
+static int
+identify(sqlite3 *db, const char *path, char *err, size_t n)
+{
+	long long app, ver, tables;
+
+	tables = one_int(db, "SELECT count(*) FROM sqlite_schema");
+	if (tables < 0) {
+		say(err, n, "store %s: not a SQLite database (%s)", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	app = one_int(db, "PRAGMA application_id");
+	ver = one_int(db, "PRAGMA user_version");
+	if (tables == 0 && app == 0 && ver == 0)
+		return 0; /* new and empty: it becomes a store */
+	if (app != STORE_APP_ID) {
+		say(err, n, "store %s: not a chatd store (a SQLite database of another program)",
+		    path);
+		return -1;
+	}
+	if (ver > STORE_SCHEMA) {
+		say(err, n,
+		    "store %s: schema version %lld is newer than this chatd's (%d); run a newer "
+		    "chatd",
+		    path, ver, STORE_SCHEMA);
+		return -1;
+	}
+	if (ver < 1) {
+		say(err, n, "store %s: a chatd store without a schema version", path);
+		return -1;
+	}
+	return (int)ver;
+}
+
+/* Bring the schema from version from to STORE_SCHEMA, in one transaction. */
+static int
+migrate(sqlite3 *db, int from, const char *path, char *err, size_t n)
+{
+	char *why = NULL;
+	char sql[128];
+	int v;
+
+	if (from == STORE_SCHEMA)
+		return 0;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &why) != SQLITE_OK)
+		goto fail;
+	for (v = from; v < STORE_SCHEMA; v++)
+		if (sqlite3_exec(db, migrations[v], NULL, NULL, &why) != SQLITE_OK)
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d",
+	         STORE_APP_ID, STORE_SCHEMA);
+	if (sqlite3_exec(db, sql, NULL, NULL, &why) != SQLITE_OK ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, &why) != SQLITE_OK)
+		goto fail;
+	if (from > 0)
+		log_notice("store %s: schema migrated from version %d to %d", path, from,
+		           STORE_SCHEMA);
+	return 0;
+fail:
+	say(err, n, "store %s: cannot %s the schema: %s", path, from ? "migrate" : "create",
+	    why ? why : sqlite3_errmsg(db));
+	sqlite3_free(why);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* PRAGMA quick_check: 0 when it says ok, else -1 with its first line. */
+static int
+sound(sqlite3 *db, const char *path, char *err, size_t n)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK) {
+		say(err, n, "store %s: damaged: %s (chatd --check-store tells more)", path,
+		    sqlite3_errmsg(db));
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(st, 0);
+
+		if (line && strcmp(line, "ok") == 0)
+			rc = 0;
+		else
+			say(err, n, "store %s: damaged: %s (chatd --check-store tells more)", path,
+			    line ? line : "?");
+	} else {
+		say(err, n, "store %s: damaged: %s (chatd --check-store tells more)", path,
+		    sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+hook_writable(void *arg)
+{
+	const struct store *st = arg;
+
+	return !st->down;
+}
+
+static void
+hook_message(void *arg, const struct room *r, struct msg *m)
+{
+	struct store *st = arg;
+	struct pend *p;
+
+	if (st->npend == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 256;
+		struct pend *np = realloc(st->pend, cap * sizeof(*np));
+
+		if (np == NULL)
+			fatal("out of memory (store)");
+		st->pend = np;
+		st->cap = cap;
+	}
+	p = &st->pend[st->npend++];
+	p->m = msg_ref(m);
+	p->key_len = (uint8_t)room_name_len(r);
+	memcpy(p->key, room_key(r), p->key_len + 1u);
+}
+
+/* Messages of the room not yet written: while there are, what the file
+ * says of the room is not the whole story. */
+static int
+pending_for(const struct store *st, const char *key, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < st->npend; i++)
+		if (st->pend[i].key_len == n && memcmp(st->pend[i].key, key, n) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *out)
+{
+	struct store *st = arg;
+	sqlite3_stmt *q = st->room_get;
+	int rc;
+
+	if (pending_for(st, key, n))
+		return -1;
+	sqlite3_bind_text(q, 1, key, (int)n, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		int len = sqlite3_column_bytes(q, 0);
+
+		if (name == NULL || len <= 0 || len > CORE_ROOM_MAX) {
+			rc = SQLITE_CORRUPT;
+		} else {
+			memcpy(out->name, name, (size_t)len);
+			out->name[len] = '\0';
+			out->name_len = (uint8_t)len;
+			out->epoch = (uint64_t)sqlite3_column_int64(q, 1);
+			out->seq = (uint64_t)sqlite3_column_int64(q, 2);
+			stats.loads++;
+		}
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	log_warn("store %s: cannot read room %.*s: %s", st->path, (int)n, key, sqlite3_errstr(rc));
+	return -1;
+}
+
+static int
+hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after, uint64_t before,
+           struct msg **out, unsigned max)
+{
+	struct store *st = arg;
+	sqlite3_stmt *q = st->range;
+	unsigned got = 0, i;
+	int rc;
+
+	if (before <= after + 1 || max == 0)
+		return 0;
+	sqlite3_bind_text(q, 1, key, (int)n, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)epoch);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)after);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)before);
+	sqlite3_bind_int(q, 5, (int)max);
+	while (got < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *room = (const char *)sqlite3_column_text(q, 0);
+		int rn = sqlite3_column_bytes(q, 0);
+		const char *from = (const char *)sqlite3_column_text(q, 3);
+		int fn = sqlite3_column_bytes(q, 3);
+		const char *text = (const char *)sqlite3_column_text(q, 4);
+		int tn = sqlite3_column_bytes(q, 4);
+		struct msg *m;
+
+		if (!room || !from || !text || rn > CORE_ROOM_MAX || fn > CORE_NICK_MAX ||
+		    (unsigned)tn > CORE_TEXT_MAX) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		m = msg_new(room, (size_t)rn, from, (size_t)fn, text, (size_t)tn,
+		            (uint64_t)sqlite3_column_int64(q, 1),
+		            (uint64_t)sqlite3_column_int64(q, 2), 0);
+		m->epoch = epoch;
+		out[got++] = m;
+	}
+	if (got == max)
+		rc = SQLITE_DONE;
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		log_warn("store %s: cannot read room %.*s: %s", st->path, (int)n, key,
+		         sqlite3_errstr(rc));
+		while (got)
+			msg_unref(out[--got]);
+		return -1;
+	}
+	/* Newest first from the query; oldest first to the caller. */
+	for (i = 0; i < got / 2; i++) {
+		struct msg *t = out[i];
+
+		out[i] = out[got - 1 - i];
+		out[got - 1 - i] = t;
+	}
+	return (int)got;
+}
+
+static int
+prepare(struct store *st, sqlite3_stmt **q, const char *sql)
+{
+	return sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, q, NULL);
+}
+
+struct store *
+store_open(const char *path, int sync_full, char *err, size_t errlen)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	char sql[64];
+	int ver, rc;
+
+	if (st == NULL) {
+		say(err, errlen, "store %s: out of memory", path);
+		return NULL;
+	}
+	snprintf(st->path, sizeof(st->path), "%s", path);
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		int sys = st->db ? sqlite3_system_errno(st->db) : 0;
+
+		say(err, errlen, "store %s: cannot open: %s%s%s", path,
+		    st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc), sys ? ": " : "",
+		    sys ? strerror(sys) : "");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	if ((ver = identify(st->db, path, err, errlen)) < 0)
+		goto fail;
+	if (ver > 0 && sound(st->db, path, err, errlen) < 0)
+		goto fail;
+	/* WAL: a commit appends to one file; readers do not block it. */
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
+		say(err, errlen, "store %s: cannot use a write-ahead log: %s", path,
+		    sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s", sync_full ? "FULL" : "NORMAL");
+	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	if (migrate(st->db, ver, path, err, errlen) < 0)
+		goto fail;
+	if (prepare(st, &st->room_up,
+	            "INSERT INTO rooms(key, name, epoch, seq) VALUES(?1, ?2, ?3, ?4) "
+	            "ON CONFLICT(key) DO UPDATE SET seq = max(seq, excluded.seq) RETURNING id") ||
+	    prepare(st, &st->msg_ins,
+	            "INSERT INTO messages(room, seq, epoch, time, sender, text) "
+	            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)") ||
+	    prepare(st, &st->room_get, "SELECT name, epoch, seq FROM rooms WHERE key = ?1") ||
+	    prepare(st, &st->range,
+	            "SELECT r.name, m.seq, m.time, m.sender, m.text FROM rooms r "
+	            "JOIN messages m ON m.room = r.id WHERE r.key = ?1 AND m.epoch = ?2 "
+	            "AND m.seq > ?3 AND m.seq < ?4 ORDER BY m.seq DESC LIMIT ?5")) {
+		say(err, errlen, "store %s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	st->hooks =
+	        (struct core_store){hook_room_load, hook_range, hook_message, hook_writable, st};
+	memset(&stats, 0, sizeof(stats));
+	log_notice("store %s: schema %d, %lld rooms, sync %s", path, STORE_SCHEMA,
+	           one_int(st->db, "SELECT count(*) FROM rooms"), sync_full ? "full" : "normal");
+	return st;
+fail:
+	sqlite3_close(st->db);
+	free(st);
+	return NULL;
+}
+
+const struct core_store *
+store_hooks(struct store *st)
+{
+	return &st->hooks;
+}
+
+size_t
+store_pending(const struct store *st)
+{
+	return st->npend;
+}
+
+/* Rooms together, each in its order: one room row a room a turn. */
+static int
+by_room(const void *a, const void *b)
+{
+	const struct pend *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	return x->m->seq < y->m->seq ? -1 : x->m->seq > y->m->seq;
+}
+
+/* The turn's messages in the open transaction. */
+static int
+write_all(struct store *st)
+{
+	sqlite3_int64 room = 0;
+	size_t i, j;
+	int rc = SQLITE_OK;
+
+	qsort(st->pend, st->npend, sizeof(*st->pend), by_room);
+	for (i = 0; i < st->npend && rc == SQLITE_OK; i++) {
+		const struct msg *m = st->pend[i].m;
+
+		if (i == 0 || strcmp(st->pend[i].key, st->pend[i - 1].key) != 0) {
+			/* The room row carries the last seq of this turn's run. */
+			for (j = i;
+			     j + 1 < st->npend && strcmp(st->pend[j + 1].key, st->pend[i].key) == 0;
+			     j++)
+				;
+			sqlite3_bind_text(st->room_up, 1, st->pend[i].key, st->pend[i].key_len,
+			                  SQLITE_STATIC);
+			sqlite3_bind_text(st->room_up, 2, m->room, m->room_len, SQLITE_STATIC);
+			sqlite3_bind_int64(st->room_up, 3, (sqlite3_int64)m->epoch);
+			sqlite3_bind_int64(st->room_up, 4, (sqlite3_int64)st->pend[j].m->seq);
+			rc = sqlite3_step(st->room_up);
+			if (rc == SQLITE_ROW) {
+				room = sqlite3_column_int64(st->room_up, 0);
+				rc = sqlite3_step(st->room_up);
+			}
+			sqlite3_reset(st->room_up);
+			if (rc != SQLITE_DONE)
+				break;
+			rc = SQLITE_OK;
+		}
+		sqlite3_bind_int64(st->msg_ins, 1, room);
+		sqlite3_bind_int64(st->msg_ins, 2, (sqlite3_int64)m->seq);
+		sqlite3_bind_int64(st->msg_ins, 3, (sqlite3_int64)m->epoch);
+		sqlite3_bind_int64(st->msg_ins, 4, (sqlite3_int64)m->time_ms);
+		sqlite3_bind_text(st->msg_ins, 5, m->from, m->from_len, SQLITE_STATIC);
+		sqlite3_bind_text(st->msg_ins, 6, m->text, m->text_len, SQLITE_STATIC);
+		rc = sqlite3_step(st->msg_ins);
+		sqlite3_reset(st->msg_ins);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	sqlite3_clear_bindings(st->room_up);
+	sqlite3_clear_bindings(st->msg_ins);
+	return rc;
+}
+
+int
+store_commit(struct store *st)
+{
+	double t0, ms;
+	int rc;
+	size_t i;
+
+	if (st->npend == 0)
+		return 0;
+	t0 = now_ms();
+	rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = write_all(st);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	ms = now_ms() - t0;
+	if (ms > stats.longest_ms)
+		stats.longest_ms = ms;
+	stats.total_ms += ms;
+	if (rc != SQLITE_OK) {
+		time_t now = time(NULL);
+
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		stats.failures++;
+		/* Once a minute at most: a full disk fails every second. */
+		if (!st->down || now - st->last_log >= 60) {
+			log_err("store %s: cannot write: %s; room messages are refused until it "
+			        "can (%zu kept to write then)",
+			        st->path, sqlite3_errmsg(st->db), st->npend);
+			st->last_log = now;
+		}
+		st->down = 1;
+		stats.down = 1;
+		stats.kept = st->npend;
+		return -1;
+	}
+	if (st->down)
+		log_notice("store %s: writable again; %zu kept messages written", st->path,
+		           st->npend);
+	st->down = 0;
+	stats.down = 0;
+	stats.kept = 0;
+	stats.commits++;
+	stats.rows += st->npend;
+	for (i = 0; i < st->npend; i++)
+		msg_unref(st->pend[i].m);
+	st->npend = 0;
+	return 0;
+}
+
+void
+store_close(struct store *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	if (store_commit(st) < 0)
+		log_err("store %s: %zu messages could not be written before exit", st->path,
+		        st->npend);
+	for (i = 0; i < st->npend; i++)
+		msg_unref(st->pend[i].m);
+	free(st->pend);
+	sqlite3_finalize(st->room_up);
+	sqlite3_finalize(st->msg_ins);
+	sqlite3_finalize(st->room_get);
+	sqlite3_finalize(st->range);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+void
+store_stats(struct store_stats *out)
+{
+	*out = stats;
+}
+
+/* Print each row of a query that finds problems; returns how many. */
+static long
+problems(sqlite3 *db, FILE *out, const char *what, const char *sql)
+{
+	sqlite3_stmt *q;
+	long n = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		fprintf(out, "%s: cannot check: %s\n", what, sqlite3_errmsg(db));
+		return 1;
+	}
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (n++ < 10)
+			fprintf(out, "%s: %s\n", what, (const char *)sqlite3_column_text(q, 0));
+	}
+	if (n > 10)
+		fprintf(out, "%s: ... %ld in all\n", what, n);
+	sqlite3_finalize(q);
+	return n;
+}
+
+int
+store_check(const char *path, FILE *out)
+{
+	struct stat sb;
+	sqlite3 *db = NULL;
+	char err[512];
+	long bad = 0;
+	int ver;
+
+	if (stat(path, &sb) < 0) {
+		fprintf(out, "store %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(out, "store %s: cannot open: %s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 2;
+	}
+	if ((ver = identify(db, path, err, sizeof(err))) <= 0) {
+		fprintf(out, "%s\n", ver == 0 ? "an empty database, not yet a chatd store" : err);
+		sqlite3_close(db);
+		return 2;
+	}
+	fprintf(out, "store %s: chatd schema %d%s, %lld bytes\n", path, ver,
+	        ver < STORE_SCHEMA ? " (migrated when chatd opens it)" : "", (long long)sb.st_size);
+	bad += problems(db, out, "integrity",
+	                "SELECT integrity_check FROM pragma_integrity_check WHERE "
+	                "integrity_check <> 'ok'");
+	if (bad == 0) {
+		/* The rules chatd keeps: a room's seq covers its messages, and
+		 * every message belongs to a room. */
+		bad += problems(
+		        db, out, "room",
+		        "SELECT r.name || ': seq ' || r.seq || ' below its newest message ' "
+		        "|| max(m.seq) FROM rooms r JOIN messages m ON m.room = r.id "
+		        "GROUP BY r.id HAVING max(m.seq) > r.seq");
+		bad += problems(
+		        db, out, "message",
+		        "SELECT 'room id ' || room || ' seq ' || seq || ' has no room' FROM "
+		        "messages WHERE room NOT IN (SELECT id FROM rooms)");
+		fprintf(out, "%lld rooms, %lld messages\n",
+		        one_int(db, "SELECT count(*) FROM rooms"),
+		        one_int(db, "SELECT count(*) FROM messages"));
+	}
+	sqlite3_close(db);
+	fprintf(out, "%s\n", bad ? "damaged" : "ok");
+	return bad ? 1 : 0;
+}

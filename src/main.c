@@ -62,8 +62,10 @@ main(int argc, char **argv)
 	log_debug("memory: %s", slab_passthrough()
 	                                ? "every object from malloc (sanitizer or valgrind)"
 	                                : "size-class slabs");
-	/* A peer that vanished must cost a write error, not the process. */
+	/* A peer that vanished must cost a write error, not the process; so
+	 * must a store that reaches the file-size limit. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 	srv = server_new(&cfg, store);
 	if (srv == NULL) {
 		store_close(store);

@@ -56,6 +56,7 @@ enum wire_type {
 	WIRE_PING = 0x0a,
 	WIRE_PONG = 0x0b,
 	WIRE_QUIT = 0x0c,
+	WIRE_HISTORY = 0x0d, /* page back through a room's history */
 
 	WIRE_WELCOME = 0x41,
 	WIRE_JOINED = 0x42,
@@ -129,6 +130,9 @@ enum wire_reason {
 /* HISTORY_END flags. */
 #define WIRE_HIST_TRUNCATED     0x01
 #define WIRE_HIST_EPOCH_CHANGED 0x02
+#define WIRE_HIST_MORE          0x04 /* a HISTORY answer: older messages remain */
+/* Messages one HISTORY request may ask for. */
+#define WIRE_HISTORY_MAX 100u
 /* ROOMS and NAMES flags. */
 #define WIRE_LIST_LAST    0x01
 #define WIRE_LIST_PARTIAL 0x02 /* NAMES of a JOIN: the list was cut short (WHO has all) */
@@ -194,6 +198,11 @@ struct wire_msg {
 		struct {
 			struct wire_str room;
 		} room; /* PART, WHO */
+		struct {
+			struct wire_str room;
+			uint64_t before; /* 0: from the newest */
+			uint16_t limit;
+		} history;
 		struct {
 			uint32_t ref;
 			struct wire_str target; /* room (SAY) or nick (MSG) */
@@ -328,6 +337,8 @@ void wire_enc_nick(struct wire_writer *w, const char *nick, size_t n);
 void wire_enc_join(struct wire_writer *w, const char *room, size_t n, uint64_t epoch,
                    uint64_t since);
 void wire_enc_part(struct wire_writer *w, const char *room, size_t n);
+void wire_enc_history(struct wire_writer *w, const char *room, size_t n, uint64_t before,
+                      uint16_t limit);
 void wire_enc_who(struct wire_writer *w, const char *room, size_t n);
 void wire_enc_say(struct wire_writer *w, uint32_t ref, const char *room, size_t rn,
                   const char *text, size_t tn);

@@ -193,6 +193,15 @@ uint64_t room_epoch(const struct room *r);
 uint64_t room_last_seq(const struct room *r);
 /* Whether s is a member of r. */
 int room_has_member(const struct room *r, const struct session *s);
+/*
+ * Paging back: the newest limit messages of r with seq < before (0: all
+ * of them), oldest first, into out (a reference each, the caller's): from
+ * the ring, then from the store for what is older.  *more says whether
+ * older ones remain.  Returns how many, or -1 when the store cannot say.
+ */
+#define CORE_PAGE_MAX 100
+int core_history_before(struct core *c, const struct room *r, uint64_t before, unsigned limit,
+                        struct msg **out, int *more);
 /* Messages accepted, room and direct. */
 uint64_t core_message_count(const struct core *c);
 /* Listings a page at a time: up to max rooms with members / registered

@@ -349,6 +349,50 @@ replay_older(struct core *c, const struct room *r, uint64_t since, struct core_j
 		out->flags = 0;
 }
 
+int
+core_history_before(struct core *c, const struct room *r, uint64_t before, unsigned limit,
+                    struct msg **out, int *more)
+{
+	struct msg *got[CORE_PAGE_MAX + 1];
+	const struct history *h = &r->hist;
+	unsigned want, k, n = 0, i;
+	uint64_t low;
+
+	if (limit > CORE_PAGE_MAX)
+		limit = CORE_PAGE_MAX;
+	if (before == 0 || before > r->seq + 1)
+		before = r->seq + 1;
+	/* One more than asked: whether it exists is the answer to "more". */
+	want = limit + 1;
+	/* The ring holds a contiguous run of seqs: those below before are its
+	 * first k, of which the newest are taken, newest first. */
+	k = history_after(h, before - 1);
+	if (k > history_len(h))
+		k = history_len(h);
+	for (i = 0; i < k && n < want; i++)
+		got[n++] = msg_ref(history_at(h, k - 1 - i));
+	low = n ? got[n - 1]->seq : before;
+	if (n < want && c->has_store && low > 1) {
+		struct msg *older[CORE_PAGE_MAX + 1];
+		int m = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, 0, low, older,
+		                       want - n);
+
+		if (m < 0) {
+			while (n)
+				msg_unref(got[--n]);
+			return -1;
+		}
+		while (m > 0)
+			got[n++] = older[--m];
+	}
+	*more = n == want;
+	if (*more)
+		msg_unref(got[--n]);
+	for (i = 0; i < n; i++)
+		out[i] = got[n - 1 - i];
+	return (int)n;
+}
+
 struct msg *
 core_joined_msg(const struct core_joined *j, unsigned i)
 {

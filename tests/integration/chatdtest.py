@@ -39,6 +39,7 @@ HEADER_LEN = 5
 
 HELLO, JOIN, PART, SAY, MSG, NICK = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 LIST, WHO, USERS, PING, PONG, QUIT = 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C
+HISTORY = 0x0D
 WELCOME, JOINED, HISTORY_END, MESSAGE, PRESENCE = 0x41, 0x42, 0x43, 0x44, 0x45
 ROOMS, NAMES, ACK, ERROR, BYE = 0x46, 0x47, 0x48, 0x49, 0x4A
 SUMMARY = 0x4B
@@ -46,12 +47,12 @@ SUMMARY = 0x4B
 TYPE_NAMES = {
     HELLO: "HELLO", JOIN: "JOIN", PART: "PART", SAY: "SAY", MSG: "MSG",
     NICK: "NICK", LIST: "LIST", WHO: "WHO", USERS: "USERS", PING: "PING",
-    PONG: "PONG", QUIT: "QUIT", WELCOME: "WELCOME", JOINED: "JOINED",
+    PONG: "PONG", QUIT: "QUIT", HISTORY: "HISTORY", WELCOME: "WELCOME", JOINED: "JOINED",
     HISTORY_END: "HISTORY_END", MESSAGE: "MESSAGE", PRESENCE: "PRESENCE",
     ROOMS: "ROOMS", NAMES: "NAMES", ACK: "ACK", ERROR: "ERROR", BYE: "BYE",
     SUMMARY: "SUMMARY",
 }
-CLIENT_ONLY_TYPES = {HELLO, JOIN, PART, SAY, MSG, NICK, LIST, WHO, USERS, QUIT}
+CLIENT_ONLY_TYPES = {HELLO, JOIN, PART, SAY, MSG, NICK, LIST, WHO, USERS, QUIT, HISTORY}
 
 # Error codes: 1xx close the connection, 2xx refuse the request only.
 E_BAD_PREFACE = 100
@@ -74,6 +75,8 @@ E_NO_SUCH_ROOM = 210
 E_NO_SUCH_USER = 211
 E_TOO_MANY_ROOMS = 212
 E_ROOM_FULL = 213
+E_ROOM_LIMIT = 214
+E_STORE_UNAVAILABLE = 215
 
 # PRESENCE kinds.
 P_JOIN, P_PART, P_QUIT, P_NICK, P_DROP = 1, 2, 3, 4, 5
@@ -92,6 +95,7 @@ MSG_HISTORY = 0x01
 MSG_DIRECT = 0x02
 HIST_TRUNCATED = 0x01
 HIST_EPOCH_CHANGED = 0x02
+HIST_MORE = 0x04
 LIST_LAST = 0x01
 LIST_PARTIAL = 0x02
 SUMMARY_OMITTED = 0x01
@@ -115,6 +119,7 @@ LAYOUTS = {
     PING: (("token", "u64"),),
     PONG: (("token", "u64"),),
     QUIT: (),
+    HISTORY: (("room", "str8"), ("before", "u64"), ("limit", "u16")),
     WELCOME: (
         ("version", "u8"), ("nick", "str8"), ("server", "str8"),
         ("max_frame", "u32"), ("max_text", "u16"), ("max_nick", "u8"),
@@ -692,6 +697,29 @@ class Client:
                 raise ProtocolViolation("%s: %s: expected a HISTORY MESSAGE or HISTORY_END "
                                         "for %r, got %r" % (self.label, what, f.room, g))
             res.history.append(g)
+
+    def history(self, room, before=0, limit=0, timeout=None):
+        """HISTORY; returns (messages, HISTORY_END) or (None, ERROR).  The
+        answer must be contiguous: MESSAGE frames flagged HISTORY for this
+        room, then HISTORY_END."""
+        deadline = self._deadline(timeout)
+        self.send(HISTORY, room=room, before=before, limit=limit)
+        key = _fold(room)
+        f = self.expect((MESSAGE, HISTORY_END, ERROR), timeout,
+                        pred=lambda f: (f.type == ERROR and f.req_type == HISTORY)
+                        or (f.type in (MESSAGE, HISTORY_END) and _fold(f.room) == key
+                            and (f.type == HISTORY_END or f.flags & MSG_HISTORY)))
+        if f.type == ERROR:
+            return None, f
+        at = len(self.skipped)
+        got = []
+        while f.type != HISTORY_END:
+            if f.type != MESSAGE or _fold(f.room) != key or not f.flags & MSG_HISTORY:
+                raise ProtocolViolation("%s: HISTORY %r: expected a HISTORY MESSAGE or "
+                                        "HISTORY_END, got %r" % (self.label, room, f))
+            got.append(f)
+            f = self._take_at(at, deadline, "HISTORY %r answer" % (room,))
+        return got, f
 
     def say(self, room, text, ref=None, wait=True, timeout=None):
         """SAY; with wait, returns the ACK or ERROR carrying its ref, else

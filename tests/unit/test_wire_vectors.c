@@ -82,6 +82,9 @@ static struct vector vectors[] = {
          .hex = "00 00 00 06 08 05 6c 6f 62 62 79",
          .m = {.type = WIRE_WHO, .u.room = {S("lobby")}}},
         {.name = "users", .hex = "00 00 00 00 09", .m = {.type = WIRE_USERS}},
+        {.name = "history",
+         .hex = "00 00 00 10 0d 05 6c 6f 62 62 79 00 00 00 00 00 00 00 47 00 32",
+         .m = {.type = WIRE_HISTORY, .u.history = {S("lobby"), 71, 50}}},
         {.name = "ping",
          .hex = "00 00 00 08 0a 01 02 03 04 05 06 07 08",
          .m = {.type = WIRE_PING, .u.ping = {0x0102030405060708ULL}}},
@@ -125,6 +128,11 @@ static struct vector vectors[] = {
          .m = {.type = WIRE_HISTORY_END,
                .u.history_end = {S("lobby"), EPOCH, 120, 50,
                                  WIRE_HIST_TRUNCATED | WIRE_HIST_EPOCH_CHANGED}}},
+        {.name = "history_end_more",
+         .hex = "00 00 00 19 43 05 6c 6f 62 62 79 00 00 01 93 5d "
+                "77 2f 99 00 00 00 00 00 00 00 78 00 32 04",
+         .m = {.type = WIRE_HISTORY_END,
+               .u.history_end = {S("lobby"), EPOCH, 120, 50, WIRE_HIST_MORE}}},
         {.name = "message",
          .hex = "00 00 00 23 44 00 05 6c 6f 62 62 79 03 62 6f 62 "
                 "00 00 00 00 00 00 00 79 00 00 01 93 5d 78 86 7b "
@@ -256,10 +264,10 @@ static struct vector vectors[] = {
 
 /* Every frame type of version 1. */
 static const uint8_t known_types[] = {
-        WIRE_HELLO,   WIRE_JOIN,   WIRE_PART,        WIRE_SAY,     WIRE_MSG,      WIRE_NICK,
-        WIRE_LIST,    WIRE_WHO,    WIRE_USERS,       WIRE_PING,    WIRE_PONG,     WIRE_QUIT,
-        WIRE_WELCOME, WIRE_JOINED, WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE, WIRE_ROOMS,
-        WIRE_NAMES,   WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,     WIRE_SUMMARY,
+        WIRE_HELLO,   WIRE_JOIN,    WIRE_PART,   WIRE_SAY,         WIRE_MSG,     WIRE_NICK,
+        WIRE_LIST,    WIRE_WHO,     WIRE_USERS,  WIRE_PING,        WIRE_PONG,    WIRE_QUIT,
+        WIRE_HISTORY, WIRE_WELCOME, WIRE_JOINED, WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE,
+        WIRE_ROOMS,   WIRE_NAMES,   WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,     WIRE_SUMMARY,
 };
 
 /* docs/protocol.md, read once by main(). */
@@ -347,6 +355,10 @@ encode(struct wire_writer *w, const struct vector *v)
 		break;
 	case WIRE_WHO:
 		wire_enc_who(w, m->u.room.room.p, m->u.room.room.len);
+		break;
+	case WIRE_HISTORY:
+		wire_enc_history(w, m->u.history.room.p, m->u.history.room.len, m->u.history.before,
+		                 m->u.history.limit);
 		break;
 	case WIRE_SAY:
 		wire_enc_say(w, m->u.say.ref, m->u.say.target.p, m->u.say.target.len,
@@ -487,6 +499,11 @@ assert_decoded(const struct vector *v, const struct wire_msg *d)
 	case WIRE_PART:
 	case WIRE_WHO:
 		assert_str(d->u.room.room, m->u.room.room);
+		break;
+	case WIRE_HISTORY:
+		assert_str(d->u.history.room, m->u.history.room);
+		assert_int_equal(d->u.history.before, m->u.history.before);
+		assert_int_equal(d->u.history.limit, m->u.history.limit);
 		break;
 	case WIRE_SAY:
 	case WIRE_MSG:

@@ -611,6 +611,46 @@ do_who(struct conn *c, const struct wire_msg *m)
 		listing_start(c, WIRE_WHO, room_name(room), room_name_len(room));
 }
 
+_Static_assert(WIRE_HISTORY_MAX <= CORE_PAGE_MAX, "a HISTORY page fits the core's");
+
+/* A page of older history: MESSAGE frames flagged HISTORY, oldest first,
+ * then HISTORY_END with MORE when older ones remain. */
+static void
+do_history(struct conn *c, const struct wire_msg *m)
+{
+	const struct wire_str *name = &m->u.history.room;
+	unsigned limit = m->u.history.limit, i;
+	struct msg *page[CORE_PAGE_MAX];
+	struct core *core = conn_core(c);
+	struct reply rep;
+	struct room *r;
+	int n, more;
+
+	if (!valid_room(name->p, name->len)) {
+		send_error(c, WIRE_E_ROOM_INVALID, WIRE_HISTORY, 0, NULL);
+		return;
+	}
+	r = core_room_lookup(core, name->p, name->len);
+	if (r == NULL || !room_has_member(r, c->sess)) {
+		send_error(c, WIRE_E_NOT_IN_ROOM, WIRE_HISTORY, 0, NULL);
+		return;
+	}
+	if (limit == 0 || limit > WIRE_HISTORY_MAX)
+		limit = WIRE_HISTORY_MAX;
+	if ((n = core_history_before(core, r, m->u.history.before, limit, page, &more)) < 0) {
+		send_error(c, WIRE_E_STORE_UNAVAILABLE, WIRE_HISTORY, 0, NULL);
+		return;
+	}
+	for (i = 0; i < (unsigned)n; i++) {
+		conn_send(c, msg_wire(page[i], framed_frontend.slot, 1, render_message));
+		msg_unref(page[i]);
+	}
+	wire_enc_history_end(reply_begin(&rep, c, FRAMED_REPLY_MAX), room_name(r), room_name_len(r),
+	                     room_epoch(r), room_last_seq(r), (uint16_t)n,
+	                     more ? WIRE_HIST_MORE : 0);
+	reply_end(&rep);
+}
+
 static void
 do_ping(struct conn *c, const struct wire_msg *m)
 {
@@ -640,10 +680,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-        [WIRE_HELLO] = {do_hello, 1}, [WIRE_JOIN] = {do_join, 0}, [WIRE_PART] = {do_part, 0},
-        [WIRE_SAY] = {do_say, 0},     [WIRE_MSG] = {do_msg, 0},   [WIRE_NICK] = {do_nick, 0},
-        [WIRE_LIST] = {do_list, 0},   [WIRE_WHO] = {do_who, 0},   [WIRE_USERS] = {do_list, 0},
-        [WIRE_PING] = {do_ping, 1},   [WIRE_PONG] = {do_pong, 1}, [WIRE_QUIT] = {do_quit, 1},
+        [WIRE_HELLO] = {do_hello, 1},     [WIRE_JOIN] = {do_join, 0}, [WIRE_PART] = {do_part, 0},
+        [WIRE_SAY] = {do_say, 0},         [WIRE_MSG] = {do_msg, 0},   [WIRE_NICK] = {do_nick, 0},
+        [WIRE_LIST] = {do_list, 0},       [WIRE_WHO] = {do_who, 0},   [WIRE_USERS] = {do_list, 0},
+        [WIRE_PING] = {do_ping, 1},       [WIRE_PONG] = {do_pong, 1}, [WIRE_QUIT] = {do_quit, 1},
+        [WIRE_HISTORY] = {do_history, 0},
 };
 
 /* Act on one decoded client frame. */

@@ -189,6 +189,11 @@ wire_decode(uint8_t type, const uint8_t *payload, size_t len, struct wire_msg *m
 	case WIRE_WHO:
 		m->u.room.room = rdstr(&r, 0);
 		break;
+	case WIRE_HISTORY:
+		m->u.history.room = rdstr(&r, 0);
+		m->u.history.before = rd64(&r);
+		m->u.history.limit = rd16(&r);
+		break;
 	case WIRE_SAY:
 	case WIRE_MSG:
 		m->u.say.ref = rd32(&r);
@@ -502,6 +507,16 @@ wire_enc_part(struct wire_writer *w, const char *room, size_t n)
 }
 
 void
+wire_enc_history(struct wire_writer *w, const char *room, size_t n, uint64_t before, uint16_t limit)
+{
+	wire_begin(w, WIRE_HISTORY);
+	wire_put_str8(w, room, n);
+	wire_put_u64(w, before);
+	wire_put_u16(w, limit);
+	wire_end(w);
+}
+
+void
 wire_enc_who(struct wire_writer *w, const char *room, size_t n)
 {
 	enc_name(w, WIRE_WHO, room, n);
@@ -752,6 +767,8 @@ wire_type_name(uint8_t type)
 		return "LIST";
 	case WIRE_WHO:
 		return "WHO";
+	case WIRE_HISTORY:
+		return "HISTORY";
 	case WIRE_USERS:
 		return "USERS";
 	case WIRE_PING:

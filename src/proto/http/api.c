@@ -599,6 +599,42 @@ answer_room(struct hconn *h, struct room *r, const char *name, int have, uint64_
 	send_parts(h, open, &p, close);
 }
 
+/* Paging back: the newest limit messages before seq before (0: the
+ * newest), oldest first; "more" says whether older ones remain, and
+ * "before" is what to ask for next. */
+static void
+answer_before(struct hconn *h, struct room *r, uint64_t before, unsigned limit)
+{
+	struct msg *page[CORE_PAGE_MAX];
+	struct parts p = {NULL, 0, 0};
+	char open[160], close[160];
+	uint64_t next;
+	int n, more, i;
+
+	if ((n = core_history_before(conn_core(h->c), r, before, limit, page, &more)) < 0) {
+		http_extra("Retry-After: 5\r\n");
+		http_error(h, 503, "store_unavailable", "%s: %s", core_err_name(CORE_E_STORE),
+		           room_name(r));
+		http_end(h);
+		return;
+	}
+	next = n ? page[0]->seq : before ? before : room_last_seq(r) + 1;
+	p.v = malloc((n ? (size_t)n : 1) * sizeof(*p.v));
+	if (p.v == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		parts_add(&p, render_json(render_msg(page[i], 1), page[i]->id,
+		                          render_msg_event(page[i])));
+		msg_unref(page[i]);
+	}
+	snprintf(open, sizeof(open), "{\"room\":\"%s\",\"messages\":[", room_name(r));
+	snprintf(close, sizeof(close),
+	         "],\"epoch\":%llu,\"last_seq\":%llu,\"more\":%s,\"before\":%llu}",
+	         (unsigned long long)room_epoch(r), (unsigned long long)room_last_seq(r),
+	         more ? "true" : "false", (unsigned long long)next);
+	send_parts(h, open, &p, close);
+}
+
 static int
 public_read(const struct hconn *h)
 {
@@ -615,17 +651,28 @@ room_read(struct call *k)
 	int have, truncated, changed;
 	struct room *r;
 	size_t limit;
-	double wait, lim;
+	double wait, lim, before;
 
 	if ((have = query_cursor(k, &epoch, &seq)) < 0 ||
 	    query_num(k, "wait", 0, conn_config(k->h->c)->http_max_wait, 0, &wait) < 0 ||
 	    query_num(k, "limit", 1, LIST_MAX, CHATD_MAX_HISTORY, &lim) < 0 ||
+	    query_num(k, "before", 0, 9007199254740991.0, -1, &before) < 0 ||
 	    (r = path_room(k)) == NULL)
 		return;
 	limit = (size_t)lim;
 	if (k->hs && !public_read(k->h) && !room_has_member(r, hsess_core(k->hs))) {
 		http_error(k->h, 403, "not_in_room", "not in room: %s", room_name(r));
 		http_end(k->h);
+		return;
+	}
+	if (before >= 0) {
+		if (have) {
+			http_error(k->h, 400, "bad_request", "after and before: one or the other");
+			http_end(k->h);
+			return;
+		}
+		answer_before(k->h, r, (uint64_t)before,
+		              limit < CORE_PAGE_MAX ? (unsigned)limit : CORE_PAGE_MAX);
 		return;
 	}
 	room_window(r, have, epoch, seq, limit, &from, &count, &truncated, &changed);

@@ -207,6 +207,54 @@ send_joined(struct conn *c, const struct core_joined *j)
 	                   (j->flags & CORE_HIST_EPOCH_CHANGED) != 0));
 }
 
+/* A page of older history: messages flagged history, oldest first, then
+ * history_end with "more" (docs/websocket.md). */
+static void
+send_page(struct conn *c, const char *name, size_t n, json_t *o)
+{
+	struct msg *page[CORE_PAGE_MAX];
+	json_t *b = json_object_get(o, "before"), *l = json_object_get(o, "limit");
+	json_int_t limit = l ? json_integer_value(l) : CORE_PAGE_MAX;
+	json_int_t before = b ? json_integer_value(b) : 0;
+	struct core *core = conn_core(c);
+	struct room *r;
+	uint64_t next;
+	int got, more, i;
+
+	if ((b && (!json_is_integer(b) || before < 0)) ||
+	    (l && (!json_is_integer(l) || limit < 1))) {
+		send_error(c, "bad_request", "history", NULL,
+		           "before and limit are whole numbers (limit from 1)");
+		return;
+	}
+	if (!valid_room(name, n)) {
+		send_error(c, "room_invalid", "history", NULL, "%.*s", (int)n, name);
+		return;
+	}
+	r = core_room_lookup(core, name, n);
+	if (r == NULL || !room_has_member(r, c->sess)) {
+		send_error(c, "not_in_room", "history", NULL, "%.*s", (int)n, name);
+		return;
+	}
+	got = core_history_before(core, r, (uint64_t)before,
+	                          limit > CORE_PAGE_MAX ? CORE_PAGE_MAX : (unsigned)limit, page,
+	                          &more);
+	if (got < 0) {
+		send_error(c, "store_unavailable", "history", NULL, "%s",
+		           core_err_name(CORE_E_STORE));
+		return;
+	}
+	next = got ? page[0]->seq : before ? (uint64_t)before : room_last_seq(r) + 1;
+	for (i = 0; i < got; i++) {
+		conn_send(c, msg_wire(page[i], json_frontend.slot, 1, render_message));
+		msg_unref(page[i]);
+	}
+	reply(c, json_pack("{s:s, s:s%, s:I, s:I, s:i, s:b, s:I}", "type", "history_end", "room",
+	                   room_name(r), room_name_len(r), "epoch", (json_int_t)room_epoch(r),
+	                   "last_seq", (json_int_t)room_last_seq(r), "count", got, "more", more,
+	                   "before", (json_int_t)next));
+}
+
 static void
 on_done(void *ctx, const struct core_reply *r)
 {
@@ -465,6 +513,10 @@ request(struct conn *c, json_t *o)
 		listing_start(c, 'r', "", 0);
 	} else if (strcmp(type, "users") == 0) {
 		listing_start(c, 'u', "", 0);
+	} else if (strcmp(type, "history") == 0) {
+		if ((name = field(o, "room", &n)) == NULL)
+			goto missing;
+		send_page(c, name, n, o);
 	} else if (strcmp(type, "who") == 0) {
 		struct room *r;
 

@@ -31,6 +31,8 @@
 #define TEXT_WIDTH 78
 /* Members named in a join's answer; /who names them all. */
 #define TEXT_JOIN_NAMES 20
+/* Messages one /history shows when it is not told how many. */
+#define TEXT_HISTORY_PAGE 20
 
 struct listing;
 
@@ -39,6 +41,7 @@ struct text {
 	char room[CORE_ROOM_MAX + 1]; /* the current room, "" for none */
 	uint8_t room_len;
 	struct listing *list; /* a long answer in progress, or NULL */
+	uint64_t back;        /* /history shows what is before this seq (0: the newest) */
 };
 
 static char line_buf[CORE_TEXT_MAX + TEXT_LINE_EXTRA + 1];
@@ -275,6 +278,7 @@ set_room(struct text *t, const char *name, size_t n)
 	memcpy(t->room, name, n);
 	t->room[n] = '\0';
 	t->room_len = (uint8_t)n;
+	t->back = 0;
 }
 
 /* Strip one leading '#': people type IRC-style names. */
@@ -359,6 +363,7 @@ show_joined(struct conn *c, const struct core_joined *j)
 	for (i = 0; i < j->hist_count; i++)
 		conn_send(c,
 		          msg_wire(core_joined_msg(j, i), text_frontend.slot, 1, render_message));
+	t->back = j->hist_count ? core_joined_msg(j, 0)->seq : j->last_seq + 1;
 }
 
 static void prompt_name(struct conn *c);
@@ -657,6 +662,62 @@ cmd_who(struct conn *c, const char *name, size_t n)
 	listing_start(c, LIST_WHO, head, room_name(r));
 }
 
+/* Further back in the current room, a page at a time: each /history
+ * shows the N messages before the oldest one shown so far. */
+static void
+cmd_history(struct conn *c, const char *args, size_t n)
+{
+	struct text *t = c->fe_state;
+	struct msg *page[CORE_PAGE_MAX];
+	unsigned long want = TEXT_HISTORY_PAGE;
+	struct room *r;
+	int got, more, i;
+
+	if (n) {
+		char num[8], *end;
+
+		snprintf(num, sizeof(num), "%.*s", n < sizeof(num) ? (int)n : (int)sizeof(num) - 1,
+		         args);
+		want = strtoul(num, &end, 10);
+		if (*end != '\0' || want == 0 || n >= sizeof(num)) {
+			send_line(c, "! usage: /history [N], N from 1 to %u", CORE_PAGE_MAX);
+			return;
+		}
+		if (want > CORE_PAGE_MAX)
+			want = CORE_PAGE_MAX;
+	}
+	if (t->room_len == 0 ||
+	    (r = core_room_lookup(conn_core(c), t->room, t->room_len)) == NULL ||
+	    !room_has_member(r, c->sess)) {
+		send_line(c, "! /history shows the current room's past: /join ROOM first");
+		return;
+	}
+	if (t->back == 1) {
+		send_line(c, "* that was the first message of #%s", t->room);
+		return;
+	}
+	got = core_history_before(conn_core(c), r, t->back, (unsigned)want, page, &more);
+	if (got < 0) {
+		send_error(c, CORE_E_STORE, t->room, t->room_len);
+		return;
+	}
+	if (got == 0) {
+		send_line(c, "* nothing older of #%s is kept", t->room);
+		return;
+	}
+	send_line(c, "* %d earlier message%s of #%s:", got, got == 1 ? "" : "s", t->room);
+	t->back = page[0]->seq;
+	for (i = 0; i < got; i++) {
+		conn_send(c, msg_wire(page[i], text_frontend.slot, 1, render_message));
+		msg_unref(page[i]);
+	}
+	if (more)
+		send_line(c, "* (/history again for more)");
+	else
+		send_line(c, "* that was the %s of #%s",
+		          t->back == 1 ? "first message" : "oldest kept", t->room);
+}
+
 static void
 cmd_users(struct conn *c, const char *args, size_t n)
 {
@@ -709,6 +770,8 @@ static const struct command commands[] = {
         {"rooms", "list", cmd_rooms, "/rooms", "list rooms"},
         {"who", "names", cmd_who, "/who [ROOM]", "list the members of a room"},
         {"users", NULL, cmd_users, "/users", "list the users online"},
+        {"history", "back", cmd_history, "/history [N]",
+         "N earlier messages of the current room (default 20)"},
         {"help", "?", cmd_help, "/help", "this list"},
         {"quit", "exit", cmd_quit, "/quit", "leave"},
 };

@@ -40,6 +40,8 @@ FANBENCH = os.environ.get("FANBENCH", os.path.join(ROOT, "..", "shared", "fanben
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 CHATD_FLAGS = ["--flood-rate", "0", "--max-conns-per-ip", "0", "--log-level", "warning"]
+# Stores of the runs: on the disk, not a tmpfs, or the sync costs nothing.
+STORE_DIR = os.environ.get("CHATD_BENCH_STORE_DIR", "/var/tmp")
 
 # case: (chatd-swarm arguments, fanbench arguments)
 CASES = {
@@ -103,9 +105,45 @@ def run_chatd(case, warmup, duration, extra=(), chatd=None, chatd_flags=()):
                 r = json.load(f)
         r["exit"] = p.returncode
         r["cmd"] = " ".join(cmd[3:])
+        r["metrics"] = scrape(port)
         return r
     finally:
         stop(srv)
+
+
+def scrape(port):
+    """chatd's /metrics as {name: value} (label-free lines only)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                data += d
+    except OSError:
+        return {}
+    out = {}
+    for line in data.decode("utf-8", "replace").split("\r\n\r\n", 1)[-1].splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#") and "{" not in parts[0]:
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return out
+
+
+def store_figures(r, path):
+    """What a run's store holds and what its commits cost the loop."""
+    m = r.get("metrics", {})
+    size = sum(os.path.getsize(path + sfx) for sfx in ("", "-wal") if os.path.exists(path + sfx))
+    rows = m.get("chatd_store_messages_total", 0)
+    return {"rows": rows, "commits": m.get("chatd_store_commits_total", 0),
+            "longest_ms": 1000 * m.get("chatd_store_commit_seconds_max", 0),
+            "commit_s": m.get("chatd_store_commit_seconds_total", 0),
+            "bytes": size, "bytes_per_row": size / rows if rows else 0}
 
 
 def run_redis(case, warmup, duration):
@@ -140,6 +178,19 @@ VERSUS = {
             ["--bots", "1001", "--rooms", "1", "--senders", "1", "--rate", "0", "--window", "128"],
             {"framed": [],
              "sse": ["--transport", "http", "--sender-transport", "framed", "--http-mode", "sse"]}),
+    # A variant's value is the swarm's extra arguments, or (swarm's, chatd's);
+    # "{store}" in chatd's becomes a fresh store file for the run.
+    "store": ([],
+              ["--bots", "51", "--rooms", "1", "--senders", "1", "--rate", "0", "--window", "128"],
+              {"none": [],
+               "normal": ([], ["--store", "{store}", "--store-sync", "normal"]),
+               "full": ([], ["--store", "{store}", "--store-sync", "full"])}),
+    "store-latency": ([],
+                      ["--bots", "1010", "--rooms", "10", "--senders", "10", "--sender-rooms", "1",
+                       "--rate", "50"],
+                      {"none": [],
+                       "normal": ([], ["--store", "{store}", "--store-sync", "normal"]),
+                       "full": ([], ["--store", "{store}", "--store-sync", "full"])}),
     "ws": ([],
            ["--bots", "51", "--rooms", "1", "--senders", "1", "--rate", "0", "--window", "128"],
            {"framed": [],
@@ -153,13 +204,21 @@ def bench_versus(name, reps, warmup, duration):
     runs = {v: [] for v in variants}
     for i in range(reps):
         for v, extra in variants.items():
-            r = run_chatd(case + extra, warmup, duration, chatd_flags=flags)
+            swarm_extra, chatd_extra = extra if isinstance(extra, tuple) else (extra, [])
+            with tempfile.TemporaryDirectory(dir=STORE_DIR) as d:
+                store = os.path.join(d, "chatd.db")
+                r = run_chatd(case + swarm_extra, warmup, duration,
+                              chatd_flags=flags + [a.replace("{store}", store)
+                                                   for a in chatd_extra])
+                if os.path.exists(store):
+                    r["store"] = store_figures(r, store)
             runs[v].append(r)
             print("  %s run %d: %.0f deliveries/s, %.1f ns/delivery, server %.0f%% of a core, "
-                  "p99 %.2f ms, lost %d dup %d, exit %d" % (
+                  "p99 %.2f ms, lost %d dup %d, exit %d%s" % (
                       v, i + 1, r["deliveries_per_s"], r["server"]["ns_per_delivery"],
                       100 * r["server"]["cpu_s"] / max(r["duration_s"], 1e-9),
-                      r["latency_ms"]["p99"], r["lost"], r.get("duplicated", 0), r["exit"]),
+                      r["latency_ms"]["p99"], r["lost"], r.get("duplicated", 0), r["exit"],
+                      store_line(r.get("store"))),
                   flush=True)
     base = med([r["deliveries_per_s"] for r in runs[next(iter(variants))]])
     for v in variants:
@@ -169,6 +228,15 @@ def bench_versus(name, reps, warmup, duration):
             med([r["server"]["ns_per_delivery"] for r in runs[v]]), reps), flush=True)
     print("  command: chatd %s; chatd-swarm %s" % (" ".join(CHATD_FLAGS + flags),
                                                    runs[v][0]["cmd"]))
+
+
+def store_line(st):
+    if not st:
+        return ""
+    return ("; store: %.0f rows in %.0f commits, %.1f rows/commit, longest commit %.2f ms, "
+            "commits %.2f s, %.0f bytes/row" % (
+                st["rows"], st["commits"], st["rows"] / st["commits"] if st["commits"] else 0,
+                st["longest_ms"], st["commit_s"], st["bytes_per_row"]))
 
 
 def med(xs):
@@ -518,7 +586,7 @@ def bench_idle_ws(counts, reps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http, idle-ws, sse, ws")
+    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http, idle-ws, sse, ws, store, store-latency")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--duration", type=float, default=10)

@@ -12,6 +12,8 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -43,12 +45,36 @@ static const char schema_v1[] = "CREATE TABLE rooms("
 /* Each step takes the schema from version i + 1 to i + 2. */
 static const char *const migrations[] = {
         schema_v1,
-        /* 2: each message says which epoch of its room it belongs to, and
-         * messages are found by age, for retention by days. */
-        "ALTER TABLE messages ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
-        "UPDATE messages SET epoch = (SELECT epoch FROM rooms WHERE rooms.id = messages.room);"
-        "CREATE INDEX messages_time ON messages(time);",
+        /*
+         * 2: a room's messages of one commit are one row, a chunk, whose
+         * body is a JSON array of [seq, time, sender, text]: a row per
+         * message cost 4-6 us of CPU each (docs/design.md), more than the
+         * fan-out of a message to 50 readers.  The view messages gives
+         * them back one per row, for sqlite3 and for people.
+         */
+        "CREATE TABLE chunks("
+        " room INTEGER NOT NULL,"  /* rooms.id */
+        " first INTEGER NOT NULL," /* the seq of its first message */
+        " last INTEGER NOT NULL,"  /* and of its last */
+        " epoch INTEGER NOT NULL,"
+        " time INTEGER NOT NULL," /* unix ms of its last message */
+        " body TEXT NOT NULL,"    /* [[seq, time, sender, text], ...] */
+        " PRIMARY KEY(room, first)) WITHOUT ROWID;"
+        "INSERT INTO chunks SELECT m.room, m.seq, m.seq, r.epoch, m.time,"
+        " json_array(json_array(m.seq, m.time, m.sender, m.text))"
+        " FROM messages m JOIN rooms r ON r.id = m.room;"
+        "DROP TABLE messages;"
+        "CREATE INDEX chunks_time ON chunks(time);"
+        "CREATE VIEW messages(room, seq, epoch, time, sender, text) AS"
+        " SELECT r.name, m.value ->> 0, c.epoch, m.value ->> 1, m.value ->> 2, m.value ->> 3"
+        " FROM chunks c JOIN rooms r ON r.id = c.room, json_each(c.body) m;",
 };
+
+/* Messages in one chunk at most: a page back reads one or two. */
+#define STORE_CHUNK_MAX 256
+/* Pages in the log that make the checkpointer fold it back (SQLite's own
+ * default for its automatic checkpoints). */
+#define STORE_CHECKPOINT_PAGES 1000
 
 /* A message of this turn, waiting for the commit. */
 struct pend {
@@ -60,16 +86,30 @@ struct pend {
 struct store {
 	sqlite3 *db;
 	char path[256];
-	sqlite3_stmt *room_up;  /* insert or raise a room's seq, giving its id */
-	sqlite3_stmt *msg_ins;  /* one message */
-	sqlite3_stmt *room_get; /* a room by key */
-	sqlite3_stmt *range;    /* messages of a room, newest first */
+	sqlite3_stmt *room_up;   /* insert or raise a room's seq, giving its id */
+	sqlite3_stmt *chunk_ins; /* one chunk */
+	sqlite3_stmt *room_get;  /* a room by key */
+	sqlite3_stmt *range;     /* chunks of a room, newest first */
+	char *body;              /* a chunk's JSON being built */
+	size_t body_len;
+	size_t body_cap;
 	struct pend *pend;
 	size_t npend;
 	size_t cap;
 	int down;        /* the last commit failed */
 	time_t last_log; /* when the failure was last logged */
 	struct core_store hooks;
+	/* The checkpointer: a thread with its own connection folds the log
+	 * back into the file, so that the loop's commits only ever append;
+	 * a checkpoint writes megabytes and fsyncs, which took up to 150 ms
+	 * on the loop (docs/design.md). */
+	pthread_t ck_thread;
+	pthread_mutex_t ck_lock;
+	pthread_cond_t ck_wake;
+	int ck_want; /* the log has grown past STORE_CHECKPOINT_PAGES */
+	int ck_quit;
+	int ck_running;
+	sqlite3 *ck_db;
 };
 
 static struct store_stats stats;
@@ -282,6 +322,48 @@ hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *ou
 	return -1;
 }
 
+/* Take from one chunk's body the messages with after < seq < before,
+ * newest first, into out[*got, max); 0, or -1 when the body is not what
+ * chatd writes. */
+static int
+from_chunk(const char *room, size_t rn, const char *body, size_t len, uint64_t epoch,
+           uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max)
+{
+	json_t *a = json_loadb(body, len, 0, NULL);
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return -1;
+	}
+	for (i = json_array_size(a); i-- > 0 && *got < max;) {
+		json_t *e = json_array_get(a, i);
+		json_t *from = json_array_get(e, 2), *text = json_array_get(e, 3);
+		json_int_t seq = json_integer_value(json_array_get(e, 0));
+		json_int_t time = json_integer_value(json_array_get(e, 1));
+		struct msg *m;
+
+		if (json_array_size(e) != 4 || seq <= 0 || !json_is_string(from) ||
+		    !json_is_string(text) || json_string_length(from) > CORE_NICK_MAX ||
+		    json_string_length(text) > CORE_TEXT_MAX) {
+			rc = -1;
+			break;
+		}
+		if ((uint64_t)seq >= before)
+			continue;
+		if ((uint64_t)seq <= after)
+			break;
+		m = msg_new(room, rn, json_string_value(from), json_string_length(from),
+		            json_string_value(text), json_string_length(text), (uint64_t)seq,
+		            (uint64_t)time, 0);
+		m->epoch = epoch;
+		out[(*got)++] = m;
+	}
+	json_decref(a);
+	return rc;
+}
+
 static int
 hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after, uint64_t before,
            struct msg **out, unsigned max)
@@ -289,7 +371,7 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 	struct store *st = arg;
 	sqlite3_stmt *q = st->range;
 	unsigned got = 0, i;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	if (before <= after + 1 || max == 0)
 		return 0;
@@ -297,26 +379,19 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)epoch);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)after);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)before);
-	sqlite3_bind_int(q, 5, (int)max);
+	/* Chunks newest first, until enough: a page back reads one or two. */
 	while (got < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *room = (const char *)sqlite3_column_text(q, 0);
 		int rn = sqlite3_column_bytes(q, 0);
-		const char *from = (const char *)sqlite3_column_text(q, 3);
-		int fn = sqlite3_column_bytes(q, 3);
-		const char *text = (const char *)sqlite3_column_text(q, 4);
-		int tn = sqlite3_column_bytes(q, 4);
-		struct msg *m;
+		const char *body = (const char *)sqlite3_column_text(q, 1);
+		int bn = sqlite3_column_bytes(q, 1);
 
-		if (!room || !from || !text || rn > CORE_ROOM_MAX || fn > CORE_NICK_MAX ||
-		    (unsigned)tn > CORE_TEXT_MAX) {
+		if (room == NULL || body == NULL || rn > CORE_ROOM_MAX ||
+		    from_chunk(room, (size_t)rn, body, (size_t)bn, epoch, after, before, out, &got,
+		               max) < 0) {
 			rc = SQLITE_CORRUPT;
 			break;
 		}
-		m = msg_new(room, (size_t)rn, from, (size_t)fn, text, (size_t)tn,
-		            (uint64_t)sqlite3_column_int64(q, 1),
-		            (uint64_t)sqlite3_column_int64(q, 2), 0);
-		m->epoch = epoch;
-		out[got++] = m;
 	}
 	if (got == max)
 		rc = SQLITE_DONE;
@@ -329,7 +404,7 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 			msg_unref(out[--got]);
 		return -1;
 	}
-	/* Newest first from the query; oldest first to the caller. */
+	/* Newest first as read; oldest first to the caller. */
 	for (i = 0; i < got / 2; i++) {
 		struct msg *t = out[i];
 
@@ -337,6 +412,81 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 		out[got - 1 - i] = t;
 	}
 	return (int)got;
+}
+
+static void *
+checkpointer(void *arg)
+{
+	struct store *st = arg;
+
+	pthread_mutex_lock(&st->ck_lock);
+	for (;;) {
+		while (!st->ck_want && !st->ck_quit)
+			pthread_cond_wait(&st->ck_wake, &st->ck_lock);
+		if (st->ck_quit)
+			break;
+		st->ck_want = 0;
+		pthread_mutex_unlock(&st->ck_lock);
+		/* PASSIVE: what no reader still needs, never waiting for one.
+		 * A failure (a full disk) is the commits' to report. */
+		(void)sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+		                                NULL);
+		pthread_mutex_lock(&st->ck_lock);
+	}
+	pthread_mutex_unlock(&st->ck_lock);
+	return NULL;
+}
+
+/* After each commit, on the loop: wake the checkpointer when the log is
+ * long enough. */
+static int
+wal_grew(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *st = arg;
+
+	(void)db;
+	(void)name;
+	if (pages >= STORE_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&st->ck_lock);
+		st->ck_want = 1;
+		pthread_cond_signal(&st->ck_wake);
+		pthread_mutex_unlock(&st->ck_lock);
+	}
+	return SQLITE_OK;
+}
+
+/* Checkpoints off the loop: without the thread, SQLite's own. */
+static void
+checkpointer_start(struct store *st)
+{
+	pthread_mutex_init(&st->ck_lock, NULL);
+	pthread_cond_init(&st->ck_wake, NULL);
+	if (sqlite3_open_v2(st->path, &st->ck_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    pthread_create(&st->ck_thread, NULL, checkpointer, st) != 0) {
+		log_warn("store %s: no checkpoint thread; commits will checkpoint", st->path);
+		sqlite3_close(st->ck_db);
+		st->ck_db = NULL;
+		return;
+	}
+	sqlite3_busy_timeout(st->ck_db, 1000);
+	st->ck_running = 1;
+	sqlite3_wal_autocheckpoint(st->db, 0);
+	sqlite3_wal_hook(st->db, wal_grew, st);
+}
+
+static void
+checkpointer_stop(struct store *st)
+{
+	if (!st->ck_running)
+		return;
+	pthread_mutex_lock(&st->ck_lock);
+	st->ck_quit = 1;
+	pthread_cond_signal(&st->ck_wake);
+	pthread_mutex_unlock(&st->ck_lock);
+	pthread_join(st->ck_thread, NULL);
+	sqlite3_close(st->ck_db);
+	st->ck_running = 0;
+	sqlite3_wal_hook(st->db, NULL, NULL);
 }
 
 static int
@@ -384,19 +534,20 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	if (prepare(st, &st->room_up,
 	            "INSERT INTO rooms(key, name, epoch, seq) VALUES(?1, ?2, ?3, ?4) "
 	            "ON CONFLICT(key) DO UPDATE SET seq = max(seq, excluded.seq) RETURNING id") ||
-	    prepare(st, &st->msg_ins,
-	            "INSERT INTO messages(room, seq, epoch, time, sender, text) "
+	    prepare(st, &st->chunk_ins,
+	            "INSERT INTO chunks(room, first, last, epoch, time, body) "
 	            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)") ||
 	    prepare(st, &st->room_get, "SELECT name, epoch, seq FROM rooms WHERE key = ?1") ||
 	    prepare(st, &st->range,
-	            "SELECT r.name, m.seq, m.time, m.sender, m.text FROM rooms r "
-	            "JOIN messages m ON m.room = r.id WHERE r.key = ?1 AND m.epoch = ?2 "
-	            "AND m.seq > ?3 AND m.seq < ?4 ORDER BY m.seq DESC LIMIT ?5")) {
+	            "SELECT r.name, c.body FROM rooms r JOIN chunks c ON c.room = r.id "
+	            "WHERE r.key = ?1 AND c.epoch = ?2 AND c.last > ?3 AND c.first < ?4 "
+	            "ORDER BY c.first DESC")) {
 		say(err, errlen, "store %s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
 	st->hooks =
 	        (struct core_store){hook_room_load, hook_range, hook_message, hook_writable, st};
+	checkpointer_start(st);
 	memset(&stats, 0, sizeof(stats));
 	log_notice("store %s: schema %d, %lld rooms, sync %s", path, STORE_SCHEMA,
 	           one_int(st->db, "SELECT count(*) FROM rooms"), sync_full ? "full" : "normal");
@@ -431,51 +582,119 @@ by_room(const void *a, const void *b)
 	return x->m->seq < y->m->seq ? -1 : x->m->seq > y->m->seq;
 }
 
-/* The turn's messages in the open transaction. */
+/* Append s[0, n) to the chunk body being built. */
+static void
+body_put(struct store *st, const char *s, size_t n)
+{
+	if (st->body_len + n > st->body_cap) {
+		size_t cap = st->body_cap ? st->body_cap : 4096;
+		char *b;
+
+		while (cap < st->body_len + n)
+			cap *= 2;
+		if ((b = realloc(st->body, cap)) == NULL)
+			fatal("out of memory (store)");
+		st->body = b;
+		st->body_cap = cap;
+	}
+	memcpy(st->body + st->body_len, s, n);
+	st->body_len += n;
+}
+
+/* A JSON string: text is valid UTF-8 without NUL (core/valid.c), so only
+ * quotes, backslashes and control characters need escapes. */
+static void
+body_str(struct store *st, const char *s, size_t n)
+{
+	size_t i, run = 0;
+	char esc[8];
+
+	body_put(st, "\"", 1);
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		body_put(st, s + run, i - run);
+		if (ch == '"' || ch == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", ch);
+		else
+			snprintf(esc, sizeof(esc), "\\u%04x", ch);
+		body_put(st, esc, strlen(esc));
+		run = i + 1;
+	}
+	body_put(st, s + run, n - run);
+	body_put(st, "\"", 1);
+}
+
+/* One chunk: the messages pend[i, j) of one room, in seq order. */
+static int
+write_chunk(struct store *st, sqlite3_int64 room, size_t i, size_t j)
+{
+	const struct msg *first = st->pend[i].m, *last = st->pend[j - 1].m;
+	char num[48];
+	size_t k;
+	int rc;
+
+	st->body_len = 0;
+	body_put(st, "[", 1);
+	for (k = i; k < j; k++) {
+		const struct msg *m = st->pend[k].m;
+
+		snprintf(num, sizeof(num), "%s[%llu,%llu,", k > i ? "," : "",
+		         (unsigned long long)m->seq, (unsigned long long)m->time_ms);
+		body_put(st, num, strlen(num));
+		body_str(st, m->from, m->from_len);
+		body_put(st, ",", 1);
+		body_str(st, m->text, m->text_len);
+		body_put(st, "]", 1);
+	}
+	body_put(st, "]", 1);
+	sqlite3_bind_int64(st->chunk_ins, 1, room);
+	sqlite3_bind_int64(st->chunk_ins, 2, (sqlite3_int64)first->seq);
+	sqlite3_bind_int64(st->chunk_ins, 3, (sqlite3_int64)last->seq);
+	sqlite3_bind_int64(st->chunk_ins, 4, (sqlite3_int64)first->epoch);
+	sqlite3_bind_int64(st->chunk_ins, 5, (sqlite3_int64)last->time_ms);
+	sqlite3_bind_text(st->chunk_ins, 6, st->body, (int)st->body_len, SQLITE_STATIC);
+	rc = sqlite3_step(st->chunk_ins);
+	sqlite3_reset(st->chunk_ins);
+	sqlite3_clear_bindings(st->chunk_ins);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The turn's messages in the open transaction: per room, its row's seq
+ * raised to its last one, and its messages in chunks. */
 static int
 write_all(struct store *st)
 {
-	sqlite3_int64 room = 0;
-	size_t i, j;
+	size_t i = 0, j, k;
 	int rc = SQLITE_OK;
 
 	qsort(st->pend, st->npend, sizeof(*st->pend), by_room);
-	for (i = 0; i < st->npend && rc == SQLITE_OK; i++) {
+	while (i < st->npend && rc == SQLITE_OK) {
 		const struct msg *m = st->pend[i].m;
+		sqlite3_int64 room = 0;
 
-		if (i == 0 || strcmp(st->pend[i].key, st->pend[i - 1].key) != 0) {
-			/* The room row carries the last seq of this turn's run. */
-			for (j = i;
-			     j + 1 < st->npend && strcmp(st->pend[j + 1].key, st->pend[i].key) == 0;
-			     j++)
-				;
-			sqlite3_bind_text(st->room_up, 1, st->pend[i].key, st->pend[i].key_len,
-			                  SQLITE_STATIC);
-			sqlite3_bind_text(st->room_up, 2, m->room, m->room_len, SQLITE_STATIC);
-			sqlite3_bind_int64(st->room_up, 3, (sqlite3_int64)m->epoch);
-			sqlite3_bind_int64(st->room_up, 4, (sqlite3_int64)st->pend[j].m->seq);
+		for (j = i + 1; j < st->npend && strcmp(st->pend[j].key, st->pend[i].key) == 0; j++)
+			;
+		sqlite3_bind_text(st->room_up, 1, st->pend[i].key, st->pend[i].key_len,
+		                  SQLITE_STATIC);
+		sqlite3_bind_text(st->room_up, 2, m->room, m->room_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st->room_up, 3, (sqlite3_int64)m->epoch);
+		sqlite3_bind_int64(st->room_up, 4, (sqlite3_int64)st->pend[j - 1].m->seq);
+		rc = sqlite3_step(st->room_up);
+		if (rc == SQLITE_ROW) {
+			room = sqlite3_column_int64(st->room_up, 0);
 			rc = sqlite3_step(st->room_up);
-			if (rc == SQLITE_ROW) {
-				room = sqlite3_column_int64(st->room_up, 0);
-				rc = sqlite3_step(st->room_up);
-			}
-			sqlite3_reset(st->room_up);
-			if (rc != SQLITE_DONE)
-				break;
-			rc = SQLITE_OK;
 		}
-		sqlite3_bind_int64(st->msg_ins, 1, room);
-		sqlite3_bind_int64(st->msg_ins, 2, (sqlite3_int64)m->seq);
-		sqlite3_bind_int64(st->msg_ins, 3, (sqlite3_int64)m->epoch);
-		sqlite3_bind_int64(st->msg_ins, 4, (sqlite3_int64)m->time_ms);
-		sqlite3_bind_text(st->msg_ins, 5, m->from, m->from_len, SQLITE_STATIC);
-		sqlite3_bind_text(st->msg_ins, 6, m->text, m->text_len, SQLITE_STATIC);
-		rc = sqlite3_step(st->msg_ins);
-		sqlite3_reset(st->msg_ins);
+		sqlite3_reset(st->room_up);
+		sqlite3_clear_bindings(st->room_up);
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		for (k = i; k < j && rc == SQLITE_OK; k += STORE_CHUNK_MAX)
+			rc = write_chunk(st, room, k,
+			                 j - k > STORE_CHUNK_MAX ? k + STORE_CHUNK_MAX : j);
+		i = j;
 	}
-	sqlite3_clear_bindings(st->room_up);
-	sqlite3_clear_bindings(st->msg_ins);
 	return rc;
 }
 
@@ -542,8 +761,10 @@ store_close(struct store *st)
 	for (i = 0; i < st->npend; i++)
 		msg_unref(st->pend[i].m);
 	free(st->pend);
+	checkpointer_stop(st);
 	sqlite3_finalize(st->room_up);
-	sqlite3_finalize(st->msg_ins);
+	sqlite3_finalize(st->chunk_ins);
+	free(st->body);
 	sqlite3_finalize(st->room_get);
 	sqlite3_finalize(st->range);
 	sqlite3_close(st->db);
@@ -605,21 +826,30 @@ store_check(const char *path, FILE *out)
 	bad += problems(db, out, "integrity",
 	                "SELECT integrity_check FROM pragma_integrity_check WHERE "
 	                "integrity_check <> 'ok'");
-	if (bad == 0) {
-		/* The rules chatd keeps: a room's seq covers its messages, and
-		 * every message belongs to a room. */
+	if (bad == 0 && ver == STORE_SCHEMA) {
+		/* The rules chatd keeps: a room's seq covers its messages; a
+		 * chunk belongs to a room, holds its seqs first to last, one
+		 * each, and begins after the chunk before it ends. */
 		bad += problems(
 		        db, out, "room",
 		        "SELECT r.name || ': seq ' || r.seq || ' below its newest message ' "
-		        "|| max(m.seq) FROM rooms r JOIN messages m ON m.room = r.id "
-		        "GROUP BY r.id HAVING max(m.seq) > r.seq");
+		        "|| max(c.last) FROM rooms r JOIN chunks c ON c.room = r.id "
+		        "GROUP BY r.id HAVING max(c.last) > r.seq");
 		bad += problems(
-		        db, out, "message",
-		        "SELECT 'room id ' || room || ' seq ' || seq || ' has no room' FROM "
-		        "messages WHERE room NOT IN (SELECT id FROM rooms)");
+		        db, out, "chunk",
+		        "SELECT 'room id ' || room || ' seq ' || first || ': ' || CASE "
+		        "WHEN room NOT IN (SELECT id FROM rooms) THEN 'no such room' "
+		        "WHEN NOT json_valid(body) THEN 'not JSON' "
+		        "WHEN json_array_length(body) <> last - first + 1 THEN "
+		        "'holds ' || json_array_length(body) || ' messages for seqs ' || "
+		        "first || '-' || last ELSE 'overlaps the one before' END FROM "
+		        "(SELECT *, lag(last) OVER (PARTITION BY room ORDER BY first) AS "
+		        "prev FROM chunks) WHERE room NOT IN (SELECT id FROM rooms) OR NOT "
+		        "json_valid(body) OR json_array_length(body) <> last - first + 1 OR "
+		        "first <= prev");
 		fprintf(out, "%lld rooms, %lld messages\n",
 		        one_int(db, "SELECT count(*) FROM rooms"),
-		        one_int(db, "SELECT count(*) FROM messages"));
+		        one_int(db, "SELECT coalesce(sum(last - first + 1), 0) FROM chunks"));
 	}
 	sqlite3_close(db);
 	fprintf(out, "%s\n", bad ? "damaged" : "ok");

@@ -14,6 +14,8 @@
 #include "net/conn.h"
 #include "proto/http/http.h"
 #include "net/ws.h"
+#include "store/store.h"
+#include "util/config.h"
 
 /* HTTP answers by status: the statuses chatd gives. */
 static const int statuses[] = {101, 200, 201, 204, 304, 400, 401, 403, 404, 405,
@@ -196,6 +198,32 @@ metrics_answer(struct hconn *h)
 		if (ws_stats.closes[i])
 			put(&o, "chatd_websocket_closes_total{code=\"%u\"} %llu\n", 1000 + i,
 			    (unsigned long long)ws_stats.closes[i]);
+	if (strcmp(conn_config(h->c)->store, "none") != 0) {
+		struct store_stats ss;
+
+		store_stats(&ss);
+		head(&o, "chatd_store_up", "gauge",
+		     "1 while the history store takes messages, 0 after a failed write.");
+		put(&o, "chatd_store_up %u\n", !ss.down);
+		head(&o, "chatd_store_kept_messages", "gauge",
+		     "Messages kept in memory for a store write that failed.");
+		put(&o, "chatd_store_kept_messages %lu\n", ss.kept);
+		head(&o, "chatd_store_commits_total", "counter", "Store transactions written.");
+		put(&o, "chatd_store_commits_total %llu\n", (unsigned long long)ss.commits);
+		head(&o, "chatd_store_messages_total", "counter", "Messages written to the store.");
+		put(&o, "chatd_store_messages_total %llu\n", (unsigned long long)ss.rows);
+		head(&o, "chatd_store_failures_total", "counter", "Store commits that failed.");
+		put(&o, "chatd_store_failures_total %llu\n", (unsigned long long)ss.failures);
+		head(&o, "chatd_store_room_loads_total", "counter",
+		     "Rooms read back from the store.");
+		put(&o, "chatd_store_room_loads_total %llu\n", (unsigned long long)ss.loads);
+		head(&o, "chatd_store_commit_seconds_total", "counter",
+		     "Time the loop spent in store commits.");
+		put(&o, "chatd_store_commit_seconds_total %.6f\n", ss.total_ms / 1000.0);
+		head(&o, "chatd_store_commit_seconds_max", "gauge",
+		     "The longest store commit since start (the loop waits for it).");
+		put(&o, "chatd_store_commit_seconds_max %.6f\n", ss.longest_ms / 1000.0);
+	}
 	head(&o, "chatd_http_requests_total", "counter", "HTTP answers by status.");
 	for (i = 0; i < NSTATUS; i++)
 		put(&o, "chatd_http_requests_total{code=\"%d\"} %llu\n", statuses[i],

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/frontend.h"
@@ -16,13 +17,34 @@
 #include "util/log.h"
 #include "util/slab.h"
 
+/* The store's file, or NULL for none: "auto" is chatd.db in the state
+ * directory systemd made for the service (StateDirectory=), if any. */
+static const char *
+store_path(const struct config *cfg, char *buf, size_t n)
+{
+	const char *dir = getenv("STATE_DIRECTORY");
+	size_t len;
+
+	if (strcmp(cfg->store, "none") == 0)
+		return NULL;
+	if (strcmp(cfg->store, "auto") != 0)
+		return cfg->store;
+	if (dir == NULL || *dir == '\0')
+		return NULL;
+	len = strcspn(dir, ":"); /* several directories: the first */
+	if ((size_t)snprintf(buf, n, "%.*s/chatd.db", (int)len, dir) >= n)
+		return NULL;
+	return buf;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct config cfg;
 	struct server *srv;
 	struct store *store = NULL;
-	char err[512];
+	char err[512], auto_path[300];
+	const char *path;
 	int rc;
 
 	/* The front ends first: a listener may be pinned to one by name. */
@@ -38,21 +60,23 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init((enum log_level)cfg.log_level);
+	path = store_path(&cfg, auto_path, sizeof(auto_path));
 	if (cfg.check_store) {
-		if (strcmp(cfg.store, "none") == 0) {
+		if (path == NULL) {
 			fprintf(stderr, "chatd: --check-store: no store is configured (--store)\n");
 			return 2;
 		}
-		return store_check(cfg.store, stdout);
+		return store_check(path, stdout);
 	}
 	/* The store before the listeners: a server that cannot keep what it
 	 * acknowledges does not start. */
-	if (strcmp(cfg.store, "none") != 0 &&
-	    (store = store_open(cfg.store, strcmp(cfg.store_sync, "full") == 0, err,
-	                        sizeof(err))) == NULL) {
+	if (path && (store = store_open(path, strcmp(cfg.store_sync, "full") == 0, err,
+	                                sizeof(err))) == NULL) {
 		fprintf(stderr, "chatd: %s\n", err);
 		return 2;
 	}
+	if (path == NULL)
+		log_notice("history in memory only (--store none): a restart forgets it");
 	/* Blocks of 32 KiB and up (render arenas, read buffers, big tables)
 	 * come from mmap and go back to the system when freed.  A fixed
 	 * threshold also stops glibc from raising it after the first such

@@ -549,6 +549,7 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	        (struct core_store){hook_room_load, hook_range, hook_message, hook_writable, st};
 	checkpointer_start(st);
 	memset(&stats, 0, sizeof(stats));
+	stats.open = 1;
 	log_notice("store %s: schema %d, %lld rooms, sync %s", path, STORE_SCHEMA,
 	           one_int(st->db, "SELECT count(*) FROM rooms"), sync_full ? "full" : "normal");
 	return st;

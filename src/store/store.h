@@ -36,6 +36,7 @@ struct store_stats {
 	double total_ms;    /* all commits */
 	unsigned down;      /* 1 while room messages are refused */
 	unsigned long kept; /* messages waiting for a commit that failed */
+	unsigned open;      /* a store is open */
 };
 
 /* Open (creating it when absent) the store at path; sync_full: fsync each

@@ -122,8 +122,10 @@ static const struct key keys[] = {
          "HTTP: origins whose pages may call the API (space or comma separated, * for any)", 1},
         {"http-websocket", K_STRING, F(http_websocket), 2, 3, "yes|no",
          "HTTP: whether GET /ws opens WebSockets (no: refused, clients fall back)", 1},
-        {"store", K_STRING, F(store), 1, 255, "PATH|none",
-         "the history store (a SQLite file, created when absent); none: memory only", 0},
+        {"store", K_STRING, F(store), 1, 255, "PATH|auto|none",
+         "the history store, a SQLite file created when absent; none: memory only; auto: "
+         "chatd.db in the state directory systemd gives (StateDirectory=), else none",
+         0},
         {"store-sync", K_STRING, F(store_sync), 4, 6, "normal|full",
          "full: fsync each commit of the store, so messages survive a power loss too", 0},
         {"log-level", K_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, notice, warning or error",
@@ -171,7 +173,7 @@ config_defaults(struct config *cfg)
 	cfg->http_max_sessions_per_ip = CHATD_DEFAULT_HTTP_SESSIONS_IP;
 	snprintf(cfg->http_public_read, sizeof(cfg->http_public_read), "auto");
 	snprintf(cfg->http_websocket, sizeof(cfg->http_websocket), "yes");
-	snprintf(cfg->store, sizeof(cfg->store), "none");
+	snprintf(cfg->store, sizeof(cfg->store), "auto");
 	snprintf(cfg->store_sync, sizeof(cfg->store_sync), "normal");
 	cfg->log_level = LOG_LEVEL_INFO;
 }

@@ -60,7 +60,7 @@ struct config {
 	char http_public_read[8];     /* auto, yes or no */
 	char http_cors_origins[1024]; /* origins, space- or comma-separated; "*" for any */
 	char http_websocket[4];       /* yes or no */
-	char store[256];              /* the store's file, or "none" */
+	char store[256];              /* the store's file, "auto" or "none" */
 	char store_sync[8];           /* normal or full */
 	int check_store;              /* --check-store: report on the store and exit */
 	int log_level;

@@ -143,6 +143,7 @@ def test_service_has_what_the_issue_asks(srv):
             "AmbientCapabilities": "",
             "SystemCallArchitectures": "native",
             "ConfigurationDirectory": "chatd",
+            "StateDirectory": "chatd",
         }
         for key, value in want.items():
             t.assert_eq(s.get(("Service", key), [None])[-1], value, "chatd.service %s=" % key)

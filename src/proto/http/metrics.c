@@ -15,7 +15,6 @@
 #include "proto/http/http.h"
 #include "net/ws.h"
 #include "store/store.h"
-#include "util/config.h"
 
 /* HTTP answers by status: the statuses chatd gives. */
 static const int statuses[] = {101, 200, 201, 204, 304, 400, 401, 403, 404, 405,
@@ -115,6 +114,7 @@ metrics_answer(struct hconn *h)
 	unsigned nfe = frontend_count(), i;
 	uint64_t *byfe = calloc(nfe + 1, sizeof(*byfe)), queued = 0, cum = 0;
 	struct out o = {NULL, 0, 0};
+	struct store_stats ss;
 	struct conn *c;
 	uint64_t ws = 0;
 
@@ -198,10 +198,8 @@ metrics_answer(struct hconn *h)
 		if (ws_stats.closes[i])
 			put(&o, "chatd_websocket_closes_total{code=\"%u\"} %llu\n", 1000 + i,
 			    (unsigned long long)ws_stats.closes[i]);
-	if (strcmp(conn_config(h->c)->store, "none") != 0) {
-		struct store_stats ss;
-
-		store_stats(&ss);
+	store_stats(&ss);
+	if (ss.open) {
 		head(&o, "chatd_store_up", "gauge",
 		     "1 while the history store takes messages, 0 after a failed write.");
 		put(&o, "chatd_store_up %u\n", !ss.down);

@@ -202,6 +202,12 @@ int room_has_member(const struct room *r, const struct session *s);
 #define CORE_PAGE_MAX 100
 int core_history_before(struct core *c, const struct room *r, uint64_t before, unsigned limit,
                         struct msg **out, int *more);
+/* Reading forward: the oldest limit messages of r with seq > after,
+ * oldest first, into out (a reference each), from the store where the
+ * ring has let them go; *truncated says whether some after it are gone
+ * for good.  Returns how many, or -1 when the store cannot say. */
+int core_history_after(struct core *c, const struct room *r, uint64_t after, unsigned limit,
+                       struct msg **out, int *truncated);
 /* Messages accepted, room and direct. */
 uint64_t core_message_count(const struct core *c);
 /* Listings a page at a time: up to max rooms with members / registered

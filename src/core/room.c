@@ -393,6 +393,31 @@ core_history_before(struct core *c, const struct room *r, uint64_t before, unsig
 	return (int)n;
 }
 
+int
+core_history_after(struct core *c, const struct room *r, uint64_t after, unsigned limit,
+                   struct msg **out, int *truncated)
+{
+	const struct history *h = &r->hist;
+	uint64_t first = history_len(h) ? history_at(h, 0)->seq : r->seq + 1;
+	unsigned n = 0, i;
+
+	if (c->has_store && after + 1 < first && limit > 0) {
+		uint64_t before = after + limit + 1 < first ? after + limit + 1 : first;
+		int m = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, after, before,
+		                       out, limit);
+
+		if (m < 0)
+			return -1;
+		n = (unsigned)m;
+	}
+	if (n == 0 || out[n - 1]->seq + 1 >= first)
+		for (i = history_after(h, n ? out[n - 1]->seq : after);
+		     i < history_len(h) && n < limit; i++)
+			out[n++] = msg_ref(history_at(h, i));
+	*truncated = after < r->seq && (n == 0 || out[0]->seq > after + 1);
+	return (int)n;
+}
+
 struct msg *
 core_joined_msg(const struct core_joined *j, unsigned i)
 {

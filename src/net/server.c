@@ -105,6 +105,18 @@ store_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	commit(SERVER_OF(w, store_retry));
 }
 
+/* Retention in small steps, each a short transaction, within a budget of
+ * loop time a second. */
+static void
+prune_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = SERVER_OF(w, prune);
+
+	(void)revents;
+	(void)store_prune(srv->store, srv->cfg.retention_days, srv->cfg.retention_messages,
+	                  CHATD_PRUNE_BUDGET_MS, now_ms(loop));
+}
+
 static void
 flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -219,6 +231,7 @@ server_shutdown(struct server *srv)
 	srv->shutting_down = 1;
 	sysd_notify("STOPPING=1");
 	ev_timer_stop(srv->loop, &srv->status);
+	ev_timer_stop(srv->loop, &srv->prune);
 	log_notice("shutting down: telling %zu connections", srv->conns.n);
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_stop(srv->listeners[i]);
@@ -479,6 +492,9 @@ server_new(const struct config *cfg, struct store *store)
 	srv->store = store;
 	core_set_store(srv->core, store ? store_hooks(store) : NULL);
 	ev_timer_init(&srv->store_retry, store_retry_cb, 0, 0);
+	ev_timer_init(&srv->prune, prune_cb, CHATD_PRUNE_INTERVAL, CHATD_PRUNE_INTERVAL);
+	if (store)
+		ev_timer_start(srv->loop, &srv->prune);
 	/* Its own mapping, so that its pages can be handed back when idle. */
 	srv->conns.scratch = mmap(NULL, CHATD_READ_CHUNK, PROT_READ | PROT_WRITE,
 	                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

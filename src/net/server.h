@@ -47,6 +47,7 @@ struct server {
 	double turn_began;    /* ev_time() when the loop woke, 0 before the first wake */
 	struct store *store;  /* the history store, or NULL */
 	ev_timer store_retry; /* while a commit has failed: try again each second */
+	ev_timer prune;       /* retention, a few chunks a second */
 };
 
 /* Create the server over store (NULL: memory only): open every listener,

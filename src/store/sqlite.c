@@ -90,6 +90,10 @@ struct store {
 	sqlite3_stmt *chunk_ins; /* one chunk */
 	sqlite3_stmt *room_get;  /* a room by key */
 	sqlite3_stmt *range;     /* chunks of a room, newest first */
+	sqlite3_stmt *old_del;   /* retention by age: some chunks */
+	sqlite3_stmt *rooms_win; /* retention by count: rooms over it, from a cursor */
+	sqlite3_stmt *room_del;  /* retention by count: some chunks of one room */
+	sqlite3_int64 prune_at;  /* the room id the count pass goes on from */
 	char *body;              /* a chunk's JSON being built */
 	size_t body_len;
 	size_t body_cap;
@@ -115,7 +119,7 @@ struct store {
 static struct store_stats stats;
 
 static double
-now_ms(void)
+now_ms_mono(void)
 {
 	struct timespec ts;
 
@@ -150,15 +154,46 @@ one_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
-/* What the file is: its schema version, or -1 with the reason in err. */
-static int
-identify(sqlite3 *db, const char *path, char *err, size_t n)
+/* Why the first read of the file failed, in an operator's words: what
+ * it is matters, since "not a database" invites deleting a good store. */
+static void
+unreadable(sqlite3 *db, int rc, const char *path, char *err, size_t n)
 {
-	long long app, ver, tables;
+	int sys = sqlite3_system_errno(db);
 
-	tables = one_int(db, "SELECT count(*) FROM sqlite_schema");
+	switch (rc & 0xff) {
+	case SQLITE_NOTADB:
+		say(err, n, "store %s: not a SQLite database", path);
+		break;
+	case SQLITE_CORRUPT:
+		say(err, n, "store %s: damaged: %s (chatd --check-store tells more)", path,
+		    sqlite3_errmsg(db));
+		break;
+	default:
+		say(err, n, "store %s: cannot read it: %s%s%s", path, sqlite3_errmsg(db),
+		    sys ? ": " : "", sys ? strerror(sys) : "");
+		break;
+	}
+}
+
+/* What the file is: its schema version, or -1 with the reason in err
+ * (and *corrupt set when the file is a damaged database). */
+static int
+identify(sqlite3 *db, const char *path, char *err, size_t n, int *corrupt)
+{
+	long long app, ver, tables = -1;
+	sqlite3_stmt *q;
+	int rc;
+
+	*corrupt = 0;
+	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema", -1, &q, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+		tables = sqlite3_column_int64(q, 0);
+	if (tables < 0)
+		unreadable(db, rc, path, err, n);
+	sqlite3_finalize(q);
 	if (tables < 0) {
-		say(err, n, "store %s: not a SQLite database (%s)", path, sqlite3_errmsg(db));
+		*corrupt = (rc & 0xff) == SQLITE_CORRUPT;
 		return -1;
 	}
 	app = one_int(db, "PRAGMA application_id");
@@ -229,13 +264,20 @@ sound(sqlite3 *db, const char *path, char *err, size_t n)
 		return -1;
 	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *line = (const char *)sqlite3_column_text(st, 0);
+		const char *text = (const char *)sqlite3_column_text(st, 0);
+		const char *line = text ? text : "?";
+		size_t len;
 
-		if (line && strcmp(line, "ok") == 0)
+		/* One line: the first finding, without the "*** in database
+		 * main ***" heading that SQLite puts before it. */
+		while (strncmp(line, "***", 3) == 0 && strchr(line, '\n'))
+			line = strchr(line, '\n') + 1;
+		len = strcspn(line, "\n");
+		if (strcmp(line, "ok") == 0)
 			rc = 0;
 		else
-			say(err, n, "store %s: damaged: %s (chatd --check-store tells more)", path,
-			    line ? line : "?");
+			say(err, n, "store %s: damaged: %.*s (chatd --check-store tells more)",
+			    path, (int)(len > 200 ? 200 : len), line);
 	} else {
 		say(err, n, "store %s: damaged: %s (chatd --check-store tells more)", path,
 		    sqlite3_errmsg(db));
@@ -500,7 +542,7 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	char sql[64];
-	int ver, rc;
+	int ver, rc, corrupt;
 
 	if (st == NULL) {
 		say(err, errlen, "store %s: out of memory", path);
@@ -517,7 +559,7 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	if ((ver = identify(st->db, path, err, errlen)) < 0)
+	if ((ver = identify(st->db, path, err, errlen, &corrupt)) < 0)
 		goto fail;
 	if (ver > 0 && sound(st->db, path, err, errlen) < 0)
 		goto fail;
@@ -538,6 +580,16 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	            "INSERT INTO chunks(room, first, last, epoch, time, body) "
 	            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)") ||
 	    prepare(st, &st->room_get, "SELECT name, epoch, seq FROM rooms WHERE key = ?1") ||
+	    prepare(st, &st->old_del,
+	            "DELETE FROM chunks WHERE (room, first) IN (SELECT room, first FROM chunks "
+	            "WHERE time < ?1 LIMIT ?2) RETURNING last - first + 1") ||
+	    prepare(st, &st->rooms_win,
+	            "SELECT r.id, r.seq FROM rooms r WHERE r.id > ?1 AND (SELECT min(c.last) FROM "
+	            "chunks c WHERE c.room = r.id) <= r.seq - ?2 ORDER BY r.id LIMIT 16") ||
+	    prepare(st, &st->room_del,
+	            "DELETE FROM chunks WHERE room = ?1 AND first IN (SELECT first FROM chunks "
+	            "WHERE room = ?1 AND last <= ?2 ORDER BY first LIMIT ?3) "
+	            "RETURNING last - first + 1") ||
 	    prepare(st, &st->range,
 	            "SELECT r.name, c.body FROM rooms r JOIN chunks c ON c.room = r.id "
 	            "WHERE r.key = ?1 AND c.epoch = ?2 AND c.last > ?3 AND c.first < ?4 "
@@ -708,26 +760,29 @@ store_commit(struct store *st)
 
 	if (st->npend == 0)
 		return 0;
-	t0 = now_ms();
+	t0 = now_ms_mono();
 	rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = write_all(st);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-	ms = now_ms() - t0;
+	ms = now_ms_mono() - t0;
 	if (ms > stats.longest_ms)
 		stats.longest_ms = ms;
 	stats.total_ms += ms;
 	if (rc != SQLITE_OK) {
 		time_t now = time(NULL);
+		char why[160];
 
+		/* The cause, before the rollback puts its own words there. */
+		snprintf(why, sizeof(why), "%s", sqlite3_errmsg(st->db));
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		stats.failures++;
 		/* Once a minute at most: a full disk fails every second. */
 		if (!st->down || now - st->last_log >= 60) {
 			log_err("store %s: cannot write: %s; room messages are refused until it "
 			        "can (%zu kept to write then)",
-			        st->path, sqlite3_errmsg(st->db), st->npend);
+			        st->path, why, st->npend);
 			st->last_log = now;
 		}
 		st->down = 1;
@@ -768,8 +823,98 @@ store_close(struct store *st)
 	free(st->body);
 	sqlite3_finalize(st->room_get);
 	sqlite3_finalize(st->range);
+	sqlite3_finalize(st->old_del);
+	sqlite3_finalize(st->rooms_win);
+	sqlite3_finalize(st->room_del);
 	sqlite3_close(st->db);
 	free(st);
+}
+
+/* Chunks deleted in one step: a step is one short transaction. */
+#define PRUNE_BATCH 32
+
+/* Run a DELETE ... RETURNING its chunks' sizes; how many chunks it
+ * deleted, or -1. */
+static int
+deleted(sqlite3_stmt *q)
+{
+	int n = 0, rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		stats.pruned += (uint64_t)sqlite3_column_int64(q, 0);
+		n++;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? n : -1;
+}
+
+/* One step: a transaction deleting at most PRUNE_BATCH chunks.  Returns
+ * how many, or -1. */
+static int
+prune_step(struct store *st, unsigned days, unsigned keep, uint64_t now_ms)
+{
+	int n = 0, rc;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (days) {
+		uint64_t age = (uint64_t)days * 86400000u;
+
+		sqlite3_bind_int64(st->old_del, 1,
+		                   (sqlite3_int64)(now_ms > age ? now_ms - age : 0));
+		sqlite3_bind_int(st->old_del, 2, PRUNE_BATCH);
+		n = deleted(st->old_del);
+	}
+	if (n == 0 && keep) {
+		/* The rooms over the count, a window at a time from where the
+		 * last step stopped, round and round. */
+		sqlite3_bind_int64(st->rooms_win, 1, st->prune_at);
+		sqlite3_bind_int64(st->rooms_win, 2, keep);
+		while (n >= 0 && n < PRUNE_BATCH &&
+		       (rc = sqlite3_step(st->rooms_win)) == SQLITE_ROW) {
+			sqlite3_int64 room = sqlite3_column_int64(st->rooms_win, 0);
+			sqlite3_int64 seq = sqlite3_column_int64(st->rooms_win, 1);
+			int k;
+
+			sqlite3_bind_int64(st->room_del, 1, room);
+			sqlite3_bind_int64(st->room_del, 2, seq - keep);
+			sqlite3_bind_int(st->room_del, 3, PRUNE_BATCH - n);
+			k = deleted(st->room_del);
+			n = k < 0 ? -1 : n + k;
+			st->prune_at = room;
+		}
+		if (n == 0)
+			st->prune_at = 0; /* a whole round found nothing: start over */
+		sqlite3_reset(st->rooms_win);
+		sqlite3_clear_bindings(st->rooms_win);
+	}
+	if (n < 0 || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return n;
+}
+
+int
+store_prune(struct store *st, unsigned days, unsigned keep, double budget_ms, uint64_t now_ms)
+{
+	double t0 = now_ms_mono(), t = t0;
+	int n = 0;
+
+	if (st->down || st->npend || (days == 0 && keep == 0))
+		return 0;
+	while (t - t0 < budget_ms) {
+		double t1 = t;
+
+		n = prune_step(st, days, keep, now_ms);
+		t = now_ms_mono();
+		if (t - t1 > stats.prune_ms)
+			stats.prune_ms = t - t1;
+		if (n <= 0)
+			break;
+	}
+	return n > 0;
 }
 
 void
@@ -806,7 +951,7 @@ store_check(const char *path, FILE *out)
 	sqlite3 *db = NULL;
 	char err[512];
 	long bad = 0;
-	int ver;
+	int ver, corrupt;
 
 	if (stat(path, &sb) < 0) {
 		fprintf(out, "store %s: %s\n", path, strerror(errno));
@@ -817,10 +962,12 @@ store_check(const char *path, FILE *out)
 		sqlite3_close(db);
 		return 2;
 	}
-	if ((ver = identify(db, path, err, sizeof(err))) <= 0) {
+	if ((ver = identify(db, path, err, sizeof(err), &corrupt)) <= 0) {
 		fprintf(out, "%s\n", ver == 0 ? "an empty database, not yet a chatd store" : err);
+		if (corrupt)
+			fprintf(out, "damaged\n");
 		sqlite3_close(db);
-		return 2;
+		return corrupt ? 1 : 2;
 	}
 	fprintf(out, "store %s: chatd schema %d%s, %lld bytes\n", path, ver,
 	        ver < STORE_SCHEMA ? " (migrated when chatd opens it)" : "", (long long)sb.st_size);

@@ -33,6 +33,8 @@ struct store_stats {
 	uint64_t failures;  /* commits that failed */
 	uint64_t loads;     /* rooms read back */
 	double longest_ms;  /* the longest commit, in milliseconds */
+	double prune_ms;    /* the longest prune step */
+	uint64_t pruned;    /* messages deleted by retention */
 	double total_ms;    /* all commits */
 	unsigned down;      /* 1 while room messages are refused */
 	unsigned long kept; /* messages waiting for a commit that failed */
@@ -48,6 +50,13 @@ const struct core_store *store_hooks(struct store *st);
  * messages are kept, and the store refuses new ones until a later call
  * succeeds). */
 int store_commit(struct store *st);
+/*
+ * Retention: delete, a few chunks at a time, what is older than days (0:
+ * no age limit) or beyond the newest keep messages of its room (0: no
+ * count limit); whole chunks only, so a room keeps at least that many.
+ * Works for at most budget_ms; returns 1 when more is left to delete.
+ */
+int store_prune(struct store *st, unsigned days, unsigned keep, double budget_ms, uint64_t now_ms);
 /* Messages waiting to be written. */
 size_t store_pending(const struct store *st);
 /* Commit what is pending and close. */

@@ -128,6 +128,10 @@ static const struct key keys[] = {
          0},
         {"store-sync", K_STRING, F(store_sync), 4, 6, "normal|full",
          "full: fsync each commit of the store, so messages survive a power loss too", 0},
+        {"retention-days", K_UINT, F(retention_days), 0, 36500, "DAYS",
+         "store: messages older than this are deleted, 0 = no age limit", 1},
+        {"retention-messages", K_UINT, F(retention_messages), 0, 1u << 31, "N",
+         "store: a room keeps its newest N messages (at least), 0 = no limit", 1},
         {"log-level", K_LEVEL, F(log_level), 0, 0, "LEVEL", "debug, info, notice, warning or error",
          1},
 };
@@ -175,6 +179,8 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->http_websocket, sizeof(cfg->http_websocket), "yes");
 	snprintf(cfg->store, sizeof(cfg->store), "auto");
 	snprintf(cfg->store_sync, sizeof(cfg->store_sync), "normal");
+	cfg->retention_days = CHATD_DEFAULT_RETENTION_DAYS;
+	cfg->retention_messages = CHATD_DEFAULT_RETENTION_MESSAGES;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 

@@ -62,7 +62,9 @@ struct config {
 	char http_websocket[4];       /* yes or no */
 	char store[256];              /* the store's file, "auto" or "none" */
 	char store_sync[8];           /* normal or full */
-	int check_store;              /* --check-store: report on the store and exit */
+	unsigned retention_days;
+	unsigned retention_messages;
+	int check_store; /* --check-store: report on the store and exit */
 	int log_level;
 	char path[256]; /* the config file read, "" for none */
 	int argc;       /* the command line, kept for reloads */

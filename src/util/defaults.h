@@ -12,22 +12,30 @@
 #define CHATD_MAX_HISTORY         10000u
 /* Messages a join replays from the store for a cursor older than the
  * ring; past it the replay says "truncated" and the client pages back. */
-#define CHATD_REPLAY_MAX               1000u
-#define CHATD_STORE_RETRY              1.0 /* seconds between tries of a store that failed to write */
-#define CHATD_DEFAULT_ROOM_LINGER      3600.0          /* --room-linger, seconds */
-#define CHATD_DEFAULT_ROOM_LINGER_SOLO 300.0           /* --room-linger-solo, seconds */
-#define CHATD_DEFAULT_HISTORY_BYTES    (256u << 20)    /* --history-bytes, all rooms */
-#define CHATD_DEFAULT_ROOM_HIST_BYTES  (1u << 20)      /* --room-history-bytes, one room */
-#define CHATD_DEFAULT_PING_INTERVAL    30.0            /* --ping-interval, seconds */
-#define CHATD_DEFAULT_PING_TIMEOUT     30.0            /* --ping-timeout, seconds */
-#define CHATD_DEFAULT_MAX_QUEUE        (1024u * 1024u) /* --max-queue, bytes */
-#define CHATD_MIN_MAX_QUEUE            4096u
-#define CHATD_DEFAULT_MAX_QUEUE_TOTAL  (128u << 20) /* --max-queue-total, bytes, 0: no limit */
-#define CHATD_DEFAULT_MAX_FRAME        8192u        /* --max-frame, payload bytes */
-#define CHATD_DEFAULT_MAX_TEXT         4096u        /* --max-text, bytes */
-#define CHATD_DEFAULT_MAX_ROOMS        64u          /* --max-rooms, per session */
-#define CHATD_DEFAULT_MAX_MEMBERS      1000u        /* --max-members, 0: no limit */
-#define CHATD_DEFAULT_PRESENCE_BATCH   100u         /* --presence-batch, members, 0: never */
+#define CHATD_REPLAY_MAX  1000u
+#define CHATD_STORE_RETRY 1.0 /* seconds between tries of a store that failed to write */
+/* Retention: a room keeps its last 100,000 messages (about 15 MB on disk)
+ * and a year.  Steady state is then at most a year of a server's traffic,
+ * and one busy room cannot take the disk: a small server's store stays in
+ * the gigabytes for good. */
+#define CHATD_DEFAULT_RETENTION_DAYS     365u            /* --retention-days, 0: no age limit */
+#define CHATD_DEFAULT_RETENTION_MESSAGES 100000u         /* --retention-messages, 0: no limit */
+#define CHATD_PRUNE_INTERVAL             1.0             /* seconds between retention passes */
+#define CHATD_PRUNE_BUDGET_MS            2.0             /* loop time one pass may take */
+#define CHATD_DEFAULT_ROOM_LINGER        3600.0          /* --room-linger, seconds */
+#define CHATD_DEFAULT_ROOM_LINGER_SOLO   300.0           /* --room-linger-solo, seconds */
+#define CHATD_DEFAULT_HISTORY_BYTES      (256u << 20)    /* --history-bytes, all rooms */
+#define CHATD_DEFAULT_ROOM_HIST_BYTES    (1u << 20)      /* --room-history-bytes, one room */
+#define CHATD_DEFAULT_PING_INTERVAL      30.0            /* --ping-interval, seconds */
+#define CHATD_DEFAULT_PING_TIMEOUT       30.0            /* --ping-timeout, seconds */
+#define CHATD_DEFAULT_MAX_QUEUE          (1024u * 1024u) /* --max-queue, bytes */
+#define CHATD_MIN_MAX_QUEUE              4096u
+#define CHATD_DEFAULT_MAX_QUEUE_TOTAL    (128u << 20) /* --max-queue-total, bytes, 0: no limit */
+#define CHATD_DEFAULT_MAX_FRAME          8192u        /* --max-frame, payload bytes */
+#define CHATD_DEFAULT_MAX_TEXT           4096u        /* --max-text, bytes */
+#define CHATD_DEFAULT_MAX_ROOMS          64u          /* --max-rooms, per session */
+#define CHATD_DEFAULT_MAX_MEMBERS        1000u        /* --max-members, 0: no limit */
+#define CHATD_DEFAULT_PRESENCE_BATCH     100u         /* --presence-batch, members, 0: never */
 
 /* The HTTP front end (docs/http.md, section 12). */
 #define CHATD_DEFAULT_HTTP_REQUEST_LINE  4096u   /* --http-max-request-line, bytes */

@@ -563,6 +563,40 @@ room_window(struct room *r, int have, uint64_t epoch, uint64_t seq, size_t limit
 		*count = (unsigned)limit;
 }
 
+/* A cursor the ring no longer reaches: from the store and the ring, the
+ * oldest limit messages after it. */
+static void
+answer_older(struct hconn *h, struct room *r, uint64_t seq, size_t limit)
+{
+	struct msg **v = malloc(limit * sizeof(*v));
+	struct parts p = {NULL, 0, 0};
+	char open[160], close[160], next[48];
+	int n, truncated, i;
+
+	if (v == NULL || (p.v = malloc((limit ? limit : 1) * sizeof(*p.v))) == NULL)
+		abort();
+	if ((n = core_history_after(conn_core(h->c), r, seq, (unsigned)limit, v, &truncated)) < 0) {
+		free(v);
+		free(p.v);
+		http_extra("Retry-After: 5\r\n");
+		http_error(h, 503, "store_unavailable", "%s: %s", core_err_name(CORE_E_STORE),
+		           room_name(r));
+		http_end(h);
+		return;
+	}
+	cursor_text(next, sizeof(next), room_epoch(r), n ? v[n - 1]->seq : seq);
+	for (i = 0; i < n; i++) {
+		parts_add(&p, render_json(render_msg(v[i], 1), v[i]->id, render_msg_event(v[i])));
+		msg_unref(v[i]);
+	}
+	free(v);
+	snprintf(open, sizeof(open), "{\"room\":\"%s\",\"messages\":[", room_name(r));
+	snprintf(close, sizeof(close),
+	         "],\"next\":\"%s\",\"truncated\":%s,\"epoch_changed\":false}", next,
+	         truncated ? "true" : "false");
+	send_parts(h, open, &p, close);
+}
+
 static void
 answer_room(struct hconn *h, struct room *r, const char *name, int have, uint64_t epoch,
             uint64_t seq, size_t limit)
@@ -574,6 +608,11 @@ answer_room(struct hconn *h, struct room *r, const char *name, int have, uint64_
 
 	if (r)
 		room_window(r, have, epoch, seq, limit, &from, &count, &truncated, &changed);
+	if (truncated && !changed) {
+		/* Older than the ring: the store may have them. */
+		answer_older(h, r, seq, limit);
+		return;
+	}
 	p.v = malloc((count ? count : 1) * sizeof(*p.v));
 	if (p.v == NULL)
 		abort();

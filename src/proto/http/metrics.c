@@ -218,6 +218,12 @@ metrics_answer(struct hconn *h)
 		head(&o, "chatd_store_commit_seconds_total", "counter",
 		     "Time the loop spent in store commits.");
 		put(&o, "chatd_store_commit_seconds_total %.6f\n", ss.total_ms / 1000.0);
+		head(&o, "chatd_store_pruned_messages_total", "counter",
+		     "Messages deleted by retention (retention-days, retention-messages).");
+		put(&o, "chatd_store_pruned_messages_total %llu\n", (unsigned long long)ss.pruned);
+		head(&o, "chatd_store_prune_seconds_max", "gauge",
+		     "The longest retention step since start (the loop waits for it).");
+		put(&o, "chatd_store_prune_seconds_max %.6f\n", ss.prune_ms / 1000.0);
 		head(&o, "chatd_store_commit_seconds_max", "gauge",
 		     "The longest store commit since start (the loop waits for it).");
 		put(&o, "chatd_store_commit_seconds_max %.6f\n", ss.longest_ms / 1000.0);

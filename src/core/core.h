@@ -188,6 +188,11 @@ void core_direct(struct core *c, struct session *s, const char *nick, size_t n, 
 struct room *core_room_find(const struct core *c, const char *name, size_t n);
 /* A room with members or lingering with its history, or NULL. */
 struct room *core_room_lookup(const struct core *c, const char *name, size_t n);
+/* As core_room_lookup, and a room only the store has is read back (as a
+ * lingering room), for a reader that is not a member: NULL with *err 0
+ * when there is none, CORE_E_STORE or CORE_E_ROOM_LIMIT when it cannot be
+ * had now. */
+struct room *core_room_open(struct core *c, const char *name, size_t n, int *err);
 /* The room's current epoch and last sequence number. */
 uint64_t room_epoch(const struct room *r);
 uint64_t room_last_seq(const struct room *r);

@@ -597,6 +597,32 @@ core_room_lookup(const struct core *c, const char *name, size_t n)
 	return room_lookup(c, name, n, key, &err);
 }
 
+struct room *
+core_room_open(struct core *c, const char *name, size_t n, int *err)
+{
+	char key[CORE_ROOM_MAX + 1];
+	struct core_stored_room st;
+	struct room *r = room_lookup(c, name, n, key, err), *old;
+	int found;
+
+	if (r || *err || !c->has_store)
+		return r;
+	if ((found = c->store.room_load(c->store.arg, key, n, &st)) <= 0) {
+		*err = found < 0 ? CORE_E_STORE : 0;
+		return NULL;
+	}
+	if (c->lim.max_rooms_total && c->rooms.len >= c->lim.max_rooms_total) {
+		if ((old = linger_first(c)) == NULL) {
+			*err = CORE_E_ROOM_LIMIT;
+			return NULL;
+		}
+		linger_free(c, old);
+	}
+	if ((r = room_get(c, name, n, key)) == NULL)
+		*err = CORE_E_STORE;
+	return r;
+}
+
 uint64_t
 room_epoch(const struct room *r)
 {

@@ -419,6 +419,7 @@ static struct room *
 path_room(struct call *k)
 {
 	struct room *r;
+	int err;
 
 	if (!valid_room(k->arg, k->arg_len)) {
 		http_error(k->h, 400, "room_invalid", "invalid room name: %.*s", (int)k->arg_len,
@@ -426,7 +427,18 @@ path_room(struct call *k)
 		http_end(k->h);
 		return NULL;
 	}
-	if ((r = core_room_lookup(conn_core(k->h->c), k->arg, k->arg_len)) == NULL) {
+	/* A room only the store has (after a restart, or lingered out) is
+	 * read back: its history is there to be read. */
+	r = core_room_open(conn_core(k->h->c), k->arg, k->arg_len, &err);
+	if (r == NULL && err) {
+		const char *code;
+		int status = api_error_of(err, &code);
+
+		http_extra("Retry-After: 5\r\n");
+		http_error(k->h, status, code, "%s: %.*s", core_err_name(err), (int)k->arg_len,
+		           k->arg);
+		http_end(k->h);
+	} else if (r == NULL) {
 		http_error(k->h, 404, "no_such_room", "no such room: %.*s", (int)k->arg_len,
 		           k->arg);
 		http_end(k->h);

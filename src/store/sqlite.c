@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/msg.h"
+#include "store/chunk.h"
 #include "util/log.h"
 
 #define STORE_APP_ID 0x63686174 /* "chat" */
@@ -94,9 +95,7 @@ struct store {
 	sqlite3_stmt *rooms_win; /* retention by count: rooms over it, from a cursor */
 	sqlite3_stmt *room_del;  /* retention by count: some chunks of one room */
 	sqlite3_int64 prune_at;  /* the room id the count pass goes on from */
-	char *body;              /* a chunk's JSON being built */
-	size_t body_len;
-	size_t body_cap;
+	struct chunk_buf body;   /* a chunk being built */
 	struct pend *pend;
 	size_t npend;
 	size_t cap;
@@ -364,48 +363,6 @@ hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *ou
 	return -1;
 }
 
-/* Take from one chunk's body the messages with after < seq < before,
- * newest first, into out[*got, max); 0, or -1 when the body is not what
- * chatd writes. */
-static int
-from_chunk(const char *room, size_t rn, const char *body, size_t len, uint64_t epoch,
-           uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max)
-{
-	json_t *a = json_loadb(body, len, 0, NULL);
-	size_t i;
-	int rc = 0;
-
-	if (!json_is_array(a)) {
-		json_decref(a);
-		return -1;
-	}
-	for (i = json_array_size(a); i-- > 0 && *got < max;) {
-		json_t *e = json_array_get(a, i);
-		json_t *from = json_array_get(e, 2), *text = json_array_get(e, 3);
-		json_int_t seq = json_integer_value(json_array_get(e, 0));
-		json_int_t time = json_integer_value(json_array_get(e, 1));
-		struct msg *m;
-
-		if (json_array_size(e) != 4 || seq <= 0 || !json_is_string(from) ||
-		    !json_is_string(text) || json_string_length(from) > CORE_NICK_MAX ||
-		    json_string_length(text) > CORE_TEXT_MAX) {
-			rc = -1;
-			break;
-		}
-		if ((uint64_t)seq >= before)
-			continue;
-		if ((uint64_t)seq <= after)
-			break;
-		m = msg_new(room, rn, json_string_value(from), json_string_length(from),
-		            json_string_value(text), json_string_length(text), (uint64_t)seq,
-		            (uint64_t)time, 0);
-		m->epoch = epoch;
-		out[(*got)++] = m;
-	}
-	json_decref(a);
-	return rc;
-}
-
 static int
 hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after, uint64_t before,
            struct msg **out, unsigned max)
@@ -427,10 +384,14 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 		int rn = sqlite3_column_bytes(q, 0);
 		const char *body = (const char *)sqlite3_column_text(q, 1);
 		int bn = sqlite3_column_bytes(q, 1);
+		unsigned had = got;
 
 		if (room == NULL || body == NULL || rn > CORE_ROOM_MAX ||
-		    from_chunk(room, (size_t)rn, body, (size_t)bn, epoch, after, before, out, &got,
-		               max) < 0) {
+		    chunk_decode(body, (size_t)bn, room, (size_t)rn, epoch, after, before, out,
+		                 &got, max) < 0 ||
+		    (had && got > had && out[had]->seq >= out[had - 1]->seq)) {
+			/* A chunk that overlaps the one after it: not what chatd
+			 * wrote, and a ring must hold each seq once. */
 			rc = SQLITE_CORRUPT;
 			break;
 		}
@@ -635,80 +596,24 @@ by_room(const void *a, const void *b)
 	return x->m->seq < y->m->seq ? -1 : x->m->seq > y->m->seq;
 }
 
-/* Append s[0, n) to the chunk body being built. */
-static void
-body_put(struct store *st, const char *s, size_t n)
-{
-	if (st->body_len + n > st->body_cap) {
-		size_t cap = st->body_cap ? st->body_cap : 4096;
-		char *b;
-
-		while (cap < st->body_len + n)
-			cap *= 2;
-		if ((b = realloc(st->body, cap)) == NULL)
-			fatal("out of memory (store)");
-		st->body = b;
-		st->body_cap = cap;
-	}
-	memcpy(st->body + st->body_len, s, n);
-	st->body_len += n;
-}
-
-/* A JSON string: text is valid UTF-8 without NUL (core/valid.c), so only
- * quotes, backslashes and control characters need escapes. */
-static void
-body_str(struct store *st, const char *s, size_t n)
-{
-	size_t i, run = 0;
-	char esc[8];
-
-	body_put(st, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		body_put(st, s + run, i - run);
-		if (ch == '"' || ch == '\\')
-			snprintf(esc, sizeof(esc), "\\%c", ch);
-		else
-			snprintf(esc, sizeof(esc), "\\u%04x", ch);
-		body_put(st, esc, strlen(esc));
-		run = i + 1;
-	}
-	body_put(st, s + run, n - run);
-	body_put(st, "\"", 1);
-}
-
 /* One chunk: the messages pend[i, j) of one room, in seq order. */
 static int
 write_chunk(struct store *st, sqlite3_int64 room, size_t i, size_t j)
 {
 	const struct msg *first = st->pend[i].m, *last = st->pend[j - 1].m;
-	char num[48];
 	size_t k;
 	int rc;
 
-	st->body_len = 0;
-	body_put(st, "[", 1);
-	for (k = i; k < j; k++) {
-		const struct msg *m = st->pend[k].m;
-
-		snprintf(num, sizeof(num), "%s[%llu,%llu,", k > i ? "," : "",
-		         (unsigned long long)m->seq, (unsigned long long)m->time_ms);
-		body_put(st, num, strlen(num));
-		body_str(st, m->from, m->from_len);
-		body_put(st, ",", 1);
-		body_str(st, m->text, m->text_len);
-		body_put(st, "]", 1);
-	}
-	body_put(st, "]", 1);
+	chunk_begin(&st->body);
+	for (k = i; k < j; k++)
+		chunk_add(&st->body, st->pend[k].m);
+	chunk_end(&st->body);
 	sqlite3_bind_int64(st->chunk_ins, 1, room);
 	sqlite3_bind_int64(st->chunk_ins, 2, (sqlite3_int64)first->seq);
 	sqlite3_bind_int64(st->chunk_ins, 3, (sqlite3_int64)last->seq);
 	sqlite3_bind_int64(st->chunk_ins, 4, (sqlite3_int64)first->epoch);
 	sqlite3_bind_int64(st->chunk_ins, 5, (sqlite3_int64)last->time_ms);
-	sqlite3_bind_text(st->chunk_ins, 6, st->body, (int)st->body_len, SQLITE_STATIC);
+	sqlite3_bind_text(st->chunk_ins, 6, st->body.p, (int)st->body.len, SQLITE_STATIC);
 	rc = sqlite3_step(st->chunk_ins);
 	sqlite3_reset(st->chunk_ins);
 	sqlite3_clear_bindings(st->chunk_ins);
@@ -820,7 +725,7 @@ store_close(struct store *st)
 	checkpointer_stop(st);
 	sqlite3_finalize(st->room_up);
 	sqlite3_finalize(st->chunk_ins);
-	free(st->body);
+	chunk_free(&st->body);
 	sqlite3_finalize(st->room_get);
 	sqlite3_finalize(st->range);
 	sqlite3_finalize(st->old_del);

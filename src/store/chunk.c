@@ -1,0 +1,136 @@
+/*
+ * Chunks: writing is by hand (a loop turn's messages, on the hot path);
+ * reading is jansson's (a join or a page back, and a file that may have
+ * been tampered with).
+ */
+#include "store/chunk.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/vocab.h"
+#include "util/log.h"
+
+static void
+put(struct chunk_buf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if ((p = realloc(b->p, cap)) == NULL)
+			fatal("out of memory (store)");
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+put_str(struct chunk_buf *b, const char *s, size_t n)
+{
+	size_t i, run = 0;
+	char esc[8];
+
+	put(b, "\"", 1);
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		put(b, s + run, i - run);
+		if (ch == '"' || ch == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", ch);
+		else
+			snprintf(esc, sizeof(esc), "\\u%04x", ch);
+		put(b, esc, strlen(esc));
+		run = i + 1;
+	}
+	put(b, s + run, n - run);
+	put(b, "\"", 1);
+}
+
+void
+chunk_begin(struct chunk_buf *b)
+{
+	b->len = 0;
+	b->n = 0;
+	put(b, "[", 1);
+}
+
+void
+chunk_add(struct chunk_buf *b, const struct msg *m)
+{
+	char num[48];
+
+	snprintf(num, sizeof(num), "%s[%llu,%llu,", b->n ? "," : "", (unsigned long long)m->seq,
+	         (unsigned long long)m->time_ms);
+	put(b, num, strlen(num));
+	put_str(b, m->from, m->from_len);
+	put(b, ",", 1);
+	put_str(b, m->text, m->text_len);
+	put(b, "]", 1);
+	b->n++;
+}
+
+void
+chunk_end(struct chunk_buf *b)
+{
+	put(b, "]", 1);
+}
+
+void
+chunk_free(struct chunk_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+int
+chunk_decode(const char *body, size_t len, const char *room, size_t rn, uint64_t epoch,
+             uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max)
+{
+	json_t *a = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	json_int_t next = -1; /* the seq the message before in the body must have */
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return -1;
+	}
+	for (i = json_array_size(a); i-- > 0 && *got < max;) {
+		json_t *e = json_array_get(a, i);
+		json_t *s = json_array_get(e, 0), *t = json_array_get(e, 1);
+		json_t *from = json_array_get(e, 2), *text = json_array_get(e, 3);
+		struct msg *m;
+
+		if (json_array_size(e) != 4 || !json_is_integer(s) || json_integer_value(s) <= 0 ||
+		    !json_is_integer(t) || json_integer_value(t) < 0 || !json_is_string(from) ||
+		    !json_is_string(text) || json_string_length(from) > CORE_NICK_MAX ||
+		    json_string_length(text) > CORE_TEXT_MAX ||
+		    (next >= 0 && json_integer_value(s) != next)) {
+			/* Not what chunk_add wrote: its seqs follow one another. */
+			rc = -1;
+			break;
+		}
+		next = json_integer_value(s) - 1;
+		if ((uint64_t)json_integer_value(s) >= before)
+			continue;
+		if ((uint64_t)json_integer_value(s) <= after)
+			break;
+		m = msg_new(room, rn, json_string_value(from), json_string_length(from),
+		            json_string_value(text), json_string_length(text),
+		            (uint64_t)json_integer_value(s), (uint64_t)json_integer_value(t), 0);
+		m->epoch = epoch;
+		out[(*got)++] = m;
+	}
+	json_decref(a);
+	return rc;
+}

@@ -314,17 +314,18 @@ hook_message(void *arg, const struct room *r, struct msg *m)
 	memcpy(p->key, room_key(r), p->key_len + 1u);
 }
 
-/* Messages of the room not yet written: while there are, what the file
- * says of the room is not the whole story. */
-static int
-pending_for(const struct store *st, const char *key, size_t n)
+/* The newest of the room's messages not yet written (this turn's, or a
+ * failed commit's), or NULL: what the file says of the room is then not
+ * the whole story, and every read adds them. */
+static const struct msg *
+pending_newest(const struct store *st, const char *key, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < st->npend; i++)
+	for (i = st->npend; i-- > 0;)
 		if (st->pend[i].key_len == n && memcmp(st->pend[i].key, key, n) == 0)
-			return 1;
-	return 0;
+			return st->pend[i].m;
+	return NULL;
 }
 
 static int
@@ -332,10 +333,9 @@ hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *ou
 {
 	struct store *st = arg;
 	sqlite3_stmt *q = st->room_get;
+	const struct msg *last = pending_newest(st, key, n);
 	int rc;
 
-	if (pending_for(st, key, n))
-		return -1;
 	sqlite3_bind_text(q, 1, key, (int)n, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
@@ -355,6 +355,16 @@ hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *ou
 	}
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
+	if (rc == SQLITE_DONE && last) {
+		/* Freed from memory before its first commit went through. */
+		memcpy(out->name, last->room, last->room_len);
+		out->name[last->room_len] = '\0';
+		out->name_len = last->room_len;
+		out->epoch = last->epoch;
+		rc = SQLITE_ROW;
+	}
+	if (rc == SQLITE_ROW && last && last->seq > out->seq)
+		out->seq = last->seq;
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -374,12 +384,25 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 
 	if (before <= after + 1 || max == 0)
 		return 0;
+	/* The messages not yet written are the newest: they go first, and
+	 * the file is asked for what is older than they are. */
+	for (i = st->npend; i-- > 0 && got < max;) {
+		const struct pend *p = &st->pend[i];
+
+		if (p->key_len != n || memcmp(p->key, key, n) != 0 || p->m->epoch != epoch ||
+		    p->m->seq >= before)
+			continue;
+		if (p->m->seq <= after)
+			break;
+		out[got++] = msg_ref(p->m);
+		before = p->m->seq;
+	}
 	sqlite3_bind_text(q, 1, key, (int)n, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)epoch);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)after);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)before);
 	/* Chunks newest first, until enough: a page back reads one or two. */
-	while (got < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+	while (got < max && before > after + 1 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *room = (const char *)sqlite3_column_text(q, 0);
 		int rn = sqlite3_column_bytes(q, 0);
 		const char *body = (const char *)sqlite3_column_text(q, 1);
@@ -759,7 +782,7 @@ deleted(sqlite3_stmt *q)
 static int
 prune_step(struct store *st, unsigned days, unsigned keep, uint64_t now_ms)
 {
-	int n = 0, rc;
+	int n = 0;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
@@ -776,8 +799,7 @@ prune_step(struct store *st, unsigned days, unsigned keep, uint64_t now_ms)
 		 * last step stopped, round and round. */
 		sqlite3_bind_int64(st->rooms_win, 1, st->prune_at);
 		sqlite3_bind_int64(st->rooms_win, 2, keep);
-		while (n >= 0 && n < PRUNE_BATCH &&
-		       (rc = sqlite3_step(st->rooms_win)) == SQLITE_ROW) {
+		while (n >= 0 && n < PRUNE_BATCH && sqlite3_step(st->rooms_win) == SQLITE_ROW) {
 			sqlite3_int64 room = sqlite3_column_int64(st->rooms_win, 0);
 			sqlite3_int64 seq = sqlite3_column_int64(st->rooms_win, 1);
 			int k;

@@ -638,11 +638,11 @@ def test_text_history_refuses_a_negative_count(srv):
                                  % (len(lines), lines[:2] + ["..."] + lines[-1:]))
 
 
-def test_text_history_goes_on_from_the_oldest_shown_after_switching_rooms(srv):
-    """17.5: /history shows the messages 'before the oldest one shown so
-    far (the join's replay or the previous /history)'.  Switching to
-    another room and back (/join of a room one is in) shows nothing new
-    of it, so the next /history goes on from where it was."""
+def test_text_history_starts_over_from_the_newest_after_switching_rooms(srv):
+    """17.5: /history goes on from the oldest message shown so far in the
+    current room; making another room current (and coming back) starts it
+    over from the room's newest message, as the join's replay is no longer
+    on the screen above."""
     with tempfile.TemporaryDirectory() as d, Chatd(srv, os.path.join(d, "chatd.db")) as s:
         alice = s.client("alice")
         alice.join("lounge")
@@ -654,8 +654,10 @@ def test_text_history_goes_on_from_the_oldest_shown_after_switching_rooms(srv):
         tom.join("side")
         tom.send_line("/join lounge")
         t.assert_eq(tom.next_line(), "* now talking in #lounge", "/join of a room tom is in")
-        check_text_page(text_page(tom, "/back 5"), sent, 61, 65, more,
+        check_text_page(text_page(tom, "/back 5"), sent, 116, 120, more,
                         "/back 5 after /join side, /join lounge")
+        check_text_page(text_page(tom, "/back 5"), sent, 111, 115, more,
+                        "the next /back 5 goes on from there")
 
 
 # ---------------------------------------------------------------------------

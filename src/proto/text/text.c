@@ -674,12 +674,13 @@ cmd_history(struct conn *c, const char *args, size_t n)
 	int got, more, i;
 
 	if (n) {
-		char num[8], *end;
+		char num[8], *end = num;
 
 		snprintf(num, sizeof(num), "%.*s", n < sizeof(num) ? (int)n : (int)sizeof(num) - 1,
 		         args);
-		want = strtoul(num, &end, 10);
-		if (*end != '\0' || want == 0 || n >= sizeof(num)) {
+		if (num[0] >= '0' && num[0] <= '9')
+			want = strtoul(num, &end, 10);
+		if (end == num || *end != '\0' || want == 0 || n >= sizeof(num)) {
 			send_line(c, "! usage: /history [N], N from 1 to %u", CORE_PAGE_MAX);
 			return;
 		}

@@ -12,6 +12,7 @@ figures are medians over the runs; every run's line is printed too.
     contrib/bench.py fanout --against OLD/chatd --reps 5   # before/after, interleaved
     contrib/bench.py poll --reps 5             # HTTP polling from 1,000 sessions (wrk)
     contrib/bench.py sse ws --reps 3           # 1,000 SSE / 50 WebSocket listeners vs framed
+    contrib/bench.py store store-rows store-latency --reps 3   # --store none / normal / full
     contrib/bench.py idle-http --bots 5000     # SSE stream and long poll vs framed, per client
     contrib/bench.py idle-ws --bots 5000       # WebSocket (both subprotocols) vs framed
 
@@ -185,6 +186,14 @@ VERSUS = {
               {"none": [],
                "normal": ([], ["--store", "{store}", "--store-sync", "normal"]),
                "full": ([], ["--store", "{store}", "--store-sync", "full"])}),
+    # One sender, one reader: a message is one delivery, so the rate is
+    # what the store's rows cost beside the protocol's work.
+    "store-rows": ([],
+                   ["--bots", "2", "--rooms", "1", "--senders", "1", "--rate", "0",
+                    "--window", "128"],
+                   {"none": [],
+                    "normal": ([], ["--store", "{store}", "--store-sync", "normal"]),
+                    "full": ([], ["--store", "{store}", "--store-sync", "full"])}),
     "store-latency": ([],
                       ["--bots", "1010", "--rooms", "10", "--senders", "10", "--sender-rooms", "1",
                        "--rate", "50"],
@@ -586,7 +595,7 @@ def bench_idle_ws(counts, reps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http, idle-ws, sse, ws, store, store-latency")
+    ap.add_argument("cases", nargs="+", help="fanout, rooms, latency, idle, poll, idle-http, idle-ws, sse, ws, store, store-rows, store-latency")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--duration", type=float, default=10)

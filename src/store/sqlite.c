@@ -91,6 +91,8 @@ struct store {
 	sqlite3_stmt *chunk_ins; /* one chunk */
 	sqlite3_stmt *room_get;  /* a room by key */
 	sqlite3_stmt *range;     /* chunks of a room, newest first */
+	sqlite3_stmt *begin;     /* BEGIN IMMEDIATE and COMMIT, parsed once: a turn's */
+	sqlite3_stmt *commit;    /* commit is short enough for parsing to show */
 	sqlite3_stmt *old_del;   /* retention by age: some chunks */
 	sqlite3_stmt *rooms_win; /* retention by count: rooms over it, from a cursor */
 	sqlite3_stmt *room_del;  /* retention by count: some chunks of one room */
@@ -515,6 +517,16 @@ checkpointer_stop(struct store *st)
 	sqlite3_wal_hook(st->db, NULL, NULL);
 }
 
+/* Step a statement that returns no rows: SQLITE_OK or the error. */
+static int
+run(sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int
 prepare(struct store *st, sqlite3_stmt **q, const char *sql)
 {
@@ -564,6 +576,7 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	            "INSERT INTO chunks(room, first, last, epoch, time, body) "
 	            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)") ||
 	    prepare(st, &st->room_get, "SELECT name, epoch, seq FROM rooms WHERE key = ?1") ||
+	    prepare(st, &st->begin, "BEGIN IMMEDIATE") || prepare(st, &st->commit, "COMMIT") ||
 	    prepare(st, &st->old_del,
 	            "DELETE FROM chunks WHERE (room, first) IN (SELECT room, first FROM chunks "
 	            "WHERE time < ?1 LIMIT ?2) RETURNING last - first + 1") ||
@@ -689,11 +702,11 @@ store_commit(struct store *st)
 	if (st->npend == 0)
 		return 0;
 	t0 = now_ms_mono();
-	rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	rc = run(st->begin);
 	if (rc == SQLITE_OK)
 		rc = write_all(st);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+		rc = run(st->commit);
 	ms = now_ms_mono() - t0;
 	if (ms > stats.longest_ms)
 		stats.longest_ms = ms;
@@ -752,6 +765,8 @@ store_close(struct store *st)
 	sqlite3_finalize(st->room_get);
 	sqlite3_finalize(st->range);
 	sqlite3_finalize(st->old_del);
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rooms_win);
 	sqlite3_finalize(st->room_del);
 	sqlite3_close(st->db);
@@ -784,7 +799,7 @@ prune_step(struct store *st, unsigned days, unsigned keep, uint64_t now_ms)
 {
 	int n = 0;
 
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (run(st->begin) != SQLITE_OK)
 		return -1;
 	if (days) {
 		uint64_t age = (uint64_t)days * 86400000u;
@@ -816,7 +831,7 @@ prune_step(struct store *st, unsigned days, unsigned keep, uint64_t now_ms)
 		sqlite3_reset(st->rooms_win);
 		sqlite3_clear_bindings(st->rooms_win);
 	}
-	if (n < 0 || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (n < 0 || run(st->commit) != SQLITE_OK) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}

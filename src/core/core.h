@@ -142,10 +142,10 @@ struct core_store {
 	 * none, -1 when it cannot tell now. */
 	int (*room_load)(void *arg, const char *key, size_t n, struct core_stored_room *out);
 	/* The newest max messages of that room and epoch with after < seq <
-	 * before, oldest first, into out (a reference each, the caller's);
-	 * returns how many, or -1. */
+	 * before (with oldest set: the oldest max), oldest first, into out
+	 * (a reference each, the caller's); returns how many, or -1. */
 	int (*range)(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
-	             uint64_t before, struct msg **out, unsigned max);
+	             uint64_t before, struct msg **out, unsigned max, int oldest);
 	/* Keep m, a message of r, in the transaction of this loop turn. */
 	void (*message)(void *arg, const struct room *r, struct msg *m);
 	/* Whether it takes messages now (a failed write makes it refuse them

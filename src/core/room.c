@@ -85,7 +85,8 @@ room_fill(struct core *c, struct room *r)
 		return 0;
 	if ((got = calloc(want, sizeof(*got))) == NULL)
 		return -1;
-	n = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, 0, r->seq + 1, got, want);
+	n = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, 0, r->seq + 1, got, want,
+	                   0);
 	for (i = 0; n > 0 && i < (unsigned)n; i++) {
 		got[i]->id = core_event_id(c);
 		hist_push(c, r, got[i]);
@@ -327,19 +328,21 @@ replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_j
 
 /* A cursor older than the ring: what the store has between the cursor
  * and the ring goes first, so that a client back after a restart or a
- * long absence gets exactly what it missed, up to CHATD_REPLAY_MAX. */
+ * long absence gets exactly what it missed, CHATD_REPLAY_MAX messages in
+ * all at the most (the newest; a longer ring is replayed whole). */
 static void
 replay_older(struct core *c, const struct room *r, uint64_t since, struct core_joined *out)
 {
 	uint64_t first = history_len(&r->hist) ? history_at(&r->hist, 0)->seq : r->seq + 1;
+	unsigned want = out->hist_count < CHATD_REPLAY_MAX ? CHATD_REPLAY_MAX - out->hist_count : 0;
 	int n;
 
-	if (!c->has_store || out->flags != CORE_HIST_TRUNCATED || first <= since + 1)
+	if (!c->has_store || out->flags != CORE_HIST_TRUNCATED || first <= since + 1 || want == 0)
 		return;
 	if (c->older == NULL && (c->older = calloc(CHATD_REPLAY_MAX, sizeof(*c->older))) == NULL)
 		return;
 	n = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, since, first, c->older,
-	                   CHATD_REPLAY_MAX);
+	                   want, 0);
 	if (n <= 0)
 		return;
 	out->older = c->older;
@@ -375,7 +378,7 @@ core_history_before(struct core *c, const struct room *r, uint64_t before, unsig
 	if (n < want && c->has_store && low > 1) {
 		struct msg *older[CORE_PAGE_MAX + 1];
 		int m = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, 0, low, older,
-		                       want - n);
+		                       want - n, 0);
 
 		if (m < 0) {
 			while (n)
@@ -402,9 +405,10 @@ core_history_after(struct core *c, const struct room *r, uint64_t after, unsigne
 	unsigned n = 0, i;
 
 	if (c->has_store && after + 1 < first && limit > 0) {
-		uint64_t before = after + limit + 1 < first ? after + limit + 1 : first;
-		int m = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, after, before,
-		                       out, limit);
+		/* The oldest the store keeps after the cursor, up to the ring:
+		 * retention may have made a gap right after it. */
+		int m = c->store.range(c->store.arg, r->key, r->name_len, r->epoch, after, first,
+		                       out, limit, 1);
 
 		if (m < 0)
 			return -1;

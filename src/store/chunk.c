@@ -94,40 +94,42 @@ chunk_free(struct chunk_buf *b)
 
 int
 chunk_decode(const char *body, size_t len, const char *room, size_t rn, uint64_t epoch,
-             uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max)
+             uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max,
+             int oldest)
 {
 	json_t *a = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	json_int_t next = -1; /* the seq the message before in the body must have */
-	size_t i;
+	json_int_t want = -1; /* the seq the next one must have: they follow one another */
+	size_t size = json_array_size(a), k;
 	int rc = 0;
 
 	if (!json_is_array(a)) {
 		json_decref(a);
 		return -1;
 	}
-	for (i = json_array_size(a); i-- > 0 && *got < max;) {
-		json_t *e = json_array_get(a, i);
+	for (k = 0; k < size && *got < max; k++) {
+		json_t *e = json_array_get(a, oldest ? k : size - 1 - k);
 		json_t *s = json_array_get(e, 0), *t = json_array_get(e, 1);
 		json_t *from = json_array_get(e, 2), *text = json_array_get(e, 3);
+		uint64_t seq;
 		struct msg *m;
 
 		if (json_array_size(e) != 4 || !json_is_integer(s) || json_integer_value(s) <= 0 ||
 		    !json_is_integer(t) || json_integer_value(t) < 0 || !json_is_string(from) ||
 		    !json_is_string(text) || json_string_length(from) > CORE_NICK_MAX ||
 		    json_string_length(text) > CORE_TEXT_MAX ||
-		    (next >= 0 && json_integer_value(s) != next)) {
-			/* Not what chunk_add wrote: its seqs follow one another. */
-			rc = -1;
+		    (want >= 0 && json_integer_value(s) != want)) {
+			rc = -1; /* not what chunk_add wrote */
 			break;
 		}
-		next = json_integer_value(s) - 1;
-		if ((uint64_t)json_integer_value(s) >= before)
+		want = json_integer_value(s) + (oldest ? 1 : -1);
+		seq = (uint64_t)json_integer_value(s);
+		if (oldest ? seq <= after : seq >= before)
 			continue;
-		if ((uint64_t)json_integer_value(s) <= after)
+		if (oldest ? seq >= before : seq <= after)
 			break;
 		m = msg_new(room, rn, json_string_value(from), json_string_length(from),
-		            json_string_value(text), json_string_length(text),
-		            (uint64_t)json_integer_value(s), (uint64_t)json_integer_value(t), 0);
+		            json_string_value(text), json_string_length(text), seq,
+		            (uint64_t)json_integer_value(t), 0);
 		m->epoch = epoch;
 		out[(*got)++] = m;
 	}

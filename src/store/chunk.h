@@ -30,12 +30,14 @@ void chunk_free(struct chunk_buf *b);
 
 /*
  * Read the messages of body[0, len) with after < seq < before, newest
- * first, into out[*got, max) as messages of room (name as given, epoch),
- * a reference each; stops at max or at the first seq <= after.  Returns
- * 0, or -1 when the body is not what chunk_add() writes, consecutive
- * seqs included (the messages already taken stay in out).
+ * first (oldest set: oldest first), into out[*got, max) as messages of
+ * room (name as given, epoch), a reference each; stops at max or at the
+ * window's far end.  Returns 0, or -1 when the body is not what
+ * chunk_add() writes, consecutive seqs included (the messages already
+ * taken stay in out).
  */
 int chunk_decode(const char *body, size_t len, const char *room, size_t rn, uint64_t epoch,
-                 uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max);
+                 uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max,
+                 int oldest);
 
 #endif

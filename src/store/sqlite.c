@@ -91,6 +91,7 @@ struct store {
 	sqlite3_stmt *chunk_ins; /* one chunk */
 	sqlite3_stmt *room_get;  /* a room by key */
 	sqlite3_stmt *range;     /* chunks of a room, newest first */
+	sqlite3_stmt *range_up;  /* and oldest first */
 	sqlite3_stmt *begin;     /* BEGIN IMMEDIATE and COMMIT, parsed once: a turn's */
 	sqlite3_stmt *commit;    /* commit is short enough for parsing to show */
 	sqlite3_stmt *old_del;   /* retention by age: some chunks */
@@ -375,56 +376,86 @@ hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *ou
 	return -1;
 }
 
+/* Whether a pending message is of that room and epoch. */
 static int
-hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after, uint64_t before,
-           struct msg **out, unsigned max)
+pend_of(const struct pend *p, const char *key, size_t n, uint64_t epoch)
 {
-	struct store *st = arg;
-	sqlite3_stmt *q = st->range;
-	unsigned got = 0, i;
+	return p->key_len == n && memcmp(p->key, key, n) == 0 && p->m->epoch == epoch;
+}
+
+/* The chunks of the window, in the query's order, into out; the store
+ * error, or SQLITE_DONE. */
+static int
+from_chunks(struct store *st, sqlite3_stmt *q, const char *key, size_t n, uint64_t epoch,
+            uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max,
+            int oldest)
+{
 	int rc = SQLITE_DONE;
 
-	if (before <= after + 1 || max == 0)
-		return 0;
-	/* The messages not yet written are the newest: they go first, and
-	 * the file is asked for what is older than they are. */
-	for (i = st->npend; i-- > 0 && got < max;) {
-		const struct pend *p = &st->pend[i];
-
-		if (p->key_len != n || memcmp(p->key, key, n) != 0 || p->m->epoch != epoch ||
-		    p->m->seq >= before)
-			continue;
-		if (p->m->seq <= after)
-			break;
-		out[got++] = msg_ref(p->m);
-		before = p->m->seq;
-	}
+	if (before <= after + 1)
+		return rc;
 	sqlite3_bind_text(q, 1, key, (int)n, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)epoch);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)after);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)before);
-	/* Chunks newest first, until enough: a page back reads one or two. */
-	while (got < max && before > after + 1 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+	/* Chunk by chunk until enough: a page reads one or two. */
+	while (*got < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *room = (const char *)sqlite3_column_text(q, 0);
 		int rn = sqlite3_column_bytes(q, 0);
 		const char *body = (const char *)sqlite3_column_text(q, 1);
 		int bn = sqlite3_column_bytes(q, 1);
-		unsigned had = got;
+		unsigned had = *got;
 
 		if (room == NULL || body == NULL || rn > CORE_ROOM_MAX ||
-		    chunk_decode(body, (size_t)bn, room, (size_t)rn, epoch, after, before, out,
-		                 &got, max) < 0 ||
-		    (had && got > had && out[had]->seq >= out[had - 1]->seq)) {
-			/* A chunk that overlaps the one after it: not what chatd
-			 * wrote, and a ring must hold each seq once. */
+		    chunk_decode(body, (size_t)bn, room, (size_t)rn, epoch, after, before, out, got,
+		                 max, oldest) < 0 ||
+		    (had && *got > had &&
+		     (oldest ? out[had]->seq <= out[had - 1]->seq
+		             : out[had]->seq >= out[had - 1]->seq))) {
+			/* Chunks that overlap: not what chatd wrote, and a ring
+			 * must hold each seq once. */
 			rc = SQLITE_CORRUPT;
 			break;
 		}
 	}
-	if (got == max)
+	if (*got == max)
 		rc = SQLITE_DONE;
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
+	(void)st;
+	return rc;
+}
+
+static int
+hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after, uint64_t before,
+           struct msg **out, unsigned max, int oldest)
+{
+	struct store *st = arg;
+	unsigned got = 0, i;
+	uint64_t low = before; /* the oldest pending message in the window */
+	int rc;
+
+	if (before <= after + 1 || max == 0)
+		return 0;
+	/* The messages not yet written are the room's newest: the file is
+	 * asked only for what is older than they are. */
+	for (i = 0; i < st->npend; i++)
+		if (pend_of(&st->pend[i], key, n, epoch) && st->pend[i].m->seq > after &&
+		    st->pend[i].m->seq < low)
+			low = st->pend[i].m->seq;
+	if (oldest) {
+		rc = from_chunks(st, st->range_up, key, n, epoch, after, low, out, &got, max, 1);
+		for (i = 0; rc == SQLITE_DONE && i < st->npend && got < max; i++)
+			if (pend_of(&st->pend[i], key, n, epoch) && st->pend[i].m->seq >= low &&
+			    st->pend[i].m->seq < before)
+				out[got++] = msg_ref(st->pend[i].m);
+	} else {
+		for (i = st->npend; i-- > 0 && got < max;)
+			if (pend_of(&st->pend[i], key, n, epoch) && st->pend[i].m->seq >= low &&
+			    st->pend[i].m->seq < before)
+				out[got++] = msg_ref(st->pend[i].m);
+		rc = from_chunks(st, st->range, key, n, epoch, after, low, out, &got, max, 0);
+	}
 	if (rc != SQLITE_DONE) {
 		log_warn("store %s: cannot read room %.*s: %s", st->path, (int)n, key,
 		         sqlite3_errstr(rc));
@@ -433,7 +464,7 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 		return -1;
 	}
 	/* Newest first as read; oldest first to the caller. */
-	for (i = 0; i < got / 2; i++) {
+	for (i = 0; !oldest && i < got / 2; i++) {
 		struct msg *t = out[i];
 
 		out[i] = out[got - 1 - i];
@@ -590,7 +621,11 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	    prepare(st, &st->range,
 	            "SELECT r.name, c.body FROM rooms r JOIN chunks c ON c.room = r.id "
 	            "WHERE r.key = ?1 AND c.epoch = ?2 AND c.last > ?3 AND c.first < ?4 "
-	            "ORDER BY c.first DESC")) {
+	            "ORDER BY c.first DESC") ||
+	    prepare(st, &st->range_up,
+	            "SELECT r.name, c.body FROM rooms r JOIN chunks c ON c.room = r.id "
+	            "WHERE r.key = ?1 AND c.epoch = ?2 AND c.last > ?3 AND c.first < ?4 "
+	            "ORDER BY c.first")) {
 		say(err, errlen, "store %s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
@@ -764,6 +799,7 @@ store_close(struct store *st)
 	chunk_free(&st->body);
 	sqlite3_finalize(st->room_get);
 	sqlite3_finalize(st->range);
+	sqlite3_finalize(st->range_up);
 	sqlite3_finalize(st->old_del);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);

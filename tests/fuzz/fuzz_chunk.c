@@ -28,11 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_MSGS 64
 
 static void
-decode_window(const char *body, size_t len, uint64_t after, uint64_t before, unsigned max)
+decode_window(const char *body, size_t len, uint64_t after, uint64_t before, unsigned max,
+              int oldest)
 {
 	struct msg *out[MAX_MSGS];
 	unsigned got = 0, i;
-	int rc = chunk_decode(body, len, "r", 1, 7, after, before, out, &got, max);
+	int rc = chunk_decode(body, len, "r", 1, 7, after, before, out, &got, max, oldest);
 
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	FUZZ_CHECK(got <= max);
@@ -41,8 +42,10 @@ decode_window(const char *body, size_t len, uint64_t after, uint64_t before, uns
 		FUZZ_CHECK(out[i]->from_len <= CORE_NICK_MAX);
 		FUZZ_CHECK(out[i]->text_len <= CORE_TEXT_MAX);
 		FUZZ_CHECK(out[i]->epoch == 7);
+		/* One after another, in the direction asked. */
 		if (i > 0)
-			FUZZ_CHECK(out[i]->seq <= out[i - 1]->seq); /* as the body orders them */
+			FUZZ_CHECK(out[i]->seq ==
+			           (oldest ? out[i - 1]->seq + 1 : out[i - 1]->seq - 1));
 	}
 	for (i = 0; i < got; i++)
 		msg_unref(out[i]);
@@ -71,11 +74,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t after = next_rand(&seed) % 64, span = next_rand(&seed) % 128;
 
 		decode_window((const char *)data, size, after, after + span + 1,
-		              1 + (unsigned)(next_rand(&seed) % MAX_MSGS));
+		              1 + (unsigned)(next_rand(&seed) % MAX_MSGS), k & 1);
 	}
-	decode_window((const char *)data, size, 0, UINT64_MAX, MAX_MSGS);
+	decode_window((const char *)data, size, 0, UINT64_MAX, MAX_MSGS, 0);
+	decode_window((const char *)data, size, 0, UINT64_MAX, MAX_MSGS, 1);
 
-	/* The input as messages: sender 0xff text 0xff sender 0xff text ... */
+	/* The input as messages: sender 0xff text 0xff sender 0xff text ...;
+	 * read back oldest first when there is an odd number of them. */
 	while (p < end && n < MAX_MSGS) {
 		const uint8_t *s = p, *se = memchr(s, 0xff, (size_t)(end - s));
 		const uint8_t *t, *te;
@@ -98,10 +103,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++)
 		chunk_add(&b, in[i]);
 	chunk_end(&b);
-	FUZZ_CHECK(chunk_decode(b.p, b.len, "r", 1, 7, 0, n + 1, out, &got, MAX_MSGS) == 0);
+	FUZZ_CHECK(chunk_decode(b.p, b.len, "r", 1, 7, 0, n + 1, out, &got, MAX_MSGS,
+	                        (int)(n & 1)) == 0);
 	FUZZ_CHECK(got == n);
 	for (i = 0; i < n; i++) {
-		const struct msg *a = in[i], *z = out[n - 1 - i];
+		const struct msg *a = in[i], *z = (n & 1) ? out[i] : out[n - 1 - i];
 
 		FUZZ_CHECK(z->seq == a->seq && z->time_ms == a->time_ms);
 		FUZZ_CHECK(z->from_len == a->from_len &&

@@ -216,7 +216,7 @@ fs_match(const struct fmsg *fm, uint64_t epoch, uint64_t after, uint64_t before)
  * < before, oldest first, each a new message with one reference. */
 static int
 fs_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after, uint64_t before,
-         struct msg **out, unsigned max)
+         struct msg **out, unsigned max, int oldest)
 {
 	struct fstore *fs = arg;
 	const struct froom *r;
@@ -228,10 +228,17 @@ fs_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after, u
 		return -1;
 	if ((r = fs_find(fs, key, n)) == NULL)
 		return 0;
-	/* Back from the newest until max match; i stops at the oldest one. */
-	for (i = r->n; i > 0 && got < max;)
-		if (fs_match(&r->msgs[--i], epoch, after, before))
-			got++;
+	/* The oldest max: from the start; else back from the newest until
+	 * max match, i stopping at the oldest of them. */
+	if (oldest)
+		for (i = 0; i < r->n && got < max; i++)
+			got += fs_match(&r->msgs[i], epoch, after, before);
+	else
+		for (i = r->n; i > 0 && got < max;)
+			if (fs_match(&r->msgs[--i], epoch, after, before))
+				got++;
+	if (oldest)
+		i = 0;
 	for (; i < r->n && k < got; i++) {
 		const struct fmsg *fm = &r->msgs[i];
 		struct msg *m;

@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +67,13 @@
 #define SWARM_END_TIMEOUT     3.0  /* seconds HTTP bots may take to end their sessions */
 #define SWARM_MIX_MAX         8    /* transports a --transport list may name */
 #define SWARM_IN_CAP          ((size_t)WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN) /* a framed bot's b->in */
+/* After a drop by the server in a --restart-every run: the first attempt
+ * after about SWARM_BACKOFF_MIN seconds, each next one twice as late up to
+ * SWARM_BACKOFF_MAX (with jitter, so that the bots do not come back all at
+ * once), SWARM_BACKOFF_TRIES attempts in all before the bot gives up. */
+#define SWARM_BACKOFF_MIN   0.05
+#define SWARM_BACKOFF_MAX   1.0
+#define SWARM_BACKOFF_TRIES 40
 
 /* What a bot may speak (--transport, --sender-transport): a row each. */
 enum transport {
@@ -122,6 +131,10 @@ struct opts {
 	unsigned nmix;
 	int sender_transport; /* an enum transport for bots 0..senders-1; -1: as the mix */
 	enum httpbot_mode http_mode;
+	double restart_every; /* --restart-every: seconds between restarts; 0: none */
+	char *restart_cmd;    /* run with /bin/sh -c for each */
+	const char *ledger;   /* --ledger: every acknowledged and unacknowledged message */
+	FILE *ledger_f;
 };
 
 enum bot_state {
@@ -149,8 +162,9 @@ struct member {
 /* What an unacknowledged request was. */
 struct pending {
 	uint32_t ref;
-	int32_t room; /* -1: direct message */
-	uint64_t dm;  /* direct message: its key in the outstanding table */
+	int32_t room;  /* -1: direct message */
+	uint64_t dm;   /* direct message: its key in the outstanding table */
+	uint64_t pseq; /* room message: its payload's sequence (botmsg's seq) */
 };
 
 struct bot {
@@ -165,6 +179,7 @@ struct bot {
 	uint8_t drop_seen; /* the server's drop of this generation was counted */
 	uint8_t tries;     /* connection attempts of the current generation */
 	uint8_t refused;   /* JOINs refused by an ERROR since it registered */
+	uint8_t back;      /* reconnecting in a restart run: back off, count it once registered */
 	char nick[24];
 	unsigned nmembers;
 	unsigned joined; /* memberships currently joined */
@@ -218,6 +233,15 @@ struct sample {
 	uint64_t p50, p99, max; /* ns */
 };
 
+/* The first number of a room seen standing for two messages: the one it
+ * stood for first, and the other ([0], [1]: sender and payload sequence). */
+struct conflict {
+	unsigned room;
+	uint64_t seq; /* 0: none yet */
+	uint32_t sender[2];
+	uint64_t pseq[2];
+};
+
 struct stats {
 	uint64_t sent;
 	uint64_t acked;
@@ -250,6 +274,37 @@ struct stats {
 	struct latency lat_last; /* the last sample's, to fold a short tail into it */
 	double sample_t;         /* when the current sample began */
 	uint64_t sample_delivered, sample_acked; /* window totals at that time */
+	/* --restart-every */
+	uint64_t restarts;        /* restart commands run */
+	uint64_t restart_failed;  /* of them, exited other than 0 or did not finish */
+	int restart_status;       /* the last failure's wait status; -1: it did not finish */
+	double restart_longest;   /* seconds the longest command ran */
+	uint64_t reconnects;      /* bots registered again after a drop (a restart's or churn's) */
+	uint64_t gave_up;         /* bots that stopped trying to reconnect */
+	uint64_t rooms_restarted; /* rejoins that found a room's epoch changed after seeing it */
+	uint64_t conflicts;       /* numbers that two different messages stood for */
+	struct conflict first_conflict;
+	uint64_t unacked_rooms;         /* room messages whose ACK went with a connection */
+	uint64_t unacked_found;         /* of them, seen in the room all the same */
+	struct check_room_counts rooms; /* along each room's numbers, at the end */
+};
+
+/* A room message whose acknowledgement went with its connection: it may
+ * be in the room or not, but at most once (--restart-every). */
+struct unacked {
+	uint32_t room;
+	uint32_t sender;
+	uint64_t pseq;
+	uint8_t found; /* in its room after all (at the end of the run) */
+};
+
+/* The restart command while it runs, and when the next one is due. */
+struct restart {
+	ev_child child;
+	ev_timer timer;
+	pid_t pid;      /* 0: none running */
+	double t0;      /* when it started */
+	uint8_t killed; /* ended by the swarm: it did not finish in time */
 };
 
 static struct opts opt;
@@ -260,6 +315,11 @@ static uint8_t *scratch;
 static unsigned *room_members; /* ready members per room */
 static uint64_t *room_last;    /* highest sequence acknowledged per room */
 static uint64_t *room_epoch;
+static uint64_t *room_acked;         /* room messages acknowledged per room */
+static struct check_room *room_seen; /* what each room's numbers stood for (--restart-every) */
+static struct unacked *unacked;      /* --restart-every */
+static size_t nunacked, capunacked;
+static struct restart restart;
 static struct dm_ent *dms;
 static size_t dm_cap, dm_len;
 static struct bot *dirty;
@@ -283,6 +343,18 @@ static unsigned ntransport[TRANSPORT_COUNT]; /* bots that speak each */
 
 static void bot_connect(struct bot *b);
 static void bot_close(struct bot *b, int reason);
+static double rnd(void);
+
+/* The delay before reconnect attempt n (from 0) after a restart. */
+static double
+backoff(unsigned n)
+{
+	double d = SWARM_BACKOFF_MIN * (double)(1u << (n < 10 ? n : 10));
+
+	if (d > SWARM_BACKOFF_MAX)
+		d = SWARM_BACKOFF_MAX;
+	return d * (0.5 + rnd());
+}
 
 /* Is b connected: its framed connection open, or its transport's? */
 static int
@@ -463,7 +535,7 @@ out_reserve(struct bot *b, size_t n)
 	} while (0)
 
 static void
-pend_push(struct bot *b, uint32_t ref, int32_t room, uint64_t dm)
+pend_push(struct bot *b, uint32_t ref, int32_t room, uint64_t dm, uint64_t pseq)
 {
 	if (b->pend_len == b->pend_cap) {
 		size_t cap = b->pend_cap ? b->pend_cap * 2 : 16, i;
@@ -476,7 +548,7 @@ pend_push(struct bot *b, uint32_t ref, int32_t room, uint64_t dm)
 		b->pend_cap = cap;
 		b->pend_head = 0;
 	}
-	b->pend[(b->pend_head + b->pend_len) % b->pend_cap] = (struct pending){ref, room, dm};
+	b->pend[(b->pend_head + b->pend_len) % b->pend_cap] = (struct pending){ref, room, dm, pseq};
 	b->pend_len++;
 }
 
@@ -627,7 +699,7 @@ send_one(struct bot *b, uint64_t now)
 				SEND(b, 64 + size,
 				     wire_enc_msg(&w_, b->ref, r->nick, strlen(r->nick), text,
 				                  size));
-			pend_push(b, b->ref, -1, e->key);
+			pend_push(b, b->ref, -1, e->key, 0);
 			st.sent++;
 			st.sec_sent++;
 			return;
@@ -650,7 +722,7 @@ send_one(struct bot *b, uint64_t now)
 			b->tp->say(b->tx, (unsigned)(m - b->members), b->ref, text, size);
 		else
 			SEND(b, 64 + size, wire_enc_say(&w_, b->ref, name, (size_t)n, text, size));
-		pend_push(b, b->ref, (int32_t)m->room, 0);
+		pend_push(b, b->ref, (int32_t)m->room, 0, bm.seq);
 		if (room_members[m->room] > 1)
 			b->inflight += room_members[m->room] - 1;
 		st.sent++;
@@ -769,8 +841,19 @@ member_joined(struct bot *b, struct member *m, uint64_t epoch, uint64_t last, ui
 	unsigned i;
 
 	if ((flags & WIRE_HIST_EPOCH_CHANGED) || (m->epoch && epoch != m->epoch)) {
-		/* A new incarnation of the room: start over, announced. */
+		/* A new incarnation of the room: start over, announced.  After
+		 * a restart that is a store that forgot the room: the messages
+		 * this bot had seen there can no longer be checked. */
+		if (m->st.next > 1)
+			st.rooms_restarted++;
 		check_init(&m->st);
+	}
+	if (room_seen) {
+		/* The first join of the room in this run: what came before
+		 * (another run's messages, from bots of the same ids) is not
+		 * this run's to check. */
+		check_room_epoch(&room_seen[m->room], epoch);
+		check_room_base(&room_seen[m->room], last);
 	}
 	if (m->st.next && (flags & WIRE_HIST_TRUNCATED) && m->nhist)
 		check_skip(&m->st, m->hist[0] - 1, &st.chk);
@@ -779,7 +862,7 @@ member_joined(struct bot *b, struct member *m, uint64_t epoch, uint64_t last, ui
 	if (m->st.next == 0)
 		check_sync(&m->st, m->nhist ? m->hist[0] : last + 1);
 	for (i = 0; i < m->nhist; i++)
-		check_seq(&m->st, m->hist[i], &st.chk);
+		check_replayed(&m->st, m->hist[i], &st.chk);
 	st.history += m->nhist;
 	m->nhist = 0;
 	m->epoch = epoch;
@@ -806,6 +889,29 @@ member_of(struct bot *b, unsigned room)
 		if (b->members[i].room == room)
 			return &b->members[i];
 	return NULL;
+}
+
+/* What number seq of room stood for, as a delivery or an ACK showed it:
+ * with --restart-every, every bot must see the same (check_room). */
+static void
+room_note(unsigned room, uint64_t seq, uint32_t sender, uint64_t pseq)
+{
+	struct conflict *x = &st.first_conflict;
+	int r;
+
+	if (room_seen == NULL)
+		return;
+	if ((r = check_room_note(&room_seen[room], seq, sender, pseq)) < 0)
+		die("out of memory");
+	if (r == CHECK_CONFLICT && x->seq == 0) {
+		/* The first, for the report: what the number stood for, and
+		 * what came at it after. */
+		x->room = room;
+		x->seq = seq;
+		check_room_at(&room_seen[room], seq, &x->sender[0], &x->pseq[0]);
+		x->sender[1] = sender;
+		x->pseq[1] = pseq;
+	}
 }
 
 /* swarm.h: room k's join is complete; check its history. */
@@ -864,6 +970,7 @@ swarm_deliver(struct bot *b, const struct swarm_msg *m, uint64_t now_ns)
 			st.misrouted++;
 			return;
 		}
+		room_note(room, m->seq, bm.sender, bm.seq);
 		if (m->flags & SWARM_MSG_HISTORY) {
 			if (mb->nhist == mb->caphist) {
 				mb->caphist = mb->caphist ? mb->caphist * 2 : 64;
@@ -928,12 +1035,46 @@ swarm_ack(struct bot *b, uint32_t ref, uint64_t seq)
 			check_seq(&mb->st, seq, &st.chk);
 		if (seq > room_last[p.room])
 			room_last[p.room] = seq;
+		room_acked[p.room]++;
+		room_note((unsigned)p.room, seq, b->id + opt.id_offset, p.pseq);
+		if (opt.ledger_f)
+			fprintf(opt.ledger_f, "ack r%d %llu %llu %u %llu\n", p.room,
+			        (unsigned long long)(mb ? mb->epoch : 0), (unsigned long long)seq,
+			        b->id + opt.id_offset, (unsigned long long)p.pseq);
 	} else {
 		struct dm_ent *e = dm_slot(p.dm);
 
 		if (e->key)
 			e->acked = 1;
 	}
+}
+
+/* A request of b's whose answer went with its connection: a room message
+ * may or may not be in its room.  It is not sent again; the ledger and,
+ * with --restart-every, the end of the run say which it was. */
+static void
+pend_forget(struct bot *b, const struct pending *p)
+{
+	struct member *mb;
+
+	st.unacked_at_drop++;
+	if (p->room < 0)
+		return;
+	st.unacked_rooms++;
+	if (opt.ledger_f) {
+		mb = member_of(b, (unsigned)p->room);
+		fprintf(opt.ledger_f, "unacked r%d %llu %u %llu\n", p->room,
+		        (unsigned long long)(mb ? mb->epoch : 0), b->id + opt.id_offset,
+		        (unsigned long long)p->pseq);
+	}
+	if (room_seen == NULL)
+		return;
+	if (nunacked == capunacked) {
+		capunacked = capunacked ? capunacked * 2 : 256;
+		unacked = xrealloc(unacked, capunacked * sizeof(*unacked));
+	}
+	unacked[nunacked++] =
+	        (struct unacked){(uint32_t)p->room, b->id + opt.id_offset, p->pseq, 0};
 }
 
 /* swarm.h: a send whose answer went with its connection. */
@@ -943,7 +1084,7 @@ swarm_unacked(struct bot *b, uint32_t ref)
 	struct pending p;
 
 	if (pend_pop(b, ref, &p))
-		st.unacked_at_drop++;
+		pend_forget(b, &p);
 }
 
 /* A framed ACK. */
@@ -1012,6 +1153,10 @@ void
 swarm_registered(struct bot *b)
 {
 	connecting--;
+	if (b->back) {
+		b->back = 0;
+		st.reconnects++;
+	}
 	start_joins(b);
 }
 
@@ -1205,7 +1350,10 @@ on_frame(struct bot *b, const struct wire_frame *f, uint64_t now_ns)
 static void
 forget_pending(struct bot *b)
 {
-	st.unacked_at_drop += b->pend_len;
+	size_t i;
+
+	for (i = 0; i < b->pend_len; i++)
+		pend_forget(b, &b->pend[(b->pend_head + i) % b->pend_cap]);
 	b->pend_len = 0;
 	b->pend_head = 0;
 }
@@ -1213,6 +1361,7 @@ forget_pending(struct bot *b)
 static void
 bot_close(struct bot *b, int reason)
 {
+	uint8_t was = b->state;
 	unsigned i;
 
 	if (!bot_up(b))
@@ -1252,20 +1401,32 @@ bot_close(struct bot *b, int reason)
 		b->drop_seen = 1;
 		st.drops[reason < WIRE_R_COUNT ? reason : WIRE_R_CLOSED]++;
 	}
-	/* Reconnect (with cursors) while the run goes on. */
-	if (phase >= 1 && phase <= 3 && b->closing) {
+	/* Reconnect (with cursors) while the run goes on: after our own
+	 * churn, and in a restart run after the server's drop too (a failed
+	 * connect is bot_retry()'s). */
+	if (phase >= 1 && phase <= 3 &&
+	    (b->closing || (opt.restart_every > 0 && was != BOT_CONNECTING))) {
 		b->tries = 0;
-		bot_timer_arm(b, SWARM_RECONNECT_DELAY);
+		b->back = opt.restart_every > 0;
+		bot_timer_arm(b, b->closing ? SWARM_RECONNECT_DELAY : backoff(0));
 	}
 }
 
-/* A connection attempt failed: try again a little later, a few times. */
+/* A connection attempt failed: try again a little later, a few times;
+ * reconnecting in a restart run (the server may not be back yet), later
+ * each time, and more times. */
 static void
 bot_retry(struct bot *b)
 {
+	unsigned most = b->back ? SWARM_BACKOFF_TRIES : SWARM_CONNECT_RETRIES;
+
 	st.conn_errors++;
-	if (++b->tries < SWARM_CONNECT_RETRIES)
-		bot_timer_arm(b, SWARM_RECONNECT_DELAY);
+	if (++b->tries < most) {
+		bot_timer_arm(b, b->back ? backoff(b->tries) : SWARM_RECONNECT_DELAY);
+	} else if (b->back) {
+		st.gave_up++;
+		b->back = 0;
+	}
 }
 
 static void
@@ -1638,6 +1799,117 @@ churn_one(void)
 	bot_close(b, WIRE_R_RESET);
 }
 
+/* ---- restarts (--restart-every) ---- */
+
+/* Run the restart command, /bin/sh -c CMD, with CHATD_SWARM_RESTART set
+ * to its number, SIGPIPE back to its default, and in a process group of
+ * its own, so that one that does not finish can be ended whole.  The bots
+ * go on meanwhile: they lose their connections, and come back. */
+static void
+restart_run(void)
+{
+	char sh[] = "sh", dash_c[] = "-c";
+	char *argv[] = {sh, dash_c, opt.restart_cmd, NULL};
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	char n[24];
+	pid_t pid;
+	int rc;
+
+	st.restarts++;
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)st.restarts);
+	setenv("CHATD_SWARM_RESTART", n, 1);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+	                                      POSIX_SPAWN_SETPGROUP);
+	rc = posix_spawn(&pid, "/bin/sh", NULL, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		st.restart_failed++;
+		st.restart_status = W_EXITCODE(127, 0);
+		if (phase == 2) {
+			ev_timer_set(&restart.timer, opt.restart_every, 0);
+			ev_timer_start(loop, &restart.timer);
+		}
+		return;
+	}
+	restart.pid = pid;
+	restart.t0 = ev_now(loop);
+	restart.killed = 0;
+	ev_child_set(&restart.child, pid, 0);
+	ev_child_start(loop, &restart.child);
+}
+
+/* The next restart is due. */
+static void
+restart_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	if (phase == 2 && restart.pid == 0)
+		restart_run();
+}
+
+/* The restart command is done: how it went, and the next one --restart-every
+ * seconds from now while the window lasts.  In the drain, the bots get
+ * the whole --grace to come back from now. */
+static void
+restart_child_cb(struct ev_loop *l, ev_child *w, int revents)
+{
+	double took = ev_now(l) - restart.t0;
+
+	(void)revents;
+	ev_child_stop(l, w);
+	restart.pid = 0;
+	if (took > st.restart_longest)
+		st.restart_longest = took;
+	if (restart.killed || !WIFEXITED(w->rstatus) || WEXITSTATUS(w->rstatus) != 0) {
+		st.restart_failed++;
+		st.restart_status = restart.killed ? -1 : w->rstatus;
+	}
+	if (phase == 2) {
+		ev_timer_set(&restart.timer, opt.restart_every, 0);
+		ev_timer_start(l, &restart.timer);
+	} else if (phase == 3) {
+		t_ready = ev_now(l);
+	}
+}
+
+/* End a restart command that did not finish, with its process group. */
+static void
+restart_kill(void)
+{
+	if (restart.pid > 0 && !restart.killed) {
+		restart.killed = 1;
+		(void)kill(-restart.pid, SIGKILL);
+	}
+}
+
+/* Bots on their way back after a restart: connecting, joining, or
+ * waiting for their next attempt (a timer that has expired but whose
+ * callback has not yet run is pending, no longer active). */
+static unsigned
+bots_returning(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < opt.bots; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->state != BOT_READY &&
+		    (bot_up(b) || ev_is_active(&b->timer) || ev_is_pending(&b->timer)))
+			n++;
+	}
+	return n;
+}
+
 /* ---- phases ---- */
 
 static void report_progress(void);
@@ -1770,6 +2042,10 @@ window_start(double now)
 	ev_timer_stop(loop, &second);
 	ev_timer_set(&second, 1, 1);
 	ev_timer_start(loop, &second);
+	if (opt.restart_every > 0) {
+		ev_timer_set(&restart.timer, opt.restart_every, 0);
+		ev_timer_start(loop, &restart.timer);
+	}
 }
 
 static void barrier(void);
@@ -1817,8 +2093,18 @@ phase_cb(struct ev_loop *l, ev_timer *w, int revents)
 	case 3: { /* draining: wait for every ACK */
 		unsigned i, waiting = 0;
 
+		if (restart.pid > 0) {
+			/* A restart still going: let it finish (within --grace),
+			 * and the bots come back after it. */
+			if (now - t_ready > opt.grace)
+				restart_kill();
+			ev_timer_set(&phase_timer, 0.01, 0);
+			break;
+		}
 		for (i = 0; i < opt.bots; i++)
 			waiting += bot_up(&bots[i]) && bots[i].pend_len > 0;
+		if (opt.restart_every > 0)
+			waiting += bots_returning();
 		if (waiting == 0 || now - t_ready > opt.grace) {
 			barrier();
 			t_ready = now;
@@ -1966,6 +2252,8 @@ struct summary {
 	double lat[5];   /* p50, p90, p99, p99.9 and max, in ms */
 	uint64_t tail;   /* messages at the end of a room that a member never saw */
 	uint64_t lost, dup;
+	uint64_t reordered;               /* on a connection, or along a room's numbers */
+	unsigned back;                    /* bots ready at the end (--restart-every) */
 	unsigned nfails;                  /* may exceed SWARM_MAX_FAILS */
 	char fails[SWARM_MAX_FAILS][128]; /* why it failed, one FAILED line each */
 	char hints[SWARM_ERR_KINDS][320]; /* per error kind; empty: no hint */
@@ -2151,6 +2439,110 @@ err_hint(const struct err_kind *e, char *buf, size_t n)
 	return 1;
 }
 
+/* Order unacknowledged messages by room, sender and payload sequence. */
+static int
+unacked_cmp(const void *a, const void *b)
+{
+	const struct unacked *x = a, *y = b;
+
+	if (x->room != y->room)
+		return x->room < y->room ? -1 : 1;
+	if (x->sender != y->sender)
+		return x->sender < y->sender ? -1 : 1;
+	return x->pseq < y->pseq ? -1 : x->pseq > y->pseq;
+}
+
+/* After a restart run: along each room's numbers, every sender's messages
+ * once and in order; and which of the messages whose ACK went with a
+ * connection are in their room all the same. */
+static void
+rooms_final(void)
+{
+	uint64_t seq, pseq;
+	uint32_t sender;
+	unsigned r;
+	size_t i;
+
+	qsort(unacked, nunacked, sizeof(*unacked), unacked_cmp);
+	for (r = 0; r < opt.rooms; r++) {
+		st.conflicts += room_seen[r].conflicts;
+		if (check_room_verify(&room_seen[r], &st.rooms) < 0)
+			die("out of memory");
+		for (seq = 1; nunacked && seq <= room_seen[r].top; seq++) {
+			struct unacked key, *u;
+
+			if (!check_room_at(&room_seen[r], seq, &sender, &pseq))
+				continue;
+			key = (struct unacked){r, sender, pseq, 0};
+			u = bsearch(&key, unacked, nunacked, sizeof(*unacked), unacked_cmp);
+			if (u)
+				u->found = 1;
+		}
+	}
+	st.unacked_found = 0;
+	for (i = 0; i < nunacked; i++)
+		st.unacked_found += unacked[i].found;
+}
+
+/* A restart command's failure, in words. */
+static void
+restart_status_text(char *buf, size_t n)
+{
+	int w = st.restart_status;
+
+	if (w == -1)
+		snprintf(buf, n, "did not finish within --grace");
+	else if (WIFEXITED(w))
+		snprintf(buf, n, "exit status %d", WEXITSTATUS(w));
+	else if (WIFSIGNALED(w))
+		snprintf(buf, n, "killed by signal %d", WTERMSIG(w));
+	else
+		snprintf(buf, n, "wait status %d", w);
+}
+
+/* What a restart run must also show: restarts that went well, every bot
+ * back, and rooms whose numbers each stood for one message throughout. */
+static void
+summary_restarts(struct summary *s)
+{
+	char why[64];
+
+	if (st.restarts == 0)
+		summary_fail(s, "no restart in the measured window (--restart-every %g)",
+		             opt.restart_every);
+	if (st.restart_failed) {
+		restart_status_text(why, sizeof(why));
+		summary_fail(s, "%llu of %llu restart commands failed (the last: %s)",
+		             (unsigned long long)st.restart_failed, (unsigned long long)st.restarts,
+		             why);
+	}
+	if (s->back < ready_at_start) {
+		const struct bot *b = bots;
+
+		while (b < bots + opt.bots - 1 && b->state == BOT_READY)
+			b++;
+		summary_fail(s,
+		             "%u of %u bots were not back after the last restart (b%u: state %u, "
+		             "%s, %u tries)",
+		             ready_at_start - s->back, ready_at_start, b->id + opt.id_offset,
+		             b->state, ev_is_active(&b->timer) ? "timer on" : "timer off",
+		             b->tries);
+	}
+	if (st.conflicts) {
+		const struct conflict *x = &st.first_conflict;
+
+		summary_fail(s,
+		             "%llu sequence numbers stood for two different messages (first: r%u "
+		             "%llu, b%u's %llu then b%u's %llu)",
+		             (unsigned long long)st.conflicts, x->room, (unsigned long long)x->seq,
+		             x->sender[0], (unsigned long long)x->pseq[0], x->sender[1],
+		             (unsigned long long)x->pseq[1]);
+	}
+	if (st.rooms_restarted)
+		summary_fail(s, "%llu rejoins were told their room started over (EPOCH_CHANGED)",
+		             (unsigned long long)st.rooms_restarted);
+}
+
 /* Gather the figures, and the reasons for failure, once. */
 static void
 summary_compute(struct summary *s)
@@ -2171,8 +2563,12 @@ summary_compute(struct summary *s)
 	for (i = 0; i < opt.bots; i++)
 		st.unacked_end += bot_up(&bots[i]) ? bots[i].pend_len : 0;
 	dm_final();
+	if (room_seen)
+		rooms_final();
+	s->back = ready;
 	s->lost = st.chk.lost + s->tail + st.dm_lost + st.unacked_end;
-	s->dup = st.chk.dup + st.dm_dup;
+	s->dup = st.chk.dup + st.dm_dup + st.rooms.dup;
+	s->reordered = st.chk.reordered + st.rooms.reordered;
 	for (i = 0; i < st.nerrk; i++)
 		if (!err_hint(&st.errk[i], s->hints[i], sizeof(s->hints[i])))
 			s->hints[i][0] = '\0';
@@ -2185,8 +2581,10 @@ summary_compute(struct summary *s)
 		summary_fail(s, "%llu messages lost", (unsigned long long)s->lost);
 	if (s->dup)
 		summary_fail(s, "%llu messages duplicated", (unsigned long long)s->dup);
-	if (st.chk.reordered)
-		summary_fail(s, "%llu messages reordered", (unsigned long long)st.chk.reordered);
+	if (s->reordered)
+		summary_fail(s, "%llu messages reordered", (unsigned long long)s->reordered);
+	if (opt.restart_every > 0)
+		summary_restarts(s);
 	if (st.misrouted)
 		summary_fail(s, "%llu messages misrouted", (unsigned long long)st.misrouted);
 	if (st.bad_payload)
@@ -2195,7 +2593,9 @@ summary_compute(struct summary *s)
 	if (st.err_unexpected)
 		summary_fail(s, "%llu ERROR frames refused the swarm's requests",
 		             (unsigned long long)st.err_unexpected);
-	if (!opt.idle && opt.rate > 0 && s->dur > 0 && s->pub < 0.9 * opt.rate * senders)
+	/* Restarts take their time out of the window: no rate to meet then. */
+	if (!opt.idle && opt.rate > 0 && s->dur > 0 && s->pub < 0.9 * opt.rate * senders &&
+	    opt.restart_every == 0)
 		summary_fail(s, "sent %.0f/s, below 90%% of the target rate", s->pub);
 	if (!opt.idle && opt.rate == 0 && senders > 0 && s->dur > 0 && st.acked_window == 0)
 		summary_fail(s, "no message was acknowledged in the measured window");
@@ -2253,6 +2653,28 @@ report_transports_text(void)
 	}
 }
 
+/* What the restarts did, and what the checks made of them. */
+static void
+report_restarts_text(const struct summary *s)
+{
+	printf("  restarts    %llu, every %g s (%llu failed, the longest took %.2f s); "
+	       "reconnects %llu, bots back %u of %u, gave up %llu\n",
+	       (unsigned long long)st.restarts, opt.restart_every,
+	       (unsigned long long)st.restart_failed, st.restart_longest,
+	       (unsigned long long)st.reconnects, s->back, ready_at_start,
+	       (unsigned long long)st.gave_up);
+	printf("  unacked     %llu room messages lost their ACK with a connection: %llu are in "
+	       "their rooms all the same, %llu not\n",
+	       (unsigned long long)st.unacked_rooms, (unsigned long long)st.unacked_found,
+	       (unsigned long long)(st.unacked_rooms - st.unacked_found));
+	printf("  sequences   conflicts %llu, along the rooms duplicated %llu and reordered "
+	       "%llu, rooms started over %llu, history seen again %llu, numbers no bot saw "
+	       "%llu\n",
+	       (unsigned long long)st.conflicts, (unsigned long long)st.rooms.dup,
+	       (unsigned long long)st.rooms.reordered, (unsigned long long)st.rooms_restarted,
+	       (unsigned long long)st.chk.again, (unsigned long long)st.rooms.unseen);
+}
+
 /* The report on standard output, one line per subject. */
 static void
 report_text(const struct summary *s)
@@ -2287,7 +2709,7 @@ report_text(const struct summary *s)
 	       (unsigned long long)s->lost, (unsigned long long)st.chk.lost,
 	       (unsigned long long)s->tail, (unsigned long long)st.dm_lost,
 	       (unsigned long long)st.unacked_end, (unsigned long long)s->dup,
-	       (unsigned long long)st.chk.reordered, (unsigned long long)st.misrouted,
+	       (unsigned long long)s->reordered, (unsigned long long)st.misrouted,
 	       (unsigned long long)st.bad_payload);
 	printf("  accounted   missed with the server's word %llu, unacked at our drops %llu, "
 	       "direct to dropped bots %llu\n",
@@ -2295,6 +2717,8 @@ report_text(const struct summary *s)
 	       (unsigned long long)st.dm_accounted);
 	printf("  churn       parts %llu, resets %llu\n", (unsigned long long)st.churn_part,
 	       (unsigned long long)st.churn_drop);
+	if (opt.restart_every > 0)
+		report_restarts_text(s);
 	if (st.unknown_frames)
 		printf("  skipped     %llu frames of types this swarm does not know\n",
 		       (unsigned long long)st.unknown_frames);
@@ -2357,6 +2781,39 @@ json_str(FILE *f, const char *p)
 	fputc('"', f);
 }
 
+/* --json's "restart": what the restarts did, what the checks made of
+ * them, and each room's acknowledged messages, for a reader to compare
+ * with the server's store. */
+static void
+report_restarts_json(FILE *j, const struct summary *s)
+{
+	unsigned r;
+
+	fprintf(j,
+	        ",\"restart\":{\"every_s\":%g,\"commands\":%llu,\"failed\":%llu,"
+	        "\"longest_s\":%.3f,\"reconnects\":%llu,\"gave_up\":%llu,\"bots_back\":%u,"
+	        "\"unacked\":%llu,\"unacked_in_room\":%llu,\"unacked_not_in_room\":%llu,"
+	        "\"conflicts\":%llu,\"room_duplicated\":%llu,\"room_reordered\":%llu,"
+	        "\"rooms_started_over\":%llu,\"history_again\":%llu,\"unseen\":%llu,"
+	        "\"rooms\":[",
+	        opt.restart_every, (unsigned long long)st.restarts,
+	        (unsigned long long)st.restart_failed, st.restart_longest,
+	        (unsigned long long)st.reconnects, (unsigned long long)st.gave_up, s->back,
+	        (unsigned long long)st.unacked_rooms, (unsigned long long)st.unacked_found,
+	        (unsigned long long)(st.unacked_rooms - st.unacked_found),
+	        (unsigned long long)st.conflicts, (unsigned long long)st.rooms.dup,
+	        (unsigned long long)st.rooms.reordered, (unsigned long long)st.rooms_restarted,
+	        (unsigned long long)st.chk.again, (unsigned long long)st.rooms.unseen);
+	for (r = 0; r < opt.rooms; r++)
+		fprintf(j,
+		        "%s{\"room\":\"r%u\",\"epoch\":%llu,\"acked\":%llu,\"last_acked\":%llu,"
+		        "\"last_seen\":%llu}",
+		        r ? "," : "", r, (unsigned long long)room_epoch[r],
+		        (unsigned long long)room_acked[r], (unsigned long long)room_last[r],
+		        (unsigned long long)room_seen[r].top);
+	fputs("]}", j);
+}
+
 /* The --json report: the same figures, with the errors and failures. */
 static void
 report_json(FILE *j, const struct summary *s)
@@ -2381,7 +2838,7 @@ report_json(FILE *j, const struct summary *s)
 	        (unsigned long long)st.sent, (unsigned long long)st.acked,
 	        (unsigned long long)st.delivered, (unsigned long long)st.history,
 	        (unsigned long long)s->lost, (unsigned long long)s->dup,
-	        (unsigned long long)st.chk.reordered, (unsigned long long)st.misrouted,
+	        (unsigned long long)s->reordered, (unsigned long long)st.misrouted,
 	        (unsigned long long)st.bad_payload, (unsigned long long)st.chk.missed_announced,
 	        (unsigned long long)st.unacked_at_drop, (unsigned long long)st.conn_errors,
 	        (unsigned long long)st.errors, (unsigned long long)st.err_unexpected,
@@ -2425,6 +2882,11 @@ report_json(FILE *j, const struct summary *s)
 		        (unsigned long long)w->closes, (unsigned long long)js->messages,
 		        (unsigned long long)js->requests, (unsigned long long)js->fallback_parses);
 	}
+	fprintf(j, ",\"restarts\":%llu,\"reconnects\":%llu,\"unacked\":%llu,\"history_again\":%llu",
+	        (unsigned long long)st.restarts, (unsigned long long)st.reconnects,
+	        (unsigned long long)st.unacked_rooms, (unsigned long long)st.chk.again);
+	if (opt.restart_every > 0)
+		report_restarts_json(j, s);
 	fputs(",\"errors\":[", j);
 	for (i = 0; i < st.nerrk; i++) {
 		const struct err_kind *e = &st.errk[i];
@@ -2725,7 +3187,7 @@ report_html(FILE *f, const struct summary *s)
 	html_row(f, "ready", "bots ready", "%u", ready_at_start);
 	html_row(f, "lost", "lost", "%llu", (unsigned long long)s->lost);
 	html_row(f, "duplicated", "duplicated", "%llu", (unsigned long long)s->dup);
-	html_row(f, "reordered", "reordered", "%llu", (unsigned long long)st.chk.reordered);
+	html_row(f, "reordered", "reordered", "%llu", (unsigned long long)s->reordered);
 	html_row(f, "misrouted", "misrouted", "%llu", (unsigned long long)st.misrouted);
 	html_row(f, "bad_payload", "bad payload", "%llu", (unsigned long long)st.bad_payload);
 	html_row(f, "connection_errors", "connection errors", "%llu",
@@ -2794,6 +3256,11 @@ report(void)
 	static struct summary s;
 
 	summary_compute(&s);
+	if (opt.ledger_f) {
+		if (report_close(opt.ledger_f, opt.ledger) < 0)
+			summary_fail(&s, "the ledger %s could not be written", opt.ledger);
+		opt.ledger_f = NULL;
+	}
 	if (opt.json_f) {
 		report_json(opt.json_f, &s);
 		if (report_close(opt.json_f, opt.json) < 0)
@@ -2859,14 +3326,24 @@ usage(FILE *out)
 	        "  --http-mode M          how HTTP bots receive: sse (one event stream) or poll\n"
 	        "                         (a long poll per room and one on the mailbox) (default "
 	        "sse)\n"
+	        "  --restart-every SEC    SEC seconds into the measured window and SEC after each\n"
+	        "                         restart, run --restart-cmd; bots reconnect and rejoin\n"
+	        "                         with their cursors, and nothing acknowledged may be "
+	        "lost\n"
+	        "                         (framed and ws bots only)\n"
+	        "  --restart-cmd CMD      the restart command, run with /bin/sh -c: it should\n"
+	        "                         restart chatd on the same address, and exit 0\n"
+	        "  --ledger FILE          write every acknowledged room message to FILE, and "
+	        "every\n"
+	        "                         one whose ACK went with its connection\n"
 	        "  --seed N               random seed (default 1)\n"
 	        "  --progress / --quiet   force the live progress line on or off (default: on a "
 	        "tty)\n"
 	        "  -h, --help             this help\n"
 	        "\n"
 	        "Exit status: 0 ok, 1 a check failed (a message lost, duplicated, reordered or\n"
-	        "misrouted, a bot not ready, a request refused) or the run fell short of its\n"
-	        "targets, 2 usage error.\n",
+	        "misrouted, a bot not ready, a request refused, a restart failed) or the run\n"
+	        "fell short of its targets, 2 usage error.\n",
 	        BOTMSG_MIN, SWARM_PER_SOURCE);
 }
 
@@ -3011,25 +3488,70 @@ transport_of(unsigned i)
 	return opt.mix[(i + opt.id_offset) % opt.nmix];
 }
 
+/* --restart-every and --restart-cmd go together, and only bots that
+ * reconnect with their cursors can follow a restart: framed ones, over
+ * TCP or a WebSocket.  (An HTTP bot's session, and a chatd.json bot's
+ * resume, are not built to outlive the server.) */
+static void
+restart_args(void)
+{
+	unsigned i;
+
+	if (opt.restart_cmd && opt.restart_every == 0)
+		die("--restart-cmd needs --restart-every");
+	if (opt.restart_every == 0)
+		return;
+	if (opt.restart_cmd == NULL || opt.restart_cmd[0] == '\0')
+		die("--restart-every needs --restart-cmd, the command that restarts chatd");
+	if (opt.idle)
+		die("--restart-every: an --idle run sends nothing to check across a restart");
+	for (i = 0; i < opt.bots && i < opt.nmix + opt.senders; i++) {
+		enum transport t = transport_of(i);
+
+		if (transports[t].tp)
+			die("--restart-every: %s bots cannot follow a restart; use framed or ws "
+			    "(--transport, --sender-transport)",
+			    transports[t].name);
+	}
+}
+
 static void
 parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	        {"server", 1, 0, 's'},       {"bots", 1, 0, 'b'},
-	        {"rooms", 1, 0, 'r'},        {"rooms-per-bot", 1, 0, 'k'},
-	        {"sender-rooms", 1, 0, 'K'}, {"senders", 1, 0, 'S'},
-	        {"rate", 1, 0, 'R'},         {"total-rate", 1, 0, 'T'},
-	        {"window", 1, 0, 'w'},       {"payload", 1, 0, 'p'},
-	        {"direct", 1, 0, 'd'},       {"churn", 1, 0, 'c'},
-	        {"warmup", 1, 0, 'W'},       {"duration", 1, 0, 'D'},
-	        {"grace", 1, 0, 'g'},        {"sources", 1, 0, 'o'},
-	        {"idle", 0, 0, 'i'},         {"json", 1, 0, 'j'},
-	        {"report", 1, 0, 'H'},       {"server-pid", 1, 0, 'P'},
-	        {"burst", 1, 0, 'B'},        {"id-offset", 1, 0, 'O'},
-	        {"seed", 1, 0, 'e'},         {"progress", 0, 0, 'G'},
-	        {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
-	        {"transport", 1, 0, 'x'},    {"sender-transport", 1, 0, 'X'},
-	        {"http-mode", 1, 0, 'm'},    {0, 0, 0, 0},
+	        {"server", 1, 0, 's'},
+	        {"bots", 1, 0, 'b'},
+	        {"rooms", 1, 0, 'r'},
+	        {"rooms-per-bot", 1, 0, 'k'},
+	        {"sender-rooms", 1, 0, 'K'},
+	        {"senders", 1, 0, 'S'},
+	        {"rate", 1, 0, 'R'},
+	        {"total-rate", 1, 0, 'T'},
+	        {"window", 1, 0, 'w'},
+	        {"payload", 1, 0, 'p'},
+	        {"direct", 1, 0, 'd'},
+	        {"churn", 1, 0, 'c'},
+	        {"warmup", 1, 0, 'W'},
+	        {"duration", 1, 0, 'D'},
+	        {"grace", 1, 0, 'g'},
+	        {"sources", 1, 0, 'o'},
+	        {"idle", 0, 0, 'i'},
+	        {"json", 1, 0, 'j'},
+	        {"report", 1, 0, 'H'},
+	        {"server-pid", 1, 0, 'P'},
+	        {"burst", 1, 0, 'B'},
+	        {"id-offset", 1, 0, 'O'},
+	        {"seed", 1, 0, 'e'},
+	        {"progress", 0, 0, 'G'},
+	        {"quiet", 0, 0, 'q'},
+	        {"help", 0, 0, 'h'},
+	        {"transport", 1, 0, 'x'},
+	        {"sender-transport", 1, 0, 'X'},
+	        {"http-mode", 1, 0, 'm'},
+	        {"restart-every", 1, 0, 'y'},
+	        {"restart-cmd", 1, 0, 'Y'},
+	        {"ledger", 1, 0, 'L'},
+	        {0, 0, 0, 0},
 	};
 	int c, idx;
 	long senders = -1;
@@ -3148,6 +3670,15 @@ parse_args(int argc, char **argv)
 			else
 				die("--http-mode: '%s' is not sse or poll", optarg);
 			break;
+		case 'y':
+			opt.restart_every = num("restart-every", optarg, 0.01, 86400);
+			break;
+		case 'Y':
+			opt.restart_cmd = optarg;
+			break;
+		case 'L':
+			opt.ledger = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -3172,12 +3703,15 @@ parse_args(int argc, char **argv)
 		opt.senders = 0;
 	if (opt.server_pid > 0 && proc_cpu(opt.server_pid) < 0)
 		die("--server-pid %ld: no such process", opt.server_pid);
+	restart_args();
 	sources_pick();
-	/* Now rather than after a long run. */
-	if (opt.json && (opt.json_f = fopen(opt.json, "w")) == NULL)
+	/* Now rather than after a long run; not inherited by a restart command. */
+	if (opt.json && (opt.json_f = fopen(opt.json, "we")) == NULL)
 		die("--json %s: %s", opt.json, strerror(errno));
-	if (opt.report && (opt.report_f = fopen(opt.report, "w")) == NULL)
+	if (opt.report && (opt.report_f = fopen(opt.report, "we")) == NULL)
 		die("--report %s: %s", opt.report, strerror(errno));
+	if (opt.ledger && (opt.ledger_f = fopen(opt.ledger, "we")) == NULL)
+		die("--ledger %s: %s", opt.ledger, strerror(errno));
 }
 
 /* While bots end their sessions: done when all have, or at the
@@ -3246,6 +3780,12 @@ main(int argc, char **argv)
 	room_members = xcalloc(opt.rooms, sizeof(*room_members));
 	room_last = xcalloc(opt.rooms, sizeof(*room_last));
 	room_epoch = xcalloc(opt.rooms, sizeof(*room_epoch));
+	room_acked = xcalloc(opt.rooms, sizeof(*room_acked));
+	if (opt.restart_every > 0) {
+		room_seen = xcalloc(opt.rooms, sizeof(*room_seen));
+		for (i = 0; i < opt.rooms; i++)
+			check_room_init(&room_seen[i]);
+	}
 	latency_init(&st.lat);
 	latency_init(&st.lat_sec);
 	for (i = 0; i < opt.bots; i++) {
@@ -3302,8 +3842,18 @@ main(int argc, char **argv)
 	ev_timer_start(loop, &phase_timer);
 	ev_signal_init(&sigint_w, sigint_cb, SIGINT);
 	ev_signal_start(loop, &sigint_w);
+	ev_init(&restart.timer, restart_timer_cb);
+	ev_child_init(&restart.child, restart_child_cb, 0, 0);
 	t_ready = ev_now(loop);
 	ev_run(loop, 0);
+	if (restart.pid > 0) {
+		/* Interrupted while a restart ran: it goes with the swarm. */
+		restart_kill();
+		(void)waitpid(restart.pid, NULL, 0);
+		ev_child_stop(loop, &restart.child);
+		restart.pid = 0;
+	}
+	ev_timer_stop(loop, &restart.timer);
 
 	fail = report();
 	sessions_end();
@@ -3328,6 +3878,11 @@ main(int argc, char **argv)
 	free(room_members);
 	free(room_last);
 	free(room_epoch);
+	free(room_acked);
+	for (i = 0; room_seen && i < opt.rooms; i++)
+		check_room_free(&room_seen[i]);
+	free(room_seen);
+	free(unacked);
 	free(dms);
 	free(scratch);
 	free(opt.sources);

@@ -4,8 +4,12 @@
  * window turns one loss into one reordering; a repeat, or a number older
  * than the window, is a duplicate; check_sync() starts a stream with
  * everything before it taken as seen; check_skip() jumps over announced
- * numbers without counting loss.  Long seeded random runs are compared,
- * call by call, with a simple reference model that remembers every number.
+ * numbers without counting loss; check_replayed() takes history the
+ * stream already has as the same message again.  A room's record
+ * (check_room) takes one message per number, and finds a sender's message
+ * twice or out of order along the numbers.  Long seeded random runs are
+ * compared, call by call, with a simple reference model that remembers
+ * every number.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -313,6 +317,204 @@ check_late_copy_of_a_skipped_number_counts_dup(void **state)
 	assert_int_equal(check_seq(&s, 2, &c), CHECK_REORDER);
 	assert_int_equal(check_seq(&s, 15, &c), CHECK_DUP);
 	assert_counts(&c, 3, 0, 1, 1, 17);
+}
+
+static void
+check_replayed_history_already_seen_is_again_not_dup(void **state)
+{
+	struct check_stream s;
+	struct check_counts c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	check_init(&s);
+	check_seq(&s, 1000, &c);
+	check_seq(&s, 1001, &c);
+	check_seq(&s, 1003, &c); /* 1002 lost */
+	/* A rejoin's history that overlaps what the stream has: the same
+	 * messages again, by room, epoch and number. */
+	assert_int_equal(check_replayed(&s, 1001, &c), CHECK_AGAIN);
+	assert_int_equal(check_replayed(&s, 1003, &c), CHECK_AGAIN);
+	/* Older than the window: nothing to tell it by, and history: again. */
+	assert_int_equal(check_replayed(&s, 1000 - CHECK_WINDOW, &c), CHECK_AGAIN);
+	assert_counts(&c, 3, 1, 0, 0, 0);
+	assert_int_equal(c.again, 3);
+	/* What the stream lacks is checked as any number: 1002 fills the
+	 * gap, 1004 and 1006 run on (1005 lost). */
+	assert_int_equal(check_replayed(&s, 1002, &c), CHECK_REORDER);
+	assert_int_equal(check_replayed(&s, 1004, &c), CHECK_OK);
+	assert_int_equal(check_replayed(&s, 1006, &c), CHECK_GAP);
+	assert_counts(&c, 6, 1, 0, 1, 0);
+	/* Live, a repeat is still a duplicate. */
+	assert_int_equal(check_seq(&s, 1004, &c), CHECK_DUP);
+	assert_int_equal(c.dup, 1);
+	assert_int_equal(c.again, 3);
+	/* An unsynchronised stream takes history as check_seq() does. */
+	memset(&c, 0, sizeof(c));
+	check_init(&s);
+	assert_int_equal(check_replayed(&s, 5, &c), CHECK_OK);
+	assert_int_equal(check_replayed(&s, 5, &c), CHECK_AGAIN);
+	assert_counts(&c, 1, 0, 0, 0, 0);
+}
+
+static void
+check_room_same_message_at_a_number_is_ok_another_is_conflict(void **state)
+{
+	struct check_room r;
+	uint32_t sender;
+	uint64_t pseq;
+
+	(void)state;
+	check_room_init(&r);
+	assert_int_equal(check_room_at(&r, 1, &sender, &pseq), 0);
+	assert_int_equal(check_room_note(&r, 1, 7, 1), CHECK_OK);
+	assert_int_equal(check_room_note(&r, 1, 7, 1), CHECK_OK); /* an ACK, then deliveries */
+	assert_int_equal(check_room_note(&r, 1, 7, 1), CHECK_OK);
+	assert_int_equal(check_room_note(&r, 1, 8, 1), CHECK_CONFLICT); /* another sender */
+	assert_int_equal(check_room_note(&r, 1, 7, 2), CHECK_CONFLICT); /* another message */
+	assert_int_equal(r.conflicts, 1);                               /* one number */
+	/* Numbers come in any order, far apart, and grow the record. */
+	assert_int_equal(check_room_note(&r, 5000, 9, 3), CHECK_OK);
+	assert_int_equal(check_room_note(&r, 2, 7, 2), CHECK_OK);
+	assert_int_equal(check_room_note(&r, 2, 7, 3), CHECK_CONFLICT);
+	assert_int_equal(r.conflicts, 2);
+	assert_int_equal(r.top, 5000);
+	assert_int_equal(check_room_at(&r, 2, &sender, &pseq), 1);
+	assert_int_equal(sender, 7);
+	assert_int_equal(pseq, 2);
+	assert_int_equal(check_room_at(&r, 3, &sender, &pseq), 0);
+	assert_int_equal(check_room_at(&r, 5001, &sender, &pseq), 0);
+	/* The record's first record stays after a conflict. */
+	assert_int_equal(check_room_at(&r, 1, &sender, &pseq), 1);
+	assert_int_equal(sender, 7);
+	assert_int_equal(pseq, 1);
+	/* Past what a record holds: unchecked; 0, which no message has: ignored. */
+	assert_int_equal(check_room_note(&r, CHECK_ROOM_MAX + 1, 1, 1), CHECK_OK);
+	assert_int_equal(check_room_note(&r, 0, 1, 1), CHECK_OK);
+	assert_int_equal(r.beyond, 1);
+	assert_int_equal(r.top, 5000);
+	check_room_free(&r);
+	assert_null(r.ent);
+}
+
+static void
+check_room_new_epoch_starts_over_first_one_keeps_what_was_noted(void **state)
+{
+	struct check_room r;
+	uint32_t sender;
+	uint64_t pseq;
+
+	(void)state;
+	check_room_init(&r);
+	/* A join's history is noted before its epoch is known. */
+	check_room_note(&r, 1, 3, 1);
+	assert_int_equal(check_room_epoch(&r, 77), 0);
+	assert_int_equal(check_room_at(&r, 1, &sender, &pseq), 1);
+	assert_int_equal(check_room_epoch(&r, 77), 0);
+	assert_int_equal(check_room_at(&r, 1, &sender, &pseq), 1);
+	/* Another epoch: the numbers mean other messages now. */
+	assert_int_equal(check_room_epoch(&r, 78), 1);
+	assert_int_equal(check_room_at(&r, 1, &sender, &pseq), 0);
+	assert_int_equal(r.top, 0);
+	assert_int_equal(check_room_note(&r, 1, 4, 1), CHECK_OK);
+	check_room_free(&r);
+}
+
+static void
+check_room_numbers_before_the_base_are_another_runs(void **state)
+{
+	struct check_room r;
+	struct check_room_counts c;
+	uint32_t sender;
+	uint64_t pseq;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	check_room_init(&r);
+	/* A first join's history: a run before this one, by bots of the same
+	 * ids, whose messages 1 and 2 are this run's numbers too. */
+	check_room_note(&r, 1, 5, 1);
+	check_room_note(&r, 2, 5, 2);
+	check_room_epoch(&r, 9);
+	check_room_base(&r, 2);
+	assert_int_equal(check_room_at(&r, 2, &sender, &pseq), 0);
+	assert_int_equal(r.top, 0);
+	/* This run: sender 5 from 1 again; late copies of the old ones are
+	 * not recorded, and a second base changes nothing. */
+	assert_int_equal(check_room_note(&r, 3, 5, 1), CHECK_OK);
+	assert_int_equal(check_room_note(&r, 4, 5, 2), CHECK_OK);
+	assert_int_equal(check_room_note(&r, 1, 6, 7), CHECK_OK);
+	check_room_base(&r, 3);
+	assert_int_equal(check_room_at(&r, 3, &sender, &pseq), 1);
+	assert_int_equal(check_room_verify(&r, &c), 0);
+	assert_int_equal(c.dup, 0);
+	assert_int_equal(c.reordered, 0);
+	assert_int_equal(c.unseen, 0);
+	/* A new epoch numbers from 1 again, and takes a base of its own. */
+	check_room_epoch(&r, 10);
+	check_room_base(&r, 0);
+	assert_int_equal(check_room_note(&r, 1, 5, 3), CHECK_OK);
+	assert_int_equal(check_room_at(&r, 1, &sender, &pseq), 1);
+	check_room_free(&r);
+}
+
+/* Note the messages of v (sender, pseq), at numbers 1, 2, ..., and verify. */
+static struct check_room_counts
+room_verify_of(const uint64_t (*v)[2], size_t n)
+{
+	struct check_room r;
+	struct check_room_counts out;
+	size_t i;
+
+	memset(&out, 0, sizeof(out));
+	check_room_init(&r);
+	for (i = 0; i < n; i++)
+		if (v[i][0])
+			assert_int_equal(check_room_note(&r, i + 1, (uint32_t)v[i][0], v[i][1]),
+			                 CHECK_OK);
+	assert_int_equal(check_room_verify(&r, &out), 0);
+	check_room_free(&r);
+	return out;
+}
+
+static void
+check_room_verify_finds_a_senders_message_twice_or_out_of_order(void **state)
+{
+	/* Three senders interleaved, each in order, gaps in their own numbers
+	 * (messages whose ACK went with a restart and that never made it). */
+	static const uint64_t clean[][2] = {{1, 1}, {2, 1}, {1, 2}, {3, 5}, {2, 4},
+	                                    {1, 3}, {3, 6}, {1, 7}, {2, 5}};
+	/* Sender 1's message 2 at a second number (an unacknowledged message
+	 * stored twice), and a number no bot saw (sender 0: none). */
+	static const uint64_t twice[][2] = {{1, 1}, {1, 2}, {2, 1}, {0, 0}, {1, 2}, {1, 3}};
+	/* Sender 2's 4 after its 5; sender 1's 1 after 2, 3 and 4. */
+	static const uint64_t swapped[][2] = {{2, 3}, {2, 5}, {2, 4}, {1, 2},
+	                                      {1, 3}, {1, 4}, {1, 1}, {2, 6}};
+	/* Both: 3 again after 4, and 2 after 4. */
+	static const uint64_t both[][2] = {{1, 1}, {1, 3}, {1, 4}, {1, 3}, {1, 2}, {1, 5}};
+	struct check_room_counts c;
+	struct check_room empty;
+
+	(void)state;
+	c = room_verify_of(clean, sizeof(clean) / sizeof(clean[0]));
+	assert_int_equal(c.dup, 0);
+	assert_int_equal(c.reordered, 0);
+	assert_int_equal(c.unseen, 0);
+	c = room_verify_of(twice, sizeof(twice) / sizeof(twice[0]));
+	assert_int_equal(c.dup, 1);
+	assert_int_equal(c.reordered, 0);
+	assert_int_equal(c.unseen, 1);
+	c = room_verify_of(swapped, sizeof(swapped) / sizeof(swapped[0]));
+	assert_int_equal(c.dup, 0);
+	assert_int_equal(c.reordered, 2);
+	c = room_verify_of(both, sizeof(both) / sizeof(both[0]));
+	assert_int_equal(c.dup, 1);
+	assert_int_equal(c.reordered, 1);
+	/* A room no one saw a number of. */
+	memset(&c, 0, sizeof(c));
+	check_room_init(&empty);
+	assert_int_equal(check_room_verify(&empty, &c), 0);
+	assert_int_equal(c.unseen, 0);
 }
 
 /* ---- long random runs against a reference model ---- */
@@ -629,6 +831,11 @@ main(int argc, char **argv)
 	        cmocka_unit_test(check_skip_counts_missed_announced_and_not_loss),
 	        cmocka_unit_test(check_skip_of_nothing_new_changes_nothing),
 	        cmocka_unit_test(check_late_copy_of_a_skipped_number_counts_dup),
+	        cmocka_unit_test(check_replayed_history_already_seen_is_again_not_dup),
+	        cmocka_unit_test(check_room_same_message_at_a_number_is_ok_another_is_conflict),
+	        cmocka_unit_test(check_room_new_epoch_starts_over_first_one_keeps_what_was_noted),
+	        cmocka_unit_test(check_room_numbers_before_the_base_are_another_runs),
+	        cmocka_unit_test(check_room_verify_finds_a_senders_message_twice_or_out_of_order),
 	        cmocka_unit_test(check_long_runs_with_drops_dups_and_swaps_match_reference_model),
 	        cmocka_unit_test(
 	                check_long_runs_with_wide_gaps_and_far_swaps_match_reference_model),

@@ -719,8 +719,13 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct conn *c = CONN_OF(w, io);
 
 	(void)loop;
-	if (revents & EV_WRITE)
-		flush(c);
+	/* Writable again: written with everyone else's output, before the
+	 * loop sleeps, after the store's commit of this turn; writing here
+	 * could send an ACK of this turn before its message is stored. */
+	if (revents & EV_WRITE && !c->pending) {
+		c->pending = 1;
+		LIST_INSERT_HEAD(&c->set->pending, c, pending_link);
+	}
 	if ((revents & EV_READ) && c->state <= CONN_OPEN && !c->throttled && !c->yielded)
 		conn_read(c);
 }

@@ -63,7 +63,7 @@ be32(const uint8_t *p)
 static int
 type_known(uint8_t t)
 {
-	return (t >= 0x01 && t <= 0x0c) || (t >= 0x41 && t <= 0x4b);
+	return (t >= 0x01 && t <= 0x0d) || (t >= 0x41 && t <= 0x4b);
 }
 
 static int
@@ -103,6 +103,10 @@ encode(const struct wire_msg *m, size_t cap, size_t *n)
 		break;
 	case WIRE_WHO:
 		wire_enc_who(&w, m->u.room.room.p, m->u.room.room.len);
+		break;
+	case WIRE_HISTORY:
+		wire_enc_history(&w, m->u.history.room.p, m->u.history.room.len,
+		                 m->u.history.before, m->u.history.limit);
 		break;
 	case WIRE_SAY:
 		wire_enc_say(&w, m->u.say.ref, m->u.say.target.p, m->u.say.target.len,
@@ -235,6 +239,9 @@ check_strings(const struct wire_msg *m, const uint8_t *payload, size_t len)
 	case WIRE_PART:
 	case WIRE_WHO:
 		FUZZ_CHECK(str_inside(m->u.room.room, payload, len));
+		break;
+	case WIRE_HISTORY:
+		FUZZ_CHECK(str_inside(m->u.history.room, payload, len));
 		break;
 	case WIRE_SAY:
 	case WIRE_MSG:

@@ -286,8 +286,11 @@ owe(struct conn *c, uint8_t opcode, const uint8_t *p, size_t n)
 	}
 	memcpy(f + h, p, n);
 	if (opcode == WS_PONG) {
-		k->pong_len = (uint8_t)(h + n); /* a newer ping's pong replaces an older one's */
+		/* A newer ping's pong replaces an older one's not yet begun,
+		 * the one waiting behind a half-written pong included. */
+		k->pong_len = (uint8_t)(h + n);
 		k->pong_off = 0;
+		k->next_len = 0;
 	} else {
 		k->close_len = (uint8_t)(h + n);
 		k->close_off = 0;

@@ -144,6 +144,8 @@ def store_figures(r, path):
     return {"rows": rows, "commits": m.get("chatd_store_commits_total", 0),
             "longest_ms": 1000 * m.get("chatd_store_commit_seconds_max", 0),
             "commit_s": m.get("chatd_store_commit_seconds_total", 0),
+            "prune_ms": 1000 * m.get("chatd_store_prune_seconds_max", 0),
+            "pruned": m.get("chatd_store_pruned_messages_total", 0),
             "bytes": size, "bytes_per_row": size / rows if rows else 0}
 
 
@@ -243,9 +245,10 @@ def store_line(st):
     if not st:
         return ""
     return ("; store: %.0f rows in %.0f commits, %.1f rows/commit, longest commit %.2f ms, "
-            "commits %.2f s, %.0f bytes/row" % (
+            "commits %.2f s, %.0f bytes/row, %.0f pruned, longest prune step %.2f ms" % (
                 st["rows"], st["commits"], st["rows"] / st["commits"] if st["commits"] else 0,
-                st["longest_ms"], st["commit_s"], st["bytes_per_row"]))
+                st["longest_ms"], st["commit_s"], st["bytes_per_row"], st["pruned"],
+                st["prune_ms"]))
 
 
 def med(xs):

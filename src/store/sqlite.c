@@ -96,6 +96,7 @@ struct store {
 	sqlite3_stmt *commit;    /* commit is short enough for parsing to show */
 	sqlite3_stmt *old_del;   /* retention by age: some chunks */
 	sqlite3_stmt *rooms_win; /* retention by count: rooms over it, from a cursor */
+	sqlite3_stmt *rooms_max; /* the highest room id */
 	sqlite3_stmt *room_del;  /* retention by count: some chunks of one room */
 	sqlite3_int64 prune_at;  /* the room id the count pass goes on from */
 	struct chunk_buf body;   /* a chunk being built */
@@ -612,8 +613,10 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	            "DELETE FROM chunks WHERE (room, first) IN (SELECT room, first FROM chunks "
 	            "WHERE time < ?1 LIMIT ?2) RETURNING last - first + 1") ||
 	    prepare(st, &st->rooms_win,
-	            "SELECT r.id, r.seq FROM rooms r WHERE r.id > ?1 AND (SELECT min(c.last) FROM "
-	            "chunks c WHERE c.room = r.id) <= r.seq - ?2 ORDER BY r.id LIMIT 16") ||
+	            "SELECT r.id, r.seq FROM rooms r WHERE r.id > ?1 AND r.id <= ?3 AND (SELECT "
+	            "c.last FROM chunks c WHERE c.room = r.id ORDER BY c.first LIMIT 1) <= "
+	            "r.seq - ?2 ORDER BY r.id") ||
+	    prepare(st, &st->rooms_max, "SELECT coalesce(max(id), 0) FROM rooms") ||
 	    prepare(st, &st->room_del,
 	            "DELETE FROM chunks WHERE room = ?1 AND first IN (SELECT first FROM chunks "
 	            "WHERE room = ?1 AND last <= ?2 ORDER BY first LIMIT ?3) "
@@ -804,13 +807,16 @@ store_close(struct store *st)
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rooms_win);
+	sqlite3_finalize(st->rooms_max);
 	sqlite3_finalize(st->room_del);
 	sqlite3_close(st->db);
 	free(st);
 }
 
 /* Chunks deleted in one step: a step is one short transaction. */
-#define PRUNE_BATCH 32
+#define PRUNE_BATCH 16
+/* Room ids one step looks at for retention by count. */
+#define PRUNE_ROOMS 256
 
 /* Run a DELETE ... RETURNING its chunks' sizes; how many chunks it
  * deleted, or -1. */
@@ -846,10 +852,13 @@ prune_step(struct store *st, unsigned days, unsigned keep, uint64_t now_ms)
 		n = deleted(st->old_del);
 	}
 	if (n == 0 && keep) {
-		/* The rooms over the count, a window at a time from where the
-		 * last step stopped, round and round. */
+		/* The rooms over the count, a window of room ids at a time from
+		 * where the last step stopped, round and round: a room's oldest
+		 * chunk is its first (chunks do not overlap), found in its key,
+		 * so a step costs a look per room of the window, never a scan. */
 		sqlite3_bind_int64(st->rooms_win, 1, st->prune_at);
 		sqlite3_bind_int64(st->rooms_win, 2, keep);
+		sqlite3_bind_int64(st->rooms_win, 3, st->prune_at + PRUNE_ROOMS);
 		while (n >= 0 && n < PRUNE_BATCH && sqlite3_step(st->rooms_win) == SQLITE_ROW) {
 			sqlite3_int64 room = sqlite3_column_int64(st->rooms_win, 0);
 			sqlite3_int64 seq = sqlite3_column_int64(st->rooms_win, 1);
@@ -862,8 +871,16 @@ prune_step(struct store *st, unsigned days, unsigned keep, uint64_t now_ms)
 			n = k < 0 ? -1 : n + k;
 			st->prune_at = room;
 		}
-		if (n == 0)
-			st->prune_at = 0; /* a whole round found nothing: start over */
+		if (n == 0) {
+			/* Nothing in this window: the next one, or from the start. */
+			sqlite3_int64 top = sqlite3_step(st->rooms_max) == SQLITE_ROW
+			                            ? sqlite3_column_int64(st->rooms_max, 0)
+			                            : 0;
+
+			sqlite3_reset(st->rooms_max);
+			st->prune_at =
+			        st->prune_at + PRUNE_ROOMS < top ? st->prune_at + PRUNE_ROOMS : 0;
+		}
 		sqlite3_reset(st->rooms_win);
 		sqlite3_clear_bindings(st->rooms_win);
 	}

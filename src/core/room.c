@@ -97,19 +97,33 @@ room_fill(struct core *c, struct room *r)
 }
 
 /* The room named by folded key, creating it when absent: from the store
- * when it has the room, else new, with an epoch of its own.  NULL when
- * the store cannot say. */
+ * when it has the room, else new, with an epoch of its own (stored_only:
+ * NULL with *err 0 instead).  NULL with *err set when the store cannot
+ * say, or (stored_only) the server holds all the rooms it may and none
+ * lingers; a join has checked that limit before. */
 static struct room *
-room_get(struct core *c, const char *name, size_t n, const char *key)
+room_get(struct core *c, const char *name, size_t n, const char *key, int stored_only, int *err)
 {
-	struct room *r = hmap_get(&c->rooms, key, n);
+	struct room *r = hmap_get(&c->rooms, key, n), *old;
 	struct core_stored_room st;
 	int found = 0;
 
+	*err = 0;
 	if (r)
 		return r;
-	if (c->has_store && (found = c->store.room_load(c->store.arg, key, n, &st)) < 0)
+	if (c->has_store && (found = c->store.room_load(c->store.arg, key, n, &st)) < 0) {
+		*err = CORE_E_STORE;
 		return NULL;
+	}
+	if (stored_only && !found)
+		return NULL;
+	if (stored_only && c->lim.max_rooms_total && c->rooms.len >= c->lim.max_rooms_total) {
+		if ((old = linger_first(c)) == NULL) {
+			*err = CORE_E_ROOM_LIMIT;
+			return NULL;
+		}
+		linger_free(c, old);
+	}
 	r = slab_zalloc(sizeof(*r));
 	memcpy(r->key, key, n + 1);
 	if (found) {
@@ -129,6 +143,7 @@ room_get(struct core *c, const char *name, size_t n, const char *key)
 	linger_start(c, r);
 	if (found && room_fill(c, r) < 0) {
 		linger_free(c, r);
+		*err = CORE_E_STORE;
 		return NULL;
 	}
 	return r;
@@ -472,8 +487,7 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 		session_done(s, &rep);
 		return;
 	}
-	if ((r = room_get(c, name, n, key)) == NULL) {
-		rep.err = CORE_E_STORE;
+	if ((r = room_get(c, name, n, key, 0, &rep.err)) == NULL) {
 		session_done(s, &rep);
 		return;
 	}
@@ -605,26 +619,11 @@ struct room *
 core_room_open(struct core *c, const char *name, size_t n, int *err)
 {
 	char key[CORE_ROOM_MAX + 1];
-	struct core_stored_room st;
-	struct room *r = room_lookup(c, name, n, key, err), *old;
-	int found;
+	struct room *r = room_lookup(c, name, n, key, err);
 
 	if (r || *err || !c->has_store)
 		return r;
-	if ((found = c->store.room_load(c->store.arg, key, n, &st)) <= 0) {
-		*err = found < 0 ? CORE_E_STORE : 0;
-		return NULL;
-	}
-	if (c->lim.max_rooms_total && c->rooms.len >= c->lim.max_rooms_total) {
-		if ((old = linger_first(c)) == NULL) {
-			*err = CORE_E_ROOM_LIMIT;
-			return NULL;
-		}
-		linger_free(c, old);
-	}
-	if ((r = room_get(c, name, n, key)) == NULL)
-		*err = CORE_E_STORE;
-	return r;
+	return room_get(c, name, n, key, 1, err);
 }
 
 uint64_t

@@ -252,13 +252,23 @@ conn_new(struct conn_set *set, int fd, uint16_t port, const struct frontend *pin
 	return c;
 }
 
+/* On the list the prepare watcher flushes, after the store's commit. */
 static void
-pending_add(struct conn *c)
+pending_insert(struct conn *c)
 {
-	if (c->pending || c->writing)
+	if (c->pending)
 		return;
 	c->pending = 1;
 	LIST_INSERT_HEAD(&c->set->pending, c, pending_link);
+}
+
+/* Output to flush this turn; a connection waiting for EV_WRITE is put on
+ * the list when the socket takes bytes again. */
+static void
+pending_add(struct conn *c)
+{
+	if (!c->writing)
+		pending_insert(c);
 }
 
 void
@@ -722,10 +732,8 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	/* Writable again: written with everyone else's output, before the
 	 * loop sleeps, after the store's commit of this turn; writing here
 	 * could send an ACK of this turn before its message is stored. */
-	if (revents & EV_WRITE && !c->pending) {
-		c->pending = 1;
-		LIST_INSERT_HEAD(&c->set->pending, c, pending_link);
-	}
+	if (revents & EV_WRITE)
+		pending_insert(c);
 	if ((revents & EV_READ) && c->state <= CONN_OPEN && !c->throttled && !c->yielded)
 		conn_read(c);
 }

@@ -387,9 +387,8 @@ pend_of(const struct pend *p, const char *key, size_t n, uint64_t epoch)
 /* The chunks of the window, in the query's order, into out; the store
  * error, or SQLITE_DONE. */
 static int
-from_chunks(struct store *st, sqlite3_stmt *q, const char *key, size_t n, uint64_t epoch,
-            uint64_t after, uint64_t before, struct msg **out, unsigned *got, unsigned max,
-            int oldest)
+from_chunks(sqlite3_stmt *q, const char *key, size_t n, uint64_t epoch, uint64_t after,
+            uint64_t before, struct msg **out, unsigned *got, unsigned max, int oldest)
 {
 	int rc = SQLITE_DONE;
 
@@ -423,7 +422,6 @@ from_chunks(struct store *st, sqlite3_stmt *q, const char *key, size_t n, uint64
 		rc = SQLITE_DONE;
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	(void)st;
 	return rc;
 }
 
@@ -445,7 +443,7 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 		    st->pend[i].m->seq < low)
 			low = st->pend[i].m->seq;
 	if (oldest) {
-		rc = from_chunks(st, st->range_up, key, n, epoch, after, low, out, &got, max, 1);
+		rc = from_chunks(st->range_up, key, n, epoch, after, low, out, &got, max, 1);
 		for (i = 0; rc == SQLITE_DONE && i < st->npend && got < max; i++)
 			if (pend_of(&st->pend[i], key, n, epoch) && st->pend[i].m->seq >= low &&
 			    st->pend[i].m->seq < before)
@@ -455,7 +453,7 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 			if (pend_of(&st->pend[i], key, n, epoch) && st->pend[i].m->seq >= low &&
 			    st->pend[i].m->seq < before)
 				out[got++] = msg_ref(st->pend[i].m);
-		rc = from_chunks(st, st->range, key, n, epoch, after, low, out, &got, max, 0);
+		rc = from_chunks(st->range, key, n, epoch, after, low, out, &got, max, 0);
 	}
 	if (rc != SQLITE_DONE) {
 		log_warn("store %s: cannot read room %.*s: %s", st->path, (int)n, key,

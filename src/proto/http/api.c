@@ -117,6 +117,20 @@ api_error_text(struct core *core, const struct core_reply *r, char *out, size_t 
 		snprintf(out, n, "%s", core_err_name(r->err));
 }
 
+/* A refusal of the core's that names a room, as a whole answer (503s
+ * carry Retry-After). */
+static void
+room_error(struct hconn *h, int err, const char *room, size_t n)
+{
+	const char *code;
+	int status = api_error_of(err, &code);
+
+	if (status == 503)
+		http_extra("Retry-After: 5\r\n");
+	http_error(h, status, code, "%s: %.*s", core_err_name(err), (int)n, room);
+	http_end(h);
+}
+
 static void
 core_error(struct hconn *h, const struct core_reply *r)
 {
@@ -431,13 +445,7 @@ path_room(struct call *k)
 	 * read back: its history is there to be read. */
 	r = core_room_open(conn_core(k->h->c), k->arg, k->arg_len, &err);
 	if (r == NULL && err) {
-		const char *code;
-		int status = api_error_of(err, &code);
-
-		http_extra("Retry-After: 5\r\n");
-		http_error(k->h, status, code, "%s: %.*s", core_err_name(err), (int)k->arg_len,
-		           k->arg);
-		http_end(k->h);
+		room_error(k->h, err, k->arg, k->arg_len);
 	} else if (r == NULL) {
 		http_error(k->h, 404, "no_such_room", "no such room: %.*s", (int)k->arg_len,
 		           k->arg);
@@ -590,10 +598,7 @@ answer_older(struct hconn *h, struct room *r, uint64_t seq, size_t limit)
 	if ((n = core_history_after(conn_core(h->c), r, seq, (unsigned)limit, v, &truncated)) < 0) {
 		free(v);
 		free(p.v);
-		http_extra("Retry-After: 5\r\n");
-		http_error(h, 503, "store_unavailable", "%s: %s", core_err_name(CORE_E_STORE),
-		           room_name(r));
-		http_end(h);
+		room_error(h, CORE_E_STORE, room_name(r), room_name_len(r));
 		return;
 	}
 	cursor_text(next, sizeof(next), room_epoch(r), n ? v[n - 1]->seq : seq);
@@ -663,10 +668,7 @@ answer_before(struct hconn *h, struct room *r, uint64_t before, unsigned limit)
 	int n, more, i;
 
 	if ((n = core_history_before(conn_core(h->c), r, before, limit, page, &more)) < 0) {
-		http_extra("Retry-After: 5\r\n");
-		http_error(h, 503, "store_unavailable", "%s: %s", core_err_name(CORE_E_STORE),
-		           room_name(r));
-		http_end(h);
+		room_error(h, CORE_E_STORE, room_name(r), room_name_len(r));
 		return;
 	}
 	next = n ? page[0]->seq : before ? before : room_last_seq(r) + 1;

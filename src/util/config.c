@@ -23,7 +23,8 @@
 #include "util/addr.h"
 #include "util/log.h"
 
-enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL };
+/* K_CHOICE: a string that is one of the words of its arg ("yes|no"). */
+enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL, K_CHOICE };
 
 struct key {
 	const char *name;
@@ -116,17 +117,17 @@ static const struct key keys[] = {
          "HTTP: sessions in all, 0 = no limit (503 beyond)", 1},
         {"http-max-sessions-per-ip", K_UINT, F(http_max_sessions_per_ip), 0, 1u << 30, "N",
          "HTTP: sessions created from one address, 0 = no limit (429 beyond)", 1},
-        {"http-public-read", K_STRING, F(http_public_read), 2, 4, "auto|yes|no",
+        {"http-public-read", K_CHOICE, F(http_public_read), 2, 4, "auto|yes|no",
          "HTTP: rooms readable without a session; auto: on loopback listeners", 1},
         {"http-cors-origins", K_STRING, F(http_cors_origins), 0, 1023, "ORIGINS",
          "HTTP: origins whose pages may call the API (space or comma separated, * for any)", 1},
-        {"http-websocket", K_STRING, F(http_websocket), 2, 3, "yes|no",
+        {"http-websocket", K_CHOICE, F(http_websocket), 2, 3, "yes|no",
          "HTTP: whether GET /ws opens WebSockets (no: refused, clients fall back)", 1},
         {"store", K_STRING, F(store), 1, 255, "PATH|auto|none",
          "the history store, a SQLite file created when absent; none: memory only; auto: "
          "chatd.db in the state directory systemd gives (StateDirectory=), else none",
          0},
-        {"store-sync", K_STRING, F(store_sync), 4, 6, "normal|full",
+        {"store-sync", K_CHOICE, F(store_sync), 4, 6, "normal|full",
          "full: fsync each commit of the store, so messages survive a power loss too", 0},
         {"retention-days", K_UINT, F(retention_days), 0, 36500, "DAYS",
          "store: messages older than this are deleted, 0 = no age limit", 1},
@@ -239,6 +240,7 @@ key_value(const struct key *k, const struct config *cfg, char *out, size_t n)
 		snprintf(out, n, "%g", *(const double *)(const void *)base);
 		break;
 	case K_STRING:
+	case K_CHOICE:
 		snprintf(out, n, "%s", base);
 		break;
 	case K_LEVEL:
@@ -276,6 +278,24 @@ plain_text(const char *s)
 }
 
 /* Set key k from text; on failure explain it in p->err. */
+/* Whether word is one of the '|'-separated words of choices. */
+static int
+is_choice(const char *choices, const char *word)
+{
+	size_t n = strlen(word);
+	const char *c = choices;
+
+	for (;;) {
+		size_t len = strcspn(c, "|");
+
+		if (len == n && strncmp(c, word, n) == 0)
+			return 1;
+		if (c[len] == '\0')
+			return 0;
+		c += len + 1;
+	}
+}
+
 static int
 key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 {
@@ -329,6 +349,11 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 			break;
 		*(int *)(void *)base = level;
 		return 0;
+	case K_CHOICE:
+		if (!is_choice(k->arg, arg))
+			break;
+		snprintf(base, (size_t)k->hi + 1, "%s", arg);
+		return 0;
 	default:
 		break;
 	}
@@ -340,6 +365,9 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 	else if (k->type == K_LEVEL)
 		snprintf(p->err, sizeof(p->err),
 		         "%s: '%s' is not debug, info, notice, warning or error", k->name, arg);
+	else if (k->type == K_CHOICE)
+		snprintf(p->err, sizeof(p->err), "%s: '%.64s' is not one of %s", k->name, arg,
+		         k->arg);
 	else
 		snprintf(p->err, sizeof(p->err), "%s: '%s' is not a number from %g to %g", k->name,
 		         arg, k->lo, k->hi);
@@ -358,22 +386,6 @@ check(struct parse *p)
 		snprintf(p->err, sizeof(p->err),
 		         "max-frame %u is too small for max-text %u (needs %u)", cfg->max_frame,
 		         cfg->max_text, need);
-		return -1;
-	}
-	if (strcmp(cfg->http_public_read, "auto") != 0 &&
-	    strcmp(cfg->http_public_read, "yes") != 0 && strcmp(cfg->http_public_read, "no") != 0) {
-		snprintf(p->err, sizeof(p->err), "http-public-read: '%s' is not auto, yes or no",
-		         cfg->http_public_read);
-		return -1;
-	}
-	if (strcmp(cfg->http_websocket, "yes") != 0 && strcmp(cfg->http_websocket, "no") != 0) {
-		snprintf(p->err, sizeof(p->err), "http-websocket: '%s' is not yes or no",
-		         cfg->http_websocket);
-		return -1;
-	}
-	if (strcmp(cfg->store_sync, "normal") != 0 && strcmp(cfg->store_sync, "full") != 0) {
-		snprintf(p->err, sizeof(p->err), "store-sync: '%s' is not normal or full",
-		         cfg->store_sync);
 		return -1;
 	}
 	if (cfg->nlisten == 0) {

@@ -16,12 +16,19 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/addr.h"
 #include "util/log.h"
+
+/* The longest line libinih reads whole (its INI_MAX_LINE, 200, less the
+ * NUL); a longer one it would cut in two.  Every string key's longest value
+ * leaves room for "key = " so that --print-config is a file that reads
+ * back, which is why http-cors-origins stops at 179 characters. */
+#define LINE_MAX_CHARS 199
 
 /* K_CHOICE: a string that is one of the words of its arg ("yes|no"). */
 enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL, K_CHOICE };
@@ -119,11 +126,11 @@ static const struct key keys[] = {
          "HTTP: sessions created from one address, 0 = no limit (429 beyond)", 1},
         {"http-public-read", K_CHOICE, F(http_public_read), 2, 4, "auto|yes|no",
          "HTTP: rooms readable without a session; auto: on loopback listeners", 1},
-        {"http-cors-origins", K_STRING, F(http_cors_origins), 0, 1023, "ORIGINS",
+        {"http-cors-origins", K_STRING, F(http_cors_origins), 0, 179, "ORIGINS",
          "HTTP: origins whose pages may call the API (space or comma separated, * for any)", 1},
         {"http-websocket", K_CHOICE, F(http_websocket), 2, 3, "yes|no",
          "HTTP: whether GET /ws opens WebSockets (no: refused, clients fall back)", 1},
-        {"store", K_STRING, F(store), 1, 255, "PATH|auto|none",
+        {"store", K_STRING, F(store), 1, 191, "PATH|auto|none",
          "the history store, a SQLite file created when absent; none: memory only; auto: "
          "chatd.db in the state directory systemd gives (StateDirectory=), else none",
          0},
@@ -414,17 +421,52 @@ on_file_key(void *user, const char *section, const char *name, const char *value
 	return key_set(p, k, value, 0) == 0;
 }
 
+/* libinih's reader, fgets() that refuses a value line too long to read whole:
+ * it stands a line that is not "key = value" in its place, so that
+ * ini_parse_stream() stops there and reports its number. */
+struct reader {
+	FILE *fp;
+	struct parse *p;
+};
+
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct reader *r = stream;
+	int ch;
+
+	if (r->p->err[0] || fgets(str, num, r->fp) == NULL)
+		return NULL;
+	if (strchr(str, '\n') != NULL || (ch = getc(r->fp)) == '\n' || ch == EOF)
+		return str;
+	while ((ch = getc(r->fp)) != EOF && ch != '\n')
+		;
+	if (str[strspn(str, " \t")] == '#' || str[strspn(str, " \t")] == ';')
+		return str; /* a long comment is still a comment */
+	snprintf(r->p->err, sizeof(r->p->err), "line longer than %d characters", LINE_MAX_CHARS);
+	snprintf(str, (size_t)num, "-\n");
+	return str;
+}
+
 /* Read a config file into p->cfg; 0, or -1 with "FILE:LINE: what" in err. */
 static int
 load_file(struct parse *p, const char *path, char *err, size_t errlen)
 {
-	int line = ini_parse(path, on_file_key, p);
+	struct reader r = {fopen(path, "r"), p};
+	int line;
 
+	if (r.fp == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	line = ini_parse_stream(read_line, &r, on_file_key, p);
+	if (ferror(r.fp))
+		snprintf(p->err, sizeof(p->err), "cannot read it: %s", strerror(errno));
+	(void)fclose(r.fp);
 	if (line == 0 && p->err[0] == '\0')
 		return 0;
-	if (line < 0)
-		snprintf(err, errlen, "%s: %s", path,
-		         line == -1 ? strerror(errno ? errno : ENOENT) : "cannot read it");
+	if (line <= 0)
+		snprintf(err, errlen, "%s: %s", path, p->err[0] ? p->err : "cannot read it");
 	else
 		snprintf(err, errlen, "%s:%d: %s", path, line,
 		         p->err[0] ? p->err : "not a key = value line");
@@ -659,7 +701,7 @@ config_reload(const struct config *old, struct config *out, char *err, size_t er
 void
 config_print(const struct config *cfg, FILE *out)
 {
-	char val[80];
+	char val[LINE_MAX_CHARS + 1];
 	size_t i;
 	unsigned l;
 
@@ -693,7 +735,7 @@ int
 config_diff(const struct config *old, const struct config *new,
             void (*report)(const char *key, const char *from, const char *to, int runtime))
 {
-	char a[80], b[80];
+	char a[LINE_MAX_CHARS + 1], b[LINE_MAX_CHARS + 1];
 	size_t i;
 	int n = 0;
 

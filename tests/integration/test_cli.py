@@ -3,10 +3,12 @@
 --version answers, a bad option or value is one clear line and exit 2,
 and --listen is repeatable, IPv6 included."""
 
+import os
 import re
 import socket
 import subprocess
 import sys
+import tempfile
 
 import chatdtest as t
 from chatdtest import WELCOME
@@ -72,6 +74,37 @@ def test_bad_values_are_one_line_and_exit_2(srv):
         t.assert_eq(rc, 2, "exit code for %s" % args)
         t.assert_eq(len(err.splitlines()), 1, "stderr lines for %s: %r" % (args, err))
         t.assert_eq(out, "", "stdout for %s" % args)
+
+
+def test_config_lines_up_to_199_characters_and_print_config_reads_back(srv):
+    """A value as long as a config line can hold is kept whole by
+    --print-config, and that output reads back the same; a longer line is
+    refused with its line number instead of being cut in two."""
+    origins = ",".join("http://h%02d.example.org" % i for i in range(20))
+    origins = origins[:199 - len("http-cors-origins = ")].rstrip(",")
+    with tempfile.TemporaryDirectory() as d:
+        conf, printed = os.path.join(d, "a.conf"), os.path.join(d, "b.conf")
+        with open(conf, "w") as f:
+            f.write("# %s\nhttp-cors-origins = %s\nhistory = 7\n" % ("x" * 300, origins))
+        rc, out, err = run(srv, "-c", conf, "--print-config")
+        t.assert_eq((rc, err), (0, ""), "--print-config of a 199-character line")
+        if "http-cors-origins = %s\n" % origins not in out:
+            raise AssertionError("origins not printed whole:\n%s" % out)
+        with open(printed, "w") as f:
+            f.write(out)
+        rc, again, err = run(srv, "-c", printed, "--print-config")
+        t.assert_eq((rc, err), (0, ""), "reading the printed config")
+        t.assert_eq(again.split("\n", 1)[1], out.split("\n", 1)[1], "printed twice")
+        with open(conf, "w") as f:
+            f.write("history = 7\nhttp-cors-origins = %s,http://x.example.org\n" % origins)
+        rc, out, err = run(srv, "-c", conf, "--check-config")
+        t.assert_eq(rc, 2, "exit code for a 200-character line")
+        if "%s:2: line longer than 199 characters" % conf not in err:
+            raise AssertionError("error does not name the line: %r" % err)
+        rc, out, err = run(srv, "--http-cors-origins", origins + ",http://x.example.org")
+        t.assert_eq(rc, 2, "exit code for origins that no config line can hold")
+        if "http-cors-origins: must be 0 to 179" not in err:
+            raise AssertionError("error does not give the bound: %r" % err)
 
 
 def ipv6_loopback():

@@ -83,18 +83,26 @@ settle(struct server *srv)
 }
 
 /* This turn's messages into the store, before any of its output (the
- * acknowledgements) leaves; when that fails, again each second. */
-static void
+ * acknowledgements) leaves.  Returns 0 when the output may go: the commit
+ * is done, or failed (tried again each second; the store refuses new
+ * messages meanwhile).  1: the log is locked for a moment; the output
+ * waits, and the commit is tried again within a millisecond. */
+static int
 commit(struct server *srv)
 {
-	if (srv->store == NULL || store_commit(srv->store) == 0) {
+	int rc = srv->store ? store_commit(srv->store) : 0;
+	double again = rc > 0 ? CHATD_STORE_HELD : CHATD_STORE_RETRY;
+
+	if (rc == 0) {
 		ev_timer_stop(srv->loop, &srv->store_retry);
-		return;
+		return 0;
 	}
-	if (!ev_is_active(&srv->store_retry)) {
-		ev_timer_set(&srv->store_retry, CHATD_STORE_RETRY, CHATD_STORE_RETRY);
+	if (!ev_is_active(&srv->store_retry) || srv->store_retry.repeat != again) {
+		ev_timer_stop(srv->loop, &srv->store_retry);
+		ev_timer_set(&srv->store_retry, again, again);
 		ev_timer_start(srv->loop, &srv->store_retry);
 	}
+	return rc > 0;
 }
 
 static void
@@ -102,7 +110,8 @@ store_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	commit(SERVER_OF(w, store_retry));
+	/* The prepare watcher, next, commits what is pending and flushes. */
+	(void)commit(SERVER_OF(w, store_retry));
 }
 
 /* Retention in small steps, each a short transaction, within a budget of
@@ -123,15 +132,18 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct server *srv = SERVER_OF(w, flush);
 
 	(void)revents;
-	commit(srv);
-	settle(srv);
-	/* Joins rendered history this turn: it counts in the budget. */
-	core_history_budget(srv->core);
-	/* What is left unsent after the flush, in every block but the history
-	 * renderings, is output waiting for slow readers. */
-	conn_output_budget(&srv->conns, blk_bytes_live() - msg_history_render_blocks());
-	if (!SLIST_EMPTY(&srv->conns.reap))
+	/* Output held for the store (commit() > 0) goes when store_retry_cb
+	 * has committed; till then it is not a slow reader's either. */
+	if (commit(srv) == 0) {
 		settle(srv);
+		/* Joins rendered history this turn: it counts in the budget. */
+		core_history_budget(srv->core);
+		/* What is left unsent after the flush, in every block but the
+		 * history renderings, is output waiting for slow readers. */
+		conn_output_budget(&srv->conns, blk_bytes_live() - msg_history_render_blocks());
+		if (!SLIST_EMPTY(&srv->conns.reap))
+			settle(srv);
+	}
 	/* Large rooms' presence goes out once a second, when there is any. */
 	if (core_presence_pending(srv->core) && !ev_is_active(&srv->summary)) {
 		ev_timer_set(&srv->summary, CHATD_SUMMARY_INTERVAL, 0);

@@ -13,8 +13,9 @@
 #include "core/vocab.h"
 #include "util/log.h"
 
-static void
-put(struct chunk_buf *b, const char *s, size_t n)
+/* Room for n more bytes. */
+static char *
+reserve(struct chunk_buf *b, size_t n)
 {
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
@@ -27,32 +28,56 @@ put(struct chunk_buf *b, const char *s, size_t n)
 		b->p = p;
 		b->cap = cap;
 	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
+	return b->p + b->len;
 }
 
 static void
-put_str(struct chunk_buf *b, const char *s, size_t n)
+put(struct chunk_buf *b, const char *s, size_t n)
 {
-	size_t i, run = 0;
-	char esc[8];
+	memcpy(reserve(b, n), s, n);
+	b->len += n;
+}
 
-	put(b, "\"", 1);
+static char *
+put_u64(char *o, uint64_t v)
+{
+	char d[20];
+	int n = 0;
+
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*o++ = d[--n];
+	return o;
+}
+
+/* s as a JSON string; at most 6 * n + 2 bytes at o.  Text has been
+ * checked to be UTF-8 without control characters, so escapes are rare. */
+static char *
+put_str(char *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	*o++ = '"';
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		put(b, s + run, i - run);
-		if (ch == '"' || ch == '\\')
-			snprintf(esc, sizeof(esc), "\\%c", ch);
-		else
-			snprintf(esc, sizeof(esc), "\\u%04x", ch);
-		put(b, esc, strlen(esc));
-		run = i + 1;
+		if (ch >= 0x20 && ch != '"' && ch != '\\') {
+			*o++ = (char)ch;
+		} else if (ch >= 0x20) {
+			*o++ = '\\';
+			*o++ = (char)ch;
+		} else {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[ch >> 4];
+			o[5] = hex[ch & 15];
+			o += 6;
+		}
 	}
-	put(b, s + run, n - run);
-	put(b, "\"", 1);
+	*o++ = '"';
+	return o;
 }
 
 void
@@ -66,15 +91,20 @@ chunk_begin(struct chunk_buf *b)
 void
 chunk_add(struct chunk_buf *b, const struct msg *m)
 {
-	char num[48];
+	char *o = reserve(b, 48 + 6 * ((size_t)m->from_len + m->text_len)), *start = o;
 
-	snprintf(num, sizeof(num), "%s[%llu,%llu,", b->n ? "," : "", (unsigned long long)m->seq,
-	         (unsigned long long)m->time_ms);
-	put(b, num, strlen(num));
-	put_str(b, m->from, m->from_len);
-	put(b, ",", 1);
-	put_str(b, m->text, m->text_len);
-	put(b, "]", 1);
+	if (b->n)
+		*o++ = ',';
+	*o++ = '[';
+	o = put_u64(o, m->seq);
+	*o++ = ',';
+	o = put_u64(o, m->time_ms);
+	*o++ = ',';
+	o = put_str(o, m->from, m->from_len);
+	*o++ = ',';
+	o = put_str(o, m->text, m->text_len);
+	*o++ = ']';
+	b->len += (size_t)(o - start);
 	b->n++;
 }
 

@@ -76,6 +76,10 @@ static const char *const migrations[] = {
 /* Pages in the log that make the checkpointer fold it back (SQLite's own
  * default for its automatic checkpoints). */
 #define STORE_CHECKPOINT_PAGES 1000
+/* Pages left after a pass that the writer may wait for: a few commits'. */
+#define STORE_CATCH_UP_PAGES 64
+/* How long commits wait for a locked log before they count as failed. */
+#define STORE_HOLD_MAX_MS 500.0
 
 /* A message of this turn, waiting for the commit. */
 struct pend {
@@ -87,7 +91,8 @@ struct pend {
 struct store {
 	sqlite3 *db;
 	char path[256];
-	sqlite3_stmt *room_up;   /* insert or raise a room's seq, giving its id */
+	sqlite3_stmt *room_seq;  /* raise a room's seq */
+	sqlite3_stmt *room_ins;  /* a room's first row */
 	sqlite3_stmt *chunk_ins; /* one chunk */
 	sqlite3_stmt *room_get;  /* a room by key */
 	sqlite3_stmt *range;     /* chunks of a room, newest first */
@@ -103,8 +108,9 @@ struct store {
 	struct pend *pend;
 	size_t npend;
 	size_t cap;
-	int down;        /* the last commit failed */
-	time_t last_log; /* when the failure was last logged */
+	int down;          /* the last commit failed */
+	double busy_since; /* when commits began to find the log locked, or 0 */
+	time_t last_log;   /* when the failure was last logged */
 	struct core_store hooks;
 	/* The checkpointer: a thread with its own connection folds the log
 	 * back into the file, so that the loop's commits only ever append;
@@ -476,6 +482,7 @@ static void *
 checkpointer(void *arg)
 {
 	struct store *st = arg;
+	int log, done;
 
 	pthread_mutex_lock(&st->ck_lock);
 	for (;;) {
@@ -485,10 +492,20 @@ checkpointer(void *arg)
 			break;
 		st->ck_want = 0;
 		pthread_mutex_unlock(&st->ck_lock);
-		/* PASSIVE: what no reader still needs, never waiting for one.
-		 * A failure (a full disk) is the commits' to report. */
-		(void)sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-		                                NULL);
+		/* PASSIVE: what no reader still needs, never waiting for one or
+		 * for the writer.  But the log starts again from its beginning
+		 * only when a commit finds it all copied back, which a loop
+		 * committing every turn never lets happen: the log grew by 20
+		 * MB a second.  So once a pass has nearly caught up, RESTART
+		 * copies the rest with the writer locked out (the loop's commit
+		 * meanwhile waits, holding its output: store_commit() returns
+		 * 1) and the next commit begins the log again.  A failure (a
+		 * full disk) is the commits' to report. */
+		if (sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+		                              &done) == SQLITE_OK &&
+		    log > done && log - done <= STORE_CATCH_UP_PAGES)
+			(void)sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_RESTART,
+			                                NULL, NULL);
 		pthread_mutex_lock(&st->ck_lock);
 	}
 	pthread_mutex_unlock(&st->ck_lock);
@@ -504,6 +521,7 @@ wal_grew(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
+	stats.log_pages = (uint64_t)pages;
 	if (pages >= STORE_CHECKPOINT_PAGES) {
 		pthread_mutex_lock(&st->ck_lock);
 		st->ck_want = 1;
@@ -519,14 +537,20 @@ checkpointer_start(struct store *st)
 {
 	pthread_mutex_init(&st->ck_lock, NULL);
 	pthread_cond_init(&st->ck_wake, NULL);
+	/* A connection learns that the file is in WAL mode when it first
+	 * reads it; until then a checkpoint through it does nothing at all
+	 * (log and done are -1), and the log grew without end. */
 	if (sqlite3_open_v2(st->path, &st->ck_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    one_int(st->ck_db, "PRAGMA user_version") < 0 ||
 	    pthread_create(&st->ck_thread, NULL, checkpointer, st) != 0) {
 		log_warn("store %s: no checkpoint thread; commits will checkpoint", st->path);
 		sqlite3_close(st->ck_db);
 		st->ck_db = NULL;
 		return;
 	}
-	sqlite3_busy_timeout(st->ck_db, 1000);
+	/* RESTART waits for the writer and for readers of older snapshots (a
+	 * backup) while it holds the log: give up soon, as PASSIVE would. */
+	sqlite3_busy_timeout(st->ck_db, 10);
 	st->ck_running = 1;
 	sqlite3_wal_autocheckpoint(st->db, 0);
 	sqlite3_wal_hook(st->db, wal_grew, st);
@@ -547,13 +571,15 @@ checkpointer_stop(struct store *st)
 	sqlite3_wal_hook(st->db, NULL, NULL);
 }
 
-/* Step a statement that returns no rows: SQLITE_OK or the error. */
+/* Step a statement that returns no rows and ready it for the next time:
+ * SQLITE_OK or the error. */
 static int
 run(sqlite3_stmt *q)
 {
 	int rc = sqlite3_step(q);
 
 	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -597,14 +623,22 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	}
 	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s", sync_full ? "FULL" : "NORMAL");
 	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	/* A log that a burst (or a checkpointer behind) grew past twice its
+	 * usual length is cut back when it begins again, not kept for good. */
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %d",
+	         2 * STORE_CHECKPOINT_PAGES * 4096);
+	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	if (migrate(st->db, ver, path, err, errlen) < 0)
 		goto fail;
-	if (prepare(st, &st->room_up,
-	            "INSERT INTO rooms(key, name, epoch, seq) VALUES(?1, ?2, ?3, ?4) "
-	            "ON CONFLICT(key) DO UPDATE SET seq = max(seq, excluded.seq) RETURNING id") ||
+	/* No RETURNING in the statements of every commit: SQLite gathers its
+	 * rows in a temporary table whose page cache is mapped and unmapped
+	 * each time, which was a third of a commit's cost. */
+	if (prepare(st, &st->room_seq, "UPDATE rooms SET seq = max(seq, ?2) WHERE key = ?1") ||
+	    prepare(st, &st->room_ins,
+	            "INSERT INTO rooms(key, name, epoch, seq) VALUES(?1, ?2, ?3, ?4)") ||
 	    prepare(st, &st->chunk_ins,
 	            "INSERT INTO chunks(room, first, last, epoch, time, body) "
-	            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)") ||
+	            "VALUES((SELECT id FROM rooms WHERE key = ?1), ?2, ?3, ?4, ?5, ?6)") ||
 	    prepare(st, &st->room_get, "SELECT name, epoch, seq FROM rooms WHERE key = ?1") ||
 	    prepare(st, &st->begin, "BEGIN IMMEDIATE") || prepare(st, &st->commit, "COMMIT") ||
 	    prepare(st, &st->old_del,
@@ -670,26 +704,40 @@ by_room(const void *a, const void *b)
 
 /* One chunk: the messages pend[i, j) of one room, in seq order. */
 static int
-write_chunk(struct store *st, sqlite3_int64 room, size_t i, size_t j)
+write_chunk(struct store *st, const struct pend *room, size_t i, size_t j)
 {
 	const struct msg *first = st->pend[i].m, *last = st->pend[j - 1].m;
 	size_t k;
-	int rc;
 
 	chunk_begin(&st->body);
 	for (k = i; k < j; k++)
 		chunk_add(&st->body, st->pend[k].m);
 	chunk_end(&st->body);
-	sqlite3_bind_int64(st->chunk_ins, 1, room);
+	sqlite3_bind_text(st->chunk_ins, 1, room->key, room->key_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st->chunk_ins, 2, (sqlite3_int64)first->seq);
 	sqlite3_bind_int64(st->chunk_ins, 3, (sqlite3_int64)last->seq);
 	sqlite3_bind_int64(st->chunk_ins, 4, (sqlite3_int64)first->epoch);
 	sqlite3_bind_int64(st->chunk_ins, 5, (sqlite3_int64)last->time_ms);
 	sqlite3_bind_text(st->chunk_ins, 6, st->body.p, (int)st->body.len, SQLITE_STATIC);
-	rc = sqlite3_step(st->chunk_ins);
-	sqlite3_reset(st->chunk_ins);
-	sqlite3_clear_bindings(st->chunk_ins);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	return run(st->chunk_ins);
+}
+
+/* Raise the room's seq to last, or give the room its row. */
+static int
+write_room(struct store *st, const struct pend *room, uint64_t last)
+{
+	int rc;
+
+	sqlite3_bind_text(st->room_seq, 1, room->key, room->key_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st->room_seq, 2, (sqlite3_int64)last);
+	rc = run(st->room_seq);
+	if (rc != SQLITE_OK || sqlite3_changes(st->db) > 0)
+		return rc;
+	sqlite3_bind_text(st->room_ins, 1, room->key, room->key_len, SQLITE_STATIC);
+	sqlite3_bind_text(st->room_ins, 2, room->m->room, room->m->room_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st->room_ins, 3, (sqlite3_int64)room->m->epoch);
+	sqlite3_bind_int64(st->room_ins, 4, (sqlite3_int64)last);
+	return run(st->room_ins);
 }
 
 /* The turn's messages in the open transaction: per room, its row's seq
@@ -700,28 +748,18 @@ write_all(struct store *st)
 	size_t i = 0, j, k;
 	int rc = SQLITE_OK;
 
-	qsort(st->pend, st->npend, sizeof(*st->pend), by_room);
+	/* Mostly one room, in order already. */
+	for (i = 1; i < st->npend && by_room(&st->pend[i - 1], &st->pend[i]) < 0; i++)
+		;
+	if (i < st->npend)
+		qsort(st->pend, st->npend, sizeof(*st->pend), by_room);
+	i = 0;
 	while (i < st->npend && rc == SQLITE_OK) {
-		const struct msg *m = st->pend[i].m;
-		sqlite3_int64 room = 0;
-
 		for (j = i + 1; j < st->npend && strcmp(st->pend[j].key, st->pend[i].key) == 0; j++)
 			;
-		sqlite3_bind_text(st->room_up, 1, st->pend[i].key, st->pend[i].key_len,
-		                  SQLITE_STATIC);
-		sqlite3_bind_text(st->room_up, 2, m->room, m->room_len, SQLITE_STATIC);
-		sqlite3_bind_int64(st->room_up, 3, (sqlite3_int64)m->epoch);
-		sqlite3_bind_int64(st->room_up, 4, (sqlite3_int64)st->pend[j - 1].m->seq);
-		rc = sqlite3_step(st->room_up);
-		if (rc == SQLITE_ROW) {
-			room = sqlite3_column_int64(st->room_up, 0);
-			rc = sqlite3_step(st->room_up);
-		}
-		sqlite3_reset(st->room_up);
-		sqlite3_clear_bindings(st->room_up);
-		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		rc = write_room(st, &st->pend[i], st->pend[j - 1].m->seq);
 		for (k = i; k < j && rc == SQLITE_OK; k += STORE_CHUNK_MAX)
-			rc = write_chunk(st, room, k,
+			rc = write_chunk(st, &st->pend[i], k,
 			                 j - k > STORE_CHUNK_MAX ? k + STORE_CHUNK_MAX : j);
 		i = j;
 	}
@@ -739,6 +777,18 @@ store_commit(struct store *st)
 		return 0;
 	t0 = now_ms_mono();
 	rc = run(st->begin);
+	if ((rc & 0xff) == SQLITE_BUSY && !st->down) {
+		/* The checkpointer's moment (see checkpointer()): wait.  Another
+		 * program's write transaction may last: after a while, fail as
+		 * for a full disk, so that the server's output goes on. */
+		if (st->busy_since == 0)
+			st->busy_since = t0;
+		if (t0 - st->busy_since < STORE_HOLD_MAX_MS) {
+			stats.held++;
+			return 1;
+		}
+	}
+	st->busy_since = 0;
 	if (rc == SQLITE_OK)
 		rc = write_all(st);
 	if (rc == SQLITE_OK)
@@ -795,7 +845,8 @@ store_close(struct store *st)
 		msg_unref(st->pend[i].m);
 	free(st->pend);
 	checkpointer_stop(st);
-	sqlite3_finalize(st->room_up);
+	sqlite3_finalize(st->room_seq);
+	sqlite3_finalize(st->room_ins);
 	sqlite3_finalize(st->chunk_ins);
 	chunk_free(&st->body);
 	sqlite3_finalize(st->room_get);

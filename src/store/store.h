@@ -38,6 +38,8 @@ struct store_stats {
 	double total_ms;    /* all commits */
 	unsigned down;      /* 1 while room messages are refused */
 	unsigned long kept; /* messages waiting for a commit that failed */
+	uint64_t held;      /* commits put off while the checkpointer had the log */
+	uint64_t log_pages; /* the write-ahead log's length after the last commit */
 	unsigned open;      /* a store is open */
 };
 
@@ -46,7 +48,9 @@ struct store_stats {
 struct store *store_open(const char *path, int sync_full, char *err, size_t errlen);
 /* The hooks to give the core (core_set_store). */
 const struct core_store *store_hooks(struct store *st);
-/* Write what this turn gave: 0, or -1 when the write failed (the
+/* Write what this turn gave: 0; 1 when the log is locked for a moment
+ * (the checkpointer's), so the output that waits for these messages must
+ * wait and the call be made again soon; or -1 when the write failed (the
  * messages are kept, and the store refuses new ones until a later call
  * succeeds). */
 int store_commit(struct store *st);

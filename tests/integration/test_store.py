@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import chatdtest as t
 from chatdtest import ACK, ERROR, MESSAGE
@@ -544,6 +545,43 @@ def test_reading_the_store_while_chatd_runs_does_not_stop_messages(srv):
                     "messages in the backup")
 
 
+def metric(port, name):
+    """One label-free figure of chatd's /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError("/metrics has no %s" % name)
+
+
+def test_the_log_is_folded_back_while_chatd_writes(srv):
+    """Thousands of commits in a row, each of a few pages: the write-ahead
+    log is folded back into the file and begun again as it goes, so it
+    stays a few megabytes instead of growing with every message (it did,
+    when the checkpointer's connection had never read the file)."""
+    with tempfile.TemporaryDirectory() as d:
+        store = os.path.join(d, "chatd.db")
+        with Chatd(srv, store) as s:
+            a = s.client("alice")
+            a.join("r")
+            for i in range(5000):
+                t.assert_ack(a.say("r", "message %d %s" % (i, "x" * 100)), "SAY %d" % i)
+            commits = metric(s.port, "chatd_store_commits_total")
+            pages = metric(s.port, "chatd_store_log_pages")
+            size = os.path.getsize(store + "-wal")
+        # Each commit writes 3 pages or more (the chunk, the time index,
+        # the room): 15,000 pages, 75 MB, if the log were never begun
+        # again.  It is folded back every 1,000 pages and cut back to 8
+        # MB when it begins again; a busy machine lets it run further
+        # between two checkpoints.
+        if commits < 3000:
+            raise AssertionError("only %d commits for 5000 messages one at a time" % commits)
+        if pages > 4000 or size > 24 << 20:
+            raise AssertionError("log of %d pages, %d bytes after %d commits"
+                                 % (pages, size, commits))
+        t.assert_eq(len(db_check(store, "the store")["r"]), 5000, "messages stored")
+
+
 # ---------------------------------------------------------------------------
 # Rooms
 
@@ -927,6 +965,54 @@ def test_write_failure_log_names_its_cause(srv):
         if "full" not in m.group(0):
             raise AssertionError("the log line of a failed commit on a full file system does "
                                  "not say it is full: %r" % m.group(0))
+
+
+def test_a_program_holding_the_store_locked_delays_acks_then_they_go_on(srv):
+    """Another program's write transaction on the store (the checkpointer's
+    are a millisecond or two): a turn's commit waits, and its ACKs and
+    messages with it; released soon, they go out then.  Held longer than
+    half a second, the commit counts as failed, as on a full disk: the
+    output goes, the message is kept and written once the lock is gone,
+    and room messages are refused meanwhile."""
+    with tempfile.TemporaryDirectory() as d:
+        store = os.path.join(d, "chatd.db")
+        with Chatd(srv, store) as s:
+            a, b = s.client("alice"), s.client("bob")
+            a.join("r")
+            b.join("r")
+            t.assert_ack(a.say("r", "before"), "SAY before the lock")
+            b.expect(MESSAGE, 5, text="before")
+            a.drain()
+            db = sqlite3.connect(store, isolation_level=None, timeout=5)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                ref = a.say("r", "waits", wait=False)
+                got = [f for f in a.drain(0.2) + b.drain(0.01)
+                       if f.type in (ACK, MESSAGE, ERROR)]
+                t.assert_eq(got, [], "output while the store is locked for 0.2 s")
+                db.execute("ROLLBACK")
+                t.assert_ack(a.expect((ACK, ERROR), 5, ref=ref), "SAY that waited")
+                t.assert_eq(b.expect(MESSAGE, 5).text, "waits", "bob's message that waited")
+
+                db.execute("BEGIN IMMEDIATE")
+                t0 = time.monotonic()
+                t.assert_ack(a.say("r", "kept", timeout=5), "SAY while locked for long")
+                waited = time.monotonic() - t0
+                if waited < 0.4:
+                    raise AssertionError("ACK after %.2f s of lock, not after half a second"
+                                         % waited)
+                s.wait_for_line(r"store %s: cannot write: database is locked"
+                                % re.escape(store), 5)
+                e = a.say("r", "refused")
+                t.assert_eq((e.type, e.code), (ERROR, E_STORE_UNAVAILABLE),
+                            "SAY while the store stays locked")
+                db.execute("ROLLBACK")
+                s.wait_for_line(r"writable again; 1 kept messages written", 5)
+                t.assert_ack(a.say("r", "after"), "SAY after the lock")
+            finally:
+                db.close()
+        texts = [m[2] for m in db_check(store, "the store")["r"]]
+        t.assert_eq(texts, ["before", "waits", "kept", "after"], "messages in the store")
 
 
 if __name__ == "__main__":

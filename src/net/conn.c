@@ -447,10 +447,13 @@ static void
 flush(struct conn *c)
 {
 	struct iovec iov[CHATD_WRITE_IOV];
+	/* What may leave: up to the open mark, never what waits for a commit. */
+	uint32_t may = c->open - (c->out.pushed - c->out.bytes);
 	ssize_t n;
 	int cnt;
 
-	cnt = outq_iov(&c->out, iov, CHATD_WRITE_IOV, CHATD_WRITE_BUDGET);
+	cnt = outq_iov(&c->out, iov, CHATD_WRITE_IOV,
+	               may < CHATD_WRITE_BUDGET ? may : CHATD_WRITE_BUDGET);
 	if (cnt > 0 || tp_pending(c)) {
 		n = c->tp->writev(c, iov, cnt);
 		if (n < 0) {
@@ -463,10 +466,11 @@ flush(struct conn *c)
 			n = 0;
 		}
 		outq_consume(&c->out, (size_t)n);
+		may -= (uint32_t)n;
 		c->set->stats.bytes_out += (size_t)n;
 	}
-	c->writing = c->out.bytes > 0 || tp_pending(c);
-	if (!c->writing && c->state == CONN_DRAINING) {
+	c->writing = may > 0 || tp_pending(c);
+	if (c->out.bytes == 0 && !tp_pending(c) && c->state == CONN_DRAINING) {
 		conn_close(c, c->reason);
 		return;
 	}
@@ -476,15 +480,79 @@ flush(struct conn *c)
 	update_events(c);
 }
 
+static void
+gated_remove(struct conn *c)
+{
+	if (!c->gated)
+		return;
+	c->gated = 0;
+	LIST_REMOVE(c, gated_link);
+}
+
+/* Open what waited for batches up to done. */
+static void
+fences_clear(struct conn *c, uint32_t done)
+{
+	while (c->nfence && (int32_t)(c->fneed[0] - done) <= 0) {
+		c->open = c->fmark[0];
+		c->fneed[0] = c->fneed[1];
+		c->fmark[0] = c->fmark[1];
+		c->nfence--;
+	}
+}
+
+/* The end of a turn: c's output so far waits for batch need, or may go. */
+static void
+fence(struct conn *c, uint32_t need, uint32_t done)
+{
+	fences_clear(c, done);
+	if (need == done) {
+		c->open = c->out.pushed;
+		c->nfence = 0;
+	} else if (c->open != c->out.pushed) {
+		if (c->nfence == 0 || c->fneed[c->nfence - 1] != need) {
+			if (c->nfence == 2)
+				fatal("conn: a third batch unfinished"); /* see conn.h */
+			c->fneed[c->nfence++] = need;
+		}
+		c->fmark[c->nfence - 1] = c->out.pushed;
+	}
+	if (c->nfence && !c->gated) {
+		c->gated = 1;
+		LIST_INSERT_HEAD(&c->set->gated, c, gated_link);
+	} else if (!c->nfence) {
+		gated_remove(c);
+	}
+}
+
 void
-conn_flush_all(struct conn_set *set)
+conn_flush_all(struct conn_set *set, uint32_t need, uint32_t done)
 {
 	struct conn *c;
 
 	while ((c = LIST_FIRST(&set->pending)) != NULL) {
 		pending_remove(c);
-		if (c->state != CONN_CLOSED)
+		if (c->state != CONN_CLOSED) {
+			fence(c, need, done);
 			flush(c);
+		}
+	}
+}
+
+void
+conn_release(struct conn_set *set, uint32_t done)
+{
+	struct conn *c, *next;
+
+	for (c = LIST_FIRST(&set->gated); c != NULL; c = next) {
+		uint32_t was = c->open;
+
+		next = LIST_NEXT(c, gated_link);
+		fences_clear(c, done);
+		if (c->nfence == 0)
+			gated_remove(c);
+		if (c->open != was && c->state != CONN_CLOSED)
+			pending_insert(c);
 	}
 }
 
@@ -919,6 +987,7 @@ destroy(struct conn *c)
 	struct conn_set *set = c->set;
 
 	pending_remove(c);
+	gated_remove(c);
 	backlog_remove(c);
 	if (c->fe && c->fe->end)
 		c->fe->end(c);

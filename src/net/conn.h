@@ -59,6 +59,7 @@ struct conn_set {
 	struct conn_list all;
 	size_t n;
 	struct conn_list pending; /* output to flush this turn */
+	struct conn_list gated;   /* output waiting for the store's commit */
 	struct conn_list backlog; /* input held over to the next turn */
 	SLIST_HEAD(, conn) reap;  /* closed, to be torn down this turn */
 	uint8_t *scratch;         /* CHATD_READ_CHUNK bytes, shared by every read */
@@ -87,6 +88,7 @@ struct conn {
 	void *tp_state;                /* the transport's, when it is not plain TCP */
 	LIST_ENTRY(conn) link;         /* every connection */
 	LIST_ENTRY(conn) pending_link; /* the flush list */
+	LIST_ENTRY(conn) gated_link;   /* the gated list */
 	LIST_ENTRY(conn) backlog_link; /* the backlog */
 	SLIST_ENTRY(conn) reap_link;   /* the reap list */
 	uint8_t *in;                   /* partial input, allocated only while needed */
@@ -110,6 +112,14 @@ struct conn {
 	uint8_t paused;       /* the front end waits for an event: input waits for it */
 	uint8_t upgrading;    /* conn_switch() is at work */
 	struct outq out;
+	/* Output may leave up to the mark open (in out.pushed's count); the
+	 * bytes after it wait for the store: up to fmark[i] for the commit of
+	 * batch fneed[i].  Two batches at most are ever unfinished. */
+	uint32_t open;
+	uint32_t fneed[2];
+	uint32_t fmark[2];
+	uint8_t nfence;
+	uint8_t gated;       /* on the gated list */
 	double created;      /* ev_now() at accept */
 	double last_rx;      /* ev_now() of the last input */
 	struct ipcount *ipc; /* connections from this client's address, and the address */
@@ -196,7 +206,14 @@ void conn_output_budget(struct conn_set *set, size_t used);
 
 /* Called by the server before the loop sleeps. */
 void conn_reap_all(struct conn_set *set);
-void conn_flush_all(struct conn_set *set);
+/* Flush every connection with output this turn.  The store's batches are
+ * numbered: done is the newest committed, need the one this turn's
+ * output waits for (need == done: nothing waits).  Output that must wait
+ * stays queued, and the connection on the gated list. */
+void conn_flush_all(struct conn_set *set, uint32_t need, uint32_t done);
+/* Batch done is committed: the output that waited for it is put on the
+ * flush list. */
+void conn_release(struct conn_set *set, uint32_t done);
 /* Called by the server once per loop turn: give each connection that
  * yielded its turn another share of its held input.  Returns whether any
  * is still waiting, so that the loop does not sleep on them. */

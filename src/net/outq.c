@@ -92,6 +92,7 @@ void
 outq_push(struct outq *q, struct slice s)
 {
 	q->bytes += s.len;
+	q->pushed += s.len;
 	if (q->n) {
 		struct outq_ent *t = at(q, q->n - 1);
 
@@ -120,6 +121,7 @@ outq_commit(struct outq *q, size_t used)
 	q->priv->len += (uint32_t)used;
 	at(q, q->n - 1)->end = q->priv->len;
 	q->bytes += (uint32_t)used;
+	q->pushed += (uint32_t)used;
 }
 
 int
@@ -189,6 +191,7 @@ outq_compact(struct outq *q)
 	outq_init(q);
 	q->copying = 1;
 	q->bytes = old.bytes;
+	q->pushed = old.pushed; /* the marks in the stream stay where they were */
 	for (i = 0; i < old.n; i++) {
 		struct outq_ent *e = at(&old, i);
 		uint32_t len = e->end - e->off;

@@ -38,6 +38,7 @@ struct outq {
 	uint8_t copying;  /* compacted: wasteful slices are copied, not referenced */
 	struct blk *priv; /* the private block at the tail, if any */
 	uint32_t bytes;   /* unsent bytes */
+	uint32_t pushed;  /* bytes ever queued, modulo 2^32: marks in the stream */
 	uint32_t pinned;  /* capacity of the blocks the entries hold, once per entry */
 };
 

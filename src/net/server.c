@@ -75,43 +75,61 @@ static void
 settle(struct server *srv)
 {
 	for (;;) {
-		conn_flush_all(&srv->conns);
+		conn_flush_all(&srv->conns, srv->need, srv->done);
 		if (SLIST_EMPTY(&srv->conns.reap))
 			break;
 		conn_reap_all(&srv->conns);
 	}
 }
 
-/* This turn's messages into the store, before any of its output (the
- * acknowledgements) leaves.  Returns 0 when the output may go: the commit
- * is done, or failed (tried again each second; the store refuses new
- * messages meanwhile).  1: the log is locked for a moment; the output
- * waits, and the commit is tried again within a millisecond. */
-static int
-commit(struct server *srv)
+/* The end of a turn: the store's writer gets what is pending when it is
+ * idle; this turn's output waits for the batch holding its messages (an
+ * ACK never leaves before its message is in the log), and output that
+ * waited for a batch now back may go.  While the store refuses writes, it
+ * is tried again each second. */
+static void
+store_end_turn(struct server *srv)
 {
-	int rc = srv->store ? store_commit(srv->store) : 0;
-	double again = rc > 0 ? CHATD_STORE_HELD : CHATD_STORE_RETRY;
-
-	if (rc == 0) {
-		ev_timer_stop(srv->loop, &srv->store_retry);
-		return 0;
+	if (srv->store == NULL)
+		return;
+	srv->need = store_turn(srv->store);
+	srv->done = store_done(srv->store);
+	if (srv->done != srv->released) {
+		conn_release(&srv->conns, srv->done);
+		srv->released = srv->done;
 	}
-	if (!ev_is_active(&srv->store_retry) || srv->store_retry.repeat != again) {
+	if (!store_down(srv->store)) {
 		ev_timer_stop(srv->loop, &srv->store_retry);
-		ev_timer_set(&srv->store_retry, again, again);
+	} else if (!ev_is_active(&srv->store_retry)) {
+		ev_timer_set(&srv->store_retry, CHATD_STORE_RETRY, CHATD_STORE_RETRY);
 		ev_timer_start(srv->loop, &srv->store_retry);
 	}
-	return rc > 0;
 }
 
+/* These two only wake the loop: its prepare watcher does the work. */
 static void
 store_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
+	(void)w;
 	(void)revents;
-	/* The prepare watcher, next, commits what is pending and flushes. */
-	(void)commit(SERVER_OF(w, store_retry));
+}
+
+static void
+store_back_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+/* On the store's writer thread. */
+static void
+store_wake(void *arg)
+{
+	struct server *srv = arg;
+
+	ev_async_send(srv->loop, &srv->store_back);
 }
 
 /* Retention in small steps, each a short transaction, within a budget of
@@ -132,18 +150,16 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct server *srv = SERVER_OF(w, flush);
 
 	(void)revents;
-	/* Output held for the store (commit() > 0) goes when store_retry_cb
-	 * has committed; till then it is not a slow reader's either. */
-	if (commit(srv) == 0) {
+	store_end_turn(srv);
+	settle(srv);
+	/* Joins rendered history this turn: it counts in the budget. */
+	core_history_budget(srv->core);
+	/* What is left unsent after the flush, in every block but the history
+	 * renderings, is output waiting for slow readers (or, for a moment,
+	 * for the store). */
+	conn_output_budget(&srv->conns, blk_bytes_live() - msg_history_render_blocks());
+	if (!SLIST_EMPTY(&srv->conns.reap))
 		settle(srv);
-		/* Joins rendered history this turn: it counts in the budget. */
-		core_history_budget(srv->core);
-		/* What is left unsent after the flush, in every block but the
-		 * history renderings, is output waiting for slow readers. */
-		conn_output_budget(&srv->conns, blk_bytes_live() - msg_history_render_blocks());
-		if (!SLIST_EMPTY(&srv->conns.reap))
-			settle(srv);
-	}
 	/* Large rooms' presence goes out once a second, when there is any. */
 	if (core_presence_pending(srv->core) && !ev_is_active(&srv->summary)) {
 		ev_timer_set(&srv->summary, CHATD_SUMMARY_INTERVAL, 0);
@@ -504,6 +520,11 @@ server_new(const struct config *cfg, struct store *store)
 	srv->store = store;
 	core_set_store(srv->core, store ? store_hooks(store) : NULL);
 	ev_timer_init(&srv->store_retry, store_retry_cb, 0, 0);
+	ev_async_init(&srv->store_back, store_back_cb);
+	if (store) {
+		ev_async_start(srv->loop, &srv->store_back);
+		store_set_wake(store, store_wake, srv);
+	}
 	ev_timer_init(&srv->prune, prune_cb, CHATD_PRUNE_INTERVAL, CHATD_PRUNE_INTERVAL);
 	if (store)
 		ev_timer_start(srv->loop, &srv->prune);
@@ -604,6 +625,9 @@ server_free(struct server *srv)
 	unsigned i;
 
 	/* Only reached with no connection left, or before any existed. */
+	if (srv->store)
+		store_set_wake(srv->store, NULL, NULL);
+	ev_async_stop(srv->loop, &srv->store_back);
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_free(srv->listeners[i]);
 	frontend_detach_all();

@@ -47,6 +47,10 @@ struct server {
 	double turn_began;    /* ev_time() when the loop woke, 0 before the first wake */
 	struct store *store;  /* the history store, or NULL */
 	ev_timer store_retry; /* while a commit has failed: try again each second */
+	ev_async store_back;  /* the store's writer has finished a batch */
+	uint32_t need;        /* the store's batch this turn's output waits for */
+	uint32_t done;        /* the newest batch back from the writer */
+	uint32_t released;    /* the batch up to which waiting output was let go */
 	ev_timer prune;       /* retention, a few chunks a second */
 };
 

@@ -73,49 +73,91 @@ static const char *const migrations[] = {
 
 /* Messages in one chunk at most: a page back reads one or two. */
 #define STORE_CHUNK_MAX 256
-/* Pages in the log that make the checkpointer fold it back (SQLite's own
+/* Pages in the log that make the writer fold it back (SQLite's own
  * default for its automatic checkpoints). */
 #define STORE_CHECKPOINT_PAGES 1000
 /* Pages left after a pass that the writer may wait for: a few commits'. */
 #define STORE_CATCH_UP_PAGES 64
-/* How long commits wait for a locked log before they count as failed. */
-#define STORE_HOLD_MAX_MS 500.0
+/* How long the writer waits for a lock another program holds on the
+ * file before its commit counts as failed. */
+#define STORE_BUSY_MS 500
+/* Between tries of a store whose last commit failed. */
+#define STORE_RETRY_MS 1000.0
 
-/* A message of this turn, waiting for the commit. */
+/* A message waiting for its commit. */
 struct pend {
 	struct msg *m;
 	char key[CORE_ROOM_MAX + 1]; /* its room's folded name */
 	uint8_t key_len;
 };
 
+/* Messages in an array. */
+struct pends {
+	struct pend *v;
+	size_t n;
+	size_t cap;
+};
+
 struct store {
-	sqlite3 *db;
 	char path[256];
+	/*
+	 * The loop's: its connection, for reads (rooms, pages back), and
+	 * the messages accepted since the last batch was handed over.
+	 */
+	sqlite3 *db;
+	sqlite3_stmt *room_get; /* a room by key */
+	sqlite3_stmt *range;    /* chunks of a room, newest first */
+	sqlite3_stmt *range_up; /* and oldest first */
+	struct pends pend;
+	struct pends flight;  /* the batch with the writer: read-only till it is back */
+	uint32_t last_no;     /* batches are numbered: the newest handed over */
+	uint32_t done_no;     /* the newest back (written, or failed) */
+	int flying;           /* a batch is with the writer */
+	int down;             /* the last commit failed: room messages are refused */
+	double last_try;      /* when a batch was last handed over */
+	time_t last_log;      /* when a failure was last logged */
+	void (*wake)(void *); /* told, from the writer, that a batch is back */
+	void *wake_arg;
+	struct core_store hooks;
+	/*
+	 * The writer's: a thread with its own connection writes each batch
+	 * in one transaction, and SQLite's checkpoints follow its commits
+	 * there, so that no commit, fsync or checkpoint ever holds the loop
+	 * (docs/design.md).
+	 */
+	sqlite3 *wdb;
 	sqlite3_stmt *room_seq;  /* raise a room's seq */
 	sqlite3_stmt *room_ins;  /* a room's first row */
 	sqlite3_stmt *chunk_ins; /* one chunk */
-	sqlite3_stmt *room_get;  /* a room by key */
-	sqlite3_stmt *range;     /* chunks of a room, newest first */
-	sqlite3_stmt *range_up;  /* and oldest first */
-	sqlite3_stmt *begin;     /* BEGIN IMMEDIATE and COMMIT, parsed once: a turn's */
-	sqlite3_stmt *commit;    /* commit is short enough for parsing to show */
+	sqlite3_stmt *begin;     /* BEGIN IMMEDIATE and COMMIT, parsed once */
+	sqlite3_stmt *commit;
 	sqlite3_stmt *old_del;   /* retention by age: some chunks */
 	sqlite3_stmt *rooms_win; /* retention by count: rooms over it, from a cursor */
 	sqlite3_stmt *rooms_max; /* the highest room id */
 	sqlite3_stmt *room_del;  /* retention by count: some chunks of one room */
 	sqlite3_int64 prune_at;  /* the room id the count pass goes on from */
 	struct chunk_buf body;   /* a chunk being built */
-	struct pend *pend;
-	size_t npend;
-	size_t cap;
-	int down;          /* the last commit failed */
-	double busy_since; /* when commits began to find the log locked, or 0 */
-	time_t last_log;   /* when the failure was last logged */
-	struct core_store hooks;
-	/* The checkpointer: a thread with its own connection folds the log
-	 * back into the file, so that the loop's commits only ever append;
-	 * a checkpoint writes megabytes and fsyncs, which took up to 150 ms
-	 * on the loop (docs/design.md). */
+	/* Between the two, under lock. */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	int running;
+	int job;      /* flight is to be written */
+	int finished; /* and has been: rc, why */
+	int rc;
+	char why[160];
+	int prune;     /* a retention pass is asked for: */
+	unsigned days; /* its settings */
+	unsigned keep;
+	uint64_t now_ms;
+	double budget_ms;
+	int quit;
+	/*
+	 * The checkpointer: a thread with its own connection folds the log
+	 * back into the file, so that the writer's commits only append; a
+	 * checkpoint copies megabytes and fsyncs, 10-15 ms that would hold
+	 * every acknowledgement waiting (docs/design.md).
+	 */
 	pthread_t ck_thread;
 	pthread_mutex_t ck_lock;
 	pthread_cond_t ck_wake;
@@ -125,7 +167,24 @@ struct store {
 	sqlite3 *ck_db;
 };
 
+/* Written by the writer and the loop, read by /metrics. */
 static struct store_stats stats;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int writer_open(struct store *st, int sync_full, char *err, size_t errlen);
+static void writer_close(struct store *st);
+
+/* Close both connections and free st. */
+static void
+release(struct store *st)
+{
+	writer_close(st);
+	sqlite3_finalize(st->room_get);
+	sqlite3_finalize(st->range);
+	sqlite3_finalize(st->range_up);
+	sqlite3_close(st->db);
+	free(st);
+}
 
 static double
 now_ms_mono(void)
@@ -304,37 +363,60 @@ hook_writable(void *arg)
 }
 
 static void
+pends_add(struct pends *a, const struct pend *p)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+		struct pend *v = realloc(a->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			fatal("out of memory (store)");
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = *p;
+}
+
+static void
 hook_message(void *arg, const struct room *r, struct msg *m)
 {
 	struct store *st = arg;
-	struct pend *p;
+	struct pend p;
 
-	if (st->npend == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 256;
-		struct pend *np = realloc(st->pend, cap * sizeof(*np));
-
-		if (np == NULL)
-			fatal("out of memory (store)");
-		st->pend = np;
-		st->cap = cap;
-	}
-	p = &st->pend[st->npend++];
-	p->m = msg_ref(m);
-	p->key_len = (uint8_t)room_name_len(r);
-	memcpy(p->key, room_key(r), p->key_len + 1u);
+	p.m = msg_ref(m);
+	p.key_len = (uint8_t)room_name_len(r);
+	memcpy(p.key, room_key(r), p.key_len + 1u);
+	pends_add(&st->pend, &p);
 }
 
-/* The newest of the room's messages not yet written (this turn's, or a
- * failed commit's), or NULL: what the file says of the room is then not
- * the whole story, and every read adds them. */
+/* The messages not yet known written, oldest first: the batch with the
+ * writer (which may be in the file already), then those since. */
+static size_t
+npending(const struct store *st)
+{
+	return st->flight.n + st->pend.n;
+}
+
+static const struct pend *
+pending_at(const struct store *st, size_t i)
+{
+	return i < st->flight.n ? &st->flight.v[i] : &st->pend.v[i - st->flight.n];
+}
+
+/* The newest of the room's messages not yet known written, or NULL: what
+ * the file says of the room is then not the whole story, and every read
+ * adds them. */
 static const struct msg *
 pending_newest(const struct store *st, const char *key, size_t n)
 {
 	size_t i;
 
-	for (i = st->npend; i-- > 0;)
-		if (st->pend[i].key_len == n && memcmp(st->pend[i].key, key, n) == 0)
-			return st->pend[i].m;
+	for (i = npending(st); i-- > 0;) {
+		const struct pend *p = pending_at(st, i);
+
+		if (p->key_len == n && memcmp(p->key, key, n) == 0)
+			return p->m;
+	}
 	return NULL;
 }
 
@@ -436,7 +518,8 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
            struct msg **out, unsigned max, int oldest)
 {
 	struct store *st = arg;
-	unsigned got = 0, i;
+	unsigned got = 0;
+	size_t i;
 	uint64_t low = before; /* the oldest pending message in the window */
 	int rc;
 
@@ -444,21 +527,27 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 		return 0;
 	/* The messages not yet written are the room's newest: the file is
 	 * asked only for what is older than they are. */
-	for (i = 0; i < st->npend; i++)
-		if (pend_of(&st->pend[i], key, n, epoch) && st->pend[i].m->seq > after &&
-		    st->pend[i].m->seq < low)
-			low = st->pend[i].m->seq;
+	for (i = 0; i < npending(st); i++) {
+		const struct pend *p = pending_at(st, i);
+
+		if (pend_of(p, key, n, epoch) && p->m->seq > after && p->m->seq < low)
+			low = p->m->seq;
+	}
 	if (oldest) {
 		rc = from_chunks(st->range_up, key, n, epoch, after, low, out, &got, max, 1);
-		for (i = 0; rc == SQLITE_DONE && i < st->npend && got < max; i++)
-			if (pend_of(&st->pend[i], key, n, epoch) && st->pend[i].m->seq >= low &&
-			    st->pend[i].m->seq < before)
-				out[got++] = msg_ref(st->pend[i].m);
+		for (i = 0; rc == SQLITE_DONE && i < npending(st) && got < max; i++) {
+			const struct pend *p = pending_at(st, i);
+
+			if (pend_of(p, key, n, epoch) && p->m->seq >= low && p->m->seq < before)
+				out[got++] = msg_ref(p->m);
+		}
 	} else {
-		for (i = st->npend; i-- > 0 && got < max;)
-			if (pend_of(&st->pend[i], key, n, epoch) && st->pend[i].m->seq >= low &&
-			    st->pend[i].m->seq < before)
-				out[got++] = msg_ref(st->pend[i].m);
+		for (i = npending(st); i-- > 0 && got < max;) {
+			const struct pend *p = pending_at(st, i);
+
+			if (pend_of(p, key, n, epoch) && p->m->seq >= low && p->m->seq < before)
+				out[got++] = msg_ref(p->m);
+		}
 		rc = from_chunks(st->range, key, n, epoch, after, low, out, &got, max, 0);
 	}
 	if (rc != SQLITE_DONE) {
@@ -478,99 +567,6 @@ hook_range(void *arg, const char *key, size_t n, uint64_t epoch, uint64_t after,
 	return (int)got;
 }
 
-static void *
-checkpointer(void *arg)
-{
-	struct store *st = arg;
-	int log, done;
-
-	pthread_mutex_lock(&st->ck_lock);
-	for (;;) {
-		while (!st->ck_want && !st->ck_quit)
-			pthread_cond_wait(&st->ck_wake, &st->ck_lock);
-		if (st->ck_quit)
-			break;
-		st->ck_want = 0;
-		pthread_mutex_unlock(&st->ck_lock);
-		/* PASSIVE: what no reader still needs, never waiting for one or
-		 * for the writer.  But the log starts again from its beginning
-		 * only when a commit finds it all copied back, which a loop
-		 * committing every turn never lets happen: the log grew by 20
-		 * MB a second.  So once a pass has nearly caught up, RESTART
-		 * copies the rest with the writer locked out (the loop's commit
-		 * meanwhile waits, holding its output: store_commit() returns
-		 * 1) and the next commit begins the log again.  A failure (a
-		 * full disk) is the commits' to report. */
-		if (sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-		                              &done) == SQLITE_OK &&
-		    log > done && log - done <= STORE_CATCH_UP_PAGES)
-			(void)sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_RESTART,
-			                                NULL, NULL);
-		pthread_mutex_lock(&st->ck_lock);
-	}
-	pthread_mutex_unlock(&st->ck_lock);
-	return NULL;
-}
-
-/* After each commit, on the loop: wake the checkpointer when the log is
- * long enough. */
-static int
-wal_grew(void *arg, sqlite3 *db, const char *name, int pages)
-{
-	struct store *st = arg;
-
-	(void)db;
-	(void)name;
-	stats.log_pages = (uint64_t)pages;
-	if (pages >= STORE_CHECKPOINT_PAGES) {
-		pthread_mutex_lock(&st->ck_lock);
-		st->ck_want = 1;
-		pthread_cond_signal(&st->ck_wake);
-		pthread_mutex_unlock(&st->ck_lock);
-	}
-	return SQLITE_OK;
-}
-
-/* Checkpoints off the loop: without the thread, SQLite's own. */
-static void
-checkpointer_start(struct store *st)
-{
-	pthread_mutex_init(&st->ck_lock, NULL);
-	pthread_cond_init(&st->ck_wake, NULL);
-	/* A connection learns that the file is in WAL mode when it first
-	 * reads it; until then a checkpoint through it does nothing at all
-	 * (log and done are -1), and the log grew without end. */
-	if (sqlite3_open_v2(st->path, &st->ck_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    one_int(st->ck_db, "PRAGMA user_version") < 0 ||
-	    pthread_create(&st->ck_thread, NULL, checkpointer, st) != 0) {
-		log_warn("store %s: no checkpoint thread; commits will checkpoint", st->path);
-		sqlite3_close(st->ck_db);
-		st->ck_db = NULL;
-		return;
-	}
-	/* RESTART waits for the writer and for readers of older snapshots (a
-	 * backup) while it holds the log: give up soon, as PASSIVE would. */
-	sqlite3_busy_timeout(st->ck_db, 10);
-	st->ck_running = 1;
-	sqlite3_wal_autocheckpoint(st->db, 0);
-	sqlite3_wal_hook(st->db, wal_grew, st);
-}
-
-static void
-checkpointer_stop(struct store *st)
-{
-	if (!st->ck_running)
-		return;
-	pthread_mutex_lock(&st->ck_lock);
-	st->ck_quit = 1;
-	pthread_cond_signal(&st->ck_wake);
-	pthread_mutex_unlock(&st->ck_lock);
-	pthread_join(st->ck_thread, NULL);
-	sqlite3_close(st->ck_db);
-	st->ck_running = 0;
-	sqlite3_wal_hook(st->db, NULL, NULL);
-}
-
 /* Step a statement that returns no rows and ready it for the next time:
  * SQLITE_OK or the error. */
 static int
@@ -584,16 +580,15 @@ run(sqlite3_stmt *q)
 }
 
 static int
-prepare(struct store *st, sqlite3_stmt **q, const char *sql)
+prepare(sqlite3 *db, sqlite3_stmt **q, const char *sql)
 {
-	return sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, q, NULL);
+	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, q, NULL);
 }
 
 struct store *
 store_open(const char *path, int sync_full, char *err, size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
-	char sql[64];
 	int ver, rc, corrupt;
 
 	if (st == NULL) {
@@ -621,60 +616,31 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 		    sqlite3_errmsg(st->db));
 		goto fail;
 	}
-	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s", sync_full ? "FULL" : "NORMAL");
-	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-	/* A log that a burst (or a checkpointer behind) grew past twice its
-	 * usual length is cut back when it begins again, not kept for good. */
-	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %d",
-	         2 * STORE_CHECKPOINT_PAGES * 4096);
-	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	if (migrate(st->db, ver, path, err, errlen) < 0)
 		goto fail;
-	/* No RETURNING in the statements of every commit: SQLite gathers its
-	 * rows in a temporary table whose page cache is mapped and unmapped
-	 * each time, which was a third of a commit's cost. */
-	if (prepare(st, &st->room_seq, "UPDATE rooms SET seq = max(seq, ?2) WHERE key = ?1") ||
-	    prepare(st, &st->room_ins,
-	            "INSERT INTO rooms(key, name, epoch, seq) VALUES(?1, ?2, ?3, ?4)") ||
-	    prepare(st, &st->chunk_ins,
-	            "INSERT INTO chunks(room, first, last, epoch, time, body) "
-	            "VALUES((SELECT id FROM rooms WHERE key = ?1), ?2, ?3, ?4, ?5, ?6)") ||
-	    prepare(st, &st->room_get, "SELECT name, epoch, seq FROM rooms WHERE key = ?1") ||
-	    prepare(st, &st->begin, "BEGIN IMMEDIATE") || prepare(st, &st->commit, "COMMIT") ||
-	    prepare(st, &st->old_del,
-	            "DELETE FROM chunks WHERE (room, first) IN (SELECT room, first FROM chunks "
-	            "WHERE time < ?1 LIMIT ?2) RETURNING last - first + 1") ||
-	    prepare(st, &st->rooms_win,
-	            "SELECT r.id, r.seq FROM rooms r WHERE r.id > ?1 AND r.id <= ?3 AND (SELECT "
-	            "c.last FROM chunks c WHERE c.room = r.id ORDER BY c.first LIMIT 1) <= "
-	            "r.seq - ?2 ORDER BY r.id") ||
-	    prepare(st, &st->rooms_max, "SELECT coalesce(max(id), 0) FROM rooms") ||
-	    prepare(st, &st->room_del,
-	            "DELETE FROM chunks WHERE room = ?1 AND first IN (SELECT first FROM chunks "
-	            "WHERE room = ?1 AND last <= ?2 ORDER BY first LIMIT ?3) "
-	            "RETURNING last - first + 1") ||
-	    prepare(st, &st->range,
+	if (prepare(st->db, &st->room_get, "SELECT name, epoch, seq FROM rooms WHERE key = ?1") ||
+	    prepare(st->db, &st->range,
 	            "SELECT r.name, c.body FROM rooms r JOIN chunks c ON c.room = r.id "
 	            "WHERE r.key = ?1 AND c.epoch = ?2 AND c.last > ?3 AND c.first < ?4 "
 	            "ORDER BY c.first DESC") ||
-	    prepare(st, &st->range_up,
+	    prepare(st->db, &st->range_up,
 	            "SELECT r.name, c.body FROM rooms r JOIN chunks c ON c.room = r.id "
 	            "WHERE r.key = ?1 AND c.epoch = ?2 AND c.last > ?3 AND c.first < ?4 "
 	            "ORDER BY c.first")) {
 		say(err, errlen, "store %s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
+	if (writer_open(st, sync_full, err, errlen) < 0)
+		goto fail;
 	st->hooks =
 	        (struct core_store){hook_room_load, hook_range, hook_message, hook_writable, st};
-	checkpointer_start(st);
 	memset(&stats, 0, sizeof(stats));
 	stats.open = 1;
 	log_notice("store %s: schema %d, %lld rooms, sync %s", path, STORE_SCHEMA,
 	           one_int(st->db, "SELECT count(*) FROM rooms"), sync_full ? "full" : "normal");
 	return st;
 fail:
-	sqlite3_close(st->db);
-	free(st);
+	release(st);
 	return NULL;
 }
 
@@ -687,7 +653,7 @@ store_hooks(struct store *st)
 size_t
 store_pending(const struct store *st)
 {
-	return st->npend;
+	return npending(st);
 }
 
 /* Rooms together, each in its order: one room row a room a turn. */
@@ -706,12 +672,12 @@ by_room(const void *a, const void *b)
 static int
 write_chunk(struct store *st, const struct pend *room, size_t i, size_t j)
 {
-	const struct msg *first = st->pend[i].m, *last = st->pend[j - 1].m;
+	const struct msg *first = st->flight.v[i].m, *last = st->flight.v[j - 1].m;
 	size_t k;
 
 	chunk_begin(&st->body);
 	for (k = i; k < j; k++)
-		chunk_add(&st->body, st->pend[k].m);
+		chunk_add(&st->body, st->flight.v[k].m);
 	chunk_end(&st->body);
 	sqlite3_bind_text(st->chunk_ins, 1, room->key, room->key_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st->chunk_ins, 2, (sqlite3_int64)first->seq);
@@ -731,7 +697,7 @@ write_room(struct store *st, const struct pend *room, uint64_t last)
 	sqlite3_bind_text(st->room_seq, 1, room->key, room->key_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st->room_seq, 2, (sqlite3_int64)last);
 	rc = run(st->room_seq);
-	if (rc != SQLITE_OK || sqlite3_changes(st->db) > 0)
+	if (rc != SQLITE_OK || sqlite3_changes(st->wdb) > 0)
 		return rc;
 	sqlite3_bind_text(st->room_ins, 1, room->key, room->key_len, SQLITE_STATIC);
 	sqlite3_bind_text(st->room_ins, 2, room->m->room, room->m->room_len, SQLITE_STATIC);
@@ -748,118 +714,17 @@ write_all(struct store *st)
 	size_t i = 0, j, k;
 	int rc = SQLITE_OK;
 
-	/* Mostly one room, in order already. */
-	for (i = 1; i < st->npend && by_room(&st->pend[i - 1], &st->pend[i]) < 0; i++)
-		;
-	if (i < st->npend)
-		qsort(st->pend, st->npend, sizeof(*st->pend), by_room);
-	i = 0;
-	while (i < st->npend && rc == SQLITE_OK) {
-		for (j = i + 1; j < st->npend && strcmp(st->pend[j].key, st->pend[i].key) == 0; j++)
+	while (i < st->flight.n && rc == SQLITE_OK) {
+		for (j = i + 1;
+		     j < st->flight.n && strcmp(st->flight.v[j].key, st->flight.v[i].key) == 0; j++)
 			;
-		rc = write_room(st, &st->pend[i], st->pend[j - 1].m->seq);
+		rc = write_room(st, &st->flight.v[i], st->flight.v[j - 1].m->seq);
 		for (k = i; k < j && rc == SQLITE_OK; k += STORE_CHUNK_MAX)
-			rc = write_chunk(st, &st->pend[i], k,
+			rc = write_chunk(st, &st->flight.v[i], k,
 			                 j - k > STORE_CHUNK_MAX ? k + STORE_CHUNK_MAX : j);
 		i = j;
 	}
 	return rc;
-}
-
-int
-store_commit(struct store *st)
-{
-	double t0, ms;
-	int rc;
-	size_t i;
-
-	if (st->npend == 0)
-		return 0;
-	t0 = now_ms_mono();
-	rc = run(st->begin);
-	if ((rc & 0xff) == SQLITE_BUSY && !st->down) {
-		/* The checkpointer's moment (see checkpointer()): wait.  Another
-		 * program's write transaction may last: after a while, fail as
-		 * for a full disk, so that the server's output goes on. */
-		if (st->busy_since == 0)
-			st->busy_since = t0;
-		if (t0 - st->busy_since < STORE_HOLD_MAX_MS) {
-			stats.held++;
-			return 1;
-		}
-	}
-	st->busy_since = 0;
-	if (rc == SQLITE_OK)
-		rc = write_all(st);
-	if (rc == SQLITE_OK)
-		rc = run(st->commit);
-	ms = now_ms_mono() - t0;
-	if (ms > stats.longest_ms)
-		stats.longest_ms = ms;
-	stats.total_ms += ms;
-	if (rc != SQLITE_OK) {
-		time_t now = time(NULL);
-		char why[160];
-
-		/* The cause, before the rollback puts its own words there. */
-		snprintf(why, sizeof(why), "%s", sqlite3_errmsg(st->db));
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		stats.failures++;
-		/* Once a minute at most: a full disk fails every second. */
-		if (!st->down || now - st->last_log >= 60) {
-			log_err("store %s: cannot write: %s; room messages are refused until it "
-			        "can (%zu kept to write then)",
-			        st->path, why, st->npend);
-			st->last_log = now;
-		}
-		st->down = 1;
-		stats.down = 1;
-		stats.kept = st->npend;
-		return -1;
-	}
-	if (st->down)
-		log_notice("store %s: writable again; %zu kept messages written", st->path,
-		           st->npend);
-	st->down = 0;
-	stats.down = 0;
-	stats.kept = 0;
-	stats.commits++;
-	stats.rows += st->npend;
-	for (i = 0; i < st->npend; i++)
-		msg_unref(st->pend[i].m);
-	st->npend = 0;
-	return 0;
-}
-
-void
-store_close(struct store *st)
-{
-	size_t i;
-
-	if (st == NULL)
-		return;
-	if (store_commit(st) < 0)
-		log_err("store %s: %zu messages could not be written before exit", st->path,
-		        st->npend);
-	for (i = 0; i < st->npend; i++)
-		msg_unref(st->pend[i].m);
-	free(st->pend);
-	checkpointer_stop(st);
-	sqlite3_finalize(st->room_seq);
-	sqlite3_finalize(st->room_ins);
-	sqlite3_finalize(st->chunk_ins);
-	chunk_free(&st->body);
-	sqlite3_finalize(st->room_get);
-	sqlite3_finalize(st->range);
-	sqlite3_finalize(st->range_up);
-	sqlite3_finalize(st->old_del);
-	sqlite3_finalize(st->begin);
-	sqlite3_finalize(st->commit);
-	sqlite3_finalize(st->rooms_win);
-	sqlite3_finalize(st->rooms_max);
-	sqlite3_finalize(st->room_del);
-	sqlite3_close(st->db);
-	free(st);
 }
 
 /* Chunks deleted in one step: a step is one short transaction. */
@@ -874,10 +739,15 @@ deleted(sqlite3_stmt *q)
 {
 	int n = 0, rc;
 
+	uint64_t gone = 0;
+
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		stats.pruned += (uint64_t)sqlite3_column_int64(q, 0);
+		gone += (uint64_t)sqlite3_column_int64(q, 0);
 		n++;
 	}
+	pthread_mutex_lock(&stats_lock);
+	stats.pruned += gone;
+	pthread_mutex_unlock(&stats_lock);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	return rc == SQLITE_DONE ? n : -1;
@@ -934,37 +804,469 @@ prune_step(struct store *st, unsigned days, unsigned keep, uint64_t now_ms)
 		sqlite3_clear_bindings(st->rooms_win);
 	}
 	if (n < 0 || run(st->commit) != SQLITE_OK) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
 	return n;
 }
 
-int
-store_prune(struct store *st, unsigned days, unsigned keep, double budget_ms, uint64_t now_ms)
+/* Retention for at most budget_ms, on the writer. */
+static void
+prune_run(struct store *st, unsigned days, unsigned keep, double budget_ms, uint64_t now_ms)
 {
 	double t0 = now_ms_mono(), t = t0;
-	int n = 0;
 
-	if (st->down || st->npend || (days == 0 && keep == 0))
-		return 0;
 	while (t - t0 < budget_ms) {
 		double t1 = t;
+		int n = prune_step(st, days, keep, now_ms);
 
-		n = prune_step(st, days, keep, now_ms);
 		t = now_ms_mono();
+		pthread_mutex_lock(&stats_lock);
 		if (t - t1 > stats.prune_ms)
 			stats.prune_ms = t - t1;
+		pthread_mutex_unlock(&stats_lock);
 		if (n <= 0)
 			break;
 	}
-	return n > 0;
+}
+
+/* Write the batch in flight in one transaction, on the writer: SQLITE_OK
+ * or the error, its words in why. */
+static int
+write_batch(struct store *st, char *why, size_t n)
+{
+	double t0 = now_ms_mono(), ms;
+	int rc = run(st->begin);
+
+	if (rc == SQLITE_OK)
+		rc = write_all(st);
+	if (rc == SQLITE_OK)
+		rc = run(st->commit);
+	if (rc != SQLITE_OK) {
+		/* The cause, before the rollback puts its own words there. */
+		snprintf(why, n, "%s", sqlite3_errmsg(st->wdb));
+		sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
+	}
+	ms = now_ms_mono() - t0;
+	pthread_mutex_lock(&stats_lock);
+	if (ms > stats.longest_ms)
+		stats.longest_ms = ms;
+	stats.total_ms += ms;
+	pthread_mutex_unlock(&stats_lock);
+	return rc;
+}
+
+static void *
+writer(void *arg)
+{
+	struct store *st = arg;
+	char why[sizeof(st->why)];
+
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		while (!st->job && !st->prune && !st->quit)
+			pthread_cond_wait(&st->work, &st->lock);
+		if (st->job) {
+			int rc;
+
+			pthread_mutex_unlock(&st->lock);
+			why[0] = '\0';
+			rc = write_batch(st, why, sizeof(why));
+			pthread_mutex_lock(&st->lock);
+			st->job = 0;
+			st->finished = 1;
+			st->rc = rc;
+			memcpy(st->why, why, sizeof(why));
+			if (st->wake)
+				st->wake(st->wake_arg);
+		} else if (st->prune) {
+			unsigned days = st->days, keep = st->keep;
+			uint64_t now = st->now_ms;
+			double budget = st->budget_ms;
+
+			st->prune = 0;
+			pthread_mutex_unlock(&st->lock);
+			prune_run(st, days, keep, budget, now);
+			pthread_mutex_lock(&st->lock);
+		} else {
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+static void *
+checkpointer(void *arg)
+{
+	struct store *st = arg;
+	int log, done;
+
+	pthread_mutex_lock(&st->ck_lock);
+	for (;;) {
+		while (!st->ck_want && !st->ck_quit)
+			pthread_cond_wait(&st->ck_wake, &st->ck_lock);
+		if (st->ck_quit)
+			break;
+		st->ck_want = 0;
+		pthread_mutex_unlock(&st->ck_lock);
+		/* PASSIVE: what no reader still needs, never waiting for one or
+		 * for the writer.  But the log starts again from its beginning
+		 * only when a commit finds it all copied back, which a writer
+		 * committing all the time can keep from happening.  So once a
+		 * pass has nearly caught up, RESTART copies the rest with the
+		 * writer locked out for a moment, and its next commit begins
+		 * the log again.  A failure (a full disk) is the commits' to
+		 * report. */
+		if (sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+		                              &done) == SQLITE_OK &&
+		    log > done && log - done <= STORE_CATCH_UP_PAGES)
+			(void)sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_RESTART,
+			                                NULL, NULL);
+		pthread_mutex_lock(&st->ck_lock);
+	}
+	pthread_mutex_unlock(&st->ck_lock);
+	return NULL;
+}
+
+/* After each of the writer's commits: the log's length, for /metrics,
+ * and the checkpointer woken when it is long enough (a hook replaces
+ * SQLite's own checkpoints). */
+static int
+wal_grew(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *st = arg;
+
+	(void)db;
+	(void)name;
+	pthread_mutex_lock(&stats_lock);
+	stats.log_pages = (uint64_t)pages;
+	pthread_mutex_unlock(&stats_lock);
+	if (pages >= STORE_CHECKPOINT_PAGES && st->ck_running) {
+		pthread_mutex_lock(&st->ck_lock);
+		st->ck_want = 1;
+		pthread_cond_signal(&st->ck_wake);
+		pthread_mutex_unlock(&st->ck_lock);
+	} else if (pages >= STORE_CHECKPOINT_PAGES) {
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	}
+	return SQLITE_OK;
+}
+
+static void
+checkpointer_start(struct store *st)
+{
+	pthread_mutex_init(&st->ck_lock, NULL);
+	pthread_cond_init(&st->ck_wake, NULL);
+	/* A connection learns that the file is in WAL mode when it first
+	 * reads it; until then a checkpoint through it does nothing at all
+	 * (log and done are -1), and the log grew without end. */
+	if (sqlite3_open_v2(st->path, &st->ck_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    one_int(st->ck_db, "PRAGMA user_version") < 0 ||
+	    pthread_create(&st->ck_thread, NULL, checkpointer, st) != 0) {
+		log_warn("store %s: no checkpoint thread; the writer will checkpoint", st->path);
+		sqlite3_close(st->ck_db);
+		st->ck_db = NULL;
+		return;
+	}
+	/* RESTART waits for the writer and for readers of older snapshots (a
+	 * backup) while it holds the log: give up soon, as PASSIVE would. */
+	sqlite3_busy_timeout(st->ck_db, 10);
+	st->ck_running = 1;
+}
+
+/* Tell a thread waiting on cv to quit, and wait for it to end. */
+static void
+thread_stop(pthread_t t, pthread_mutex_t *lock, pthread_cond_t *cv, int *quit, int *running)
+{
+	if (!*running)
+		return;
+	pthread_mutex_lock(lock);
+	*quit = 1;
+	pthread_cond_signal(cv);
+	pthread_mutex_unlock(lock);
+	pthread_join(t, NULL);
+	*running = 0;
+}
+
+static void
+checkpointer_stop(struct store *st)
+{
+	if (!st->ck_running)
+		return;
+	thread_stop(st->ck_thread, &st->ck_lock, &st->ck_wake, &st->ck_quit, &st->ck_running);
+	sqlite3_close(st->ck_db);
+	st->ck_db = NULL;
+	st->ck_running = 0;
+}
+
+static int
+writer_open(struct store *st, int sync_full, char *err, size_t errlen)
+{
+	char sql[64];
+
+	/* A connection learns that the file is in WAL mode when it first
+	 * reads it (user_version here). */
+	if (sqlite3_open_v2(st->path, &st->wdb, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    one_int(st->wdb, "PRAGMA user_version") < 0) {
+		say(err, errlen, "store %s: cannot open: %s", st->path,
+		    st->wdb ? sqlite3_errmsg(st->wdb) : "out of memory");
+		return -1;
+	}
+	sqlite3_extended_result_codes(st->wdb, 1);
+	sqlite3_busy_timeout(st->wdb, STORE_BUSY_MS);
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s", sync_full ? "FULL" : "NORMAL");
+	sqlite3_exec(st->wdb, sql, NULL, NULL, NULL);
+	/* A log that a burst grew past twice its usual length is cut back
+	 * when it begins again, not kept for good. */
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %d",
+	         2 * STORE_CHECKPOINT_PAGES * 4096);
+	sqlite3_exec(st->wdb, sql, NULL, NULL, NULL);
+	/* No RETURNING in the statements of every commit: SQLite gathers its
+	 * rows in a temporary table whose page cache is mapped and unmapped
+	 * each time, which was a third of a commit's cost. */
+	if (prepare(st->wdb, &st->room_seq, "UPDATE rooms SET seq = max(seq, ?2) WHERE key = ?1") ||
+	    prepare(st->wdb, &st->room_ins,
+	            "INSERT INTO rooms(key, name, epoch, seq) VALUES(?1, ?2, ?3, ?4)") ||
+	    prepare(st->wdb, &st->chunk_ins,
+	            "INSERT INTO chunks(room, first, last, epoch, time, body) "
+	            "VALUES((SELECT id FROM rooms WHERE key = ?1), ?2, ?3, ?4, ?5, ?6)") ||
+	    prepare(st->wdb, &st->begin, "BEGIN IMMEDIATE") ||
+	    prepare(st->wdb, &st->commit, "COMMIT") ||
+	    prepare(st->wdb, &st->old_del,
+	            "DELETE FROM chunks WHERE (room, first) IN (SELECT room, first FROM chunks "
+	            "WHERE time < ?1 LIMIT ?2) RETURNING last - first + 1") ||
+	    prepare(st->wdb, &st->rooms_win,
+	            "SELECT r.id, r.seq FROM rooms r WHERE r.id > ?1 AND r.id <= ?3 AND (SELECT "
+	            "c.last FROM chunks c WHERE c.room = r.id ORDER BY c.first LIMIT 1) <= "
+	            "r.seq - ?2 ORDER BY r.id") ||
+	    prepare(st->wdb, &st->rooms_max, "SELECT coalesce(max(id), 0) FROM rooms") ||
+	    prepare(st->wdb, &st->room_del,
+	            "DELETE FROM chunks WHERE room = ?1 AND first IN (SELECT first FROM chunks "
+	            "WHERE room = ?1 AND last <= ?2 ORDER BY first LIMIT ?3) "
+	            "RETURNING last - first + 1")) {
+		say(err, errlen, "store %s: %s", st->path, sqlite3_errmsg(st->wdb));
+		return -1;
+	}
+	checkpointer_start(st);
+	sqlite3_wal_hook(st->wdb, wal_grew, st);
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->work, NULL);
+	if (pthread_create(&st->thread, NULL, writer, st) != 0) {
+		say(err, errlen, "store %s: cannot start its writer thread", st->path);
+		return -1;
+	}
+	st->running = 1;
+	return 0;
+}
+
+/* Stop the writer once it has done what it was given. */
+static void
+writer_stop(struct store *st)
+{
+	thread_stop(st->thread, &st->lock, &st->work, &st->quit, &st->running);
+}
+
+/* And close its connection. */
+static void
+writer_close(struct store *st)
+{
+	writer_stop(st);
+	checkpointer_stop(st);
+	sqlite3_finalize(st->room_seq);
+	sqlite3_finalize(st->room_ins);
+	sqlite3_finalize(st->chunk_ins);
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->old_del);
+	sqlite3_finalize(st->rooms_win);
+	sqlite3_finalize(st->rooms_max);
+	sqlite3_finalize(st->room_del);
+	sqlite3_close(st->wdb);
+	st->wdb = NULL;
+	chunk_free(&st->body);
+}
+
+void
+store_set_wake(struct store *st, void (*wake)(void *), void *arg)
+{
+	pthread_mutex_lock(&st->lock);
+	st->wake = wake;
+	st->wake_arg = arg;
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Make what is pending the batch in flight, rooms together, each in its
+ * order (mostly one room, in order already). */
+static void
+take(struct store *st)
+{
+	struct pends t = st->flight;
+	size_t i;
+
+	st->flight = st->pend;
+	st->pend = t;
+	st->pend.n = 0;
+	for (i = 1; i < st->flight.n && by_room(&st->flight.v[i - 1], &st->flight.v[i]) < 0; i++)
+		;
+	if (i < st->flight.n)
+		qsort(st->flight.v, st->flight.n, sizeof(*st->flight.v), by_room);
+}
+
+/* Give the writer what is pending: the loop's, when it is idle. */
+static void
+handoff(struct store *st)
+{
+	take(st);
+	st->last_no++;
+	st->flying = 1;
+	st->last_try = now_ms_mono();
+	pthread_mutex_lock(&st->lock);
+	st->job = 1;
+	pthread_cond_signal(&st->work);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Take back the batch the writer finished, if it has. */
+static void
+reap(struct store *st)
+{
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	if (!st->finished) {
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	st->finished = 0;
+	rc = st->rc;
+	pthread_mutex_unlock(&st->lock);
+	st->flying = 0;
+	st->done_no = st->last_no;
+	if (rc == SQLITE_OK) {
+		if (st->down)
+			log_notice("store %s: writable again; %zu kept messages written", st->path,
+			           st->flight.n);
+		pthread_mutex_lock(&stats_lock);
+		stats.commits++;
+		stats.rows += st->flight.n;
+		stats.down = 0;
+		stats.kept = 0;
+		pthread_mutex_unlock(&stats_lock);
+		st->down = 0;
+		for (i = 0; i < st->flight.n; i++)
+			msg_unref(st->flight.v[i].m);
+		st->flight.n = 0;
+		return;
+	}
+	/* Failed (a full disk): the batch is kept, ahead of what came since,
+	 * and written first when the store takes writes again.  The output
+	 * that waited for it goes, and room messages are refused meanwhile
+	 * (docs/design.md); the number of the batch that was gathering is
+	 * given up too, so that nothing waits for it. */
+	for (i = 0; i < st->pend.n; i++)
+		pends_add(&st->flight, &st->pend.v[i]);
+	{
+		struct pends t = st->pend;
+
+		st->pend = st->flight;
+		st->flight = t;
+		st->flight.n = 0;
+	}
+	st->last_no++;
+	st->done_no = st->last_no;
+	pthread_mutex_lock(&stats_lock);
+	stats.failures++;
+	stats.down = 1;
+	stats.kept = st->pend.n;
+	pthread_mutex_unlock(&stats_lock);
+	/* Once a minute at most: a full disk fails every second. */
+	if (!st->down || time(NULL) - st->last_log >= 60) {
+		log_err("store %s: cannot write: %s; room messages are refused until it "
+		        "can (%zu kept to write then)",
+		        st->path, st->why, st->pend.n);
+		st->last_log = time(NULL);
+	}
+	st->down = 1;
+}
+
+uint32_t
+store_turn(struct store *st)
+{
+	reap(st);
+	if (!st->flying && st->pend.n &&
+	    (!st->down || now_ms_mono() - st->last_try >= STORE_RETRY_MS))
+		handoff(st);
+	if (st->down)
+		return st->done_no; /* nothing new is taken: nothing waits */
+	if (st->pend.n)
+		return st->last_no + 1;
+	return st->flying ? st->last_no : st->done_no;
+}
+
+uint32_t
+store_done(const struct store *st)
+{
+	return st->done_no;
+}
+
+int
+store_down(const struct store *st)
+{
+	return st->down;
+}
+
+void
+store_close(struct store *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	/* The writer finishes its batch and stops; what is left is written
+	 * here, the loop being over. */
+	writer_stop(st);
+	reap(st);
+	if (st->pend.n) {
+		char why[sizeof(st->why)];
+
+		take(st);
+		if (write_batch(st, why, sizeof(why)) != SQLITE_OK)
+			log_err("store %s: %zu messages could not be written before exit: %s",
+			        st->path, st->flight.n, why);
+	}
+	for (i = 0; i < st->flight.n; i++)
+		msg_unref(st->flight.v[i].m);
+	for (i = 0; i < st->pend.n; i++)
+		msg_unref(st->pend.v[i].m);
+	free(st->flight.v);
+	free(st->pend.v);
+	release(st);
+}
+
+int
+store_prune(struct store *st, unsigned days, unsigned keep, double budget_ms, uint64_t now_ms)
+{
+	if (st->down || (days == 0 && keep == 0))
+		return 0;
+	pthread_mutex_lock(&st->lock);
+	st->prune = 1;
+	st->days = days;
+	st->keep = keep;
+	st->now_ms = now_ms;
+	st->budget_ms = budget_ms;
+	pthread_cond_signal(&st->work);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
 }
 
 void
 store_stats(struct store_stats *out)
 {
+	pthread_mutex_lock(&stats_lock);
 	*out = stats;
+	pthread_mutex_unlock(&stats_lock);
 }
 
 /* Print each row of a query that finds problems; returns how many. */

@@ -5,13 +5,19 @@
  * core_store (core/core.h); the core's rings stay in front of it as its
  * cache, and without a store ("--store none") they are all there is.
  *
- * Writes are batched by loop turn: the core hands over each accepted
- * message at once, and the server calls store_commit() before it flushes
- * the turn's output, so that an acknowledgement never leaves chatd before
- * its message is in the write-ahead log.  A commit that fails (a full
- * disk, a file made read-only) keeps its messages in memory, refuses new
- * ones through the hooks, and is tried again by the server each second
- * until it goes through.
+ * Writes are batched, off the loop: the core hands over each accepted
+ * message at once; at the end of each loop turn the server calls
+ * store_turn(), which gives what is pending to a writer thread (with its
+ * own connection) when it is idle, and returns the number of the batch
+ * this turn's output must wait for.  The server holds that output until
+ * store_done() reaches it, so that an acknowledgement (or anything else
+ * that shows a message) never leaves chatd before the message is in the
+ * write-ahead log, while the loop goes on.  Messages that come while a
+ * batch is being written make the next one, so batches grow with the
+ * load.  A commit that fails (a full disk, a file made read-only, a lock
+ * held by another program for over half a second) keeps its messages in
+ * memory, refuses new ones through the hooks, lets the output go, and is
+ * tried again each second until it goes through.
  */
 #ifndef CHATD_STORE_H
 #define CHATD_STORE_H
@@ -32,13 +38,12 @@ struct store_stats {
 	uint64_t rows;      /* messages written */
 	uint64_t failures;  /* commits that failed */
 	uint64_t loads;     /* rooms read back */
-	double longest_ms;  /* the longest commit, in milliseconds */
+	double longest_ms;  /* the longest commit (on the writer), in milliseconds */
 	double prune_ms;    /* the longest prune step */
 	uint64_t pruned;    /* messages deleted by retention */
 	double total_ms;    /* all commits */
 	unsigned down;      /* 1 while room messages are refused */
 	unsigned long kept; /* messages waiting for a commit that failed */
-	uint64_t held;      /* commits put off while the checkpointer had the log */
 	uint64_t log_pages; /* the write-ahead log's length after the last commit */
 	unsigned open;      /* a store is open */
 };
@@ -48,17 +53,23 @@ struct store_stats {
 struct store *store_open(const char *path, int sync_full, char *err, size_t errlen);
 /* The hooks to give the core (core_set_store). */
 const struct core_store *store_hooks(struct store *st);
-/* Write what this turn gave: 0; 1 when the log is locked for a moment
- * (the checkpointer's), so the output that waits for these messages must
- * wait and the call be made again soon; or -1 when the write failed (the
- * messages are kept, and the store refuses new ones until a later call
- * succeeds). */
-int store_commit(struct store *st);
+/* The writer calls wake(arg), from its thread, when a batch is back:
+ * the loop should then call store_turn() soon (an ev_async). */
+void store_set_wake(struct store *st, void (*wake)(void *), void *arg);
+/* The end of a loop turn: take back a finished batch, hand over what is
+ * pending when the writer is idle, and return the batch number this
+ * turn's output waits for (store_done() when nothing waits). */
+uint32_t store_turn(struct store *st);
+/* The newest batch back from the writer, written or given up on;
+ * numbers only grow (modulo 2^32). */
+uint32_t store_done(const struct store *st);
+/* Whether the last commit failed (room messages are refused). */
+int store_down(const struct store *st);
 /*
- * Retention: delete, a few chunks at a time, what is older than days (0:
- * no age limit) or beyond the newest keep messages of its room (0: no
- * count limit); whole chunks only, so a room keeps at least that many.
- * Works for at most budget_ms; returns 1 when more is left to delete.
+ * Retention: ask the writer to delete, a few chunks at a time, what is
+ * older than days (0: no age limit) or beyond the newest keep messages of
+ * its room (0: no count limit); whole chunks only, so a room keeps at
+ * least that many.  It works for at most budget_ms.
  */
 int store_prune(struct store *st, unsigned days, unsigned keep, double budget_ms, uint64_t now_ms);
 /* Messages waiting to be written. */

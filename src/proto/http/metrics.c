@@ -222,16 +222,13 @@ metrics_answer(struct hconn *h)
 		     "Messages deleted by retention (retention-days, retention-messages).");
 		put(&o, "chatd_store_pruned_messages_total %llu\n", (unsigned long long)ss.pruned);
 		head(&o, "chatd_store_prune_seconds_max", "gauge",
-		     "The longest retention step since start (the loop waits for it).");
+		     "The longest retention step since start (on the store's writer thread).");
 		put(&o, "chatd_store_prune_seconds_max %.6f\n", ss.prune_ms / 1000.0);
-		head(&o, "chatd_store_held_total", "counter",
-		     "Commits put off for a moment while the checkpointer restarted the log.");
-		put(&o, "chatd_store_held_total %llu\n", (unsigned long long)ss.held);
 		head(&o, "chatd_store_log_pages", "gauge",
 		     "Pages in the store's write-ahead log after the last commit.");
 		put(&o, "chatd_store_log_pages %llu\n", (unsigned long long)ss.log_pages);
 		head(&o, "chatd_store_commit_seconds_max", "gauge",
-		     "The longest store commit since start (the loop waits for it).");
+		     "The longest store commit since start (on the store's writer thread).");
 		put(&o, "chatd_store_commit_seconds_max %.6f\n", ss.longest_ms / 1000.0);
 	}
 	head(&o, "chatd_http_requests_total", "counter", "HTTP answers by status.");

@@ -70,10 +70,12 @@ put_str(char *o, const char *s, size_t n)
 			*o++ = '\\';
 			*o++ = (char)ch;
 		} else {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[ch >> 4];
-			o[5] = hex[ch & 15];
-			o += 6;
+			*o++ = '\\';
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 15];
 		}
 	}
 	*o++ = '"';

@@ -9,11 +9,15 @@
 #include "net/frontend.h"
 #include "proto/framed/framed.h"
 #include "proto/http/http.h"
+#include "proto/irc/irc.h"
 #include "proto/text/text.h"
 
 static struct frontend *const frontends[] = {
-        &framed_frontend, &http_frontend, &text_frontend,
-        &json_frontend, /* no rule: reached by a WebSocket upgrade */
+        &framed_frontend, /* the preface, 0x89 first */
+        &http_frontend,   /* a method and a space */
+        &irc_frontend,    /* CAP, NICK, USER or PASS and a space */
+        &text_frontend,   /* the fallback: any other line, or silence */
+        &json_frontend,   /* no rule: reached by a WebSocket upgrade */
 };
 
 void

@@ -3,6 +3,8 @@
  */
 #include "util/arena.h"
 
+#include <string.h>
+
 uint8_t *
 arena_reserve(struct arena *a, size_t max)
 {
@@ -53,4 +55,19 @@ arena_release(struct arena *a)
 	if (a->cur)
 		blk_unref(a->cur);
 	a->cur = NULL;
+}
+
+struct slice
+arena_copy(struct arena *a, const void *s, size_t n, int own_block)
+{
+	struct blk *b;
+
+	if (!own_block) {
+		memcpy(arena_reserve(a, n), s, n);
+		return arena_commit(a, n);
+	}
+	b = blk_new(n);
+	memcpy(b->data, s, n);
+	b->len = (uint32_t)n;
+	return (struct slice){b, 0, b->len};
 }

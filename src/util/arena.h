@@ -24,6 +24,9 @@ struct arena {
  * own, so that big messages do not waste arena space. */
 uint8_t *arena_reserve(struct arena *a, size_t max);
 struct slice arena_commit(struct arena *a, size_t used);
+/* s[0, n) as a slice: copied into the arena, or into a block of its own
+ * (own_block: a history line, which may outlive the arena's block by far). */
+struct slice arena_copy(struct arena *a, const void *s, size_t n, int own_block);
 /* Drop the arena's block (at exit). */
 void arena_release(struct arena *a);
 

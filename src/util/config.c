@@ -48,7 +48,9 @@ struct key {
 
 static const struct key keys[] = {
         {"listen", K_LISTEN, 0, 0, 0, "ADDR:PORT[/PROTO]",
-         "listen here (repeatable); IPv6 as [::1]:7000; PROTO auto, framed or text", 0},
+         "listen here (repeatable); IPv6 as [::1]:7000; PROTO auto, framed, text, http "
+         "or irc",
+         0},
         {"server-name", K_STRING, F(server_name), 1, 63, "NAME", "name announced to clients", 1},
         {"history", K_UINT, F(history), 0, CHATD_MAX_HISTORY, "N",
          "messages a room keeps for joiners", 1},

@@ -114,16 +114,7 @@ static char render_buf[TERM_LINE_MAX(CORE_TEXT_MAX)];
 static struct slice
 to_slice(const char *s, size_t n, int own_block)
 {
-	struct blk *b;
-
-	if (!own_block) {
-		memcpy(arena_reserve(&arena, n), s, n);
-		return arena_commit(&arena, n);
-	}
-	b = blk_new(n);
-	memcpy(b->data, s, n);
-	b->len = (uint32_t)n;
-	return (struct slice){b, 0, b->len};
+	return arena_copy(&arena, s, n, own_block);
 }
 
 static struct slice

@@ -1,0 +1,80 @@
+/*
+ * IRC input, pure: splitting a byte stream into lines and a line into its
+ * parts (tags, source, command, parameters), as RFC 1459/2812 and the
+ * modern client protocol document (modern.ircdocs.horse) lay them out.
+ * No I/O and no core, so that every split of the input can be tested and
+ * fuzzed (tests/fuzz/fuzz_irc.c).
+ *
+ * Line ends: a CR or a LF ends a line, and the empty lines that CR LF,
+ * LF CR or CR CR make are skipped, as the classic servers (ircu, Hybrid)
+ * read: a bare CR is a line end like any other, so it can never reach
+ * another client inside a message.
+ */
+#ifndef CHATD_IRCMSG_H
+#define CHATD_IRCMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IRC_LINE_MAX   512 /* bytes of a line, its CR LF included (RFC 2812 2.3) */
+#define IRC_PARAMS_MAX 15  /* parameters of a message, the trailing one included */
+
+enum irc_line {
+	IRC_LINE_MORE,     /* no complete line yet: keep the bytes */
+	IRC_LINE_OK,       /* a line was produced */
+	IRC_LINE_TOO_LONG, /* the line passed the bound: report it, skip to its end */
+	IRC_LINE_SKIPPED,  /* the rest of an overlong line was thrown away */
+};
+
+struct irc_reader {
+	size_t max;     /* longest line accepted, its end excluded */
+	int discarding; /* inside an overlong line, dropping up to its end */
+};
+
+struct irc_param {
+	const char *p;
+	size_t n;
+};
+
+/* One message, its parts pointing into the line it was parsed from. */
+struct irc_msg {
+	const char *tags; /* after '@', or NULL (tags are read past, not used) */
+	size_t tags_len;
+	const char *source; /* after ':', or NULL */
+	size_t source_len;
+	const char *cmd;
+	size_t cmd_len;
+	unsigned nparams;
+	struct irc_param params[IRC_PARAMS_MAX];
+};
+
+void irc_reader_init(struct irc_reader *r, size_t max);
+
+/*
+ * Take the next line from p[0, len).  On IRC_LINE_OK the line, without
+ * its end, is p[*off, *off + *n), never empty.  *used says how many bytes
+ * were consumed in every case; on IRC_LINE_MORE what is left unused (and
+ * kept by the caller for the next call) is at most r->max bytes.
+ */
+enum irc_line irc_line_next(struct irc_reader *r, const uint8_t *p, size_t len, size_t *used,
+                            size_t *off, size_t *n);
+
+/* Parse line[0, n) into m: 0, or -1 when it holds no command. */
+int irc_parse(const char *line, size_t n, struct irc_msg *m);
+
+/* Whether m's command is name (ASCII, any case). */
+int irc_cmd_is(const struct irc_msg *m, const char *name);
+
+/* The next item of a comma-separated list *s[0, *n): 1 with the item in
+ * *item[0, *in) (perhaps empty) and the list advanced past it, 0 when the
+ * list is used up. */
+int irc_list_next(const char **s, size_t *n, const char **item, size_t *in);
+
+/*
+ * Whether the first bytes of a connection are an IRC client's opening:
+ * one of CAP, NICK, USER or PASS (any case), then a space.  1: they are;
+ * 0: they are not; -1: they may be, more bytes will say.
+ */
+int irc_opening(const uint8_t *p, size_t len);
+
+#endif

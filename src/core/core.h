@@ -221,6 +221,8 @@ uint64_t core_message_count(const struct core *c);
  * gave names everyone present throughout exactly once. */
 size_t core_rooms_after(struct core *c, const char *key, struct room **out, size_t max);
 size_t core_users_after(struct core *c, const char *key, struct session **out, size_t max);
+/* The registered session with that nick (any case), or NULL. */
+struct session *core_user_find(const struct core *c, const char *nick, size_t n);
 size_t core_room_count(const struct core *c); /* active rooms */
 size_t core_room_total(const struct core *c); /* active and lingering rooms */
 size_t core_user_count(const struct core *c); /* registered sessions */

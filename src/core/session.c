@@ -164,26 +164,32 @@ core_text_check(const struct core *c, const char *text, size_t n)
 	return 0;
 }
 
+/* Through the nick index, which holds registered sessions only. */
+struct session *
+core_user_find(const struct core *c, const char *nick, size_t n)
+{
+	char key[CORE_NICK_MAX + 1];
+
+	if (!valid_nick(nick, n))
+		return NULL;
+	valid_fold(key, nick, n);
+	return hmap_get(&c->nicks, key, n);
+}
+
 void
 core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
             size_t tn, uint64_t tag)
 {
-	char key[CORE_NICK_MAX + 1];
 	struct session *to = NULL;
 	struct core_reply r;
 
 	reply_init(&r, CMD_DIRECT, tag, nick, n);
-	if (!s->registered) {
+	if (!s->registered)
 		r.err = CORE_E_NOT_REGISTERED;
-	} else if (n == 0 || n > CORE_NICK_MAX) {
+	else if ((to = core_user_find(c, nick, n)) == NULL)
 		r.err = CORE_E_NO_SUCH_USER;
-	} else {
-		valid_fold(key, nick, n);
-		if ((to = hmap_get(&c->nicks, key, n)) == NULL)
-			r.err = CORE_E_NO_SUCH_USER;
-		else
-			r.err = core_text_check(c, text, tn);
-	}
+	else
+		r.err = core_text_check(c, text, tn);
 	if (r.err) {
 		session_done(s, &r);
 		return;

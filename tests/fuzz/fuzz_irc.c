@@ -69,9 +69,18 @@ check_parse(const char *line, size_t n)
 {
 	struct irc_msg m;
 	unsigned i;
+	int fits = irc_line_fits(line, n);
 
+	/* The bounds: 510 bytes without tags, and 8191 of tags besides. */
+	FUZZ_CHECK(fits == 0 || fits == 1);
+	if (n == 0 || line[0] != '@')
+		FUZZ_CHECK(fits == (n <= IRC_LINE_MAX - 2));
+	if (fits)
+		FUZZ_CHECK(n <= IRC_TAGS_MAX + IRC_LINE_MAX - 2);
 	if (irc_parse(line, n, &m) < 0)
 		return;
+	if (fits && m.tags && line[0] == '@')
+		FUZZ_CHECK(m.tags_len + 1 <= IRC_TAGS_MAX);
 	FUZZ_CHECK(m.cmd_len > 0 && inside(m.cmd, m.cmd_len, line, n));
 	FUZZ_CHECK(memchr(m.cmd, ' ', m.cmd_len) == NULL);
 	FUZZ_CHECK(m.tags == NULL || inside(m.tags, m.tags_len, line, n));
@@ -210,7 +219,8 @@ check_opening(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t bounds[] = {8, IRC_LINE_MAX - 2};
+	/* A tiny bound, IRC's own, and the reader irc.c uses (tags besides). */
+	static const size_t bounds[] = {8, IRC_LINE_MAX - 2, IRC_TAGS_MAX + IRC_LINE_MAX - 2};
 	uint64_t seed = 0xcbf29ce484222325ull;
 	size_t b, i;
 

@@ -8,7 +8,12 @@ history as marked notices, PRIVMSG and NOTICE between IRC, framed and
 text clients in one room, direct messages, PART, QUIT, NICK and drops
 seen across front ends, nick collisions (433), and bad input: overlong
 lines (417), unknown commands (421), bare CR, NUL and invalid UTF-8
-(docs/irc.md).  Run as
+(docs/irc.md).  The second slice: NAMES, WHO, WHOIS, LIST, MODE, AWAY,
+ISON, USERHOST, MOTD, LUSERS, VERSION, TIME with their numerics, the
+ISUPPORT additions, and the IRCv3 capabilities (server-time,
+message-tags up to 8191 bytes of tags, echo-message, multi-prefix,
+userhost-in-names, cap-notify, batch: history as a chathistory batch).
+Run as
 
     python3 test_irc.py --chatd build/chatd
 """
@@ -35,6 +40,8 @@ class IrcLine:
         self.raw = raw
         s = raw
         self.source = None
+        if s.startswith("@"):  # tags (tags_of() reads them from .raw)
+            s = s.partition(" ")[2]
         if s.startswith(":"):
             self.source, _, s = s[1:].partition(" ")
         trailing = None
@@ -243,15 +250,27 @@ def test_cap_ls_302_holds_registration_until_cap_end(srv):
     c.send("USER alice 0 * :A")
     ls = c.expect("CAP")
     t.assert_eq(ls.params[:2], ["*", "LS"], "CAP LS reply")
-    c.send("CAP REQ :multi-prefix server-time")
+    t.assert_eq(sorted(ls.params[-1].split()),
+                ["batch", "cap-notify", "echo-message", "message-tags", "multi-prefix",
+                 "server-time", "userhost-in-names"], "CAP LS offers")
+    # All or nothing: one unknown name refuses the whole request.
+    c.send("CAP REQ :multi-prefix draft/nonesuch")
     nak = c.expect("CAP")
-    t.assert_eq(nak.params, ["*", "NAK", "multi-prefix server-time"], "CAP REQ refused")
+    t.assert_eq(nak.params, ["*", "NAK", "multi-prefix draft/nonesuch"], "CAP REQ refused")
+    c.send("CAP REQ :multi-prefix server-time")
+    ack = c.expect("CAP")
+    t.assert_eq(ack.params, ["*", "ACK", "multi-prefix server-time"], "CAP REQ acknowledged")
     c.none("001", wait=0.4)
     c.send("CAP END")
     c.expect("001")
     c.expect("422")
     c.send("CAP LIST")
-    t.assert_eq(c.expect("CAP").params, ["alice", "LIST", ""], "CAP LIST after registration")
+    t.assert_eq(c.expect("CAP").params, ["alice", "LIST", "multi-prefix server-time"],
+                "CAP LIST after registration")
+    c.send("CAP REQ -server-time")
+    t.assert_eq(c.expect("CAP").params[1:], ["ACK", "-server-time"], "CAP REQ -cap")
+    c.send("CAP LIST")
+    t.assert_eq(c.expect("CAP").params[-1], "multi-prefix", "CAP LIST after -server-time")
 
 
 def test_commands_before_registration_get_451_but_ping_works(srv):
@@ -613,6 +632,327 @@ def test_sigterm_tells_irc_clients_before_closing(srv):
     t.assert_eq(ln.params[-1], "Closing Link: alice (Server shutting down)", "shutdown ERROR")
     a.expect_closed()
     t.assert_eq(srv.wait(10), 0, "chatd exit code after SIGTERM")
+
+
+# ---------------------------------------------------------------------------
+# Queries and info (second slice)
+
+
+def test_welcome_burst_has_lusers_and_isupport_prefix_and_budgets(srv):
+    f = srv.client("fred")
+    f.join("lobby")
+    c = irc(srv)
+    c.send("NICK alice")
+    c.send("USER alice 0 * :A")
+    tokens = {}
+    for _ in range(2):
+        ln = c.expect("005")
+        tokens.update(dict((w.split("=", 1) + [""])[:2] for w in ln.params[1:-1]))
+    t.assert_eq(tokens.get("PREFIX"), "", "005 PREFIX (no operators)")
+    t.assert_eq(tokens.get("CHANMODES"), ",,,nt", "005 CHANMODES")
+    t.assert_eq(tokens.get("AWAYLEN"), "200", "005 AWAYLEN")
+    t.assert_eq(tokens.get("MAXTARGETS"), "4", "005 MAXTARGETS")
+    if "PRIVMSG:4" not in tokens.get("TARGMAX", ""):
+        raise AssertionError("005 TARGMAX %r" % tokens.get("TARGMAX"))
+    t.assert_eq(c.expect("251").params[-1], "There are 2 users and 0 invisible on 1 servers",
+                "251 counts every front end's users")
+    t.assert_eq(c.expect("254").params[1], "1", "254 channels")
+    t.assert_eq(c.expect("255").params[-1], "I have 2 clients and 0 servers", "255")
+    c.expect("422")
+    c.send("LUSERS")
+    c.expect("251")
+    c.expect("255")
+    c.send("MOTD")
+    c.expect("422")
+
+
+def fred_and_alice_in_lobby(srv):
+    """A framed fred and an IRC alice, both in the room lobby."""
+    f = srv.client("fred")
+    f.join("lobby")
+    a = irc(srv, "alice")
+    a.join("#lobby")
+    return f, a
+
+
+def test_names_with_and_without_a_channel(srv):
+    f, a = fred_and_alice_in_lobby(srv)
+    a.send("NAMES #lobby,#nowhere")
+    ln = a.expect("353")
+    t.assert_eq(ln.params[:3], ["alice", "=", "#lobby"], "353 head")
+    t.assert_eq(sorted(ln.params[-1].split()), ["alice", "fred"], "353 names")
+    a.expect("366", lambda ln: ln.params[1] == "#lobby")
+    t.assert_eq(a.expect("366").params[1], "#nowhere", "366 for a channel with nobody")
+    a.send("NAMES")
+    t.assert_eq(a.expect("353").params[2], "#lobby", "NAMES: the client's channels")
+    t.assert_eq(a.expect("366").params[1], "*", "366 * ends a NAMES of all")
+
+
+def test_who_of_a_channel_and_of_a_mask(srv):
+    f, a = fred_and_alice_in_lobby(srv)
+    a.send("WHO #lobby")
+    lines = [a.expect("352"), a.expect("352")]
+    t.assert_eq(sorted(ln.params[5] for ln in lines), ["alice", "fred"], "352 nicks")
+    ln = [x for x in lines if x.params[5] == "fred"][0]
+    t.assert_eq(ln.params[1:7], ["#lobby", "fred", "chatd", "chatd", "fred", "H"], "352 fields")
+    t.assert_eq(ln.params[-1], "0 fred", "352 hopcount and real name")
+    t.assert_eq(a.expect("315").params[1], "#lobby", "315 names the mask")
+    a.send("WHO fr*")
+    ln = a.expect("352")
+    t.assert_eq((ln.params[1], ln.params[5]), ("*", "fred"), "WHO of a nick mask")
+    t.assert_eq(a.expect("315").params[1], "fr*", "315 after a mask")
+    srv.client("freddy")
+    srv.client("fr")
+    for mask, want in (("FRED", ["fred"]), ("fr*", ["fr", "fred", "freddy"]),
+                       ("*d?", ["freddy"]), ("zz*", []), ("*", ["alice", "fr", "fred", "freddy"])):
+        a.send("WHO " + mask)
+        a.sync()  # the PONG comes after the whole answer
+        got = [ln.params[5] for ln in a.inbox if ln.cmd == "352"]
+        a.inbox = [ln for ln in a.inbox if ln.cmd != "352"]
+        a.expect("315", lambda ln: ln.params[1] == mask)
+        t.assert_eq(got, want, "WHO %s" % mask)
+
+
+def test_whois_a_user_and_an_unknown_nick(srv):
+    f = srv.client("fred")
+    f.join("lobby")
+    f.join("den")
+    a = irc(srv, "alice")
+    a.send("WHOIS FRED")
+    t.assert_eq(a.expect("311").params[1:5], ["fred", "fred", "chatd", "*"], "311")
+    t.assert_eq(sorted(a.expect("319").params[-1].split()), ["#den", "#lobby"], "319")
+    t.assert_eq(a.expect("312").params[1:3], ["fred", "chatd"], "312")
+    t.assert_eq(a.expect("318").params[1], "fred", "318")
+    a.send("WHOIS nobody")
+    t.assert_eq(a.expect("401").params[1], "nobody", "401 for an unknown nick")
+    t.assert_eq(a.expect("318").params[1], "nobody", "318 after 401")
+
+
+def test_list_gives_channels_with_member_counts(srv):
+    f, a = fred_and_alice_in_lobby(srv)
+    a.join("#den")
+    a.send("LIST")
+    a.expect("321")
+    got = {}
+    for _ in range(2):
+        ln = a.expect("322")
+        got[ln.params[1]] = ln.params[2]
+    t.assert_eq(got, {"#lobby": "2", "#den": "1"}, "322 channels and counts")
+    a.expect("323")
+    a.send("LIST #den,#nowhere")
+    a.expect("321")
+    t.assert_eq(a.expect("322").params[1:3], ["#den", "1"], "LIST of one channel")
+    a.expect("323")
+    a.sync()
+    a.none("322")
+
+
+def test_mode_user_and_channel_and_refusals(srv):
+    f = srv.client("fred")
+    a = irc(srv, "alice")
+    a.join("#r")
+    a.send("MODE alice")
+    t.assert_eq(a.expect("221").params[1], "+", "221 own modes")
+    a.send("MODE alice +i")
+    a.send("MODE alice +z")
+    a.expect("501")
+    a.send("MODE fred")
+    a.expect("502")
+    a.send("MODE nobody")
+    a.expect("401")
+    a.send("MODE #r")
+    t.assert_eq(a.expect("324").params[1:], ["#r", "+nt"], "324 channel modes")
+    a.send("MODE #r b")
+    a.expect("368")
+    a.send("MODE #r +nt")
+    a.send("MODE #r +o fred")
+    t.assert_eq(a.expect("482").params[1], "#r", "482: no operators")
+    a.send("MODE #r +Z")
+    t.assert_eq(a.expect("472").params[1], "Z", "472 unknown mode letter")
+    a.send("MODE #nowhere")
+    a.expect("403")
+    a.sync()
+    a.none("221")
+    a.none("MODE")
+
+
+def test_away_is_told_to_senders_and_in_who_whois_userhost(srv):
+    a = irc(srv, "alice")
+    b = irc(srv, "bob")
+    a.join("#r")
+    b.join("#r")
+    a.send("AWAY :gone fishing")
+    a.expect("306")
+    b.send("PRIVMSG alice :there?")
+    ln = b.expect("301")
+    t.assert_eq(ln.params[1:], ["alice", "gone fishing"], "301 to the sender")
+    a.expect_text("PRIVMSG", "there?")
+    b.send("NOTICE alice :quiet")
+    b.sync()
+    b.none("301")
+    b.send("WHO #r")
+    flags = dict((x.params[5], x.params[6]) for x in (b.expect("352"), b.expect("352")))
+    t.assert_eq(flags, {"alice": "G", "bob": "H"}, "352 G for away")
+    b.send("USERHOST alice bob nobody")
+    t.assert_eq(sorted(b.expect("302").params[-1].split()),
+                ["alice=-alice@chatd", "bob=+bob@chatd"], "302")
+    b.send("WHOIS alice")
+    t.assert_eq(b.expect("301").params[-1], "gone fishing", "301 in WHOIS")
+    b.expect("318")
+    a.send("AWAY")
+    a.expect("305")
+    b.send("PRIVMSG alice :back?")
+    b.sync()
+    b.none("301")
+
+
+def test_ison_version_and_time(srv):
+    srv.client("fred")
+    a = irc(srv, "alice")
+    a.send("ISON Fred nobody alice")
+    t.assert_eq(a.expect("303").params[-1].split(), ["fred", "alice"], "303")
+    a.send("ISON :nobody")
+    t.assert_eq(a.expect("303").params[-1], "", "303 empty")
+    a.send("VERSION")
+    ln = a.expect("351")
+    if not ln.params[1].startswith("chatd-"):
+        raise AssertionError("351 %r" % ln)
+    a.expect("005")
+    a.send("TIME")
+    ln = a.expect("391")
+    t.assert_eq(ln.params[1], "chatd", "391 server")
+    if abs(int(ln.params[2]) - time.time()) > 5:
+        raise AssertionError("391 timestamp %r" % ln)
+
+
+# ---------------------------------------------------------------------------
+# IRCv3 capabilities
+
+
+ISO_MS = r"^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+
+
+def tags_of(ln):
+    """The tags of a raw line as a dict, and the line without them."""
+    if not ln.raw.startswith("@"):
+        return {}, ln
+    head, _, rest = ln.raw.partition(" ")
+    tags = dict((kv.split("=", 1) + [""])[:2] for kv in head[1:].split(";"))
+    return tags, IrcLine(rest)
+
+
+def capped(srv, nick, caps):
+    c = irc(srv)
+    c.send("CAP LS 302")
+    c.send("CAP REQ :" + caps)
+    c.send("NICK " + nick)
+    c.send("USER %s 0 * :%s" % (nick, nick))
+    t.assert_eq(c.expect("CAP", lambda ln: ln.params[1] == "ACK").params[-1], caps, "ACK")
+    c.send("CAP END")
+    c.expect("001")
+    c.expect("422")
+    c.nick = c.label = nick
+    c.inbox = []
+    return c
+
+
+def test_server_time_tags_messages_and_events_with_iso_ms(srv):
+    a = capped(srv, "alice", "server-time")
+    a.join("#r")
+    f = srv.client("fred")
+    f.join("r")
+    ln = a.expect("JOIN", lambda ln: ln.raw.find("fred!") >= 0)
+    tags, _ = tags_of(ln)
+    if not re.match(ISO_MS, "time=" + tags.get("time", "")):
+        raise AssertionError("JOIN without @time: %r" % ln)
+    t.assert_ack(f.say("r", "tick"), "SAY")
+    ln = a.expect("PRIVMSG", lambda ln: ln.params[-1] == "tick")
+    tags, _ = tags_of(ln)
+    if not re.match(ISO_MS, "time=" + tags.get("time", "")):
+        raise AssertionError("PRIVMSG without @time: %r" % ln)
+    # A client without server-time gets no tags.
+    b = irc(srv, "bob")
+    b.join("#r")
+    t.assert_ack(f.say("r", "tock"), "SAY")
+    if not b.expect_text("PRIVMSG", "tock").raw.startswith(":fred!"):
+        raise AssertionError("untagged client got tags")
+
+
+def test_message_tags_accepted_up_to_8191_bytes_of_tags(srv):
+    a = capped(srv, "alice", "message-tags")
+    a.join("#r")
+    f = srv.client("fred")
+    f.join("r")
+    tags = "@+draft/x=" + "v" * (8191 - len("@+draft/x=") - 1) + " "
+    a.send(tags + "PRIVMSG #r :tagged")
+    f.expect(MESSAGE, text="tagged")
+    a.send("@" + "t" * 8191 + " PRIVMSG #r :too many tags")
+    a.expect("417")
+    a.send("@+typing=active TAGMSG #r")
+    a.send("@a=b PRIVMSG #r :" + "x" * 600)
+    a.expect("417")
+    a.send("PRIVMSG #r :after")
+    f.expect(MESSAGE, text="after")
+    a.sync()
+    a.none("421")
+
+
+def test_echo_message_returns_own_privmsg_and_notice(srv):
+    a = capped(srv, "alice", "echo-message")
+    a.join("#r")
+    f = srv.client("fred")
+    a.send("PRIVMSG #r :hello me")
+    ln = a.expect_text("PRIVMSG", "hello me")
+    t.assert_eq((ln.source, ln.params[0]), ("alice!alice@chatd", "#r"), "echo of PRIVMSG")
+    a.send("NOTICE fred :psst")
+    f.expect(MESSAGE, text="psst")
+    ln = a.expect_text("NOTICE", "psst")
+    t.assert_eq(ln.params[0], "fred", "echo of a NOTICE to a nick")
+    b = irc(srv, "bob")
+    b.join("#r")
+    b.send("PRIVMSG #r :no echo")
+    b.sync()
+    b.none("PRIVMSG")
+
+
+def test_userhost_in_names_and_multi_prefix(srv):
+    a = capped(srv, "alice", "multi-prefix userhost-in-names cap-notify")
+    a.join("#r")
+    a.send("NAMES #r")
+    t.assert_eq(a.expect("353").params[-1], "alice!alice@chatd", "353 with userhost")
+
+
+def test_batch_and_server_time_get_history_as_chathistory_batch(srv):
+    f = srv.client("fred")
+    f.join("lobby")
+    for i in range(3):
+        t.assert_ack(f.say("lobby", "old %d" % i), "SAY")
+    t.assert_ack(f.say("lobby", "/me waves"), "SAY /me")
+    a = capped(srv, "alice", "batch server-time")
+    a.join("#lobby")
+    start = a.expect("BATCH")
+    t.assert_eq(start.params[1:], ["chathistory", "#lobby"], "BATCH + chathistory")
+    ref = start.params[0]
+    if not ref.startswith("+"):
+        raise AssertionError("batch start %r" % start)
+    got = []
+    for _ in range(4):
+        ln = a.expect("PRIVMSG")
+        tags, _ = tags_of(ln)
+        t.assert_eq(tags.get("batch"), ref[1:], "batch tag")
+        if not re.match(ISO_MS, "time=" + tags.get("time", "")):
+            raise AssertionError("history without @time: %r" % ln)
+        t.assert_eq((ln.nick, ln.params[0]), ("fred", "#lobby"), "history PRIVMSG")
+        got.append(ln.params[-1])
+    t.assert_eq(got, ["old 0", "old 1", "old 2", "\x01ACTION waves\x01"], "history texts")
+    t.assert_eq(a.expect("BATCH").params, ["-" + ref[1:]], "BATCH -")
+    a.sync()
+    a.none("NOTICE")
+    # batch without server-time: the notices of today.
+    b = capped(srv, "bob", "batch")
+    b.join("#lobby")
+    if "history" not in b.expect("NOTICE").params[-1]:
+        raise AssertionError("no NOTICE playback without server-time")
 
 
 if __name__ == "__main__":

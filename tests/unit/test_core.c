@@ -1702,6 +1702,23 @@ users_sorted_by_folded_name(void **state)
 }
 
 static void
+user_find_by_nick_in_any_case(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = user(f, 0, "Alice");
+
+	sess(f, 1); /* unregistered: not found */
+	assert_ptr_equal(core_user_find(f->c, "aLICE", 5), s);
+	assert_null(core_user_find(f->c, "bob", 3));
+	assert_null(core_user_find(f->c, "bad nick", 8));
+	nick(f, 0, "Alicia");
+	assert_null(core_user_find(f->c, "alice", 5));
+	assert_ptr_equal(core_user_find(f->c, "ALICIA", 6), s);
+	end(f, 0, PRES_QUIT, 0);
+	assert_null(core_user_find(f->c, "alicia", 6));
+}
+
+static void
 members_page_by_join_serial_whoever_leaves(void **state)
 {
 	struct fx *f = *state;
@@ -1797,6 +1814,7 @@ main(int argc, char **argv)
 	        T(rooms_sorted_by_folded_name),
 	        T(rooms_sorted_when_none_is_empty),
 	        T(users_sorted_by_folded_name),
+	        T(user_find_by_nick_in_any_case),
 	        T(members_page_by_join_serial_whoever_leaves),
 	};
 #undef T

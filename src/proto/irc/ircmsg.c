@@ -82,6 +82,21 @@ word_end(const char *s, size_t i, size_t n)
 }
 
 int
+irc_line_fits(const char *line, size_t n)
+{
+	size_t tags = 0;
+
+	if (n > 0 && line[0] == '@') {
+		tags = word_end(line, 0, n);
+		if (tags < n)
+			tags++; /* the space that ends them */
+		if (tags > IRC_TAGS_MAX)
+			return 0;
+	}
+	return n - tags <= IRC_LINE_MAX - 2;
+}
+
+int
 irc_parse(const char *line, size_t n, struct irc_msg *m)
 {
 	size_t i = skip_spaces(line, 0, n), e;

@@ -18,6 +18,9 @@
 
 #define IRC_LINE_MAX   512 /* bytes of a line, its CR LF included (RFC 2812 2.3) */
 #define IRC_PARAMS_MAX 15  /* parameters of a message, the trailing one included */
+/* Bytes of a line's tags, its '@' and the space after them included
+ * (IRCv3 message-tags: 4094 of the client's, 4094 of the server's). */
+#define IRC_TAGS_MAX 8191
 
 enum irc_line {
 	IRC_LINE_MORE,     /* no complete line yet: keep the bytes */
@@ -58,6 +61,10 @@ void irc_reader_init(struct irc_reader *r, size_t max);
  */
 enum irc_line irc_line_next(struct irc_reader *r, const uint8_t *p, size_t len, size_t *used,
                             size_t *off, size_t *n);
+
+/* Whether line[0, n) (its end excluded) is within the bounds: at most
+ * IRC_TAGS_MAX bytes of tags and IRC_LINE_MAX - 2 of the rest. */
+int irc_line_fits(const char *line, size_t n);
 
 /* Parse line[0, n) into m: 0, or -1 when it holds no command. */
 int irc_parse(const char *line, size_t n, struct irc_msg *m);

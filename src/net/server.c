@@ -92,7 +92,7 @@ store_end_turn(struct server *srv)
 {
 	if (srv->store == NULL)
 		return;
-	srv->need = store_turn(srv->store);
+	srv->need = store_turn(srv->store, CHATD_STORE_WAIT_MS);
 	srv->done = store_done(srv->store);
 	if (srv->done != srv->released) {
 		conn_release(&srv->conns, srv->done);

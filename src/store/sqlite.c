@@ -115,6 +115,7 @@ struct store {
 	int flying;           /* a batch is with the writer */
 	int down;             /* the last commit failed: room messages are refused */
 	double last_try;      /* when a batch was last handed over */
+	double last_ms;       /* how long the last batch took, handed over to back */
 	time_t last_log;      /* when a failure was last logged */
 	void (*wake)(void *); /* told, from the writer, that a batch is back */
 	void *wake_arg;
@@ -141,10 +142,13 @@ struct store {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work;
+	pthread_cond_t back; /* signalled with finished, for a loop that waits */
 	int running;
 	int job;      /* flight is to be written */
-	int finished; /* and has been: rc, why */
+	int finished; /* and has been: rc, why, ms */
+	int waiting;  /* the loop waits for it on back (no wake then) */
 	int rc;
+	double ms;
 	char why[160];
 	int prune;     /* a retention pass is asked for: */
 	unsigned days; /* its settings */
@@ -867,17 +871,23 @@ writer(void *arg)
 		while (!st->job && !st->prune && !st->quit)
 			pthread_cond_wait(&st->work, &st->lock);
 		if (st->job) {
+			double ms;
 			int rc;
 
 			pthread_mutex_unlock(&st->lock);
 			why[0] = '\0';
+			ms = now_ms_mono();
 			rc = write_batch(st, why, sizeof(why));
+			ms = now_ms_mono() - ms;
 			pthread_mutex_lock(&st->lock);
 			st->job = 0;
 			st->finished = 1;
 			st->rc = rc;
+			st->ms = ms;
 			memcpy(st->why, why, sizeof(why));
-			if (st->wake)
+			if (st->waiting)
+				pthread_cond_signal(&st->back);
+			else if (st->wake)
 				st->wake(st->wake_arg);
 		} else if (st->prune) {
 			unsigned days = st->days, keep = st->keep;
@@ -1052,6 +1062,14 @@ writer_open(struct store *st, int sync_full, char *err, size_t errlen)
 	sqlite3_wal_hook(st->wdb, wal_grew, st);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->work, NULL);
+	{
+		pthread_condattr_t a;
+
+		pthread_condattr_init(&a);
+		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+		pthread_cond_init(&st->back, &a);
+		pthread_condattr_destroy(&a);
+	}
 	if (pthread_create(&st->thread, NULL, writer, st) != 0) {
 		say(err, errlen, "store %s: cannot start its writer thread", st->path);
 		return -1;
@@ -1141,6 +1159,7 @@ reap(struct store *st)
 	}
 	st->finished = 0;
 	rc = st->rc;
+	st->last_ms = st->ms;
 	pthread_mutex_unlock(&st->lock);
 	st->flying = 0;
 	st->done_no = st->last_no;
@@ -1191,13 +1210,56 @@ reap(struct store *st)
 	st->down = 1;
 }
 
-uint32_t
-store_turn(struct store *st)
+/* Wait for the writer to give its batch back, until the monotonic time
+ * until (ms); whether it has. */
+static int
+await_back(struct store *st, double until)
 {
-	reap(st);
-	if (!st->flying && st->pend.n &&
-	    (!st->down || now_ms_mono() - st->last_try >= STORE_RETRY_MS))
-		handoff(st);
+	struct timespec ts;
+	int back;
+	double t0 = now_ms_mono(), ms;
+
+	ts.tv_sec = (time_t)(until / 1000.0);
+	ts.tv_nsec = (long)((until - (double)ts.tv_sec * 1000.0) * 1e6);
+	pthread_mutex_lock(&st->lock);
+	st->waiting = 1;
+	while (!st->finished && pthread_cond_timedwait(&st->back, &st->lock, &ts) == 0)
+		;
+	st->waiting = 0;
+	back = st->finished;
+	pthread_mutex_unlock(&st->lock);
+	ms = now_ms_mono() - t0;
+	pthread_mutex_lock(&stats_lock);
+	stats.wait_ms += ms;
+	if (ms > stats.wait_max_ms)
+		stats.wait_max_ms = ms;
+	pthread_mutex_unlock(&stats_lock);
+	return back;
+}
+
+uint32_t
+store_turn(struct store *st, double wait_ms)
+{
+	double until = wait_ms > 0 ? now_ms_mono() + wait_ms : 0;
+
+	for (;;) {
+		reap(st);
+		if (!st->flying && st->pend.n &&
+		    (!st->down || now_ms_mono() - st->last_try >= STORE_RETRY_MS))
+			handoff(st);
+		/*
+		 * A writer whose last batch took less than the wait is waited
+		 * for (and, when it was busy with an older batch, this turn's
+		 * is handed over then and waited for too), so that this turn's
+		 * output leaves with it: otherwise it waits a turn, and a sender
+		 * with a window of messages in flight finds a third of it held
+		 * in the store's stage (docs/design.md).  A slow writer (fsync,
+		 * a checkpoint's lock) is not waited for at all.
+		 */
+		if (!st->flying || st->down || until == 0 || st->last_ms >= wait_ms ||
+		    !await_back(st, until))
+			break;
+	}
 	if (st->down)
 		return st->done_no; /* nothing new is taken: nothing waits */
 	if (st->pend.n)

@@ -42,6 +42,8 @@ struct store_stats {
 	double prune_ms;    /* the longest prune step */
 	uint64_t pruned;    /* messages deleted by retention */
 	double total_ms;    /* all commits */
+	double wait_ms;     /* the loop's waits for quick commits (store_turn) */
+	double wait_max_ms; /* and the longest of them */
 	unsigned down;      /* 1 while room messages are refused */
 	unsigned long kept; /* messages waiting for a commit that failed */
 	uint64_t log_pages; /* the write-ahead log's length after the last commit */
@@ -58,8 +60,10 @@ const struct core_store *store_hooks(struct store *st);
 void store_set_wake(struct store *st, void (*wake)(void *), void *arg);
 /* The end of a loop turn: take back a finished batch, hand over what is
  * pending when the writer is idle, and return the batch number this
- * turn's output waits for (store_done() when nothing waits). */
-uint32_t store_turn(struct store *st);
+ * turn's output waits for (store_done() when nothing waits).  With
+ * wait_ms > 0, a writer that has been quick is waited for, wait_ms at
+ * most, so that the turn's output can leave at once. */
+uint32_t store_turn(struct store *st, double wait_ms);
 /* The newest batch back from the writer, written or given up on;
  * numbers only grow (modulo 2^32). */
 uint32_t store_done(const struct store *st);

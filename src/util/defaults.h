@@ -13,8 +13,10 @@
 /* Messages a join replays from the store for a cursor older than the
  * ring; past it the replay says "truncated" and the client pages back. */
 #define CHATD_REPLAY_MAX  1000u
-#define CHATD_STORE_RETRY 1.0   /* seconds between tries of a store that failed to write */
-#define CHATD_STORE_HELD  0.001 /* and of one whose log the checkpointer holds */
+#define CHATD_STORE_RETRY 1.0 /* seconds between tries of a store that failed to write */
+/* The longest the loop waits at the end of a turn for a quick writer's
+ * commit, so that the turn's output leaves in the same turn. */
+#define CHATD_STORE_WAIT_MS 1.0
 /* Retention: a room keeps its last 100,000 messages (about 15 MB on disk)
  * and a year.  Steady state is then at most a year of a server's traffic,
  * and one busy room cannot take the disk: a small server's store stays in

@@ -216,8 +216,14 @@ metrics_answer(struct hconn *h)
 		     "Rooms read back from the store.");
 		put(&o, "chatd_store_room_loads_total %llu\n", (unsigned long long)ss.loads);
 		head(&o, "chatd_store_commit_seconds_total", "counter",
-		     "Time the loop spent in store commits.");
+		     "Time the store's writer thread spent in commits.");
 		put(&o, "chatd_store_commit_seconds_total %.6f\n", ss.total_ms / 1000.0);
+		head(&o, "chatd_store_wait_seconds_total", "counter",
+		     "Loop time spent waiting at the end of a turn for a quick commit.");
+		put(&o, "chatd_store_wait_seconds_total %.6f\n", ss.wait_ms / 1000.0);
+		head(&o, "chatd_store_wait_seconds_max", "gauge",
+		     "The longest such wait since start (1 ms at most).");
+		put(&o, "chatd_store_wait_seconds_max %.6f\n", ss.wait_max_ms / 1000.0);
 		head(&o, "chatd_store_pruned_messages_total", "counter",
 		     "Messages deleted by retention (retention-days, retention-messages).");
 		put(&o, "chatd_store_pruned_messages_total %llu\n", (unsigned long long)ss.pruned);

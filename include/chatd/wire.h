@@ -69,6 +69,7 @@ enum wire_type {
 	WIRE_ERROR = 0x49,
 	WIRE_BYE = 0x4a,
 	WIRE_SUMMARY = 0x4b, /* the presence events of a large room, once a second */
+	WIRE_REASON = 0x4c,  /* the words a user left with, after its PRESENCE PART or QUIT */
 };
 
 /* Error codes.  1xx: the server closes the connection after sending the
@@ -257,6 +258,12 @@ struct wire_msg {
 			uint64_t time_ms;
 		} presence;
 		struct {
+			uint8_t kind; /* WIRE_P_PART or WIRE_P_QUIT, as the PRESENCE before it */
+			struct wire_str room;
+			struct wire_str nick;
+			struct wire_str text;
+		} reason;
+		struct {
 			uint8_t flags;
 			struct wire_list list; /* str8 name, u32 members */
 		} rooms;
@@ -358,6 +365,8 @@ void wire_enc_message(struct wire_writer *w, uint8_t flags, const char *room, si
 void wire_enc_presence(struct wire_writer *w, uint8_t kind, uint8_t reason, const char *room,
                        size_t rn, const char *nick, size_t nn, const char *new_nick, size_t nnn,
                        uint64_t time_ms);
+void wire_enc_reason(struct wire_writer *w, uint8_t kind, const char *room, size_t rn,
+                     const char *nick, size_t nn, const char *text, size_t tn);
 void wire_enc_ack(struct wire_writer *w, uint32_t ref, uint64_t seq, uint64_t time_ms);
 void wire_enc_error(struct wire_writer *w, uint16_t code, uint8_t type, uint32_t ref,
                     const char *text, size_t n);

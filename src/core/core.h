@@ -172,13 +172,21 @@ struct session *core_session_new(struct core *c, const struct sink *sink, void *
  * and free the session.
  */
 void core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason);
+/* The words s's QUIT will carry to its rooms when its session ends with
+ * PRES_QUIT (checked and cut as a part's reason; n 0: none). */
+void core_quit_reason(struct session *s, const char *text, size_t n);
 
 /* The commands; each completes through s's sink with tag (see above). */
 void core_hello(struct core *c, struct session *s, const char *nick, size_t n, uint64_t tag);
 void core_nick(struct core *c, struct session *s, const char *nick, size_t n, uint64_t tag);
 void core_join(struct core *c, struct session *s, const char *room, size_t n, uint64_t epoch,
                uint64_t since, uint64_t tag);
-void core_part(struct core *c, struct session *s, const char *room, size_t n, uint64_t tag);
+/* Leave a room; reason[0, rn), the words the user leaves with (rn 0:
+ * none), is carried to the members with the PART.  A reason is text like
+ * a message's (UTF-8 without NUL; what is not is dropped, and the part
+ * goes on without it), cut to CORE_REASON_MAX bytes between characters. */
+void core_part(struct core *c, struct session *s, const char *room, size_t n, const char *reason,
+               size_t rn, uint64_t tag);
 void core_say(struct core *c, struct session *s, const char *room, size_t n, const char *text,
               size_t tn, uint64_t tag);
 void core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
@@ -250,6 +258,10 @@ const char *core_limit_text(const struct core *c, int err, char *buf, size_t n);
 const char *session_nick(const struct session *s);
 size_t session_nick_len(const struct session *s);
 int session_registered(const struct session *s);
+/* The ctx s was made with (core_session_new) when its sink is sink, else
+ * NULL: how a front end finds its own connection behind a member, and
+ * knows a member it does not serve from one it does. */
+void *session_ctx(const struct session *s, const struct sink *sink);
 /* The rooms s is in, in the order it joined them. */
 unsigned session_room_count(const struct session *s);
 struct room *session_room(const struct session *s, unsigned i);

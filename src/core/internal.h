@@ -24,6 +24,8 @@ struct session {
 	uint32_t caprooms;
 	uint32_t mark; /* dedupes deliveries of one event across rooms */
 	struct room **rooms;
+	char *quit; /* the words its QUIT will carry (quit_len bytes), or NULL */
+	uint8_t quit_len;
 	const struct sink *sink;
 	void *ctx;
 	uint64_t id;             /* unique per process, never 0 */
@@ -139,6 +141,8 @@ void room_batch_add(struct core *c, struct room *r, struct pres *p);
 
 /* session.c: text a message may carry: 0, or why not. */
 int core_text_check(const struct core *c, const char *text, size_t n);
+/* The bytes of text[0, n) a part or quit reason keeps (see core.h). */
+size_t core_reason_fit(const char *text, size_t n);
 
 /* A reply for cmd with tag, naming arg[0, n). */
 void reply_init(struct core_reply *r, enum core_cmd cmd, uint64_t tag, const char *arg, size_t n);

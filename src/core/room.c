@@ -530,7 +530,8 @@ member_room(struct core *c, const struct session *s, const char *name, size_t n,
 }
 
 void
-core_part(struct core *c, struct session *s, const char *name, size_t n, uint64_t tag)
+core_part(struct core *c, struct session *s, const char *name, size_t n, const char *reason,
+          size_t rn, uint64_t tag)
 {
 	struct core_reply rep;
 	struct room *r;
@@ -539,8 +540,9 @@ core_part(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	reply_init(&rep, CMD_PART, tag, name, n);
 	if ((r = member_room(c, s, name, n, &rep.err)) != NULL) {
 		/* The leaver is told too, at once: it confirms the part. */
-		p = core_stamp(c, pres_new(PRES_PART, REASON_NONE, r->name, r->name_len, s->nick,
-		                           s->nick_len, "", 0, c->now_ms));
+		p = core_stamp(c, pres_leave(PRES_PART, REASON_NONE, r->name, r->name_len, s->nick,
+		                             s->nick_len, reason, core_reason_fit(reason, rn),
+		                             c->now_ms));
 		if (room_batched(c, r)) {
 			s->sink->presence(s->ctx, p);
 			room_batch_add(c, r, p);

@@ -29,12 +29,41 @@ core_session_new(struct core *c, const struct sink *sink, void *ctx)
 	return s;
 }
 
-/* A presence event of s, in room r (NULL: none). */
+/* s leaving room r (a QUIT with the words s gave, or a drop). */
 static struct pres *
 pres_of(struct core *c, uint8_t kind, uint8_t reason, const struct room *r, const struct session *s)
 {
-	return core_stamp(c, pres_new(kind, reason, r ? r->name : "", r ? r->name_len : 0, s->nick,
-	                              s->nick_len, "", 0, c->now_ms));
+	int quit = kind == PRES_QUIT && s->quit;
+
+	return core_stamp(c, pres_leave(kind, reason, r->name, r->name_len, s->nick, s->nick_len,
+	                                quit ? s->quit : "", quit ? s->quit_len : 0, c->now_ms));
+}
+
+size_t
+core_reason_fit(const char *text, size_t n)
+{
+	if (!valid_utf8(text, n))
+		return 0; /* dropped whole, even when the bad bytes lie past the cut */
+	if (n > CORE_REASON_MAX) {
+		/* Cut between characters, never inside one. */
+		n = CORE_REASON_MAX;
+		while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+			n--;
+	}
+	return n;
+}
+
+void
+core_quit_reason(struct session *s, const char *text, size_t n)
+{
+	n = core_reason_fit(text, n);
+	slab_free(s->quit, s->quit_len);
+	s->quit = NULL;
+	s->quit_len = (uint8_t)n;
+	if (n) {
+		s->quit = slab_alloc(n);
+		memcpy(s->quit, text, n);
+	}
 }
 
 void
@@ -56,6 +85,7 @@ core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason
 		RB_REMOVE(user_tree, &c->users, s);
 	}
 	slab_free(s->rooms, s->caprooms * sizeof(*s->rooms));
+	slab_free(s->quit, s->quit_len);
 	slab_free(s, sizeof(*s));
 }
 
@@ -221,6 +251,12 @@ int
 session_registered(const struct session *s)
 {
 	return s->registered;
+}
+
+void *
+session_ctx(const struct session *s, const struct sink *sink)
+{
+	return s->sink == sink ? s->ctx : NULL;
 }
 
 unsigned

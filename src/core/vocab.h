@@ -18,6 +18,7 @@
 #define CORE_TEXT_MAX    CHATD_TEXT_MAX_HARD /* bytes of a message text, at the most */
 #define CORE_SUMMARY_MAX 64                  /* events listed in one summary of a large room */
 #define CORE_JOIN_NAMES  256                 /* members a join answer names; a listing names all */
+#define CORE_REASON_MAX  200                 /* bytes of a part or quit reason kept */
 
 /* Why a command was refused (0: it was not). */
 enum core_err {

@@ -132,6 +132,11 @@ static const struct key keys[] = {
          "HTTP: origins whose pages may call the API (space or comma separated, * for any)", 1},
         {"http-websocket", K_CHOICE, F(http_websocket), 2, 3, "yes|no",
          "HTTP: whether GET /ws opens WebSockets (no: refused, clients fall back)", 1},
+        {"irc-line-max", K_UINT, F(irc_line_max), CHATD_DEFAULT_IRC_LINE_MAX,
+         CHATD_IRC_LINE_MAX_HARD, "BYTES",
+         "IRC: longest line with its CR LF, tags apart, either way (417 beyond; 005 LINELEN)", 0},
+        {"irc-tags-max", K_UINT, F(irc_tags_max), CHATD_IRC_TAGS_MIN, CHATD_IRC_TAGS_MAX_HARD,
+         "BYTES", "IRC: longest message tags of a client's line (417 beyond)", 0},
         {"store", K_STRING, F(store), 1, 191, "PATH|auto|none",
          "the history store, a SQLite file created when absent; none: memory only; auto: "
          "chatd.db in the state directory systemd gives (StateDirectory=), else none",
@@ -185,6 +190,8 @@ config_defaults(struct config *cfg)
 	cfg->http_mailbox_bytes = CHATD_DEFAULT_HTTP_MAILBOX_BYTES;
 	cfg->http_max_sessions = CHATD_DEFAULT_HTTP_SESSIONS;
 	cfg->http_max_sessions_per_ip = CHATD_DEFAULT_HTTP_SESSIONS_IP;
+	cfg->irc_line_max = CHATD_DEFAULT_IRC_LINE_MAX;
+	cfg->irc_tags_max = CHATD_DEFAULT_IRC_TAGS_MAX;
 	snprintf(cfg->http_public_read, sizeof(cfg->http_public_read), "auto");
 	snprintf(cfg->http_websocket, sizeof(cfg->http_websocket), "yes");
 	snprintf(cfg->store, sizeof(cfg->store), "auto");

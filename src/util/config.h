@@ -60,6 +60,8 @@ struct config {
 	char http_public_read[8];     /* auto, yes or no */
 	char http_cors_origins[1024]; /* origins, space- or comma-separated; "*" for any */
 	char http_websocket[4];       /* yes or no */
+	unsigned irc_line_max;        /* bytes of an IRC line with its CR LF, tags apart */
+	unsigned irc_tags_max;        /* bytes of an IRC client line's tags */
 	char store[256];              /* the store's file, "auto" or "none" */
 	char store_sync[8];           /* normal or full */
 	unsigned retention_days;

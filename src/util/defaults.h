@@ -64,6 +64,13 @@
 #define CHATD_DEFAULT_SHUTDOWN_TIMEOUT   5.0     /* --shutdown-timeout, seconds */
 #define CHATD_MAX_LISTEN                 16      /* --listen may be given this often */
 
+/* The IRC front end (docs/irc.md): RFC 2812's line and IRCv3's tags. */
+#define CHATD_DEFAULT_IRC_LINE_MAX 512u   /* --irc-line-max, bytes with CR LF; also the least */
+#define CHATD_DEFAULT_IRC_TAGS_MAX 8191u  /* --irc-tags-max, bytes of a line's tags */
+#define CHATD_IRC_LINE_MAX_HARD    8192u  /* --irc-line-max at most */
+#define CHATD_IRC_TAGS_MAX_HARD    65535u /* --irc-tags-max at most */
+#define CHATD_IRC_TAGS_MIN         512u   /* --irc-tags-max at least */
+
 /* Bounds of the options above that the protocols impose (checked against
  * them where they are defined: framed.c, core/vocab.h). */
 #define CHATD_FRAME_MAX_HARD     (1u << 20) /* --max-frame at most */

@@ -63,7 +63,7 @@ be32(const uint8_t *p)
 static int
 type_known(uint8_t t)
 {
-	return (t >= 0x01 && t <= 0x0d) || (t >= 0x41 && t <= 0x4b);
+	return (t >= 0x01 && t <= 0x0d) || (t >= 0x41 && t <= 0x4c);
 }
 
 static int
@@ -148,6 +148,11 @@ encode(const struct wire_msg *m, size_t cap, size_t *n)
 		                  m->u.presence.nick.p, m->u.presence.nick.len,
 		                  m->u.presence.new_nick.p, m->u.presence.new_nick.len,
 		                  m->u.presence.time_ms);
+		break;
+	case WIRE_REASON:
+		wire_enc_reason(&w, m->u.reason.kind, m->u.reason.room.p, m->u.reason.room.len,
+		                m->u.reason.nick.p, m->u.reason.nick.len, m->u.reason.text.p,
+		                m->u.reason.text.len);
 		break;
 	case WIRE_ROOMS:
 		wire_rooms_begin(&w, &lw);
@@ -267,6 +272,11 @@ check_strings(const struct wire_msg *m, const uint8_t *payload, size_t len)
 		FUZZ_CHECK(str_inside(m->u.presence.room, payload, len));
 		FUZZ_CHECK(str_inside(m->u.presence.nick, payload, len));
 		FUZZ_CHECK(str_inside(m->u.presence.new_nick, payload, len));
+		break;
+	case WIRE_REASON:
+		FUZZ_CHECK(str_inside(m->u.reason.room, payload, len));
+		FUZZ_CHECK(str_inside(m->u.reason.nick, payload, len));
+		FUZZ_CHECK(str_inside(m->u.reason.text, payload, len));
 		break;
 	case WIRE_ROOMS:
 		check_list(m->u.rooms.list, WIRE_ROOMS, payload, len);

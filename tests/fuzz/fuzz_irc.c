@@ -13,7 +13,9 @@
  * more is within the bound (the input buffer stays bounded); a parsed
  * message's command and parameters lie inside the line, the command and
  * middle parameters hold no space, and there are at most IRC_PARAMS_MAX
- * parameters; list items lie inside their list and hold no comma; the
+ * parameters; list items lie inside their list and hold no comma; a
+ * parameter read as a CHATHISTORY reference or a number is either
+ * refused or sane, and a tag's value lies inside the tags; the
  * opening rule answers the same for any split of the same first bytes
  * once it has said yes or no; and the split into reads does not change
  * the lines.
@@ -64,12 +66,48 @@ check_list(const char *s, size_t n)
 	FUZZ_CHECK(total <= bn);
 }
 
+/* A CHATHISTORY reference: parsed or refused, never half; a msgid's seq
+ * is never 0 and a timestamp is not before 1970 nor past 9999. */
+static void
+check_ref(const char *s, size_t n)
+{
+	struct irc_ref ref;
+	uint64_t v;
+
+	if (irc_ref_parse(s, n, &ref) == 0) {
+		FUZZ_CHECK(ref.kind == IRC_REF_STAR || ref.kind == IRC_REF_MSGID ||
+		           ref.kind == IRC_REF_TIME);
+		if (ref.kind == IRC_REF_MSGID)
+			FUZZ_CHECK(ref.seq > 0);
+		if (ref.kind == IRC_REF_TIME)
+			FUZZ_CHECK(ref.time_ms < 253402300800000ull + 1000);
+	}
+	if (irc_number(s, n, &v) == 0)
+		FUZZ_CHECK(n >= 1 && n <= 20 && s[0] >= '0' && s[0] <= '9');
+}
+
+/* A tag's value lies inside the tags and after its key and '='. */
+static void
+check_tag(const char *tags, size_t n)
+{
+	static const char *const keys[] = {"label", "msgid", "time", "+draft/reply"};
+	size_t i, vn = (size_t)-1;
+	const char *v = NULL;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (irc_tag_get(tags, n, keys[i], &v, &vn)) {
+			FUZZ_CHECK(inside(v, vn, tags, n));
+			FUZZ_CHECK(vn == 0 || (v > tags && v[-1] == '='));
+			FUZZ_CHECK(memchr(v, ';', vn) == NULL);
+		}
+}
+
 static void
 check_parse(const char *line, size_t n)
 {
 	struct irc_msg m;
 	unsigned i;
-	int fits = irc_line_fits(line, n);
+	int fits = irc_line_fits(line, n, IRC_LINE_MAX, IRC_TAGS_MAX);
 
 	/* The bounds: 510 bytes without tags, and 8191 of tags besides. */
 	FUZZ_CHECK(fits == 0 || fits == 1);
@@ -97,7 +135,10 @@ check_parse(const char *line, size_t n)
 		if (i + 1 < m.nparams)
 			FUZZ_CHECK(p->n > 0 && memchr(p->p, ' ', p->n) == NULL);
 		check_list(p->p, p->n);
+		check_ref(p->p, p->n);
 	}
+	if (m.tags)
+		check_tag(m.tags, m.tags_len);
 	(void)irc_cmd_is(&m, "PRIVMSG");
 }
 

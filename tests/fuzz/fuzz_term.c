@@ -8,8 +8,11 @@
  *
  * Invariants: term_safe gives exactly the filter of docs/protocol.md
  * 17.8, computed here independently from the table of well-formed UTF-8
- * sequences (Unicode, table 3-7); so its output is valid UTF-8 with no C0
- * or C1 control, DEL or bidi control.  A rendered line is valid UTF-8,
+ * sequences (Unicode, table 3-7) and the mIRC formatting codes as 17.8
+ * lists them (left out whole); so its output is valid UTF-8 with no C0
+ * or C1 control, DEL or bidi control, and none of the formatting bytes
+ * 02 03 04 0f 11 16 1d 1e 1f.  A presence line with a part or quit
+ * reason ends in ": " and the filtered reason.  A rendered line is valid UTF-8,
  * fits its buffer, ends in CRLF and holds no other control character;
  * cut short by a small buffer it is a prefix of the whole line, cut on a
  * character boundary, and loses no more than one character beyond the
@@ -95,6 +98,54 @@ replaced(uint32_t cp)
 	return 0;
 }
 
+/* Is c one of the digits allowed (hex: 0-9a-fA-F, else 0-9)? */
+static int
+is_digit(uint8_t c, int hex)
+{
+	if (c >= '0' && c <= '9')
+		return 1;
+	return hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+}
+
+/* Bytes of the mIRC formatting code at s (n bytes left) that 17.8 leaves
+ * out, 0 if none starts there. */
+static size_t
+format_len(const uint8_t *s, size_t n)
+{
+	size_t k = 1, d;
+
+	switch (s[0]) {
+	case 0x02: /* bold */
+	case 0x0f: /* reset */
+	case 0x11: /* monospace */
+	case 0x16: /* reverse */
+	case 0x1d: /* italics */
+	case 0x1e: /* strikethrough */
+	case 0x1f: /* underline */
+		return 1;
+	case 0x03: /* colour: up to two digits, then ",", up to two digits */
+		for (d = 0; d < 2 && k < n && is_digit(s[k], 0); d++)
+			k++;
+		if (d > 0 && k + 1 < n && s[k] == ',' && is_digit(s[k + 1], 0)) {
+			k += 2;
+			if (k < n && is_digit(s[k], 0))
+				k++;
+		}
+		return k;
+	case 0x04: /* hex colour: six hex digits, then "," and six more */
+		for (d = 0; d < 6; d++)
+			if (1 + d >= n || !is_digit(s[1 + d], 1))
+				return 1;
+		k = 7;
+		for (d = 0; d < 6; d++)
+			if (k + 1 + d >= n || !is_digit(s[k + 1 + d], 1))
+				return k;
+		return s[k] == ',' ? k + 7 : k;
+	default:
+		return 0;
+	}
+}
+
 /* The filter of 17.8 applied to s[0, n), appended to want at *len. */
 static void
 filter(const uint8_t *s, size_t n, size_t *len)
@@ -103,8 +154,13 @@ filter(const uint8_t *s, size_t n, size_t *len)
 
 	while (i < n) {
 		uint32_t cp = 0;
-		size_t k = seq_len(s + i, n - i, &cp);
+		size_t k = format_len(s + i, n - i);
 
+		if (k > 0) {
+			i += k;
+			continue;
+		}
+		k = seq_len(s + i, n - i, &cp);
 		if (k == 0 || (cp != '\t' && replaced(cp))) {
 			want[(*len)++] = (char)0xef; /* U+FFFD */
 			want[(*len)++] = (char)0xbf;
@@ -225,7 +281,7 @@ check_message(const uint8_t *text, size_t tn, uint64_t *seed)
 }
 
 static void
-check_presence(uint64_t *seed)
+check_presence(const uint8_t *text, size_t tn, uint64_t *seed)
 {
 	const char *room = PICK(rooms, next_rand(seed));
 	const char *nick = PICK(nicks, next_rand(seed));
@@ -243,6 +299,29 @@ check_presence(uint64_t *seed)
 	check_line(line, n, sizeof(line), NULL, 0);
 	FUZZ_CHECK(n > 8 && line[2] == ':' && line[5] == ' ' && line[6] == '*');
 	pres_unref(p);
+
+	/* A part or quit with the input as its reason (the first
+	 * CORE_REASON_MAX bytes, as pres_leave keeps): the line without it,
+	 * then ": " and the reason filtered as any text. */
+	if (tn > 0) {
+		uint8_t leave = (next_rand(seed) & 1) ? PRES_PART : PRES_QUIT;
+		size_t rn = tn > CORE_REASON_MAX ? CORE_REASON_MAX : tn, head, wn;
+
+		p = pres_new(leave, 0, room, strlen(room), nick, strlen(nick), "", 0, time_ms);
+		head = term_presence(want, sizeof(want), p, offset) - 2;
+		pres_unref(p);
+		memcpy(want + head, ": ", 2);
+		wn = head + 2;
+		filter(text, rn, &wn);
+		memcpy(want + wn, "\r\n", 2);
+		wn += 2;
+		p = pres_leave(leave, 0, room, strlen(room), nick, strlen(nick), (const char *)text,
+		               tn, time_ms);
+		n = term_presence(line, sizeof(line), p, offset);
+		pres_unref(p);
+		FUZZ_CHECK(n == wn && memcmp(line, want, wn) == 0);
+		check_line(line, n, sizeof(line), want, wn);
+	}
 }
 
 int
@@ -266,6 +345,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	filter(data, tn, &wn);
 	FUZZ_CHECK(b.len == wn && memcmp(buf, want, wn) == 0);
 	FUZZ_CHECK(safe_text(buf, b.len));
+	for (i = 0; i < b.len; i++)
+		FUZZ_CHECK(format_len((const uint8_t *)buf + i, b.len - i) == 0);
 	if (safe_text((const char *)data, tn))
 		FUZZ_CHECK(b.len == tn && memcmp(buf, data, tn) == 0);
 	term_eol(&b);
@@ -286,6 +367,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(buf);
 
 	check_message(data, tn, &seed);
-	check_presence(&seed);
+	check_presence(data, tn, &seed);
 	return 0;
 }

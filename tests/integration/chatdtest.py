@@ -43,6 +43,7 @@ HISTORY = 0x0D
 WELCOME, JOINED, HISTORY_END, MESSAGE, PRESENCE = 0x41, 0x42, 0x43, 0x44, 0x45
 ROOMS, NAMES, ACK, ERROR, BYE = 0x46, 0x47, 0x48, 0x49, 0x4A
 SUMMARY = 0x4B
+REASON = 0x4C
 
 TYPE_NAMES = {
     HELLO: "HELLO", JOIN: "JOIN", PART: "PART", SAY: "SAY", MSG: "MSG",
@@ -50,7 +51,7 @@ TYPE_NAMES = {
     PONG: "PONG", QUIT: "QUIT", HISTORY: "HISTORY", WELCOME: "WELCOME", JOINED: "JOINED",
     HISTORY_END: "HISTORY_END", MESSAGE: "MESSAGE", PRESENCE: "PRESENCE",
     ROOMS: "ROOMS", NAMES: "NAMES", ACK: "ACK", ERROR: "ERROR", BYE: "BYE",
-    SUMMARY: "SUMMARY",
+    SUMMARY: "SUMMARY", REASON: "REASON",
 }
 CLIENT_ONLY_TYPES = {HELLO, JOIN, PART, SAY, MSG, NICK, LIST, WHO, USERS, QUIT, HISTORY}
 
@@ -143,6 +144,8 @@ LAYOUTS = {
     BYE: (("reason", "u8"), ("text", "str16")),
     SUMMARY: (("flags", "u8"), ("room", "str8"), ("members", "u32"), ("joins", "u32"),
               ("leaves", "u32"), ("time_ms", "u64"), ("events", "events")),
+    # After a PRESENCE PART or QUIT that came with the user's words (protocol.md 6.12).
+    REASON: (("kind", "u8"), ("room", "str8"), ("nick", "str8"), ("text", "str16")),
 }
 
 _INT = {"u8": struct.Struct(">B"), "u16": struct.Struct(">H"),
@@ -1292,6 +1295,8 @@ VECTORS = [
      "0005030464617665000400036" "26f6205626f626279", SUMMARY,
      dict(flags=0, room="lobby", members=1200, joins=1, leaves=1, time_ms=1732440000123,
           events=[(1, 0, "eve", ""), (5, 3, "dave", ""), (4, 0, "bob", "bobby")])),
+    ("0000001b4c02056c6f626279056361726f6c000c676f6e652066697368696e67", REASON,
+     dict(kind=P_PART, room="lobby", nick="carol", text="gone fishing")),
 ]
 
 
@@ -1304,6 +1309,7 @@ def _selftest():
         MSG: dict(ref=0xFFFFFFFF, nick="bob", text="hi"),
         NICK: dict(nick="ALICE"),
         LIST: {}, WHO: dict(room="r2"), USERS: {}, QUIT: {},
+        HISTORY: dict(room="lobby", before=71, limit=50),
         PING: dict(token=0xFFFFFFFFFFFFFFFF), PONG: dict(token=1),
         WELCOME: dict(version=1, nick="alice", server="chatd", max_frame=8192,
                       max_text=4096, max_nick=32, max_room=64, flood_rate=0,
@@ -1321,6 +1327,7 @@ def _selftest():
         BYE: dict(reason=6, text="server shutting down"),
         SUMMARY: dict(flags=1, room="r", members=200, joins=70, leaves=2, time_ms=9,
                       events=[(4, 0, "a", "b")]),
+        REASON: dict(kind=P_QUIT, room="r", nick="a", text="bye \u00e0 tous"),
     }
     assert set(samples) == set(LAYOUTS)
     for t, fields in samples.items():

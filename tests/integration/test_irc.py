@@ -18,10 +18,12 @@ Run as
     python3 test_irc.py --chatd build/chatd
 """
 
+import os
 import re
 import select
 import socket
 import sys
+import tempfile
 import time
 
 import chatdtest as t
@@ -251,8 +253,9 @@ def test_cap_ls_302_holds_registration_until_cap_end(srv):
     ls = c.expect("CAP")
     t.assert_eq(ls.params[:2], ["*", "LS"], "CAP LS reply")
     t.assert_eq(sorted(ls.params[-1].split()),
-                ["batch", "cap-notify", "echo-message", "message-tags", "multi-prefix",
-                 "server-time", "userhost-in-names"], "CAP LS offers")
+                ["away-notify", "batch", "cap-notify", "draft/chathistory", "echo-message",
+                 "labeled-response", "message-tags", "multi-prefix", "server-time",
+                 "userhost-in-names"], "CAP LS offers")
     # All or nothing: one unknown name refuses the whole request.
     c.send("CAP REQ :multi-prefix draft/nonesuch")
     nak = c.expect("CAP")
@@ -498,7 +501,8 @@ def test_part_quit_and_nick_seen_across_front_ends(srv):
         raise AssertionError("QUIT's ERROR %r" % err)
     a.expect_closed()
     q = b.expect("QUIT")
-    t.assert_eq((q.nick, q.params[-1]), ("alicia", "Quit"), "QUIT seen")
+    t.assert_eq((q.nick, q.params[-1]), ("alicia", "Quit: bye now"),
+                "QUIT seen with its reason")
     b.sync()
     b.none("QUIT")
 
@@ -953,6 +957,244 @@ def test_batch_and_server_time_get_history_as_chathistory_batch(srv):
     b.join("#lobby")
     if "history" not in b.expect("NOTICE").params[-1]:
         raise AssertionError("no NOTICE playback without server-time")
+
+
+# ---------------------------------------------------------------------------
+# The third slice: msgid, labeled-response, away-notify, CHATHISTORY,
+# PART and QUIT reasons, the line and tag lengths as configuration.
+
+
+def test_msgid_is_epoch_dash_seq_of_the_framed_ack(srv):
+    f = srv.client("fred")
+    j = f.join("lobby")
+    a = capped(srv, "alice", "message-tags")
+    a.join("#lobby")
+    ack = t.assert_ack(f.say("lobby", "hello"), "SAY")
+    ln = a.expect("PRIVMSG")
+    tags, _ = tags_of(ln)
+    t.assert_eq(tags.get("msgid"), "%d-%d" % (j.joined.epoch, ack.seq), "msgid")
+    # A client without message-tags gets no tags at all.
+    b = irc(srv, "bob")
+    b.join("#lobby")
+    t.assert_ack(f.say("lobby", "again"), "SAY")
+    if b.expect("PRIVMSG").raw.startswith("@"):
+        raise AssertionError("tags for a client that did not ask")
+
+
+def test_labeled_response_single_line_batch_and_ack(srv):
+    a = capped(srv, "alice", "batch labeled-response")
+    # One line of answer: it carries the label.
+    a.send("@label=p1 PING :tok")
+    pong = a.expect("PONG")
+    t.assert_eq(tags_of(pong)[0].get("label"), "p1", "labeled PONG")
+    # Several lines: a labeled-response batch holds them all.
+    a.send("@label=j1 JOIN #lobby")
+    start = a.expect("BATCH")
+    t.assert_eq(tags_of(start)[0].get("label"), "j1", "label on BATCH +")
+    t.assert_eq(start.params[1:], ["labeled-response"], "batch type")
+    ref = start.params[0][1:]
+    for cmd in ("JOIN", "353", "366"):
+        ln = a.expect(cmd)
+        t.assert_eq(tags_of(ln)[0].get("batch"), ref, "%s inside the batch" % cmd)
+    t.assert_eq(a.expect("BATCH").params, ["-" + ref], "BATCH -")
+    # No answer at all: ACK.
+    a.send("@label=m1 PRIVMSG #lobby :hi")
+    ack = a.expect("ACK")
+    t.assert_eq(tags_of(ack)[0].get("label"), "m1", "labeled ACK")
+    # An error is an answer too; a label too long is ignored.
+    a.send("@label=u1 FROBNICATE")
+    t.assert_eq(tags_of(a.expect("421"))[0].get("label"), "u1", "labeled 421")
+    a.send("@label=%s PING :x" % ("z" * 65))
+    if "label" in tags_of(a.expect("PONG"))[0]:
+        raise AssertionError("a 65-byte label was used")
+    # Without the capability the label is not echoed.
+    b = irc(srv, "bob")
+    b.send("@label=p2 PING :tok")
+    if b.expect("PONG").raw.startswith("@"):
+        raise AssertionError("label echoed without labeled-response")
+
+
+def test_away_notify_tells_channel_peers_once(srv):
+    a = capped(srv, "alice", "away-notify")
+    b = irc(srv, "bob")
+    c = irc(srv, "carol")
+    for x in (a, b, c):
+        x.join("#one")
+    a.join("#two")
+    b.join("#two")
+    b.send("AWAY :lunch")
+    b.expect("306")
+    ln = a.expect("AWAY")
+    t.assert_eq((ln.nick, ln.params), ("bob", ["lunch"]), "AWAY told")
+    a.sync()
+    a.none("AWAY")                       # once, though they share two channels
+    c.none("AWAY")                       # carol did not ask for away-notify
+    # A user who joins while away: its JOIN, then its AWAY.
+    d = irc(srv, "dave")
+    d.send("AWAY :gone")
+    d.expect("306")
+    d.join("#one")
+    a.expect("JOIN", lambda ln: ln.nick == "dave")
+    t.assert_eq(a.expect("AWAY").params, ["gone"], "AWAY after JOIN")
+    b.send("AWAY")
+    b.expect("305")
+    t.assert_eq(a.expect("AWAY", lambda ln: ln.nick == "bob").params, [], "back: AWAY alone")
+
+
+def chathistory_texts(c, cmd, target):
+    """Send a CHATHISTORY, return [(msgid, text)] of its batch."""
+    c.send(cmd)
+    start = c.expect("BATCH")
+    t.assert_eq(start.params[1:], ["chathistory", target], "batch of %s" % cmd)
+    ref = start.params[0][1:]
+    got = []
+    # Lines come in order: PRIVMSGs then BATCH -ref.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        idx = [i for i, ln in enumerate(c.inbox) if ln.cmd == "BATCH"
+               and ln.params == ["-" + ref]]
+        if not idx:
+            c._read_some(deadline)
+            continue
+        if idx:
+            lines = c.inbox[:idx[0]]
+            del c.inbox[:idx[0] + 1]
+            for ln in lines:
+                tags, _ = tags_of(ln)
+                t.assert_eq(tags.get("batch"), ref, "batch tag")
+                got.append((tags.get("msgid"), ln.params[-1]))
+            return got
+    raise t.Timeout("no end of batch for %s" % cmd)
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def test_chathistory_latest_before_after_around_between_targets(srv):
+    f = srv.client("fred")
+    j = f.join("lobby")
+    acks = [t.assert_ack(f.say("lobby", "m%d" % i), "SAY") for i in range(10)]
+    ids = ["%d-%d" % (j.joined.epoch, a.seq) for a in acks]
+    texts = ["m%d" % i for i in range(10)]
+    a = capped(srv, "alice", "batch draft/chathistory message-tags server-time")
+    isup = " ".join(ln.raw for ln in a.all if ln.cmd == "005")
+    if "CHATHISTORY=100" not in isup or "MSGREFTYPES=msgid,timestamp" not in isup:
+        raise AssertionError("ISUPPORT lacks CHATHISTORY: %s" % isup)
+
+    def q(cmd):
+        return chathistory_texts(a, cmd, "#lobby")
+
+    t.assert_eq(q("CHATHISTORY LATEST #lobby * 3"), list(zip(ids[7:], texts[7:])), "LATEST *")
+    t.assert_eq(q("CHATHISTORY LATEST #lobby msgid=%s 50" % ids[6]),
+                list(zip(ids[7:], texts[7:])), "LATEST after a msgid")
+    t.assert_eq(q("CHATHISTORY BEFORE #lobby msgid=%s 2" % ids[5]),
+                list(zip(ids[3:5], texts[3:5])), "BEFORE")
+    t.assert_eq(q("CHATHISTORY AFTER #lobby msgid=%s 3" % ids[5]),
+                list(zip(ids[6:9], texts[6:9])), "AFTER")
+    t.assert_eq(q("CHATHISTORY AROUND #lobby msgid=%s 4" % ids[5]),
+                list(zip(ids[3:7], texts[3:7])), "AROUND")
+    t.assert_eq(q("CHATHISTORY BETWEEN #lobby msgid=%s msgid=%s 10" % (ids[2], ids[6])),
+                list(zip(ids[3:6], texts[3:6])), "BETWEEN forward")
+    t.assert_eq(q("CHATHISTORY BETWEEN #lobby msgid=%s msgid=%s 2" % (ids[8], ids[1])),
+                list(zip(ids[6:8], texts[6:8])), "BETWEEN backward: the newest 2")
+    # Timestamps: before the first message's time, nothing; after it, all.
+    t0 = acks[0].time_ms
+    t.assert_eq(q("CHATHISTORY BEFORE #lobby timestamp=%s 10" % iso(t0)), [],
+                "BEFORE the first time")
+    got = q("CHATHISTORY AFTER #lobby timestamp=%s 100" % iso(t0 - 1))
+    t.assert_eq([x[1] for x in got], texts, "AFTER a time before all")
+    # A nick's history is empty (direct messages are not kept), a
+    # msgid of another epoch refers to nothing.
+    t.assert_eq(chathistory_texts(a, "CHATHISTORY LATEST fred * 10", "fred"), [], "nick")
+    t.assert_eq(q("CHATHISTORY BEFORE #lobby msgid=1-5 10"), [], "another epoch")
+    # TARGETS: the channels of the client with messages in the window.
+    a.join("#lobby")
+    a.sync()
+    a.inbox = []                         # the join's history batch
+    a.send("CHATHISTORY TARGETS timestamp=%s timestamp=%s 10"
+           % (iso(t0 - 1000), iso(acks[-1].time_ms + 1000)))
+    start = a.expect("BATCH")
+    t.assert_eq(start.params[1:], ["draft/chathistory-targets"], "TARGETS batch")
+    ln = a.expect("CHATHISTORY")
+    t.assert_eq(ln.params[:2], ["TARGETS", "#lobby"], "TARGETS line")
+    t.assert_eq(ln.params[2], iso(acks[-1].time_ms), "TARGETS time")
+    a.expect("BATCH")
+    # Refusals.
+    for cmd, code in (("CHATHISTORY FETCH #lobby * 5", "INVALID_PARAMS"),
+                      ("CHATHISTORY BEFORE #lobby * 5", "INVALID_PARAMS"),
+                      ("CHATHISTORY BEFORE #lobby msgid=zz 5", "INVALID_PARAMS"),
+                      ("CHATHISTORY AFTER #lobby timestamp=2026-02-30T00:00:00Z 5",
+                       "INVALID_PARAMS"),
+                      ("CHATHISTORY LATEST #lobby * 0", "INVALID_PARAMS"),
+                      ("CHATHISTORY LATEST #lobby *", "NEED_MORE_PARAMS"),
+                      ("CHATHISTORY LATEST #a,b * 5", "INVALID_TARGET")):
+        a.send(cmd)
+        fail = a.expect("FAIL")
+        t.assert_eq(fail.params[:2], ["CHATHISTORY", code], cmd)
+
+
+def test_chathistory_reads_the_store_past_the_ring(srv):
+    with tempfile.TemporaryDirectory() as d:
+        with t.Server(srv.path, "--store", os.path.join(d, "c.db"), "--history", "10",
+                      "--flood-rate", "0", *SERVER_ARGS) as s:
+            f = s.client("fred")
+            j = f.join("lobby")
+            acks = [t.assert_ack(f.say("lobby", "s%d" % i), "SAY") for i in range(40)]
+            a = capped(s, "alice", "batch draft/chathistory message-tags")
+            got = chathistory_texts(a, "CHATHISTORY BEFORE #lobby msgid=%d-%d 25"
+                                    % (j.joined.epoch, acks[30].seq), "#lobby")
+            t.assert_eq([x[1] for x in got], ["s%d" % i for i in range(5, 30)],
+                        "25 before the 31st, most from the store")
+            got = chathistory_texts(a, "CHATHISTORY AFTER #lobby msgid=%d-%d 3"
+                                    % (j.joined.epoch, acks[0].seq), "#lobby")
+            t.assert_eq([x[1] for x in got], ["s1", "s2", "s3"], "AFTER from the store")
+
+
+def test_part_and_quit_reasons_reach_irc_from_every_front_end(srv):
+    a = irc(srv, "alice")
+    a.join("#r")
+    b = irc(srv, "bob")
+    b.join("#r")
+    b.send("PART #r :gone fishing")
+    t.assert_eq(a.expect("PART").params, ["#r", "gone fishing"], "IRC PART reason")
+    tc = text_client(srv, "tom")
+    tc.join("r")
+    a.expect("JOIN", lambda ln: ln.nick == "tom")
+    tc.send_line("/part r see you")
+    t.assert_eq(a.expect("PART", lambda ln: ln.nick == "tom").params, ["#r", "see you"],
+                "telnet /part reason")
+    tc.join("r")
+    a.expect("JOIN", lambda ln: ln.nick == "tom")
+    tc.send_line("/quit time for bed")
+    t.assert_eq(a.expect("QUIT", lambda ln: ln.nick == "tom").params,
+                ["Quit: time for bed"], "telnet /quit reason")
+    # No reason: PART without a trailing parameter.
+    b.join("#r")
+    a.expect("JOIN", lambda ln: ln.nick == "bob")
+    b.send("PART #r")
+    t.assert_eq(a.expect("PART", lambda ln: ln.nick == "bob").params, ["#r"], "no reason")
+
+
+@t.server_args("--irc-line-max", "1024", "--irc-tags-max", "600")
+def test_line_and_tag_lengths_are_configuration_keys(srv):
+    a = capped(srv, "alice", "message-tags")
+    isup = " ".join(ln.raw for ln in a.all if ln.cmd == "005")
+    if "LINELEN=1024" not in isup:
+        raise AssertionError("005 LINELEN: %s" % isup)
+    b = irc(srv, "bob")
+    a.join("#r")
+    b.join("#r")
+    text = "x" * 950
+    a.send("PRIVMSG #r :" + text)        # 964 bytes: past 512, within 1024
+    t.assert_eq(b.expect("PRIVMSG").params[-1], text, "a 964-byte line arrives whole")
+    a.send("PRIVMSG #r :" + "y" * 1020)  # 1032 bytes with CR LF: too long
+    a.expect("417")
+    a.send("@+x=%s PRIVMSG #r :tagged" % ("t" * 600))
+    a.expect("417")
+    a.send("@+x=%s PRIVMSG #r :tagged" % ("t" * 500))
+    t.assert_eq(b.expect("PRIVMSG").params[-1], "tagged", "tags within 600 pass")
+    a.sync()
 
 
 if __name__ == "__main__":

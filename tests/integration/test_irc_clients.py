@@ -86,10 +86,13 @@ def fred_and_tom_hear(fred, tom, nick, text):
         tom.expect_line(chat_re(ROOM, nick, text))
 
 
-def irc_user_quit(fred, tom, nick):
+def irc_user_quit(fred, tom, nick, why="see you"):
+    """The client's quit, with the words it quit with, reach both."""
     p = fred.expect(PRESENCE, nick=nick, pred=lambda f: f.kind != t.P_JOIN)
     t.assert_eq((p.kind, p.room), (t.P_QUIT, ROOM), "fred's PRESENCE for %s" % nick)
-    tom.expect_line(r"^%s \* %s quit \(#%s\)$" % (CLOCK, re.escape(nick), ROOM))
+    t.assert_eq(fred.expect(t.REASON, nick=nick).text, why, "fred's REASON for %s" % nick)
+    tom.expect_line(r"^%s \* %s quit \(#%s\): %s$"
+                    % (CLOCK, re.escape(nick), ROOM, re.escape(why)))
 
 
 # ---------------------------------------------------------------------------

@@ -140,7 +140,7 @@ t_join(struct core *c, struct session *s, const char *room, size_t n, uint64_t e
 static int
 t_part(struct core *c, struct session *s, const char *room, size_t n)
 {
-	core_part(c, s, room, n, 0);
+	core_part(c, s, room, n, "", 0, 0);
 	return done.err;
 }
 

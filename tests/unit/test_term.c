@@ -133,6 +133,14 @@ assert_one_line(const char *s, size_t n)
 
 /* --- term_safe --- */
 
+/* The C0 bytes that start an mIRC formatting code (term_format_len). */
+static int
+is_format_byte(unsigned c)
+{
+	return c == 0x02 || c == 0x03 || c == 0x04 || c == 0x0f || c == 0x11 || c == 0x16 ||
+	       c == 0x1d || c == 0x1e || c == 0x1f;
+}
+
 static void
 c0_controls_become_replacement_and_tab_a_space(void **state)
 {
@@ -144,8 +152,187 @@ c0_controls_become_replacement_and_tab_a_space(void **state)
 
 		if (c == '\t')
 			assert_safe_is(in, 3, "a z", 3);
+		else if (is_format_byte(c))
+			assert_safe_is(in, 3, "az", 2); /* IRC formatting: left out */
 		else
 			assert_safe_is(in, 3, "a" FFFD "z", 5);
+	}
+}
+
+static void
+assert_format_len(const char *s, size_t n, size_t want)
+{
+	size_t got = term_format_len(s, n);
+
+	if (got != want)
+		fail_msg("term_format_len(\"%.*s\", %zu) is %zu, want %zu", (int)n, s, n, got,
+		         want);
+}
+
+#define FORMAT_LEN(lit, want) assert_format_len(lit, sizeof(lit) - 1, want)
+
+static void
+format_len_of_each_code(void **state)
+{
+	static const char toggles[] = {0x02, 0x0f, 0x11, 0x16, 0x1d, 0x1e, 0x1f};
+	size_t i;
+
+	(void)state;
+	/* Styles and reset: the one byte, whatever follows. */
+	for (i = 0; i < sizeof(toggles); i++) {
+		char in[3] = {toggles[i], '1', '2'};
+
+		assert_format_len(in, 3, 1);
+		assert_format_len(in, 1, 1);
+	}
+	/* Not a code: text, other controls, nothing. */
+	FORMAT_LEN("a\x02", 0);
+	FORMAT_LEN("\x01", 0);
+	FORMAT_LEN("\x1b[1m", 0);
+	FORMAT_LEN("\x7f", 0);
+	FORMAT_LEN("\xc2\x82", 0);
+	assert_format_len("\x02", 0, 0);
+
+	/* Colour: up to two digits of foreground, then "," and up to two of
+	 * background; a comma without digits after it is text. */
+	FORMAT_LEN("\x03", 1);
+	FORMAT_LEN("\x03x", 1);
+	FORMAT_LEN("\x03"
+	           "4",
+	           2);
+	FORMAT_LEN("\x03"
+	           "04",
+	           3);
+	FORMAT_LEN("\x03"
+	           "045",
+	           3);
+	FORMAT_LEN("\x03"
+	           "04,",
+	           3);
+	FORMAT_LEN("\x03"
+	           "04,x",
+	           3);
+	FORMAT_LEN("\x03"
+	           "04,1",
+	           5);
+	FORMAT_LEN("\x03"
+	           "04,01",
+	           6);
+	FORMAT_LEN("\x03"
+	           "04,012",
+	           6);
+	FORMAT_LEN("\x03"
+	           "4,1x",
+	           4);
+	FORMAT_LEN("\x03,01", 1); /* no foreground: the comma is text */
+	/* Cut short by n, never read past it. */
+	assert_format_len("\x03"
+	                  "04,01",
+	                  2, 2);
+	assert_format_len("\x03"
+	                  "04,01",
+	                  4, 3);
+	assert_format_len("\x03"
+	                  "04,01",
+	                  5, 5);
+
+	/* Hex colour: six hex digits, then "," and six more. */
+	FORMAT_LEN("\x04", 1);
+	FORMAT_LEN("\x04"
+	           "10ff2",
+	           1);
+	FORMAT_LEN("\x04"
+	           "10ff2g",
+	           1);
+	FORMAT_LEN("\x04"
+	           "10ff20",
+	           7);
+	FORMAT_LEN("\x04"
+	           "10FF20x",
+	           7);
+	FORMAT_LEN("\x04"
+	           "10ff20,",
+	           7);
+	FORMAT_LEN("\x04"
+	           "10ff20,00000",
+	           7);
+	FORMAT_LEN("\x04"
+	           "10ff20,000000",
+	           14);
+	FORMAT_LEN("\x04"
+	           "10ff20,000000f",
+	           14);
+	assert_format_len("\x04"
+	                  "10ff20,000000",
+	                  13, 7);
+}
+
+static void
+irc_formatting_is_left_out(void **state)
+{
+	(void)state;
+	SAFE_IS("\x02"
+	        "bold\x02 \x03"
+	        "04,01red\x03 plain \x04"
+	        "10ff20,000000hex\x04",
+	        "bold red plain hex");
+	SAFE_IS("\x1ditalic\x1d \x1funder\x1f \x1estrike\x1e \x11mono\x11 \x16rev\x16\x0f.",
+	        "italic under strike mono rev.");
+	/* Digits that are not part of the code stay. */
+	SAFE_IS("\x03"
+	        "123",
+	        "3");
+	SAFE_IS("\x03"
+	        "12,345",
+	        "5");
+	SAFE_IS("\x03"
+	        "12,x",
+	        ",x");
+	SAFE_IS("\x03,12", ",12");
+	SAFE_IS("\x04"
+	        "abc",
+	        "abc");
+	SAFE_IS("\x04"
+	        "abcdef0",
+	        "0");
+	/* Codes around multi-byte characters and other controls. */
+	SAFE_IS("\x02h\xc3\xa9\x02\x1b", "h\xc3\xa9" FFFD);
+	/* A code at the very end, cut short. */
+	SAFE_IS("x\x03", "x");
+	SAFE_IS("x\x03"
+	        "04,",
+	        "x,");
+	SAFE_IS("x\x04"
+	        "10ff",
+	        "x10ff");
+}
+
+/* Every byte string renders without a formatting byte left: each code is
+ * gone whole, and whatever follows it is text made safe. */
+static void
+formatting_bytes_never_reach_a_terminal(void **state)
+{
+	static const char alphabet[] = {0x02, 0x03, 0x04, 0x0f, 0x16, 0x1d,       '0',       '1',
+	                                '9',  'a',  'F',  ',',  'x',  (char)0xc3, (char)0xa9};
+	char in[5], out[64];
+	size_t idx[5] = {0}, i, n, k;
+
+	(void)state;
+	for (;;) {
+		for (i = 0; i < 5; i++)
+			in[i] = alphabet[idx[i]];
+		n = safe(in, 5, out, sizeof(out));
+		for (k = 0; k < n; k++)
+			if (is_format_byte((unsigned char)out[k]))
+				fail_msg("0x%02x left in the rendering of %02x %02x %02x %02x %02x",
+				         (unsigned char)out[k], (unsigned char)in[0],
+				         (unsigned char)in[1], (unsigned char)in[2],
+				         (unsigned char)in[3], (unsigned char)in[4]);
+		assert_terminal_safe(out, n);
+		for (i = 0; i < 5 && ++idx[i] == sizeof(alphabet); i++)
+			idx[i] = 0;
+		if (i == 5)
+			break;
 	}
 }
 
@@ -571,6 +758,47 @@ presence_drop_reasons(void **state)
 }
 
 static void
+assert_leave(uint8_t kind, const char *text, size_t tn, const char *want)
+{
+	struct pres *p = keep_pres(pres_leave(kind, 0, "lobby", 5, "carol", 5, text, tn, T));
+	char out[TERM_LINE_MAX(CORE_REASON_MAX)];
+	size_t n = term_presence(out, sizeof(out), p, 0);
+
+	if (n != strlen(want) || memcmp(out, want, n) != 0)
+		fail_msg("rendered \"%.*s\", want \"%s\"", (int)n, out, want);
+	assert_one_line(out, n);
+}
+
+static void
+presence_with_the_words_of_a_part_or_quit(void **state)
+{
+	static char many[300];
+
+	(void)state;
+	assert_leave(WIRE_P_PART, "gone fishing", 12,
+	             "09:20 * carol left #lobby: gone fishing\r\n");
+	assert_leave(WIRE_P_QUIT, "bye \xc3\xa0 tous", 11,
+	             "09:20 * carol quit (#lobby): bye \xc3\xa0 tous\r\n");
+	/* None given: no ": ". */
+	assert_leave(WIRE_P_PART, "", 0, "09:20 * carol left #lobby\r\n");
+	assert_leave(WIRE_P_QUIT, "", 0, "09:20 * carol quit (#lobby)\r\n");
+	/* Filtered as any text: formatting left out, controls replaced. */
+	assert_leave(WIRE_P_PART,
+	             "\x02so\x02 \x03"
+	             "04long\x03\r\n09:20 * x",
+	             24, "09:20 * carol left #lobby: so long" FFFD FFFD "09:20 * x\r\n");
+	/* pres_leave keeps CORE_REASON_MAX bytes at the most. */
+	memset(many, 'w', sizeof(many));
+	{
+		char want[512];
+
+		snprintf(want, sizeof(want), "09:20 * carol left #lobby: %.*s\r\n", CORE_REASON_MAX,
+		         many);
+		assert_leave(WIRE_P_PART, many, sizeof(many), want);
+	}
+}
+
+static void
 presence_uses_the_zone(void **state)
 {
 	struct pres *p = keep_pres(pres_new(WIRE_P_JOIN, 0, "dev", 3, "eve", 3, "", 0, T));
@@ -703,6 +931,9 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_teardown(c0_controls_become_replacement_and_tab_a_space,
 	                                  release_made),
+	        cmocka_unit_test_teardown(format_len_of_each_code, release_made),
+	        cmocka_unit_test_teardown(irc_formatting_is_left_out, release_made),
+	        cmocka_unit_test_teardown(formatting_bytes_never_reach_a_terminal, release_made),
 	        cmocka_unit_test_teardown(del_becomes_replacement, release_made),
 	        cmocka_unit_test_teardown(c1_controls_become_one_replacement_each, release_made),
 	        cmocka_unit_test_teardown(bidi_controls_become_replacement, release_made),
@@ -723,6 +954,7 @@ main(int argc, char **argv)
 	                                  release_made),
 	        cmocka_unit_test_teardown(presence_kinds, release_made),
 	        cmocka_unit_test_teardown(presence_drop_reasons, release_made),
+	        cmocka_unit_test_teardown(presence_with_the_words_of_a_part_or_quit, release_made),
 	        cmocka_unit_test_teardown(presence_uses_the_zone, release_made),
 	        cmocka_unit_test_teardown(small_caps_truncate_without_overflow, release_made),
 	        cmocka_unit_test_teardown(term_buf_truncates_raw_safe_and_eol, release_made),

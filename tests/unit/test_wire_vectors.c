@@ -231,6 +231,16 @@ static struct vector vectors[] = {
                              .leaves = 2,
                              .time_ms = TIME}},
          .list = {0, {S("")}, {0}}},
+        {.name = "reason",
+         .hex = "00 00 00 1b 4c 02 05 6c 6f 62 62 79 05 63 61 72 "
+                "6f 6c 00 0c 67 6f 6e 65 20 66 69 73 68 69 6e 67",
+         .m = {.type = WIRE_REASON,
+               .u.reason = {WIRE_P_PART, S("lobby"), S("carol"), S("gone fishing")}}},
+        {.name = "reason_quit",
+         .hex = "00 00 00 1a 4c 03 05 6c 6f 62 62 79 05 63 61 72 "
+                "6f 6c 00 0b 62 79 65 20 c3 a0 20 74 6f 75 73",
+         .m = {.type = WIRE_REASON,
+               .u.reason = {WIRE_P_QUIT, S("lobby"), S("carol"), S("bye \xc3\xa0 tous")}}},
         {.name = "ack",
          .hex = "00 00 00 14 48 00 00 00 01 00 00 00 00 00 00 00 "
                 "79 00 00 01 93 5d 78 86 7b",
@@ -264,10 +274,11 @@ static struct vector vectors[] = {
 
 /* Every frame type of version 1. */
 static const uint8_t known_types[] = {
-        WIRE_HELLO,   WIRE_JOIN,    WIRE_PART,   WIRE_SAY,         WIRE_MSG,     WIRE_NICK,
-        WIRE_LIST,    WIRE_WHO,     WIRE_USERS,  WIRE_PING,        WIRE_PONG,    WIRE_QUIT,
-        WIRE_HISTORY, WIRE_WELCOME, WIRE_JOINED, WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE,
-        WIRE_ROOMS,   WIRE_NAMES,   WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,     WIRE_SUMMARY,
+        WIRE_HELLO,       WIRE_JOIN,    WIRE_PART,     WIRE_SAY,     WIRE_MSG,
+        WIRE_NICK,        WIRE_LIST,    WIRE_WHO,      WIRE_USERS,   WIRE_PING,
+        WIRE_PONG,        WIRE_QUIT,    WIRE_HISTORY,  WIRE_WELCOME, WIRE_JOINED,
+        WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE, WIRE_ROOMS,   WIRE_NAMES,
+        WIRE_ACK,         WIRE_ERROR,   WIRE_BYE,      WIRE_SUMMARY, WIRE_REASON,
 };
 
 /* docs/protocol.md, read once by main(). */
@@ -399,6 +410,11 @@ encode(struct wire_writer *w, const struct vector *v)
 		                  m->u.presence.room.len, m->u.presence.nick.p,
 		                  m->u.presence.nick.len, m->u.presence.new_nick.p,
 		                  m->u.presence.new_nick.len, m->u.presence.time_ms);
+		break;
+	case WIRE_REASON:
+		wire_enc_reason(w, m->u.reason.kind, m->u.reason.room.p, m->u.reason.room.len,
+		                m->u.reason.nick.p, m->u.reason.nick.len, m->u.reason.text.p,
+		                m->u.reason.text.len);
 		break;
 	case WIRE_ROOMS:
 		wire_rooms_begin(w, &lw);
@@ -563,6 +579,12 @@ assert_decoded(const struct vector *v, const struct wire_msg *d)
 		assert_str(d->u.presence.nick, m->u.presence.nick);
 		assert_str(d->u.presence.new_nick, m->u.presence.new_nick);
 		assert_int_equal(d->u.presence.time_ms, m->u.presence.time_ms);
+		break;
+	case WIRE_REASON:
+		assert_int_equal(d->u.reason.kind, m->u.reason.kind);
+		assert_str(d->u.reason.room, m->u.reason.room);
+		assert_str(d->u.reason.nick, m->u.reason.nick);
+		assert_str(d->u.reason.text, m->u.reason.text);
 		break;
 	case WIRE_ROOMS:
 		assert_int_equal(d->u.rooms.flags, m->u.rooms.flags);

@@ -271,10 +271,17 @@ render_presence(const struct pres *p)
 
 	if (p->kind == PRES_SUMMARY)
 		return render_summary(p);
+	/* The words of a PART or QUIT follow in a REASON frame, which a client
+	 * of before it skips (4.2). */
+	if (p->text_len)
+		size += WIRE_HEADER_LEN + 1 + 2 + p->room_len + p->nick_len + 2 + p->text_len;
 	wire_writer_init(&w, arena_reserve(&arena, size), size);
 	wire_enc_presence(&w, wire_kind_of(p->kind), wire_reason_of(p->reason), p->room,
 	                  p->room_len, p->nick, p->nick_len, p->new_nick, p->new_nick_len,
 	                  p->time_ms);
+	if (p->text_len)
+		wire_enc_reason(&w, wire_kind_of(p->kind), p->room, p->room_len, p->nick,
+		                p->nick_len, p->text, p->text_len);
 	return arena_commit(&arena, w.len);
 }
 
@@ -575,7 +582,7 @@ do_join(struct conn *c, const struct wire_msg *m)
 static void
 do_part(struct conn *c, const struct wire_msg *m)
 {
-	core_part(conn_core(c), c->sess, m->u.room.room.p, m->u.room.room.len, 0);
+	core_part(conn_core(c), c->sess, m->u.room.room.p, m->u.room.room.len, "", 0, 0);
 }
 
 static void

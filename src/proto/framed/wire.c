@@ -253,6 +253,12 @@ wire_decode(uint8_t type, const uint8_t *payload, size_t len, struct wire_msg *m
 		m->u.presence.new_nick = rdstr(&r, 0);
 		m->u.presence.time_ms = rd64(&r);
 		break;
+	case WIRE_REASON:
+		m->u.reason.kind = rd8(&r);
+		m->u.reason.room = rdstr(&r, 0);
+		m->u.reason.nick = rdstr(&r, 0);
+		m->u.reason.text = rdstr(&r, 1);
+		break;
 	case WIRE_ROOMS:
 		m->u.rooms.flags = rd8(&r);
 		m->u.rooms.list = rdlist(&r, 1);
@@ -639,6 +645,18 @@ wire_enc_presence(struct wire_writer *w, uint8_t kind, uint8_t reason, const cha
 }
 
 void
+wire_enc_reason(struct wire_writer *w, uint8_t kind, const char *room, size_t rn, const char *nick,
+                size_t nn, const char *text, size_t tn)
+{
+	wire_begin(w, WIRE_REASON);
+	wire_put_u8(w, kind);
+	wire_put_str8(w, room, rn);
+	wire_put_str8(w, nick, nn);
+	wire_put_str16(w, text, tn);
+	wire_end(w);
+}
+
+void
 wire_enc_ack(struct wire_writer *w, uint32_t ref, uint64_t seq, uint64_t time_ms)
 {
 	wire_begin(w, WIRE_ACK);
@@ -787,6 +805,8 @@ wire_type_name(uint8_t type)
 		return "MESSAGE";
 	case WIRE_PRESENCE:
 		return "PRESENCE";
+	case WIRE_REASON:
+		return "REASON";
 	case WIRE_ROOMS:
 		return "ROOMS";
 	case WIRE_NAMES:

@@ -328,7 +328,7 @@ room_command(struct call *k, int cmd)
 		core_join(core, s, k->arg, k->arg_len, 0, 0, k->h->serial);
 		break;
 	case CMD_PART:
-		core_part(core, s, k->arg, k->arg_len, k->h->serial);
+		core_part(core, s, k->arg, k->arg_len, "", 0, k->h->serial);
 		break;
 	case CMD_SAY:
 		core_say(core, s, k->arg, k->arg_len, text, tn, k->h->serial);

@@ -167,6 +167,8 @@ pres_fields(json_t *o, const struct pres *p)
 		json_object_set_new(o, "new_nick", str(p->new_nick, p->new_nick_len));
 	if (p->kind == PRES_DROP)
 		json_object_set_new(o, "reason", json_string(render_reason(p->reason)));
+	if (p->text_len)
+		json_object_set_new(o, "text", str(p->text, p->text_len));
 }
 
 json_t *

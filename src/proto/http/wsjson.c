@@ -496,7 +496,7 @@ request(struct conn *c, json_t *o)
 	} else if (strcmp(type, "part") == 0) {
 		if ((name = field(o, "room", &n)) == NULL)
 			goto missing;
-		core_part(core, c->sess, name, n, 0);
+		core_part(core, c->sess, name, n, "", 0, 0);
 	} else if (strcmp(type, "say") == 0 || strcmp(type, "msg") == 0) {
 		int say = type[0] == 's';
 

@@ -6,14 +6,20 @@
  * stricter than IRC's, and what is not one of them is refused with the
  * numeric a client expects (docs/irc.md).  Like the text front end, it
  * decides nothing about rooms or names itself.  Queries (NAMES, WHO,
- * WHOIS, LIST, ISON, USERHOST, LUSERS) read the core's rooms and users;
- * what only IRC has (AWAY, the IRCv3 capabilities a client enabled) is
- * kept here.
+ * WHOIS, LIST, ISON, USERHOST, LUSERS, CHATHISTORY) read the core's rooms,
+ * users and history; what only IRC has (AWAY, the IRCv3 capabilities a
+ * client enabled) is kept here.
+ *
+ * Every line to a client leaves through put(), which adds the tags that
+ * client enabled (time, msgid, batch) and, while a labeled command of it
+ * runs, the labeled-response framing; a line without tags for a client
+ * without a label may instead be one rendering shared by all (msg_wire).
  */
 #include "proto/irc/irc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -27,8 +33,10 @@
 #include "util/log.h"
 #include "util/slab.h"
 
-/* Bytes of a line's content, its CR LF excluded. */
-#define IRC_CONTENT_MAX (IRC_LINE_MAX - 2)
+_Static_assert(CHATD_DEFAULT_IRC_LINE_MAX == IRC_LINE_MAX, "irc-line-max defaults to RFC 2812's");
+_Static_assert(CHATD_DEFAULT_IRC_TAGS_MAX == IRC_TAGS_MAX, "irc-tags-max defaults to IRCv3's");
+/* Room for one line of the longest irc-line-max, and its NUL. */
+#define IRC_BUF (CHATD_IRC_LINE_MAX_HARD + 1)
 /* The host part of every user's prefix: chatd does not show addresses. */
 #define IRC_HOST "chatd"
 /* Bytes of nicks in one 353 (RPL_NAMREPLY) line. */
@@ -44,8 +52,11 @@
 /* Lines one WHO of a mask or one LIST gives at most: a bound on the work
  * and the output of one command. */
 #define IRC_LISTING_MAX 500
-/* Bytes of "@batch=REF;time=YYYY-MM-DDThh:mm:ss.sssZ " before a line. */
-#define IRC_TAG_PREFIX_MAX 64
+/* Bytes of the tags chatd puts before a line: "@label=L;batch=REF;
+ * msgid=EPOCH-SEQ;time=YYYY-MM-DDThh:mm:ss.sssZ ". */
+#define IRC_TAG_PREFIX_MAX 256
+/* Messages one CHATHISTORY answers with at most (ISUPPORT CHATHISTORY). */
+#define IRC_HISTORY_MAX CORE_PAGE_MAX
 /* A tag bit of core commands: the command was a NOTICE, which is never
  * answered with an error (RFC 2812 3.3.2). */
 #define IRC_TAG_NOTICE 1u
@@ -56,24 +67,14 @@ struct irc {
 	uint8_t nick_len;
 	uint8_t user;   /* USER was given */
 	uint8_t capneg; /* CAP negotiation under way: registration waits for CAP END */
-	uint8_t caps;   /* the IRCv3 capabilities enabled, CAP_* bits */
+	uint16_t caps;  /* the IRCv3 capabilities enabled, CAP_* bits */
 	/* The last QUIT shown: a user who quits is announced in each room
 	 * shared with this client, and IRC shows a quit once. */
 	char quit_nick[CORE_NICK_MAX + 1];
 	uint64_t quit_time;
-	struct irc_away *away; /* set while the user is away (AWAY), else NULL */
+	uint32_t told; /* the last AWAY change told to it (away-notify), once each */
+	char *away;    /* the away message (AWAY), NUL-terminated, or NULL */
 };
-
-/* An away user: its session and message, on the list of away users that
- * WHO, WHOIS, USERHOST and a PRIVMSG to it look up (only IRC users can be
- * away: chatd's other front ends have no such state). */
-struct irc_away {
-	struct irc_away *next;
-	const struct session *sess;
-	char text[IRC_AWAY_MAX + 1];
-};
-
-static struct irc_away *away_list;
 
 /* The IRCv3 capabilities chatd offers (CAP LS), as bits of irc.caps. */
 enum {
@@ -84,27 +85,33 @@ enum {
 	CAP_USERHOST_NAMES = 1u << 4,
 	CAP_NOTIFY = 1u << 5,
 	CAP_BATCH = 1u << 6,
+	CAP_AWAY_NOTIFY = 1u << 7,
+	CAP_LABELED = 1u << 8,
+	CAP_CHATHISTORY = 1u << 9,
+	CAP_ALL = (1u << 10) - 1,
 };
 
 static const struct cap {
 	const char *name;
-	uint8_t bit;
+	uint16_t bit;
 } caps[] = {
-        {"batch", CAP_BATCH},
-        {"cap-notify", CAP_NOTIFY},
-        {"echo-message", CAP_ECHO},
-        {"message-tags", CAP_MESSAGE_TAGS},
-        {"multi-prefix", CAP_MULTI_PREFIX},
-        {"server-time", CAP_SERVER_TIME},
-        {"userhost-in-names", CAP_USERHOST_NAMES},
+        {"away-notify", CAP_AWAY_NOTIFY},   {"batch", CAP_BATCH},
+        {"cap-notify", CAP_NOTIFY},         {"draft/chathistory", CAP_CHATHISTORY},
+        {"echo-message", CAP_ECHO},         {"labeled-response", CAP_LABELED},
+        {"message-tags", CAP_MESSAGE_TAGS}, {"multi-prefix", CAP_MULTI_PREFIX},
+        {"server-time", CAP_SERVER_TIME},   {"userhost-in-names", CAP_USERHOST_NAMES},
 };
 
 #define NCAPS (sizeof(caps) / sizeof(caps[0]))
 
 /* The server's name as IRC shows it (a prefix must be one word), and
- * when the server began, for 003. */
+ * when the server began, for 003 and the msgids of direct messages. */
 static char server[64] = "chatd";
 static char created[64] = "at start-up";
+static uint64_t started_ms;
+/* irc-line-max and irc-tags-max, as the server started with them. */
+static size_t line_max = IRC_LINE_MAX;
+static size_t tags_max = IRC_TAGS_MAX;
 
 /* Set server[] from the configured name: spaces and the like become '-'. */
 static void
@@ -122,13 +129,240 @@ server_from(const struct config *cfg)
 
 /* --- writing --- */
 
-/* Queue one line: printf-style, cut to IRC_CONTENT_MAX, then CR LF. */
+/* Bytes of a line's content, its CR LF excluded. */
+static size_t
+content_max(void)
+{
+	return line_max - 2;
+}
+
+/* Unix ms now, for the times of what chatd says itself (AWAY). */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The tags a line may carry; each goes only to a client that enabled
+ * what it belongs to (server-time, message-tags, batch). */
+struct tags {
+	uint64_t time_ms;  /* 0: none */
+	const char *msgid; /* NULL: none */
+	const char *batch; /* the batch the line is in, NULL: none */
+};
+
+/* A batch reference, unique while the server runs. */
+static const char *
+batch_ref(char *out, size_t cap)
+{
+	static unsigned long batches;
+
+	snprintf(out, cap, "b%lu", ++batches);
+	return out;
+}
+
+/*
+ * The answer to a labeled command (IRCv3 labeled-response), while it is
+ * being made: its first line is held back until it is known whether it
+ * is the only one (then it carries the label) or the first of several
+ * (then a labeled-response batch holds them all); a command that answers
+ * nothing is answered ACK.  One command runs at a time, so one is enough.
+ */
+static struct {
+	struct conn *c; /* the client whose labeled command runs, or NULL */
+	char label[IRC_LABEL_MAX + 1];
+	unsigned lines; /* lines of the answer so far */
+	char ref[24];   /* the labeled-response batch, from the second line */
+	char held[IRC_TAG_PREFIX_MAX + IRC_BUF];
+	size_t held_tags; /* held[0, held_tags) its own tags (no '@'), then the line */
+	size_t held_len;
+} lab;
+
+/* Queue "@tags[;more] line" (tags or more may be empty). */
+static void
+put_raw(struct conn *c, const char *more, const char *tags, size_t tn, const char *line, size_t ln)
+{
+	size_t mn = strlen(more), n = 0;
+	uint8_t *w = conn_reserve(c, mn + tn + 3 + ln);
+
+	if (mn || tn) {
+		w[n++] = '@';
+		/* Counted bytes into the queue, not a C string. */
+		memcpy(w + n, more, mn); /* NOLINT(bugprone-not-null-terminated-result) */
+		n += mn;
+		if (mn && tn)
+			w[n++] = ';';
+		memcpy(w + n, tags, tn);
+		n += tn;
+		w[n++] = ' ';
+	}
+	memcpy(w + n, line, ln);
+	conn_commit(c, n + ln);
+}
+
+/* A line inside c's labeled-response batch: tagged with it, unless it is
+ * a line of a batch within (which names that batch alone). */
+static void
+put_labeled_line(struct conn *c, const char *tags, size_t tn, const char *line, size_t ln)
+{
+	char outer[40];
+	int inner = tn >= 6 && memcmp(tags, "batch=", 6) == 0;
+
+	snprintf(outer, sizeof(outer), "batch=%s", lab.ref);
+	put_raw(c, inner ? "" : outer, tags, tn, line, ln);
+}
+
+/* One line of c's labeled answer (see lab). */
+static void
+put_labeled(struct conn *c, const char *tags, size_t tn, const char *line, size_t ln)
+{
+	if (++lab.lines == 1) {
+		memcpy(lab.held, tags, tn);
+		memcpy(lab.held + tn, line, ln);
+		lab.held_tags = tn;
+		lab.held_len = tn + ln;
+		return;
+	}
+	if (lab.lines == 2) {
+		char label[IRC_LABEL_MAX + 8], start[64];
+		int sn;
+
+		batch_ref(lab.ref, sizeof(lab.ref));
+		snprintf(label, sizeof(label), "label=%s", lab.label);
+		sn = snprintf(start, sizeof(start), ":%s BATCH +%s labeled-response\r\n", server,
+		              lab.ref);
+		put_raw(c, label, "", 0, start, (size_t)sn);
+		put_labeled_line(c, lab.held, lab.held_tags, lab.held + lab.held_tags,
+		                 lab.held_len - lab.held_tags);
+	}
+	put_labeled_line(c, tags, tn, line, ln);
+}
+
+/* The tags of t that c takes, "a=1;b=2" into out; returns the length. */
+static size_t
+tags_for(const struct conn *c, const struct tags *t, char *out, size_t cap)
+{
+	const struct irc *st = c->fe_state;
+	size_t n = 0;
+	int k;
+
+	if (t == NULL)
+		return 0;
+	if (t->batch && (st->caps & CAP_BATCH) &&
+	    (k = snprintf(out + n, cap - n, "batch=%s;", t->batch)) > 0)
+		n += (size_t)k;
+	if (t->msgid && (st->caps & CAP_MESSAGE_TAGS) &&
+	    (k = snprintf(out + n, cap - n, "msgid=%s;", t->msgid)) > 0)
+		n += (size_t)k;
+	if (t->time_ms && (st->caps & CAP_SERVER_TIME)) {
+		time_t secs = (time_t)(t->time_ms / 1000);
+		struct tm tm;
+		char when[32];
+
+		if (gmtime_r(&secs, &tm) == NULL)
+			memset(&tm, 0, sizeof(tm));
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		if ((k = snprintf(out + n, cap - n, "time=%s.%03uZ;", when,
+		                  (unsigned)(t->time_ms % 1000))) > 0)
+			n += (size_t)k;
+	}
+	return n ? n - 1 : 0; /* without the last ';' */
+}
+
+/*
+ * Queue the lines out[0, n) (each ending in CR LF) for c, each with the
+ * tags of t that c enabled, framed as its labeled answer while one is
+ * being made.
+ */
+static void
+put(struct conn *c, const struct tags *t, const char *out, size_t n)
+{
+	char tags[IRC_TAG_PREFIX_MAX];
+	size_t tn = tags_for(c, t, tags, sizeof(tags)), at = 0;
+
+	if (lab.c != c && tn == 0) {
+		memcpy(conn_reserve(c, n), out, n);
+		conn_commit(c, n);
+		return;
+	}
+	while (at < n) {
+		const char *end = memchr(out + at, '\n', n - at);
+		size_t ln = end ? (size_t)(end - (out + at)) + 1 : n - at;
+
+		if (lab.c == c)
+			put_labeled(c, tags, tn, out + at, ln);
+		else
+			put_raw(c, "", tags, tn, out + at, ln);
+		at += ln;
+	}
+}
+
+/* A rendering shared by every client of a kind (msg_wire): by reference,
+ * or copied into a labeled answer. */
+static void
+put_shared(struct conn *c, struct slice s)
+{
+	if (lab.c == c)
+		put(c, NULL, (const char *)s.b->data + s.off, s.len);
+	else
+		conn_send(c, s);
+}
+
+/* Start a labeled answer for c when it sent a label it may use (it
+ * enabled labeled-response and batch), a word of 1 to 64 visible bytes. */
+static void
+label_begin(struct conn *c, const struct irc_msg *m)
+{
+	const struct irc *st = c->fe_state;
+	const char *v;
+	size_t vn, i;
+
+	if ((st->caps & (CAP_LABELED | CAP_BATCH)) != (CAP_LABELED | CAP_BATCH) || !m->tags ||
+	    !irc_tag_get(m->tags, m->tags_len, "label", &v, &vn) || vn == 0 || vn > IRC_LABEL_MAX)
+		return;
+	for (i = 0; i < vn; i++)
+		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+			return;
+	memcpy(lab.label, v, vn);
+	lab.label[vn] = '\0';
+	lab.c = c;
+	lab.lines = 0;
+}
+
+/* End c's labeled answer: ACK for none, the held line labeled for one,
+ * the batch's end for more. */
+static void
+label_end(struct conn *c)
+{
+	char label[IRC_LABEL_MAX + 8], line[96];
+	int n;
+
+	if (lab.c != c)
+		return;
+	lab.c = NULL;
+	snprintf(label, sizeof(label), "label=%s", lab.label);
+	if (lab.lines == 0) {
+		n = snprintf(line, sizeof(line), ":%s ACK\r\n", server);
+		put_raw(c, label, "", 0, line, (size_t)n);
+	} else if (lab.lines == 1) {
+		put_raw(c, label, lab.held, lab.held_tags, lab.held + lab.held_tags,
+		        lab.held_len - lab.held_tags);
+	} else {
+		n = snprintf(line, sizeof(line), ":%s BATCH -%s\r\n", server, lab.ref);
+		put_raw(c, "", "", 0, line, (size_t)n);
+	}
+}
+
+/* Queue one line: printf-style, cut to content_max(), then CR LF. */
 static void send_line(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 send_line(struct conn *c, const char *fmt, ...)
 {
-	char tmp[IRC_LINE_MAX + 1];
+	char tmp[IRC_BUF + 2];
 	va_list ap;
 	int n;
 
@@ -137,12 +371,11 @@ send_line(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	if (n > IRC_CONTENT_MAX)
-		n = IRC_CONTENT_MAX;
+	if ((size_t)n > content_max())
+		n = (int)content_max();
 	/* A line end, not a string end: the bytes go out as counted. */
 	memcpy(tmp + n, "\r\n", 2); /* NOLINT(bugprone-not-null-terminated-result) */
-	memcpy(conn_reserve(c, (size_t)n + 2), tmp, (size_t)n + 2);
-	conn_commit(c, (size_t)n + 2);
+	put(c, NULL, tmp, (size_t)n + 2);
 }
 
 /* The name numerics address c by: its nick, or "*" before it has one. */
@@ -159,7 +392,7 @@ static void numeric(struct conn *c, int code, const char *fmt, ...)
 static void
 numeric(struct conn *c, int code, const char *fmt, ...)
 {
-	char text[IRC_LINE_MAX];
+	char text[IRC_BUF];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -187,11 +420,25 @@ quote(char *out, size_t cap, const char *s, size_t n)
 	return out;
 }
 
+/* Copy text[0, n) to out as one line's worth: CR, LF and NUL, which
+ * would end or cut an IRC line, become spaces. */
+static void
+line_safe(char *out, const char *text, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char ch = text[i];
+
+		out[i] = ch == '\r' || ch == '\n' || ch == '\0' ? ' ' : ch;
+	}
+}
+
 /*
  * Lines carrying text: head, a piece of text, tail, CR LF, as many lines
- * as the text needs to keep each within IRC_LINE_MAX (pieces are cut
- * between UTF-8 sequences).  CR, LF and NUL, which would end or cut an IRC
- * line, become spaces.  Writes into out[0, cap) and returns the length.
+ * as the text needs to keep each within irc-line-max (pieces are cut
+ * between UTF-8 sequences), through line_safe().  Writes into out[0, cap)
+ * and returns the length.
  */
 static size_t
 text_lines(char *out, size_t cap, const char *head, size_t hn, const char *text, size_t tn,
@@ -199,11 +446,11 @@ text_lines(char *out, size_t cap, const char *head, size_t hn, const char *text,
 {
 	size_t tl = strlen(tail), len = 0, room, at = 0;
 
-	if (hn + tl + 2 + 8 > IRC_LINE_MAX)
-		hn = IRC_LINE_MAX - tl - 2 - 8; /* cannot happen with chatd's names */
-	room = IRC_CONTENT_MAX - hn - tl;
+	if (hn + tl + 2 + 8 > line_max)
+		hn = line_max - tl - 2 - 8; /* cannot happen with chatd's names */
+	room = content_max() - hn - tl;
 	do {
-		size_t k = tn - at > room ? room : tn - at, i;
+		size_t k = tn - at > room ? room : tn - at;
 
 		/* Do not cut a UTF-8 sequence. */
 		if (at + k < tn)
@@ -213,11 +460,8 @@ text_lines(char *out, size_t cap, const char *head, size_t hn, const char *text,
 			break;
 		memcpy(out + len, head, hn);
 		len += hn;
-		for (i = 0; i < k; i++) {
-			char ch = text[at + i];
-
-			out[len++] = ch == '\r' || ch == '\n' || ch == '\0' ? ' ' : ch;
-		}
+		line_safe(out + len, text + at, k);
+		len += k;
 		/* Counted bytes, not C strings. */
 		memcpy(out + len, tail, tl); /* NOLINT(bugprone-not-null-terminated-result) */
 		len += tl;
@@ -241,7 +485,7 @@ is_action(const char *text, size_t n)
  * own (they stay on the message: see framed.c). */
 static struct arena arena;
 /* A message of CORE_TEXT_MAX bytes cut into lines of at least 256 bytes of
- * text each. */
+ * text each (lines of the least irc-line-max; longer ones need fewer). */
 static char render_buf[(CORE_TEXT_MAX / 256 + 2) * IRC_LINE_MAX];
 
 static struct slice
@@ -256,7 +500,7 @@ static size_t
 privmsg_lines(char *out, size_t cap, const struct msg *m, const char *verb, const char *target,
               size_t tn)
 {
-	char head[IRC_LINE_MAX];
+	char head[IRC_BUF];
 	int action = is_action(m->text, m->text_len);
 	int hn = snprintf(head, sizeof(head), ":%s!%s@%s %s %.*s :%s", m->from, m->from, IRC_HOST,
 	                  verb, (int)tn, target, action ? "\001ACTION " : "");
@@ -271,7 +515,7 @@ privmsg_lines(char *out, size_t cap, const struct msg *m, const char *verb, cons
 static size_t
 history_lines(char *out, size_t cap, const struct msg *m)
 {
-	char head[IRC_LINE_MAX], when[32];
+	char head[IRC_BUF], when[32];
 	time_t t = (time_t)(m->time_ms / 1000);
 	uint64_t now = (uint64_t)time(NULL) * 1000;
 	int action = is_action(m->text, m->text_len);
@@ -330,8 +574,8 @@ presence_line(char *out, size_t cap, const struct pres *p)
 		             p->room);
 		break;
 	case PRES_PART:
-		n = snprintf(out, cap, ":%s!%s@%s PART #%s\r\n", p->nick, p->nick, IRC_HOST,
-		             p->room);
+		n = snprintf(out, cap, ":%s!%s@%s PART #%s%s%.*s\r\n", p->nick, p->nick, IRC_HOST,
+		             p->room, p->text_len ? " :" : "", (int)p->text_len, p->text);
 		break;
 	case PRES_NICK:
 		n = snprintf(out, cap, ":%s!%s@%s NICK :%s\r\n", p->nick, p->nick, IRC_HOST,
@@ -339,8 +583,9 @@ presence_line(char *out, size_t cap, const struct pres *p)
 		break;
 	case PRES_QUIT:
 	case PRES_DROP:
-		n = snprintf(out, cap, ":%s!%s@%s QUIT :%s\r\n", p->nick, p->nick, IRC_HOST,
-		             quit_reason(why, sizeof(why), p->kind, p->reason));
+		n = snprintf(out, cap, ":%s!%s@%s QUIT :%s%s%.*s\r\n", p->nick, p->nick, IRC_HOST,
+		             quit_reason(why, sizeof(why), p->kind, p->reason),
+		             p->text_len ? ": " : "", (int)p->text_len, p->text);
 		break;
 	default:
 		n = 0;
@@ -391,58 +636,46 @@ irc_cleanup(void)
 	arena_release(&arena);
 }
 
-/*
- * Queue the lines out[0, n), each with the tags a client that enabled
- * server-time wants: "@time=..." (ISO 8601 UTC, milliseconds), and
- * "batch=ref" inside a batch (ref NULL: none).
- */
-static void
-send_tagged(struct conn *c, uint64_t time_ms, const char *ref, const char *out, size_t n)
+/* The msgid of m (IRCv3 message-ids): "EPOCH-SEQ" for a room message,
+ * which CHATHISTORY takes back as a reference; "dSTART-ID" for a direct
+ * one, unique across restarts by the server's start time. */
+static const char *
+msgid_of(char *out, size_t cap, const struct msg *m)
 {
-	char tags[IRC_TAG_PREFIX_MAX], when[32];
-	time_t t = (time_t)(time_ms / 1000);
-	struct tm tm;
-	size_t at = 0;
-	int tn;
-
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	tn = snprintf(tags, sizeof(tags), "@%s%s%stime=%s.%03uZ ", ref ? "batch=" : "",
-	              ref ? ref : "", ref ? ";" : "", when, (unsigned)(time_ms % 1000));
-	if (tn < 0 || (size_t)tn >= sizeof(tags))
-		return;
-	while (at < n) {
-		const char *end = memchr(out + at, '\n', n - at);
-		size_t ln = end ? (size_t)(end - (out + at)) + 1 : n - at;
-		uint8_t *w = conn_reserve(c, (size_t)tn + ln);
-
-		memcpy(w, tags, (size_t)tn);
-		memcpy(w + tn, out + at, ln);
-		conn_commit(c, (size_t)tn + ln);
-		at += ln;
-	}
+	if (m->direct)
+		snprintf(out, cap, "d%llu-%llu", (unsigned long long)started_ms,
+		         (unsigned long long)m->id);
+	else
+		snprintf(out, cap, "%llu-%llu", (unsigned long long)m->epoch,
+		         (unsigned long long)m->seq);
+	return out;
 }
 
-/* Queue lines rendered for this client alone, tagged when it wants. */
+/* Queue the lines of m rendered into out[0, n) for c alone, with m's
+ * time and msgid and, inside a batch, its ref (NULL: none). */
 static void
-send_own(struct conn *c, uint64_t time_ms, const char *out, size_t n)
+put_msg(struct conn *c, const struct msg *m, const char *batch, const char *out, size_t n)
+{
+	char id[48];
+	struct tags t = {m->time_ms, msgid_of(id, sizeof(id), m), batch};
+
+	put(c, &t, out, n);
+}
+
+/* Whether c takes tags on what it is sent, so that a rendering shared by
+ * all cannot serve it. */
+static int
+wants_tags(const struct conn *c)
 {
 	const struct irc *st = c->fe_state;
 
-	if (st->caps & CAP_SERVER_TIME) {
-		send_tagged(c, time_ms, NULL, out, n);
-		return;
-	}
-	memcpy(conn_reserve(c, n), out, n);
-	conn_commit(c, n);
+	return lab.c == c || (st->caps & (CAP_SERVER_TIME | CAP_MESSAGE_TAGS));
 }
 
 static void
 on_message(void *ctx, struct msg *m)
 {
 	struct conn *c = ctx;
-	const struct irc *st = c->fe_state;
 	char target[CORE_ROOM_MAX + 2];
 	size_t n;
 
@@ -450,8 +683,8 @@ on_message(void *ctx, struct msg *m)
 		/* A direct message has one reader: rendered for it alone. */
 		n = privmsg_lines(render_buf, sizeof(render_buf), m, "PRIVMSG",
 		                  session_nick(c->sess), session_nick_len(c->sess));
-	} else if (st->caps & CAP_SERVER_TIME) {
-		/* Tagged with its time: this client's own rendering. */
+	} else if (wants_tags(c)) {
+		/* Tagged with its time and msgid: this client's own rendering. */
 		int tn = snprintf(target, sizeof(target), "#%s", m->room);
 
 		n = privmsg_lines(render_buf, sizeof(render_buf), m, "PRIVMSG", target, (size_t)tn);
@@ -459,8 +692,10 @@ on_message(void *ctx, struct msg *m)
 		conn_send(c, msg_wire(m, irc_frontend.slot, 0, render_message));
 		return;
 	}
-	send_own(c, m->time_ms, render_buf, n);
+	put_msg(c, m, NULL, render_buf, n);
 }
+
+static void away_told(struct conn *c, const struct session *s);
 
 static void
 on_presence(void *ctx, struct pres *p)
@@ -475,11 +710,16 @@ on_presence(void *ctx, struct pres *p)
 		snprintf(st->quit_nick, sizeof(st->quit_nick), "%s", p->nick);
 		st->quit_time = p->time_ms;
 	}
-	if (st->caps & CAP_SERVER_TIME) {
-		send_tagged(c, p->time_ms, NULL, render_buf, presence_lines(p));
-		return;
+	if (wants_tags(c)) {
+		struct tags t = {p->time_ms, NULL, NULL};
+
+		put(c, &t, render_buf, presence_lines(p));
+	} else {
+		conn_send(c, pres_wire(p, irc_frontend.slot, render_presence));
 	}
-	conn_send(c, pres_wire(p, irc_frontend.slot, render_presence));
+	/* away-notify: a joiner who is away says so after its JOIN. */
+	if (p->kind == PRES_JOIN && (st->caps & CAP_AWAY_NOTIFY))
+		away_told(c, core_user_find(conn_core(c), p->nick, p->nick_len));
 }
 
 /* --- completions --- */
@@ -582,8 +822,9 @@ isupport(struct conn *c)
 	 * only channel modes, always set. */
 	numeric(c, 5,
 	        "PREFIX= CHANMODES=,,,nt AWAYLEN=%u MODES=0 SAFELIST ELIST= "
-	        "LINELEN=%u MAXLIST= :are supported by this server",
-	        IRC_AWAY_MAX, IRC_LINE_MAX);
+	        "LINELEN=%zu MAXLIST= CHATHISTORY=%u MSGREFTYPES=msgid,timestamp :are "
+	        "supported by this server",
+	        IRC_AWAY_MAX, line_max, IRC_HISTORY_MAX);
 }
 
 /* The counts of users and channels (251-255, RFC 2812 5.1). */
@@ -656,16 +897,38 @@ words_end(struct conn *c, struct words *w)
 		words_flush(c, w);
 }
 
-/* The away message of s, or NULL when it is not away. */
+/* The away message of s, or NULL when it is not away (only IRC users can
+ * be: chatd's other front ends have no such state). */
+static const struct sink irc_sink;
+
 static const char *
 away_of(const struct session *s)
 {
-	const struct irc_away *a;
+	const struct conn *c = s ? session_ctx(s, &irc_sink) : NULL;
+	const struct irc *st = c ? c->fe_state : NULL;
 
-	for (a = away_list; a; a = a->next)
-		if (a->sess == s)
-			return a->text;
-	return NULL;
+	return st ? st->away : NULL;
+}
+
+/* away-notify: s's away state as an AWAY line from s to c, when s is
+ * away (or, with all, also when it is back). */
+static void
+away_line(struct conn *c, const struct session *s, int all)
+{
+	const char *away = away_of(s);
+
+	if (away)
+		send_line(c, ":%s!%s@%s AWAY :%s", session_nick(s), session_nick(s), IRC_HOST,
+		          away);
+	else if (all)
+		send_line(c, ":%s!%s@%s AWAY", session_nick(s), session_nick(s), IRC_HOST);
+}
+
+static void
+away_told(struct conn *c, const struct session *s)
+{
+	if (s && s != c->sess)
+		away_line(c, s, 0);
 }
 
 /* The members of room r as 353 lines (none for an empty room). */
@@ -714,7 +977,7 @@ history_batch(struct conn *c, const struct core_joined *j)
 		size_t n = privmsg_lines(render_buf, sizeof(render_buf), m, "PRIVMSG", target,
 		                         (size_t)tn);
 
-		send_tagged(c, m->time_ms, ref, render_buf, n);
+		put_msg(c, m, ref, render_buf, n);
 	}
 	send_line(c, ":%s BATCH -%s", server, ref);
 }
@@ -734,7 +997,7 @@ echo(struct conn *c, const struct core_reply *r)
 	else
 		tn = snprintf(target, sizeof(target), "%.*s", (int)r->arg_len, r->arg);
 	n = privmsg_lines(render_buf, sizeof(render_buf), r->msg, verb, target, (size_t)tn);
-	send_own(c, r->msg->time_ms, render_buf, n);
+	put_msg(c, r->msg, NULL, render_buf, n);
 }
 
 /* A join: the client's own JOIN, the names (353, 366), then the room's
@@ -758,7 +1021,8 @@ joined(struct conn *c, const struct core_joined *j)
 	send_line(c, ":%s NOTICE #%s :*** history: the last %u message%s of #%s, times in UTC",
 	          server, room, j->hist_count, j->hist_count == 1 ? "" : "s", room);
 	for (i = 0; i < j->hist_count; i++)
-		conn_send(c, msg_wire(core_joined_msg(j, i), irc_frontend.slot, 1, render_message));
+		put_shared(c,
+		           msg_wire(core_joined_msg(j, i), irc_frontend.slot, 1, render_message));
 	send_line(c, ":%s NOTICE #%s :*** end of history, live from here", server, room);
 }
 
@@ -881,7 +1145,7 @@ cap_request(struct irc *st, const char *req, size_t n)
 	}
 	if (on == 0 && off == 0)
 		return -1;
-	st->caps = (uint8_t)((st->caps | on) & ~off);
+	st->caps = (uint16_t)((st->caps | on) & ~off);
 	return 0;
 }
 
@@ -889,7 +1153,7 @@ static void
 cmd_cap(struct conn *c, const struct irc_msg *m)
 {
 	struct irc *st = c->fe_state;
-	char word[80], list[IRC_LINE_MAX];
+	char word[80], list[IRC_BUF];
 	size_t n;
 	const char *sub = param(m, 0, &n);
 
@@ -901,7 +1165,7 @@ cmd_cap(struct conn *c, const struct irc_msg *m)
 		if (!session_registered(c->sess))
 			st->capneg = 1;
 		send_line(c, ":%s CAP %s LS :%s", server, me(c),
-		          cap_names(list, sizeof(list), 0xff));
+		          cap_names(list, sizeof(list), CAP_ALL));
 	} else if (n == 4 && strncasecmp(sub, "LIST", 4) == 0) {
 		send_line(c, ":%s CAP %s LIST :%s", server, me(c),
 		          cap_names(list, sizeof(list), st->caps));
@@ -1037,7 +1301,7 @@ cmd_join(struct conn *c, const struct irc_msg *m)
 		while (i-- > 0) {
 			struct room *r = session_room(c->sess, i);
 
-			core_part(conn_core(c), c->sess, room_name(r), room_name_len(r), 0);
+			core_part(conn_core(c), c->sess, room_name(r), room_name_len(r), "", 0, 0);
 		}
 		return;
 	}
@@ -1049,24 +1313,25 @@ cmd_join(struct conn *c, const struct irc_msg *m)
 static void
 cmd_part(struct conn *c, const struct irc_msg *m)
 {
-	size_t n, in, rn;
-	const char *list = param(m, 0, &n), *item, *room;
+	size_t n, in, rn, why;
+	const char *list = param(m, 0, &n), *item, *room, *reason;
 
 	if (n == 0) {
 		need_more(c, m);
 		return;
 	}
-	/* The reason is not carried: chatd's rooms have no part messages. */
+	/* The reason goes to every member, on every front end. */
+	reason = param(m, 1, &why);
 	while (irc_list_next(&list, &n, &item, &in))
 		if ((room = channel_room(c, item, in, &rn)) != NULL)
-			core_part(conn_core(c), c->sess, room, rn, 0);
+			core_part(conn_core(c), c->sess, room, rn, reason, why, 0);
 }
 
 /* PRIVMSG and NOTICE: to channels (#room) and nicks (direct messages). */
 static void
 send_text(struct conn *c, const struct irc_msg *m, uint64_t tag)
 {
-	char action[IRC_LINE_MAX];
+	char action[IRC_BUF];
 	size_t n, tn, in, rn;
 	const char *list = param(m, 0, &n), *text = param(m, 1, &tn), *item, *room;
 	unsigned targets = 0;
@@ -1426,19 +1691,30 @@ cmd_mode(struct conn *c, const struct irc_msg *m)
 		}
 }
 
-/* Back from away: off the away list. */
+/* A change of c's away state told to the clients with away-notify that
+ * share a channel with it, each once. */
 static void
-away_clear(struct irc *st)
+away_notify(struct conn *c)
 {
-	struct irc_away **p = &away_list;
+	static uint32_t changes;
+	unsigned i, j;
 
-	if (st->away == NULL)
-		return;
-	while (*p != st->away)
-		p = &(*p)->next;
-	*p = st->away->next;
-	slab_free(st->away, sizeof(*st->away));
-	st->away = NULL;
+	if (++changes == 0)
+		changes = 1;
+	for (i = 0; i < session_room_count(c->sess); i++) {
+		const struct room *r = session_room(c->sess, i);
+
+		for (j = 0; j < room_member_count(r); j++) {
+			struct conn *o = session_ctx(room_member(r, j), &irc_sink);
+			struct irc *ost = o ? o->fe_state : NULL;
+
+			if (ost && o != c && (ost->caps & CAP_AWAY_NOTIFY) &&
+			    ost->told != changes) {
+				ost->told = changes;
+				away_line(o, c->sess, 1);
+			}
+		}
+	}
 }
 
 static void
@@ -1448,22 +1724,17 @@ cmd_away(struct conn *c, const struct irc_msg *m)
 	size_t n;
 	const char *text = param(m, 0, &n);
 
-	if (n == 0) {
-		away_clear(st);
-		numeric(c, 305, ":You are no longer marked as being away");
-		return;
-	}
-	if (st->away == NULL) {
-		st->away = slab_zalloc(sizeof(*st->away));
-		st->away->sess = c->sess;
-		st->away->next = away_list;
-		away_list = st->away;
-	}
 	if (n > IRC_AWAY_MAX)
 		n = IRC_AWAY_MAX;
-	memcpy(st->away->text, text, n);
-	st->away->text[n] = '\0';
-	numeric(c, 306, ":You have been marked as being away");
+	free(st->away);
+	st->away = NULL;
+	if (n == 0) {
+		numeric(c, 305, ":You are no longer marked as being away");
+	} else {
+		st->away = strndup(text, n);
+		numeric(c, 306, ":You have been marked as being away");
+	}
+	away_notify(c);
 }
 
 /* The nicks in every parameter of m, split at spaces, in turn. */
@@ -1535,6 +1806,341 @@ cmd_userhost(struct conn *c, const struct irc_msg *m)
 	words_end(c, &w);
 }
 
+/* --- CHATHISTORY (IRCv3 draft/chathistory) --- */
+
+/* Pages of history a timestamp is looked for in, newest first: a bound on
+ * the work of one reference (100 messages a page). */
+#define IRC_TIME_PAGES 50
+
+static void
+history_fail(struct conn *c, const char *code, const char *sub, const char *text)
+{
+	send_line(c, ":%s FAIL CHATHISTORY %s %s :%s", server, code, sub, text);
+}
+
+/* The first seq of r sent at time_ms or later (one past the last when
+ * none is), found by reading back a page at a time; -1 when the store
+ * cannot say.  Past IRC_TIME_PAGES pages, the oldest one read. */
+static int
+seq_at_time(struct core *core, const struct room *r, uint64_t time_ms, uint64_t *seq)
+{
+	struct msg *page[CORE_PAGE_MAX];
+	uint64_t before = 0;
+	unsigned pages;
+	int more = 1;
+
+	*seq = room_last_seq(r) + 1;
+	for (pages = 0; more && pages < IRC_TIME_PAGES; pages++) {
+		int n = core_history_before(core, r, before, CORE_PAGE_MAX, page, &more), i,
+		    stop = 0;
+
+		if (n < 0)
+			return -1;
+		for (i = n - 1; i >= 0; i--) {
+			if (!stop && page[i]->time_ms >= time_ms)
+				*seq = page[i]->seq;
+			else
+				stop = 1;
+		}
+		before = n ? page[0]->seq : 0;
+		for (i = 0; i < n; i++)
+			msg_unref(page[i]);
+		if (stop || n == 0)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * A reference as bounds on seqs: *lo, the last seq before it (what AFTER
+ * it starts past), *hi, the first at or after it (what BEFORE it stops
+ * at).  A msgid of another epoch of the room (one before a restart
+ * without a store) is in no history now: 1.  -1: the store cannot say.
+ */
+static int
+ref_bounds(struct core *core, const struct room *r, const struct irc_ref *ref, uint64_t *lo,
+           uint64_t *hi)
+{
+	uint64_t s;
+
+	switch (ref->kind) {
+	case IRC_REF_MSGID:
+		if (ref->epoch != room_epoch(r))
+			return 1;
+		*lo = ref->seq; /* after a msgid: past it */
+		*hi = ref->seq; /* before it: up to it */
+		return 0;
+	case IRC_REF_TIME:
+		/* Before a time: sent earlier; after it: sent later. */
+		if (seq_at_time(core, r, ref->time_ms, &s) < 0)
+			return -1;
+		*hi = s;
+		if (seq_at_time(core, r, ref->time_ms + 1, &s) < 0)
+			return -1;
+		*lo = s - 1;
+		return 0;
+	default: /* "*": no bound */
+		*lo = 0;
+		*hi = room_last_seq(r) + 1;
+		return 0;
+	}
+}
+
+/* Messages a CHATHISTORY asks for, oldest first, and how many. */
+struct page {
+	struct msg *m[2 * CORE_PAGE_MAX];
+	int n;
+};
+
+/* Append to p the newest limit of r with seq < before; -1: store down. */
+static int
+page_before(struct core *core, const struct room *r, uint64_t before, unsigned limit,
+            struct page *p)
+{
+	int more, n;
+
+	if (before <= 1 || limit == 0)
+		return 0;
+	if ((n = core_history_before(core, r, before, limit, p->m + p->n, &more)) < 0)
+		return -1;
+	p->n += n;
+	return 0;
+}
+
+/* Append to p the oldest limit of r with seq > after; -1: store down. */
+static int
+page_after(struct core *core, const struct room *r, uint64_t after, unsigned limit, struct page *p)
+{
+	int truncated, n;
+
+	if (limit == 0)
+		return 0;
+	if ((n = core_history_after(core, r, after, limit, p->m + p->n, &truncated)) < 0)
+		return -1;
+	p->n += n;
+	return 0;
+}
+
+/* Drop from p those with seq <= lo or >= hi. */
+static void
+page_keep(struct page *p, uint64_t lo, uint64_t hi)
+{
+	int i, k = 0;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->m[i]->seq > lo && p->m[i]->seq < hi)
+			p->m[k++] = p->m[i];
+		else
+			msg_unref(p->m[i]);
+	}
+	p->n = k;
+}
+
+/* The chathistory batch of p for target, releasing p's messages. */
+static void
+page_send(struct conn *c, const char *target, struct page *p)
+{
+	char ref[24];
+	int i;
+
+	batch_ref(ref, sizeof(ref));
+	send_line(c, ":%s BATCH +%s chathistory %s", server, ref, target);
+	for (i = 0; i < p->n; i++) {
+		size_t n = privmsg_lines(render_buf, sizeof(render_buf), p->m[i], "PRIVMSG", target,
+		                         strlen(target));
+
+		put_msg(c, p->m[i], ref, render_buf, n);
+		msg_unref(p->m[i]);
+	}
+	p->n = 0;
+	send_line(c, ":%s BATCH -%s", server, ref);
+}
+
+/* Fill p for subcommand sub of room r with references a (and b for
+ * BETWEEN) and limit; 0, 1 for a reference to no history (an empty
+ * answer), -1 when the store cannot say. */
+static int
+history_query(struct core *core, const struct room *r, const char *sub, const struct irc_ref *a,
+              const struct irc_ref *b, unsigned limit, struct page *p)
+{
+	uint64_t lo, hi, lo2, hi2;
+	int k;
+
+	if ((k = ref_bounds(core, r, a, &lo, &hi)) != 0)
+		return k;
+	if (strcasecmp(sub, "LATEST") == 0) {
+		/* The newest limit, those after the reference only. */
+		k = page_before(core, r, room_last_seq(r) + 1, limit, p);
+		page_keep(p, a->kind == IRC_REF_STAR ? 0 : lo, UINT64_MAX);
+	} else if (strcasecmp(sub, "BEFORE") == 0) {
+		k = page_before(core, r, hi, limit, p);
+	} else if (strcasecmp(sub, "AFTER") == 0) {
+		k = page_after(core, r, lo, limit, p);
+	} else if (strcasecmp(sub, "AROUND") == 0) {
+		/* Half before it, the rest from it on. */
+		if ((k = page_before(core, r, hi, limit / 2, p)) == 0)
+			k = page_after(core, r, hi - 1, limit - (unsigned)p->n, p);
+	} else {
+		/* BETWEEN, counted from a: forward when a is older than b. */
+		if ((k = ref_bounds(core, r, b, &lo2, &hi2)) != 0)
+			return k;
+		if (hi <= hi2) {
+			k = page_after(core, r, lo, limit, p);
+			page_keep(p, lo, hi2);
+		} else {
+			k = page_before(core, r, hi, limit, p);
+			page_keep(p, lo2, hi);
+		}
+	}
+	return k;
+}
+
+/* CHATHISTORY TARGETS: the channels of c with messages between two
+ * times, as CHATHISTORY TARGETS lines in a batch, oldest activity first. */
+static void
+history_targets(struct conn *c, const struct irc_ref *a, const struct irc_ref *b, unsigned limit)
+{
+	struct core *core = conn_core(c);
+	struct {
+		const struct room *r;
+		uint64_t time_ms;
+	} found[CORE_PAGE_MAX], tmp;
+	uint64_t from = a->time_ms < b->time_ms ? a->time_ms : b->time_ms;
+	uint64_t to = a->time_ms < b->time_ms ? b->time_ms : a->time_ms;
+	unsigned n = 0, i, j;
+	char ref[24], when[32];
+
+	for (i = 0; i < session_room_count(c->sess) && n < CORE_PAGE_MAX; i++) {
+		const struct room *r = session_room(c->sess, i);
+		struct msg *last;
+		int more;
+
+		if (core_history_before(core, r, 0, 1, &last, &more) != 1)
+			continue;
+		if (last->time_ms > from && last->time_ms < to) {
+			found[n].r = r;
+			found[n++].time_ms = last->time_ms;
+		}
+		msg_unref(last);
+	}
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && found[j - 1].time_ms > found[j].time_ms; j--) {
+			tmp = found[j];
+			found[j] = found[j - 1];
+			found[j - 1] = tmp;
+		}
+	batch_ref(ref, sizeof(ref));
+	send_line(c, ":%s BATCH +%s draft/chathistory-targets", server, ref);
+	for (i = 0; i < n && i < limit; i++) {
+		time_t t = (time_t)(found[i].time_ms / 1000);
+		struct tm tm;
+		struct tags tg = {0, NULL, ref};
+		int ln;
+
+		if (gmtime_r(&t, &tm) == NULL)
+			memset(&tm, 0, sizeof(tm));
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		ln = snprintf(render_buf, sizeof(render_buf),
+		              ":%s CHATHISTORY TARGETS #%s %s.%03uZ\r\n", server,
+		              room_name(found[i].r), when, (unsigned)(found[i].time_ms % 1000));
+		put(c, &tg, render_buf, (size_t)ln);
+	}
+	send_line(c, ":%s BATCH -%s", server, ref);
+}
+
+/* Parameter i of m as a reference: 0, or -1. */
+static int
+ref_param(const struct irc_msg *m, unsigned i, struct irc_ref *ref)
+{
+	size_t n;
+	const char *s = param(m, i, &n);
+
+	return irc_ref_parse(s, n, ref);
+}
+
+/*
+ * CHATHISTORY LATEST|BEFORE|AFTER|AROUND target ref limit, BETWEEN target
+ * ref ref limit, TARGETS ref ref limit: a room's history by msgid or time
+ * (chatd's msgids are EPOCH-SEQ), as a chathistory batch; a nick's
+ * history is empty, since direct messages are not kept.
+ */
+static void
+cmd_chathistory(struct conn *c, const struct irc_msg *m)
+{
+	static const char *const subs[] = {"LATEST", "BEFORE",  "AFTER",
+	                                   "AROUND", "BETWEEN", "TARGETS"};
+	struct page p = {.n = 0};
+	struct irc_ref a, b = {0};
+	char sub[16], word[80];
+	const char *s, *target;
+	size_t n, tn, i;
+	unsigned nref;
+	uint64_t limit;
+	const struct room *r;
+	int err = 0;
+
+	s = param(m, 0, &n);
+	quote(sub, sizeof(sub), s, n);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcasecmp(sub, subs[i]) == 0)
+			break;
+	if (i == sizeof(subs) / sizeof(subs[0])) {
+		history_fail(c, "INVALID_PARAMS", sub, "Unknown subcommand");
+		return;
+	}
+	nref = strcasecmp(sub, "BETWEEN") == 0 || strcasecmp(sub, "TARGETS") == 0 ? 2 : 1;
+	if (m->nparams < (strcasecmp(sub, "TARGETS") == 0 ? 4u : 3u + nref)) {
+		send_line(c, ":%s FAIL CHATHISTORY NEED_MORE_PARAMS %s :Not enough parameters",
+		          server, sub);
+		return;
+	}
+	if (strcasecmp(sub, "TARGETS") == 0) {
+		s = param(m, 3, &n);
+		if (ref_param(m, 1, &a) < 0 || a.kind != IRC_REF_TIME || ref_param(m, 2, &b) < 0 ||
+		    b.kind != IRC_REF_TIME || irc_number(s, n, &limit) < 0 || limit == 0) {
+			history_fail(c, "INVALID_PARAMS", sub, "Needs two timestamps and a limit");
+			return;
+		}
+		history_targets(c, &a, &b,
+		                limit > IRC_HISTORY_MAX ? IRC_HISTORY_MAX : (unsigned)limit);
+		return;
+	}
+	target = param(m, 1, &tn);
+	s = param(m, 2 + nref, &n);
+	if (ref_param(m, 2, &a) < 0 || (nref == 2 && ref_param(m, 3, &b) < 0) ||
+	    ((a.kind == IRC_REF_STAR || b.kind == IRC_REF_STAR) &&
+	     strcasecmp(sub, "LATEST") != 0) ||
+	    irc_number(s, n, &limit) < 0 || limit == 0) {
+		history_fail(c, "INVALID_PARAMS", sub,
+		             "References are msgid=..., timestamp=... (or * for LATEST), then a "
+		             "limit of 1 or more");
+		return;
+	}
+	if (limit > IRC_HISTORY_MAX)
+		limit = IRC_HISTORY_MAX;
+	quote(word, sizeof(word), target, tn);
+	if (tn == 0 || target[0] != '#') {
+		/* A nick: direct messages are not kept, so there is none. */
+		page_send(c, word, &p);
+		return;
+	}
+	if (tn < 2 || !valid_room(target + 1, tn - 1)) {
+		send_line(c, ":%s FAIL CHATHISTORY INVALID_TARGET %s %s :No such channel", server,
+		          sub, word);
+		return;
+	}
+	r = core_room_open(conn_core(c), target + 1, tn - 1, &err);
+	if (r != NULL && history_query(conn_core(c), r, sub, &a, &b, (unsigned)limit, &p) < 0)
+		err = CORE_E_STORE;
+	if (err) {
+		while (p.n)
+			msg_unref(p.m[--p.n]);
+		history_fail(c, "MESSAGE_ERROR", sub, "History store unavailable, try again later");
+		return;
+	}
+	page_send(c, word, &p);
+}
+
 static void
 cmd_tagmsg(struct conn *c, const struct irc_msg *m)
 {
@@ -1599,7 +2205,8 @@ cmd_quit(struct conn *c, const struct irc_msg *m)
 	size_t n;
 	const char *reason = param(m, 0, &n);
 
-	/* The reason is not carried to the rooms: they hear "Quit". */
+	/* The rooms hear "Quit: reason", the other front ends the reason. */
+	core_quit_reason(c->sess, reason, n);
 	send_line(c, "ERROR :Closing Link: %s (Quit: %.*s)", me(c), (int)n, reason);
 	conn_close_after_flush(c, REASON_NONE, CHATD_DRAIN_TIMEOUT);
 }
@@ -1612,56 +2219,82 @@ struct command {
 };
 
 static const struct command commands[] = {
-        {"PRIVMSG", cmd_privmsg, 1},   {"NOTICE", cmd_notice, 1}, {"PING", cmd_ping, 0},
-        {"PONG", cmd_pong, 0},         {"JOIN", cmd_join, 1},     {"PART", cmd_part, 1},
-        {"NICK", cmd_nick, 0},         {"CAP", cmd_cap, 0},       {"USER", cmd_user, 0},
-        {"PASS", cmd_pass, 0},         {"QUIT", cmd_quit, 0},     {"NAMES", cmd_names, 1},
-        {"WHO", cmd_who, 1},           {"WHOIS", cmd_whois, 1},   {"LIST", cmd_list, 1},
-        {"MODE", cmd_mode, 1},         {"AWAY", cmd_away, 1},     {"ISON", cmd_ison, 1},
-        {"USERHOST", cmd_userhost, 1}, {"MOTD", cmd_motd, 1},     {"LUSERS", cmd_lusers, 1},
-        {"VERSION", cmd_version, 1},   {"TIME", cmd_time, 1},     {"TAGMSG", cmd_tagmsg, 1},
+        {"PRIVMSG", cmd_privmsg, 1},
+        {"NOTICE", cmd_notice, 1},
+        {"PING", cmd_ping, 0},
+        {"PONG", cmd_pong, 0},
+        {"JOIN", cmd_join, 1},
+        {"PART", cmd_part, 1},
+        {"NICK", cmd_nick, 0},
+        {"CAP", cmd_cap, 0},
+        {"USER", cmd_user, 0},
+        {"PASS", cmd_pass, 0},
+        {"QUIT", cmd_quit, 0},
+        {"NAMES", cmd_names, 1},
+        {"WHO", cmd_who, 1},
+        {"WHOIS", cmd_whois, 1},
+        {"LIST", cmd_list, 1},
+        {"MODE", cmd_mode, 1},
+        {"AWAY", cmd_away, 1},
+        {"ISON", cmd_ison, 1},
+        {"USERHOST", cmd_userhost, 1},
+        {"MOTD", cmd_motd, 1},
+        {"LUSERS", cmd_lusers, 1},
+        {"VERSION", cmd_version, 1},
+        {"TIME", cmd_time, 1},
+        {"TAGMSG", cmd_tagmsg, 1},
+        {"CHATHISTORY", cmd_chathistory, 1},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/* Run m's command, or answer that there is none. */
 static void
-handle_line(struct conn *c, const char *line, size_t n)
+dispatch(struct conn *c, const struct irc_msg *m)
 {
-	struct irc_msg m;
 	char word[80];
 	size_t i;
 
-	if (irc_parse(line, n, &m) < 0)
-		return; /* nothing but spaces, tags or a source */
 	for (i = 0; i < NCOMMANDS; i++) {
-		if (!irc_cmd_is(&m, commands[i].name))
+		if (!irc_cmd_is(m, commands[i].name))
 			continue;
 		if (commands[i].registered && !session_registered(c->sess))
 			numeric(c, 451, ":You have not registered");
 		else
-			commands[i].run(c, &m);
+			commands[i].run(c, m);
 		return;
 	}
-	quote(word, sizeof(word), m.cmd, m.cmd_len);
+	quote(word, sizeof(word), m->cmd, m->cmd_len);
 	if (session_registered(c->sess))
 		numeric(c, 421, "%s :Unknown command", word);
 	else
 		numeric(c, 451, ":You have not registered");
 }
 
+static void
+handle_line(struct conn *c, const char *line, size_t n)
+{
+	struct irc_msg m;
+
+	if (irc_parse(line, n, &m) < 0)
+		return; /* nothing but spaces, tags or a source */
+	label_begin(c, &m);
+	dispatch(c, &m);
+	label_end(c);
+}
+
 static size_t
 irc_input_max(const struct config *cfg)
 {
-	(void)cfg;
-	return IRC_TAGS_MAX + IRC_LINE_MAX;
+	return (size_t)cfg->irc_tags_max + cfg->irc_line_max;
 }
 
 static void
 too_long(struct conn *c)
 {
 	numeric(c, 417,
-	        ":Input line was too long (at most %d bytes with its CR LF, and %d of tags)",
-	        IRC_LINE_MAX, IRC_TAGS_MAX);
+	        ":Input line was too long (at most %zu bytes with its CR LF, and %zu of tags)",
+	        line_max, tags_max);
 }
 
 static size_t
@@ -1689,7 +2322,7 @@ irc_input(struct conn *c, const uint8_t *p, size_t len)
 		case IRC_LINE_SKIPPED:
 			break;
 		case IRC_LINE_OK:
-			if (irc_line_fits((const char *)p + off + at, n))
+			if (irc_line_fits((const char *)p + off + at, n, line_max, tags_max))
 				handle_line(c, (const char *)p + off + at, n);
 			else
 				too_long(c);
@@ -1720,7 +2353,7 @@ irc_start(struct conn *c)
 	struct irc *st = slab_zalloc(sizeof(*st));
 
 	server_from(conn_config(c));
-	irc_reader_init(&st->rd, IRC_TAGS_MAX + IRC_CONTENT_MAX);
+	irc_reader_init(&st->rd, tags_max + content_max());
 	c->fe_state = st;
 	c->sess = core_session_new(conn_core(c), &irc_sink, c);
 }
@@ -1760,7 +2393,7 @@ irc_end(struct conn *c)
 
 	if (st == NULL)
 		return; /* refused before it started */
-	away_clear(st);
+	free(st->away);
 	slab_free(st, sizeof(*st));
 	c->fe_state = NULL;
 }
@@ -1773,6 +2406,9 @@ irc_attach(struct conn_set *set)
 	struct tm tm;
 
 	server_from(set->cfg);
+	line_max = set->cfg->irc_line_max;
+	tags_max = set->cfg->irc_tags_max;
+	started_ms = now_ms();
 	if (gmtime_r(&now, &tm) != NULL)
 		strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S UTC", &tm);
 }

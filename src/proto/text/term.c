@@ -46,6 +46,57 @@ unsafe(uint32_t cp)
 	       cp == 0x200f || cp == 0x061c;
 }
 
+/* How many of s[0, n), at most max, are digits (hex: hex digits). */
+static size_t
+digits(const char *s, size_t n, size_t max, int hex)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++) {
+		char ch = s[i];
+
+		if (!(ch >= '0' && ch <= '9') &&
+		    !(hex && ((ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))))
+			break;
+	}
+	return i;
+}
+
+size_t
+term_format_len(const char *s, size_t n)
+{
+	size_t k, bg;
+
+	if (n == 0)
+		return 0;
+	switch (s[0]) {
+	case 0x02:
+	case 0x0f:
+	case 0x11:
+	case 0x16:
+	case 0x1d:
+	case 0x1e:
+	case 0x1f:
+		return 1;
+	case 0x03:
+		/* \x03[fg[,bg]]: one or two digits each. */
+		k = 1 + digits(s + 1, n - 1, 2, 0);
+		if (k > 1 && k < n && s[k] == ',' && (bg = digits(s + k + 1, n - k - 1, 2, 0)) > 0)
+			k += 1 + bg;
+		return k;
+	case 0x04:
+		/* \x04[RRGGBB[,RRGGBB]]: six hex digits each. */
+		if (digits(s + 1, n - 1, 6, 1) < 6)
+			return 1;
+		k = 7;
+		if (k < n && s[k] == ',' && digits(s + k + 1, n - k - 1, 6, 1) == 6)
+			k += 7;
+		return k;
+	default:
+		return 0;
+	}
+}
+
 void
 term_safe(struct term_buf *b, const char *str, size_t n)
 {
@@ -54,8 +105,13 @@ term_safe(struct term_buf *b, const char *str, size_t n)
 
 	while (i < n) {
 		uint32_t cp;
-		size_t k = valid_utf8_next(s + i, n - i, &cp);
+		size_t k = term_format_len(str + i, n - i);
 
+		if (k > 0) {
+			i += k; /* IRC's styles and colours: left out */
+			continue;
+		}
+		k = valid_utf8_next(s + i, n - i, &cp);
 		if (k == 0) {
 			term_raw(b, replacement, 3);
 			i++;
@@ -228,6 +284,11 @@ term_presence(char *out, size_t cap, const struct pres *p, long utc_offset)
 		term_str(&b, ": ");
 		term_str(&b, core_reason_name(p->reason));
 		break;
+	}
+	/* The words a user parted or quit with, filtered like any text. */
+	if (p->text_len) {
+		term_str(&b, ": ");
+		term_safe(&b, p->text, p->text_len);
 	}
 	term_eol(&b);
 	return b.len;

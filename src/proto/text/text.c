@@ -542,18 +542,22 @@ cmd_join(struct conn *c, const char *name, size_t n)
 }
 
 static void
-cmd_part(struct conn *c, const char *name, size_t n)
+cmd_part(struct conn *c, const char *args, size_t an)
 {
 	struct text *t = c->fe_state;
+	const char *name, *reason;
+	size_t n, rn;
 	int current;
 
+	/* "/part ROOM words": the words go to the members with the part. */
+	split_word(args, an, &name, &n, &reason, &rn);
 	room_or_current(t, &name, &n);
 	if (n == 0) {
 		send_line(c, "! you are not in a room");
 		return;
 	}
 	current = n == t->room_len && strncasecmp(name, t->room, n) == 0;
-	core_part(conn_core(c), c->sess, name, n, (uint64_t)current);
+	core_part(conn_core(c), c->sess, name, n, reason, rn, (uint64_t)current);
 }
 
 /* Plain lines: chat for the current room. */
@@ -736,8 +740,7 @@ text_bye(struct conn *c, uint8_t reason)
 static void
 cmd_quit(struct conn *c, const char *args, size_t n)
 {
-	(void)args;
-	(void)n;
+	core_quit_reason(c->sess, args, n); /* the words its rooms hear */
 	text_bye(c, REASON_NONE);
 	conn_close_after_flush(c, REASON_NONE, CHATD_DRAIN_TIMEOUT);
 }
@@ -755,7 +758,8 @@ struct command {
 
 static const struct command commands[] = {
         {"join", "j", cmd_join, "/join ROOM", "join a room, or make it your current room"},
-        {"part", "leave", cmd_part, "/part [ROOM]", "leave a room (default: the current one)"},
+        {"part", "leave", cmd_part, "/part [ROOM [WHY]]",
+         "leave a room (default: the current one), saying why"},
         {"msg", "m", cmd_msg, "/msg NICK TEXT", "send a private message"},
         {"me", NULL, cmd_me, "/me ACTION", "act in the current room"},
         {"nick", NULL, cmd_nick, "/nick NEW", "change your name"},
@@ -765,7 +769,7 @@ static const struct command commands[] = {
         {"history", "back", cmd_history, "/history [N]",
          "N earlier messages of the current room (default 20)"},
         {"help", "?", cmd_help, "/help", "this list"},
-        {"quit", "exit", cmd_quit, "/quit", "leave"},
+        {"quit", "exit", cmd_quit, "/quit [WHY]", "leave, saying why"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -779,7 +783,7 @@ cmd_help(struct conn *c, const char *args, size_t n)
 	(void)n;
 	send_line(c, "* plain lines go to your current room (the last one you joined)");
 	for (i = 0; i < NCOMMANDS; i++)
-		send_line(c, "*   %-16s%s", commands[i].usage, commands[i].help);
+		send_line(c, "*   %-19s%s", commands[i].usage, commands[i].help);
 	send_line(c, "* a line starting with // sends one starting with /");
 }
 

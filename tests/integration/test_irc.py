@@ -1197,5 +1197,23 @@ def test_line_and_tag_lengths_are_configuration_keys(srv):
     a.sync()
 
 
+@t.server_args("--flood-rate", "7", "--flood-burst", "9", "--max-queue", "131072",
+               "--max-members", "300")
+def test_isupport_gives_the_budgets_and_server_time_tags_numerics(srv):
+    a = capped(srv, "alice", "server-time")
+    isup = " ".join(ln.raw for ln in a.all if ln.cmd == "005")
+    for tok in ("FLOODRATE=7", "FLOODBURST=9", "SENDQ=131072", "MAXMEMBERS=300"):
+        if tok not in isup.split():
+            raise AssertionError("005 lacks %s: %s" % (tok, isup))
+    # What the server says itself carries the time it said it.
+    a.send("PING :t")
+    tags, _ = tags_of(a.expect("PONG"))
+    if not re.match(ISO_MS, "time=" + tags.get("time", "")):
+        raise AssertionError("PONG without @time: %r" % tags)
+    a.send("MOTD")
+    if "time" not in tags_of(a.expect("422"))[0]:
+        raise AssertionError("numeric without @time")
+
+
 if __name__ == "__main__":
     sys.exit(t.main(globals()))

@@ -280,8 +280,18 @@ tags_for(const struct conn *c, const struct tags *t, char *out, size_t cap)
 static void
 put(struct conn *c, const struct tags *t, const char *out, size_t n)
 {
+	const struct irc *st = c->fe_state;
+	struct tags now = {0, NULL, NULL};
 	char tags[IRC_TAG_PREFIX_MAX];
-	size_t tn = tags_for(c, t, tags, sizeof(tags)), at = 0;
+	size_t tn, at = 0;
+
+	/* What the server says itself (numerics, notices) is of now.  A
+	 * connection refused before it started has no state. */
+	if (t == NULL && st && (st->caps & CAP_SERVER_TIME)) {
+		now.time_ms = now_ms();
+		t = &now;
+	}
+	tn = tags_for(c, t, tags, sizeof(tags));
 
 	if (lab.c != c && tn == 0) {
 		memcpy(conn_reserve(c, n), out, n);
@@ -825,6 +835,15 @@ isupport(struct conn *c)
 	        "LINELEN=%zu MAXLIST= CHATHISTORY=%u MSGREFTYPES=msgid,timestamp :are "
 	        "supported by this server",
 	        IRC_AWAY_MAX, line_max, IRC_HISTORY_MAX);
+	/* chatd's budgets, which a client (or a bot) can pace itself by: the
+	 * lines a second and the burst it may send before chatd stops reading
+	 * it for a while (0: no flood control), the bytes of output it may
+	 * fall behind by before it is dropped as a slow consumer, the members
+	 * a channel may have (0: no limit). */
+	numeric(c, 5,
+	        "FLOODRATE=%u FLOODBURST=%u SENDQ=%u MAXMEMBERS=%u :are supported by this "
+	        "server",
+	        cfg->flood_rate, cfg->flood_burst, cfg->max_queue, cfg->max_members);
 }
 
 /* The counts of users and channels (251-255, RFC 2812 5.1). */

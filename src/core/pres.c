@@ -12,11 +12,18 @@
 /* The live render memos, as core/msg.c keeps them for messages. */
 static struct render_memo live[MSG_SLOTS];
 
-struct pres *
-pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick, size_t nn,
-         const char *new_nick, size_t nnn, uint64_t time_ms)
+/* The bytes p takes, its strings and their NULs included. */
+static size_t
+pres_size(size_t rn, size_t nn, size_t nnn, size_t tn)
 {
-	struct pres *p = slab_zalloc(sizeof(*p) + rn + nn + nnn + 3);
+	return sizeof(struct pres) + rn + nn + nnn + tn + 4;
+}
+
+static struct pres *
+pres_make(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick, size_t nn,
+          const char *new_nick, size_t nnn, const char *text, size_t tn, uint64_t time_ms)
+{
+	struct pres *p = slab_zalloc(pres_size(rn, nn, nnn, tn));
 	char *at = p->data;
 
 	p->refs = 1;
@@ -25,11 +32,29 @@ pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *
 	p->room_len = (uint8_t)rn;
 	p->nick_len = (uint8_t)nn;
 	p->new_nick_len = (uint8_t)nnn;
+	p->text_len = (uint16_t)tn;
 	p->time_ms = time_ms;
 	p->room = msg_store(&at, room, rn);
 	p->nick = msg_store(&at, nick, nn);
 	p->new_nick = msg_store(&at, new_nick, nnn);
+	p->text = msg_store(&at, text, tn);
 	return p;
+}
+
+struct pres *
+pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick, size_t nn,
+         const char *new_nick, size_t nnn, uint64_t time_ms)
+{
+	return pres_make(kind, reason, room, rn, nick, nn, new_nick, nnn, "", 0, time_ms);
+}
+
+struct pres *
+pres_topic(const char *room, size_t rn, const char *nick, size_t nn, const char *text, size_t tn,
+           uint64_t time_ms)
+{
+	_Static_assert(CORE_TOPIC_MAX <= UINT16_MAX, "a topic's length fits text_len");
+	return pres_make(PRES_TOPIC, 0, room, rn, nick, nn, "", 0, text,
+	                 tn > CORE_TOPIC_MAX ? CORE_TOPIC_MAX : tn, time_ms);
 }
 
 struct pres *
@@ -70,7 +95,7 @@ pres_unref(struct pres *p)
 	for (i = 0; i < p->nitems; i++)
 		pres_unref(p->items[i]);
 	slab_free(p->items, p->nitems * sizeof(*p->items));
-	slab_free(p, sizeof(*p) + p->room_len + p->nick_len + p->new_nick_len + 3);
+	slab_free(p, pres_size(p->room_len, p->nick_len, p->new_nick_len, p->text_len));
 }
 
 struct slice

@@ -62,6 +62,23 @@ valid_utf8(const char *str, size_t n)
 	return 1;
 }
 
+int
+valid_line(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, k;
+	uint32_t cp;
+
+	while (i < n) {
+		if ((k = valid_utf8_next(s + i, n - i, &cp)) == 0)
+			return 0;
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 static int
 is_alpha(unsigned char c)
 {

@@ -43,8 +43,8 @@ typedef struct slice pres_render_fn(const struct pres *p);
 struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick,
                       size_t nn, const char *new_nick, size_t nnn, uint64_t time_ms);
 /* The topic of room set by nick to text[0, tn) (tn 0: cleared). */
-struct pres *pres_topic(const char *room, size_t rn, const char *nick, size_t nn,
-                        const char *text, size_t tn, uint64_t time_ms);
+struct pres *pres_topic(const char *room, size_t rn, const char *nick, size_t nn, const char *text,
+                        size_t tn, uint64_t time_ms);
 /* A summary of a room's events; takes over the references in items[0, n),
  * copying the array. */
 struct pres *pres_summary(const char *room, size_t rn, uint32_t members, uint32_t joins,

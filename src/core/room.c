@@ -659,8 +659,8 @@ core_topic(struct core *c, struct session *s, const char *name, size_t n, const 
 	/* Every member at once, the setter too (it confirms the change), even
 	 * in a large room: a topic is not a passing event, and its changes
 	 * are few. */
-	p = core_stamp(c, pres_topic(r->name, r->name_len, s->nick, s->nick_len, text, tn,
-	                             c->now_ms));
+	p = core_stamp(c,
+	               pres_topic(r->name, r->name_len, s->nick, s->nick_len, text, tn, c->now_ms));
 	announce(c, r, p, NULL);
 	pres_unref(p);
 	reply_init(&rep, CMD_TOPIC, tag, r->name, r->name_len);

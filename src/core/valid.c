@@ -41,8 +41,9 @@ valid_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 	return need + 1;
 }
 
-int
-valid_utf8(const char *str, size_t n)
+/* valid_utf8(), and with line no control character either. */
+static int
+utf8_scan(const char *str, size_t n, int line)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, k;
@@ -50,12 +51,12 @@ valid_utf8(const char *str, size_t n)
 
 	while (i < n) {
 		/* ASCII is nearly all text: skip the call for it. */
-		if (s[i] < 0x80 && s[i] != 0) {
+		if (s[i] < 0x80 && s[i] != 0 && (!line || (s[i] >= 0x20 && s[i] != 0x7f))) {
 			i++;
 			continue;
 		}
 		k = valid_utf8_next(s + i, n - i, &cp);
-		if (k == 0 || cp == 0)
+		if (k == 0 || cp == 0 || (line && (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))))
 			return 0;
 		i += k;
 	}
@@ -63,20 +64,15 @@ valid_utf8(const char *str, size_t n)
 }
 
 int
-valid_line(const char *str, size_t n)
+valid_utf8(const char *s, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, k;
-	uint32_t cp;
+	return utf8_scan(s, n, 0);
+}
 
-	while (i < n) {
-		if ((k = valid_utf8_next(s + i, n - i, &cp)) == 0)
-			return 0;
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-			return 0;
-		i += k;
-	}
-	return 1;
+int
+valid_line(const char *s, size_t n)
+{
+	return utf8_scan(s, n, 1);
 }
 
 static int

@@ -141,8 +141,6 @@ struct store {
 	sqlite3_stmt *range_up; /* and oldest first */
 	struct pends pend;
 	struct pends flight;  /* the batch with the writer: read-only till it is back */
-	struct tpends tpend;  /* topics set since, and those of the batch in flight */
-	struct tpends tflight;
 	uint32_t last_no;     /* batches are numbered: the newest handed over */
 	uint32_t done_no;     /* the newest back (written, or failed) */
 	int flying;           /* a batch is with the writer */
@@ -153,6 +151,10 @@ struct store {
 	void (*wake)(void *); /* told, from the writer, that a batch is back */
 	void *wake_arg;
 	struct core_store hooks;
+	/* Topics set since the last batch, and those of the batch in flight
+	 * (read-only till it is back), as pend and flight. */
+	struct tpends tpend;
+	struct tpends tflight;
 	/*
 	 * The writer's: a thread with its own connection writes each batch
 	 * in one transaction, and SQLite's checkpoints follow its commits
@@ -401,18 +403,25 @@ hook_writable(void *arg)
 	return !st->down;
 }
 
+/* The array v of *cap elements of size bytes, n in use, with room for one
+ * more: doubled when full (first: its first capacity). */
+static void *
+grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t want = *cap ? *cap * 2 : first;
+
+	if (n < *cap)
+		return v;
+	if ((v = realloc(v, want * size)) == NULL)
+		fatal("out of memory (store)");
+	*cap = want;
+	return v;
+}
+
 static void
 pends_add(struct pends *a, const struct pend *p)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 256;
-		struct pend *v = realloc(a->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			fatal("out of memory (store)");
-		a->v = v;
-		a->cap = cap;
-	}
+	a->v = grow(a->v, &a->cap, a->n, sizeof(*a->v), 256);
 	a->v[a->n++] = *p;
 }
 
@@ -431,15 +440,7 @@ hook_message(void *arg, const struct room *r, struct msg *m)
 static void
 tpends_add(struct tpends *a, const struct tpend *t)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		struct tpend *v = realloc(a->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			fatal("out of memory (store)");
-		a->v = v;
-		a->cap = cap;
-	}
+	a->v = grow(a->v, &a->cap, a->n, sizeof(*a->v), 8);
 	a->v[a->n++] = *t;
 }
 
@@ -764,7 +765,9 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	}
 	if (migrate(st->db, ver, path, err, errlen) < 0)
 		goto fail;
-	if (prepare(st->db, &st->room_get, "SELECT name, epoch, seq, topic, topic_by, topic_ms FROM rooms WHERE key = ?1") ||
+	if (prepare(st->db, &st->room_get,
+	            "SELECT name, epoch, seq, topic, topic_by, topic_ms "
+	            "FROM rooms WHERE key = ?1") ||
 	    prepare(st->db, &st->range,
 	            "SELECT r.name, c.body FROM rooms r JOIN chunks c ON c.room = r.id "
 	            "WHERE r.key = ?1 AND c.epoch = ?2 AND c.last > ?3 AND c.first < ?4 "

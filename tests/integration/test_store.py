@@ -346,6 +346,15 @@ def prlimit(pid, soft):
     return r.returncode == 0, r.stderr.strip()
 
 
+def check_old_store(srv, store, version):
+    """--check-store finds the store of an older schema sound and says it
+    is migrated when chatd opens it."""
+    rc, lines = check_store(srv, store)
+    t.assert_eq((rc, lines[-1]), (0, "ok"), "--check-store on the version-%d store" % version)
+    if "schema %d (migrated when chatd opens it)" % version not in lines[0]:
+        raise AssertionError("--check-store on a version-%d store: %r" % (version, lines[0]))
+
+
 def log_lines(s, regex):
     rx = re.compile(regex)
     return [line for line in s.stderr_tail(100000) if rx.search(line)]
@@ -800,10 +809,7 @@ def test_version_1_store_is_migrated_at_start(srv):
         db.executemany("INSERT INTO messages(room, seq, time, sender, text) VALUES(1, ?, ?, ?, ?)",
                        [(seq, at, who, text) for seq, who, text, at in old])
         db.close()
-        rc, lines = check_store(srv, store)
-        t.assert_eq((rc, lines[-1]), (0, "ok"), "--check-store on the version-1 store")
-        if "schema 1 (migrated when chatd opens it)" not in lines[0]:
-            raise AssertionError("--check-store on a version-1 store: %r" % lines[0])
+        check_old_store(srv, store, 1)
 
         with Chatd(srv, store) as s:
             s.wait_for_line(r"store %s: schema migrated from version 1 to 3$" % re.escape(store))
@@ -857,10 +863,7 @@ def test_version_2_store_is_migrated_at_start_and_keeps_a_topic_after(srv):
             db.execute("INSERT INTO chunks(room, first, last, epoch, time, body) "
                        "VALUES(1, ?, ?, ?, ?, ?)", (first, last, epoch, now + last, body))
         db.close()
-        rc, lines = check_store(srv, store)
-        t.assert_eq((rc, lines[-1]), (0, "ok"), "--check-store on the version-2 store")
-        if "schema 2 (migrated when chatd opens it)" not in lines[0]:
-            raise AssertionError("--check-store on a version-2 store: %r" % lines[0])
+        check_old_store(srv, store, 2)
 
         with Chatd(srv, store) as s:
             s.wait_for_line(r"store %s: schema migrated from version 2 to 3$" % re.escape(store))

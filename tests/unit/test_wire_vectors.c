@@ -288,10 +288,10 @@ static struct vector vectors[] = {
 
 /* Every frame type of version 1. */
 static const uint8_t known_types[] = {
-        WIRE_HELLO,   WIRE_JOIN,    WIRE_PART,   WIRE_SAY,         WIRE_MSG,     WIRE_NICK,
-        WIRE_LIST,    WIRE_WHO,     WIRE_USERS,  WIRE_PING,        WIRE_PONG,    WIRE_QUIT,
-        WIRE_HISTORY, WIRE_WELCOME, WIRE_JOINED, WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE,
-        WIRE_ROOMS,   WIRE_NAMES,   WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,     WIRE_SUMMARY,
+        WIRE_HELLO,   WIRE_JOIN,       WIRE_PART,   WIRE_SAY,         WIRE_MSG,     WIRE_NICK,
+        WIRE_LIST,    WIRE_WHO,        WIRE_USERS,  WIRE_PING,        WIRE_PONG,    WIRE_QUIT,
+        WIRE_HISTORY, WIRE_WELCOME,    WIRE_JOINED, WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE,
+        WIRE_ROOMS,   WIRE_NAMES,      WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,     WIRE_SUMMARY,
         WIRE_TOPIC,   WIRE_ROOM_TOPIC,
 };
 

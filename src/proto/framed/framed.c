@@ -624,8 +624,8 @@ do_msg(struct conn *c, const struct wire_msg *m)
 static void
 do_topic(struct conn *c, const struct wire_msg *m)
 {
-	core_topic(conn_core(c), c->sess, m->u.topic.room.p, m->u.topic.room.len,
-	           m->u.topic.text.p, m->u.topic.text.len, 0);
+	core_topic(conn_core(c), c->sess, m->u.topic.room.p, m->u.topic.room.len, m->u.topic.text.p,
+	           m->u.topic.text.len, 0);
 }
 
 static void
@@ -716,10 +716,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-        [WIRE_HELLO] = {do_hello, 1},     [WIRE_JOIN] = {do_join, 0}, [WIRE_PART] = {do_part, 0},
-        [WIRE_SAY] = {do_say, 0},         [WIRE_MSG] = {do_msg, 0},   [WIRE_NICK] = {do_nick, 0},
-        [WIRE_LIST] = {do_list, 0},       [WIRE_WHO] = {do_who, 0},   [WIRE_USERS] = {do_list, 0},
-        [WIRE_PING] = {do_ping, 1},       [WIRE_PONG] = {do_pong, 1}, [WIRE_QUIT] = {do_quit, 1},
+        [WIRE_HELLO] = {do_hello, 1},     [WIRE_JOIN] = {do_join, 0},   [WIRE_PART] = {do_part, 0},
+        [WIRE_SAY] = {do_say, 0},         [WIRE_MSG] = {do_msg, 0},     [WIRE_NICK] = {do_nick, 0},
+        [WIRE_LIST] = {do_list, 0},       [WIRE_WHO] = {do_who, 0},     [WIRE_USERS] = {do_list, 0},
+        [WIRE_PING] = {do_ping, 1},       [WIRE_PONG] = {do_pong, 1},   [WIRE_QUIT] = {do_quit, 1},
         [WIRE_HISTORY] = {do_history, 0}, [WIRE_TOPIC] = {do_topic, 0},
 };
 

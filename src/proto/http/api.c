@@ -45,9 +45,8 @@ struct route {
 };
 
 static handler session_create, session_delete, rooms_list, room_info, room_topic_set, room_join,
-        room_leave, room_members,
-        room_read, room_say, user_direct, users_list, me, me_rooms, me_events, events_stream,
-        healthz, metrics, websocket, web_index, web_js, web_css;
+        room_leave, room_members, room_read, room_say, user_direct, users_list, me, me_rooms,
+        me_events, events_stream, healthz, metrics, websocket, web_index, web_js, web_css;
 
 static const struct route routes[] = {
         {"POST", "/api/v1/session", session_create, R_BODY},

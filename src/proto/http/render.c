@@ -184,8 +184,7 @@ render_topic_object(const struct room *r)
 	text = room_topic(r, &n, &by, &ms);
 	if (n == 0)
 		return json_null();
-	return json_pack("{s:o, s:s, s:I}", "text", str(text, n), "by", by, "time",
-	                 (json_int_t)ms);
+	return json_pack("{s:o, s:s, s:I}", "text", str(text, n), "by", by, "time", (json_int_t)ms);
 }
 
 json_t *

@@ -142,9 +142,8 @@ on_presence(void *ctx, struct pres *p)
 /* --- completions --- */
 
 static const char *const request_of[] = {
-        [CMD_HELLO] = "hello", [CMD_NICK] = "nick", [CMD_JOIN] = "join",
-        [CMD_PART] = "part",   [CMD_SAY] = "say",   [CMD_DIRECT] = "msg",
-        [CMD_TOPIC] = "topic",
+        [CMD_HELLO] = "hello", [CMD_NICK] = "nick",  [CMD_JOIN] = "join",   [CMD_PART] = "part",
+        [CMD_SAY] = "say",     [CMD_DIRECT] = "msg", [CMD_TOPIC] = "topic",
 };
 
 static json_t *
@@ -196,8 +195,8 @@ send_joined(struct conn *c, const struct core_joined *j)
 	o = json_pack("{s:s, s:s%, s:I, s:I, s:o, s:i, s:o, s:b, s:o}", "type", "joined", "room",
 	              room_name(j->room), room_name_len(j->room), "epoch", (json_int_t)j->epoch,
 	              "last_seq", (json_int_t)j->last_seq, "cursor", cursor(j->epoch, j->last_seq),
-	              "members", j->members, "names", names, "partial", given < j->members,
-	              "topic", render_topic_object(j->room));
+	              "members", j->members, "names", names, "partial", given < j->members, "topic",
+	              render_topic_object(j->room));
 	reply(c, o);
 	for (i = 0; i < j->hist_count; i++)
 		conn_send(c,

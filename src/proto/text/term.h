@@ -55,8 +55,8 @@ size_t term_presence(char *out, size_t cap, const struct pres *p, long utc_offse
 /* A room's topic, as a join and /topic show it: "* topic of #room: text
  * (set by nick at HH:MM)", or "* #room has no topic".  Returns the line
  * length. */
-size_t term_topic(char *out, size_t cap, const char *room, size_t rn, const char *text,
-                  size_t tn, const char *by, uint64_t time_ms, long utc_offset);
+size_t term_topic(char *out, size_t cap, const char *room, size_t rn, const char *text, size_t tn,
+                  const char *by, uint64_t time_ms, long utc_offset);
 
 /* Longest rendering of a summary. */
 #define TERM_SUMMARY_MAX (128 + CORE_SUMMARY_MAX * 96)

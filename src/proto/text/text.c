@@ -601,7 +601,8 @@ cmd_topic(struct conn *c, const char *args, size_t an)
 	}
 	if (tn == 0) {
 		if ((r = core_room_lookup(conn_core(c), name, n)) == NULL)
-			send_error(c, valid_room(name, n) ? CORE_E_NO_SUCH_ROOM : CORE_E_ROOM_INVALID,
+			send_error(c,
+			           valid_room(name, n) ? CORE_E_NO_SUCH_ROOM : CORE_E_ROOM_INVALID,
 			           name, n);
 		else
 			show_topic(c, r);

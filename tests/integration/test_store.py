@@ -346,6 +346,21 @@ def prlimit(pid, soft):
     return r.returncode == 0, r.stderr.strip()
 
 
+def old_messages(words, n, now):
+    """n messages [(seq, from, text, time)] of an older chatd's store."""
+    return [(seq, "nick%d" % (seq % 2), "%s %d" % (words, seq), now + seq)
+            for seq in range(1, n + 1)]
+
+
+def old_store(store, schema, version):
+    """A new file with an older chatd's schema and version, open."""
+    db = open_db(store)
+    db.executescript(schema)
+    db.execute("PRAGMA application_id = %d" % APP_ID)
+    db.execute("PRAGMA user_version = %d" % version)
+    return db
+
+
 def check_old_store(srv, store, version):
     """--check-store finds the store of an older schema sound and says it
     is migrated when chatd opens it."""
@@ -798,12 +813,8 @@ def test_version_1_store_is_migrated_at_start(srv):
     with tempfile.TemporaryDirectory() as d:
         store = os.path.join(d, "chatd.db")
         epoch, now = 987654321, int(time.time() * 1000) - 60000
-        old = [(seq, "nick%d" % (seq % 2), "old message %d" % seq, now + seq) for seq in
-               range(1, 8)]
-        db = open_db(store)
-        db.executescript(SCHEMA_V1)
-        db.execute("PRAGMA application_id = %d" % APP_ID)
-        db.execute("PRAGMA user_version = 1")
+        old = old_messages("old message", 7, now)
+        db = old_store(store, SCHEMA_V1, 1)
         db.execute("INSERT INTO rooms(id, key, name, epoch, seq) VALUES(1, 'oldies', "
                    "'OldIes', ?, 7)", (epoch,))
         db.executemany("INSERT INTO messages(room, seq, time, sender, text) VALUES(1, ?, ?, ?, ?)",
@@ -849,12 +860,8 @@ def test_version_2_store_is_migrated_at_start_and_keeps_a_topic_after(srv):
     with tempfile.TemporaryDirectory() as d:
         store = os.path.join(d, "chatd.db")
         epoch, now = 123456789, int(time.time() * 1000) - 60000
-        old = [(seq, "nick%d" % (seq % 2), "chunked %d" % seq, now + seq) for seq in
-               range(1, 10)]
-        db = open_db(store)
-        db.executescript(SCHEMA_V2)
-        db.execute("PRAGMA application_id = %d" % APP_ID)
-        db.execute("PRAGMA user_version = 2")
+        old = old_messages("chunked", 9, now)
+        db = old_store(store, SCHEMA_V2, 2)
         db.execute("INSERT INTO rooms(id, key, name, epoch, seq) VALUES(1, 'twos', 'TwoS', ?, 9)",
                    (epoch,))
         for first, last in ((1, 4), (5, 9)):

@@ -849,6 +849,7 @@ restart_brings_a_room_back_with_its_topic_and_a_down_store_refuses_one(void **st
 	assert_int_equal(j.epoch, SEED2);
 	text = room_topic(j.room, &n, &by, NULL);
 	assert_int_equal(n, 3);
+	assert_memory_equal(text, "shh", 3);
 	assert_string_equal(by, "bob");
 	/* Cleared, and stored cleared. */
 	core_topic(f->c, f->cl[2].s, "quiet", 5, "", 0, 0);

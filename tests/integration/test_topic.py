@@ -29,6 +29,7 @@ import tempfile
 import chatdtest as t
 from chatdtest import ERROR, PRESENCE, ROOM_TOPIC
 from test_http import API, Session, collect_events, expect_error, ok, q
+from test_irc import irc
 from test_store import Chatd
 from test_websocket_json import json_user
 from textclient import CLOCK, text_client
@@ -230,6 +231,24 @@ def test_websocket_topic_request_event_and_joined(srv):
     t.assert_eq(w.expect("error")["code"], "bad_json", "topic without text")
     v.send(type="topic", room="elsewhere", text="hi")
     t.assert_eq(v.expect("error")["code"], "not_in_room", "topic of a room vic is not in")
+
+
+def test_irc_member_is_not_disturbed_by_a_topic_until_irc_renders_it(srv):
+    """The IRC front end does not render topics yet (its TOPIC command comes
+    later, on core_topic and room_topic): an IRC member of a room whose
+    topic changes receives nothing malformed and keeps chatting."""
+    i = irc(srv, "ivy", cap=True)
+    i.send("CAP REQ :server-time")
+    i.join("#Pier")
+    a = srv.client("alice")
+    a.join("pier")
+    i.sync()
+    i.inbox = []
+    framed_topic(a.topic("pier", TOPIC), "Pier", TOPIC, "alice")
+    t.assert_ack(a.say("pier", "after the topic"), "alice's SAY")
+    line = i.expect("PRIVMSG")
+    t.assert_eq((line.params[-1], line.nick), ("after the topic", "alice"), "ivy's PRIVMSG")
+    t.assert_eq([ln.raw for ln in i.inbox], [], "lines ivy got besides the PRIVMSG")
 
 
 # ---------------------------------------------------------------------------

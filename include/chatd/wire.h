@@ -57,6 +57,7 @@ enum wire_type {
 	WIRE_PONG = 0x0b,
 	WIRE_QUIT = 0x0c,
 	WIRE_HISTORY = 0x0d, /* page back through a room's history */
+	WIRE_TOPIC = 0x0e,   /* set (or clear) a room's topic */
 
 	WIRE_WELCOME = 0x41,
 	WIRE_JOINED = 0x42,
@@ -68,8 +69,9 @@ enum wire_type {
 	WIRE_ACK = 0x48,
 	WIRE_ERROR = 0x49,
 	WIRE_BYE = 0x4a,
-	WIRE_SUMMARY = 0x4b, /* the presence events of a large room, once a second */
-	WIRE_REASON = 0x4c,  /* the words a user left with, after its PRESENCE PART or QUIT */
+	WIRE_SUMMARY = 0x4b,    /* the presence events of a large room, once a second */
+	WIRE_REASON = 0x4c,     /* the words a user left with, after its PRESENCE PART or QUIT */
+	WIRE_ROOM_TOPIC = 0x4d, /* a room's topic: set, or as a join finds it */
 };
 
 /* Error codes.  1xx: the server closes the connection after sending the
@@ -137,6 +139,10 @@ enum wire_reason {
 /* ROOMS and NAMES flags. */
 #define WIRE_LIST_LAST    0x01
 #define WIRE_LIST_PARTIAL 0x02 /* NAMES of a JOIN: the list was cut short (WHO has all) */
+/* ROOM_TOPIC flags. */
+#define WIRE_TOPIC_CURRENT 0x01 /* part of a JOIN answer: the topic the room has */
+/* Bytes of a topic at the most. */
+#define WIRE_TOPIC_MAX 390u
 /* SUMMARY flags. */
 #define WIRE_SUMMARY_OMITTED 0x01 /* more events happened than are listed */
 /* Events listed in one SUMMARY at most. */
@@ -209,6 +215,17 @@ struct wire_msg {
 			struct wire_str target; /* room (SAY) or nick (MSG) */
 			struct wire_str text;
 		} say; /* SAY, MSG */
+		struct {
+			struct wire_str room;
+			struct wire_str text; /* empty: clear it */
+		} topic;
+		struct {
+			uint8_t flags;
+			struct wire_str room;
+			struct wire_str nick; /* who set it; empty when it has none */
+			uint64_t time_ms;     /* when; 0 when it has none */
+			struct wire_str text; /* empty: it has none (cleared) */
+		} room_topic;
 		struct {
 			uint64_t token;
 		} ping; /* PING, PONG */
@@ -351,6 +368,8 @@ void wire_enc_say(struct wire_writer *w, uint32_t ref, const char *room, size_t 
                   const char *text, size_t tn);
 void wire_enc_msg(struct wire_writer *w, uint32_t ref, const char *nick, size_t nn,
                   const char *text, size_t tn);
+void wire_enc_topic(struct wire_writer *w, const char *room, size_t rn, const char *text,
+                    size_t tn);
 void wire_enc_empty(struct wire_writer *w, uint8_t type);                /* LIST, USERS, QUIT */
 void wire_enc_ping(struct wire_writer *w, uint8_t type, uint64_t token); /* PING, PONG */
 
@@ -367,6 +386,9 @@ void wire_enc_presence(struct wire_writer *w, uint8_t kind, uint8_t reason, cons
                        uint64_t time_ms);
 void wire_enc_reason(struct wire_writer *w, uint8_t kind, const char *room, size_t rn,
                      const char *nick, size_t nn, const char *text, size_t tn);
+void wire_enc_room_topic(struct wire_writer *w, uint8_t flags, const char *room, size_t rn,
+                         const char *nick, size_t nn, uint64_t time_ms, const char *text,
+                         size_t tn);
 void wire_enc_ack(struct wire_writer *w, uint32_t ref, uint64_t seq, uint64_t time_ms);
 void wire_enc_error(struct wire_writer *w, uint16_t code, uint8_t type, uint32_t ref,
                     const char *text, size_t n);

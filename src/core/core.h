@@ -57,6 +57,7 @@ enum core_cmd {
 	CMD_PART,
 	CMD_SAY,
 	CMD_DIRECT,
+	CMD_TOPIC,
 };
 
 /* What a successful join gives the joiner's front end: the replay is
@@ -129,6 +130,12 @@ struct core_stored_room {
 	uint8_t name_len;
 	uint64_t epoch;
 	uint64_t seq; /* the last sequence number it gave out */
+	/* Its topic (topic_len 0: none), who set it and when (unix ms). */
+	char topic[CORE_TOPIC_MAX];
+	uint16_t topic_len;
+	char topic_by[CORE_NICK_MAX + 1];
+	uint8_t topic_by_len;
+	uint64_t topic_ms;
 };
 
 /*
@@ -148,6 +155,9 @@ struct core_store {
 	             uint64_t before, struct msg **out, unsigned max, int oldest);
 	/* Keep m, a message of r, in the transaction of this loop turn. */
 	void (*message)(void *arg, const struct room *r, struct msg *m);
+	/* Keep r's topic (room_topic()) in the transaction of this loop turn,
+	 * ordered with its messages. */
+	void (*topic)(void *arg, const struct room *r);
 	/* Whether it takes messages now (a failed write makes it refuse them
 	 * until it has written again). */
 	int (*writable)(void *arg);
@@ -191,6 +201,19 @@ void core_say(struct core *c, struct session *s, const char *room, size_t n, con
               size_t tn, uint64_t tag);
 void core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
                  size_t tn, uint64_t tag);
+/*
+ * Set the topic of a room s is in to text[0, tn) (tn 0: clear it).  A
+ * topic is one line of UTF-8 (valid_line(): no control characters but
+ * IRC's formatting codes) of at
+ * most CORE_TOPIC_MAX bytes; refused with CORE_E_NOT_IN_ROOM,
+ * CORE_E_TEXT_INVALID, CORE_E_TEXT_TOO_LONG, or CORE_E_STORE while the
+ * store refuses messages (a topic is kept with the room, as durable as
+ * its messages).  Every member, s included, hears a PRES_TOPIC event
+ * (nick: the setter, text: the topic) at once, whatever the room's size,
+ * before s's completion.
+ */
+void core_topic(struct core *c, struct session *s, const char *room, size_t n, const char *text,
+                size_t tn, uint64_t tag);
 
 /* A room with at least one member, or NULL. */
 struct room *core_room_find(const struct core *c, const char *name, size_t n);
@@ -201,6 +224,11 @@ struct room *core_room_lookup(const struct core *c, const char *name, size_t n);
  * when there is none, CORE_E_STORE or CORE_E_ROOM_LIMIT when it cannot be
  * had now. */
 struct room *core_room_open(struct core *c, const char *name, size_t n, int *err);
+/* r's topic: its bytes (*n 0 and "" when it has none), and who set it
+ * (NUL-terminated; "" when none) and when (unix ms; 0 when none); setter
+ * and time_ms may be NULL.  Valid until r's topic changes: a join's
+ * completion reads it from j->room to show the joiner the topic. */
+const char *room_topic(const struct room *r, size_t *n, const char **setter, uint64_t *time_ms);
 /* The room's current epoch and last sequence number. */
 uint64_t room_epoch(const struct room *r);
 uint64_t room_last_seq(const struct room *r);

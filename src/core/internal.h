@@ -55,6 +55,11 @@ struct room {
 	LIST_ENTRY(room) blink;  /* the rooms of its size class */
 	RB_ENTRY(room) tlink;    /* in the tree of rooms with members */
 	struct batch *batch;     /* presence events for its next summary, or NULL */
+	char *topic;             /* topic_len bytes and a NUL (slab), or NULL: none */
+	uint16_t topic_len;
+	uint8_t topic_by_len;
+	char topic_by[CORE_NICK_MAX + 1]; /* the nick that set it */
+	uint64_t topic_ms;                /* when */
 };
 
 /* The presence events of a large room since its last summary. */

@@ -32,7 +32,7 @@ pres_make(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char 
 	p->room_len = (uint8_t)rn;
 	p->nick_len = (uint8_t)nn;
 	p->new_nick_len = (uint8_t)nnn;
-	p->text_len = (uint8_t)tn;
+	p->text_len = (uint16_t)tn;
 	p->time_ms = time_ms;
 	p->room = msg_store(&at, room, rn);
 	p->nick = msg_store(&at, nick, nn);
@@ -52,9 +52,18 @@ struct pres *
 pres_leave(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick, size_t nn,
            const char *text, size_t tn, uint64_t time_ms)
 {
-	_Static_assert(CORE_REASON_MAX <= UINT8_MAX, "a reason's length fits text_len");
+	_Static_assert(CORE_REASON_MAX <= UINT16_MAX, "a reason's length fits text_len");
 	return pres_make(kind, reason, room, rn, nick, nn, "", 0, text,
 	                 tn > CORE_REASON_MAX ? CORE_REASON_MAX : tn, time_ms);
+}
+
+struct pres *
+pres_topic(const char *room, size_t rn, const char *nick, size_t nn, const char *text, size_t tn,
+           uint64_t time_ms)
+{
+	_Static_assert(CORE_TOPIC_MAX <= UINT16_MAX, "a topic's length fits text_len");
+	return pres_make(PRES_TOPIC, 0, room, rn, nick, nn, "", 0, text,
+	                 tn > CORE_TOPIC_MAX ? CORE_TOPIC_MAX : tn, time_ms);
 }
 
 struct pres *

@@ -18,14 +18,16 @@ struct pres {
 	uint8_t room_len;
 	uint8_t nick_len;
 	uint8_t new_nick_len;
-	uint8_t text_len;
+	uint16_t text_len;
 	uint64_t time_ms;
 	uint64_t id;      /* event id, as a message's (core/msg.h) */
 	const char *room; /* "" for nick changes */
 	const char *nick;
 	const char *new_nick; /* "" unless a nick change */
 	/* PART, QUIT: the words the user left with (at most CORE_REASON_MAX
-	 * bytes of UTF-8), "" when it gave none. */
+	 * bytes of UTF-8), "" when it gave none; TOPIC: the room's new topic
+	 * (at most CORE_TOPIC_MAX bytes of one line of UTF-8), "" when it was
+	 * cleared. */
 	const char *text;
 	/* PRES_SUMMARY: the room's events of the period, the first of them
 	 * listed (each holding a reference), all of them counted. */
@@ -46,6 +48,9 @@ struct pres *pres_new(uint8_t kind, uint8_t reason, const char *room, size_t rn,
  * with, text[0, tn) (tn 0: none; cut to CORE_REASON_MAX bytes). */
 struct pres *pres_leave(uint8_t kind, uint8_t reason, const char *room, size_t rn, const char *nick,
                         size_t nn, const char *text, size_t tn, uint64_t time_ms);
+/* The topic of room set by nick to text[0, tn) (tn 0: cleared). */
+struct pres *pres_topic(const char *room, size_t rn, const char *nick, size_t nn, const char *text,
+                        size_t tn, uint64_t time_ms);
 /* A summary of a room's events; takes over the references in items[0, n),
  * copying the array. */
 struct pres *pres_summary(const char *room, size_t rn, uint32_t members, uint32_t joins,

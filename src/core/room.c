@@ -1,7 +1,7 @@
 /*
  * Rooms: their members in join order, their history, the presence events
  * told to their members (at once, or in a summary once a room is large),
- * and the commands that act on one room: join, part, say.
+ * and the commands that act on one room: join, part, say, topic.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,11 +57,35 @@ batch_free(struct batch *b)
 	slab_free(b, sizeof(*b));
 }
 
+/* Give r the topic text[0, tn) (tn 0: none), set by by[0, bn) at ms. */
+static void
+topic_put(struct room *r, const char *text, size_t tn, const char *by, size_t bn, uint64_t ms)
+{
+	if (r->topic)
+		slab_free(r->topic, r->topic_len + 1u);
+	r->topic = NULL;
+	r->topic_len = 0;
+	r->topic_by_len = 0;
+	r->topic_by[0] = '\0';
+	r->topic_ms = 0;
+	if (tn == 0)
+		return;
+	r->topic = slab_alloc(tn + 1);
+	memcpy(r->topic, text, tn);
+	r->topic[tn] = '\0';
+	r->topic_len = (uint16_t)tn;
+	memcpy(r->topic_by, by, bn);
+	r->topic_by[bn] = '\0';
+	r->topic_by_len = (uint8_t)bn;
+	r->topic_ms = ms;
+}
+
 void
 room_free(struct core *c, struct room *r)
 {
 	uint32_t before = r->hist.bytes;
 
+	topic_put(r, "", 0, "", 0, 0);
 	if (r->batch)
 		batch_free(r->batch);
 	history_clear(&r->hist);
@@ -108,6 +132,7 @@ room_get(struct core *c, const char *name, size_t n, const char *key, int stored
 	struct core_stored_room st;
 	int found = 0;
 
+	memset(&st, 0, sizeof(st));
 	*err = 0;
 	if (r)
 		return r;
@@ -131,6 +156,9 @@ room_get(struct core *c, const char *name, size_t n, const char *key, int stored
 		r->name_len = st.name_len;
 		r->epoch = st.epoch;
 		r->seq = st.seq;
+		if (st.topic_len <= CORE_TOPIC_MAX && st.topic_by_len <= CORE_NICK_MAX)
+			topic_put(r, st.topic, st.topic_len, st.topic_by, st.topic_by_len,
+			          st.topic_ms);
 	} else {
 		memcpy(r->name, name, n);
 		r->name_len = (uint8_t)n;
@@ -595,6 +623,61 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 	rep.msg = m;
 	session_done(s, &rep);
 	msg_unref(m);
+}
+
+/* A topic s may set: 0, or why not. */
+static int
+topic_check(const char *text, size_t tn)
+{
+	if (tn > CORE_TOPIC_MAX)
+		return CORE_E_TEXT_TOO_LONG;
+	if (!valid_line(text, tn))
+		return CORE_E_TEXT_INVALID;
+	return 0;
+}
+
+void
+core_topic(struct core *c, struct session *s, const char *name, size_t n, const char *text,
+           size_t tn, uint64_t tag)
+{
+	struct core_reply rep;
+	struct room *r;
+	struct pres *p;
+
+	reply_init(&rep, CMD_TOPIC, tag, name, n);
+	if ((r = member_room(c, s, name, n, &rep.err)) != NULL)
+		rep.err = topic_check(text, tn);
+	/* Refused, as a message is, while the store is down: a topic members
+	 * were shown must come back after a restart. */
+	if (rep.err == 0 && c->has_store && !c->store.writable(c->store.arg))
+		rep.err = CORE_E_STORE;
+	if (rep.err) {
+		session_done(s, &rep);
+		return;
+	}
+	topic_put(r, text, tn, s->nick, s->nick_len, c->now_ms);
+	if (c->has_store)
+		c->store.topic(c->store.arg, r);
+	/* Every member at once, the setter too (it confirms the change), even
+	 * in a large room: a topic is not a passing event, and its changes
+	 * are few. */
+	p = core_stamp(c,
+	               pres_topic(r->name, r->name_len, s->nick, s->nick_len, text, tn, c->now_ms));
+	announce(c, r, p, NULL);
+	pres_unref(p);
+	reply_init(&rep, CMD_TOPIC, tag, r->name, r->name_len);
+	session_done(s, &rep);
+}
+
+const char *
+room_topic(const struct room *r, size_t *n, const char **setter, uint64_t *time_ms)
+{
+	*n = r->topic_len;
+	if (setter)
+		*setter = r->topic_by;
+	if (time_ms)
+		*time_ms = r->topic_ms;
+	return r->topic ? r->topic : "";
 }
 
 struct room *

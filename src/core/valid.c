@@ -41,8 +41,21 @@ valid_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 	return need + 1;
 }
 
-int
-valid_utf8(const char *str, size_t n)
+/* IRC's formatting codes (bold, colour, hex colour, reset, monospace,
+ * reverse, italics, strikethrough, underline): controls that style a
+ * line and cannot end or move it; terminals are given the text without
+ * them (term_safe). */
+static int
+format_code(uint32_t cp)
+{
+	return cp == 0x02 || cp == 0x03 || cp == 0x04 || cp == 0x0f || cp == 0x11 || cp == 0x16 ||
+	       cp == 0x1d || cp == 0x1e || cp == 0x1f;
+}
+
+/* valid_utf8(), and with line no control character either but IRC's
+ * formatting codes. */
+static int
+utf8_scan(const char *str, size_t n, int line)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, k;
@@ -50,16 +63,29 @@ valid_utf8(const char *str, size_t n)
 
 	while (i < n) {
 		/* ASCII is nearly all text: skip the call for it. */
-		if (s[i] < 0x80 && s[i] != 0) {
+		if (s[i] < 0x80 && s[i] != 0 && (!line || (s[i] >= 0x20 && s[i] != 0x7f))) {
 			i++;
 			continue;
 		}
 		k = valid_utf8_next(s + i, n - i, &cp);
-		if (k == 0 || cp == 0)
+		if (k == 0 || cp == 0 ||
+		    (line && ((cp < 0x20 && !format_code(cp)) || (cp >= 0x7f && cp <= 0x9f))))
 			return 0;
 		i += k;
 	}
 	return 1;
+}
+
+int
+valid_utf8(const char *s, size_t n)
+{
+	return utf8_scan(s, n, 0);
+}
+
+int
+valid_line(const char *s, size_t n)
+{
+	return utf8_scan(s, n, 1);
 }
 
 static int

@@ -17,6 +17,13 @@ size_t valid_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
  * nothing above U+10FFFF) and holds no NUL byte. */
 int valid_utf8(const char *s, size_t n);
 
+/* 1 if s[0, n) is one line of text: valid_utf8() and no control
+ * character (C0, DEL, C1) but IRC's formatting codes (bold 02, colour 03,
+ * hex colour 04, reset 0f, monospace 11, reverse 16, italics 1d,
+ * strikethrough 1e, underline 1f), so that it renders on one line of
+ * every front end (a room's topic). */
+int valid_line(const char *s, size_t n);
+
 /* 1 if s[0, n) is a nickname: 1..CORE_NICK_MAX bytes of [A-Za-z0-9_-],
  * starting with a letter or '_'. */
 int valid_nick(const char *s, size_t n);

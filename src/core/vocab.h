@@ -19,6 +19,10 @@
 #define CORE_SUMMARY_MAX 64                  /* events listed in one summary of a large room */
 #define CORE_JOIN_NAMES  256                 /* members a join answer names; a listing names all */
 #define CORE_REASON_MAX  200                 /* bytes of a part or quit reason kept */
+/* Bytes of a room's topic: IRC's usual TOPICLEN (ircd-ratbox, charybdis,
+ * solanum), so that an IRC client shown a topic set on any front end sees
+ * all of it, and a TOPIC line with its prefix fits in IRC's 512 bytes. */
+#define CORE_TOPIC_MAX 390
 
 /* Why a command was refused (0: it was not). */
 enum core_err {
@@ -28,7 +32,7 @@ enum core_err {
 	CORE_E_NICK_INVALID,
 	CORE_E_NICK_TAKEN,
 	CORE_E_ROOM_INVALID,
-	CORE_E_TEXT_INVALID, /* empty, not UTF-8, or holding a NUL */
+	CORE_E_TEXT_INVALID, /* empty, not UTF-8, or holding a NUL (a topic: a control) */
 	CORE_E_TEXT_TOO_LONG,
 	CORE_E_NOT_IN_ROOM,
 	CORE_E_ALREADY_IN_ROOM,
@@ -49,6 +53,7 @@ enum core_pres {
 	PRES_NICK,
 	PRES_DROP,
 	PRES_SUMMARY, /* a large room's events of the last second */
+	PRES_TOPIC,   /* the room's topic was set (nick: by whom, text: to what) */
 };
 
 /* Why a connection ended: the reason a drop is announced with. */

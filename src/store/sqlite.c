@@ -69,6 +69,14 @@ static const char *const migrations[] = {
         "CREATE VIEW messages(room, seq, epoch, time, sender, text) AS"
         " SELECT r.name, m.value ->> 0, c.epoch, m.value ->> 1, m.value ->> 2, m.value ->> 3"
         " FROM chunks c JOIN rooms r ON r.id = c.room, json_each(c.body) m;",
+        /*
+         * 3: a room's topic, who set it and when (unix ms), kept with its
+         * row; '' and 0 when it has none.  A room may have a row for its
+         * topic alone, with seq 0.
+         */
+        "ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE rooms ADD COLUMN topic_by TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE rooms ADD COLUMN topic_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* Messages in one chunk at most: a page back reads one or two. */
@@ -98,6 +106,29 @@ struct pends {
 	size_t cap;
 };
 
+/* A room's topic waiting for its commit, as it was when set (with what
+ * its row needs when the room has none yet). */
+struct tpend {
+	char key[CORE_ROOM_MAX + 1]; /* the room's folded name */
+	uint8_t key_len;
+	char name[CORE_ROOM_MAX + 1]; /* as its creator spelled it */
+	uint8_t name_len;
+	uint8_t by_len;
+	uint16_t len;
+	uint64_t epoch;
+	uint64_t seq;
+	uint64_t ms;
+	char by[CORE_NICK_MAX + 1];
+	char text[CORE_TOPIC_MAX];
+};
+
+/* Topics in an array, in the order they were set. */
+struct tpends {
+	struct tpend *v;
+	size_t n;
+	size_t cap;
+};
+
 struct store {
 	char path[256];
 	/*
@@ -120,6 +151,10 @@ struct store {
 	void (*wake)(void *); /* told, from the writer, that a batch is back */
 	void *wake_arg;
 	struct core_store hooks;
+	/* Topics set since the last batch, and those of the batch in flight
+	 * (read-only till it is back), as pend and flight. */
+	struct tpends tpend;
+	struct tpends tflight;
 	/*
 	 * The writer's: a thread with its own connection writes each batch
 	 * in one transaction, and SQLite's checkpoints follow its commits
@@ -130,6 +165,8 @@ struct store {
 	sqlite3_stmt *room_seq;  /* raise a room's seq */
 	sqlite3_stmt *room_ins;  /* a room's first row */
 	sqlite3_stmt *chunk_ins; /* one chunk */
+	sqlite3_stmt *topic_set; /* a room's topic */
+	sqlite3_stmt *topic_ins; /* a room's first row, for its topic */
 	sqlite3_stmt *begin;     /* BEGIN IMMEDIATE and COMMIT, parsed once */
 	sqlite3_stmt *commit;
 	sqlite3_stmt *old_del;   /* retention by age: some chunks */
@@ -366,18 +403,25 @@ hook_writable(void *arg)
 	return !st->down;
 }
 
+/* The array v of *cap elements of size bytes, n in use, with room for one
+ * more: doubled when full (first: its first capacity). */
+static void *
+grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t want = *cap ? *cap * 2 : first;
+
+	if (n < *cap)
+		return v;
+	if ((v = realloc(v, want * size)) == NULL)
+		fatal("out of memory (store)");
+	*cap = want;
+	return v;
+}
+
 static void
 pends_add(struct pends *a, const struct pend *p)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 256;
-		struct pend *v = realloc(a->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			fatal("out of memory (store)");
-		a->v = v;
-		a->cap = cap;
-	}
+	a->v = grow(a->v, &a->cap, a->n, sizeof(*a->v), 256);
 	a->v[a->n++] = *p;
 }
 
@@ -391,6 +435,59 @@ hook_message(void *arg, const struct room *r, struct msg *m)
 	p.key_len = (uint8_t)room_name_len(r);
 	memcpy(p.key, room_key(r), p.key_len + 1u);
 	pends_add(&st->pend, &p);
+}
+
+static void
+tpends_add(struct tpends *a, const struct tpend *t)
+{
+	a->v = grow(a->v, &a->cap, a->n, sizeof(*a->v), 8);
+	a->v[a->n++] = *t;
+}
+
+static void
+hook_topic(void *arg, const struct room *r)
+{
+	struct store *st = arg;
+	const char *text, *by;
+	struct tpend t;
+	size_t n;
+
+	memset(&t, 0, sizeof(t));
+	text = room_topic(r, &n, &by, &t.ms);
+	t.key_len = (uint8_t)room_name_len(r);
+	memcpy(t.key, room_key(r), t.key_len + 1u);
+	t.name_len = t.key_len;
+	memcpy(t.name, room_name(r), t.name_len);
+	t.epoch = room_epoch(r);
+	t.seq = room_last_seq(r);
+	t.len = (uint16_t)n;
+	memcpy(t.text, text, n);
+	t.by_len = (uint8_t)strlen(by);
+	memcpy(t.by, by, t.by_len);
+	tpends_add(&st->tpend, &t);
+}
+
+/* The room's newest topic not yet known written, or NULL. */
+static const struct tpend *
+topic_pending(const struct store *st, const char *key, size_t n)
+{
+	size_t i;
+
+	for (i = st->tflight.n + st->tpend.n; i-- > 0;) {
+		const struct tpend *t =
+		        i < st->tflight.n ? &st->tflight.v[i] : &st->tpend.v[i - st->tflight.n];
+
+		if (t->key_len == n && memcmp(t->key, key, n) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+/* Whether anything waits to be handed to the writer. */
+static int
+waiting(const struct store *st)
+{
+	return st->pend.n || st->tpend.n;
 }
 
 /* The messages not yet known written, oldest first: the batch with the
@@ -424,12 +521,40 @@ pending_newest(const struct store *st, const char *key, size_t n)
 	return NULL;
 }
 
+/* The topic columns (3, 4, 5) of a room_get row into out: SQLITE_ROW, or
+ * SQLITE_CORRUPT when they do not fit. */
+static int
+topic_column(sqlite3_stmt *q, struct core_stored_room *out)
+{
+	const char *text = (const char *)sqlite3_column_text(q, 3);
+	int len = sqlite3_column_bytes(q, 3);
+	const char *by = (const char *)sqlite3_column_text(q, 4);
+	int blen = sqlite3_column_bytes(q, 4);
+
+	out->topic_len = 0;
+	out->topic_by_len = 0;
+	out->topic_by[0] = '\0';
+	out->topic_ms = 0;
+	if (len == 0)
+		return SQLITE_ROW;
+	if (text == NULL || by == NULL || len > CORE_TOPIC_MAX || blen > CORE_NICK_MAX)
+		return SQLITE_CORRUPT;
+	memcpy(out->topic, text, (size_t)len);
+	out->topic_len = (uint16_t)len;
+	memcpy(out->topic_by, by, (size_t)blen);
+	out->topic_by[blen] = '\0';
+	out->topic_by_len = (uint8_t)blen;
+	out->topic_ms = (uint64_t)sqlite3_column_int64(q, 5);
+	return SQLITE_ROW;
+}
+
 static int
 hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *out)
 {
 	struct store *st = arg;
 	sqlite3_stmt *q = st->room_get;
 	const struct msg *last = pending_newest(st, key, n);
+	const struct tpend *topic = topic_pending(st, key, n);
 	int rc;
 
 	sqlite3_bind_text(q, 1, key, (int)n, SQLITE_STATIC);
@@ -446,6 +571,7 @@ hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *ou
 			out->name_len = (uint8_t)len;
 			out->epoch = (uint64_t)sqlite3_column_int64(q, 1);
 			out->seq = (uint64_t)sqlite3_column_int64(q, 2);
+			rc = topic_column(q, out);
 			stats.loads++;
 		}
 	}
@@ -459,8 +585,25 @@ hook_room_load(void *arg, const char *key, size_t n, struct core_stored_room *ou
 		out->epoch = last->epoch;
 		rc = SQLITE_ROW;
 	}
+	if (rc == SQLITE_DONE && topic) {
+		/* Freed before the commit of its topic, its only row. */
+		memcpy(out->name, topic->name, topic->name_len);
+		out->name[topic->name_len] = '\0';
+		out->name_len = topic->name_len;
+		out->epoch = topic->epoch;
+		out->seq = topic->seq;
+		rc = SQLITE_ROW;
+	}
 	if (rc == SQLITE_ROW && last && last->seq > out->seq)
 		out->seq = last->seq;
+	if (rc == SQLITE_ROW && topic) {
+		memcpy(out->topic, topic->text, topic->len);
+		out->topic_len = topic->len;
+		memcpy(out->topic_by, topic->by, topic->by_len);
+		out->topic_by[topic->by_len] = '\0';
+		out->topic_by_len = topic->by_len;
+		out->topic_ms = topic->ms;
+	}
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -622,7 +765,9 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	}
 	if (migrate(st->db, ver, path, err, errlen) < 0)
 		goto fail;
-	if (prepare(st->db, &st->room_get, "SELECT name, epoch, seq FROM rooms WHERE key = ?1") ||
+	if (prepare(st->db, &st->room_get,
+	            "SELECT name, epoch, seq, topic, topic_by, topic_ms "
+	            "FROM rooms WHERE key = ?1") ||
 	    prepare(st->db, &st->range,
 	            "SELECT r.name, c.body FROM rooms r JOIN chunks c ON c.room = r.id "
 	            "WHERE r.key = ?1 AND c.epoch = ?2 AND c.last > ?3 AND c.first < ?4 "
@@ -636,8 +781,12 @@ store_open(const char *path, int sync_full, char *err, size_t errlen)
 	}
 	if (writer_open(st, sync_full, err, errlen) < 0)
 		goto fail;
-	st->hooks =
-	        (struct core_store){hook_room_load, hook_range, hook_message, hook_writable, st};
+	st->hooks = (struct core_store){.room_load = hook_room_load,
+	                                .range = hook_range,
+	                                .message = hook_message,
+	                                .topic = hook_topic,
+	                                .writable = hook_writable,
+	                                .arg = st};
 	memset(&stats, 0, sizeof(stats));
 	stats.open = 1;
 	log_notice("store %s: schema %d, %lld rooms, sync %s", path, STORE_SCHEMA,
@@ -710,8 +859,32 @@ write_room(struct store *st, const struct pend *room, uint64_t last)
 	return run(st->room_ins);
 }
 
+/* A room's topic into its row, or its first row with it. */
+static int
+write_topic(struct store *st, const struct tpend *t)
+{
+	int rc;
+
+	sqlite3_bind_text(st->topic_set, 1, t->key, t->key_len, SQLITE_STATIC);
+	sqlite3_bind_text(st->topic_set, 2, t->text, t->len, SQLITE_STATIC);
+	sqlite3_bind_text(st->topic_set, 3, t->by, t->by_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st->topic_set, 4, (sqlite3_int64)t->ms);
+	rc = run(st->topic_set);
+	if (rc != SQLITE_OK || sqlite3_changes(st->wdb) > 0)
+		return rc;
+	sqlite3_bind_text(st->topic_ins, 1, t->key, t->key_len, SQLITE_STATIC);
+	sqlite3_bind_text(st->topic_ins, 2, t->name, t->name_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st->topic_ins, 3, (sqlite3_int64)t->epoch);
+	sqlite3_bind_int64(st->topic_ins, 4, (sqlite3_int64)t->seq);
+	sqlite3_bind_text(st->topic_ins, 5, t->text, t->len, SQLITE_STATIC);
+	sqlite3_bind_text(st->topic_ins, 6, t->by, t->by_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st->topic_ins, 7, (sqlite3_int64)t->ms);
+	return run(st->topic_ins);
+}
+
 /* The turn's messages in the open transaction: per room, its row's seq
- * raised to its last one, and its messages in chunks. */
+ * raised to its last one, and its messages in chunks; then the topics
+ * set, in order, the last of a room winning. */
 static int
 write_all(struct store *st)
 {
@@ -728,6 +901,8 @@ write_all(struct store *st)
 			                 j - k > STORE_CHUNK_MAX ? k + STORE_CHUNK_MAX : j);
 		i = j;
 	}
+	for (i = 0; i < st->tflight.n && rc == SQLITE_OK; i++)
+		rc = write_topic(st, &st->tflight.v[i]);
 	return rc;
 }
 
@@ -1038,6 +1213,11 @@ writer_open(struct store *st, int sync_full, char *err, size_t errlen)
 	if (prepare(st->wdb, &st->room_seq, "UPDATE rooms SET seq = max(seq, ?2) WHERE key = ?1") ||
 	    prepare(st->wdb, &st->room_ins,
 	            "INSERT INTO rooms(key, name, epoch, seq) VALUES(?1, ?2, ?3, ?4)") ||
+	    prepare(st->wdb, &st->topic_set,
+	            "UPDATE rooms SET topic = ?2, topic_by = ?3, topic_ms = ?4 WHERE key = ?1") ||
+	    prepare(st->wdb, &st->topic_ins,
+	            "INSERT INTO rooms(key, name, epoch, seq, topic, topic_by, topic_ms) "
+	            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)") ||
 	    prepare(st->wdb, &st->chunk_ins,
 	            "INSERT INTO chunks(room, first, last, epoch, time, body) "
 	            "VALUES((SELECT id FROM rooms WHERE key = ?1), ?2, ?3, ?4, ?5, ?6)") ||
@@ -1094,6 +1274,8 @@ writer_close(struct store *st)
 	sqlite3_finalize(st->room_seq);
 	sqlite3_finalize(st->room_ins);
 	sqlite3_finalize(st->chunk_ins);
+	sqlite3_finalize(st->topic_set);
+	sqlite3_finalize(st->topic_ins);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->old_del);
@@ -1120,11 +1302,15 @@ static void
 take(struct store *st)
 {
 	struct pends t = st->flight;
+	struct tpends tt = st->tflight;
 	size_t i;
 
 	st->flight = st->pend;
 	st->pend = t;
 	st->pend.n = 0;
+	st->tflight = st->tpend;
+	st->tpend = tt;
+	st->tpend.n = 0;
 	for (i = 1; i < st->flight.n && by_room(&st->flight.v[i - 1], &st->flight.v[i]) < 0; i++)
 		;
 	if (i < st->flight.n)
@@ -1177,6 +1363,7 @@ reap(struct store *st)
 		for (i = 0; i < st->flight.n; i++)
 			msg_unref(st->flight.v[i].m);
 		st->flight.n = 0;
+		st->tflight.n = 0;
 		return;
 	}
 	/* Failed (a full disk): the batch is kept, ahead of what came since,
@@ -1192,6 +1379,15 @@ reap(struct store *st)
 		st->pend = st->flight;
 		st->flight = t;
 		st->flight.n = 0;
+	}
+	for (i = 0; i < st->tpend.n; i++)
+		tpends_add(&st->tflight, &st->tpend.v[i]);
+	{
+		struct tpends t = st->tpend;
+
+		st->tpend = st->tflight;
+		st->tflight = t;
+		st->tflight.n = 0;
 	}
 	st->last_no++;
 	st->done_no = st->last_no;
@@ -1244,7 +1440,7 @@ store_turn(struct store *st, double wait_ms)
 
 	for (;;) {
 		reap(st);
-		if (!st->flying && st->pend.n &&
+		if (!st->flying && waiting(st) &&
 		    (!st->down || now_ms_mono() - st->last_try >= STORE_RETRY_MS))
 			handoff(st);
 		/*
@@ -1262,7 +1458,7 @@ store_turn(struct store *st, double wait_ms)
 	}
 	if (st->down)
 		return st->done_no; /* nothing new is taken: nothing waits */
-	if (st->pend.n)
+	if (waiting(st))
 		return st->last_no + 1;
 	return st->flying ? st->last_no : st->done_no;
 }
@@ -1290,7 +1486,7 @@ store_close(struct store *st)
 	 * here, the loop being over. */
 	writer_stop(st);
 	reap(st);
-	if (st->pend.n) {
+	if (waiting(st)) {
 		char why[sizeof(st->why)];
 
 		take(st);
@@ -1304,6 +1500,8 @@ store_close(struct store *st)
 		msg_unref(st->pend.v[i].m);
 	free(st->flight.v);
 	free(st->pend.v);
+	free(st->tflight.v);
+	free(st->tpend.v);
 	release(st);
 }
 

@@ -1,6 +1,6 @@
 /*
- * The durable store under the core: rooms, their epochs and sequence
- * numbers, and every room message, in one SQLite file that an operator can
+ * The durable store under the core: rooms, their epochs, sequence
+ * numbers and topics, and every room message, in one SQLite file that an operator can
  * read and back up with sqlite3.  It plugs into the core through struct
  * core_store (core/core.h); the core's rings stay in front of it as its
  * cache, and without a store ("--store none") they are all there is.
@@ -28,7 +28,7 @@
 #include "core/core.h"
 
 /* The schema this chatd writes; older ones are migrated at start. */
-#define STORE_SCHEMA 2
+#define STORE_SCHEMA 3
 
 struct store;
 

@@ -63,7 +63,7 @@ be32(const uint8_t *p)
 static int
 type_known(uint8_t t)
 {
-	return (t >= 0x01 && t <= 0x0d) || (t >= 0x41 && t <= 0x4c);
+	return (t >= 0x01 && t <= 0x0e) || (t >= 0x41 && t <= 0x4d);
 }
 
 static int
@@ -115,6 +115,16 @@ encode(const struct wire_msg *m, size_t cap, size_t *n)
 	case WIRE_MSG:
 		wire_enc_msg(&w, m->u.say.ref, m->u.say.target.p, m->u.say.target.len,
 		             m->u.say.text.p, m->u.say.text.len);
+		break;
+	case WIRE_TOPIC:
+		wire_enc_topic(&w, m->u.topic.room.p, m->u.topic.room.len, m->u.topic.text.p,
+		               m->u.topic.text.len);
+		break;
+	case WIRE_ROOM_TOPIC:
+		wire_enc_room_topic(&w, m->u.room_topic.flags, m->u.room_topic.room.p,
+		                    m->u.room_topic.room.len, m->u.room_topic.nick.p,
+		                    m->u.room_topic.nick.len, m->u.room_topic.time_ms,
+		                    m->u.room_topic.text.p, m->u.room_topic.text.len);
 		break;
 	case WIRE_LIST:
 	case WIRE_USERS:
@@ -252,6 +262,15 @@ check_strings(const struct wire_msg *m, const uint8_t *payload, size_t len)
 	case WIRE_MSG:
 		FUZZ_CHECK(str_inside(m->u.say.target, payload, len));
 		FUZZ_CHECK(str_inside(m->u.say.text, payload, len));
+		break;
+	case WIRE_TOPIC:
+		FUZZ_CHECK(str_inside(m->u.topic.room, payload, len));
+		FUZZ_CHECK(str_inside(m->u.topic.text, payload, len));
+		break;
+	case WIRE_ROOM_TOPIC:
+		FUZZ_CHECK(str_inside(m->u.room_topic.room, payload, len));
+		FUZZ_CHECK(str_inside(m->u.room_topic.nick, payload, len));
+		FUZZ_CHECK(str_inside(m->u.room_topic.text, payload, len));
 		break;
 	case WIRE_WELCOME:
 		FUZZ_CHECK(str_inside(m->u.welcome.nick, payload, len));

@@ -40,10 +40,12 @@ HEADER_LEN = 5
 HELLO, JOIN, PART, SAY, MSG, NICK = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 LIST, WHO, USERS, PING, PONG, QUIT = 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C
 HISTORY = 0x0D
+TOPIC = 0x0E
 WELCOME, JOINED, HISTORY_END, MESSAGE, PRESENCE = 0x41, 0x42, 0x43, 0x44, 0x45
 ROOMS, NAMES, ACK, ERROR, BYE = 0x46, 0x47, 0x48, 0x49, 0x4A
 SUMMARY = 0x4B
 REASON = 0x4C
+ROOM_TOPIC = 0x4D
 
 TYPE_NAMES = {
     HELLO: "HELLO", JOIN: "JOIN", PART: "PART", SAY: "SAY", MSG: "MSG",
@@ -51,9 +53,9 @@ TYPE_NAMES = {
     PONG: "PONG", QUIT: "QUIT", HISTORY: "HISTORY", WELCOME: "WELCOME", JOINED: "JOINED",
     HISTORY_END: "HISTORY_END", MESSAGE: "MESSAGE", PRESENCE: "PRESENCE",
     ROOMS: "ROOMS", NAMES: "NAMES", ACK: "ACK", ERROR: "ERROR", BYE: "BYE",
-    SUMMARY: "SUMMARY", REASON: "REASON",
+    SUMMARY: "SUMMARY", REASON: "REASON", TOPIC: "TOPIC", ROOM_TOPIC: "ROOM_TOPIC",
 }
-CLIENT_ONLY_TYPES = {HELLO, JOIN, PART, SAY, MSG, NICK, LIST, WHO, USERS, QUIT, HISTORY}
+CLIENT_ONLY_TYPES = {HELLO, JOIN, PART, SAY, MSG, NICK, LIST, WHO, USERS, QUIT, HISTORY, TOPIC}
 
 # Error codes: 1xx close the connection, 2xx refuse the request only.
 E_BAD_PREFACE = 100
@@ -100,6 +102,8 @@ HIST_MORE = 0x04
 LIST_LAST = 0x01
 LIST_PARTIAL = 0x02
 SUMMARY_OMITTED = 0x01
+TOPIC_CURRENT = 0x01
+TOPIC_MAX = 390
 
 # Payload layouts, field by field, in wire order.  Field kinds: u8, u16,
 # u32, u64, str8, str16, rooms (u16 count, count x (str8 name, u32
@@ -121,6 +125,7 @@ LAYOUTS = {
     PONG: (("token", "u64"),),
     QUIT: (),
     HISTORY: (("room", "str8"), ("before", "u64"), ("limit", "u16")),
+    TOPIC: (("room", "str8"), ("text", "str16")),
     WELCOME: (
         ("version", "u8"), ("nick", "str8"), ("server", "str8"),
         ("max_frame", "u32"), ("max_text", "u16"), ("max_nick", "u8"),
@@ -146,6 +151,8 @@ LAYOUTS = {
               ("leaves", "u32"), ("time_ms", "u64"), ("events", "events")),
     # After a PRESENCE PART or QUIT that came with the user's words (protocol.md 6.12).
     REASON: (("kind", "u8"), ("room", "str8"), ("nick", "str8"), ("text", "str16")),
+    ROOM_TOPIC: (("flags", "u8"), ("room", "str8"), ("nick", "str8"), ("time_ms", "u64"),
+                 ("text", "str16")),
 }
 
 _INT = {"u8": struct.Struct(">B"), "u16": struct.Struct(">H"),
@@ -355,11 +362,13 @@ _client_ids = itertools.count(1)
 
 
 class JoinResult:
-    """A whole JOIN reply: JOINED, the NAMES, the history, HISTORY_END (or
-    the ERROR that refused it)."""
+    """A whole JOIN reply: JOINED, the NAMES, the topic (a ROOM_TOPIC
+    flagged CURRENT, or None), the history, HISTORY_END (or the ERROR that
+    refused it)."""
 
     def __init__(self, joined=None, names=(), history=(), end=None, error=None):
         self.joined = joined
+        self.topic = None
         self.names = list(names)
         self.names_flags = 0     # of the last NAMES: LAST, and PARTIAL if cut short
         self.history = list(history)
@@ -668,8 +677,9 @@ class Client:
 
     def join(self, room, epoch=0, since=0, timeout=None):
         """JOIN; returns a JoinResult.  The reply must be contiguous:
-        JOINED, NAMES up to LAST, MESSAGE frames flagged HISTORY, then
-        HISTORY_END, all for this room; anything else in between is a
+        JOINED, NAMES up to LAST, a ROOM_TOPIC flagged CURRENT when the
+        room has a topic, MESSAGE frames flagged HISTORY, then HISTORY_END,
+        all for this room; anything else in between is a
         ProtocolViolation."""
         deadline = self._deadline(timeout)
         self.send(JOIN, room=room, epoch=epoch, since=since)
@@ -693,6 +703,10 @@ class Client:
                 break
         while True:
             g = self._take_at(at, deadline, what)
+            if (g.type == ROOM_TOPIC and g.room == f.room and g.flags & TOPIC_CURRENT
+                    and res.topic is None and not res.history):
+                res.topic = g
+                continue
             if g.type == HISTORY_END and g.room == f.room:
                 res.end = g
                 return res
@@ -764,6 +778,16 @@ class Client:
                            pred=lambda f: (f.type == PRESENCE and f.kind == P_PART
                                            and _fold(f.nick) == me and _fold(f.room) == key)
                            or (f.type == ERROR and f.req_type == PART))
+
+    def topic(self, room, text, timeout=None):
+        """TOPIC; returns our ROOM_TOPIC (the change, told to every member
+        and to us) or the ERROR."""
+        me, key = _fold(self.name or ""), _fold(room)
+        self.send(TOPIC, room=room, text=text)
+        return self.expect((ROOM_TOPIC, ERROR), timeout,
+                           pred=lambda f: (f.type == ROOM_TOPIC and not f.flags & TOPIC_CURRENT
+                                           and _fold(f.nick) == me and _fold(f.room) == key)
+                           or (f.type == ERROR and f.req_type == TOPIC))
 
     def _collect_list(self, ftype, req, pred, timeout):
         """Frames of a ROOMS/NAMES reply up to the LAST one."""
@@ -1309,7 +1333,9 @@ def _selftest():
         MSG: dict(ref=0xFFFFFFFF, nick="bob", text="hi"),
         NICK: dict(nick="ALICE"),
         LIST: {}, WHO: dict(room="r2"), USERS: {}, QUIT: {},
-        HISTORY: dict(room="lobby", before=71, limit=50),
+        HISTORY: dict(room="r", before=71, limit=50),
+        TOPIC: dict(room="r", text="plans for friday"),
+        ROOM_TOPIC: dict(flags=TOPIC_CURRENT, room="r", nick="bob", time_ms=7, text=""),
         PING: dict(token=0xFFFFFFFFFFFFFFFF), PONG: dict(token=1),
         WELCOME: dict(version=1, nick="alice", server="chatd", max_frame=8192,
                       max_text=4096, max_nick=32, max_room=64, flood_rate=0,

@@ -73,7 +73,7 @@ def test_text_and_frame_limits_follow_the_options(srv):
 
 def test_unknown_frame_type_gets_error_200_and_connection_goes_on(srv):
     a, b = t.room_pair(srv)
-    for ftype, payload in ((0x3E, b""), (0x3E, b"abc"), (0x0E, b""), (0xFF, b"\x00")):
+    for ftype, payload in ((0x3E, b""), (0x3E, b"abc"), (0x0F, b""), (0xFF, b"\x00")):
         a.send_raw(t.raw_frame(ftype, payload))
         # The type field of the ERROR holds the unknown type byte.
         t.assert_error(a.expect(ERROR), t.E_UNKNOWN_TYPE, "frame type 0x%02x" % ftype,

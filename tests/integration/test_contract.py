@@ -97,12 +97,12 @@ def test_fractional_handshake_timeout_closes_on_time(srv):
 
 PRECEDENCE = [
     # (what, frame sent before HELLO, expected code, closed)
-    ("unknown type", raw_frame(0x0E, b"xyz"), 200, False),
+    ("unknown type", raw_frame(0x0F, b"xyz"), 200, False),
     ("malformed JOIN", raw_frame(JOIN, b"\x01r"), 103, True),
     ("server type, well-formed", encode(BYE, reason=0, text="hi"), 103, True),
     ("server type, malformed", raw_frame(WELCOME, b"\x01"), 103, True),
     ("well-formed JOIN", encode(JOIN, room="r", epoch=0, since=0), 201, False),
-    ("oversized unknown type", raw_frame(0x0E, b"", length=8193), 102, True),
+    ("oversized unknown type", raw_frame(0x0F, b"", length=8193), 102, True),
     ("oversized JOIN", raw_frame(JOIN, b"", length=8193), 102, True),
 ]
 

@@ -15,7 +15,8 @@ damaged file or a full disk look like from outside.
   newer schema, a damaged or truncated file, and a store on a read-only
   file system, leaving the file as it was; --check-store says ok (0),
   damaged (1) or not a chatd store (2);
-- a version-1 store is migrated at start;
+- a version-1 store and a version-2 store are migrated at start (the
+  rooms gain their topic columns), keeping every message;
 - --store none forgets at a restart, as before;
 - a store that cannot be written at run time (a full file system, the
   file-size limit) refuses room messages on every front end and nothing
@@ -35,6 +36,7 @@ Run as
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import random
 import re
@@ -73,6 +75,30 @@ CREATE TABLE messages(
  sender TEXT NOT NULL,
  text TEXT NOT NULL,
  PRIMARY KEY(room, seq)) WITHOUT ROWID;
+"""
+
+# The schema of version 2 (schema_v1 and the migration to 2 in
+# src/store/sqlite.c): a room's messages of a commit in one chunk, before
+# rooms had topics.
+SCHEMA_V2 = """
+CREATE TABLE rooms(
+ id INTEGER PRIMARY KEY,
+ key TEXT NOT NULL UNIQUE,
+ name TEXT NOT NULL,
+ epoch INTEGER NOT NULL,
+ seq INTEGER NOT NULL);
+CREATE TABLE chunks(
+ room INTEGER NOT NULL,
+ first INTEGER NOT NULL,
+ last INTEGER NOT NULL,
+ epoch INTEGER NOT NULL,
+ time INTEGER NOT NULL,
+ body TEXT NOT NULL,
+ PRIMARY KEY(room, first)) WITHOUT ROWID;
+CREATE INDEX chunks_time ON chunks(time);
+CREATE VIEW messages(room, seq, epoch, time, sender, text) AS
+ SELECT r.name, m.value ->> 0, c.epoch, m.value ->> 1, m.value ->> 2, m.value ->> 3
+ FROM chunks c JOIN rooms r ON r.id = c.room, json_each(c.body) m;
 """
 
 
@@ -320,6 +346,30 @@ def prlimit(pid, soft):
     return r.returncode == 0, r.stderr.strip()
 
 
+def old_messages(words, n, now):
+    """n messages [(seq, from, text, time)] of an older chatd's store."""
+    return [(seq, "nick%d" % (seq % 2), "%s %d" % (words, seq), now + seq)
+            for seq in range(1, n + 1)]
+
+
+def old_store(store, schema, version):
+    """A new file with an older chatd's schema and version, open."""
+    db = open_db(store)
+    db.executescript(schema)
+    db.execute("PRAGMA application_id = %d" % APP_ID)
+    db.execute("PRAGMA user_version = %d" % version)
+    return db
+
+
+def check_old_store(srv, store, version):
+    """--check-store finds the store of an older schema sound and says it
+    is migrated when chatd opens it."""
+    rc, lines = check_store(srv, store)
+    t.assert_eq((rc, lines[-1]), (0, "ok"), "--check-store on the version-%d store" % version)
+    if "schema %d (migrated when chatd opens it)" % version not in lines[0]:
+        raise AssertionError("--check-store on a version-%d store: %r" % (version, lines[0]))
+
+
 def log_lines(s, regex):
     rx = re.compile(regex)
     return [line for line in s.stderr_tail(100000) if rx.search(line)]
@@ -375,7 +425,7 @@ def test_sigterm_restart_replays_exactly_what_each_cursor_missed(srv):
                             "%s: ACK seqs" % room)
 
         with Chatd(srv, store, "--store-sync", "full") as s:
-            s.wait_for_line(r"store %s: schema 2, %d rooms, sync full" % (re.escape(store),
+            s.wait_for_line(r"store %s: schema 3, %d rooms, sync full" % (re.escape(store),
                                                                           len(ROOMS)))
             for i, (room, cut) in enumerate(zip(ROOMS, CUTS)):
                 # Half the rooms are first joined with a cursor, half
@@ -644,7 +694,7 @@ def test_start_refuses_what_is_not_a_chatd_store_and_check_store_says_so(srv):
         rc, lines = check_store(srv, store)
         t.assert_eq((rc, lines[-2:]), (0, ["%d rooms, %d messages" % (rooms, messages), "ok"]),
                     "--check-store on a sound store (exit code, last lines)")
-        if not re.match(r"store %s: chatd schema 2, \d+ bytes$" % re.escape(store), lines[0]):
+        if not re.match(r"store %s: chatd schema 3, \d+ bytes$" % re.escape(store), lines[0]):
             raise AssertionError("--check-store's first line: %r" % lines[0])
 
         noise = os.path.join(d, "noise.db")
@@ -658,11 +708,11 @@ def test_start_refuses_what_is_not_a_chatd_store_and_check_store_says_so(srv):
         newer = os.path.join(d, "newer.db")
         shutil.copyfile(store, newer)
         db = open_db(newer)
-        db.execute("PRAGMA user_version = 3")
+        db.execute("PRAGMA user_version = 4")
         db.close()
         for path, reason in ((noise, "not a SQLite database"),
                              (other, "not a chatd store"),
-                             (newer, "schema version 3 is newer")):
+                             (newer, "schema version 4 is newer")):
             what = os.path.basename(path)
             got = refused_start(srv, path, what)
             if reason not in got:
@@ -763,24 +813,17 @@ def test_version_1_store_is_migrated_at_start(srv):
     with tempfile.TemporaryDirectory() as d:
         store = os.path.join(d, "chatd.db")
         epoch, now = 987654321, int(time.time() * 1000) - 60000
-        old = [(seq, "nick%d" % (seq % 2), "old message %d" % seq, now + seq) for seq in
-               range(1, 8)]
-        db = open_db(store)
-        db.executescript(SCHEMA_V1)
-        db.execute("PRAGMA application_id = %d" % APP_ID)
-        db.execute("PRAGMA user_version = 1")
+        old = old_messages("old message", 7, now)
+        db = old_store(store, SCHEMA_V1, 1)
         db.execute("INSERT INTO rooms(id, key, name, epoch, seq) VALUES(1, 'oldies', "
                    "'OldIes', ?, 7)", (epoch,))
         db.executemany("INSERT INTO messages(room, seq, time, sender, text) VALUES(1, ?, ?, ?, ?)",
                        [(seq, at, who, text) for seq, who, text, at in old])
         db.close()
-        rc, lines = check_store(srv, store)
-        t.assert_eq((rc, lines[-1]), (0, "ok"), "--check-store on the version-1 store")
-        if "schema 1 (migrated when chatd opens it)" not in lines[0]:
-            raise AssertionError("--check-store on a version-1 store: %r" % lines[0])
+        check_old_store(srv, store, 1)
 
         with Chatd(srv, store) as s:
-            s.wait_for_line(r"store %s: schema migrated from version 1 to 2$" % re.escape(store))
+            s.wait_for_line(r"store %s: schema migrated from version 1 to 3$" % re.escape(store))
             a = s.client("alice")
             j = a.join("oldies", epoch=epoch, since=2)
             t.assert_eq(j.joined.room, "OldIes", "room name from the version-1 store")
@@ -792,8 +835,10 @@ def test_version_1_store_is_migrated_at_start(srv):
 
         db = open_db(store)
         try:
-            t.assert_eq(db.execute("PRAGMA user_version").fetchone()[0], 2,
+            t.assert_eq(db.execute("PRAGMA user_version").fetchone()[0], 3,
                         "user_version after the migration")
+            t.assert_eq(db.execute("SELECT topic, topic_by, topic_ms FROM rooms").fetchall(),
+                        [("", "", 0)], "the topic columns of version 3, empty")
             t.assert_eq([(m[0], m[4]) for m in stored_messages(db)["OldIes"]],
                         [(seq, epoch) for seq in range(1, 9)], "messages (seq, epoch)")
             t.assert_eq(db.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
@@ -805,6 +850,59 @@ def test_version_1_store_is_migrated_at_start(srv):
         # Once only: a second start finds nothing to migrate.
         with Chatd(srv, store) as s:
             pass
+        t.assert_eq(log_lines(s, "migrated"), [], "migration lines at the second start")
+
+
+def test_version_2_store_is_migrated_at_start_and_keeps_a_topic_after(srv):
+    """A store of version 2 (chunks, rooms without topics) is migrated to
+    3 in place: its messages replay as before, its rooms have no topic,
+    and a topic set after the migration is kept across a restart."""
+    with tempfile.TemporaryDirectory() as d:
+        store = os.path.join(d, "chatd.db")
+        epoch, now = 123456789, int(time.time() * 1000) - 60000
+        old = old_messages("chunked", 9, now)
+        db = old_store(store, SCHEMA_V2, 2)
+        db.execute("INSERT INTO rooms(id, key, name, epoch, seq) VALUES(1, 'twos', 'TwoS', ?, 9)",
+                   (epoch,))
+        for first, last in ((1, 4), (5, 9)):
+            body = json.dumps([[seq, at, who, text] for seq, who, text, at in old
+                               if first <= seq <= last])
+            db.execute("INSERT INTO chunks(room, first, last, epoch, time, body) "
+                       "VALUES(1, ?, ?, ?, ?, ?)", (first, last, epoch, now + last, body))
+        db.close()
+        check_old_store(srv, store, 2)
+
+        with Chatd(srv, store) as s:
+            s.wait_for_line(r"store %s: schema migrated from version 2 to 3$" % re.escape(store))
+            a = s.client("alice")
+            j = a.join("twos", epoch=epoch, since=3)
+            t.assert_eq(j.joined.room, "TwoS", "room name from the version-2 store")
+            t.assert_eq(j.topic, None, "a migrated room's topic (none)")
+            check_replay(j, old[3:], "cursor join after the migration", epoch=epoch, last_seq=9)
+            f = a.topic("twos", "migrated \u2713")
+            t.assert_eq((f.type, f.text, f.nick), (t.ROOM_TOPIC, "migrated \u2713", "alice"),
+                        "alice's TOPIC after the migration")
+            t.assert_eq(t.assert_ack(a.say("twos", "new"), "SAY").seq, 10,
+                        "seq of the first message after the migration")
+
+        db = open_db(store)
+        try:
+            t.assert_eq(db.execute("PRAGMA user_version").fetchone()[0], 3,
+                        "user_version after the migration")
+            t.assert_eq(db.execute("SELECT name, seq, topic, topic_by FROM rooms").fetchall(),
+                        [("TwoS", 10, "migrated \u2713", "alice")], "the room's row")
+            t.assert_eq([(m[0], m[4]) for m in stored_messages(db)["TwoS"]],
+                        [(seq, epoch) for seq in range(1, 11)], "messages (seq, epoch)")
+        finally:
+            db.close()
+        db_check(store, "after the migration from version 2")
+        with Chatd(srv, store) as s:
+            j = s.client("bob").join("TWOS")
+            t.assert_eq((j.topic.text, j.topic.nick, j.topic.flags),
+                        ("migrated \u2713", "alice", t.TOPIC_CURRENT),
+                        "the topic after a restart")
+            check_replay(j, old + [(10, "alice", "new", j.history[-1].time_ms)],
+                         "plain join after the restart", epoch=epoch, last_seq=10)
         t.assert_eq(log_lines(s, "migrated"), [], "migration lines at the second start")
 
 

@@ -399,7 +399,7 @@ def test_join_answers_joined_history_in_order_then_history_end(srv):
     res = w.join("lobby")
     j, hist, end = res["joined"], res["history"], res["end"]
     assert_keys(j, {"type", "room", "epoch", "last_seq", "cursor", "members", "names",
-                    "partial"}, "joined")
+                    "partial", "topic"}, "joined")
     room_epoch = j["epoch"]
     if room_epoch == epoch or not room_epoch:
         raise AssertionError("joined epoch %r (other room's %r)" % (room_epoch, epoch))

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the chat core (src/core/): registration and the nick
  * index, rooms and membership, fan-out, per-room sequence numbers, history
- * cursors, limits, session ends, room linger and the sorted listings.
+ * cursors, limits, session ends, room linger, the sorted listings and room
+ * topics.
  *
  * Each session's sink is a recorder: every delivery is logged as
  * (client, event kind, room, nick, seq, text), copied at once because the
@@ -98,6 +99,11 @@ record_presence(void *ctx, struct pres *p)
 	snprintf(e->nick, sizeof(e->nick), "%s", p->nick);
 	snprintf(e->new_nick, sizeof(e->new_nick), "%s", p->new_nick);
 	e->time_ms = p->time_ms;
+	if (p->kind == PRES_TOPIC) {
+		e->text_len = p->text_len;
+		memcpy(e->text, p->text,
+		       p->text_len < sizeof(e->text) - 1 ? p->text_len : sizeof(e->text) - 1);
+	}
 }
 
 /* The last completion any session received: the in-memory core completes
@@ -298,6 +304,17 @@ static int
 direct(struct fx *f, int i, const char *nick, const char *text, size_t tn, struct core_ack *ack)
 {
 	return t_direct(f->c, f->cl[i].s, nick, strlen(nick), text, tn, ack);
+}
+
+/* Client i sets the topic of room to text[0, tn); returns the result. */
+static int
+topic(struct fx *f, int i, const char *room, const char *text, size_t tn)
+{
+	memset(&done, 0, sizeof(done));
+	core_topic(f->c, f->cl[i].s, room, strlen(room), text, tn, 42);
+	assert_int_equal(done.cmd, CMD_TOPIC);
+	assert_int_equal(done.tag, 42);
+	return done.err;
 }
 
 /* Client i changes its nick to n; returns the result. */
@@ -1751,12 +1768,166 @@ members_page_by_join_serial_whoever_leaves(void **state)
 	assert_int_equal(room_members_after(j.room, last, v, 8, &last), 0);
 }
 
+/* --- topics --- */
+
+static void
+topic_is_told_to_every_member_setter_included_and_kept(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	const char *text, *by;
+	uint64_t ms;
+	size_t n;
+	int i;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	user(f, 2, "carol");
+	j = join(f, 0, "Lobby");
+	join(f, 1, "lobby");
+	join(f, 2, "other");
+	text = room_topic(j.room, &n, &by, &ms);
+	assert_int_equal(n, 0);
+	assert_string_equal(text, "");
+	assert_string_equal(by, "");
+	assert_int_equal(ms, 0);
+
+	core_set_time(f->c, T0 + 5);
+	nev = 0;
+	assert_int_equal(topic(f, 1, "LOBBY", "héllo, world", strlen("héllo, world")), 0);
+	assert_int_equal(done.arg_len, 5);
+	assert_memory_equal(done.arg, "Lobby", 5);
+	for (i = 0; i <= 1; i++) {
+		const struct ev *e = nth(i, 'P', 0);
+
+		assert_int_equal(count(i, 0), 1);
+		assert_int_equal(e->kind, PRES_TOPIC);
+		assert_string_equal(e->room, "Lobby");
+		assert_string_equal(e->nick, "bob");
+		assert_string_equal(e->text, "héllo, world");
+		assert_int_equal(e->time_ms, T0 + 5);
+	}
+	assert_int_equal(count(2, 0), 0);
+	text = room_topic(j.room, &n, &by, &ms);
+	assert_int_equal(n, strlen("héllo, world"));
+	assert_memory_equal(text, "héllo, world", n);
+	assert_string_equal(by, "bob");
+	assert_int_equal(ms, T0 + 5);
+
+	/* A joiner finds it on the room its join answer names. */
+	j = join(f, 2, "lobby");
+	text = room_topic(j.room, &n, NULL, NULL);
+	assert_memory_equal(text, "héllo, world", n);
+
+	/* Empty text clears it, and that is told too. */
+	nev = 0;
+	assert_int_equal(topic(f, 0, "lobby", "", 0), 0);
+	assert_int_equal(count_pres(2, PRES_TOPIC, "Lobby", "alice"), 1);
+	assert_int_equal(nth(2, 'P', 0)->text_len, 0);
+	text = room_topic(j.room, &n, &by, &ms);
+	assert_int_equal(n, 0);
+	assert_string_equal(text, "");
+	assert_string_equal(by, "");
+}
+
+static void
+topic_refusals_name_the_reason(void **state)
+{
+	struct fx *f = *state;
+	char big[CORE_TOPIC_MAX + 2];
+	struct core_joined j;
+	size_t n;
+
+	user(f, 0, "alice");
+	user(f, 1, "bob");
+	j = join(f, 0, "lobby");
+	f->cl[2].s = core_session_new(f->c, &recorder, &f->cl[2]);
+	assert_int_equal(topic(f, 2, "lobby", "x", 1), CORE_E_NOT_REGISTERED);
+	assert_int_equal(topic(f, 1, "lobby", "x", 1), CORE_E_NOT_IN_ROOM);
+	assert_int_equal(topic(f, 1, "nowhere", "x", 1), CORE_E_NOT_IN_ROOM);
+	assert_int_equal(topic(f, 0, "bad room", "x", 1), CORE_E_ROOM_INVALID);
+	/* One line of UTF-8: no control character, no broken sequence. */
+	assert_int_equal(topic(f, 0, "lobby", "a\nb", 3), CORE_E_TEXT_INVALID);
+	assert_int_equal(topic(f, 0, "lobby", "a\rb", 3), CORE_E_TEXT_INVALID);
+	assert_int_equal(topic(f, 0, "lobby", "a\0b", 3), CORE_E_TEXT_INVALID);
+	assert_int_equal(topic(f, 0, "lobby", "a\x7f", 2), CORE_E_TEXT_INVALID);
+	assert_int_equal(topic(f, 0, "lobby", "a\xc2\x85", 3), CORE_E_TEXT_INVALID);
+	assert_int_equal(topic(f, 0, "lobby", "a\xc3", 2), CORE_E_TEXT_INVALID);
+	assert_int_equal(topic(f, 0, "lobby", "a\x1b[2J", 5), CORE_E_TEXT_INVALID);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(topic(f, 0, "lobby", big, CORE_TOPIC_MAX + 1), CORE_E_TEXT_TOO_LONG);
+	room_topic(j.room, &n, NULL, NULL);
+	assert_int_equal(n, 0);
+	assert_int_equal(topic(f, 0, "lobby", big, CORE_TOPIC_MAX), 0);
+	room_topic(j.room, &n, NULL, NULL);
+	assert_int_equal(n, CORE_TOPIC_MAX);
+	/* IRC's formatting codes style a line and cannot break it. */
+	assert_int_equal(topic(f, 0, "lobby",
+	                       "\x02"
+	                       "b\x02 \x03"
+	                       "04,01red\x0f",
+	                       14),
+	                 0);
+	room_topic(j.room, &n, NULL, NULL);
+	assert_int_equal(n, 14);
+}
+
+static void
+topic_reaches_every_member_of_a_large_room_at_once(void **state)
+{
+	struct fx *f = *state;
+	struct core_limits lim = default_limits;
+	int i;
+
+	lim.presence_batch = 2;
+	core_set_limits(f->c, &lim);
+	for (i = 0; i < 4; i++) {
+		char nk[8];
+
+		snprintf(nk, sizeof(nk), "u%d", i);
+		user(f, i, nk);
+		join(f, i, "big");
+	}
+	core_presence_flush(f->c);
+	nev = 0;
+	assert_int_equal(topic(f, 3, "big", "hi", 2), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(count_pres(i, PRES_TOPIC, "big", "u3"), 1);
+	assert_int_equal(core_presence_pending(f->c), 0);
+}
+
+static void
+topic_lingers_with_the_room_and_goes_with_it(void **state)
+{
+	struct fx *f = *state;
+	struct core_joined j;
+	size_t n;
+
+	user(f, 0, "alice");
+	join(f, 0, "lobby");
+	assert_int_equal(topic(f, 0, "lobby", "kept", 4), 0);
+	assert_int_equal(part(f, 0, "lobby"), 0);
+	j = join(f, 0, "lobby");
+	room_topic(j.room, &n, NULL, NULL);
+	assert_int_equal(n, 4);
+	assert_int_equal(part(f, 0, "lobby"), 0);
+	core_set_time(f->c, T0 + LINGER + 1);
+	core_expire(f->c);
+	j = join(f, 0, "lobby");
+	room_topic(j.room, &n, NULL, NULL);
+	assert_int_equal(n, 0);
+}
+
 int
 main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	        T(hello_registers_nick_as_spelled),
+	        T(topic_is_told_to_every_member_setter_included_and_kept),
+	        T(topic_refusals_name_the_reason),
+	        T(topic_reaches_every_member_of_a_large_room_at_once),
+	        T(topic_lingers_with_the_room_and_goes_with_it),
 	        T(hello_rejects_invalid_nick_and_allows_retry),
 	        T(hello_rejects_nick_taken_case_insensitively),
 	        T(hello_after_registration_is_already_registered),

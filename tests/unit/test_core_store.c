@@ -4,7 +4,7 @@
  * after a restart with their name, epoch and sequence, a join with an old
  * cursor replays what it missed from it, paging back and reading forward
  * reach past the ring into it, and a store that cannot write or read is
- * refused as CORE_E_STORE.
+ * refused as CORE_E_STORE; a room's topic is kept with it and comes back.
  *
  * The store is a fake held in memory (not src/store/): per room key a
  * list of (epoch, seq, time, sender, text) and the room's name, epoch and
@@ -59,6 +59,11 @@ struct froom {
 	uint8_t name_len;
 	uint64_t epoch;
 	uint64_t seq; /* the last seq stored */
+	char topic[CORE_TOPIC_MAX];
+	uint16_t topic_len;
+	char topic_by[CORE_NICK_MAX + 1];
+	uint64_t topic_ms;
+	unsigned topics; /* topic writes taken */
 	struct fmsg *msgs;
 	size_t n, cap;
 };
@@ -202,6 +207,11 @@ fs_room_load(void *arg, const char *key, size_t n, struct core_stored_room *out)
 	out->name_len = r->name_len;
 	out->epoch = r->epoch;
 	out->seq = r->seq;
+	memcpy(out->topic, r->topic, r->topic_len);
+	out->topic_len = r->topic_len;
+	memcpy(out->topic_by, r->topic_by, sizeof(r->topic_by));
+	out->topic_by_len = (uint8_t)strlen(r->topic_by);
+	out->topic_ms = r->topic_ms;
 	return 1;
 }
 
@@ -270,6 +280,25 @@ fs_message(void *arg, const struct room *room, struct msg *m)
 	/* The core hands the store its folded key: the fake files by it. */
 	assert_string_equal(r->key, room_key(room));
 	fs_append(fs, r, m->epoch, m->seq, m->time_ms, m->from, m->text, m->text_len);
+}
+
+/* The hook topic: the room's topic as it is now, with its row. */
+static void
+fs_topic(void *arg, const struct room *room)
+{
+	struct fstore *fs = arg;
+	struct froom *r = fs_room(fs, room_name(room), room_name_len(room));
+	const char *by, *text;
+	uint64_t ms;
+	size_t n;
+
+	text = room_topic(room, &n, &by, &ms);
+	r->epoch = room_epoch(room);
+	memcpy(r->topic, text, n);
+	r->topic_len = (uint16_t)n;
+	snprintf(r->topic_by, sizeof(r->topic_by), "%s", by);
+	r->topic_ms = ms;
+	r->topics++;
 }
 
 /* The hook writable. */
@@ -409,7 +438,12 @@ setup_with(void **state, int with_store)
 
 	if (f == NULL)
 		return -1;
-	f->hooks = (struct core_store){fs_room_load, fs_range, fs_message, fs_writable, &f->fs};
+	f->hooks = (struct core_store){.room_load = fs_room_load,
+	                               .range = fs_range,
+	                               .message = fs_message,
+	                               .topic = fs_topic,
+	                               .writable = fs_writable,
+	                               .arg = &f->fs};
 	f->c = new_core(f, SEED, with_store);
 	for (i = 0; i < MAXCL; i++)
 		f->cl[i].id = i;
@@ -763,6 +797,69 @@ restart_brings_a_room_back_with_name_epoch_seq_and_newest_ring(void **state)
 	assert_int_equal(j2.epoch, SEED2);
 	assert_int_equal(j2.last_seq, 0);
 	assert_int_equal(nreplay, 0);
+}
+
+static void
+restart_brings_a_room_back_with_its_topic_and_a_down_store_refuses_one(void **state)
+{
+	struct fx *f = *state;
+	const struct froom *st;
+	struct core_joined j;
+	const char *text, *by;
+	uint64_t ms;
+	size_t n;
+
+	user(f, 0, "alice");
+	join(f, 0, "Lobby");
+	core_topic(f->c, f->cl[0].s, "lobby", 5, "plans for friday", 16, 7);
+	assert_int_equal(done.cmd, CMD_TOPIC);
+	assert_int_equal(done.err, 0);
+	assert_int_equal(done.tag, 7);
+	st = fs_find(&f->fs, "lobby", 5);
+	assert_non_null(st);
+	assert_int_equal(st->topics, 1);
+	assert_memory_equal(st->topic, "plans for friday", 16);
+	assert_string_equal(st->topic_by, "alice");
+
+	/* A store that refuses messages refuses a topic too, and the room's
+	 * topic stays what was stored. */
+	f->fs.unwritable = 1;
+	core_topic(f->c, f->cl[0].s, "lobby", 5, "lost", 4, 0);
+	assert_int_equal(done.err, CORE_E_STORE);
+	assert_int_equal(st->topics, 1);
+	f->fs.unwritable = 0;
+
+	restart(f);
+	user(f, 1, "bob");
+	j = join(f, 1, "LOBBY");
+	text = room_topic(j.room, &n, &by, &ms);
+	assert_int_equal(n, 16);
+	assert_memory_equal(text, "plans for friday", 16);
+	assert_string_equal(by, "alice");
+	assert_int_equal(ms, T0);
+
+	/* A room with no message yet is stored for its topic alone, and
+	 * comes back with it and its epoch. */
+	join(f, 1, "quiet");
+	core_topic(f->c, f->cl[1].s, "quiet", 5, "shh", 3, 0);
+	assert_int_equal(done.err, 0);
+	restart(f);
+	user(f, 2, "carol");
+	j = join(f, 2, "quiet");
+	assert_int_equal(j.epoch, SEED2);
+	text = room_topic(j.room, &n, &by, NULL);
+	assert_int_equal(n, 3);
+	assert_memory_equal(text, "shh", 3);
+	assert_string_equal(by, "bob");
+	/* Cleared, and stored cleared. */
+	core_topic(f->c, f->cl[2].s, "quiet", 5, "", 0, 0);
+	assert_int_equal(done.err, 0);
+	st = fs_find(&f->fs, "quiet", 5);
+	assert_int_equal(st->topic_len, 0);
+	room_topic(j.room, &n, &by, &ms);
+	assert_int_equal(n, 0);
+	assert_string_equal(by, "");
+	assert_int_equal(ms, 0);
 }
 
 /* --- 3. joins with an old cursor --- */
@@ -1360,6 +1457,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        T(room_messages_reach_the_store_in_order_with_key_epoch_seq_time_sender_text),
 	        T(restart_brings_a_room_back_with_name_epoch_seq_and_newest_ring),
+	        T(restart_brings_a_room_back_with_its_topic_and_a_down_store_refuses_one),
 	        T(join_with_cursor_older_than_ring_replays_all_missed_from_store_then_ring),
 	        T(join_with_cursor_replay_max_back_replays_all_of_it),
 	        T(join_with_cursor_more_than_replay_max_back_is_truncated_to_the_newest),

@@ -92,6 +92,13 @@ static struct vector vectors[] = {
          .hex = "00 00 00 08 0b 01 02 03 04 05 06 07 08",
          .m = {.type = WIRE_PONG, .u.ping = {0x0102030405060708ULL}}},
         {.name = "quit", .hex = "00 00 00 00 0c", .m = {.type = WIRE_QUIT}},
+        {.name = "topic",
+         .hex = "00 00 00 18 0e 05 6c 6f 62 62 79 00 10 70 6c 61 "
+                "6e 73 20 66 6f 72 20 66 72 69 64 61 79",
+         .m = {.type = WIRE_TOPIC, .u.topic = {S("lobby"), S("plans for friday")}}},
+        {.name = "topic_clear",
+         .hex = "00 00 00 08 0e 05 6c 6f 62 62 79 00 00",
+         .m = {.type = WIRE_TOPIC, .u.topic = {S("lobby"), S("")}}},
 
         /* Server frames. */
         {.name = "welcome",
@@ -262,6 +269,23 @@ static struct vector vectors[] = {
          .m = {.type = WIRE_ERROR,
                .u.error = {WIRE_E_FRAME_TOO_LARGE, 0, 0,
                            S("frame too large: the limit is 8192 bytes")}}},
+        {.name = "room_topic",
+         .hex = "00 00 00 25 4d 00 05 6c 6f 62 62 79 03 62 6f 62 "
+                "00 00 01 93 5d 78 86 7b 00 10 70 6c 61 6e 73 20 "
+                "66 6f 72 20 66 72 69 64 61 79",
+         .m = {.type = WIRE_ROOM_TOPIC,
+               .u.room_topic = {0, S("lobby"), S("bob"), TIME, S("plans for friday")}}},
+        {.name = "room_topic_current",
+         .hex = "00 00 00 25 4d 01 05 6c 6f 62 62 79 03 62 6f 62 "
+                "00 00 01 93 5d 78 86 7b 00 10 70 6c 61 6e 73 20 "
+                "66 6f 72 20 66 72 69 64 61 79",
+         .m = {.type = WIRE_ROOM_TOPIC,
+               .u.room_topic = {WIRE_TOPIC_CURRENT, S("lobby"), S("bob"), TIME,
+                                S("plans for friday")}}},
+        {.name = "room_topic_cleared",
+         .hex = "00 00 00 15 4d 00 05 6c 6f 62 62 79 03 62 6f 62 "
+                "00 00 01 93 5d 78 86 7b 00 00",
+         .m = {.type = WIRE_ROOM_TOPIC, .u.room_topic = {0, S("lobby"), S("bob"), TIME, S("")}}},
         {.name = "bye",
          .hex = "00 00 00 06 4a 00 00 03 62 79 65",
          .m = {.type = WIRE_BYE, .u.bye = {WIRE_R_NONE, S("bye")}}},
@@ -274,11 +298,11 @@ static struct vector vectors[] = {
 
 /* Every frame type of version 1. */
 static const uint8_t known_types[] = {
-        WIRE_HELLO,       WIRE_JOIN,    WIRE_PART,     WIRE_SAY,     WIRE_MSG,
-        WIRE_NICK,        WIRE_LIST,    WIRE_WHO,      WIRE_USERS,   WIRE_PING,
-        WIRE_PONG,        WIRE_QUIT,    WIRE_HISTORY,  WIRE_WELCOME, WIRE_JOINED,
-        WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE, WIRE_ROOMS,   WIRE_NAMES,
-        WIRE_ACK,         WIRE_ERROR,   WIRE_BYE,      WIRE_SUMMARY, WIRE_REASON,
+        WIRE_HELLO,   WIRE_JOIN,       WIRE_PART,   WIRE_SAY,         WIRE_MSG,     WIRE_NICK,
+        WIRE_LIST,    WIRE_WHO,        WIRE_USERS,  WIRE_PING,        WIRE_PONG,    WIRE_QUIT,
+        WIRE_HISTORY, WIRE_WELCOME,    WIRE_JOINED, WIRE_HISTORY_END, WIRE_MESSAGE, WIRE_PRESENCE,
+        WIRE_ROOMS,   WIRE_NAMES,      WIRE_ACK,    WIRE_ERROR,       WIRE_BYE,     WIRE_SUMMARY,
+        WIRE_TOPIC,   WIRE_ROOM_TOPIC, WIRE_REASON,
 };
 
 /* docs/protocol.md, read once by main(). */
@@ -366,6 +390,16 @@ encode(struct wire_writer *w, const struct vector *v)
 		break;
 	case WIRE_WHO:
 		wire_enc_who(w, m->u.room.room.p, m->u.room.room.len);
+		break;
+	case WIRE_TOPIC:
+		wire_enc_topic(w, m->u.topic.room.p, m->u.topic.room.len, m->u.topic.text.p,
+		               m->u.topic.text.len);
+		break;
+	case WIRE_ROOM_TOPIC:
+		wire_enc_room_topic(w, m->u.room_topic.flags, m->u.room_topic.room.p,
+		                    m->u.room_topic.room.len, m->u.room_topic.nick.p,
+		                    m->u.room_topic.nick.len, m->u.room_topic.time_ms,
+		                    m->u.room_topic.text.p, m->u.room_topic.text.len);
 		break;
 	case WIRE_HISTORY:
 		wire_enc_history(w, m->u.history.room.p, m->u.history.room.len, m->u.history.before,
@@ -515,6 +549,17 @@ assert_decoded(const struct vector *v, const struct wire_msg *d)
 	case WIRE_PART:
 	case WIRE_WHO:
 		assert_str(d->u.room.room, m->u.room.room);
+		break;
+	case WIRE_TOPIC:
+		assert_str(d->u.topic.room, m->u.topic.room);
+		assert_str(d->u.topic.text, m->u.topic.text);
+		break;
+	case WIRE_ROOM_TOPIC:
+		assert_int_equal(d->u.room_topic.flags, m->u.room_topic.flags);
+		assert_str(d->u.room_topic.room, m->u.room_topic.room);
+		assert_str(d->u.room_topic.nick, m->u.room_topic.nick);
+		assert_int_equal(d->u.room_topic.time_ms, m->u.room_topic.time_ms);
+		assert_str(d->u.room_topic.text, m->u.room_topic.text);
 		break;
 	case WIRE_HISTORY:
 		assert_str(d->u.history.room, m->u.history.room);

@@ -31,6 +31,9 @@ _Static_assert(WIRE_NICK_MAX == CORE_NICK_MAX, "nick bound");
 _Static_assert(WIRE_ROOM_MAX == CORE_ROOM_MAX, "room bound");
 _Static_assert(WIRE_SUMMARY_MAX == CORE_SUMMARY_MAX, "summary bound");
 _Static_assert(WIRE_TEXT_MAX_HARD == CORE_TEXT_MAX, "text bound");
+_Static_assert(WIRE_TOPIC_MAX == CORE_TOPIC_MAX, "topic bound");
+_Static_assert(1 + 1 + WIRE_ROOM_MAX + 1 + WIRE_NICK_MAX + 8 + 2 + WIRE_TOPIC_MAX <= 512,
+               "a ROOM_TOPIC fits a fixed-size reply");
 _Static_assert(WIRE_FRAME_MAX_HARD == CHATD_FRAME_MAX_HARD, "frame bound");
 _Static_assert(4 + 1 + WIRE_ROOM_MAX + 2 == CHATD_FRAME_SAY_OVERHEAD, "SAY overhead");
 // NOLINTEND(misc-redundant-expression)
@@ -263,6 +266,19 @@ render_summary(const struct pres *p)
 	return arena_commit(&arena, w.len);
 }
 
+/* A topic set: one ROOM_TOPIC frame. */
+static struct slice
+render_topic(const struct pres *p)
+{
+	size_t size = WIRE_HEADER_LEN + 1 + 2 + p->room_len + p->nick_len + 8 + 2 + p->text_len;
+	struct wire_writer w;
+
+	wire_writer_init(&w, arena_reserve(&arena, size), size);
+	wire_enc_room_topic(&w, 0, p->room, p->room_len, p->nick, p->nick_len, p->time_ms, p->text,
+	                    p->text_len);
+	return arena_commit(&arena, w.len);
+}
+
 static struct slice
 render_presence(const struct pres *p)
 {
@@ -271,6 +287,8 @@ render_presence(const struct pres *p)
 
 	if (p->kind == PRES_SUMMARY)
 		return render_summary(p);
+	if (p->kind == PRES_TOPIC)
+		return render_topic(p);
 	/* The words of a PART or QUIT follow in a REASON frame, which a client
 	 * of before it skips (4.2). */
 	if (p->text_len)
@@ -460,13 +478,16 @@ send_welcome(struct conn *c)
 	reply_end(&r);
 }
 
-/* JOINED, the names (a big room's in part), the history, HISTORY_END. */
+/* JOINED, the names (a big room's in part), the topic, the history,
+ * HISTORY_END. */
 static void
 send_joined(struct conn *c, const struct core_joined *j)
 {
 	const char *name = room_name(j->room);
-	size_t nlen = room_name_len(j->room), given = 0, n;
+	size_t nlen = room_name_len(j->room), given = 0, n, tn;
 	struct session *v[WIRE_LIST_CHUNK];
+	const char *topic, *by;
+	uint64_t ms;
 	uint32_t serial = 0;
 	struct reply r;
 	unsigned i;
@@ -484,6 +505,13 @@ send_joined(struct conn *c, const struct core_joined *j)
 		           : given >= CORE_JOIN_NAMES ? WIRE_LIST_LAST | WIRE_LIST_PARTIAL
 		                                      : 0);
 	} while (given < j->members && given < CORE_JOIN_NAMES);
+	/* The room's topic, when it has one, before its history. */
+	topic = room_topic(j->room, &tn, &by, &ms);
+	if (tn) {
+		wire_enc_room_topic(reply_begin(&r, c, FRAMED_REPLY_MAX), WIRE_TOPIC_CURRENT, name,
+		                    nlen, by, strlen(by), ms, topic, tn);
+		reply_end(&r);
+	}
 	for (i = 0; i < j->hist_count; i++)
 		conn_send(c,
 		          msg_wire(core_joined_msg(j, i), framed_frontend.slot, 1, render_message));
@@ -506,6 +534,7 @@ send_ack(struct conn *c, uint32_t ref, const struct core_ack *ack)
 static const uint8_t request_of[] = {
         [CMD_HELLO] = WIRE_HELLO, [CMD_NICK] = WIRE_NICK, [CMD_JOIN] = WIRE_JOIN,
         [CMD_PART] = WIRE_PART,   [CMD_SAY] = WIRE_SAY,   [CMD_DIRECT] = WIRE_MSG,
+        [CMD_TOPIC] = WIRE_TOPIC,
 };
 
 /* A command completed: answer the request (tag: a SAY's or MSG's ref). */
@@ -532,7 +561,7 @@ on_done(void *ctx, const struct core_reply *r)
 		send_ack(c, ref, &r->ack);
 		break;
 	default:
-		break; /* NICK and PART are confirmed by their PRESENCE */
+		break; /* NICK and PART are confirmed by their PRESENCE, TOPIC by ROOM_TOPIC */
 	}
 }
 
@@ -597,6 +626,13 @@ do_msg(struct conn *c, const struct wire_msg *m)
 {
 	core_direct(conn_core(c), c->sess, m->u.say.target.p, m->u.say.target.len, m->u.say.text.p,
 	            m->u.say.text.len, m->u.say.ref);
+}
+
+static void
+do_topic(struct conn *c, const struct wire_msg *m)
+{
+	core_topic(conn_core(c), c->sess, m->u.topic.room.p, m->u.topic.room.len, m->u.topic.text.p,
+	           m->u.topic.text.len, 0);
 }
 
 static void
@@ -687,11 +723,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-        [WIRE_HELLO] = {do_hello, 1},     [WIRE_JOIN] = {do_join, 0}, [WIRE_PART] = {do_part, 0},
-        [WIRE_SAY] = {do_say, 0},         [WIRE_MSG] = {do_msg, 0},   [WIRE_NICK] = {do_nick, 0},
-        [WIRE_LIST] = {do_list, 0},       [WIRE_WHO] = {do_who, 0},   [WIRE_USERS] = {do_list, 0},
-        [WIRE_PING] = {do_ping, 1},       [WIRE_PONG] = {do_pong, 1}, [WIRE_QUIT] = {do_quit, 1},
-        [WIRE_HISTORY] = {do_history, 0},
+        [WIRE_HELLO] = {do_hello, 1},     [WIRE_JOIN] = {do_join, 0},   [WIRE_PART] = {do_part, 0},
+        [WIRE_SAY] = {do_say, 0},         [WIRE_MSG] = {do_msg, 0},     [WIRE_NICK] = {do_nick, 0},
+        [WIRE_LIST] = {do_list, 0},       [WIRE_WHO] = {do_who, 0},     [WIRE_USERS] = {do_list, 0},
+        [WIRE_PING] = {do_ping, 1},       [WIRE_PONG] = {do_pong, 1},   [WIRE_QUIT] = {do_quit, 1},
+        [WIRE_HISTORY] = {do_history, 0}, [WIRE_TOPIC] = {do_topic, 0},
 };
 
 /* Act on one decoded client frame. */

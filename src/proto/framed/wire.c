@@ -200,6 +200,10 @@ wire_decode(uint8_t type, const uint8_t *payload, size_t len, struct wire_msg *m
 		m->u.say.target = rdstr(&r, 0);
 		m->u.say.text = rdstr(&r, 1);
 		break;
+	case WIRE_TOPIC:
+		m->u.topic.room = rdstr(&r, 0);
+		m->u.topic.text = rdstr(&r, 1);
+		break;
 	case WIRE_LIST:
 	case WIRE_USERS:
 	case WIRE_QUIT:
@@ -276,6 +280,13 @@ wire_decode(uint8_t type, const uint8_t *payload, size_t len, struct wire_msg *m
 		m->u.summary.leaves = rd32(&r);
 		m->u.summary.time_ms = rd64(&r);
 		m->u.summary.list = rdevents(&r);
+		break;
+	case WIRE_ROOM_TOPIC:
+		m->u.room_topic.flags = rd8(&r);
+		m->u.room_topic.room = rdstr(&r, 0);
+		m->u.room_topic.nick = rdstr(&r, 0);
+		m->u.room_topic.time_ms = rd64(&r);
+		m->u.room_topic.text = rdstr(&r, 1);
 		break;
 	case WIRE_ACK:
 		m->u.ack.ref = rd32(&r);
@@ -555,6 +566,15 @@ wire_enc_msg(struct wire_writer *w, uint32_t ref, const char *nick, size_t nn, c
 }
 
 void
+wire_enc_topic(struct wire_writer *w, const char *room, size_t rn, const char *text, size_t tn)
+{
+	wire_begin(w, WIRE_TOPIC);
+	wire_put_str8(w, room, rn);
+	wire_put_str16(w, text, tn);
+	wire_end(w);
+}
+
+void
 wire_enc_empty(struct wire_writer *w, uint8_t type)
 {
 	wire_begin(w, type);
@@ -652,6 +672,19 @@ wire_enc_reason(struct wire_writer *w, uint8_t kind, const char *room, size_t rn
 	wire_put_u8(w, kind);
 	wire_put_str8(w, room, rn);
 	wire_put_str8(w, nick, nn);
+	wire_put_str16(w, text, tn);
+	wire_end(w);
+}
+
+void
+wire_enc_room_topic(struct wire_writer *w, uint8_t flags, const char *room, size_t rn,
+                    const char *nick, size_t nn, uint64_t time_ms, const char *text, size_t tn)
+{
+	wire_begin(w, WIRE_ROOM_TOPIC);
+	wire_put_u8(w, flags);
+	wire_put_str8(w, room, rn);
+	wire_put_str8(w, nick, nn);
+	wire_put_u64(w, time_ms);
 	wire_put_str16(w, text, tn);
 	wire_end(w);
 }
@@ -795,6 +828,10 @@ wire_type_name(uint8_t type)
 		return "PONG";
 	case WIRE_QUIT:
 		return "QUIT";
+	case WIRE_TOPIC:
+		return "TOPIC";
+	case WIRE_ROOM_TOPIC:
+		return "ROOM_TOPIC";
 	case WIRE_WELCOME:
 		return "WELCOME";
 	case WIRE_JOINED:

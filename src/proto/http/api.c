@@ -44,14 +44,16 @@ struct route {
 	unsigned flags;
 };
 
-static handler session_create, session_delete, rooms_list, room_join, room_leave, room_members,
-        room_read, room_say, user_direct, users_list, me, me_rooms, me_events, events_stream,
-        healthz, metrics, websocket, web_index, web_js, web_css;
+static handler session_create, session_delete, rooms_list, room_info, room_topic_set, room_join,
+        room_leave, room_members, room_read, room_say, user_direct, users_list, me, me_rooms,
+        me_events, events_stream, healthz, metrics, websocket, web_index, web_js, web_css;
 
 static const struct route routes[] = {
         {"POST", "/api/v1/session", session_create, R_BODY},
         {"DELETE", "/api/v1/session", session_delete, R_SESSION},
         {"GET", "/api/v1/rooms", rooms_list, R_PUBLIC},
+        {"GET", "/api/v1/rooms/*", room_info, R_PUBLIC},
+        {"POST", "/api/v1/rooms/*/topic", room_topic_set, R_SESSION | R_BODY},
         {"POST", "/api/v1/rooms/*/join", room_join, R_SESSION},
         {"POST", "/api/v1/rooms/*/leave", room_leave, R_SESSION},
         {"GET", "/api/v1/rooms/*/members", room_members, R_PUBLIC},
@@ -270,6 +272,7 @@ created(struct hconn *h)
 void
 api_done(struct hconn *h, const struct core_reply *r)
 {
+	const struct room *room;
 	char cursor[48];
 
 	if (r->err) {
@@ -284,11 +287,18 @@ api_done(struct hconn *h, const struct core_reply *r)
 	case CMD_JOIN:
 		cursor_text(cursor, sizeof(cursor), r->joined.epoch, r->joined.last_seq);
 		http_reply_json(h, 200,
-		                json_pack("{s:s, s:I, s:I, s:s, s:I}", "room",
+		                json_pack("{s:s, s:I, s:I, s:s, s:I, s:o}", "room",
 		                          room_name(r->joined.room), "epoch",
 		                          (json_int_t)r->joined.epoch, "last_seq",
 		                          (json_int_t)r->joined.last_seq, "cursor", cursor,
-		                          "members", (json_int_t)r->joined.members));
+		                          "members", (json_int_t)r->joined.members, "topic",
+		                          render_topic_object(r->joined.room)));
+		break;
+	case CMD_TOPIC:
+		room = core_room_lookup(conn_core(h->c), r->arg, r->arg_len);
+		http_reply_json(h, 200,
+		                json_pack("{s:s#, s:o}", "room", r->arg, (int)r->arg_len, "topic",
+		                          room ? render_topic_object(room) : json_null()));
 		break;
 	case CMD_SAY:
 		cursor_text(cursor, sizeof(cursor), r->msg->epoch, r->ack.seq);
@@ -319,7 +329,7 @@ room_command(struct call *k, int cmd)
 	size_t tn = 0;
 	const char *text = NULL;
 
-	if (cmd == CMD_SAY || cmd == CMD_DIRECT)
+	if (cmd == CMD_SAY || cmd == CMD_DIRECT || cmd == CMD_TOPIC)
 		if ((text = body_string(k, "text", &tn)) == NULL)
 			return;
 	hsess_begin(k->hs, k->h);
@@ -332,6 +342,9 @@ room_command(struct call *k, int cmd)
 		break;
 	case CMD_SAY:
 		core_say(core, s, k->arg, k->arg_len, text, tn, k->h->serial);
+		break;
+	case CMD_TOPIC:
+		core_topic(core, s, k->arg, k->arg_len, text, tn, k->h->serial);
 		break;
 	default:
 		core_direct(core, s, k->arg, k->arg_len, text, tn, k->h->serial);
@@ -362,6 +375,12 @@ static void
 user_direct(struct call *k)
 {
 	room_command(k, CMD_DIRECT);
+}
+
+static void
+room_topic_set(struct call *k)
+{
+	room_command(k, CMD_TOPIC);
 }
 
 /* The folded form of an "after" name for a listing ("" when absent). */
@@ -482,6 +501,25 @@ room_members(struct call *k)
 	                json_pack("{s:s, s:o, s:I, s:o}", "room", room_name(r), "members", list,
 	                          "count", (json_int_t)room_member_count(r), "next",
 	                          n == limit ? json_integer(last) : json_null()));
+	http_end(k->h);
+}
+
+/* One room: its members, its position and its topic. */
+static void
+room_info(struct call *k)
+{
+	struct room *r = path_room(k);
+	char cursor[48];
+
+	if (r == NULL)
+		return;
+	cursor_text(cursor, sizeof(cursor), room_epoch(r), room_last_seq(r));
+	http_reply_json(k->h, 200,
+	                json_pack("{s:s, s:I, s:I, s:I, s:s, s:o}", "name", room_name(r), "members",
+	                          (json_int_t)room_member_count(r), "epoch",
+	                          (json_int_t)room_epoch(r), "last_seq",
+	                          (json_int_t)room_last_seq(r), "cursor", cursor, "topic",
+	                          render_topic_object(r)));
 	http_end(k->h);
 }
 

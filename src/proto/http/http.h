@@ -245,6 +245,8 @@ struct slice render_json(struct slice sse, uint64_t id, const char *event);
  * (docs/http.md section 4); the caller owns the reference. */
 json_t *render_msg_object(const struct msg *m);
 json_t *render_pres_object(const struct pres *p);
+/* A room's topic as {"text", "by", "time"}, or null when it has none. */
+json_t *render_topic_object(const struct room *r);
 /* The JSON of o (whose reference it takes) between head and tail, once:
  * in a block of its own (own_block: history, kept on its message) or in
  * the shared arena.  A NULL head is made by head_of(out, json_length). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "core/msg.h"
 #include "core/pres.h"
 #include "core/vocab.h"
@@ -56,6 +57,8 @@ kind_name(int kind)
 		return "drop";
 	case PRES_SUMMARY:
 		return "summary";
+	case PRES_TOPIC:
+		return "topic";
 	default:
 		return "unknown";
 	}
@@ -167,8 +170,22 @@ pres_fields(json_t *o, const struct pres *p)
 		json_object_set_new(o, "new_nick", str(p->new_nick, p->new_nick_len));
 	if (p->kind == PRES_DROP)
 		json_object_set_new(o, "reason", json_string(render_reason(p->reason)));
-	if (p->text_len)
+	/* A part's or quit's words; a topic, "" when it was cleared. */
+	if (p->text_len || p->kind == PRES_TOPIC)
 		json_object_set_new(o, "text", str(p->text, p->text_len));
+}
+
+json_t *
+render_topic_object(const struct room *r)
+{
+	const char *text, *by;
+	uint64_t ms;
+	size_t n;
+
+	text = room_topic(r, &n, &by, &ms);
+	if (n == 0)
+		return json_null();
+	return json_pack("{s:o, s:s, s:I}", "text", str(text, n), "by", by, "time", (json_int_t)ms);
 }
 
 json_t *

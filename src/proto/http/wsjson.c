@@ -142,8 +142,8 @@ on_presence(void *ctx, struct pres *p)
 /* --- completions --- */
 
 static const char *const request_of[] = {
-        [CMD_HELLO] = "hello", [CMD_NICK] = "nick", [CMD_JOIN] = "join",
-        [CMD_PART] = "part",   [CMD_SAY] = "say",   [CMD_DIRECT] = "msg",
+        [CMD_HELLO] = "hello", [CMD_NICK] = "nick",  [CMD_JOIN] = "join",   [CMD_PART] = "part",
+        [CMD_SAY] = "say",     [CMD_DIRECT] = "msg", [CMD_TOPIC] = "topic",
 };
 
 static json_t *
@@ -174,7 +174,8 @@ send_welcome(struct conn *c)
 	                (json_int_t)(cfg->ping_timeout * 1000)));
 }
 
-/* joined (with the first members), the history, history_end. */
+/* joined (with the first members and the topic), the history,
+ * history_end. */
 static void
 send_joined(struct conn *c, const struct core_joined *j)
 {
@@ -191,10 +192,11 @@ send_joined(struct conn *c, const struct core_joined *j)
 			        names, json_stringn(session_nick(v[k]), session_nick_len(v[k])));
 		given += n;
 	} while (n && given < j->members && given < CORE_JOIN_NAMES);
-	o = json_pack("{s:s, s:s%, s:I, s:I, s:o, s:i, s:o, s:b}", "type", "joined", "room",
+	o = json_pack("{s:s, s:s%, s:I, s:I, s:o, s:i, s:o, s:b, s:o}", "type", "joined", "room",
 	              room_name(j->room), room_name_len(j->room), "epoch", (json_int_t)j->epoch,
 	              "last_seq", (json_int_t)j->last_seq, "cursor", cursor(j->epoch, j->last_seq),
-	              "members", j->members, "names", names, "partial", given < j->members);
+	              "members", j->members, "names", names, "partial", given < j->members, "topic",
+	              render_topic_object(j->room));
 	reply(c, o);
 	for (i = 0; i < j->hist_count; i++)
 		conn_send(c,
@@ -497,6 +499,11 @@ request(struct conn *c, json_t *o)
 		if ((name = field(o, "room", &n)) == NULL)
 			goto missing;
 		core_part(core, c->sess, name, n, "", 0, 0);
+	} else if (strcmp(type, "topic") == 0) {
+		/* Confirmed by the topic event every member gets. */
+		if ((name = field(o, "room", &n)) == NULL || (text = field(o, "text", &tn)) == NULL)
+			goto missing;
+		core_topic(core, c->sess, name, n, text, tn, 0);
 	} else if (strcmp(type, "say") == 0 || strcmp(type, "msg") == 0) {
 		int say = type[0] == 's';
 

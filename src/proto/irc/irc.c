@@ -591,6 +591,10 @@ presence_line(char *out, size_t cap, const struct pres *p)
 		n = snprintf(out, cap, ":%s!%s@%s NICK :%s\r\n", p->nick, p->nick, IRC_HOST,
 		             p->new_nick);
 		break;
+	case PRES_TOPIC:
+		n = snprintf(out, cap, ":%s!%s@%s TOPIC #%s :%.*s\r\n", p->nick, p->nick, IRC_HOST,
+		             p->room, (int)p->text_len, p->text);
+		break;
 	case PRES_QUIT:
 	case PRES_DROP:
 		n = snprintf(out, cap, ":%s!%s@%s QUIT :%s%s%.*s\r\n", p->nick, p->nick, IRC_HOST,
@@ -746,6 +750,8 @@ cmd_word(int cmd)
 		return "JOIN";
 	case CMD_PART:
 		return "PART";
+	case CMD_TOPIC:
+		return "TOPIC";
 	default:
 		return "PRIVMSG";
 	}
@@ -775,7 +781,7 @@ send_error(struct conn *c, const struct core_reply *r)
 		numeric(c, 403, "#%s :No such channel", a);
 		break;
 	case CORE_E_NOT_IN_ROOM:
-		if (r->cmd == CMD_PART)
+		if (r->cmd == CMD_PART || r->cmd == CMD_TOPIC)
 			numeric(c, 442, "#%s :You're not on that channel", a);
 		else
 			numeric(c, 404, "#%s :Cannot send to channel (join it first)", a);
@@ -793,6 +799,13 @@ send_error(struct conn *c, const struct core_reply *r)
 		numeric(c, 403, "#%s :No such channel, and no new ones now (%s)", a, limit);
 		break;
 	case CORE_E_TEXT_INVALID:
+		if (r->cmd == CMD_TOPIC) {
+			send_line(c,
+			          ":%s FAIL TOPIC INVALID_TEXT :Topic rejected: one line of UTF-8 "
+			          "text, without control characters but IRC's formatting",
+			          server);
+			break;
+		}
 		send_line(c, ":%s FAIL %s INVALID_UTF8 :Message rejected: it is not UTF-8 text",
 		          server, cmd_word(r->cmd));
 		break;
@@ -823,11 +836,11 @@ isupport(struct conn *c)
 	if (cfg->max_rooms)
 		snprintf(chanlimit, sizeof(chanlimit), " CHANLIMIT=#:%u", cfg->max_rooms);
 	numeric(c, 5,
-	        "CASEMAPPING=ascii CHANTYPES=#%s NICKLEN=%u CHANNELLEN=%u NETWORK=%s "
+	        "CASEMAPPING=ascii CHANTYPES=#%s NICKLEN=%u CHANNELLEN=%u TOPICLEN=%u NETWORK=%s "
 	        "TARGMAX=PRIVMSG:%u,NOTICE:%u,JOIN:,PART:,NAMES:,LIST:,WHOIS:1,ISON:,"
 	        "USERHOST:%u MAXTARGETS=%u UTF8ONLY :are supported by this server",
-	        chanlimit, CORE_NICK_MAX, CORE_ROOM_MAX + 1, server, IRC_TARGETS_MAX,
-	        IRC_TARGETS_MAX, IRC_USERHOST_MAX, IRC_TARGETS_MAX);
+	        chanlimit, CORE_NICK_MAX, CORE_ROOM_MAX + 1, CORE_TOPIC_MAX, server,
+	        IRC_TARGETS_MAX, IRC_TARGETS_MAX, IRC_USERHOST_MAX, IRC_TARGETS_MAX);
 	/* No channel operators or voice: PREFIX is empty; +n and +t are the
 	 * only channel modes, always set. */
 	numeric(c, 5,
@@ -1019,6 +1032,26 @@ echo(struct conn *c, const struct core_reply *r)
 	put_msg(c, r->msg, NULL, render_buf, n);
 }
 
+/* The topic of r as 332 and 333, or 331 when it has none (with none_too;
+ * a join says nothing of a room without one). */
+static void
+topic_of(struct conn *c, const struct room *r, int none_too)
+{
+	const char *setter;
+	uint64_t ms;
+	size_t n;
+	const char *topic = room_topic(r, &n, &setter, &ms);
+
+	if (n == 0) {
+		if (none_too)
+			numeric(c, 331, "#%s :No topic is set", room_name(r));
+		return;
+	}
+	numeric(c, 332, "#%s :%.*s", room_name(r), (int)n, topic);
+	numeric(c, 333, "#%s %s!%s@%s %llu", room_name(r), setter, setter, IRC_HOST,
+	        (unsigned long long)(ms / 1000));
+}
+
 /* A join: the client's own JOIN, the names (353, 366), then the room's
  * history as notices between two marker notices. */
 static void
@@ -1029,6 +1062,7 @@ joined(struct conn *c, const struct core_joined *j)
 	unsigned i;
 
 	send_line(c, ":%s!%s@%s JOIN #%s", nick, nick, IRC_HOST, room);
+	topic_of(c, j->room, 0);
 	names_of(c, j->room);
 	numeric(c, 366, "#%s :End of /NAMES list", room);
 	if (j->hist_count == 0)
@@ -1594,7 +1628,10 @@ cmd_whois(struct conn *c, const struct irc_msg *m)
 static void
 list_line(struct conn *c, const struct room *r)
 {
-	numeric(c, 322, "#%s %u :", room_name(r), room_member_count(r));
+	size_t n;
+	const char *topic = room_topic(r, &n, NULL, NULL);
+
+	numeric(c, 322, "#%s %u :%.*s", room_name(r), room_member_count(r), (int)n, topic);
 }
 
 static void
@@ -1823,6 +1860,42 @@ cmd_userhost(struct conn *c, const struct irc_msg *m)
 		words_add(c, &w, reply, (size_t)rn);
 	}
 	words_end(c, &w);
+}
+
+/*
+ * TOPIC #chan: the topic (332, 333) or 331; TOPIC #chan :text sets it
+ * (empty: clears it), for any member: chatd's rooms have no operators.
+ * Every member hears the TOPIC, the setter included; a topic past
+ * TOPICLEN is cut between characters, as IRC servers do.
+ */
+static void
+cmd_topic(struct conn *c, const struct irc_msg *m)
+{
+	size_t n, rn, tn;
+	const char *chan = param(m, 0, &n), *room, *text;
+	const struct room *r;
+	int err = 0;
+
+	if (n == 0) {
+		need_more(c, m);
+		return;
+	}
+	if ((room = channel_room(c, chan, n, &rn)) == NULL)
+		return;
+	if (m->nparams < 2) {
+		if ((r = core_room_open(conn_core(c), room, rn, &err)) == NULL)
+			numeric(c, 403, "#%.*s :No such channel", (int)rn, room);
+		else
+			topic_of(c, r, 1);
+		return;
+	}
+	text = param(m, 1, &tn);
+	if (tn > CORE_TOPIC_MAX) {
+		tn = CORE_TOPIC_MAX;
+		while (tn > 0 && ((unsigned char)text[tn] & 0xc0) == 0x80)
+			tn--;
+	}
+	core_topic(conn_core(c), c->sess, room, rn, text, tn, 0);
 }
 
 /* --- CHATHISTORY (IRCv3 draft/chathistory) --- */
@@ -2263,6 +2336,7 @@ static const struct command commands[] = {
         {"TIME", cmd_time, 1},
         {"TAGMSG", cmd_tagmsg, 1},
         {"CHATHISTORY", cmd_chathistory, 1},
+        {"TOPIC", cmd_topic, 1},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

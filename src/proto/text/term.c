@@ -278,6 +278,14 @@ term_presence(char *out, size_t cap, const struct pres *p, long utc_offset)
 		term_str(&b, " is now known as ");
 		term_raw(&b, p->new_nick, p->new_nick_len);
 		break;
+	case PRES_TOPIC:
+		term_str(&b, p->text_len ? " set the topic of #" : " cleared the topic of #");
+		term_raw(&b, p->room, p->room_len);
+		if (p->text_len) {
+			term_str(&b, ": ");
+			term_safe(&b, p->text, p->text_len);
+		}
+		break;
 	default:
 		term_str(&b, " dropped from #");
 		term_raw(&b, p->room, p->room_len);
@@ -286,10 +294,37 @@ term_presence(char *out, size_t cap, const struct pres *p, long utc_offset)
 		break;
 	}
 	/* The words a user parted or quit with, filtered like any text. */
-	if (p->text_len) {
+	if (p->text_len && p->kind != PRES_TOPIC) {
 		term_str(&b, ": ");
 		term_safe(&b, p->text, p->text_len);
 	}
+	term_eol(&b);
+	return b.len;
+}
+
+size_t
+term_topic(char *out, size_t cap, const char *room, size_t rn, const char *text, size_t tn,
+           const char *by, uint64_t time_ms, long utc_offset)
+{
+	struct term_buf b;
+	char clock[6];
+
+	term_init(&b, out, cap);
+	term_str(&b, tn ? "* topic of #" : "* #");
+	term_raw(&b, room, rn);
+	if (tn == 0) {
+		term_str(&b, " has no topic");
+		term_eol(&b);
+		return b.len;
+	}
+	term_str(&b, ": ");
+	term_safe(&b, text, tn);
+	term_clock(clock, time_ms, utc_offset);
+	term_str(&b, " (set by ");
+	term_str(&b, by);
+	term_str(&b, " at ");
+	term_str(&b, clock);
+	term_str(&b, ")");
 	term_eol(&b);
 	return b.len;
 }

@@ -57,8 +57,15 @@ size_t term_message(char *out, size_t cap, const struct msg *m, int history, lon
  * large room's events is "HH:MM * #room: 3 joined, 1 left (1200 members):"
  * and the events, "+nick" joined, "-nick" left (a reason in parentheses
  * for a drop), "old>new" renamed, wrapped in lines of at most 78 columns
- * that start "*   ". */
+ * that start "*   ".  A topic change is "HH:MM * nick set the topic of
+ * #room: text" (or "cleared the topic of #room"). */
 size_t term_presence(char *out, size_t cap, const struct pres *p, long utc_offset);
+
+/* A room's topic, as a join and /topic show it: "* topic of #room: text
+ * (set by nick at HH:MM)", or "* #room has no topic".  Returns the line
+ * length. */
+size_t term_topic(char *out, size_t cap, const char *room, size_t rn, const char *text, size_t tn,
+                  const char *by, uint64_t time_ms, long utc_offset);
 
 /* Longest rendering of a summary. */
 #define TERM_SUMMARY_MAX (128 + CORE_SUMMARY_MAX * 96)

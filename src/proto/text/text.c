@@ -327,6 +327,21 @@ pick_room(struct conn *c)
 
 /* --- completions of the core's commands --- */
 
+/* The topic of r in one line (a join's, or /topic's answer). */
+static void
+show_topic(struct conn *c, const struct room *r)
+{
+	const char *by, *text;
+	uint64_t ms;
+	size_t n;
+
+	text = room_topic(r, &n, &by, &ms);
+	n = term_topic(render_buf, sizeof(render_buf), room_name(r), room_name_len(r), text, n, by,
+	               ms, utc_offset(ms));
+	memcpy(conn_reserve(c, n), render_buf, n);
+	conn_commit(c, n);
+}
+
 /* A join: the members (the first few), the history, then live lines. */
 static void
 show_joined(struct conn *c, const struct core_joined *j)
@@ -335,6 +350,7 @@ show_joined(struct conn *c, const struct core_joined *j)
 	struct wrap w;
 	char head[160];
 	unsigned i;
+	size_t n;
 
 	set_room(t, room_name(j->room), room_name_len(j->room));
 	snprintf(head, sizeof(head), "* joined #%s, %u member%s:", t->room, j->members,
@@ -348,6 +364,8 @@ show_joined(struct conn *c, const struct core_joined *j)
 	if (j->members > TEXT_JOIN_NAMES)
 		wrap_add(&w, "... (/who for all)", 18);
 	wrap_end(&w);
+	if (room_topic(j->room, &n, NULL, NULL) && n)
+		show_topic(c, j->room);
 	if (j->hist_count)
 		send_line(c, "* the last %u message%s of #%s:", j->hist_count,
 		          j->hist_count == 1 ? "" : "s", t->room);
@@ -411,6 +429,14 @@ on_done(void *ctx, const struct core_reply *r)
 
 		set_room(t, room_name(room), room_name_len(room));
 		send_line(c, "* now talking in #%s", t->room);
+		return;
+	}
+	if (r->cmd == CMD_TOPIC && r->err == CORE_E_TEXT_TOO_LONG) {
+		send_line(c, "! a topic is at most %u bytes", CORE_TOPIC_MAX);
+		return;
+	}
+	if (r->cmd == CMD_TOPIC && r->err == CORE_E_TEXT_INVALID) {
+		send_line(c, "! a topic is one line of UTF-8 text, without control characters");
 		return;
 	}
 	if (r->err) {
@@ -558,6 +584,37 @@ cmd_part(struct conn *c, const char *args, size_t an)
 	}
 	current = n == t->room_len && strncasecmp(name, t->room, n) == 0;
 	core_part(conn_core(c), c->sess, name, n, reason, rn, (uint64_t)current);
+}
+
+/* "/topic": the current room's topic; "/topic TEXT" sets it, "/topic
+ * -delete" clears it; a first word "#room" names another room. */
+static void
+cmd_topic(struct conn *c, const char *args, size_t an)
+{
+	struct text *t = c->fe_state;
+	const char *name = "", *text = args;
+	size_t n = 0, tn = an;
+	struct room *r;
+
+	if (an > 0 && args[0] == '#')
+		split_word(args, an, &name, &n, &text, &tn);
+	room_or_current(t, &name, &n);
+	if (n == 0) {
+		send_line(c, "! you are not in a room: /topic #ROOM");
+		return;
+	}
+	if (tn == 0) {
+		if ((r = core_room_lookup(conn_core(c), name, n)) == NULL)
+			send_error(c,
+			           valid_room(name, n) ? CORE_E_NO_SUCH_ROOM : CORE_E_ROOM_INVALID,
+			           name, n);
+		else
+			show_topic(c, r);
+		return;
+	}
+	if (tn == 7 && memcmp(text, "-delete", 7) == 0)
+		tn = 0;
+	core_topic(conn_core(c), c->sess, name, n, text, tn, 0);
 }
 
 /* Plain lines: chat for the current room. */
@@ -763,6 +820,8 @@ static const struct command commands[] = {
         {"msg", "m", cmd_msg, "/msg NICK TEXT", "send a private message"},
         {"me", NULL, cmd_me, "/me ACTION", "act in the current room"},
         {"nick", NULL, cmd_nick, "/nick NEW", "change your name"},
+        {"topic", NULL, cmd_topic, "/topic [TEXT]",
+         "show or set the room's topic (-delete clears it)"},
         {"rooms", "list", cmd_rooms, "/rooms", "list rooms"},
         {"who", "names", cmd_who, "/who [ROOM]", "list the members of a room"},
         {"users", NULL, cmd_users, "/users", "list the users online"},

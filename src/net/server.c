@@ -300,6 +300,7 @@ housekeeping(struct server *srv)
 		return;
 	msg_cache_release();
 	frontend_cleanup_all();
+	blk_spares_release();
 	slab_trim();
 	malloc_trim(0);
 	(void)madvise(srv->conns.scratch, CHATD_READ_CHUNK, MADV_DONTNEED);
@@ -635,6 +636,7 @@ server_free(struct server *srv)
 	ipcount_free_all();
 	msg_cache_release();
 	frontend_cleanup_all();
+	blk_spares_release();
 	munmap(srv->conns.scratch, CHATD_READ_CHUNK);
 	ev_loop_destroy(srv->loop);
 	free(srv);

@@ -11,8 +11,7 @@
 
 #include "util/blk.h"
 
-/* Renderings packed into shared blocks of BLK_ARENA_BLOCK bytes. */
-#define BLK_ARENA_BLOCK 65536
+/* Renderings packed into shared blocks of BLK_ARENA_BLOCK bytes (blk.h). */
 struct arena {
 	struct blk *cur; /* the block being filled; the arena holds a reference */
 	struct blk *big; /* a large rendering's own block, between reserve and commit */

@@ -10,11 +10,18 @@
 #include "util/slab.h"
 
 static size_t live_bytes;
+/* Arena blocks freed and kept for the next blk_new() of their size: they
+ * are above the mmap threshold (CHATD_MMAP_THRESHOLD), so without this
+ * each would be an mmap, its page faults and a munmap (6 % of chatd's
+ * time at case 1 of the IRC benchmark). */
+static struct blk *spares[BLK_SPARES];
+static unsigned nspares;
 
 struct blk *
 blk_new(size_t cap)
 {
-	struct blk *b = slab_alloc(sizeof(*b) + cap);
+	struct blk *b = cap == BLK_ARENA_BLOCK && nspares ? spares[--nspares]
+	                                                  : slab_alloc(sizeof(*b) + cap);
 
 	b->refs = 1;
 	b->len = 0;
@@ -28,8 +35,18 @@ blk_unref(struct blk *b)
 {
 	if (--b->refs == 0) {
 		live_bytes -= b->cap;
-		slab_free(b, sizeof(*b) + b->cap);
+		if (b->cap == BLK_ARENA_BLOCK && nspares < BLK_SPARES)
+			spares[nspares++] = b;
+		else
+			slab_free(b, sizeof(*b) + b->cap);
 	}
+}
+
+void
+blk_spares_release(void)
+{
+	while (nspares)
+		slab_free(spares[--nspares], sizeof(struct blk) + BLK_ARENA_BLOCK);
 }
 
 size_t

@@ -19,9 +19,17 @@ struct blk {
 	uint8_t data[];
 };
 
+/* The size of the arenas' blocks (arena.h): the one size blocks are kept
+ * spare for, since a busy fan-out frees and takes one many times a
+ * second. */
+#define BLK_ARENA_BLOCK 65536
+#define BLK_SPARES      4 /* arena blocks kept for reuse, at most */
+
 /* A new block with room for cap bytes and one reference; aborts the
  * process when memory is exhausted. */
 struct blk *blk_new(size_t cap);
+/* Give the spare blocks back (when memory is trimmed, and at exit). */
+void blk_spares_release(void);
 
 static inline struct blk *
 blk_ref(struct blk *b)

@@ -504,20 +504,40 @@ to_slice(const char *s, size_t n, int own_block)
 	return arena_copy(&arena, s, n, own_block);
 }
 
+/* Copy s[0, n) to p; returns the end. */
+static char *
+put_bytes(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n); /* NOLINT(bugprone-not-null-terminated-result): counted bytes */
+	return p + n;
+}
+
 /* Lines carrying m's text from its sender to target (a #channel or a
  * nick), an action as a CTCP ACTION. */
 static size_t
 privmsg_lines(char *out, size_t cap, const struct msg *m, const char *verb, const char *target,
               size_t tn)
 {
-	char head[IRC_BUF];
+	char head[IRC_BUF], *h = head;
 	int action = is_action(m->text, m->text_len);
-	int hn = snprintf(head, sizeof(head), ":%s!%s@%s %s %.*s :%s", m->from, m->from, IRC_HOST,
-	                  verb, (int)tn, target, action ? "\001ACTION " : "");
 
-	if (action)
-		return text_lines(out, cap, head, (size_t)hn, m->text + 4, m->text_len - 4, "\001");
-	return text_lines(out, cap, head, (size_t)hn, m->text, m->text_len, "");
+	/* ":from!from@chatd VERB target :", put together by hand: once per
+	 * message of a fan-out, where snprintf was 3 % of the time. */
+	*h++ = ':';
+	h = put_bytes(h, m->from, m->from_len);
+	*h++ = '!';
+	h = put_bytes(h, m->from, m->from_len);
+	h = put_bytes(h, "@" IRC_HOST " ", sizeof(IRC_HOST) + 1);
+	h = put_bytes(h, verb, strlen(verb));
+	*h++ = ' ';
+	h = put_bytes(h, target, tn);
+	h = put_bytes(h, " :", 2);
+	if (action) {
+		h = put_bytes(h, "\001ACTION ", 8);
+		return text_lines(out, cap, head, (size_t)(h - head), m->text + 4, m->text_len - 4,
+		                  "\001");
+	}
+	return text_lines(out, cap, head, (size_t)(h - head), m->text, m->text_len, "");
 }
 
 /* History is told by the server, as notices to the channel that show the

@@ -211,6 +211,9 @@ redis_url_parse(const char *text, struct redis_url *out, char *err, size_t errle
 
 		if (close == NULL)
 			return url_fail(err, errlen, "'[' of an IPv6 address without its ']'");
+		if ((size_t)(close - host - 1) > REDIS_URL_HOST_MAX)
+			return url_fail(err, errlen, "host longer than %d characters",
+			                REDIS_URL_HOST_MAX);
 		if (!url_ipv6_host(host + 1, (size_t)(close - host - 1)))
 			return url_fail(err, errlen, "'%.*s' is not an IPv6 address",
 			                (int)(close - host - 1), host + 1);
@@ -222,6 +225,9 @@ redis_url_parse(const char *text, struct redis_url *out, char *err, size_t errle
 		hend = memchr(host, ':', (size_t)(slash - host));
 		if (hend == NULL)
 			hend = slash;
+		else if (memchr(hend + 1, ':', (size_t)(slash - hend - 1)) != NULL)
+			return url_fail(err, errlen,
+			                "an IPv6 address goes in brackets: redis://[::1]:6379");
 		if (hend == host)
 			return url_fail(err, errlen, "no host (redis://HOST:PORT)");
 		if ((size_t)(hend - host) > REDIS_URL_HOST_MAX)

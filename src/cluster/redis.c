@@ -188,8 +188,8 @@ on_message(redisAsyncContext *ac, void *r, void *privdata)
 	    reply->element[2]->type != REDIS_REPLY_STRING)
 		return; /* the link dropped, or a subscribe confirmation */
 	sub->link->stats.round_trips++;
-	sub->cb(sub->link, reply->element[1]->str, reply->element[1]->len,
-	        reply->element[2]->str, reply->element[2]->len, sub->arg);
+	sub->cb(sub->link, reply->element[1]->str, reply->element[1]->len, reply->element[2]->str,
+	        reply->element[2]->len, sub->arg);
 }
 
 /* Send SUBSCRIBE for sub on the live context. */
@@ -333,7 +333,8 @@ link_kill(struct redis_link *l, const char *why)
 static void
 on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct redis_link *l = (struct redis_link *)((char *)w - offsetof(struct redis_link, watchdog));
+	struct redis_link *l =
+	        (struct redis_link *)((char *)w - offsetof(struct redis_link, watchdog));
 	double now = mono_now();
 	char why[96];
 
@@ -342,7 +343,8 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	if (l->ac == NULL)
 		return;
 	if (l->state == REDIS_LINK_CONNECTING && now - l->since > REDIS_REPLY_TIMEOUT) {
-		snprintf(why, sizeof(why), "cannot connect: no answer in %.0f s", REDIS_REPLY_TIMEOUT);
+		snprintf(why, sizeof(why), "cannot connect: no answer in %.0f s",
+		         REDIS_REPLY_TIMEOUT);
 		link_kill(l, why);
 		return;
 	}
@@ -363,7 +365,8 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct redis_link *l = (struct redis_link *)((char *)w - offsetof(struct redis_link, retry));
+	struct redis_link *l =
+	        (struct redis_link *)((char *)w - offsetof(struct redis_link, retry));
 
 	(void)loop;
 	(void)revents;
@@ -545,8 +548,7 @@ redis_count_noscript(struct redis_link *l)
 /* Run one blocking command for the probe; the reply, or NULL with err
  * filled, step naming it. */
 static redisReply *
-probe_cmd(redisContext *c, const char *step, char *err, size_t errlen, int argc,
-          const char **argv)
+probe_cmd(redisContext *c, const char *step, char *err, size_t errlen, int argc, const char **argv)
 {
 	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 

@@ -82,8 +82,8 @@ void redis_free(struct redis_link *l);
  */
 int redis_cmd(struct redis_link *l, redis_reply_fn *cb, void *arg, const char *fmt, ...);
 /* The same with the arguments as argc strings of given lengths (copied). */
-int redis_cmd_argv(struct redis_link *l, redis_reply_fn *cb, void *arg, int argc,
-                   const char **argv, const size_t *argvlen);
+int redis_cmd_argv(struct redis_link *l, redis_reply_fn *cb, void *arg, int argc, const char **argv,
+                   const size_t *argvlen);
 /*
  * Subscribe l to channel for good: cb hears each message published there,
  * and the link subscribes again after each reconnect.  A link that
@@ -109,7 +109,6 @@ void redis_count_noscript(struct redis_link *l);
  * "WRONGPASS ...", "not a Redis: ...").  The server's version goes into
  * version (may be NULL) when INFO gives it.
  */
-int redis_probe(const struct redis_url *url, char *version, size_t vlen, char *err,
-                size_t errlen);
+int redis_probe(const struct redis_url *url, char *version, size_t vlen, char *err, size_t errlen);
 
 #endif

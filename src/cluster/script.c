@@ -47,28 +47,27 @@ static struct script publish_script = {
         "           'from', ARGV[2], 'text', ARGV[3], 'epoch', epoch)\n"
         "redis.call('SET', KEYS[1], s)\n"
         "if fresh then redis.call('SET', KEYS[3], epoch) end\n"
-        "redis.call('PUBLISH', ARGV[5], s .. ' ' .. m .. ' ' .. epoch .. ' ' .. #ARGV[2] .. ' ' ..\n"
+        "redis.call('PUBLISH', ARGV[5], s .. ' ' .. m .. ' ' .. epoch .. ' ' .. #ARGV[2] .. ' ' "
+        "..\n"
         "           ARGV[2] .. ARGV[3])\n"
         "return {seq, ms, epoch}\n",
         ""};
 
 /* Extend a nick's lease if ARGV[1] holds it.  KEYS: nick; ARGV: node, ms. */
-static struct script renew_script = {
-        "renew",
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-        "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
-        "end\n"
-        "return 0\n",
-        ""};
+static struct script renew_script = {"renew",
+                                     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                     "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+                                     "end\n"
+                                     "return 0\n",
+                                     ""};
 
 /* Delete a nick's key if ARGV[1] holds it.  KEYS: nick; ARGV: node. */
-static struct script release_script = {
-        "release",
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-        "  return redis.call('DEL', KEYS[1])\n"
-        "end\n"
-        "return 0\n",
-        ""};
+static struct script release_script = {"release",
+                                       "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                       "  return redis.call('DEL', KEYS[1])\n"
+                                       "end\n"
+                                       "return 0\n",
+                                       ""};
 
 static struct script *const all_scripts[] = {&publish_script, &renew_script, &release_script};
 
@@ -221,10 +220,10 @@ call_done(struct script_call *c, struct redisReply *r)
 		int base = 3; /* EVALSHA sha numkeys, then 3 keys, then the args */
 
 		memset(&m, 0, sizeof(m));
-		if (why == NULL &&
-		    (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-		     reply_u64(r->element[0], &m.seq) < 0 || reply_u64(r->element[1], &m.time_ms) < 0 ||
-		     reply_u64(r->element[2], &m.epoch) < 0))
+		if (why == NULL && (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+		                    reply_u64(r->element[0], &m.seq) < 0 ||
+		                    reply_u64(r->element[1], &m.time_ms) < 0 ||
+		                    reply_u64(r->element[2], &m.epoch) < 0))
 			why = "redis: the publish script answered something else";
 		if (why) {
 			c->publish_cb(-1, NULL, why, c->arg);
@@ -254,9 +253,9 @@ call_done(struct script_call *c, struct redisReply *r)
 }
 
 int
-script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch,
-               const char *from, size_t from_len, const char *text, size_t text_len,
-               unsigned stream_max, script_publish_fn *cb, void *arg)
+script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch, const char *from,
+               size_t from_len, const char *text, size_t text_len, unsigned stream_max,
+               script_publish_fn *cb, void *arg)
 {
 	char seq[SHARD_KEY_MAX], log[SHARD_KEY_MAX], ep[SHARD_KEY_MAX], ch[SHARD_KEY_MAX];
 	char epoch_s[24], max_s[16];
@@ -347,8 +346,8 @@ script_nick_release(struct redis_link *l, const char *nick, size_t n, const char
 }
 
 int
-script_heartbeat(struct redis_link *l, const char *node, const char *incarnation,
-                 unsigned ttl_ms, script_done_fn *cb, void *arg)
+script_heartbeat(struct redis_link *l, const char *node, const char *incarnation, unsigned ttl_ms,
+                 script_done_fn *cb, void *arg)
 {
 	char key[SHARD_KEY_MAX], ms[16];
 	const char *parts[5];

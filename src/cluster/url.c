@@ -51,12 +51,14 @@ url_decode(const char *s, size_t n, char *dst, size_t max, const char *what, cha
 			int hi, lo;
 
 			if (i + 2 >= n)
-				return url_fail(err, errlen, "%s: '%%' must be followed by two hex digits",
+				return url_fail(err, errlen,
+				                "%s: '%%' must be followed by two hex digits",
 				                what);
 			hi = url_hex(s[i + 1]);
 			lo = url_hex(s[i + 2]);
 			if (hi < 0 || lo < 0)
-				return url_fail(err, errlen, "%s: '%%' must be followed by two hex digits",
+				return url_fail(err, errlen,
+				                "%s: '%%' must be followed by two hex digits",
 				                what);
 			c = hi * 16 + lo;
 			i += 2;
@@ -145,8 +147,8 @@ url_userinfo(const char *u, size_t n, struct redis_url *out, char *err, size_t e
 			return -1;
 		out->has_user = 1;
 	}
-	if (url_decode(colon + 1, n - ulen - 1, out->password, REDIS_URL_PASSWORD_MAX,
-	               "password", err, errlen) < 0)
+	if (url_decode(colon + 1, n - ulen - 1, out->password, REDIS_URL_PASSWORD_MAX, "password",
+	               err, errlen) < 0)
 		return -1;
 	if (out->password[0] == '\0')
 		return url_fail(err, errlen, "empty password (leave out the '@' part for none)");
@@ -164,8 +166,8 @@ url_show(struct redis_url *out)
 	if (out->has_db)
 		snprintf(db, sizeof(db), "/%u", out->db);
 	snprintf(out->shown, sizeof(out->shown), "redis://%s%s%s%s%s:%u%s",
-	         out->has_user ? out->user : "", out->has_password ? ":***@" : "",
-	         v6 ? "[" : "", out->host, v6 ? "]" : "", out->port, db);
+	         out->has_user ? out->user : "", out->has_password ? ":***@" : "", v6 ? "[" : "",
+	         out->host, v6 ? "]" : "", out->port, db);
 }
 
 int

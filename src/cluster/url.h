@@ -20,9 +20,9 @@
 struct redis_url {
 	char host[REDIS_URL_HOST_MAX + 1]; /* without the brackets of an IPv6 literal */
 	uint16_t port;
-	unsigned db;    /* SELECT this one when has_db */
-	int has_db;     /* the URL named a database (/0 included) */
-	int has_user;   /* AUTH USER PASSWORD (Redis 6 ACL) rather than AUTH PASSWORD */
+	unsigned db;  /* SELECT this one when has_db */
+	int has_db;   /* the URL named a database (/0 included) */
+	int has_user; /* AUTH USER PASSWORD (Redis 6 ACL) rather than AUTH PASSWORD */
 	int has_password;
 	char user[REDIS_URL_USER_MAX + 1];
 	char password[REDIS_URL_PASSWORD_MAX + 1];

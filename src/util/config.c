@@ -373,7 +373,8 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 		}
 		if (strlen(arg) > k->hi || *arg == '\0' || !plain_text(arg)) {
 			snprintf(p->err, sizeof(p->err),
-			         "cluster: must be 1 to %g printable ASCII characters, without ';' or "
+			         "cluster: must be 1 to %g printable ASCII characters, without ';' "
+			         "or "
 			         "spaces at either end",
 			         k->hi);
 			return -1;

@@ -67,7 +67,7 @@ struct config {
 	unsigned ncluster;
 	char node_name[CHATD_NODE_NAME_MAX + 1]; /* "" : host name and port */
 	char store[256];                         /* the store's file, "auto" or "none" */
-	char store_sync[8];           /* normal or full */
+	char store_sync[8];                      /* normal or full */
 	unsigned retention_days;
 	unsigned retention_messages;
 	int check_store; /* --check-store: report on the store and exit */

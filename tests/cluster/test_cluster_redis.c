@@ -257,8 +257,8 @@ struct inbox {
 };
 
 static void
-on_message(struct redis_link *l, const char *channel, size_t clen, const char *payload,
-           size_t plen, void *arg)
+on_message(struct redis_link *l, const char *channel, size_t clen, const char *payload, size_t plen,
+           void *arg)
 {
 	struct inbox *in = arg;
 
@@ -277,7 +277,7 @@ on_integer(struct redis_link *l, struct redisReply *r, void *arg)
 
 	(void)l;
 	out[1] = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? (int)r->element[1]->integer
-	                                                              : -1;
+	                                                               : -1;
 	out[0]++;
 }
 
@@ -310,12 +310,12 @@ publish_twice_gives_seq_1_and_2_in_the_stream_and_to_a_subscriber(void **state)
 		                 0);
 		assert_int_equal(run_until(&numsub[0], 1, 5), 1);
 	}
-	assert_int_equal(script_publish(cmd, "lobby", 5, 77, "alice", 5, "hello", 5, 100,
-	                                on_published, &p),
-	                 0);
-	assert_int_equal(script_publish(cmd, "lobby", 5, 99, "alice", 5, "again", 5, 100,
-	                                on_published, &p),
-	                 0);
+	assert_int_equal(
+	        script_publish(cmd, "lobby", 5, 77, "alice", 5, "hello", 5, 100, on_published, &p),
+	        0);
+	assert_int_equal(
+	        script_publish(cmd, "lobby", 5, 99, "alice", 5, "again", 5, 100, on_published, &p),
+	        0);
 	assert_int_equal(run_until(&p.done, 2, 5), 2);
 	assert_int_equal(p.rc, 0);
 	assert_int_equal(p.seq[0], 1);

@@ -91,7 +91,7 @@ static const char *
 script_sha(struct script *s)
 {
 	unsigned char md[SHA_DIGEST_LENGTH];
-	int i;
+	size_t i;
 
 	if (s->sha[0] == '\0') {
 		SHA1((const unsigned char *)s->body, strlen(s->body), md);

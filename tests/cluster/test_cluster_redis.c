@@ -92,28 +92,29 @@ server_start(struct server *s)
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
-		const char *argv[16];
+		char *argv[16];
 		int n = 0;
 
-		argv[n++] = redis_path;
-		argv[n++] = "--port";
-		argv[n++] = port;
-		argv[n++] = "--bind";
-		argv[n++] = "127.0.0.1";
-		argv[n++] = "--save";
-		argv[n++] = "";
-		argv[n++] = "--appendonly";
-		argv[n++] = "no";
-		argv[n++] = "--dir";
-		argv[n++] = s->dir;
+		argv[n++] = strdup(redis_path);
+		argv[n++] = strdup("--port");
+		argv[n++] = strdup(port);
+		argv[n++] = strdup("--bind");
+		argv[n++] = strdup("127.0.0.1");
+		argv[n++] = strdup("--save");
+		argv[n++] = strdup("");
+		argv[n++] = strdup("--appendonly");
+		argv[n++] = strdup("no");
+		argv[n++] = strdup("--dir");
+		argv[n++] = strdup(s->dir);
 		if (s->password) {
-			argv[n++] = "--requirepass";
-			argv[n++] = s->password;
+			argv[n++] = strdup("--requirepass");
+			argv[n++] = strdup(s->password);
 		}
 		argv[n] = NULL;
+		/* The child execs or exits: its copies are never freed. */
 		if (freopen("/dev/null", "w", stdout) == NULL)
 			_exit(126);
-		execv(redis_path, (char *const *)(uintptr_t)argv);
+		execv(redis_path, argv);
 		_exit(127);
 	}
 	for (i = 0; i < 200; i++) {

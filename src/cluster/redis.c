@@ -148,20 +148,27 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	free(req);
 }
 
-/* Send a command on the context, whatever the state; 0 or -1. */
-static int
-link_send(struct redis_link *l, redis_reply_fn *cb, void *arg, int argc, const char **argv,
-          const size_t *argvlen)
+/* A request for cb, stamped now; NULL when out of memory. */
+static struct redis_req *
+req_new(struct redis_link *l, redis_reply_fn *cb, void *arg)
 {
-	struct redis_req *req;
+	struct redis_req *req = calloc(1, sizeof(*req));
 
-	if (l->ac == NULL || (req = calloc(1, sizeof(*req))) == NULL)
-		return -1;
+	if (req == NULL)
+		return NULL;
 	req->link = l;
 	req->cb = cb;
 	req->arg = arg;
 	req->sent = l->last_sent = mono_now();
-	if (redisAsyncCommandArgv(l->ac, on_reply, req, argc, argv, argvlen) != REDIS_OK) {
+	return req;
+}
+
+/* After hiredis took req's command (rc REDIS_OK): queue it in the FIFO;
+ * else free it.  0 or -1. */
+static int
+req_queue(struct redis_link *l, struct redis_req *req, int rc)
+{
+	if (rc != REDIS_OK) {
 		free(req);
 		return -1;
 	}
@@ -172,6 +179,18 @@ link_send(struct redis_link *l, redis_reply_fn *cb, void *arg, int argc, const c
 	l->tail = req;
 	l->stats.commands++;
 	return 0;
+}
+
+/* Send a command on the context, whatever the state; 0 or -1. */
+static int
+link_send(struct redis_link *l, redis_reply_fn *cb, void *arg, int argc, const char **argv,
+          const size_t *argvlen)
+{
+	struct redis_req *req;
+
+	if (l->ac == NULL || (req = req_new(l, cb, arg)) == NULL)
+		return -1;
+	return req_queue(l, req, redisAsyncCommandArgv(l->ac, on_reply, req, argc, argv, argvlen));
 }
 
 /* The message callback of every subscription. */
@@ -466,26 +485,12 @@ redis_cmd(struct redis_link *l, redis_reply_fn *cb, void *arg, const char *fmt, 
 	int rc;
 
 	if (l->subs != NULL || !(l->state == REDIS_LINK_UP || l->in_ready) || l->ac == NULL ||
-	    (req = calloc(1, sizeof(*req))) == NULL)
+	    (req = req_new(l, cb, arg)) == NULL)
 		return -1;
-	req->link = l;
-	req->cb = cb;
-	req->arg = arg;
-	req->sent = l->last_sent = mono_now();
 	va_start(ap, fmt);
 	rc = redisvAsyncCommand(l->ac, on_reply, req, fmt, ap);
 	va_end(ap);
-	if (rc != REDIS_OK) {
-		free(req);
-		return -1;
-	}
-	if (l->tail)
-		l->tail->next = req;
-	else
-		l->head = req;
-	l->tail = req;
-	l->stats.commands++;
-	return 0;
+	return req_queue(l, req, rc);
 }
 
 int

@@ -48,6 +48,9 @@ struct redis_stats {
  * A command's completion.  reply is hiredis's, valid during the call
  * only; NULL when the link dropped (or was freed) before the reply came.
  * An error reply (REDIS_REPLY_ERROR) is a reply: the callee checks.
+ * When the server closes the link, the NULL replies come before the state
+ * callback hears "down"; when the watchdog gives up on it, after.  Either
+ * way a command sent from a NULL-reply callback is refused.
  */
 typedef void redis_reply_fn(struct redis_link *l, struct redisReply *reply, void *arg);
 /* The link went up (up 1) or down (up 0, why says what happened). */

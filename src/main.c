@@ -3,10 +3,15 @@
  * server, run the loop.
  */
 #include <malloc.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "cluster/redis.h"
+#include "cluster/url.h"
 
 #include "net/frontend.h"
 #include "net/server.h"
@@ -37,6 +42,65 @@ store_path(const struct config *cfg, char *buf, size_t n)
 	return buf;
 }
 
+/* config's check of a --cluster URL: the parser, without its result. */
+static int
+cluster_url_ok(const char *text, char *err, size_t errlen)
+{
+	struct redis_url url;
+
+	return redis_url_parse(text, &url, err, errlen);
+}
+
+/* The node's name: --node-name, else "HOST:PORT" of the first listener. */
+static void
+node_name(const struct config *cfg, char *out, size_t n)
+{
+	const struct sockaddr_storage *ss = &cfg->listen[0].addr;
+	char host[64] = "localhost";
+	unsigned port = 0;
+
+	if (cfg->node_name[0]) {
+		snprintf(out, n, "%s", cfg->node_name);
+		return;
+	}
+	(void)gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (ss->ss_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)(const void *)ss)->sin_port);
+	else if (ss->ss_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
+	snprintf(out, n, "%s:%u", host, port);
+}
+
+/*
+ * The start-up check of every --cluster Redis: each must answer, with the
+ * password and database its URL gives, or chatd says which one and why on
+ * one line and exits 2.  The cluster mode itself is not wired yet
+ * (docs/cluster.md), so a node that passes says it runs alone.
+ */
+static int
+cluster_probe(const struct config *cfg)
+{
+	struct redis_url url;
+	char err[256], version[32], name[128];
+	unsigned i;
+
+	for (i = 0; i < cfg->ncluster; i++) {
+		if (redis_url_parse(cfg->cluster[i], &url, err, sizeof(err)) < 0 ||
+		    redis_probe(&url, version, sizeof(version), err, sizeof(err)) < 0) {
+			fprintf(stderr, "chatd: --cluster %s: %s\n",
+			        url.shown[0] ? url.shown : "(unparsable URL)", err);
+			return -1;
+		}
+		log_info("cluster: %s answers (Redis %s)", url.shown, version[0] ? version : "?");
+	}
+	node_name(cfg, name, sizeof(name));
+	log_warn("cluster mode is not complete yet: node %s runs alone, sharing no rooms, nicks "
+	         "or history through Redis (docs/cluster.md)",
+	         name);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -50,6 +114,7 @@ main(int argc, char **argv)
 	/* The front ends first: a listener may be pinned to one by name. */
 	proto_register_all();
 	config_protocols(frontend_known);
+	config_cluster_urls(cluster_url_ok);
 	config_defaults(&cfg);
 	switch (config_parse_args(&cfg, argc, argv)) {
 	case CONFIG_OK:
@@ -68,6 +133,10 @@ main(int argc, char **argv)
 		}
 		return store_check(path, stdout);
 	}
+	/* The backplane before anything else: a node told to share its rooms
+	 * through a Redis it cannot reach does not start. */
+	if (cfg.ncluster > 0 && cluster_probe(&cfg) < 0)
+		return 2;
 	/* The store before the listeners: a server that cannot keep what it
 	 * acknowledges does not start. */
 	if (path && (store = store_open(path, strcmp(cfg.store_sync, "full") == 0, err,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ctest "layers": the include rule of docs/design.md (ARCHITECTURE).
 
-src/ is in layers, util < core < store < net < proto < main.c, with the swarm
+src/ is in layers, util < core < store and cluster < net < proto < main.c, with the swarm
 beside them.  A file may include only its own layer and the layers below
 it; within proto, a front end only its own folder (the registry names them
 all); the framed wire (include/chatd/wire.h) is for the framed front end,
@@ -17,7 +17,7 @@ ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                        os.path.join(os.path.dirname(__file__), ".."))
 SRC = os.path.join(ROOT, "src")
 
-RANK = {"util": 0, "core": 1, "store": 2, "net": 3, "proto": 4, "main": 5}
+RANK = {"util": 0, "core": 1, "store": 2, "cluster": 2, "net": 3, "proto": 4, "main": 5}
 # What each layer may include besides its own and the ranks below it.
 WIRE = "chatd/wire.h"
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

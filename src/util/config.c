@@ -31,7 +31,8 @@
 #define LINE_MAX_CHARS 199
 
 /* K_CHOICE: a string that is one of the words of its arg ("yes|no"). */
-enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL, K_CHOICE };
+/* K_CLUSTER: a repeatable Redis URL, like K_LISTEN. */
+enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL, K_CHOICE, K_CLUSTER };
 
 struct key {
 	const char *name;
@@ -41,8 +42,13 @@ struct key {
 	double hi;
 	const char *arg;  /* the value's name in --help */
 	const char *help; /* one line */
-	int runtime;      /* SIGHUP may change it */
+	int runtime;      /* 1: SIGHUP may change it; | KEY_HIDDEN (below) */
 };
+
+/* In a key's runtime field: left out of --help, and printed only when
+ * set, for an option whose feature is not complete (docs/cluster.md says
+ * why --cluster is hidden). */
+#define KEY_HIDDEN 2
 
 #define F(field) ((uint32_t)offsetof(struct config, field))
 
@@ -137,6 +143,10 @@ static const struct key keys[] = {
          "IRC: longest line with its CR LF, tags apart, either way (417 beyond; 005 LINELEN)", 0},
         {"irc-tags-max", K_UINT, F(irc_tags_max), CHATD_IRC_TAGS_MIN, CHATD_IRC_TAGS_MAX_HARD,
          "BYTES", "IRC: longest message tags of a client's line (417 beyond)", 0},
+        {"cluster", K_CLUSTER, 0, 0, CHATD_CLUSTER_URL_MAX, "redis://HOST:PORT[/DB]",
+         "a Redis shard of the cluster backplane (repeatable); checked at start", KEY_HIDDEN},
+        {"node-name", K_STRING, F(node_name), 1, CHATD_NODE_NAME_MAX, "NAME",
+         "this node's name in the cluster (default: host name and port)", KEY_HIDDEN},
         {"store", K_STRING, F(store), 1, 191, "PATH|auto|none",
          "the history store, a SQLite file created when absent; none: memory only; auto: "
          "chatd.db in the state directory systemd gives (StateDirectory=), else none",
@@ -202,6 +212,13 @@ config_defaults(struct config *cfg)
 }
 
 static int (*known_protocol)(const char *name);
+static int (*cluster_check)(const char *url, char *err, size_t errlen);
+
+void
+config_cluster_urls(int (*check)(const char *url, char *err, size_t errlen))
+{
+	cluster_check = check;
+}
 
 void
 config_protocols(int (*known)(const char *name))
@@ -274,6 +291,7 @@ key_value(const struct key *k, const struct config *cfg, char *out, size_t n)
 struct parse {
 	struct config *cfg;
 	int cli_listen_seen;
+	int cli_cluster_seen; /* the same for --cluster */
 	char err[256];
 };
 
@@ -341,6 +359,34 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 		}
 		cfg->nlisten++;
 		return 0;
+	case K_CLUSTER: {
+		char why[200];
+
+		if (from_cli && !p->cli_cluster_seen) {
+			p->cli_cluster_seen = 1;
+			cfg->ncluster = 0;
+		}
+		if (cfg->ncluster == CHATD_MAX_CLUSTER) {
+			snprintf(p->err, sizeof(p->err), "cluster: at most %d Redis shards",
+			         CHATD_MAX_CLUSTER);
+			return -1;
+		}
+		if (strlen(arg) > k->hi || *arg == '\0' || !plain_text(arg)) {
+			snprintf(p->err, sizeof(p->err),
+			         "cluster: must be 1 to %g printable ASCII characters, without ';' "
+			         "or "
+			         "spaces at either end",
+			         k->hi);
+			return -1;
+		}
+		if (cluster_check && cluster_check(arg, why, sizeof(why)) < 0) {
+			/* The reason, never the URL: it may hold a password. */
+			snprintf(p->err, sizeof(p->err), "cluster: %s", why);
+			return -1;
+		}
+		snprintf(cfg->cluster[cfg->ncluster++], sizeof(cfg->cluster[0]), "%s", arg);
+		return 0;
+	}
 	case K_UINT:
 		errno = 0;
 		u = strtoul(arg, &end, 10);
@@ -563,6 +609,8 @@ config_usage(FILE *out)
 	for (i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
 
+		if (k->runtime & KEY_HIDDEN)
+			continue;
 		if (k->type == K_LISTEN)
 			snprintf(val, sizeof(val), "%s", CHATD_DEFAULT_LISTEN "/auto");
 		else
@@ -722,9 +770,28 @@ config_print(const struct config *cfg, FILE *out)
 				fprintf(out, "listen = %s\n", cfg->listen[l].text);
 			continue;
 		}
+		if (keys[i].type == K_CLUSTER) {
+			for (l = 0; l < cfg->ncluster; l++)
+				fprintf(out, "cluster = %s\n", cfg->cluster[l]);
+			continue;
+		}
 		key_value(&keys[i], cfg, val, sizeof(val));
+		if ((keys[i].runtime & KEY_HIDDEN) && val[0] == '\0')
+			continue; /* not set: a hidden key stays out of sight */
 		fprintf(out, "%s = %s\n", keys[i].name, val);
 	}
+}
+
+/* Every cluster URL of cfg, joined with ", ". */
+static void
+cluster_list(const struct config *cfg, char *out, size_t n)
+{
+	size_t len = 0;
+	unsigned l;
+
+	out[0] = '\0';
+	for (l = 0; l < cfg->ncluster && len < n; l++)
+		len += (size_t)snprintf(out + len, n - len, "%s%s", l ? ", " : "", cfg->cluster[l]);
 }
 
 /* Every listen address of cfg, joined with ", ". */
@@ -762,10 +829,23 @@ config_diff(const struct config *old, const struct config *new,
 			}
 			continue;
 		}
+		if (k->type == K_CLUSTER) {
+			char from[CHATD_MAX_CLUSTER * (CHATD_CLUSTER_URL_MAX + 2)];
+			char to[sizeof(from)];
+
+			cluster_list(old, from, sizeof(from));
+			cluster_list(new, to, sizeof(to));
+			/* Reported without the URLs, which may hold passwords. */
+			if (strcmp(from, to) != 0) {
+				report(k->name, "(as before)", "(changed)", 0);
+				n++;
+			}
+			continue;
+		}
 		key_value(k, old, a, sizeof(a));
 		key_value(k, new, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
-			report(k->name, a, b, k->runtime);
+			report(k->name, a, b, k->runtime & 1);
 			n++;
 		}
 	}

@@ -62,8 +62,12 @@ struct config {
 	char http_websocket[4];       /* yes or no */
 	unsigned irc_line_max;        /* bytes of an IRC line with its CR LF, tags apart */
 	unsigned irc_tags_max;        /* bytes of an IRC client line's tags */
-	char store[256];              /* the store's file, "auto" or "none" */
-	char store_sync[8];           /* normal or full */
+	/* Redis URLs of the cluster backplane, one per shard (docs/cluster.md). */
+	char cluster[CHATD_MAX_CLUSTER][CHATD_CLUSTER_URL_MAX + 1];
+	unsigned ncluster;
+	char node_name[CHATD_NODE_NAME_MAX + 1]; /* "" : host name and port */
+	char store[256];                         /* the store's file, "auto" or "none" */
+	char store_sync[8];                      /* normal or full */
 	unsigned retention_days;
 	unsigned retention_messages;
 	int check_store; /* --check-store: report on the store and exit */
@@ -100,6 +104,11 @@ int config_parse_listen(const char *text, struct listen_spec *spec);
  * of front ends, given by the program (util names no front end).  Until
  * it is set, every name is refused but "auto". */
 void config_protocols(int (*known)(const char *name));
+/* How the configuration checks a --cluster URL: the cluster layer's
+ * parser, given by the program (util does not include it).  check
+ * returns 0, or -1 with the reason in err.  Until it is set, any plain
+ * text of the right length passes. */
+void config_cluster_urls(int (*check)(const char *url, char *err, size_t errlen));
 void config_usage(FILE *out);
 
 #endif

@@ -1,0 +1,409 @@
+/*
+ * The backplane's scripts and simple commands (script.h).  A script call
+ * keeps a copy of its arguments until its reply, so that a NOSCRIPT
+ * answer can be sent again as EVAL with the script's body; the SHA-1 that
+ * EVALSHA names is computed here (libcrypto), the same digest Redis
+ * computes on SCRIPT LOAD, so no round trip is needed to learn it.
+ */
+#include "cluster/script.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+#include "cluster/redis.h"
+#include "cluster/shard.h"
+
+/* A Lua script and its digest. */
+struct script {
+	const char *name;
+	const char *body;
+	char sha[41]; /* hex, computed on first use */
+};
+
+/*
+ * The publish step.  KEYS: seq, log, epoch; ARGV: epoch candidate, from,
+ * text, stream max, channel.  XADD comes before any other write: it fails
+ * (nothing written) should the stream already hold this SEQ, since a
+ * script's writes are not rolled back on an error.  Numbers leave as
+ * integers through string.format('%d') (Lua's own printing turns large
+ * ones into exponents); the epoch stays a string, past Lua's 2^53.
+ */
+static struct script publish_script = {
+        "publish",
+        "local seq = tonumber(redis.call('GET', KEYS[1]) or '0') + 1\n"
+        "local t = redis.call('TIME')\n"
+        "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+        "local epoch = redis.call('GET', KEYS[3])\n"
+        "local fresh = not epoch\n"
+        "if fresh then epoch = ARGV[1] end\n"
+        "local s = string.format('%d', seq)\n"
+        "local m = string.format('%d', ms)\n"
+        "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], s .. '-0', 'seq', s, 'time', m,\n"
+        "           'from', ARGV[2], 'text', ARGV[3], 'epoch', epoch)\n"
+        "redis.call('SET', KEYS[1], s)\n"
+        "if fresh then redis.call('SET', KEYS[3], epoch) end\n"
+        "redis.call('PUBLISH', ARGV[5], s .. ' ' .. m .. ' ' .. epoch .. ' ' .. #ARGV[2] .. ' ' "
+        "..\n"
+        "           ARGV[2] .. ARGV[3])\n"
+        "return {seq, ms, epoch}\n",
+        ""};
+
+/* Extend a nick's lease if ARGV[1] holds it.  KEYS: nick; ARGV: node, ms. */
+static struct script renew_script = {"renew",
+                                     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                     "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+                                     "end\n"
+                                     "return 0\n",
+                                     ""};
+
+/* Delete a nick's key if ARGV[1] holds it.  KEYS: nick; ARGV: node. */
+static struct script release_script = {"release",
+                                       "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                       "  return redis.call('DEL', KEYS[1])\n"
+                                       "end\n"
+                                       "return 0\n",
+                                       ""};
+
+static struct script *const all_scripts[] = {&publish_script, &renew_script, &release_script};
+
+#define SCRIPT_ARGS_MAX 12
+
+/* A script (or plain command) call waiting for its reply. */
+struct script_call {
+	struct script *script; /* NULL for a plain command */
+	int argc;
+	const char *argv[SCRIPT_ARGS_MAX];
+	size_t len[SCRIPT_ARGS_MAX];
+	script_publish_fn *publish_cb;
+	script_done_fn *done_cb;
+	void *arg;
+	int retried; /* already sent again as EVAL */
+	char data[]; /* the arguments' bytes */
+};
+
+/* The script's digest, as Redis names it. */
+static const char *
+script_sha(struct script *s)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	size_t i;
+
+	if (s->sha[0] == '\0') {
+		SHA1((const unsigned char *)s->body, strlen(s->body), md);
+		for (i = 0; i < SHA_DIGEST_LENGTH; i++)
+			snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+	}
+	return s->sha;
+}
+
+void
+script_load_all(struct redis_link *l)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(all_scripts) / sizeof(all_scripts[0]); i++)
+		(void)redis_cmd(l, NULL, NULL, "SCRIPT LOAD %s", all_scripts[i]->body);
+}
+
+/*
+ * A call of script s (NULL: the plain command in parts) with the given
+ * parts copied after the EVALSHA header.  parts[0, nkeys) are keys.
+ */
+static struct script_call *
+call_new(struct script *s, int nkeys, int nparts, const char *const *parts, const size_t *plen)
+{
+	struct script_call *c;
+	size_t total = 0, off = 0;
+	int i, head = s ? 3 : 0;
+	char *nk;
+
+	if (nparts + head > SCRIPT_ARGS_MAX)
+		return NULL;
+	for (i = 0; i < nparts; i++)
+		total += plen[i];
+	if ((c = calloc(1, sizeof(*c) + total + 16)) == NULL)
+		return NULL;
+	c->script = s;
+	if (s) {
+		c->argv[0] = "EVALSHA";
+		c->argv[1] = script_sha(s);
+		nk = c->data + total;
+		snprintf(nk, 16, "%d", nkeys);
+		c->argv[2] = nk;
+		for (i = 0; i < 3; i++)
+			c->len[i] = strlen(c->argv[i]);
+	}
+	for (i = 0; i < nparts; i++) {
+		if (plen[i])
+			memcpy(c->data + off, parts[i], plen[i]);
+		c->argv[head + i] = c->data + off;
+		c->len[head + i] = plen[i];
+		off += plen[i];
+	}
+	c->argc = head + nparts;
+	return c;
+}
+
+/* Finish c with reply r (NULL: the link dropped). */
+static void call_done(struct script_call *c, struct redisReply *r);
+
+/* Every call's reply: NOSCRIPT once sends the call again as EVAL. */
+static void
+on_call_reply(struct redis_link *l, struct redisReply *r, void *arg)
+{
+	struct script_call *c = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_ERROR && c->script && !c->retried &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		c->retried = 1;
+		c->argv[0] = "EVAL";
+		c->len[0] = 4;
+		c->argv[1] = c->script->body;
+		c->len[1] = strlen(c->script->body);
+		redis_count_noscript(l);
+		if (redis_cmd_argv(l, on_call_reply, c, c->argc, c->argv, c->len) == 0)
+			return;
+		r = NULL;
+	}
+	call_done(c, r);
+}
+
+/* Send c, or free it; 0 or -1. */
+static int
+call_send(struct redis_link *l, struct script_call *c)
+{
+	if (c == NULL)
+		return -1;
+	if (redis_cmd_argv(l, on_call_reply, c, c->argc, c->argv, c->len) < 0) {
+		free(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read an integer element, or a decimal string one, into *out; 0 or -1. */
+static int
+reply_u64(const struct redisReply *r, uint64_t *out)
+{
+	char *end;
+
+	if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
+		*out = (uint64_t)r->integer;
+		return 0;
+	}
+	if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < 21) {
+		*out = strtoull(r->str, &end, 10);
+		return *end == '\0' ? 0 : -1;
+	}
+	return -1;
+}
+
+static void
+call_done(struct script_call *c, struct redisReply *r)
+{
+	const char *why = NULL;
+	char buf[160];
+
+	if (r == NULL)
+		why = "cluster unavailable";
+	else if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(buf, sizeof(buf), "redis: %s", r->str);
+		why = buf;
+	}
+	if (c->publish_cb) {
+		struct script_msg m;
+		int base = 3; /* EVALSHA sha numkeys, then 3 keys, then the args */
+
+		memset(&m, 0, sizeof(m));
+		if (why == NULL && (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+		                    reply_u64(r->element[0], &m.seq) < 0 ||
+		                    reply_u64(r->element[1], &m.time_ms) < 0 ||
+		                    reply_u64(r->element[2], &m.epoch) < 0))
+			why = "redis: the publish script answered something else";
+		if (why) {
+			c->publish_cb(-1, NULL, why, c->arg);
+		} else {
+			m.from = c->argv[base + 4];
+			m.from_len = c->len[base + 4];
+			m.text = c->argv[base + 5];
+			m.text_len = c->len[base + 5];
+			c->publish_cb(0, &m, NULL, c->arg);
+		}
+	} else if (c->done_cb) {
+		int rc = -1;
+
+		if (why == NULL) {
+			if (r->type == REDIS_REPLY_STATUS)
+				rc = strcmp(r->str, "OK") == 0;
+			else if (r->type == REDIS_REPLY_NIL)
+				rc = 0; /* SET NX that found the key */
+			else if (r->type == REDIS_REPLY_INTEGER)
+				rc = r->integer > 0;
+			else
+				why = "redis: an unexpected reply";
+		}
+		c->done_cb(why ? -1 : rc, why, c->arg);
+	}
+	free(c);
+}
+
+int
+script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch, const char *from,
+               size_t from_len, const char *text, size_t text_len, unsigned stream_max,
+               script_publish_fn *cb, void *arg)
+{
+	char seq[SHARD_KEY_MAX], log[SHARD_KEY_MAX], ep[SHARD_KEY_MAX], ch[SHARD_KEY_MAX];
+	char epoch_s[24], max_s[16];
+	const char *parts[8];
+	size_t plen[8];
+	int lens[4];
+	struct script_call *c;
+
+	if ((lens[0] = shard_key(seq, sizeof(seq), SHARD_ROOM_SEQ, room, n)) < 0 ||
+	    (lens[1] = shard_key(log, sizeof(log), SHARD_ROOM_LOG, room, n)) < 0 ||
+	    (lens[2] = shard_key(ep, sizeof(ep), SHARD_ROOM_EPOCH, room, n)) < 0 ||
+	    (lens[3] = shard_key(ch, sizeof(ch), SHARD_ROOM_CHANNEL, room, n)) < 0)
+		return -1;
+	snprintf(epoch_s, sizeof(epoch_s), "%" PRIu64, epoch);
+	snprintf(max_s, sizeof(max_s), "%u", stream_max);
+	parts[0] = seq, plen[0] = (size_t)lens[0];
+	parts[1] = log, plen[1] = (size_t)lens[1];
+	parts[2] = ep, plen[2] = (size_t)lens[2];
+	parts[3] = epoch_s, plen[3] = strlen(epoch_s);
+	parts[4] = from, plen[4] = from_len;
+	parts[5] = text, plen[5] = text_len;
+	parts[6] = max_s, plen[6] = strlen(max_s);
+	parts[7] = ch, plen[7] = (size_t)lens[3];
+	if ((c = call_new(&publish_script, 3, 8, parts, plen)) == NULL)
+		return -1;
+	c->publish_cb = cb;
+	c->arg = arg;
+	return call_send(l, c);
+}
+
+/* A nick call: script s (NULL: parts are the whole command) on the nick's key. */
+static int
+nick_call(struct redis_link *l, struct script *s, const char *nick, size_t n, const char *node,
+          const char *ms, script_done_fn *cb, void *arg)
+{
+	char key[SHARD_KEY_MAX];
+	const char *parts[6];
+	size_t plen[6];
+	int klen = shard_key(key, sizeof(key), SHARD_NICK, nick, n), np = 0;
+	struct script_call *c;
+
+	if (klen < 0)
+		return -1;
+	if (s == NULL) { /* SET key node PX ms NX */
+		parts[np] = "SET", plen[np++] = 3;
+	}
+	parts[np] = key, plen[np++] = (size_t)klen;
+	parts[np] = node, plen[np++] = strlen(node);
+	if (s == NULL) {
+		parts[np] = "PX", plen[np++] = 2;
+		parts[np] = ms, plen[np++] = strlen(ms);
+		parts[np] = "NX", plen[np++] = 2;
+	} else if (ms) {
+		parts[np] = ms, plen[np++] = strlen(ms);
+	}
+	if ((c = call_new(s, 1, np, parts, plen)) == NULL)
+		return -1;
+	c->done_cb = cb;
+	c->arg = arg;
+	return call_send(l, c);
+}
+
+int
+script_nick_claim(struct redis_link *l, const char *nick, size_t n, const char *node,
+                  unsigned lease_ms, script_done_fn *cb, void *arg)
+{
+	char ms[16];
+
+	snprintf(ms, sizeof(ms), "%u", lease_ms);
+	return nick_call(l, NULL, nick, n, node, ms, cb, arg);
+}
+
+int
+script_nick_renew(struct redis_link *l, const char *nick, size_t n, const char *node,
+                  unsigned lease_ms, script_done_fn *cb, void *arg)
+{
+	char ms[16];
+
+	snprintf(ms, sizeof(ms), "%u", lease_ms);
+	return nick_call(l, &renew_script, nick, n, node, ms, cb, arg);
+}
+
+int
+script_nick_release(struct redis_link *l, const char *nick, size_t n, const char *node,
+                    script_done_fn *cb, void *arg)
+{
+	return nick_call(l, &release_script, nick, n, node, NULL, cb, arg);
+}
+
+int
+script_heartbeat(struct redis_link *l, const char *node, const char *incarnation, unsigned ttl_ms,
+                 script_done_fn *cb, void *arg)
+{
+	char key[SHARD_KEY_MAX], ms[16];
+	const char *parts[5];
+	size_t plen[5];
+	int klen = shard_key(key, sizeof(key), SHARD_NODE, node, strlen(node));
+	struct script_call *c;
+
+	if (klen < 0)
+		return -1;
+	snprintf(ms, sizeof(ms), "%u", ttl_ms);
+	parts[0] = "SET", plen[0] = 3;
+	parts[1] = key, plen[1] = (size_t)klen;
+	parts[2] = incarnation, plen[2] = strlen(incarnation);
+	parts[3] = "PX", plen[3] = 2;
+	parts[4] = ms, plen[4] = strlen(ms);
+	if ((c = call_new(NULL, 0, 5, parts, plen)) == NULL)
+		return -1;
+	c->done_cb = cb;
+	c->arg = arg;
+	return call_send(l, c);
+}
+
+/* Parse a decimal field ending in a space at p[*i]; 0 or -1. */
+static int
+payload_number(const char *p, size_t n, size_t *i, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t start = *i;
+
+	while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(p[*i] - '0');
+		(*i)++;
+	}
+	if (*i == start || *i - start > 20 || *i >= n || p[*i] != ' ')
+		return -1;
+	(*i)++;
+	*out = v;
+	return 0;
+}
+
+int
+script_payload_parse(const char *p, size_t n, struct script_msg *m)
+{
+	size_t i = 0;
+	uint64_t from_len;
+
+	memset(m, 0, sizeof(*m));
+	if (payload_number(p, n, &i, &m->seq) < 0 || payload_number(p, n, &i, &m->time_ms) < 0 ||
+	    payload_number(p, n, &i, &m->epoch) < 0 || payload_number(p, n, &i, &from_len) < 0 ||
+	    from_len > n - i)
+		return -1;
+	m->from = p + i;
+	m->from_len = (size_t)from_len;
+	m->text = p + i + from_len;
+	m->text_len = n - i - (size_t)from_len;
+	return 0;
+}

@@ -1,0 +1,78 @@
+/*
+ * The backplane's operations on Redis, each one atomic on its shard:
+ * the room publish step (a Lua script: next sequence number, append to
+ * the room's capped stream, publish to the other nodes), the nick lease
+ * (claim, renew and release, the last two only by the holder) and the
+ * node heartbeat.  Scripts run by EVALSHA and fall back to EVAL when
+ * Redis answers NOSCRIPT (its script cache is empty after a restart or a
+ * SCRIPT FLUSH).  docs/cluster.md gives the keys and the timings.
+ */
+#ifndef CHATD_CLUSTER_SCRIPT_H
+#define CHATD_CLUSTER_SCRIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct redis_link;
+struct redisReply;
+
+#define SCRIPT_STREAM_MAX  10000u /* entries a room's stream keeps, about (MAXLEN ~) */
+#define SCRIPT_NICK_LEASE  30000u /* ms a nick claim lasts unless renewed */
+#define SCRIPT_NODE_TTL    10000u /* ms a node's heartbeat lasts */
+#define SCRIPT_PAYLOAD_MAX (64u + 64u + 65535u) /* a published message, at most */
+
+/* A room message as the publish step returns it and the channel carries it. */
+struct script_msg {
+	uint64_t seq;
+	uint64_t time_ms; /* Redis's clock (TIME), unix ms */
+	uint64_t epoch;
+	const char *from; /* not NUL-terminated; points into the reply or payload */
+	size_t from_len;
+	const char *text;
+	size_t text_len;
+};
+
+/* The publish step's completion: 0 with m filled (its from and text are
+ * the caller's, given back), or -1 with why (the link dropped, or Redis
+ * refused). */
+typedef void script_publish_fn(int rc, const struct script_msg *m, const char *why, void *arg);
+/* A nick or heartbeat operation's completion: 1 done, 0 not (the nick is
+ * another node's), -1 failed (why). */
+typedef void script_done_fn(int rc, const char *why, void *arg);
+
+/* Send SCRIPT LOAD for every script (from a redis_ready_fn, so that they
+ * are cached before the first EVALSHA). */
+void script_load_all(struct redis_link *l);
+
+/*
+ * The publish step on folded room name[0, n) of the room's shard: INCR
+ * its sequence, XADD {seq, time, from, text, epoch} to its stream with ID
+ * SEQ-0 (MAXLEN ~ stream_max), PUBLISH the payload on its channel.  The
+ * room's epoch is set to epoch the first time and kept after that; the
+ * one in force comes back.  0 when sent, -1 when the link is not up (the
+ * caller says "cluster unavailable").  The script copies its arguments.
+ */
+int script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch,
+                   const char *from, size_t from_len, const char *text, size_t text_len,
+                   unsigned stream_max, script_publish_fn *cb, void *arg);
+
+/* SET the nick's key to node with a lease of lease_ms, only if no one
+ * holds it (SET NX PX): 1 claimed, 0 held by someone (this node too). */
+int script_nick_claim(struct redis_link *l, const char *nick, size_t n, const char *node,
+                      unsigned lease_ms, script_done_fn *cb, void *arg);
+/* Extend the lease only if node still holds it (a compare-and-PEXPIRE). */
+int script_nick_renew(struct redis_link *l, const char *nick, size_t n, const char *node,
+                      unsigned lease_ms, script_done_fn *cb, void *arg);
+/* Release the nick only if node holds it (a compare-and-DEL). */
+int script_nick_release(struct redis_link *l, const char *nick, size_t n, const char *node,
+                        script_done_fn *cb, void *arg);
+/* The node's heartbeat: SET its key to incarnation with a TTL of ttl_ms. */
+int script_heartbeat(struct redis_link *l, const char *node, const char *incarnation,
+                     unsigned ttl_ms, script_done_fn *cb, void *arg);
+
+/* Parse a payload from a room channel, "SEQ TIME EPOCH FROMLEN FROM TEXT"
+ * (the numbers decimal, one space after each field but the last two);
+ * 0 with m pointing into p, or -1. */
+int script_payload_parse(const char *p, size_t n, struct script_msg *m);
+
+#endif

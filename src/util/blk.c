@@ -16,6 +16,12 @@ static size_t live_bytes;
  * time at case 1 of the IRC benchmark). */
 static struct blk *spares[BLK_SPARES];
 static unsigned nspares;
+/* None are kept under AddressSanitizer (see slab.h). */
+#if defined(SLAB_SANITIZED)
+#define BLK_KEEP 0
+#else
+#define BLK_KEEP BLK_SPARES
+#endif
 
 struct blk *
 blk_new(size_t cap)
@@ -33,13 +39,16 @@ blk_new(size_t cap)
 void
 blk_unref(struct blk *b)
 {
-	if (--b->refs == 0) {
-		live_bytes -= b->cap;
-		if (b->cap == BLK_ARENA_BLOCK && nspares < BLK_SPARES)
-			spares[nspares++] = b;
-		else
-			slab_free(b, sizeof(*b) + b->cap);
+	if (--b->refs != 0)
+		return;
+	live_bytes -= b->cap;
+#if BLK_KEEP > 0
+	if (b->cap == BLK_ARENA_BLOCK && nspares < BLK_KEEP) {
+		spares[nspares++] = b;
+		return;
 	}
+#endif
+	slab_free(b, sizeof(*b) + b->cap);
 }
 
 void

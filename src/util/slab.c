@@ -22,14 +22,6 @@
 #include <valgrind.h>
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SLAB_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SLAB_SANITIZED 1
-#endif
-#endif
-
 /* 16 classes 16 bytes apart up to 256, then 8 per doubling up to SLAB_MAX:
  * at most 12.5% of a slot is wasted above 256 bytes. */
 #define SLAB_NCLASS 56

@@ -13,6 +13,16 @@
 #ifndef CHATD_SLAB_H
 #define CHATD_SLAB_H
 
+/* Built with AddressSanitizer: memory goes back at once instead of being
+ * kept for reuse, so that a use after free is caught, not hidden. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_SANITIZED 1
+#endif
+#endif
+
 #include <stddef.h>
 
 #define SLAB_MAX  8192                /* larger requests go to malloc() */

@@ -1007,6 +1007,12 @@ def test_labeled_response_single_line_batch_and_ack(srv):
     a.send("@label=%s PING :x" % ("z" * 65))
     if "label" in tags_of(a.expect("PONG"))[0]:
         raise AssertionError("a 65-byte label was used")
+    # A labeled QUIT still says goodbye, labeled, before the close.
+    q = capped(srv, "quinn", "batch labeled-response")
+    q.send("@label=q1 QUIT :bye")
+    err = q.expect("ERROR")
+    t.assert_eq(tags_of(err)[0].get("label"), "q1", "labeled ERROR of a QUIT")
+    q.expect_closed()
     # Without the capability the label is not echoed.
     b = irc(srv, "bob")
     b.send("@label=p2 PING :tok")
@@ -1039,10 +1045,24 @@ def test_away_notify_tells_channel_peers_once(srv):
     b.send("AWAY")
     b.expect("305")
     t.assert_eq(a.expect("AWAY", lambda ln: ln.nick == "bob").params, [], "back: AWAY alone")
+    # Cut at 200 bytes between characters; not UTF-8: refused.
+    b.send("AWAY :" + "x" * 199 + "\u00e9\u00e9")
+    b.expect("306")
+    t.assert_eq(a.expect("AWAY").params, ["x" * 199], "cut before a split character")
+    b.send_raw(b"AWAY :caf\xe9\r\n")
+    t.assert_eq(b.expect("FAIL").params[:2], ["AWAY", "INVALID_UTF8"], "Latin-1 AWAY")
+    # The same words again tell nobody.
+    b.send("AWAY :" + "x" * 199)
+    b.expect("306")
+    a.sync()
+    a.none("AWAY")
 
 
 def chathistory_texts(c, cmd, target):
-    """Send a CHATHISTORY, return [(msgid, text)] of its batch."""
+    """Send a CHATHISTORY, return [(msgid, text)] of its batch (what came
+    before it is dropped)."""
+    c.sync()
+    c.inbox = []
     c.send(cmd)
     start = c.expect("BATCH")
     t.assert_eq(start.params[1:], ["chathistory", target], "batch of %s" % cmd)
@@ -1213,6 +1233,38 @@ def test_isupport_gives_the_budgets_and_server_time_tags_numerics(srv):
     a.send("MOTD")
     if "time" not in tags_of(a.expect("422"))[0]:
         raise AssertionError("numeric without @time")
+
+
+@t.server_args("--server-name", "s" * 63)
+def test_labeled_batch_with_the_longest_server_name(srv):
+    a = capped(srv, "alice", "batch labeled-response")
+    a.send("@label=j1 JOIN #lobby")
+    start = a.expect("BATCH")
+    t.assert_eq((start.source, start.params[1:]), ("s" * 63, ["labeled-response"]),
+                "BATCH + whole with a 63-byte server name")
+    a.expect("366")
+    t.assert_eq(a.expect("BATCH").params, ["-" + start.params[0][1:]], "BATCH -")
+
+
+def test_chathistory_time_further_back_than_5000_messages_is_refused(srv):
+    with tempfile.TemporaryDirectory() as d:
+        with t.Server(srv.path, "--store", os.path.join(d, "c.db"), "--history", "10",
+                      "--flood-rate", "0", *SERVER_ARGS) as s:
+            a = capped(s, "alice", "batch draft/chathistory message-tags server-time")
+            a.join("#h")
+            a.send_raw(b"".join(b"PRIVMSG #h :m%d\r\n" % i for i in range(5100)))
+            a.sync(timeout=30)
+            a.send("CHATHISTORY BEFORE #h timestamp=1970-01-01T00:00:00.000Z 5")
+            fail = a.expect("FAIL")
+            t.assert_eq(fail.params[:3], ["CHATHISTORY", "INVALID_PARAMS", "BEFORE"],
+                        "a time past 5000 messages back")
+            # A recent time is found: the last 3 after a time in the future
+            # are none, and LATEST after the first of today's gives them.
+            got = chathistory_texts(a, "CHATHISTORY AFTER #h timestamp=2999-01-01T00:00:00Z 3",
+                                    "#h")
+            t.assert_eq(got, [], "AFTER a future time")
+            got = chathistory_texts(a, "CHATHISTORY LATEST #h * 2", "#h")
+            t.assert_eq([x[1] for x in got], ["m5098", "m5099"], "LATEST *")
 
 
 if __name__ == "__main__":

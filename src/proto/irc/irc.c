@@ -227,7 +227,7 @@ put_labeled(struct conn *c, const char *tags, size_t tn, const char *line, size_
 		return;
 	}
 	if (lab.lines == 2) {
-		char label[IRC_LABEL_MAX + 8], start[64];
+		char label[IRC_LABEL_MAX + 8], start[IRC_BUF];
 		int sn;
 
 		batch_ref(lab.ref, sizeof(lab.ref));
@@ -347,7 +347,7 @@ label_begin(struct conn *c, const struct irc_msg *m)
 static void
 label_end(struct conn *c)
 {
-	char label[IRC_LABEL_MAX + 8], line[96];
+	char label[IRC_LABEL_MAX + 8], line[IRC_BUF];
 	int n;
 
 	if (lab.c != c)
@@ -1800,8 +1800,22 @@ cmd_away(struct conn *c, const struct irc_msg *m)
 	size_t n;
 	const char *text = param(m, 0, &n);
 
-	if (n > IRC_AWAY_MAX)
+	if (n > IRC_AWAY_MAX) {
+		/* Cut between characters, never inside one. */
 		n = IRC_AWAY_MAX;
+		while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (!valid_utf8(text, n)) {
+		send_line(c,
+		          ":%s FAIL AWAY INVALID_UTF8 :Away message rejected: it is not UTF-8 text",
+		          server);
+		return;
+	}
+	if (n && st->away && strlen(st->away) == n && memcmp(st->away, text, n) == 0) {
+		numeric(c, 306, ":You have been marked as being away");
+		return; /* the same words again: nobody needs telling */
+	}
 	free(st->away);
 	st->away = NULL;
 	if (n == 0) {
@@ -1930,34 +1944,43 @@ history_fail(struct conn *c, const char *code, const char *sub, const char *text
 	send_line(c, ":%s FAIL CHATHISTORY %s %s :%s", server, code, sub, text);
 }
 
-/* The first seq of r sent at time_ms or later (one past the last when
- * none is), found by reading back a page at a time; -1 when the store
- * cannot say.  Past IRC_TIME_PAGES pages, the oldest one read. */
+/*
+ * The bounds of time_ms in r, read back from the newest message a page at
+ * a time: *hi, the first seq sent at time_ms or later, *lo, the last one
+ * sent at time_ms or earlier (one past the last / 0 when there is none).
+ * 0; 1 when the time lies further back than IRC_TIME_PAGES pages, where
+ * the bounds are not known (never a guess); -1 when the store cannot say.
+ */
 static int
-seq_at_time(struct core *core, const struct room *r, uint64_t time_ms, uint64_t *seq)
+seq_at_time(struct core *core, const struct room *r, uint64_t time_ms, uint64_t *lo, uint64_t *hi)
 {
 	struct msg *page[CORE_PAGE_MAX];
 	uint64_t before = 0;
 	unsigned pages;
-	int more = 1;
+	int more = 1, found = 0;
 
-	*seq = room_last_seq(r) + 1;
-	for (pages = 0; more && pages < IRC_TIME_PAGES; pages++) {
-		int n = core_history_before(core, r, before, CORE_PAGE_MAX, page, &more), i,
-		    stop = 0;
+	*hi = room_last_seq(r) + 1;
+	*lo = room_last_seq(r);
+	for (pages = 0; more && !found; pages++) {
+		int n, i;
 
-		if (n < 0)
+		if (pages == IRC_TIME_PAGES)
+			return 1;
+		if ((n = core_history_before(core, r, before, CORE_PAGE_MAX, page, &more)) < 0)
 			return -1;
-		for (i = n - 1; i >= 0; i--) {
-			if (!stop && page[i]->time_ms >= time_ms)
-				*seq = page[i]->seq;
+		/* Newest first; messages may share a millisecond. */
+		for (i = n - 1; i >= 0 && !found; i--) {
+			if (page[i]->time_ms >= time_ms)
+				*hi = page[i]->seq;
 			else
-				stop = 1;
+				found = 1; /* sent before time_ms: nothing older counts */
+			if (page[i]->time_ms > time_ms)
+				*lo = page[i]->seq - 1;
 		}
 		before = n ? page[0]->seq : 0;
 		for (i = 0; i < n; i++)
 			msg_unref(page[i]);
-		if (stop || n == 0)
+		if (n == 0)
 			break;
 	}
 	return 0;
@@ -1967,13 +1990,14 @@ seq_at_time(struct core *core, const struct room *r, uint64_t time_ms, uint64_t 
  * A reference as bounds on seqs: *lo, the last seq before it (what AFTER
  * it starts past), *hi, the first at or after it (what BEFORE it stops
  * at).  A msgid of another epoch of the room (one before a restart
- * without a store) is in no history now: 1.  -1: the store cannot say.
+ * without a store) is in no history now: 1; so is a time further back
+ * than chatd looks (2).  -1: the store cannot say.
  */
 static int
 ref_bounds(struct core *core, const struct room *r, const struct irc_ref *ref, uint64_t *lo,
            uint64_t *hi)
 {
-	uint64_t s;
+	int k;
 
 	switch (ref->kind) {
 	case IRC_REF_MSGID:
@@ -1984,13 +2008,8 @@ ref_bounds(struct core *core, const struct room *r, const struct irc_ref *ref, u
 		return 0;
 	case IRC_REF_TIME:
 		/* Before a time: sent earlier; after it: sent later. */
-		if (seq_at_time(core, r, ref->time_ms, &s) < 0)
-			return -1;
-		*hi = s;
-		if (seq_at_time(core, r, ref->time_ms + 1, &s) < 0)
-			return -1;
-		*lo = s - 1;
-		return 0;
+		k = seq_at_time(core, r, ref->time_ms, lo, hi);
+		return k == 1 ? 2 : k;
 	default: /* "*": no bound */
 		*lo = 0;
 		*hi = room_last_seq(r) + 1;
@@ -2070,7 +2089,8 @@ page_send(struct conn *c, const char *target, struct page *p)
 
 /* Fill p for subcommand sub of room r with references a (and b for
  * BETWEEN) and limit; 0, 1 for a reference to no history (an empty
- * answer), -1 when the store cannot say. */
+ * answer), 2 for a time further back than chatd looks, -1 when the
+ * store cannot say. */
 static int
 history_query(struct core *core, const struct room *r, const char *sub, const struct irc_ref *a,
               const struct irc_ref *b, unsigned limit, struct page *p)
@@ -2189,7 +2209,7 @@ cmd_chathistory(struct conn *c, const struct irc_msg *m)
 	unsigned nref;
 	uint64_t limit;
 	const struct room *r;
-	int err = 0;
+	int err = 0, k = 0;
 
 	s = param(m, 0, &n);
 	quote(sub, sizeof(sub), s, n);
@@ -2242,8 +2262,15 @@ cmd_chathistory(struct conn *c, const struct irc_msg *m)
 		return;
 	}
 	r = core_room_open(conn_core(c), target + 1, tn - 1, &err);
-	if (r != NULL && history_query(conn_core(c), r, sub, &a, &b, (unsigned)limit, &p) < 0)
+	if (r != NULL && (k = history_query(conn_core(c), r, sub, &a, &b, (unsigned)limit, &p)) < 0)
 		err = CORE_E_STORE;
+	if (k == 2) {
+		while (p.n)
+			msg_unref(p.m[--p.n]);
+		history_fail(c, "INVALID_PARAMS", sub,
+		             "That time is further back than the last 5000 messages: use a msgid");
+		return;
+	}
 	if (err) {
 		while (p.n)
 			msg_unref(p.m[--p.n]);
@@ -2320,6 +2347,9 @@ cmd_quit(struct conn *c, const struct irc_msg *m)
 	/* The rooms hear "Quit: reason", the other front ends the reason. */
 	core_quit_reason(c->sess, reason, n);
 	send_line(c, "ERROR :Closing Link: %s (Quit: %.*s)", me(c), (int)n, reason);
+	/* A labeled QUIT's answer is held until the label ends: queue it
+	 * now, or the close would find nothing to flush and leave at once. */
+	label_end(c);
 	conn_close_after_flush(c, REASON_NONE, CHATD_DRAIN_TIMEOUT);
 }
 

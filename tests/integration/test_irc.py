@@ -1244,6 +1244,23 @@ def test_labeled_batch_with_the_longest_server_name(srv):
                 "BATCH + whole with a 63-byte server name")
     a.expect("366")
     t.assert_eq(a.expect("BATCH").params, ["-" + start.params[0][1:]], "BATCH -")
+    # NAMES of a 64-byte channel, 32-byte nicks: every nick listed, no
+    # 353 line past 512 bytes though the server's name is 63.
+    room = "#" + "r" * 64
+    nicks = ["n%031d" % i for i in range(12)]
+    for n in nicks:
+        irc(srv, n).join(room)
+    me = irc(srv, "m" * 32)
+    me.join(room)
+    me.send("NAMES " + room)
+    me.expect("366", lambda ln: ln.params[-1] == "End of /NAMES list")
+    raw = bytes(me.raw).split(b"\r\n")
+    lines = [ln for ln in raw if b" 353 " in ln]
+    for ln in lines:
+        if len(ln) + 2 > 512:
+            raise AssertionError("353 of %d bytes" % (len(ln) + 2))
+    missing = set(nicks) - set(w for ln in lines for w in ln.decode().split(":")[-1].split())
+    t.assert_eq(missing, set(), "nicks missing from 353")
 
 
 def test_chathistory_time_further_back_than_5000_messages_is_refused(srv):

@@ -39,7 +39,8 @@ _Static_assert(CHATD_DEFAULT_IRC_TAGS_MAX == IRC_TAGS_MAX, "irc-tags-max default
 #define IRC_BUF (CHATD_IRC_LINE_MAX_HARD + 1)
 /* The host part of every user's prefix: chatd does not show addresses. */
 #define IRC_HOST "chatd"
-/* Bytes of nicks in one 353 (RPL_NAMREPLY) line. */
+/* Bytes of nicks in one 353 (RPL_NAMREPLY) line, at most: fewer when a
+ * long server name, nick and channel leave less of the line (words_width). */
 #define IRC_NAMES_WIDTH 400
 /* Targets one PRIVMSG or NOTICE may name (ISUPPORT TARGMAX). */
 #define IRC_TARGETS_MAX 4
@@ -929,12 +930,24 @@ words_flush(struct conn *c, struct words *w)
 	w->sent++;
 }
 
+/* Bytes of words that fit in one of w's lines after ":SERVER NNN me HEAD:". */
+static size_t
+words_width(const struct conn *c, const struct words *w)
+{
+	size_t used = 1 + strlen(server) + 5 + strlen(me(c)) + 1 + strlen(w->head) + 1;
+	size_t room = content_max() > used ? content_max() - used : 0;
+
+	return room < IRC_NAMES_WIDTH ? room : IRC_NAMES_WIDTH;
+}
+
 static void
 words_add(struct conn *c, struct words *w, const char *s, size_t n)
 {
-	if (n + 1 > IRC_NAMES_WIDTH)
+	size_t width = words_width(c, w);
+
+	if (n + 1 > width)
 		return;
-	if (w->len && w->len + n + 1 > IRC_NAMES_WIDTH)
+	if (w->len && w->len + n + 1 > width)
 		words_flush(c, w);
 	if (w->len)
 		w->line[w->len++] = ' ';

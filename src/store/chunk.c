@@ -145,9 +145,12 @@ chunk_decode(const char *body, size_t len, const char *room, size_t rn, uint64_t
 		uint64_t seq;
 		struct msg *m;
 
+		/* A seq of 2^63 - 1 is not one chunk_add wrote either, and the
+		 * next one's would not fit (fuzz_chunk). */
 		if (json_array_size(e) != 4 || !json_is_integer(s) || json_integer_value(s) <= 0 ||
-		    !json_is_integer(t) || json_integer_value(t) < 0 || !json_is_string(from) ||
-		    !json_is_string(text) || json_string_length(from) > CORE_NICK_MAX ||
+		    json_integer_value(s) == (json_int_t)INT64_MAX || !json_is_integer(t) ||
+		    json_integer_value(t) < 0 || !json_is_string(from) || !json_is_string(text) ||
+		    json_string_length(from) > CORE_NICK_MAX ||
 		    json_string_length(text) > CORE_TEXT_MAX ||
 		    (want >= 0 && json_integer_value(s) != want)) {
 			rc = -1; /* not what chunk_add wrote */

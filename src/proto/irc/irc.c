@@ -2155,7 +2155,10 @@ history_targets(struct conn *c, const struct irc_ref *a, const struct irc_ref *b
 	unsigned n = 0, i, j;
 	char ref[24], when[32];
 
-	for (i = 0; i < session_room_count(c->sess) && n < CORE_PAGE_MAX; i++) {
+	/* The first IRC_LISTING_MAX channels at most: each may cost a read
+	 * of the store, and max-rooms may be unlimited. */
+	for (i = 0; i < session_room_count(c->sess) && i < IRC_LISTING_MAX && n < CORE_PAGE_MAX;
+	     i++) {
 		const struct room *r = session_room(c->sess, i);
 		struct msg *last;
 		int more;

@@ -44,6 +44,8 @@ import sys
 import tempfile
 import time
 
+from bench import free_port, wait_port  # contrib/bench.py, beside this script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("CHATD_BUILD", os.path.join(ROOT, "build"))
 CHATD = os.path.join(BUILD, "chatd")
@@ -95,23 +97,6 @@ def configs(work):
     open(os.path.join(work, "inspircd.conf"), "w").write(insp)
     shutil.copy(os.path.join(FANBENCH_DIR, "ngircd.conf"), os.path.join(work, "ngircd.conf"))
     open(os.path.join(work, "motd.txt"), "w").write("fanbench\n")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on port %d" % port)
 
 
 NICE = 0

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 #define SCHEME "redis://"
 
 /* Fill err from a format; always returns -1. */
@@ -20,19 +22,6 @@ url_fail(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	return -1;
-}
-
-/* The value of hex digit c, or -1. */
-static int
-url_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
 	return -1;
 }
 
@@ -54,8 +43,8 @@ url_decode(const char *s, size_t n, char *dst, size_t max, const char *what, cha
 				return url_fail(err, errlen,
 				                "%s: '%%' must be followed by two hex digits",
 				                what);
-			hi = url_hex(s[i + 1]);
-			lo = url_hex(s[i + 2]);
+			hi = hex_value(s[i + 1]);
+			lo = hex_value(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return url_fail(err, errlen,
 				                "%s: '%%' must be followed by two hex digits",
@@ -104,7 +93,7 @@ url_ipv6_host(const char *s, size_t n)
 
 		if (c == ':')
 			colon = 1;
-		else if (url_hex(c) < 0 && c != '.')
+		else if (hex_value(c) < 0 && c != '.')
 			return 0;
 	}
 	return colon;

@@ -25,6 +25,7 @@
 #include "net/conn.h"
 #include "net/ws.h"
 #include "util/config.h"
+#include "util/hex.h"
 #include "util/defaults.h"
 #include "util/log.h"
 #include "util/slab.h"
@@ -501,18 +502,6 @@ http_body(const struct hconn *h, size_t *len)
 	return h->req.body.len ? h->req.buf + h->req.body.off : NULL;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 http_unescape(const char *s, size_t n, char *out, size_t cap, int plus)
 {
@@ -522,9 +511,9 @@ http_unescape(const char *s, size_t n, char *out, size_t cap, int plus)
 		int c = (unsigned char)s[i];
 
 		if (c == '%') {
-			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+			if (i + 2 >= n || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0)
 				return -1;
-			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			c = hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]);
 			i += 2;
 		} else if (c == '+' && plus) {
 			c = ' ';

@@ -100,6 +100,7 @@ enum wire_error {
 	WIRE_E_ROOM_FULL = 213,
 	WIRE_E_ROOM_LIMIT = 214,
 	WIRE_E_STORE_UNAVAILABLE = 215,
+	WIRE_E_CLUSTER_UNAVAILABLE = 216,
 };
 
 #define WIRE_ERROR_IS_FATAL(code) ((code) >= 100 && (code) < 200)

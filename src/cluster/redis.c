@@ -203,12 +203,16 @@ on_message(redisAsyncContext *ac, void *r, void *privdata)
 	(void)ac;
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
-	    strcmp(reply->element[0]->str, "message") != 0 ||
-	    reply->element[2]->type != REDIS_REPLY_STRING)
-		return; /* the link dropped, or a subscribe confirmation */
+	    reply->element[1]->type != REDIS_REPLY_STRING)
+		return; /* the link dropped */
 	sub->link->stats.round_trips++;
-	sub->cb(sub->link, reply->element[1]->str, reply->element[1]->len, reply->element[2]->str,
-	        reply->element[2]->len, sub->arg);
+	if (strcmp(reply->element[0]->str, "subscribe") == 0)
+		sub->cb(sub->link, reply->element[1]->str, reply->element[1]->len, NULL, 0,
+		        sub->arg);
+	else if (strcmp(reply->element[0]->str, "message") == 0 &&
+	         reply->element[2]->type == REDIS_REPLY_STRING)
+		sub->cb(sub->link, reply->element[1]->str, reply->element[1]->len,
+		        reply->element[2]->str, reply->element[2]->len, sub->arg);
 }
 
 /* Send SUBSCRIBE for sub on the live context. */

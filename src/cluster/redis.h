@@ -59,7 +59,9 @@ typedef void redis_state_fn(struct redis_link *l, int up, const char *why, void 
  * is up: commands sent from here (SCRIPT LOAD) are taken, and go ahead of
  * any other. */
 typedef void redis_ready_fn(struct redis_link *l, void *arg);
-/* A message published on a channel the link subscribed to. */
+/* A message published on a channel the link subscribed to; payload NULL:
+ * the subscription is in force (Redis confirmed it, at first and after
+ * each reconnect), so what was published before it must be read. */
 typedef void redis_message_fn(struct redis_link *l, const char *channel, size_t clen,
                               const char *payload, size_t plen, void *arg);
 

@@ -27,11 +27,10 @@ struct script {
 
 /*
  * The publish step.  KEYS: seq, log, epoch; ARGV: epoch candidate, from,
- * text, stream max, channel.  XADD comes before any other write: it fails
- * (nothing written) should the stream already hold this SEQ, since a
- * script's writes are not rolled back on an error.  Numbers leave as
- * integers through string.format('%d') (Lua's own printing turns large
- * ones into exponents); the epoch stays a string, past Lua's 2^53.
+ * text, stream max, channel, origin ("INCARNATION SID").  XADD comes before any other write: it
+ * fails (nothing written) should the stream already hold this SEQ, since a script's writes are not
+ * rolled back on an error.  Numbers leave as integers through string.format('%d') (Lua's own
+ * printing turns large ones into exponents); the epoch stays a string, past Lua's 2^53.
  */
 static struct script publish_script = {
         "publish",
@@ -47,9 +46,9 @@ static struct script publish_script = {
         "           'from', ARGV[2], 'text', ARGV[3], 'epoch', epoch)\n"
         "redis.call('SET', KEYS[1], s)\n"
         "if fresh then redis.call('SET', KEYS[3], epoch) end\n"
-        "redis.call('PUBLISH', ARGV[5], s .. ' ' .. m .. ' ' .. epoch .. ' ' .. #ARGV[2] .. ' ' "
+        "redis.call('PUBLISH', ARGV[5], s .. ' ' .. m .. ' ' .. epoch .. ' ' .. ARGV[6] .. ' ' "
         "..\n"
-        "           ARGV[2] .. ARGV[3])\n"
+        "           #ARGV[2] .. ' ' .. ARGV[2] .. ARGV[3])\n"
         "return {seq, ms, epoch}\n",
         ""};
 
@@ -69,7 +68,30 @@ static struct script release_script = {"release",
                                        "return 0\n",
                                        ""};
 
-static struct script *const all_scripts[] = {&publish_script, &renew_script, &release_script};
+/*
+ * A room's state: its seq, its epoch (set to the candidate when it has
+ * none, so that every node opens the room in one epoch) and its messages,
+ * oldest first: the newest count (after 0), or the first count after
+ * seq after.  KEYS: seq, epoch, log; ARGV: candidate, after, count.
+ */
+static struct script state_script = {
+        "state",
+        "local e = redis.call('GET', KEYS[2])\n"
+        "if not e then e = ARGV[1]; redis.call('SET', KEYS[2], e) end\n"
+        "local s = redis.call('GET', KEYS[1]) or '0'\n"
+        "local l\n"
+        "if ARGV[2] == '0' then\n"
+        "  l = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[3])\n"
+        "  local n = #l\n"
+        "  for i = 1, math.floor(n / 2) do l[i], l[n - i + 1] = l[n - i + 1], l[i] end\n"
+        "else\n"
+        "  l = redis.call('XRANGE', KEYS[3], '(' .. ARGV[2] .. '-0', '+', 'COUNT', ARGV[3])\n"
+        "end\n"
+        "return {s, e, l}\n",
+        ""};
+
+static struct script *const all_scripts[] = {&publish_script, &renew_script, &release_script,
+                                             &state_script};
 
 #define SCRIPT_ARGS_MAX 12
 
@@ -80,6 +102,7 @@ struct script_call {
 	const char *argv[SCRIPT_ARGS_MAX];
 	size_t len[SCRIPT_ARGS_MAX];
 	script_publish_fn *publish_cb;
+	script_state_fn *state_cb;
 	script_done_fn *done_cb;
 	void *arg;
 	int retried; /* already sent again as EVAL */
@@ -203,6 +226,64 @@ reply_u64(const struct redisReply *r, uint64_t *out)
 	return -1;
 }
 
+/* One stream entry, [ID, [field, value, ...]], into m; 0 or -1. */
+static int
+entry_parse(const struct redisReply *e, struct script_msg *m)
+{
+	const struct redisReply *f;
+	size_t i;
+	int have = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[1]->type != REDIS_REPLY_ARRAY)
+		return -1;
+	f = e->element[1];
+	for (i = 0; i + 1 < f->elements; i += 2) {
+		const struct redisReply *k = f->element[i], *v = f->element[i + 1];
+
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			return -1;
+		if (strcmp(k->str, "seq") == 0 && reply_u64(v, &m->seq) == 0)
+			have |= 1;
+		else if (strcmp(k->str, "time") == 0 && reply_u64(v, &m->time_ms) == 0)
+			have |= 2;
+		else if (strcmp(k->str, "epoch") == 0 && reply_u64(v, &m->epoch) == 0)
+			have |= 4;
+		else if (strcmp(k->str, "from") == 0)
+			m->from = v->str, m->from_len = v->len, have |= 8;
+		else if (strcmp(k->str, "text") == 0)
+			m->text = v->str, m->text_len = v->len, have |= 16;
+	}
+	return have == 31 ? 0 : -1;
+}
+
+/* The state script's answer, to c's callback. */
+static void
+state_done(struct script_call *c, const struct redisReply *r, const char *why)
+{
+	struct script_state st;
+	const struct redisReply *l;
+	size_t i;
+
+	memset(&st, 0, sizeof(st));
+	if (why == NULL &&
+	    (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	     reply_u64(r->element[0], &st.seq) < 0 || reply_u64(r->element[1], &st.epoch) < 0 ||
+	     r->element[2]->type != REDIS_REPLY_ARRAY))
+		why = "redis: the state script answered something else";
+	if (why == NULL) {
+		l = r->element[2];
+		if (l->elements && (st.msgs = calloc(l->elements, sizeof(*st.msgs))) == NULL)
+			why = "out of memory";
+		for (i = 0; why == NULL && i < l->elements; i++)
+			if (entry_parse(l->element[i], &st.msgs[st.count++]) < 0)
+				why = "redis: a stream entry of another shape";
+	}
+	c->state_cb(why ? -1 : 0, why ? NULL : &st, why, c->arg);
+	free(st.msgs);
+}
+
 static void
 call_done(struct script_call *c, struct redisReply *r)
 {
@@ -234,6 +315,8 @@ call_done(struct script_call *c, struct redisReply *r)
 			m.text_len = c->len[base + 5];
 			c->publish_cb(0, &m, NULL, c->arg);
 		}
+	} else if (c->state_cb) {
+		state_done(c, r, why);
 	} else if (c->done_cb) {
 		int rc = -1;
 
@@ -255,12 +338,12 @@ call_done(struct script_call *c, struct redisReply *r)
 int
 script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch, const char *from,
                size_t from_len, const char *text, size_t text_len, unsigned stream_max,
-               script_publish_fn *cb, void *arg)
+               uint64_t origin, uint64_t sid, script_publish_fn *cb, void *arg)
 {
 	char seq[SHARD_KEY_MAX], log[SHARD_KEY_MAX], ep[SHARD_KEY_MAX], ch[SHARD_KEY_MAX];
-	char epoch_s[24], max_s[16];
-	const char *parts[8];
-	size_t plen[8];
+	char epoch_s[24], max_s[16], origin_s[48];
+	const char *parts[9];
+	size_t plen[9];
 	int lens[4];
 	struct script_call *c;
 
@@ -279,9 +362,42 @@ script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch,
 	parts[5] = text, plen[5] = text_len;
 	parts[6] = max_s, plen[6] = strlen(max_s);
 	parts[7] = ch, plen[7] = (size_t)lens[3];
-	if ((c = call_new(&publish_script, 3, 8, parts, plen)) == NULL)
+	snprintf(origin_s, sizeof(origin_s), "%" PRIu64 " %" PRIu64, origin, sid);
+	parts[8] = origin_s, plen[8] = strlen(origin_s);
+	if ((c = call_new(&publish_script, 3, 9, parts, plen)) == NULL)
 		return -1;
 	c->publish_cb = cb;
+	c->arg = arg;
+	return call_send(l, c);
+}
+
+int
+script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, uint64_t after,
+             unsigned count, script_state_fn *cb, void *arg)
+{
+	char seq[SHARD_KEY_MAX], log[SHARD_KEY_MAX], ep[SHARD_KEY_MAX];
+	char epoch_s[24], after_s[24], count_s[16];
+	const char *parts[6];
+	size_t plen[6];
+	int lens[3];
+	struct script_call *c;
+
+	if ((lens[0] = shard_key(seq, sizeof(seq), SHARD_ROOM_SEQ, room, n)) < 0 ||
+	    (lens[1] = shard_key(ep, sizeof(ep), SHARD_ROOM_EPOCH, room, n)) < 0 ||
+	    (lens[2] = shard_key(log, sizeof(log), SHARD_ROOM_LOG, room, n)) < 0)
+		return -1;
+	snprintf(epoch_s, sizeof(epoch_s), "%" PRIu64, epoch);
+	snprintf(after_s, sizeof(after_s), "%" PRIu64, after);
+	snprintf(count_s, sizeof(count_s), "%u", count ? count : 1);
+	parts[0] = seq, plen[0] = (size_t)lens[0];
+	parts[1] = ep, plen[1] = (size_t)lens[1];
+	parts[2] = log, plen[2] = (size_t)lens[2];
+	parts[3] = epoch_s, plen[3] = strlen(epoch_s);
+	parts[4] = after_s, plen[4] = strlen(after_s);
+	parts[5] = count_s, plen[5] = strlen(count_s);
+	if ((c = call_new(&state_script, 3, 6, parts, plen)) == NULL)
+		return -1;
+	c->state_cb = cb;
 	c->arg = arg;
 	return call_send(l, c);
 }
@@ -398,7 +514,8 @@ script_payload_parse(const char *p, size_t n, struct script_msg *m)
 
 	memset(m, 0, sizeof(*m));
 	if (payload_number(p, n, &i, &m->seq) < 0 || payload_number(p, n, &i, &m->time_ms) < 0 ||
-	    payload_number(p, n, &i, &m->epoch) < 0 || payload_number(p, n, &i, &from_len) < 0 ||
+	    payload_number(p, n, &i, &m->epoch) < 0 || payload_number(p, n, &i, &m->origin) < 0 ||
+	    payload_number(p, n, &i, &m->sid) < 0 || payload_number(p, n, &i, &from_len) < 0 ||
 	    from_len > n - i)
 		return -1;
 	m->from = p + i;

@@ -19,7 +19,7 @@ struct redisReply;
 #define SCRIPT_STREAM_MAX  10000u /* entries a room's stream keeps, about (MAXLEN ~) */
 #define SCRIPT_NICK_LEASE  30000u /* ms a nick claim lasts unless renewed */
 #define SCRIPT_NODE_TTL    10000u /* ms a node's heartbeat lasts */
-#define SCRIPT_PAYLOAD_MAX (64u + 64u + 65535u) /* a published message, at most */
+#define SCRIPT_PAYLOAD_MAX (128u + 64u + 65535u) /* a published message, at most */
 
 /* A room message as the publish step returns it and the channel carries it. */
 struct script_msg {
@@ -30,12 +30,25 @@ struct script_msg {
 	size_t from_len;
 	const char *text;
 	size_t text_len;
+	uint64_t origin; /* the incarnation of the node that sent it (0: unknown) */
+	uint64_t sid;    /* its session there */
+};
+
+/* A room's state as the state script gives it: messages oldest first,
+ * pointing into the reply (valid during the callback). */
+struct script_state {
+	uint64_t seq;
+	uint64_t epoch;
+	unsigned count;
+	struct script_msg *msgs;
 };
 
 /* The publish step's completion: 0 with m filled (its from and text are
  * the caller's, given back), or -1 with why (the link dropped, or Redis
  * refused). */
 typedef void script_publish_fn(int rc, const struct script_msg *m, const char *why, void *arg);
+/* The state step's completion: 0 with st, or -1 with why. */
+typedef void script_state_fn(int rc, const struct script_state *st, const char *why, void *arg);
 /* A nick or heartbeat operation's completion: 1 done, 0 not (the nick is
  * another node's), -1 failed (why). */
 typedef void script_done_fn(int rc, const char *why, void *arg);
@@ -54,7 +67,15 @@ void script_load_all(struct redis_link *l);
  */
 int script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch,
                    const char *from, size_t from_len, const char *text, size_t text_len,
-                   unsigned stream_max, script_publish_fn *cb, void *arg);
+                   unsigned stream_max, uint64_t origin, uint64_t sid, script_publish_fn *cb,
+                   void *arg);
+/*
+ * A room's state on its shard: its seq and epoch (set to epoch when it
+ * has none yet), and messages of its stream, oldest first: the newest
+ * count when after is 0, else the first count with seq > after.
+ */
+int script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, uint64_t after,
+                 unsigned count, script_state_fn *cb, void *arg);
 
 /* SET the nick's key to node with a lease of lease_ms, only if no one
  * holds it (SET NX PX): 1 claimed, 0 held by someone (this node too). */
@@ -70,7 +91,8 @@ int script_nick_release(struct redis_link *l, const char *nick, size_t n, const 
 int script_heartbeat(struct redis_link *l, const char *node, const char *incarnation,
                      unsigned ttl_ms, script_done_fn *cb, void *arg);
 
-/* Parse a payload from a room channel, "SEQ TIME EPOCH FROMLEN FROM TEXT"
+/* Parse a payload from a room channel, "SEQ TIME EPOCH ORIGIN SID FROMLEN
+ * FROM TEXT"
  * (the numbers decimal, one space after each field but the last two);
  * 0 with m pointing into p, or -1. */
 int script_payload_parse(const char *p, size_t n, struct script_msg *m);

@@ -103,7 +103,10 @@ core_set_time(struct core *c, uint64_t now_ms)
 void
 linger_unlink(struct core *c, struct room *r)
 {
+	if (r->llist == LINGER_KINDS)
+		return; /* on no list */
 	TAILQ_REMOVE(&c->linger[r->llist], r, llink);
+	r->llist = LINGER_KINDS;
 }
 
 /* Keep its list sorted; the linger time rarely changes, so the right

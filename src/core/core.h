@@ -109,6 +109,10 @@ struct sink {
 	void (*message)(void *ctx, struct msg *m);
 	void (*presence)(void *ctx, struct pres *p);
 	void (*done)(void *ctx, const struct core_reply *r);
+	/* Optional: on 1, a command of the session waits on the backplane and
+	 * the ones given meanwhile are queued (the front end should stop
+	 * reading its client); on 0, all are done. */
+	void (*busy)(void *ctx, int on);
 };
 
 /*
@@ -165,6 +169,70 @@ struct core_store {
 };
 /* Put store under the core (before any room exists); NULL: none. */
 void core_set_store(struct core *c, const struct core_store *store);
+
+/*
+ * A backplane under the core (cluster/node.c builds one): several chatd
+ * processes share their rooms through it.  With one, a room's messages
+ * are numbered by the backplane, not the core.  core_say hands a message
+ * over (publish) and completes when it comes back numbered
+ * (core_bp_published) and the room has delivered up to it; every room
+ * message, this node's own included, reaches the members through
+ * core_bp_message in sequence order.  A room is followed from its first
+ * join on: follow() asks for its state, which core_bp_state() gives (and
+ * gives again after a reconnect or a gap, to catch up); the join waits
+ * for it.  Like a store, it must not call back into the core from a hook.
+ */
+struct core_bp_op; /* a command waiting on the backplane, the core's */
+struct core_bp_msg {
+	uint64_t seq;
+	uint64_t time_ms;
+	uint64_t epoch;
+	const char *from;
+	size_t from_len;
+	const char *text;
+	size_t text_len;
+	uint64_t sid; /* the sending session, when this node sent it; else 0 */
+};
+struct core_backplane {
+	/* Number, keep and publish text from s in r: 0 when sent, and
+	 * core_bp_published(op) follows exactly once; -1 when r's shard
+	 * cannot be reached now. */
+	int (*publish)(void *arg, const struct room *r, const struct session *s, const char *text,
+	               size_t tn, struct core_bp_op *op);
+	/* Follow r (its folded name: room_key()): 0, and core_bp_state()
+	 * or core_bp_failed() follows; -1 when r's shard is down.  The
+	 * backplane asks for the state again by itself when it reconnects,
+	 * and when core_bp_message() or core_bp_state() says so. */
+	int (*follow)(void *arg, const struct room *r);
+	void *arg;
+};
+/* Put bp under the core, before any room exists (a store and a backplane
+ * do not go together). */
+void core_set_backplane(struct core *c, const struct core_backplane *bp);
+/* The outcome of a publish: err 0 and m numbered, or CORE_E_CLUSTER. */
+void core_bp_published(struct core *c, struct core_bp_op *op, int err, uint64_t seq,
+                       uint64_t time_ms, uint64_t epoch);
+/* A message of the room of folded key[0, n) came.  Returns 1 when it
+ * comes after a gap (or from another epoch): it was not delivered, and
+ * the backplane should refresh the room's state. */
+int core_bp_message(struct core *c, const char *key, size_t n, const struct core_bp_msg *m);
+/*
+ * The state of that room: its epoch, last seq, and messages msgs[0,
+ * count), oldest first: its newest for a room opening, those after
+ * core_bp_after() for one open.  An opening room opens (its joins go on);
+ * an open one delivers what it missed.  Returns 1 when the backplane
+ * should ask again (more to catch up, or the room starts over).
+ */
+int core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
+                  const struct core_bp_msg *msgs, unsigned count);
+/* Where the state of that room is wanted from: 0 (its newest messages)
+ * for a room opening, its last seq for one open; *want 0 when the core
+ * does not follow it. */
+uint64_t core_bp_after(const struct core *c, const char *key, size_t n, int *want);
+/* The room's state could not be had: its waiting joins fail. */
+void core_bp_failed(struct core *c, const char *key, size_t n);
+/* Rooms followed (for refreshing them all when a shard comes back). */
+struct room *core_bp_room_next(const struct core *c, size_t *pos);
 
 /* epoch_seed: the first room epoch; later rooms count up from it.  A value
  * derived from the start time makes epochs differ across restarts. */

@@ -15,6 +15,38 @@
 #include "core/core.h"
 #include "util/hmap.h"
 
+/* A command waiting on the backplane (bp.c), or queued behind one. */
+enum bp_op_state {
+	BP_QUEUED,  /* not run yet: an earlier command of its session waits */
+	BP_SENT,    /* a publish in flight */
+	BP_WAITING, /* on its room: a join for the room's state, a say for delivery */
+};
+
+struct core_bp_op {
+	TAILQ_ENTRY(core_bp_op) slink; /* in its session's queue, in command order */
+	TAILQ_ENTRY(core_bp_op) rlink; /* in its room's waiters (BP_WAITING) */
+	struct session *s;             /* NULL once the session has ended */
+	struct room *room;             /* waited on (BP_WAITING) */
+	uint8_t cmd;                   /* enum core_cmd */
+	uint8_t state;                 /* enum bp_op_state */
+	uint8_t n;
+	char name[CORE_ROOM_MAX + 1]; /* the room or nick it names, as given */
+	char *text;                   /* its text or reason (tn bytes, malloc), or NULL */
+	size_t tn;
+	uint64_t epoch, since; /* a join's cursor */
+	uint64_t tag;
+	uint64_t seq, time_ms; /* a say's place, once published */
+};
+
+TAILQ_HEAD(bp_ops, core_bp_op);
+
+/* Where a room stands with the backplane. */
+enum bp_room_state {
+	BP_ROOM_IDLE,    /* not followed (no backplane, or never joined here) */
+	BP_ROOM_OPENING, /* follow() asked, its state not come yet */
+	BP_ROOM_OPEN,    /* followed: its messages come in order */
+};
+
 struct session {
 	char nick[CORE_NICK_MAX + 1]; /* as the user spelled it */
 	char key[CORE_NICK_MAX + 1];  /* folded, the nick index's key */
@@ -30,6 +62,8 @@ struct session {
 	void *ctx;
 	uint64_t id;             /* unique per process, never 0 */
 	RB_ENTRY(session) tlink; /* in the users tree, while registered */
+	struct bp_ops ops;       /* waiting on the backplane, or queued (bp.c) */
+	uint8_t replaying;       /* running its queued commands */
 };
 
 struct batch;
@@ -50,16 +84,18 @@ struct room {
 	TAILQ_ENTRY(room) llink; /* its linger list, ordered by linger_until */
 	uint64_t first_sid;      /* the first session that joined it */
 	uint8_t shared;          /* a second session has joined it since */
-	uint8_t llist;           /* which linger list it is on (enum linger_kind) */
-	uint8_t bucket;          /* size class of its history, 0 for none */
-	LIST_ENTRY(room) blink;  /* the rooms of its size class */
-	RB_ENTRY(room) tlink;    /* in the tree of rooms with members */
-	struct batch *batch;     /* presence events for its next summary, or NULL */
-	char *topic;             /* topic_len bytes and a NUL (slab), or NULL: none */
+	uint8_t llist;  /* which linger list it is on (enum linger_kind; LINGER_KINDS: none) */
+	uint8_t bucket; /* size class of its history, 0 for none */
+	LIST_ENTRY(room) blink; /* the rooms of its size class */
+	RB_ENTRY(room) tlink;   /* in the tree of rooms with members */
+	struct batch *batch;    /* presence events for its next summary, or NULL */
+	char *topic;            /* topic_len bytes and a NUL (slab), or NULL: none */
 	uint16_t topic_len;
 	uint8_t topic_by_len;
 	char topic_by[CORE_NICK_MAX + 1]; /* the nick that set it */
 	uint64_t topic_ms;                /* when */
+	uint8_t bp_state;                 /* enum bp_room_state */
+	struct bp_ops waiters;            /* its joins and says waiting (bp.c) */
 };
 
 /* The presence events of a large room since its last summary. */
@@ -116,7 +152,9 @@ struct core {
 	struct room_list buckets[CORE_BUCKETS]; /* rooms by the size of their history */
 	struct core_store store;                /* valid when has_store */
 	int has_store;
-	struct msg **older; /* a join's replay from the store (CHATD_REPLAY_MAX) */
+	struct msg **older;       /* a join's replay from the store (CHATD_REPLAY_MAX) */
+	struct core_backplane bp; /* valid when has_bp */
+	int has_bp;
 };
 
 /* core.c: linger, and the history budget. */
@@ -143,6 +181,31 @@ void room_tell(struct core *c, struct room *r, struct pres *p, const struct sess
 int room_batched(const struct core *c, const struct room *r);
 /* Keep p for r's next summary. */
 void room_batch_add(struct core *c, struct room *r, struct pres *p);
+
+/* Keep m in r's ring, within the room's and the server's budgets. */
+void hist_push(struct core *c, struct room *r, struct msg *m);
+/* Deliver m, a message of r, to its members but the session whose id is
+ * skip (its sender; 0: none), to the store and the taps, and keep it in the ring. */
+void room_deliver(struct core *c, struct room *r, struct msg *m, uint64_t skip);
+/* The part of a join after its checks, once the room can take it. */
+void join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
+                 uint64_t tag);
+int join_check(struct core *c, const struct session *s, const struct room *r);
+
+/* bp.c: the backplane's side of the core. */
+/* A command of s given while earlier ones wait: queue it (1) or not (0). */
+int bp_defer(struct core *c, struct session *s, enum core_cmd cmd, const char *name, size_t n,
+             const char *text, size_t tn, uint64_t epoch, uint64_t since, uint64_t tag);
+/* Run a say through the backplane. */
+void bp_say(struct core *c, struct session *s, struct room *r, const char *text, size_t tn,
+            uint64_t tag);
+/* A join of r, which is not open yet: wait for its state. */
+void bp_join(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
+             uint64_t tag);
+/* s ends: forget its commands. */
+void bp_session_end(struct core *c, struct session *s);
+/* r is being freed: its waiters fail. */
+void bp_room_free(struct core *c, struct room *r);
 
 /* session.c: text a message may carry: 0, or why not. */
 int core_text_check(const struct core *c, const char *text, size_t n);

@@ -85,6 +85,7 @@ room_free(struct core *c, struct room *r)
 {
 	uint32_t before = r->hist.bytes;
 
+	bp_room_free(c, r);
 	topic_put(r, "", 0, "", 0, 0);
 	if (r->batch)
 		batch_free(r->batch);
@@ -94,8 +95,6 @@ room_free(struct core *c, struct room *r)
 	slab_free(r->serials, r->capmembers * sizeof(*r->serials));
 	slab_free(r, sizeof(*r));
 }
-
-static void hist_push(struct core *c, struct room *r, struct msg *m);
 
 /* Fill a room just brought back from the store with its newest messages. */
 static int
@@ -165,6 +164,7 @@ room_get(struct core *c, const char *name, size_t n, const char *key, int stored
 		r->epoch = c->next_epoch++;
 	}
 	history_init(&r->hist, c->lim.history_len);
+	TAILQ_INIT(&r->waiters);
 	hmap_put(&c->rooms, r->key, n, r);
 	/* Until its first member arrives a new room counts as lingering, so
 	 * that the empty-room invariant (lingering iff no members) holds. */
@@ -330,7 +330,7 @@ core_presence_pending(const struct core *c)
 }
 
 /* Store m in r's history, within the room's and the server's budgets. */
-static void
+void
 hist_push(struct core *c, struct room *r, struct msg *m)
 {
 	uint32_t before = r->hist.bytes;
@@ -476,7 +476,7 @@ core_joined_msg(const struct core_joined *j, unsigned i)
 /* Whether s may join the room of that name (r, NULL when there is none
  * yet): 0, or why not.  At the server's room limit an empty room is
  * forgotten to make room for a new one. */
-static int
+int
 join_check(struct core *c, const struct session *s, const struct room *r)
 {
 	struct room *old;
@@ -504,8 +504,9 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 	char key[CORE_ROOM_MAX + 1];
 	struct core_reply rep;
 	struct room *r = NULL;
-	struct pres *p;
 
+	if (bp_defer(c, s, CMD_JOIN, name, n, NULL, 0, epoch, since, tag))
+		return;
 	reply_init(&rep, CMD_JOIN, tag, name, n);
 	if (!s->registered)
 		rep.err = CORE_E_NOT_REGISTERED;
@@ -519,6 +520,20 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 		session_done(s, &rep);
 		return;
 	}
+	if (c->has_bp && r->bp_state != BP_ROOM_OPEN) {
+		bp_join(c, s, r, epoch, since, tag);
+		return;
+	}
+	join_finish(c, s, r, epoch, since, tag);
+}
+
+void
+join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
+            uint64_t tag)
+{
+	struct core_reply rep;
+	struct pres *p;
+
 	member_add(c, r, s);
 	p = core_stamp(c, pres_new(PRES_JOIN, REASON_NONE, r->name, r->name_len, s->nick,
 	                           s->nick_len, "", 0, c->now_ms));
@@ -565,6 +580,8 @@ core_part(struct core *c, struct session *s, const char *name, size_t n, const c
 	struct room *r;
 	struct pres *p;
 
+	if (bp_defer(c, s, CMD_PART, name, n, reason, rn, 0, 0, tag))
+		return;
 	reply_init(&rep, CMD_PART, tag, name, n);
 	if ((r = member_room(c, s, name, n, &rep.err)) != NULL) {
 		/* The leaver is told too, at once: it confirms the part. */
@@ -584,26 +601,11 @@ core_part(struct core *c, struct session *s, const char *name, size_t n, const c
 }
 
 void
-core_say(struct core *c, struct session *s, const char *name, size_t n, const char *text, size_t tn,
-         uint64_t tag)
+room_deliver(struct core *c, struct room *r, struct msg *m, uint64_t skip)
 {
-	struct core_reply rep;
-	struct room *r;
-	struct msg *m;
 	uint32_t i;
 
-	reply_init(&rep, CMD_SAY, tag, name, n);
-	if ((r = member_room(c, s, name, n, &rep.err)) != NULL)
-		rep.err = core_text_check(c, text, tn);
-	if (rep.err == 0 && c->has_store && !c->store.writable(c->store.arg))
-		rep.err = CORE_E_STORE;
-	if (rep.err) {
-		session_done(s, &rep);
-		return;
-	}
-	m = msg_new(r->name, r->name_len, s->nick, s->nick_len, text, tn, ++r->seq, c->now_ms, 0);
 	m->id = core_event_id(c);
-	m->epoch = r->epoch;
 	c->messages++;
 	hist_push(c, r, m);
 	if (c->has_store)
@@ -613,11 +615,39 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 	for (i = 0; i < r->nmembers; i++) {
 		struct session *to = r->members[i];
 
-		if (to != s)
+		if (to->id != skip)
 			to->sink->message(to->ctx, m);
 	}
 	c->work += r->nmembers;
 	msg_drop_live(m);
+}
+
+void
+core_say(struct core *c, struct session *s, const char *name, size_t n, const char *text, size_t tn,
+         uint64_t tag)
+{
+	struct core_reply rep;
+	struct room *r;
+	struct msg *m;
+
+	if (bp_defer(c, s, CMD_SAY, name, n, text, tn, 0, 0, tag))
+		return;
+	reply_init(&rep, CMD_SAY, tag, name, n);
+	if ((r = member_room(c, s, name, n, &rep.err)) != NULL)
+		rep.err = core_text_check(c, text, tn);
+	if (rep.err == 0 && c->has_store && !c->store.writable(c->store.arg))
+		rep.err = CORE_E_STORE;
+	if (rep.err) {
+		session_done(s, &rep);
+		return;
+	}
+	if (c->has_bp) {
+		bp_say(c, s, r, text, tn, tag);
+		return;
+	}
+	m = msg_new(r->name, r->name_len, s->nick, s->nick_len, text, tn, ++r->seq, c->now_ms, 0);
+	m->epoch = r->epoch;
+	room_deliver(c, r, m, s->id);
 	rep.ack.seq = m->seq;
 	rep.ack.time_ms = m->time_ms;
 	rep.msg = m;
@@ -644,6 +674,8 @@ core_topic(struct core *c, struct session *s, const char *name, size_t n, const 
 	struct room *r;
 	struct pres *p;
 
+	if (bp_defer(c, s, CMD_TOPIC, name, n, text, tn, 0, 0, tag))
+		return;
 	reply_init(&rep, CMD_TOPIC, tag, name, n);
 	if ((r = member_room(c, s, name, n, &rep.err)) != NULL)
 		rep.err = topic_check(text, tn);

@@ -26,6 +26,7 @@ core_session_new(struct core *c, const struct sink *sink, void *ctx)
 	s->sink = sink;
 	s->ctx = ctx;
 	s->id = ++c->next_sid;
+	TAILQ_INIT(&s->ops);
 	return s;
 }
 
@@ -69,6 +70,7 @@ core_quit_reason(struct session *s, const char *text, size_t n)
 void
 core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason)
 {
+	bp_session_end(c, s);
 	while (s->nrooms) {
 		struct room *r = s->rooms[s->nrooms - 1];
 
@@ -126,6 +128,8 @@ core_hello(struct core *c, struct session *s, const char *nick, size_t n, uint64
 {
 	struct core_reply r;
 
+	if (bp_defer(c, s, CMD_HELLO, nick, n, NULL, 0, 0, 0, tag))
+		return;
 	reply_init(&r, CMD_HELLO, tag, nick, n);
 	if (s->registered)
 		r.err = CORE_E_ALREADY_REGISTERED;
@@ -167,6 +171,8 @@ core_nick(struct core *c, struct session *s, const char *nick, size_t n, uint64_
 {
 	struct core_reply r;
 
+	if (bp_defer(c, s, CMD_NICK, nick, n, NULL, 0, 0, 0, tag))
+		return;
 	reply_init(&r, CMD_NICK, tag, nick, n);
 	if (!s->registered)
 		r.err = CORE_E_NOT_REGISTERED;
@@ -213,6 +219,8 @@ core_direct(struct core *c, struct session *s, const char *nick, size_t n, const
 	struct session *to = NULL;
 	struct core_reply r;
 
+	if (bp_defer(c, s, CMD_DIRECT, nick, n, text, tn, 0, 0, tag))
+		return;
 	reply_init(&r, CMD_DIRECT, tag, nick, n);
 	if (!s->registered)
 		r.err = CORE_E_NOT_REGISTERED;

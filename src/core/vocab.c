@@ -24,6 +24,7 @@ core_err_name(int err)
 	        [CORE_E_ROOM_FULL] = "room full",
 	        [CORE_E_ROOM_LIMIT] = "too many rooms on the server",
 	        [CORE_E_STORE] = "history store unavailable",
+	        [CORE_E_CLUSTER] = "cluster unavailable",
 	};
 
 	return err >= 0 && err < CORE_E_COUNT ? names[err] : "unknown error";

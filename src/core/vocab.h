@@ -42,6 +42,7 @@ enum core_err {
 	CORE_E_ROOM_FULL,      /* the room has max-members members */
 	CORE_E_ROOM_LIMIT,     /* the server holds max-rooms-total rooms, none empty */
 	CORE_E_STORE,          /* the history store cannot take messages (or read a room) now */
+	CORE_E_CLUSTER,        /* the room's Redis shard cannot be reached now */
 	CORE_E_COUNT,
 };
 

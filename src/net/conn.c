@@ -409,6 +409,8 @@ conn_spend(struct conn *c)
 	const struct config *cfg = c->set->cfg;
 	double now;
 
+	if (c->paused)
+		return 0; /* the rest waits for conn_unpause() */
 	/* However many tokens it has, one connection gets a bounded share of
 	 * each loop turn, so that no client holds the loop for long: its
 	 * requests and the deliveries they caused (to every member of a big
@@ -683,6 +685,15 @@ conn_unpause(struct conn *c)
 	if (c->in)
 		backlog_add(c);
 	update_events(c);
+}
+
+void
+conn_busy(void *conn, int on)
+{
+	if (on)
+		conn_pause(conn);
+	else
+		conn_unpause(conn);
 }
 
 int

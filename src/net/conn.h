@@ -187,6 +187,9 @@ conn_ready(const struct conn *c)
  * (an HTTP long poll): stop reading until conn_unpause().  Unpausing is
  * safe from inside a sink: held input is handled on the next turn. */
 void conn_pause(struct conn *c);
+/* A sink's busy hook (core.h) for a session whose ctx is its connection:
+ * while a command waits on the backplane, the client is not read. */
+void conn_busy(void *conn, int on);
 void conn_unpause(struct conn *c);
 /* The address the client connected to is a loopback one. */
 int conn_local_is_loopback(const struct conn *c);

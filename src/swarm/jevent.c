@@ -122,6 +122,7 @@ jevent_error_code(const char *code, size_t n, int status)
 	        {"room_full", WIRE_E_ROOM_FULL},
 	        {"room_limit", WIRE_E_ROOM_LIMIT},
 	        {"store_unavailable", WIRE_E_STORE_UNAVAILABLE},
+	        {"cluster_unavailable", WIRE_E_CLUSTER_UNAVAILABLE},
 	        {"server_full", WIRE_E_SERVER_FULL},
 	        {"not_registered", WIRE_E_NOT_REGISTERED},
 	        {"handshake_timeout", WIRE_E_HANDSHAKE_TIMEOUT},

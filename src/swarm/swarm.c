@@ -2327,6 +2327,7 @@ err_name(uint16_t code)
 	        {WIRE_E_ROOM_FULL, "ROOM_FULL"},
 	        {WIRE_E_ROOM_LIMIT, "ROOM_LIMIT"},
 	        {WIRE_E_STORE_UNAVAILABLE, "STORE_UNAVAILABLE"},
+	        {WIRE_E_CLUSTER_UNAVAILABLE, "CLUSTER_UNAVAILABLE"},
 	};
 	size_t i;
 

@@ -254,6 +254,7 @@ on_published(int rc, const struct script_msg *m, const char *why, void *arg)
 /* Messages a subscriber received. */
 struct inbox {
 	int n;
+	int confirmed; /* subscription confirmations */
 	char payload[4][128];
 };
 
@@ -266,6 +267,10 @@ on_message(struct redis_link *l, const char *channel, size_t clen, const char *p
 	(void)l;
 	assert_int_equal(clen, strlen("chatd:room:{lobby}"));
 	assert_memory_equal(channel, "chatd:room:{lobby}", clen);
+	if (payload == NULL) {
+		in->confirmed++;
+		return;
+	}
 	if (in->n < 4 && plen < sizeof(in->payload[0]))
 		memcpy(in->payload[in->n], payload, plen);
 	in->n++;
@@ -311,12 +316,12 @@ publish_twice_gives_seq_1_and_2_in_the_stream_and_to_a_subscriber(void **state)
 		                 0);
 		assert_int_equal(run_until(&numsub[0], 1, 5), 1);
 	}
-	assert_int_equal(
-	        script_publish(cmd, "lobby", 5, 77, "alice", 5, "hello", 5, 100, on_published, &p),
-	        0);
-	assert_int_equal(
-	        script_publish(cmd, "lobby", 5, 99, "alice", 5, "again", 5, 100, on_published, &p),
-	        0);
+	assert_int_equal(script_publish(cmd, "lobby", 5, 77, "alice", 5, "hello", 5, 100, 7, 9,
+	                                on_published, &p),
+	                 0);
+	assert_int_equal(script_publish(cmd, "lobby", 5, 99, "alice", 5, "again", 5, 100, 0, 0,
+	                                on_published, &p),
+	                 0);
 	assert_int_equal(run_until(&p.done, 2, 5), 2);
 	assert_int_equal(p.rc, 0);
 	assert_int_equal(p.seq[0], 1);
@@ -327,8 +332,11 @@ publish_twice_gives_seq_1_and_2_in_the_stream_and_to_a_subscriber(void **state)
 	assert_true(p.time[0] > 1600000000000ull && p.time[1] >= p.time[0]);
 	assert_int_equal(run_until(&in.n, 2, 5), 2);
 	assert_int_equal(script_payload_parse(in.payload[0], strlen(in.payload[0]), &m), 0);
+	assert_int_equal(in.confirmed, 1);
 	assert_int_equal(m.seq, 1);
 	assert_int_equal(m.epoch, 77);
+	assert_int_equal(m.origin, 7);
+	assert_int_equal(m.sid, 9);
 	assert_int_equal(m.time_ms, p.time[0]);
 	assert_memory_equal(m.from, "alice", 5);
 	assert_int_equal(m.text_len, 5);
@@ -359,6 +367,90 @@ publish_twice_gives_seq_1_and_2_in_the_stream_and_to_a_subscriber(void **state)
 	server_free(&srv);
 }
 
+/* What a state call gave. */
+struct stated {
+	int done;
+	int rc;
+	uint64_t seq, epoch;
+	unsigned count;
+	uint64_t first, last;
+	char text[32];
+};
+
+static void
+on_room_state(int rc, const struct script_state *st, const char *why, void *arg)
+{
+	struct stated *s = arg;
+
+	(void)why;
+	s->rc = rc;
+	if (rc == 0) {
+		s->seq = st->seq;
+		s->epoch = st->epoch;
+		s->count = st->count;
+		s->first = st->count ? st->msgs[0].seq : 0;
+		s->last = st->count ? st->msgs[st->count - 1].seq : 0;
+		if (st->count)
+			snprintf(s->text, sizeof(s->text), "%.*s", (int)st->msgs[0].text_len,
+			         st->msgs[0].text);
+	}
+	s->done++;
+}
+
+static void
+state_gives_the_epoch_and_the_newest_or_the_next_messages(void **state)
+{
+	struct server srv;
+	struct seen s = {0};
+	struct redis_link *cmd;
+	struct published p = {0};
+	struct stated st = {0};
+	char text[8];
+	int i;
+
+	(void)state;
+	server_new(&srv, NULL);
+	cmd = link_to(&srv, "", "", &s);
+	assert_int_equal(run_until(&s.ups, 1, 5), 1);
+	/* A room no one has written to: seq 0, and the epoch offered is kept. */
+	assert_int_equal(script_state(cmd, "lobby", 5, 41, 0, 3, on_room_state, &st), 0);
+	assert_int_equal(run_until(&st.done, 1, 5), 1);
+	assert_int_equal(st.rc, 0);
+	assert_int_equal(st.seq, 0);
+	assert_int_equal(st.epoch, 41);
+	assert_int_equal(st.count, 0);
+	for (i = 1; i <= 5; i++) {
+		snprintf(text, sizeof(text), "m%d", i);
+		assert_int_equal(script_publish(cmd, "lobby", 5, 99, "alice", 5, text, strlen(text),
+		                                100, 0, 0, on_published, &p),
+		                 0);
+	}
+	assert_int_equal(run_until(&p.done, 5, 5), 5);
+	assert_int_equal(p.epoch[0], 41); /* the publish found the epoch set */
+	/* The newest three, oldest first. */
+	assert_int_equal(script_state(cmd, "lobby", 5, 42, 0, 3, on_room_state, &st), 0);
+	assert_int_equal(run_until(&st.done, 2, 5), 2);
+	assert_int_equal(st.seq, 5);
+	assert_int_equal(st.epoch, 41);
+	assert_int_equal(st.count, 3);
+	assert_int_equal(st.first, 3);
+	assert_int_equal(st.last, 5);
+	assert_string_equal(st.text, "m3");
+	/* The next two after seq 1. */
+	assert_int_equal(script_state(cmd, "lobby", 5, 42, 1, 2, on_room_state, &st), 0);
+	assert_int_equal(run_until(&st.done, 3, 5), 3);
+	assert_int_equal(st.count, 2);
+	assert_int_equal(st.first, 2);
+	assert_int_equal(st.last, 3);
+	assert_string_equal(st.text, "m2");
+	/* Nothing after the last. */
+	assert_int_equal(script_state(cmd, "lobby", 5, 42, 5, 10, on_room_state, &st), 0);
+	assert_int_equal(run_until(&st.done, 4, 5), 4);
+	assert_int_equal(st.count, 0);
+	redis_free(cmd);
+	server_free(&srv);
+}
+
 static void
 on_flushed(struct redis_link *l, struct redisReply *r, void *arg)
 {
@@ -384,9 +476,11 @@ noscript_falls_back_to_eval_after_script_flush(void **state)
 	assert_int_equal(redis_cmd(cmd, on_flushed, &flushed, "SCRIPT FLUSH"), 0);
 	assert_int_equal(run_until(&flushed, 1, 5), 1);
 	assert_int_equal(
-	        script_publish(cmd, "lobby", 5, 5, "alice", 5, "x", 1, 100, on_published, &p), 0);
+	        script_publish(cmd, "lobby", 5, 5, "alice", 5, "x", 1, 100, 0, 0, on_published, &p),
+	        0);
 	assert_int_equal(
-	        script_publish(cmd, "lobby", 5, 5, "alice", 5, "y", 1, 100, on_published, &p), 0);
+	        script_publish(cmd, "lobby", 5, 5, "alice", 5, "y", 1, 100, 0, 0, on_published, &p),
+	        0);
 	assert_int_equal(run_until(&p.done, 2, 5), 2);
 	assert_int_equal(p.rc, 0);
 	assert_int_equal(p.seq[0], 1);
@@ -479,8 +573,8 @@ link_authenticates_selects_and_refuses_a_wrong_password(void **state)
 	l = link_to(&srv, ":s3cret@", "/3", &good);
 	wrong = link_to(&srv, ":nope@", "", &bad);
 	assert_int_equal(run_until(&good.ups, 1, 5), 1);
-	assert_int_equal(script_publish(l, "db3", 3, 1, "alice", 5, "x", 1, 100, on_published, &p),
-	                 0);
+	assert_int_equal(
+	        script_publish(l, "db3", 3, 1, "alice", 5, "x", 1, 100, 0, 0, on_published, &p), 0);
 	assert_int_equal(run_until(&p.done, 1, 5), 1);
 	assert_int_equal(p.rc, 0);
 	c = server_connect(&srv);
@@ -526,7 +620,8 @@ link_reconnects_after_redis_is_killed_and_restarted(void **state)
 	assert_false(redis_up(cmd));
 	/* While down, work is refused at once: the caller says "cluster unavailable". */
 	assert_int_equal(
-	        script_publish(cmd, "lobby", 5, 1, "alice", 5, "x", 1, 100, on_published, &p), -1);
+	        script_publish(cmd, "lobby", 5, 1, "alice", 5, "x", 1, 100, 0, 0, on_published, &p),
+	        -1);
 	/* Let a few attempts fail (0.1 + 0.2 + 0.4 s), then bring it back. */
 	(void)run_until(&s.ups, 2, 0.8);
 	server_start(&srv);
@@ -537,7 +632,8 @@ link_reconnects_after_redis_is_killed_and_restarted(void **state)
 	assert_int_equal(redis_stats(cmd)->reconnects, 1);
 	/* The scripts are cached again by the reconnect: no NOSCRIPT. */
 	assert_int_equal(
-	        script_publish(cmd, "lobby", 5, 1, "alice", 5, "x", 1, 100, on_published, &p), 0);
+	        script_publish(cmd, "lobby", 5, 1, "alice", 5, "x", 1, 100, 0, 0, on_published, &p),
+	        0);
 	assert_int_equal(run_until(&p.done, 1, 5), 1);
 	assert_int_equal(p.rc, 0);
 	assert_int_equal(redis_stats(cmd)->noscript, 0);
@@ -589,13 +685,13 @@ payload_parse_refuses_what_the_script_does_not_write(void **state)
 	struct script_msg m;
 
 	(void)state;
-	assert_int_equal(script_payload_parse("1 2 3 0 ", 8, &m), 0);
+	assert_int_equal(script_payload_parse("1 2 3 7 9 0 ", 12, &m), 0);
 	assert_int_equal(m.from_len, 0);
 	assert_int_equal(m.text_len, 0);
-	assert_int_equal(script_payload_parse("1 2 3 5 bob", 11, &m), -1); /* from too long */
-	assert_int_equal(script_payload_parse("1 2 3", 5, &m), -1);
-	assert_int_equal(script_payload_parse("x 2 3 0 ", 8, &m), -1);
-	assert_int_equal(script_payload_parse("99999999999999999999999 2 3 0 ", 30, &m), -1);
+	assert_int_equal(script_payload_parse("1 2 3 0 0 5 bob", 15, &m), -1); /* from too long */
+	assert_int_equal(script_payload_parse("1 2 3 0 0", 9, &m), -1);
+	assert_int_equal(script_payload_parse("x 2 3 0 0 0 ", 12, &m), -1);
+	assert_int_equal(script_payload_parse("99999999999999999999999 2 3 0 0 0 ", 34, &m), -1);
 }
 
 int
@@ -606,6 +702,7 @@ main(int argc, char **argv)
 	        cmocka_unit_test(probe_names_a_refused_port_and_a_server_that_is_not_redis),
 	        cmocka_unit_test(publish_twice_gives_seq_1_and_2_in_the_stream_and_to_a_subscriber),
 	        cmocka_unit_test(noscript_falls_back_to_eval_after_script_flush),
+	        cmocka_unit_test(state_gives_the_epoch_and_the_newest_or_the_next_messages),
 	        cmocka_unit_test(nick_lease_is_held_renewed_and_released_only_by_its_node),
 	        cmocka_unit_test(link_authenticates_selects_and_refuses_a_wrong_password),
 	        cmocka_unit_test(link_reconnects_after_redis_is_killed_and_restarted),

@@ -117,7 +117,7 @@ record_done(void *ctx, const struct core_reply *r)
 	done = *r;
 }
 
-static const struct sink recorder = {record_message, record_presence, record_done};
+static const struct sink recorder = {record_message, record_presence, record_done, NULL};
 
 /* The commands as the tests use them: the outcome returned. */
 static int
@@ -184,7 +184,7 @@ ignore_presence(void *ctx, struct pres *p)
 }
 
 /* For a forked child, which must not reach cmocka's assertions. */
-static const struct sink quiet = {ignore_message, ignore_presence, record_done};
+static const struct sink quiet = {ignore_message, ignore_presence, record_done, NULL};
 
 static const struct core_limits default_limits = {
         .history_len = 50,

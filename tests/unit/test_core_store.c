@@ -397,7 +397,7 @@ record_done(void *ctx, const struct core_reply *r)
 	}
 }
 
-static const struct sink recorder = {record_message, record_presence, record_done};
+static const struct sink recorder = {record_message, record_presence, record_done, NULL};
 
 /* --- the fixture --- */
 

@@ -59,6 +59,7 @@ framed_error_of(int err)
 	        [CORE_E_ROOM_FULL] = WIRE_E_ROOM_FULL,
 	        [CORE_E_ROOM_LIMIT] = WIRE_E_ROOM_LIMIT,
 	        [CORE_E_STORE] = WIRE_E_STORE_UNAVAILABLE,
+	        [CORE_E_CLUSTER] = WIRE_E_CLUSTER_UNAVAILABLE,
 	};
 
 	return err > 0 && err < CORE_E_COUNT ? codes[err] : WIRE_E_MALFORMED;
@@ -565,7 +566,7 @@ on_done(void *ctx, const struct core_reply *r)
 	}
 }
 
-static const struct sink framed_sink = {on_message, on_presence, on_done};
+static const struct sink framed_sink = {on_message, on_presence, on_done, conn_busy};
 
 /* --- requests: one handler per client frame type --- */
 

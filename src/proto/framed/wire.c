@@ -909,6 +909,8 @@ wire_error_name(uint16_t code)
 		return "too many rooms on the server";
 	case WIRE_E_STORE_UNAVAILABLE:
 		return "history store unavailable";
+	case WIRE_E_CLUSTER_UNAVAILABLE:
+		return "cluster unavailable";
 	default:
 		return "unknown error";
 	}

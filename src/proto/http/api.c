@@ -98,6 +98,7 @@ api_error_of(int err, const char **code)
 	        [CORE_E_ROOM_FULL] = {403, "room_full"},
 	        [CORE_E_ROOM_LIMIT] = {503, "room_limit"},
 	        [CORE_E_STORE] = {503, "store_unavailable"},
+	        [CORE_E_CLUSTER] = {503, "cluster_unavailable"},
 	};
 	int ok = err > 0 && err < CORE_E_COUNT;
 

@@ -67,7 +67,7 @@ struct hsess {
 	uint64_t last_id;          /* the newest event id it has been given */
 	struct hconn *stream;      /* its event stream, or NULL */
 	struct hconn_list waiters; /* its long polls, on its mailbox or a room */
-	struct hconn *await;       /* the request whose command is running */
+	struct hconn_list await;   /* requests whose commands run (hsess_begin) */
 	uint8_t failed;            /* its HELLO was refused: to be freed */
 	uint8_t ending;
 };
@@ -95,7 +95,7 @@ static void on_message(void *ctx, struct msg *m);
 static void on_presence(void *ctx, struct pres *p);
 static void on_done(void *ctx, const struct core_reply *r);
 
-static const struct sink http_sink = {on_message, on_presence, on_done};
+static const struct sink http_sink = {on_message, on_presence, on_done, NULL};
 
 static const struct config *
 cfg(void)
@@ -277,8 +277,10 @@ hsess_unwait(struct hconn *h)
 		touch(h->hs);
 	if (h->hs && h->hs->stream == h)
 		h->hs->stream = NULL;
-	if (h->hs && h->hs->await == h)
-		h->hs->await = NULL;
+	if (h->awaiting) {
+		LIST_REMOVE(h, alink);
+		h->awaiting = 0;
+	}
 	if (h->wait != HW_NONE) {
 		if (h->hs)
 			LIST_REMOVE(h, slink);
@@ -377,35 +379,46 @@ on_presence(void *ctx, struct pres *p)
 	wake_events(hs);
 }
 
-/* The core completes a session's commands in order, and today before the
- * command returns; the request that gave the command waits in hs->await
- * and is matched by its serial, so a late completion whose request has
- * gone is dropped. */
+/* The core completes a session's commands in order, before the command
+ * returns or (waiting on the backplane) later; the requests that gave
+ * them wait in hs->await and are matched by their serials, so a late
+ * completion whose request has gone is dropped. */
 static void
 on_done(void *ctx, const struct core_reply *r)
 {
 	struct hsess *hs = ctx;
-	struct hconn *h = hs->await;
+	struct hconn *h;
+
+	LIST_FOREACH(h, &hs->await, alink)
+	if (h->serial == r->tag)
+		break;
+	if (h) {
+		LIST_REMOVE(h, alink);
+		h->awaiting = 0;
+	}
 
 	if (r->cmd == CMD_HELLO && r->err)
 		hs->failed = 1;
 	if (r->cmd == CMD_SAY && r->err == 0 && live(hs))
 		http_send(hs->stream, render_msg(r->msg, 0)); /* the sender's own stream hears it */
-	if (h && h->serial == r->tag)
+	if (h)
 		api_done(h, r);
 }
 
 void
 hsess_begin(struct hsess *hs, struct hconn *h)
 {
-	hs->await = h;
+	LIST_INSERT_HEAD(&hs->await, h, alink);
+	h->awaiting = 1;
 }
 
-void
+int
 hsess_finish(struct hsess *hs, struct hconn *h)
 {
-	if (hs->await == h)
-		hs->await = NULL;
+	(void)hs;
+	if (h->awaiting)
+		http_await(h);
+	return h->awaiting;
 }
 
 /* --- the sessions --- */
@@ -451,8 +464,15 @@ hsess_free(struct hsess *hs, uint8_t kind, uint8_t reason)
 		hsess_unwait(st);
 		http_close(st);
 	}
-	if (hs->await)
-		hs->await->hs = NULL;
+	/* A request still waiting for its command's outcome will not hear it. */
+	while ((h = LIST_FIRST(&hs->await)) != NULL) {
+		LIST_REMOVE(h, alink);
+		h->awaiting = 0;
+		h->hs = NULL;
+		http_error(h, 410, "session_ended",
+		           "the session ended before the command completed");
+		http_end(h);
+	}
 	if (hs->sess)
 		core_session_end(S.set->core, hs->sess, kind, reason);
 	hmap_del(&S.tokens, hs->token, strlen(hs->token));
@@ -605,6 +625,7 @@ hsess_create(struct hconn *h, const char *nick, size_t n)
 	is->n++;
 	hs->ip = is;
 	LIST_INIT(&hs->waiters);
+	LIST_INIT(&hs->await);
 	hs->last_used = ev_now(S.set->loop);
 	TAILQ_INSERT_TAIL(&S.idle, hs, idle_link);
 	hmap_put(&S.tokens, hs->token, strlen(hs->token), hs);

@@ -613,6 +613,14 @@ http_end(struct hconn *h)
 }
 
 void
+http_await(struct hconn *h)
+{
+	h->phase = HP_WAITING;
+	conn_pause(h->c);
+	ev_timer_stop(h->c->set->loop, &h->timer);
+}
+
+void
 http_hold(struct hconn *h, double seconds)
 {
 	h->phase = HP_WAITING;

@@ -116,6 +116,8 @@ struct hconn {
 	struct hsess *hs;
 	LIST_ENTRY(hconn) wlink; /* HW_ROOM: on its room's waiters */
 	LIST_ENTRY(hconn) slink; /* on its session's long polls */
+	LIST_ENTRY(hconn) alink; /* on its session's requests awaiting a completion */
+	uint8_t awaiting;        /* it is */
 	uint64_t wepoch;         /* HW_ROOM: the cursor */
 	uint64_t wseq;
 	uint64_t wafter;               /* HW_EVENTS: the event id */
@@ -165,6 +167,9 @@ const char *http_body(const struct hconn *h, size_t *len);
 /* Wait: hold the connection until http_wake() (a long poll), answering
  * empty at the deadline through route->expire. */
 void http_hold(struct hconn *h, double seconds);
+/* The request's command completes later (it waits on the backplane):
+ * read nothing more until it is answered, with no deadline of its own. */
+void http_await(struct hconn *h);
 /* Stream: the connection stays open, with a comment every 15 s. */
 void http_stream(struct hconn *h);
 /* Close a connection after what is queued (a stream replaced, a session
@@ -213,7 +218,9 @@ struct session *hsess_core(const struct hsess *hs);
 /* Run a command for h on hs's core session; the completion comes back
  * to h through api_done() (if h is still there). */
 void hsess_begin(struct hsess *hs, struct hconn *h);
-void hsess_finish(struct hsess *hs, struct hconn *h);
+/* After the command: 1 when its completion is still to come (the request
+ * waits for it, http_await()). */
+int hsess_finish(struct hsess *hs, struct hconn *h);
 /* Long polls and streams. */
 void hsess_wait_events(struct hsess *hs, struct hconn *h);
 void hsess_wait_room(struct hconn *h, struct hsess *hs);

@@ -289,7 +289,7 @@ on_done(void *ctx, const struct core_reply *r)
 	json_decref(ref);
 }
 
-static const struct sink json_sink = {on_message, on_presence, on_done};
+static const struct sink json_sink = {on_message, on_presence, on_done, conn_busy};
 
 /* --- listings, a page per message (conn_produce) --- */
 

@@ -840,6 +840,13 @@ send_error(struct conn *c, const struct core_reply *r)
 		          "again later",
 		          server, cmd_word(r->cmd));
 		break;
+	case CORE_E_CLUSTER:
+		send_line(
+		        c,
+		        ":%s FAIL %s TEMPORARILY_UNAVAILABLE %.*s :Cluster unavailable, try again "
+		        "later",
+		        server, cmd_word(r->cmd), (int)r->arg_len, r->arg);
+		break;
 	default:
 		send_line(c, ":%s FAIL %s UNKNOWN_ERROR :%s", server, cmd_word(r->cmd),
 		          core_err_name(r->err));
@@ -1144,7 +1151,7 @@ on_done(void *ctx, const struct core_reply *r)
 	}
 }
 
-static const struct sink irc_sink = {on_message, on_presence, on_done};
+static const struct sink irc_sink = {on_message, on_presence, on_done, conn_busy};
 
 /* --- the commands --- */
 

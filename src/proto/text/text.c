@@ -216,6 +216,10 @@ send_error(struct conn *c, int err, const char *raw, size_t rawn)
 	case CORE_E_STORE:
 		send_line(c, "! history store unavailable: not taken, try again later");
 		break;
+	case CORE_E_CLUSTER:
+		send_line(c, "! cluster unavailable: #%.*s cannot be reached now, try again later",
+		          n, arg);
+		break;
 	default:
 		send_line(c, "! %s", core_err_name(err));
 		break;
@@ -467,7 +471,7 @@ on_done(void *ctx, const struct core_reply *r)
 	}
 }
 
-static const struct sink text_sink = {on_message, on_presence, on_done};
+static const struct sink text_sink = {on_message, on_presence, on_done, conn_busy};
 
 /* A long answer in progress (/rooms, /users, /who), a page per part. */
 struct listing {

@@ -1,0 +1,476 @@
+/*
+ * The core's side of a backplane (core.h, struct core_backplane): the
+ * commands that wait on it, and the rooms it numbers.
+ *
+ * Completions of a session come in the order its commands were given,
+ * and with a backplane some of them come later than the call: a say waits
+ * for its number, and a join of a room this node does not follow yet
+ * waits for the room's state.  So a session keeps a queue: the command
+ * that waits goes first, and the commands given meanwhile are copied in
+ * behind it and run, in order, once it completes.  The front end is told
+ * (sink->busy) so that it stops reading its client until the queue is
+ * empty: the queue holds what one read brought, not what a client can
+ * send.
+ *
+ * A say is acknowledged only once its room has delivered up to it, so the
+ * sender sees everything before its message first, as on one node.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "util/log.h"
+
+void
+core_set_backplane(struct core *c, const struct core_backplane *bp)
+{
+	c->has_bp = bp != NULL;
+	if (bp)
+		c->bp = *bp;
+}
+
+static struct core_bp_op *
+op_new(struct session *s, enum core_cmd cmd, const char *name, size_t n, const char *text,
+       size_t tn, uint64_t tag)
+{
+	struct core_bp_op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL || (tn && (op->text = malloc(tn)) == NULL))
+		fatal("out of memory (backplane command)");
+	op->s = s;
+	op->cmd = (uint8_t)cmd;
+	op->tag = tag;
+	/* A name longer than any valid one keeps one byte too many: it is
+	 * refused for its length when it runs, as it would have been now. */
+	op->n = (uint8_t)(n > CORE_ROOM_MAX + 1 ? CORE_ROOM_MAX + 1 : n);
+	memcpy(op->name, name, op->n);
+	if (tn)
+		memcpy(op->text, text, tn);
+	op->tn = tn;
+	return op;
+}
+
+static void
+op_free(struct core_bp_op *op)
+{
+	free(op->text);
+	free(op);
+}
+
+static void
+busy(struct session *s, int on)
+{
+	if (s->sink->busy)
+		s->sink->busy(s->ctx, on);
+}
+
+int
+bp_defer(struct core *c, struct session *s, enum core_cmd cmd, const char *name, size_t n,
+         const char *text, size_t tn, uint64_t epoch, uint64_t since, uint64_t tag)
+{
+	struct core_bp_op *op;
+
+	if (!c->has_bp || s->replaying || TAILQ_EMPTY(&s->ops))
+		return 0;
+	op = op_new(s, cmd, name, n, text, tn, tag);
+	op->state = BP_QUEUED;
+	op->epoch = epoch;
+	op->since = since;
+	TAILQ_INSERT_TAIL(&s->ops, op, slink);
+	return 1;
+}
+
+/* op, the command s runs now, waits: it goes ahead of those queued. */
+static void
+op_wait(struct session *s, struct core_bp_op *op)
+{
+	int idle = TAILQ_EMPTY(&s->ops);
+
+	TAILQ_INSERT_HEAD(&s->ops, op, slink);
+	if (idle)
+		busy(s, 1);
+}
+
+/* Run a queued command as if it were given now. */
+static void
+op_run(struct core *c, struct session *s, const struct core_bp_op *op)
+{
+	switch (op->cmd) {
+	case CMD_HELLO:
+		core_hello(c, s, op->name, op->n, op->tag);
+		break;
+	case CMD_NICK:
+		core_nick(c, s, op->name, op->n, op->tag);
+		break;
+	case CMD_JOIN:
+		core_join(c, s, op->name, op->n, op->epoch, op->since, op->tag);
+		break;
+	case CMD_PART:
+		core_part(c, s, op->name, op->n, op->text, op->tn, op->tag);
+		break;
+	case CMD_SAY:
+		core_say(c, s, op->name, op->n, op->text, op->tn, op->tag);
+		break;
+	case CMD_DIRECT:
+		core_direct(c, s, op->name, op->n, op->text, op->tn, op->tag);
+		break;
+	default:
+		core_topic(c, s, op->name, op->n, op->text, op->tn, op->tag);
+		break;
+	}
+}
+
+/* The command ahead of s's queue is done: run what waited behind it,
+ * until one waits in turn. */
+static void
+drain(struct core *c, struct session *s)
+{
+	struct core_bp_op *op;
+
+	while ((op = TAILQ_FIRST(&s->ops)) != NULL && op->state == BP_QUEUED) {
+		TAILQ_REMOVE(&s->ops, op, slink);
+		s->replaying = 1;
+		op_run(c, s, op);
+		s->replaying = 0;
+		op_free(op);
+	}
+	if (TAILQ_EMPTY(&s->ops))
+		busy(s, 0);
+}
+
+/* op has completed: take it off its session's queue and go on. */
+static void
+op_done(struct core *c, struct core_bp_op *op)
+{
+	struct session *s = op->s;
+
+	TAILQ_REMOVE(&s->ops, op, slink);
+	op_free(op);
+	drain(c, s);
+}
+
+/* --- says --- */
+
+void
+bp_say(struct core *c, struct session *s, struct room *r, const char *text, size_t tn, uint64_t tag)
+{
+	struct core_bp_op *op = op_new(s, CMD_SAY, r->key, r->name_len, text, tn, tag);
+	struct core_reply rep;
+
+	op->state = BP_SENT;
+	if (c->bp.publish(c->bp.arg, r, s, text, tn, op) < 0) {
+		op_free(op);
+		reply_init(&rep, CMD_SAY, tag, r->name, r->name_len);
+		rep.err = CORE_E_CLUSTER;
+		session_done(s, &rep);
+		return;
+	}
+	op_wait(s, op);
+}
+
+/* Complete a say: with its message from r's ring when it is there, else
+ * one made from what was sent (r NULL: the room has gone). */
+static void
+say_complete(struct core *c, struct core_bp_op *op, struct room *r, uint64_t epoch, int err)
+{
+	struct session *s = op->s;
+	struct core_reply rep;
+	struct msg *m = NULL;
+	unsigned i;
+
+	reply_init(&rep, CMD_SAY, op->tag, r ? r->name : op->name, r ? r->name_len : op->n);
+	rep.err = err;
+	if (err == 0) {
+		if (r && (i = history_after(&r->hist, op->seq - 1)) < history_len(&r->hist) &&
+		    history_at(&r->hist, i)->seq == op->seq) {
+			m = msg_ref(history_at(&r->hist, i));
+		} else {
+			m = msg_new(rep.arg, rep.arg_len, s->nick, s->nick_len, op->text, op->tn,
+			            op->seq, op->time_ms, 0);
+			m->epoch = epoch;
+			m->id = core_event_id(c);
+		}
+		rep.ack.seq = op->seq;
+		rep.ack.time_ms = op->time_ms;
+		rep.msg = m;
+	}
+	session_done(s, &rep);
+	if (m)
+		msg_unref(m);
+	op_done(c, op);
+}
+
+void
+core_bp_published(struct core *c, struct core_bp_op *op, int err, uint64_t seq, uint64_t time_ms,
+                  uint64_t epoch)
+{
+	struct room *r;
+
+	if (op->s == NULL) { /* its session has ended */
+		op_free(op);
+		return;
+	}
+	r = hmap_get(&c->rooms, op->name, op->n);
+	op->seq = seq;
+	op->time_ms = time_ms;
+	if (err == 0 && r && r->bp_state == BP_ROOM_OPEN && r->epoch == epoch && r->seq < seq) {
+		/* Not delivered here yet: the ACK waits for it. */
+		op->state = BP_WAITING;
+		op->room = r;
+		op->epoch = epoch;
+		TAILQ_INSERT_TAIL(&r->waiters, op, rlink);
+		return;
+	}
+	say_complete(c, op, r, epoch, err);
+}
+
+/* Complete the says of r that its delivery has reached. */
+static void
+says_reached(struct core *c, struct room *r)
+{
+	struct core_bp_op *op;
+
+	for (;;) {
+		TAILQ_FOREACH(op, &r->waiters, rlink)
+		if (op->cmd == CMD_SAY && op->seq <= r->seq)
+			break;
+		if (op == NULL)
+			return;
+		TAILQ_REMOVE(&r->waiters, op, rlink);
+		say_complete(c, op, r, op->epoch, 0);
+	}
+}
+
+/* --- delivery --- */
+
+static void
+deliver(struct core *c, struct room *r, const struct core_bp_msg *bm)
+{
+	struct msg *m = msg_new(r->name, r->name_len, bm->from, bm->from_len, bm->text,
+	                        bm->text_len, bm->seq, bm->time_ms, 0);
+	uint32_t before = r->hist.bytes;
+
+	/* Past a gap the stream could not fill (trimmed): the ring holds a
+	 * contiguous run, so it starts again. */
+	if (bm->seq != r->seq + 1) {
+		history_clear(&r->hist);
+		hist_changed(c, r, before);
+	}
+	m->epoch = r->epoch;
+	r->seq = bm->seq;
+	room_deliver(c, r, m, bm->sid);
+	msg_unref(m);
+}
+
+int
+core_bp_message(struct core *c, const char *key, size_t n, const struct core_bp_msg *bm)
+{
+	struct room *r = hmap_get(&c->rooms, key, n);
+
+	if (r == NULL || r->bp_state != BP_ROOM_OPEN ||
+	    (bm->seq <= r->seq && bm->epoch == r->epoch))
+		return 0;
+	if (bm->epoch != r->epoch || bm->seq != r->seq + 1)
+		return 1;
+	deliver(c, r, bm);
+	says_reached(c, r);
+	return 0;
+}
+
+/* Start r over from the state given: its epoch, seq and ring. */
+static void
+room_reset(struct core *c, struct room *r, uint64_t epoch, uint64_t seq,
+           const struct core_bp_msg *msgs, unsigned count)
+{
+	uint32_t before = r->hist.bytes;
+	unsigned i;
+
+	history_clear(&r->hist);
+	hist_changed(c, r, before);
+	r->epoch = epoch;
+	for (i = 0; i < count; i++) {
+		struct msg *m;
+
+		/* The ring holds a contiguous run: keep the newest one. */
+		if (history_len(&r->hist) && msgs[i].seq != r->seq + 1) {
+			before = r->hist.bytes;
+			history_clear(&r->hist);
+			hist_changed(c, r, before);
+		}
+		m = msg_new(r->name, r->name_len, msgs[i].from, msgs[i].from_len, msgs[i].text,
+		            msgs[i].text_len, msgs[i].seq, msgs[i].time_ms, 0);
+		m->epoch = epoch;
+		m->id = core_event_id(c);
+		r->seq = m->seq;
+		hist_push(c, r, m);
+		msg_unref(m);
+	}
+	r->seq = seq;
+}
+
+/* The joins waiting on r go on (err 0) or fail. */
+static void
+joins_go(struct core *c, struct room *r, int err)
+{
+	struct core_bp_op *op, *next;
+	struct core_reply rep;
+	int e;
+
+	for (op = TAILQ_FIRST(&r->waiters); op; op = next) {
+		next = TAILQ_NEXT(op, rlink);
+		if (op->cmd != CMD_JOIN)
+			continue;
+		TAILQ_REMOVE(&r->waiters, op, rlink);
+		if ((e = err) == 0)
+			e = join_check(c, op->s, r);
+		if (e == 0) {
+			join_finish(c, op->s, r, op->epoch, op->since, op->tag);
+		} else {
+			reply_init(&rep, CMD_JOIN, op->tag, r->name, r->name_len);
+			rep.err = e;
+			session_done(op->s, &rep);
+		}
+		op_done(c, op);
+		next = TAILQ_FIRST(&r->waiters); /* the queue's commands may have changed it */
+	}
+	/* No join went through: the room lingers like any empty one. */
+	if (r->nmembers == 0 && r->llist == LINGER_KINDS)
+		linger_start(c, r);
+}
+
+int
+core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
+              const struct core_bp_msg *msgs, unsigned count)
+{
+	struct room *r = hmap_get(&c->rooms, key, n);
+	struct core_bp_op *op;
+	unsigned i;
+
+	if (r == NULL || r->bp_state == BP_ROOM_IDLE)
+		return 0;
+	if (r->bp_state == BP_ROOM_OPEN && (epoch != r->epoch || seq < r->seq)) {
+		/* Redis lost the room (restarted without its data): it starts
+		 * over from the newest messages of its new epoch. */
+		log_notice("room %s: its history in Redis starts over (epoch %llu, seq %llu)",
+		           r->name, (unsigned long long)epoch, (unsigned long long)seq);
+		r->bp_state = BP_ROOM_OPENING;
+		return 1;
+	}
+	if (r->bp_state == BP_ROOM_OPENING) {
+		room_reset(c, r, epoch, seq, msgs, count);
+		r->bp_state = BP_ROOM_OPEN;
+		/* Says numbered before a reset are not delivered now. */
+		while ((op = TAILQ_FIRST(&r->waiters)) != NULL && op->cmd == CMD_SAY) {
+			TAILQ_REMOVE(&r->waiters, op, rlink);
+			say_complete(c, op, r, op->epoch, 0);
+		}
+		joins_go(c, r, 0);
+		return 0;
+	}
+	/* Catching up: what it missed, in order. */
+	for (i = 0; i < count; i++)
+		if (msgs[i].seq > r->seq)
+			deliver(c, r, &msgs[i]);
+	/* What the stream no longer holds is skipped over. */
+	if (count == 0 && seq > r->seq)
+		r->seq = seq;
+	says_reached(c, r);
+	return r->seq < seq;
+}
+
+uint64_t
+core_bp_after(const struct core *c, const char *key, size_t n, int *want)
+{
+	const struct room *r = hmap_get(&c->rooms, key, n);
+
+	*want = r && r->bp_state != BP_ROOM_IDLE;
+	return *want && r->bp_state == BP_ROOM_OPEN ? r->seq : 0;
+}
+
+void
+core_bp_failed(struct core *c, const char *key, size_t n)
+{
+	struct room *r = hmap_get(&c->rooms, key, n);
+
+	if (r == NULL || r->bp_state != BP_ROOM_OPENING)
+		return;
+	r->bp_state = BP_ROOM_IDLE;
+	joins_go(c, r, CORE_E_CLUSTER);
+}
+
+struct room *
+core_bp_room_next(const struct core *c, size_t *pos)
+{
+	struct room *r;
+
+	while ((r = hmap_next(&c->rooms, pos)) != NULL)
+		if (r->bp_state != BP_ROOM_IDLE)
+			return r;
+	return NULL;
+}
+
+/* --- joins --- */
+
+void
+bp_join(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
+        uint64_t tag)
+{
+	struct core_bp_op *op;
+	struct core_reply rep;
+
+	if (r->bp_state == BP_ROOM_IDLE) {
+		if (c->bp.follow(c->bp.arg, r) < 0) {
+			reply_init(&rep, CMD_JOIN, tag, r->name, r->name_len);
+			rep.err = CORE_E_CLUSTER;
+			session_done(s, &rep);
+			return;
+		}
+		r->bp_state = BP_ROOM_OPENING;
+	}
+	/* A room with joins waiting on it is not forgotten meanwhile. */
+	if (r->nmembers == 0)
+		linger_unlink(c, r);
+	op = op_new(s, CMD_JOIN, r->name, r->name_len, NULL, 0, tag);
+	op->state = BP_WAITING;
+	op->room = r;
+	op->epoch = epoch;
+	op->since = since;
+	TAILQ_INSERT_TAIL(&r->waiters, op, rlink);
+	op_wait(s, op);
+}
+
+/* --- endings --- */
+
+void
+bp_session_end(struct core *c, struct session *s)
+{
+	struct core_bp_op *op;
+
+	(void)c;
+	while ((op = TAILQ_FIRST(&s->ops)) != NULL) {
+		TAILQ_REMOVE(&s->ops, op, slink);
+		if (op->state == BP_SENT) {
+			op->s = NULL; /* core_bp_published() frees it */
+			continue;
+		}
+		if (op->state == BP_WAITING)
+			TAILQ_REMOVE(&op->room->waiters, op, rlink);
+		op_free(op);
+	}
+}
+
+void
+bp_room_free(struct core *c, struct room *r)
+{
+	struct core_bp_op *op;
+
+	/* Never with joins waiting (such a room lingers on no list), nor with
+	 * says (their senders are members until they complete). */
+	while ((op = TAILQ_FIRST(&r->waiters)) != NULL) {
+		log_warn("room %s freed with a command waiting on it", r->name);
+		TAILQ_REMOVE(&r->waiters, op, rlink);
+		TAILQ_REMOVE(&op->s->ops, op, slink);
+		op_free(op);
+	}
+	(void)c;
+}

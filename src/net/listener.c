@@ -1,7 +1,10 @@
 /*
  * Listeners.  Accepted sockets are made non-blocking by accept4() itself,
  * get TCP_NODELAY (fan-out bursts must not wait for delayed ACKs), and
- * become connections.
+ * become connections.  With --reuseport the sockets chatd binds itself
+ * share their port with other processes that set SO_REUSEPORT too (the
+ * kernel spreads connections over them); sockets systemd passes are taken
+ * as they come.
  */
 #include "net/listener.h"
 
@@ -99,9 +102,9 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Wrap a bound, listening, non-blocking socket. */
+/* Wrap a bound, listening, non-blocking socket; shared: it has SO_REUSEPORT. */
 static struct listener *
-wrap(struct ev_loop *loop, int fd, const struct frontend *pinned,
+wrap(struct ev_loop *loop, int fd, int shared, const struct frontend *pinned,
      const struct listener_hooks *hooks)
 {
 	struct sockaddr_storage bound = {0};
@@ -119,13 +122,14 @@ wrap(struct ev_loop *loop, int fd, const struct frontend *pinned,
 	else
 		addr_text((struct sockaddr *)&bound, l->name, sizeof(l->name));
 	ev_io_init(&l->io, accept_cb, fd, EV_READ);
-	log_notice("listening on %s (%s)", l->name, pinned ? pinned->name : "detected");
+	log_notice("listening on %s (%s)%s", l->name, pinned ? pinned->name : "detected",
+	           shared ? ", port shared (SO_REUSEPORT)" : "");
 	return l;
 }
 
 struct listener *
-listener_open(struct ev_loop *loop, const struct listen_spec *spec, const struct frontend *pinned,
-              const struct listener_hooks *hooks)
+listener_open(struct ev_loop *loop, const struct listen_spec *spec, int reuseport,
+              const struct frontend *pinned, const struct listener_hooks *hooks)
 {
 	int fd, one = 1;
 
@@ -137,20 +141,34 @@ listener_open(struct ev_loop *loop, const struct listen_spec *spec, const struct
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (spec->addr.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0 ||
-	    listen(fd, CHATD_LISTEN_BACKLOG) < 0) {
-		log_err("listen %s: %s", spec->text, strerror(errno));
+	/* Asked for and not had, it would be a listener that shares nothing
+	 * while its siblings fail to bind: say so instead. */
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		log_err("listen %s: SO_REUSEPORT: %s", spec->text, strerror(errno));
 		close(fd);
 		return NULL;
 	}
-	return wrap(loop, fd, pinned, hooks);
+	if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0 ||
+	    listen(fd, CHATD_LISTEN_BACKLOG) < 0) {
+		int err = errno;
+
+		/* The kernel shares a port only among sockets that all set
+		 * SO_REUSEPORT and belong to one user: name the likely cause. */
+		log_err("listen %s: %s%s", spec->text, strerror(err),
+		        reuseport && err == EADDRINUSE
+		                ? " (held without SO_REUSEPORT, or by another user)"
+		                : "");
+		close(fd);
+		return NULL;
+	}
+	return wrap(loop, fd, reuseport, pinned, hooks);
 }
 
 struct listener *
 listener_adopt(struct ev_loop *loop, int fd, const struct frontend *pinned,
                const struct listener_hooks *hooks)
 {
-	return wrap(loop, fd, pinned, hooks);
+	return wrap(loop, fd, 0, pinned, hooks);
 }
 
 void

@@ -24,10 +24,12 @@ struct listener_hooks {
 	void *ctx;
 };
 
-/* Bind and listen on spec; logs and returns NULL on failure. */
-struct listener *listener_open(struct ev_loop *loop, const struct listen_spec *spec,
+/* Bind and listen on spec, with SO_REUSEPORT if reuseport; logs and
+ * returns NULL on failure. */
+struct listener *listener_open(struct ev_loop *loop, const struct listen_spec *spec, int reuseport,
                                const struct frontend *pinned, const struct listener_hooks *hooks);
-/* Take over a listening socket opened by someone else (socket activation). */
+/* Take over a listening socket opened by someone else (socket activation);
+ * its options, SO_REUSEPORT included, are left as they were. */
 struct listener *listener_adopt(struct ev_loop *loop, int fd, const struct frontend *pinned,
                                 const struct listener_hooks *hooks);
 void listener_start(struct listener *l);

@@ -578,6 +578,10 @@ server_new(const struct config *cfg, struct store *store)
 			log_notice(
 			        "socket activation: %d listening socket%s from the service manager",
 			        n, n == 1 ? "" : "s");
+			if (cfg->reuseport)
+				log_notice("socket activation: reuseport applies only to sockets "
+				           "chatd opens (ReusePort= in the socket unit sets it on "
+				           "these)");
 			for (k = 0; k < n; k++)
 				srv->listeners[srv->nlisteners++] = listener_adopt(
 				        srv->loop, fds[k], frontend_find(protos[k]), &srv->hooks);
@@ -586,7 +590,7 @@ server_new(const struct config *cfg, struct store *store)
 	}
 	for (i = 0; i < cfg->nlisten; i++) {
 		struct listener *l =
-		        listener_open(srv->loop, &cfg->listen[i],
+		        listener_open(srv->loop, &cfg->listen[i], cfg->reuseport,
 		                      frontend_find(cfg->listen[i].proto), &srv->hooks);
 
 		if (l == NULL) {

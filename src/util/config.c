@@ -32,7 +32,9 @@
 
 /* K_CHOICE: a string that is one of the words of its arg ("yes|no"). */
 /* K_CLUSTER: a repeatable Redis URL, like K_LISTEN. */
-enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL, K_CHOICE, K_CLUSTER };
+/* K_BOOL: an int, yes or no in the file; on the command line --key alone
+ * means yes, and --key=no turns off what the file turned on. */
+enum key_type { K_LISTEN, K_UINT, K_SECONDS, K_STRING, K_LEVEL, K_CHOICE, K_CLUSTER, K_BOOL };
 
 struct key {
 	const char *name;
@@ -56,6 +58,10 @@ static const struct key keys[] = {
         {"listen", K_LISTEN, 0, 0, 0, "ADDR:PORT[/PROTO]",
          "listen here (repeatable); IPv6 as [::1]:7000; PROTO auto, framed, text, http "
          "or irc",
+         0},
+        {"reuseport", K_BOOL, F(reuseport), 0, 1, "yes|no",
+         "set SO_REUSEPORT on the listeners chatd opens, so that several chatd processes "
+         "can listen on one address and port and the kernel spreads connections over them",
          0},
         {"server-name", K_STRING, F(server_name), 1, 63, "NAME", "name announced to clients", 1},
         {"history", K_UINT, F(history), 0, CHATD_MAX_HISTORY, "N",
@@ -276,6 +282,9 @@ key_value(const struct key *k, const struct config *cfg, char *out, size_t n)
 	case K_CHOICE:
 		snprintf(out, n, "%s", base);
 		break;
+	case K_BOOL:
+		snprintf(out, n, "%s", *(const int *)(const void *)base ? "yes" : "no");
+		break;
 	case K_LEVEL:
 		snprintf(out, n, "%s",
 		         log_level_name((enum log_level) * (const int *)(const void *)base));
@@ -416,6 +425,13 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 			break;
 		snprintf(base, (size_t)k->hi + 1, "%s", arg);
 		return 0;
+	case K_BOOL:
+		if (arg == NULL) /* --key without a value */
+			arg = "yes";
+		if (!is_choice(k->arg, arg))
+			break;
+		*(int *)(void *)base = strcmp(arg, "yes") == 0;
+		return 0;
 	default:
 		break;
 	}
@@ -427,7 +443,7 @@ key_set(struct parse *p, const struct key *k, const char *arg, int from_cli)
 	else if (k->type == K_LEVEL)
 		snprintf(p->err, sizeof(p->err),
 		         "%s: '%s' is not debug, info, notice, warning or error", k->name, arg);
-	else if (k->type == K_CHOICE)
+	else if (k->type == K_CHOICE || k->type == K_BOOL)
 		snprintf(p->err, sizeof(p->err), "%s: '%.64s' is not one of %s", k->name, arg,
 		         k->arg);
 	else
@@ -548,7 +564,10 @@ options(void)
 	if (o[0].name)
 		return o;
 	for (i = 0; i < NKEYS; i++)
-		o[i] = (struct option){keys[i].name, required_argument, NULL, OPT_KEY + (int)i};
+		o[i] = (struct option){keys[i].name,
+		                       keys[i].type == K_BOOL ? optional_argument
+		                                              : required_argument,
+		                       NULL, OPT_KEY + (int)i};
 	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
 	o[i++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
 	o[i++] = (struct option){"print-config", no_argument, NULL, OPT_PRINT};
@@ -615,8 +634,11 @@ config_usage(FILE *out)
 			snprintf(val, sizeof(val), "%s", CHATD_DEFAULT_LISTEN "/auto");
 		else
 			key_value(k, &def, val, sizeof(val));
-		snprintf(left, sizeof(left), "%s--%s %s", k->type == K_LISTEN ? "-l, " : "    ",
-		         k->name, k->arg);
+		if (k->type == K_BOOL)
+			snprintf(left, sizeof(left), "    --%s[=%s]", k->name, k->arg);
+		else
+			snprintf(left, sizeof(left), "%s--%s %s",
+			         k->type == K_LISTEN ? "-l, " : "    ", k->name, k->arg);
 		snprintf(text, sizeof(text), "%s (default %s)", k->help, val);
 		usage_line(out, left, text);
 	}

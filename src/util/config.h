@@ -24,6 +24,7 @@ struct listen_spec {
 struct config {
 	struct listen_spec listen[CHATD_MAX_LISTEN];
 	unsigned nlisten;
+	int reuseport; /* SO_REUSEPORT on the listeners chatd opens itself */
 	char server_name[64];
 	unsigned history;
 	unsigned history_bytes;

@@ -145,6 +145,7 @@ check_ranges(const struct config *c)
 	FUZZ_CHECK(c->detect_window >= 0 && c->detect_window <= 60);
 	FUZZ_CHECK(c->shutdown_timeout >= 0 && c->shutdown_timeout <= 3600);
 	FUZZ_CHECK(c->log_level >= LOG_LEVEL_ERR && c->log_level <= LOG_LEVEL_DEBUG);
+	FUZZ_CHECK(c->reuseport == 0 || c->reuseport == 1);
 	FUZZ_CHECK(c->nlisten >= 1 && c->nlisten <= CHATD_MAX_LISTEN);
 	for (i = 0; i < c->nlisten; i++)
 		check_listen(&c->listen[i]);

@@ -58,6 +58,7 @@ def expected_files():
         "usr/sbin/chatd": None,
         "usr/bin/chatd-swarm": None,
         units + "/chatd.service": None,
+        units + "/chatd@.service": None,
         units + "/chatd.socket": os.path.join(ROOT, "contrib", "systemd", "chatd.socket"),
         "usr/share/man/man8/chatd.8": os.path.join(ROOT, "docs", "chatd.8"),
         "usr/share/man/man5/chatd.conf.5": os.path.join(ROOT, "docs", "chatd.conf.5"),
@@ -94,6 +95,12 @@ def check_tree(root, what):
                                                 if l.startswith("Exec"))))
     if "@" + "CMAKE_" in service:
         raise AssertionError("%s: chatd.service has an unsubstituted variable" % what)
+    template = read(os.path.join(root, unit_dir(), "chatd@.service"))
+    if not re.search(r"^ExecStart=/usr/sbin/chatd --reuseport --node-name %i$", template, re.M):
+        raise AssertionError("%s: chatd@.service does not start /usr/sbin/chatd --reuseport"
+                             % what)
+    if "@" + "CMAKE_" in template:
+        raise AssertionError("%s: chatd@.service has an unsubstituted variable" % what)
 
 
 def run(args, timeout=300, env=None, cwd=None):

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The systemd units in contrib/systemd: chatd.service (configured from
-chatd.service.in the way CMake does, with the chatd under test as
-ExecStart) and chatd.socket pass `systemd-analyze verify`, and
-`systemd-analyze security --offline=true` rates the service 2.0 or lower.
+"""The systemd units in contrib/systemd: chatd.service and the template
+chatd@.service (configured from their .in files the way CMake does, with
+the chatd under test as ExecStart) and chatd.socket pass `systemd-analyze
+verify`, and `systemd-analyze security --offline=true` rates the services
+2.0 or lower.  The template has chatd.service's sandbox.
 
 The units are checked as files (no running systemd is needed).  The man
 pages they name in Documentation= are put on a MANPATH of the test's own,
@@ -41,19 +42,24 @@ class Units:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise
 
-    def _fill(self):
-        with open(os.path.join(UNITS, "chatd.service.in"), encoding="utf-8") as f:
+    def _configure(self, unit):
+        with open(os.path.join(UNITS, unit + ".in"), encoding="utf-8") as f:
             text = f.read()
         if "@CMAKE_INSTALL_FULL_SBINDIR@" not in text:
-            raise AssertionError("chatd.service.in does not use @CMAKE_INSTALL_FULL_SBINDIR@")
+            raise AssertionError("%s.in does not use @CMAKE_INSTALL_FULL_SBINDIR@" % unit)
         # CMake substitutes the sbin directory; the test uses the directory
         # of the chatd it was given, so that ExecStart names a real file.
         text = text.replace("@CMAKE_INSTALL_FULL_SBINDIR@", os.path.dirname(chatd_path()))
         if re.search(r"@[A-Z_]+@", text):
-            raise AssertionError("unsubstituted @VARIABLE@ left in chatd.service")
-        self.service = os.path.join(self.dir, "chatd.service")
-        with open(self.service, "w", encoding="utf-8") as f:
+            raise AssertionError("unsubstituted @VARIABLE@ left in %s" % unit)
+        path = os.path.join(self.dir, unit)
+        with open(path, "w", encoding="utf-8") as f:
             f.write(text)
+        return path
+
+    def _fill(self):
+        self.service = self._configure("chatd.service")
+        self.template = self._configure("chatd@.service")
         self.socket = os.path.join(self.dir, "chatd.socket")
         shutil.copy(os.path.join(UNITS, "chatd.socket"), self.socket)
         self.man = os.path.join(self.dir, "man")
@@ -108,24 +114,36 @@ def test_units_pass_systemd_analyze_verify(srv):
         if rc != 0 or out.strip() or err.strip():
             raise AssertionError("systemd-analyze verify chatd.socket: exit %d\n%s%s"
                                  % (rc, out, err))
+        # The template, and an instance of it found by name next to it.
+        for unit in (u.template, "chatd@node-2.service"):
+            rc, out, err = u.run("verify", *man_args(), unit)
+            if rc != 0 or out.strip() or err.strip():
+                raise AssertionError("systemd-analyze verify %s: exit %d\n%s%s"
+                                     % (os.path.basename(unit), rc, out, err))
 
 
 def test_service_security_exposure_is_at_most_2(srv):
     with Units() as u:
-        rc, out, err = u.run("security", "--offline=true", "--no-pager", u.service)
-        m = re.search(r"Overall exposure level for chatd\.service: (\d+\.\d+)", out)
-        if m is None:
-            raise AssertionError("no overall exposure level (exit %d):\n%s%s" % (rc, out, err))
-        level = float(m.group(1))
-        print("    systemd-analyze security: %s" % m.group(0))
-        if level > MAX_EXPOSURE:
-            bad = [line for line in out.splitlines() if line.startswith("✗")]
-            raise AssertionError("exposure %.1f > %.1f; open points:\n%s"
-                                 % (level, MAX_EXPOSURE, "\n".join(bad)))
-        # --threshold turns the same judgement into the exit code.
-        rc, out, err = u.run("security", "--offline=true", "--no-pager",
-                             "--threshold=%d" % int(MAX_EXPOSURE * 10), u.service)
-        t.assert_eq(rc, 0, "systemd-analyze security --threshold=20 exit code")
+        # An instance of the template is rated as a copy under its own name.
+        instance = os.path.join(u.dir, "chatd@1.service")
+        shutil.copy(u.template, instance)
+        for path in (u.service, instance):
+            name = os.path.basename(path)
+            rc, out, err = u.run("security", "--offline=true", "--no-pager", path)
+            m = re.search(r"Overall exposure level for %s: (\d+\.\d+)" % re.escape(name), out)
+            if m is None:
+                raise AssertionError("no overall exposure level (exit %d):\n%s%s"
+                                     % (rc, out, err))
+            level = float(m.group(1))
+            print("    systemd-analyze security: %s" % m.group(0))
+            if level > MAX_EXPOSURE:
+                bad = [line for line in out.splitlines() if line.startswith("✗")]
+                raise AssertionError("%s: exposure %.1f > %.1f; open points:\n%s"
+                                     % (name, level, MAX_EXPOSURE, "\n".join(bad)))
+            # --threshold turns the same judgement into the exit code.
+            rc, out, err = u.run("security", "--offline=true", "--no-pager",
+                                 "--threshold=%d" % int(MAX_EXPOSURE * 10), path)
+            t.assert_eq(rc, 0, "systemd-analyze security --threshold=20 exit code of %s" % name)
 
 
 def test_service_has_what_the_issue_asks(srv):
@@ -161,6 +179,32 @@ def test_service_has_what_the_issue_asks(srv):
         t.assert_eq(k[("Socket", "ListenStream")], ["127.0.0.1:7000"], "chatd.socket ListenStream")
         if ("Socket", "FileDescriptorName") in k:
             raise AssertionError("chatd.socket pins a protocol; the default is auto")
+
+
+
+def test_template_runs_instances_with_reuseport_and_the_same_sandbox(srv):
+    """chatd@.service differs from chatd.service only where an instance
+    must: its description, ExecStart with --reuseport and the instance as
+    node name, and a state directory of its own; everything else (the
+    sandbox, the watchdog, the limits) is the same."""
+    with Units() as u:
+        one, many = unit_settings(u.service), unit_settings(u.template)
+        t.assert_eq(many[("Service", "ExecStart")],
+                    [os.path.dirname(chatd_path()) + "/chatd --reuseport --node-name %i"],
+                    "chatd@.service ExecStart")
+        t.assert_eq(many[("Service", "StateDirectory")], ["chatd/%i"],
+                    "chatd@.service StateDirectory")
+        t.assert_eq(many[("Service", "ConfigurationDirectory")], ["chatd"],
+                    "chatd@.service ConfigurationDirectory")
+        if any(k[1] == "RuntimeDirectory" for k in many):
+            raise AssertionError("chatd@.service has a RuntimeDirectory= chatd.service lacks")
+        differ = sorted(k for k in set(one) | set(many) if one.get(k) != many.get(k))
+        t.assert_eq(differ, [("Service", "ExecStart"), ("Service", "StateDirectory"),
+                             ("Unit", "Description")], "settings where the two units differ")
+        # The instance's name reaches chatd as a value it accepts.
+        rc = subprocess.run([chatd_path(), "-c", os.devnull, "--reuseport", "--node-name", "2",
+                             "--check-config"], capture_output=True, timeout=10).returncode
+        t.assert_eq(rc, 0, "chatd --reuseport --node-name 2 --check-config exit code")
 
 
 if __name__ == "__main__":

@@ -151,7 +151,6 @@ struct hbot {
 
 static struct {
 	struct ev_loop *loop;
-	const char *host;
 	enum httpbot_mode mode;
 	uint8_t *scratch;
 	size_t scratch_len;
@@ -336,8 +335,9 @@ link_request(struct hlink *k, uint8_t kind, uint32_t arg, const char *method, co
 	}
 	p = link_reserve(k, head_cap + blen);
 	w = snprintf(p, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s%s\r\n", method, path,
-	             H.host, h->session ? "Authorization: Bearer " : "", h->session ? h->token : "",
-	             h->session ? "\r\n" : "", extra ? extra : "", length);
+	             swarm_host(h->b), h->session ? "Authorization: Bearer " : "",
+	             h->session ? h->token : "", h->session ? "\r\n" : "", extra ? extra : "",
+	             length);
 	if (w < 0 || (size_t)w >= head_cap)
 		abort(); /* HB_REQ_HEAD bounds every head this file makes */
 	n = (size_t)w;
@@ -1417,11 +1417,9 @@ link_open(struct hlink *k)
 /* ---- the bot ---- */
 
 void
-httpbot_setup(struct ev_loop *loop, const char *host, enum httpbot_mode mode, uint8_t *scratch,
-              size_t scratch_len)
+httpbot_setup(struct ev_loop *loop, enum httpbot_mode mode, uint8_t *scratch, size_t scratch_len)
 {
 	H.loop = loop;
-	H.host = host;
 	H.mode = mode;
 	H.scratch = scratch;
 	H.scratch_len = scratch_len;

@@ -37,9 +37,10 @@ struct httpbot_stats {
 	uint64_t fallback_parses;  /* events beyond the fast scanner, read by jansson */
 };
 
-/* Once, before any bot: the loop, the Host header, the receive mode, and
- * a read buffer shared with the framed bots. */
-void httpbot_setup(struct ev_loop *loop, const char *host, enum httpbot_mode mode, uint8_t *scratch,
+/* Once, before any bot: the loop, the receive mode, and a read buffer
+ * shared with the framed bots.  Each bot's server and Host header are
+ * its own (swarm_dial(), swarm_host()). */
+void httpbot_setup(struct ev_loop *loop, enum httpbot_mode mode, uint8_t *scratch,
                    size_t scratch_len);
 /* At exit, after the last bot is destroyed. */
 void httpbot_teardown(void);

@@ -2,11 +2,14 @@
  * chatd-swarm: a libev bot swarm that loads a chatd server and checks
  * what comes back.  Bots connect (against a loopback server, spread over
  * several 127.0.0.x source addresses so that no address meets the
- * server's per-address limit), register, join rooms, talk at a set rate or
+ * server's per-address limit; to one of several servers, the nodes of a
+ * cluster, in turn by id), register, join rooms, talk at a set rate or
  * as fast as an in-flight window allows, send direct messages, churn, and
  * verify every delivery: room sequence numbers must arrive contiguous and
  * in order on every connection, payloads must name the room they arrived
- * in, and direct messages must each arrive once.  Latency is measured end
+ * in, and direct messages must each arrive once.  All of it is kept per
+ * bot and per room, never per server, so that it holds across the nodes
+ * of a cluster as it does on one server.  Latency is measured end
  * to end from a send timestamp in each payload.  The report says what
  * failed, which ERRORs the server sent and, for a server limit, which
  * option avoids it; it is printed, and written as JSON and as an HTML page
@@ -66,6 +69,9 @@
 #define SWARM_SAMPLE_MIN      0.25 /* a shorter last second joins the one before it */
 #define SWARM_END_TIMEOUT     3.0  /* seconds HTTP bots may take to end their sessions */
 #define SWARM_MIX_MAX         8    /* transports a --transport list may name */
+#define SWARM_MAX_SERVERS     64   /* entries a --server list may name */
+#define SWARM_SERVER_TEXT     80   /* bytes of an entry, as given (the Host header) */
+#define SWARM_DEFAULT_SERVER  "127.0.0.1:7000"
 #define SWARM_IN_CAP          ((size_t)WIRE_FRAME_MAX_HARD + WIRE_HEADER_LEN) /* a framed bot's b->in */
 /* After a drop by the server in a --restart-every run: the first attempt
  * after about SWARM_BACKOFF_MIN seconds, each next one twice as late up to
@@ -95,10 +101,26 @@ static const struct transport_row {
         [TRANSPORT_WS_JSON] = {"ws-json", &wsjbot_transport, 0},
 };
 
+/*
+ * One entry of --server.  Bot i connects to entry (i + id-offset) mod n,
+ * and only to it, reconnects included; with several entries they are
+ * nodes of one cluster (or servers whose rooms the bots do not share).
+ */
+struct server {
+	struct sockaddr_storage addr;
+	socklen_t len;
+	char text[SWARM_SERVER_TEXT]; /* as given: the Host header, the reports */
+	uint8_t bind;                 /* its bots bind their source address (opt.sources) */
+	unsigned bots;                /* bots that connect to it */
+	unsigned ready;               /* of them, ready when the warm-up began */
+	long pid;                     /* --server-pid's process for it; 0: none */
+	double cpu0, cpu1;            /* its CPU seconds at the window's start and end */
+	long rss_before, rss_setup, rss_end;
+};
+
 struct opts {
-	struct sockaddr_storage server;
-	socklen_t server_len;
-	char server_text[80];
+	struct server servers[SWARM_MAX_SERVERS];
+	unsigned nservers;
 	unsigned bots;
 	unsigned rooms;
 	unsigned rooms_per_bot;
@@ -121,7 +143,7 @@ struct opts {
 	const char *report; /* --report: the HTML page */
 	FILE *json_f;       /* both opened before the run, so that a bad path fails at once */
 	FILE *report_f;
-	long server_pid;
+	unsigned npids; /* --server-pid's entries: 0, 1 (the first server's) or nservers */
 	unsigned burst;
 	unsigned id_offset;
 	unsigned seed;
@@ -198,7 +220,9 @@ struct bot {
 	int64_t inflight; /* deliveries of our messages not yet seen */
 	uint32_t ref;
 	uint64_t dm_seq;
-	uint32_t src; /* index of the source address */
+	uint32_t src;         /* index of the source address */
+	uint32_t srv;         /* index of its server in opt.servers */
+	uint8_t barrier_wait; /* its barrier came back before it caught up (several servers) */
 	struct bot *next_dirty;
 	uint8_t dirty;
 	const struct swarm_transport *tp; /* NULL: a framed bot */
@@ -334,8 +358,6 @@ static uint64_t barrier_token = 0x5357524d;
 static ev_timer tick, second, phase_timer;
 static ev_prepare flusher;
 static ev_signal sigint_w;
-static double server_cpu0, server_cpu1;
-static long rss_before, rss_setup, rss_end;
 static unsigned max_frame = 8192;
 static int tty;
 static unsigned long long rng = 88172645463325252ull;
@@ -485,6 +507,40 @@ proc_rss_kb(long pid)
 		}
 	fclose(f);
 	return kb;
+}
+
+/* When servers_measure() is called. */
+enum proc_when {
+	PROC_BEFORE, /* before the bots connect */
+	PROC_SETUP,  /* the measured window begins */
+	PROC_END,    /* it ends */
+};
+
+/* --server-pid: the CPU and RSS of each server that has a process. */
+static void
+servers_measure(enum proc_when when)
+{
+	unsigned i;
+
+	for (i = 0; i < opt.nservers; i++) {
+		struct server *sv = &opt.servers[i];
+
+		if (sv->pid <= 0)
+			continue;
+		switch (when) {
+		case PROC_BEFORE:
+			sv->rss_before = proc_rss_kb(sv->pid);
+			break;
+		case PROC_SETUP:
+			sv->rss_setup = proc_rss_kb(sv->pid);
+			sv->cpu0 = proc_cpu(sv->pid);
+			break;
+		case PROC_END:
+			sv->cpu1 = proc_cpu(sv->pid);
+			sv->rss_end = proc_rss_kb(sv->pid);
+			break;
+		}
+	}
 }
 
 /* (Re)start b's one timer: a reconnect or a rejoin, whichever came last.
@@ -1607,7 +1663,7 @@ io_cb(struct ev_loop *l, ev_io *w, int revents)
 		b->state = BOT_HELLO;
 		if (b->ws) {
 			/* The upgrade first; the preface once it is answered. */
-			size_t k = wsconn_request(b->ws, opt.server_text,
+			size_t k = wsconn_request(b->ws, opt.servers[b->srv].text,
 			                          (char *)out_reserve(b, WSCONN_REQUEST_MAX));
 
 			b->outlen += k;
@@ -1623,16 +1679,27 @@ io_cb(struct ev_loop *l, ev_io *w, int revents)
 		flush_bot(b);
 }
 
-/* swarm.h: a socket bound to b's source address, connecting to the server. */
+/* Is sv an IPv4 loopback address (127.0.0.0/8)? */
+static int
+server_loopback4(const struct server *sv)
+{
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)&sv->addr;
+
+	return sv->addr.ss_family == AF_INET && ntohl(v4->sin_addr.s_addr) >> 24 == 127;
+}
+
+/* swarm.h: a socket bound to b's source address, connecting to its
+ * server. */
 int
 swarm_dial(const struct bot *b)
 {
+	const struct server *sv = &opt.servers[b->srv];
 	int fd, one = 1;
 
-	fd = socket(opt.server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(sv->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (opt.server.ss_family == AF_INET && opt.nsources) {
+	if (sv->bind) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 #ifdef IP_BIND_ADDRESS_NO_PORT
 		/* Pick the port at connect(), per destination, not at bind(). */
@@ -1644,12 +1711,18 @@ swarm_dial(const struct bot *b)
 		}
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&opt.server, opt.server_len) < 0 &&
-	    errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&sv->addr, sv->len) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* swarm.h: b's server as --server gave it, for a Host header. */
+const char *
+swarm_host(const struct bot *b)
+{
+	return opt.servers[b->srv].text;
 }
 
 /* Open b's connection (from its source address, if any), or its HTTP
@@ -2049,6 +2122,8 @@ window_start(double now)
 }
 
 static void barrier(void);
+static void barrier_cross(void);
+static unsigned dm_due(void);
 
 static void
 phase_cb(struct ev_loop *l, ev_timer *w, int revents)
@@ -2064,6 +2139,8 @@ phase_cb(struct ev_loop *l, ev_timer *w, int revents)
 			phase = 1;
 			t_ready = now;
 			ready_at_start = ready;
+			for (unsigned i = 0; i < opt.bots; i++)
+				opt.servers[bots[i].srv].ready += bots[i].state == BOT_READY;
 			ev_timer_set(&phase_timer, opt.warmup, 0);
 		} else {
 			ev_timer_set(&phase_timer, 0.01, 0);
@@ -2072,21 +2149,15 @@ phase_cb(struct ev_loop *l, ev_timer *w, int revents)
 	case 1: /* warm-up over: measure */
 		phase = 2;
 		window_start(now);
-		if (opt.server_pid > 0) {
-			/* After the warm-up, so that the connections have settled. */
-			rss_setup = proc_rss_kb(opt.server_pid);
-			server_cpu0 = proc_cpu(opt.server_pid);
-		}
+		/* After the warm-up, so that the connections have settled. */
+		servers_measure(PROC_SETUP);
 		ev_timer_set(&phase_timer, opt.duration, 0);
 		break;
 	case 2: /* measured: stop talking, let in-flight messages land */
 		phase = 3;
 		t_end = now;
 		sample_take(now, 1);
-		if (opt.server_pid > 0) {
-			server_cpu1 = proc_cpu(opt.server_pid);
-			rss_end = proc_rss_kb(opt.server_pid);
-		}
+		servers_measure(PROC_END);
 		ev_timer_set(&phase_timer, 0.01, 0);
 		t_ready = now;
 		break;
@@ -2113,7 +2184,10 @@ phase_cb(struct ev_loop *l, ev_timer *w, int revents)
 		break;
 	}
 	case 4: /* barrier: every bot's PONG means its queue is flushed */
-		if (barrier_left == 0 || now - t_ready > opt.grace) {
+		if (opt.nservers > 1)
+			barrier_cross();
+		if ((barrier_left == 0 && (opt.nservers == 1 || dm_due() == 0)) ||
+		    now - t_ready > opt.grace) {
 			phase = 5;
 			ev_break(l, EVBREAK_ALL);
 			return;
@@ -2126,13 +2200,58 @@ phase_cb(struct ev_loop *l, ev_timer *w, int revents)
 	ev_timer_start(loop, &phase_timer);
 }
 
-/* swarm.h: b's barrier is back. */
+/*
+ * swarm.h: b's barrier is back.  With one server that says b has all it
+ * will get.  With several it says so only of b's own server's queue: a
+ * room message acknowledged on another node may still be on its way
+ * through the cluster, so b is done once it has also seen the last
+ * acknowledged number of each of its rooms (barrier_cross()).
+ */
 void
 swarm_barrier_done(struct bot *b)
 {
-	(void)b;
-	if (phase == 4 && barrier_left > 0)
-		barrier_left--;
+	if (phase != 4 || barrier_left == 0 || b->barrier_wait)
+		return;
+	if (opt.nservers > 1 && !swarm_caught_up(b)) {
+		b->barrier_wait = 1;
+		return;
+	}
+	barrier_left--;
+}
+
+/* Several servers: the bots whose barrier came back before they caught
+ * up, done once they have (or are gone: nothing more will come). */
+static void
+barrier_cross(void)
+{
+	unsigned i;
+
+	for (i = 0; i < opt.bots && barrier_left > 0; i++) {
+		struct bot *b = &bots[i];
+
+		if (b->barrier_wait && (!bot_up(b) || swarm_caught_up(b))) {
+			b->barrier_wait = 0;
+			barrier_left--;
+		}
+	}
+}
+
+/* Several servers: direct messages acknowledged by the sender's node to
+ * a bot still there under the same nick but not yet delivered by the
+ * recipient's node.  (With one server the barrier covers them.) */
+static unsigned
+dm_due(void)
+{
+	size_t i;
+	unsigned n = 0;
+
+	for (i = 0; i < dm_cap; i++) {
+		const struct dm_ent *e = &dms[i];
+
+		if (e->key && e->acked && bots[e->to].gen == e->to_gen && bot_up(&bots[e->to]))
+			n++;
+	}
+	return n;
 }
 
 /* swarm.h: whether b has seen the last acknowledged message of its rooms. */
@@ -2160,6 +2279,8 @@ barrier(void)
 	barrier_left = 0;
 	for (i = 0; i < opt.bots; i++) {
 		struct bot *b = &bots[i];
+
+		b->barrier_wait = 0;
 
 		if (!bot_up(b) || b->state < BOT_JOINING)
 			continue;
@@ -2248,7 +2369,8 @@ dm_final(void)
 struct summary {
 	double dur;      /* measured seconds */
 	double pub, del; /* publishes and deliveries a second in the window */
-	double cpu;      /* server CPU seconds in the window (--server-pid) */
+	double cpu;      /* server CPU seconds in the window (--server-pid), all of them */
+	long rss[3];     /* and their RSS in KiB, added up: before, after setup, at end */
 	double lat[5];   /* p50, p90, p99, p99.9 and max, in ms */
 	uint64_t tail;   /* messages at the end of a room that a member never saw */
 	uint64_t lost, dup;
@@ -2366,21 +2488,35 @@ err_limit_value(const char *text)
 }
 
 /* The swarm's way round a per-address limit depends on the addresses it
- * can use: on ::1 there is one, on 127.0.0.0/8 as many as it likes. */
+ * can use: on ::1 there is one, on 127.0.0.0/8 as many as it likes.  The
+ * limit is each server's: what counts is the most bots one server has. */
 static void
 hint_per_ip(unsigned long limit, char *buf, size_t n)
 {
-	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&opt.server;
-	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&opt.server;
-	unsigned long per = limit ? limit : SWARM_PER_SOURCE;
-	unsigned long need = (opt.bots + per - 1) / per;
+	unsigned long per = limit ? limit : SWARM_PER_SOURCE, most = 0, need;
+	int v6_loop = 0, v6 = 0, all_loop4 = 1;
+	unsigned i;
 
-	if (opt.server.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
+	for (i = 0; i < opt.nservers; i++) {
+		const struct server *sv = &opt.servers[i];
+		const struct sockaddr_in6 *a6 =
+		        (const struct sockaddr_in6 *)(const void *)&sv->addr;
+
+		if (sv->bots > most)
+			most = sv->bots;
+		if (sv->addr.ss_family == AF_INET6) {
+			v6 = 1;
+			v6_loop |= IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
+		}
+		all_loop4 &= server_loopback4(sv);
+	}
+	need = (most + per - 1) / per;
+	if (v6_loop)
 		snprintf(buf, n,
 		         "or reach it over 127.0.0.1: on ::1 the swarm has one source address, "
-		         "so it cannot spread its %u bots",
-		         opt.bots);
-	else if (opt.server.ss_family == AF_INET6)
+		         "so it cannot spread its %lu bots",
+		         most);
+	else if (v6)
 		snprintf(buf, n, "or reach it over IPv4 with --sources (%lu bots at most on each)",
 		         per);
 	else if (need > SWARM_MAX_SOURCES)
@@ -2388,7 +2524,7 @@ hint_per_ip(unsigned long limit, char *buf, size_t n)
 		         "or run several swarms with --id-offset, each with its own --sources "
 		         "(%lu addresses are needed, %d at most per swarm)",
 		         need, SWARM_MAX_SOURCES);
-	else if ((ntohl(v4->sin_addr.s_addr) >> 24) == 127)
+	else if (all_loop4)
 		snprintf(buf, n, "or spread the bots thinner with --sources 127.0.0.1-127.0.0.%lu",
 		         need);
 	else
@@ -2554,7 +2690,16 @@ summary_compute(struct summary *s)
 	s->dur = t_end > t_start ? t_end - t_start : 0;
 	s->pub = s->dur > 0 ? (double)st.acked_window / s->dur : 0;
 	s->del = s->dur > 0 ? (double)st.delivered_window / s->dur : 0;
-	s->cpu = server_cpu1 - server_cpu0;
+	for (i = 0; i < opt.nservers; i++) {
+		const struct server *sv = &opt.servers[i];
+
+		if (sv->pid <= 0)
+			continue;
+		s->cpu += sv->cpu1 - sv->cpu0;
+		s->rss[0] += sv->rss_before;
+		s->rss[1] += sv->rss_setup;
+		s->rss[2] += sv->rss_end;
+	}
 	s->lat[0] = (double)latency_quantile(&st.lat, 0.5) / 1e6;
 	s->lat[1] = (double)latency_quantile(&st.lat, 0.9) / 1e6;
 	s->lat[2] = (double)latency_quantile(&st.lat, 0.99) / 1e6;
@@ -2676,6 +2821,24 @@ report_restarts_text(const struct summary *s)
 	       (unsigned long long)st.chk.again, (unsigned long long)st.rooms.unseen);
 }
 
+/* The servers and how many bots each got (and had ready when the
+ * warm-up began); with --server-pid for each, its own CPU and RSS. */
+static void
+report_servers_text(void)
+{
+	unsigned i;
+
+	printf("  %-12s", opt.nservers > 1 ? "servers" : "server");
+	for (i = 0; i < opt.nservers; i++) {
+		const struct server *sv = &opt.servers[i];
+
+		printf("%s%s %u bots (%u ready)", i ? ", " : "", sv->text, sv->bots, sv->ready);
+		if (opt.npids > 1)
+			printf(" cpu %.2f s rss %ld KiB", sv->cpu1 - sv->cpu0, sv->rss_end);
+	}
+	printf("\n");
+}
+
 /* The report on standard output, one line per subject. */
 static void
 report_text(const struct summary *s)
@@ -2689,8 +2852,9 @@ report_text(const struct summary *s)
 	       opt.idle       ? "idle"
 	       : opt.rate > 0 ? "fixed rate"
 	                      : "unlimited");
+	report_servers_text();
 	if (opt.sources_auto && opt.nsources > 1)
-		printf("  sources     %u loopback addresses, %d bots at most on each\n",
+		printf("  sources     %u loopback addresses, %d bots of a server at most on each\n",
 		       opt.nsources, SWARM_PER_SOURCE);
 	printf("  window      %.2f s measured after %.1f s warm-up\n", s->dur, opt.warmup);
 	printf("  bots ready  %u of %u, connection errors %llu\n", ready_at_start, opt.bots,
@@ -2746,16 +2910,16 @@ report_text(const struct summary *s)
 		if (s->hints[i][0] && k == i)
 			printf("  hint        %s\n", s->hints[i]);
 	}
-	if (opt.server_pid > 0) {
-		printf("  server      cpu %.2f s in the window (%.0f%% of a core), %.1f ns per "
+	if (opt.npids > 0) {
+		printf("  server      %scpu %.2f s in the window (%.0f%% of a core), %.1f ns per "
 		       "delivery;"
 		       " rss %ld KiB before, %ld after setup, %ld at end",
-		       s->cpu, s->dur > 0 ? 100 * s->cpu / s->dur : 0,
+		       opt.npids > 1 ? "all: " : "", s->cpu, s->dur > 0 ? 100 * s->cpu / s->dur : 0,
 		       st.delivered_window ? 1e9 * s->cpu / (double)st.delivered_window : 0,
-		       rss_before, rss_setup, rss_end);
+		       s->rss[0], s->rss[1], s->rss[2]);
 		if (opt.bots)
 			printf(", %.0f bytes per bot",
-			       (double)(rss_setup - rss_before) * 1024 / opt.bots);
+			       (double)(s->rss[1] - s->rss[0]) * 1024 / opt.bots);
 		printf("\n");
 	}
 	for (i = 0; i < s->nfails && i < SWARM_MAX_FAILS; i++)
@@ -2910,13 +3074,29 @@ report_json(FILE *j, const struct summary *s)
 		json_str(j, s->fails[i]);
 	}
 	fputc(']', j);
-	if (opt.server_pid > 0)
+	if (opt.npids > 0)
 		fprintf(j,
 		        ",\"server\":{\"cpu_s\":%.3f,\"ns_per_delivery\":%.1f,"
 		        "\"rss_before_kb\":%ld,\"rss_setup_kb\":%ld,\"rss_end_kb\":%ld}",
 		        s->cpu,
 		        st.delivered_window ? 1e9 * s->cpu / (double)st.delivered_window : 0,
-		        rss_before, rss_setup, rss_end);
+		        s->rss[0], s->rss[1], s->rss[2]);
+	fputs(",\"servers\":[", j);
+	for (i = 0; i < opt.nservers; i++) {
+		const struct server *sv = &opt.servers[i];
+
+		fprintf(j, "%s{\"server\":", i ? "," : "");
+		json_str(j, sv->text);
+		fprintf(j, ",\"bots\":%u,\"ready\":%u", sv->bots, sv->ready);
+		if (sv->pid > 0)
+			fprintf(j,
+			        ",\"pid\":%ld,\"cpu_s\":%.3f,\"rss_before_kb\":%ld,"
+			        "\"rss_setup_kb\":%ld,\"rss_end_kb\":%ld",
+			        sv->pid, sv->cpu1 - sv->cpu0, sv->rss_before, sv->rss_setup,
+			        sv->rss_end);
+		fputc('}', j);
+	}
+	fputc(']', j);
 	fprintf(j, ",\"result\":\"%s\"}\n", s->nfails ? "fail" : "ok");
 }
 
@@ -3107,6 +3287,26 @@ html_row(FILE *f, const char *key, const char *label, const char *fmt, ...)
 	fprintf(f, "</th><td class=\"n\">%s</td></tr>\n", v);
 }
 
+/* The servers and their bots: a row each. */
+static void
+html_servers(FILE *f)
+{
+	unsigned i;
+
+	fputs("<table id=\"servers\">\n<tr><th>server</th><th>bots</th><th>ready</th></tr>\n", f);
+	for (i = 0; i < opt.nservers; i++) {
+		const struct server *sv = &opt.servers[i];
+
+		fputs("<tr data-server=\"", f);
+		html_text(f, sv->text);
+		fputs("\"><td>", f);
+		html_text(f, sv->text);
+		fprintf(f, "</td><td class=\"n\">%u</td><td class=\"n\">%u</td></tr>\n", sv->bots,
+		        sv->ready);
+	}
+	fputs("</table>\n", f);
+}
+
 /* --report: one self-contained page (inline CSS and SVG, no scripts, no
  * links out) with the charts over time, the totals and the checks. */
 static void
@@ -3125,7 +3325,9 @@ report_html(FILE *f, const struct summary *s)
 
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n", f);
 	fprintf(f, "<title>chatd-swarm: %u bots against ", opt.bots);
-	html_text(f, opt.server_text);
+	html_text(f, opt.servers[0].text);
+	if (opt.nservers > 1)
+		fprintf(f, " and %u more", opt.nservers - 1);
 	fputs("</title>\n<style>\n"
 	      "body{font:14px/1.4 sans-serif;margin:2em auto;max-width:52em;color:#222}\n"
 	      "table{border-collapse:collapse;margin:.5em 0 1.5em}\n"
@@ -3159,8 +3361,12 @@ report_html(FILE *f, const struct summary *s)
 	        : opt.rate > 0 ? "fixed rate"
 	                       : "unlimited");
 	fputs("against ", f);
-	html_text(f, opt.server_text);
+	for (i = 0; i < opt.nservers; i++) {
+		fputs(i == 0 ? "" : i + 1 < opt.nservers ? ", " : " and ", f);
+		html_text(f, opt.servers[i].text);
+	}
 	fprintf(f, "; %.2f s measured after %.1f s of warm-up.</p>\n", s->dur, opt.warmup);
+	html_servers(f);
 
 	fputs("<h2>Over time</h2>\n", f);
 	html_chart(f, "chart-throughput", "Throughput, per second of the measured window",
@@ -3288,7 +3494,10 @@ usage(FILE *out)
 	        "\n"
 	        "Load a chatd server with bots and check every delivery.\n"
 	        "\n"
-	        "  --server ADDR:PORT     the server (default 127.0.0.1:7000)\n"
+	        "  --server A[,B,...]     the server, ADDR:PORT (default " SWARM_DEFAULT_SERVER
+	        ");\n"
+	        "                         a list spreads the bots over its entries in turn by\n"
+	        "                         id, each bot keeps its own (cluster nodes)\n"
 	        "  --bots N               bots (default 300)\n"
 	        "  --rooms N              rooms; bot i joins rooms i*K .. i*K+K-1 mod N (default "
 	        "10)\n"
@@ -3315,7 +3524,8 @@ usage(FILE *out)
 	        "  --idle                 connect, join and hold; send nothing\n"
 	        "  --json FILE            write the report as JSON too\n"
 	        "  --report FILE          and as an HTML page with per-second charts\n"
-	        "  --server-pid PID       report the server's CPU per delivery and its RSS\n"
+	        "  --server-pid PID[,...] report the server's CPU per delivery and its RSS: one\n"
+	        "                         PID (the first server's), or one per --server entry\n"
 	        "  --burst N              connections set up at once (default 256)\n"
 	        "  --id-offset N          first bot id (for several swarm processes; default 0)\n"
 	        "  --transport T[,T...]   what bots speak: framed, http, ws (framed over a\n"
@@ -3358,6 +3568,48 @@ parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return ((const struct sockaddr_in *)(const void *)ss)->sin_port != 0 ? 0 : -1;
 }
 
+/*
+ * --server A[,B...]: each entry ADDR:PORT, "[V6]:PORT" for IPv6 (no
+ * entry holds a comma).  One line naming the entry for a bad one, as for
+ * every usage error.
+ */
+static void
+parse_servers(const char *s)
+{
+	const char *p = s, *end;
+	unsigned n = 0, total = 1;
+
+	for (end = s; *end; end++)
+		total += *end == ',';
+	if (total > SWARM_MAX_SERVERS)
+		die("--server: %u entries, at most %d", total, SWARM_MAX_SERVERS);
+	for (;; p = end + 1) {
+		struct server *sv = &opt.servers[n];
+		size_t len;
+
+		end = strchr(p, ',');
+		len = end ? (size_t)(end - p) : strlen(p);
+		n++;
+		if (len == 0 && total == 1)
+			die("--server: '' is not ADDR:PORT");
+		if (len == 0)
+			die("--server: entry %u of %u is empty", n, total);
+		if (len >= sizeof(sv->text))
+			die("--server: entry %u '%.*s...' is longer than %d bytes", n, 20, p,
+			    SWARM_SERVER_TEXT - 1);
+		memset(sv, 0, sizeof(*sv));
+		memcpy(sv->text, p, len);
+		if (parse_addr(sv->text, &sv->addr, &sv->len) < 0) {
+			if (total == 1)
+				die("--server: '%s' is not ADDR:PORT", sv->text);
+			die("--server: entry %u '%s' is not ADDR:PORT", n, sv->text);
+		}
+		if (end == NULL)
+			break;
+	}
+	opt.nservers = n;
+}
+
 static int
 parse_sources(const char *s)
 {
@@ -3389,21 +3641,38 @@ parse_sources(const char *s)
 	return opt.nsources ? 0 : -1;
 }
 
-/* Against an IPv4 loopback server without --sources, bind the bots to
- * 127.0.0.1, 127.0.0.2, ... SWARM_PER_SOURCE each, so that none of these
- * addresses meets chatd's per-address limit.  Blocks go by a bot's global
- * number, so that swarms with different --id-offset use different ones.
- * The index of a bot's address is source_of(). */
+/* Which entry of --server bot i connects to: the next in turn, by its
+ * global id. */
+static uint32_t
+server_of(unsigned i)
+{
+	return (opt.id_offset + i) % opt.nservers;
+}
+
+/*
+ * Against IPv4 loopback servers without --sources, bind their bots to
+ * 127.0.0.1, 127.0.0.2, ... SWARM_PER_SOURCE bots of each server on each,
+ * so that none of these addresses meets a server's per-address limit.
+ * Blocks go by a bot's rank among its server's bots (its global id over
+ * the number of servers: the global id itself with one server), so that
+ * swarms with different --id-offset use different ones.  With --sources,
+ * the IPv4 servers' bots bind them.  The index of a bot's address is
+ * source_of().
+ */
 static void
 sources_pick(void)
 {
-	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&opt.server;
-	unsigned first = opt.id_offset / SWARM_PER_SOURCE, i;
+	unsigned first = opt.id_offset / opt.nservers / SWARM_PER_SOURCE, i, any = 0;
 
-	if (opt.nsources || opt.server.ss_family != AF_INET ||
-	    ntohl(v4->sin_addr.s_addr) >> 24 != 127)
+	for (i = 0; i < opt.nservers; i++) {
+		struct server *sv = &opt.servers[i];
+
+		sv->bind = opt.nsources ? sv->addr.ss_family == AF_INET : server_loopback4(sv);
+		any |= sv->bind;
+	}
+	if (opt.nsources || !any)
 		return;
-	opt.nsources = (opt.id_offset + opt.bots - 1) / SWARM_PER_SOURCE - first + 1;
+	opt.nsources = (opt.id_offset + opt.bots - 1) / opt.nservers / SWARM_PER_SOURCE - first + 1;
 	opt.sources = xcalloc(opt.nsources, sizeof(*opt.sources));
 	for (i = 0; i < opt.nsources; i++) {
 		uint32_t k = first + i;
@@ -3415,15 +3684,19 @@ sources_pick(void)
 	opt.sources_auto = 1;
 }
 
-/* The index in opt.sources of bot i's source address. */
+/* The index in opt.sources of bot i's source address: its block of its
+ * server's bots, or the next address in turn for its server's bots. */
 static uint32_t
 source_of(unsigned i)
 {
+	unsigned n = opt.nservers;
+
 	if (opt.nsources == 0)
 		return 0;
 	if (opt.sources_auto)
-		return (opt.id_offset + i) / SWARM_PER_SOURCE - opt.id_offset / SWARM_PER_SOURCE;
-	return i % opt.nsources;
+		return (opt.id_offset + i) / n / SWARM_PER_SOURCE -
+		       opt.id_offset / n / SWARM_PER_SOURCE;
+	return i / n % opt.nsources;
 }
 
 static double
@@ -3437,6 +3710,28 @@ num(const char *name, const char *s, double lo, double hi)
 	if (*s == '\0' || *end != '\0' || errno || !isfinite(v) || v < lo || v > hi)
 		die("--%s: '%s' is not a number from %g to %g", name, s, lo, hi);
 	return v;
+}
+
+/* --server-pid PID[,PID...]: one process, the first server's, or one for
+ * each server, in --server's order.  Checked once both are known. */
+static void
+parse_pids(const char *s)
+{
+	char buf[SWARM_MAX_SERVERS * 12], *tok, *save = NULL;
+	long pid;
+
+	if (strlen(s) >= sizeof(buf))
+		die("--server-pid: '%s' is too long", s);
+	snprintf(buf, sizeof(buf), "%s", s);
+	opt.npids = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		pid = (long)num("server-pid", tok, 1, 1e9);
+		if (opt.npids == SWARM_MAX_SERVERS)
+			die("--server-pid: more than %d processes", SWARM_MAX_SERVERS);
+		opt.servers[opt.npids++].pid = pid;
+	}
+	if (opt.npids == 0)
+		die("--server-pid: '%s' names no process", s);
 }
 
 /* One transport's name (--sender-transport, an item of --transport). */
@@ -3554,8 +3849,10 @@ parse_args(int argc, char **argv)
 	        {"ledger", 1, 0, 'L'},
 	        {0, 0, 0, 0},
 	};
+	const char *servers = NULL, *pids = NULL;
 	int c, idx;
 	long senders = -1;
+	unsigned i;
 
 	opt.bots = 300;
 	opt.rooms = 10;
@@ -3573,16 +3870,12 @@ parse_args(int argc, char **argv)
 	opt.nmix = 1;
 	opt.sender_transport = -1;
 	opt.http_mode = HTTPBOT_SSE;
-	if (parse_addr("127.0.0.1:7000", &opt.server, &opt.server_len) < 0)
-		die("internal: default address");
-	snprintf(opt.server_text, sizeof(opt.server_text), "127.0.0.1:7000");
+	parse_servers(SWARM_DEFAULT_SERVER);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
 		switch (c) {
 		case 's':
-			if (parse_addr(optarg, &opt.server, &opt.server_len) < 0)
-				die("--server: '%s' is not ADDR:PORT", optarg);
-			snprintf(opt.server_text, sizeof(opt.server_text), "%s", optarg);
+			servers = optarg;
 			break;
 		case 'b':
 			opt.bots = (unsigned)num("bots", optarg, 1, 1000000);
@@ -3640,7 +3933,7 @@ parse_args(int argc, char **argv)
 			opt.report = optarg;
 			break;
 		case 'P':
-			opt.server_pid = (long)num("server-pid", optarg, 1, 1e9);
+			pids = optarg;
 			break;
 		case 'B':
 			opt.burst = (unsigned)num("burst", optarg, 1, 100000);
@@ -3691,6 +3984,16 @@ parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		die("unexpected argument '%s'", argv[optind]);
+	if (servers)
+		parse_servers(servers);
+	if (pids) {
+		/* After --server, in whichever order they came. */
+		parse_pids(pids);
+		if (opt.npids > 1 && opt.npids != opt.nservers)
+			die("--server-pid: %u processes for %u servers (give one, or one per "
+			    "server)",
+			    opt.npids, opt.nservers);
+	}
 	opt.senders = senders < 0 ? opt.bots : (unsigned)senders;
 	if (opt.senders > opt.bots)
 		opt.senders = opt.bots;
@@ -3702,8 +4005,9 @@ parse_args(int argc, char **argv)
 		opt.rate = opt.total_rate / opt.senders;
 	if (opt.idle)
 		opt.senders = 0;
-	if (opt.server_pid > 0 && proc_cpu(opt.server_pid) < 0)
-		die("--server-pid %ld: no such process", opt.server_pid);
+	for (i = 0; i < opt.npids; i++)
+		if (proc_cpu(opt.servers[i].pid) < 0)
+			die("--server-pid %ld: no such process", opt.servers[i].pid);
 	restart_args();
 	sources_pick();
 	/* Now rather than after a long run; not inherited by a restart command. */
@@ -3775,8 +4079,8 @@ main(int argc, char **argv)
 	if (loop == NULL)
 		die("cannot create the event loop");
 	scratch = xcalloc(1, SWARM_READ_CHUNK);
-	httpbot_setup(loop, opt.server_text, opt.http_mode, scratch, SWARM_READ_CHUNK);
-	wsjbot_setup(loop, opt.server_text, scratch, SWARM_READ_CHUNK);
+	httpbot_setup(loop, opt.http_mode, scratch, SWARM_READ_CHUNK);
+	wsjbot_setup(loop, scratch, SWARM_READ_CHUNK);
 	bots = xcalloc(opt.bots, sizeof(*bots));
 	room_members = xcalloc(opt.rooms, sizeof(*room_members));
 	room_last = xcalloc(opt.rooms, sizeof(*room_last));
@@ -3795,6 +4099,8 @@ main(int argc, char **argv)
 		b->id = i;
 		b->fd = -1;
 		b->src = source_of(i);
+		b->srv = server_of(i);
+		opt.servers[b->srv].bots++;
 		/* With --sender-rooms, senders cover the rooms among themselves
 		 * and the listeners spread over them on their own, so that each
 		 * room has its listeners plus the senders that feed it. */
@@ -3831,8 +4137,7 @@ main(int argc, char **argv)
 		die("%u bots need %llu descriptors; this process may open %llu (run several "
 		    "swarms with --id-offset)",
 		    opt.bots, fds, (unsigned long long)rl.rlim_cur);
-	if (opt.server_pid > 0)
-		rss_before = proc_rss_kb(opt.server_pid);
+	servers_measure(PROC_BEFORE);
 	ev_prepare_init(&flusher, flush_cb);
 	ev_prepare_start(loop, &flusher);
 	ev_timer_init(&tick, tick_cb, SWARM_TICK, SWARM_TICK);

@@ -78,9 +78,12 @@ struct swarm_transport {
 
 /* Random bytes from the swarm's seeded generator (WebSocket keys, masks). */
 void swarm_random(uint8_t *out, size_t n);
-/* A socket of b's, bound to its source address, its connect() begun
- * (non-blocking); -1 on failure. */
+/* A socket of b's to its server (the --server entry it was given),
+ * bound to its source address, its connect() begun (non-blocking); -1
+ * on failure. */
 int swarm_dial(const struct bot *b);
+/* b's server as --server spelled it ("HOST:PORT"), for a Host header. */
+const char *swarm_host(const struct bot *b);
 /* b has a session and can receive: join its rooms. */
 void swarm_registered(struct bot *b);
 /* Check a message b received (ns: the time it was read). */

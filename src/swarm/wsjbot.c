@@ -68,7 +68,6 @@ struct wjbot {
 
 static struct {
 	struct ev_loop *loop;
-	const char *host;
 	uint8_t *scratch;
 	size_t scratch_len;
 	char *text; /* a request's JSON, before it is framed */
@@ -640,7 +639,8 @@ io_cb(struct ev_loop *l, ev_io *io, int revents)
 			return;
 		}
 		w->state = WJ_UPGRADING;
-		n = wsconn_request(w->ws, J.host, (char *)wj_reserve(w, WSCONN_REQUEST_MAX));
+		n = wsconn_request(w->ws, swarm_host(w->b),
+		                   (char *)wj_reserve(w, WSCONN_REQUEST_MAX));
 		if (n == 0)
 			abort(); /* the host is bounded: the request always fits */
 		w->outlen += n;
@@ -802,10 +802,9 @@ wsjbot_barrier(void *t)
 }
 
 void
-wsjbot_setup(struct ev_loop *loop, const char *host, uint8_t *scratch, size_t scratch_len)
+wsjbot_setup(struct ev_loop *loop, uint8_t *scratch, size_t scratch_len)
 {
 	J.loop = loop;
-	J.host = host;
 	J.scratch = scratch;
 	J.scratch_len = scratch_len;
 }

@@ -22,9 +22,10 @@ struct wsjbot_stats {
 	uint64_t fallback_parses; /* beyond the fast scanner, read by jansson */
 };
 
-/* Once, before any bot: the loop, the Host header, and a read buffer
- * shared with the other bots. */
-void wsjbot_setup(struct ev_loop *loop, const char *host, uint8_t *scratch, size_t scratch_len);
+/* Once, before any bot: the loop, and a read buffer shared with the
+ * other bots.  Each bot's server and Host header are its own
+ * (swarm_dial(), swarm_host()). */
+void wsjbot_setup(struct ev_loop *loop, uint8_t *scratch, size_t scratch_len);
 /* At exit, after the last bot is destroyed. */
 void wsjbot_teardown(void);
 const struct wsjbot_stats *wsjbot_stats(void);

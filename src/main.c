@@ -75,14 +75,13 @@ node_name(const struct config *cfg, char *out, size_t n)
 /*
  * The start-up check of every --cluster Redis: each must answer, with the
  * password and database its URL gives, or chatd says which one and why on
- * one line and exits 2.  The cluster mode itself is not wired yet
- * (docs/cluster.md), so a node that passes says it runs alone.
+ * one line and exits 2.  The node's name is settled here (cfg->node_name).
  */
 static int
-cluster_probe(const struct config *cfg)
+cluster_probe(struct config *cfg)
 {
 	struct redis_url url;
-	char err[256], version[32], name[128];
+	char err[256], version[32], name[CHATD_NODE_NAME_MAX + 1];
 	unsigned i;
 
 	for (i = 0; i < cfg->ncluster; i++) {
@@ -95,8 +94,10 @@ cluster_probe(const struct config *cfg)
 		log_info("cluster: %s answers (Redis %s)", url.shown, version[0] ? version : "?");
 	}
 	node_name(cfg, name, sizeof(name));
-	log_warn("cluster mode is not complete yet: node %s runs alone, sharing no rooms, nicks "
-	         "or history through Redis (docs/cluster.md)",
+	snprintf(cfg->node_name, sizeof(cfg->node_name), "%s", name);
+	log_warn("cluster mode is not complete yet: node %s shares rooms, their messages and "
+	         "history through Redis, but not yet nicks, member lists or presence "
+	         "(docs/cluster.md)",
 	         name);
 	return 0;
 }
@@ -125,7 +126,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init((enum log_level)cfg.log_level);
-	path = store_path(&cfg, auto_path, sizeof(auto_path));
+	/* In a cluster the history lives in Redis, shared by the nodes. */
+	path = cfg.ncluster ? NULL : store_path(&cfg, auto_path, sizeof(auto_path));
 	if (cfg.check_store) {
 		if (path == NULL) {
 			fprintf(stderr, "chatd: --check-store: no store is configured (--store)\n");
@@ -144,7 +146,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "chatd: %s\n", err);
 		return 2;
 	}
-	if (path == NULL)
+	if (cfg.ncluster)
+		log_info("history in Redis (--cluster): no local store");
+	else if (path == NULL)
 		log_notice("history in memory only (--store none): a restart forgets it");
 	/* Blocks of 32 KiB and up (render arenas, read buffers, big tables)
 	 * come from mmap and go back to the system when freed.  A fixed

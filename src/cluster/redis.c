@@ -60,9 +60,10 @@ struct redis_link {
 	void *state_arg;
 	redis_ready_fn *on_ready;
 	void *ready_arg;
-	int in_ready;  /* inside on_ready: commands are taken before the link is up */
-	int hs_failed; /* a handshake command was refused */
-	int been_up;   /* for counting reconnects */
+	int in_ready;   /* inside on_ready: commands are taken before the link is up */
+	int hs_failed;  /* a handshake command was refused */
+	int been_up;    /* for counting reconnects */
+	int subscriber; /* for subscriptions only: never pinged */
 	char why[160];
 	struct redis_stats stats;
 };
@@ -376,7 +377,7 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 		link_kill(l, why);
 		return;
 	}
-	if (l->state == REDIS_LINK_UP && l->subs == NULL && l->head == NULL &&
+	if (l->state == REDIS_LINK_UP && l->subs == NULL && !l->subscriber && l->head == NULL &&
 	    now - l->last_sent > REDIS_IDLE_PING) {
 		const char *argv[] = {"PING"};
 		size_t len[] = {4};
@@ -441,6 +442,12 @@ redis_new(struct ev_loop *loop, const struct redis_url *url, redis_state_fn *sta
 	ev_timer_init(&l->watchdog, on_watchdog, REDIS_WATCHDOG_INTERVAL, REDIS_WATCHDOG_INTERVAL);
 	link_connect(l);
 	return l;
+}
+
+void
+redis_subscriber(struct redis_link *l)
+{
+	l->subscriber = 1;
 }
 
 void

@@ -69,6 +69,10 @@ typedef void redis_message_fn(struct redis_link *l, const char *channel, size_t 
  * state (may be NULL) hears of every change between up and down. */
 struct redis_link *redis_new(struct ev_loop *loop, const struct redis_url *url,
                              redis_state_fn *state, void *arg);
+/* l is for subscriptions only, from its start: the watchdog does not
+ * ping it while it has none yet (a PING in flight would keep the first
+ * subscription out). */
+void redis_subscriber(struct redis_link *l);
 /* Have ready called on each (re)connect before the link is up. */
 void redis_on_ready(struct redis_link *l, redis_ready_fn *ready, void *arg);
 /*

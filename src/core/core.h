@@ -354,6 +354,8 @@ const char *core_limit_text(const struct core *c, int err, char *buf, size_t n);
 const char *session_nick(const struct session *s);
 size_t session_nick_len(const struct session *s);
 int session_registered(const struct session *s);
+/* A number for s, unique in this process and never 0. */
+uint64_t session_id(const struct session *s);
 /* The ctx s was made with (core_session_new) when its sink is sink, else
  * NULL: how a front end finds its own connection behind a member, and
  * knows a member it does not serve from one it does. */

@@ -255,6 +255,12 @@ session_nick_len(const struct session *s)
 	return s->nick_len;
 }
 
+uint64_t
+session_id(const struct session *s)
+{
+	return s->id;
+}
+
 int
 session_registered(const struct session *s)
 {

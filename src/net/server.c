@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/node.h"
 #include "net/conn.h"
 #include "net/frontend.h"
 #include "net/ipcount.h"
@@ -498,6 +499,26 @@ loop_realloc(void *ptr, long size)
 	return h + 2;
 }
 
+/* The backplane on the --cluster shards (main has checked each answers). */
+static struct node *
+cluster_start(struct server *srv)
+{
+	struct redis_url urls[NODE_SHARDS_MAX];
+	char err[256];
+	unsigned i;
+	struct node *nd;
+
+	for (i = 0; i < srv->cfg.ncluster && i < NODE_SHARDS_MAX; i++)
+		if (redis_url_parse(srv->cfg.cluster[i], &urls[i], err, sizeof(err)) < 0) {
+			log_err("--cluster: %s", err);
+			return NULL;
+		}
+	if ((nd = node_new(srv->loop, srv->core, urls, i, srv->cfg.node_name, srv->cfg.history)) ==
+	    NULL)
+		log_err("cluster: cannot start the node (out of memory)");
+	return nd;
+}
+
 struct server *
 server_new(const struct config *cfg, struct store *store)
 {
@@ -520,6 +541,12 @@ server_new(const struct config *cfg, struct store *store)
 	core_set_time(srv->core, now_ms(srv->loop));
 	srv->store = store;
 	core_set_store(srv->core, store ? store_hooks(store) : NULL);
+	if (cfg->ncluster && (srv->node = cluster_start(srv)) == NULL) {
+		ev_loop_destroy(srv->loop);
+		core_free(srv->core);
+		free(srv);
+		return NULL;
+	}
 	ev_timer_init(&srv->store_retry, store_retry_cb, 0, 0);
 	ev_async_init(&srv->store_back, store_back_cb);
 	if (store) {
@@ -636,6 +663,7 @@ server_free(struct server *srv)
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_free(srv->listeners[i]);
 	frontend_detach_all();
+	node_free(srv->node);
 	core_free(srv->core);
 	ipcount_free_all();
 	msg_cache_release();

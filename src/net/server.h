@@ -16,6 +16,8 @@
 #include "net/conn.h"
 #include "net/listener.h"
 #include "store/store.h"
+
+struct node;
 #include "util/config.h"
 
 struct listener;
@@ -46,6 +48,7 @@ struct server {
 	int shutting_down;
 	double turn_began;    /* ev_time() when the loop woke, 0 before the first wake */
 	struct store *store;  /* the history store, or NULL */
+	struct node *node;    /* the cluster's backplane (--cluster), or NULL */
 	ev_timer store_retry; /* while a commit has failed: try again each second */
 	ev_async store_back;  /* the store's writer has finished a batch */
 	uint32_t need;        /* the store's batch this turn's output waits for */

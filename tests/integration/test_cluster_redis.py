@@ -4,8 +4,8 @@
 a directory of its own, and stopped by its pid: a Redis that refuses (no
 one on the port, a wrong or missing password, something that is not
 Redis) is one clear line naming the URL and the reason, and exit 2; the
-right password starts chatd, which says at once that cluster mode is not
-complete and that it runs alone, and never prints the password.  The
+right password starts chatd, which says at once what cluster mode does
+not share yet, and never prints the password.  The
 options stay out of --help until cluster mode works (docs/cluster.md).
 Skipped when redis-server is not installed."""
 
@@ -33,16 +33,29 @@ def free_port():
 class Redis:
     """A redis-server of the test's own on 127.0.0.1."""
 
-    def __init__(self, password=None):
+    def __init__(self, password=None, appendonly=False):
         if not os.access(REDIS, os.X_OK):
             raise t.Skip("no redis-server (apt-get install redis-server)")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="chatd-redis-")
-        args = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self.dir]
+        self.args = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "yes" if appendonly else "no",
+                     "--appendfsync", "always", "--dir", self.dir]
         if password:
-            args += ["--requirepass", password]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+            self.args += ["--requirepass", password]
+        self.start()
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def kill(self):
+        """kill -9, as a crash would."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 5
         while True:
@@ -117,14 +130,14 @@ def test_bad_url_is_refused_by_the_configuration(srv):
     t.assert_eq(rc, 2, "exit code (%s)" % err)
 
 
-def test_right_password_starts_alone_and_says_so(srv):
+def test_right_password_starts_and_says_what_it_shares(srv):
     with Redis(password="pa@ss") as r:
         url = "redis://:pa%%40ss@127.0.0.1:%d/1" % r.port
         node = t.Server(srv.path, "--cluster", url, "--node-name", "n1", "--store", "none")
         with node:
             line = node.wait_for_line(r"cluster mode is not complete", 5).group(0)
             lines = "\n".join(node.stderr_tail(40))
-            if "node n1 runs alone" not in lines or "answers (Redis " not in lines:
+            if "node n1 shares rooms" not in lines or "answers (Redis " not in lines:
                 raise AssertionError("missing start-up lines:\n%s" % lines)
             if "pa@ss" in lines or "pa%40ss" in lines:
                 raise AssertionError("the password is in the log:\n%s" % lines)

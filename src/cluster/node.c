@@ -1,0 +1,378 @@
+/*
+ * The backplane on Redis (node.h).  A room is followed from its first
+ * join on this node: its channel is subscribed, and once Redis confirms
+ * the subscription its state is asked for (the state script), so that
+ * nothing published between the two is missed: the state covers what came
+ * before the subscription, the channel what comes after, and the core
+ * drops what it has twice.  The same happens after every reconnect (the
+ * link subscribes again by itself, and confirms), which is the catch-up;
+ * and when a message comes after a gap (one lost while a link was down),
+ * the core asks for the state after its last seq.
+ */
+#include "cluster/node.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cluster/script.h"
+#include "cluster/shard.h"
+#include "core/core.h"
+#include "util/hmap.h"
+#include "util/log.h"
+
+struct node;
+
+struct shard {
+	struct node *node;
+	struct redis_link *cmd; /* scripts */
+	struct redis_link *sub; /* the channels of the rooms followed */
+	unsigned index;
+};
+
+/* A room this node follows (kept until the node goes: its subscription
+ * stays, and a room back after its linger finds it again). */
+struct follow {
+	struct node *node;
+	unsigned shard;
+	uint8_t n;
+	uint8_t subscribed; /* Redis has confirmed the subscription */
+	uint8_t asking;     /* a state call is in flight */
+	uint8_t again;      /* and another is wanted after it */
+	char key[CORE_ROOM_MAX + 1];
+};
+
+struct node {
+	struct ev_loop *loop;
+	struct core *core;
+	struct shard shards[NODE_SHARDS_MAX];
+	unsigned nshards;
+	struct hmap follows; /* folded room name -> struct follow */
+	unsigned history;
+	uint64_t incarnation; /* random at each start: tells this node's messages */
+	char name[128];
+	struct core_backplane hooks;
+	uint64_t published, delivered, catchups;
+};
+
+static void ask(struct follow *f);
+
+/* --- publishing --- */
+
+/* The publish step's answer goes to the core, which owns the op; the node
+ * is found through this process's one node. */
+static struct node *the_node;
+
+static void
+published(int rc, const struct script_msg *m, const char *why, void *arg)
+{
+	struct node *nd = the_node;
+
+	if (rc < 0) {
+		log_debug("cluster: publish failed: %s", why ? why : "?");
+		core_bp_published(nd->core, arg, CORE_E_CLUSTER, 0, 0, 0);
+		return;
+	}
+	nd->published++;
+	core_bp_published(nd->core, arg, 0, m->seq, m->time_ms, m->epoch);
+}
+
+static struct shard *
+shard_for(struct node *nd, const char *key, size_t n)
+{
+	return &nd->shards[shard_of(key, n, nd->nshards)];
+}
+
+static int
+node_publish(void *arg, const struct room *r, const struct session *s, const char *text, size_t tn,
+             struct core_bp_op *op)
+{
+	struct node *nd = arg;
+	const char *key = room_key(r);
+	size_t n = room_name_len(r);
+
+	return script_publish(shard_for(nd, key, n)->cmd, key, n, room_epoch(r), session_nick(s),
+	                      session_nick_len(s), text, tn, SCRIPT_STREAM_MAX, nd->incarnation,
+	                      session_id(s), published, op);
+}
+
+/* --- following rooms --- */
+
+static void
+on_state(int rc, const struct script_state *st, const char *why, void *arg)
+{
+	struct follow *f = arg;
+	struct node *nd = f->node;
+	struct core_bp_msg *msgs = NULL;
+	unsigned i;
+	int more;
+
+	f->asking = 0;
+	if (rc < 0) {
+		log_notice("cluster: room %s: state not read: %s", f->key, why ? why : "?");
+		core_bp_failed(nd->core, f->key, f->n);
+		f->again = 0;
+		return;
+	}
+	if (st->count && (msgs = calloc(st->count, sizeof(*msgs))) == NULL) {
+		core_bp_failed(nd->core, f->key, f->n);
+		return;
+	}
+	for (i = 0; i < st->count; i++) {
+		msgs[i].seq = st->msgs[i].seq;
+		msgs[i].time_ms = st->msgs[i].time_ms;
+		msgs[i].epoch = st->msgs[i].epoch;
+		msgs[i].from = st->msgs[i].from;
+		msgs[i].from_len = st->msgs[i].from_len;
+		msgs[i].text = st->msgs[i].text;
+		msgs[i].text_len = st->msgs[i].text_len;
+	}
+	more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, msgs, st->count);
+	free(msgs);
+	if (more || f->again) {
+		f->again = 0;
+		ask(f);
+	}
+}
+
+/* Ask for f's room's state: from where the core wants it. */
+static void
+ask(struct follow *f)
+{
+	struct node *nd = f->node;
+	struct room *r;
+	uint64_t after;
+	int want;
+
+	if (f->asking) {
+		f->again = 1;
+		return;
+	}
+	after = core_bp_after(nd->core, f->key, f->n, &want);
+	if (!want || (r = core_room_lookup(nd->core, f->key, f->n)) == NULL)
+		return;
+	if (after)
+		nd->catchups++;
+	if (script_state(nd->shards[f->shard].cmd, f->key, f->n, room_epoch(r), after,
+	                 after ? NODE_CATCHUP_MAX : nd->history, on_state, f) < 0) {
+		/* The shard is down: the joins waiting fail now; an open room
+		 * is caught up when the link is back. */
+		core_bp_failed(nd->core, f->key, f->n);
+		return;
+	}
+	f->asking = 1;
+}
+
+static void
+on_channel(struct redis_link *l, const char *channel, size_t clen, const char *payload, size_t plen,
+           void *arg)
+{
+	struct follow *f = arg;
+	struct node *nd = f->node;
+	struct script_msg sm;
+	struct core_bp_msg m;
+
+	(void)l;
+	(void)channel;
+	(void)clen;
+	if (payload == NULL) { /* subscribed, at first or again */
+		f->subscribed = 1;
+		ask(f);
+		return;
+	}
+	if (script_payload_parse(payload, plen, &sm) < 0) {
+		log_notice("cluster: room %s: a message of another shape on its channel", f->key);
+		return;
+	}
+	nd->delivered++;
+	memset(&m, 0, sizeof(m));
+	m.seq = sm.seq;
+	m.time_ms = sm.time_ms;
+	m.epoch = sm.epoch;
+	m.from = sm.from;
+	m.from_len = sm.from_len;
+	m.text = sm.text;
+	m.text_len = sm.text_len;
+	m.sid = sm.origin == nd->incarnation ? sm.sid : 0;
+	if (core_bp_message(nd->core, f->key, f->n, &m))
+		ask(f);
+}
+
+static int
+node_follow(void *arg, const struct room *r)
+{
+	struct node *nd = arg;
+	const char *key = room_key(r);
+	size_t n = room_name_len(r);
+	struct shard *sh = shard_for(nd, key, n);
+	char channel[SHARD_KEY_MAX];
+	struct follow *f;
+
+	if (!redis_up(sh->cmd) || !redis_up(sh->sub))
+		return -1;
+	if ((f = hmap_get(&nd->follows, key, n)) != NULL) {
+		if (f->subscribed)
+			ask(f);
+		return 0; /* else its confirmation asks */
+	}
+	if (shard_key(channel, sizeof(channel), SHARD_ROOM_CHANNEL, key, n) < 0 ||
+	    (f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	f->node = nd;
+	f->shard = sh->index;
+	f->n = (uint8_t)n;
+	memcpy(f->key, key, n);
+	if (redis_subscribe(sh->sub, channel, on_channel, f) < 0) {
+		free(f);
+		return -1;
+	}
+	hmap_put(&nd->follows, f->key, f->n, f);
+	return 0;
+}
+
+/* --- links --- */
+
+static void
+on_cmd_state(struct redis_link *l, int up, const char *why, void *arg)
+{
+	struct shard *sh = arg;
+	struct node *nd = sh->node;
+	struct follow *f;
+	size_t pos = 0;
+
+	(void)l;
+	if (!up) {
+		log_warn("cluster: shard %u (%s) down: %s; its rooms refuse messages", sh->index,
+		         redis_url(sh->cmd)->shown, why);
+		return;
+	}
+	log_info("cluster: shard %u (%s) up", sh->index, redis_url(sh->cmd)->shown);
+	/* Back: catch up every subscribed room of this shard. */
+	while ((f = hmap_next(&nd->follows, &pos)) != NULL)
+		if (f->shard == sh->index && f->subscribed)
+			ask(f);
+}
+
+static void
+on_sub_state(struct redis_link *l, int up, const char *why, void *arg)
+{
+	struct shard *sh = arg;
+	struct follow *f;
+	size_t pos = 0;
+
+	(void)l;
+	(void)why;
+	if (up)
+		return; /* each subscription confirms, and asks */
+	while ((f = hmap_next(&sh->node->follows, &pos)) != NULL)
+		if (f->shard == sh->index)
+			f->subscribed = 0;
+}
+
+static void
+on_ready(struct redis_link *l, void *arg)
+{
+	(void)arg;
+	script_load_all(l);
+}
+
+struct node *
+node_new(struct ev_loop *loop, struct core *core, const struct redis_url *urls, unsigned n,
+         const char *name, unsigned history)
+{
+	struct node *nd;
+	unsigned i;
+
+	if (n == 0 || n > NODE_SHARDS_MAX || (nd = calloc(1, sizeof(*nd))) == NULL)
+		return NULL;
+	nd->loop = loop;
+	nd->core = core;
+	nd->nshards = n;
+	nd->history = history ? history : 1;
+	snprintf(nd->name, sizeof(nd->name), "%s", name);
+	hmap_init(&nd->follows);
+	while (nd->incarnation == 0)
+		if (getrandom(&nd->incarnation, sizeof(nd->incarnation), 0) !=
+		    sizeof(nd->incarnation))
+			nd->incarnation = (uint64_t)(uintptr_t)nd ^ 0x9e3779b97f4a7c15ull;
+	for (i = 0; i < n; i++) {
+		struct shard *sh = &nd->shards[i];
+
+		sh->node = nd;
+		sh->index = i;
+		sh->cmd = redis_new(loop, &urls[i], on_cmd_state, sh);
+		sh->sub = redis_new(loop, &urls[i], on_sub_state, sh);
+		if (sh->cmd == NULL || sh->sub == NULL) {
+			node_free(nd);
+			return NULL;
+		}
+		redis_on_ready(sh->cmd, on_ready, nd);
+		redis_subscriber(sh->sub);
+	}
+	nd->hooks.publish = node_publish;
+	nd->hooks.follow = node_follow;
+	nd->hooks.arg = nd;
+	core_set_backplane(core, &nd->hooks);
+	the_node = nd;
+	log_info("cluster: node %s (incarnation %016" PRIx64 ") on %u shard%s", nd->name,
+	         nd->incarnation, n, n == 1 ? "" : "s");
+	return nd;
+}
+
+void
+node_free(struct node *nd)
+{
+	struct follow *f;
+	size_t pos = 0;
+	unsigned i;
+
+	if (nd == NULL)
+		return;
+	/* The links first: their callbacks in flight run now, and may name
+	 * a follow. */
+	for (i = 0; i < nd->nshards; i++) {
+		redis_free(nd->shards[i].cmd);
+		redis_free(nd->shards[i].sub);
+	}
+	while ((f = hmap_next(&nd->follows, &pos)) != NULL)
+		free(f);
+	hmap_free(&nd->follows);
+	if (the_node == nd)
+		the_node = NULL;
+	free(nd);
+}
+
+void
+node_stats(const struct node *nd, struct node_stats *out)
+{
+	unsigned i, k;
+
+	memset(out, 0, sizeof(*out));
+	if (nd == NULL)
+		return;
+	out->published = nd->published;
+	out->delivered = nd->delivered;
+	out->catchups = nd->catchups;
+	out->shards = nd->nshards;
+	out->rooms = (unsigned)nd->follows.len;
+	for (i = 0; i < nd->nshards; i++) {
+		const struct redis_link *ls[2] = {nd->shards[i].cmd, nd->shards[i].sub};
+
+		out->shards_up += redis_up(ls[0]) && redis_up(ls[1]);
+		for (k = 0; k < 2; k++) {
+			const struct redis_stats *s = redis_stats(ls[k]);
+
+			out->links.commands += s->commands;
+			out->links.round_trips += s->round_trips;
+			out->links.failed += s->failed;
+			out->links.latency_sum += s->latency_sum;
+			if (s->latency_max > out->links.latency_max)
+				out->links.latency_max = s->latency_max;
+			out->links.connects += s->connects;
+			out->links.reconnects += s->reconnects;
+			out->links.noscript += s->noscript;
+		}
+	}
+}

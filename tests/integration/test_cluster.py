@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Two chatd nodes sharing rooms through one redis-server (Debian's, on a
+free loopback port, started and stopped here by its pid): a room spans
+the nodes, each message has one sequence number wherever it is read, the
+history a join replays and a cursor resumes from is the same on either
+node, and while Redis is down a message is refused with "cluster
+unavailable" in each front end and nothing acknowledged is lost or
+delivered twice once it is back (appendonly, fsync always).  Skipped when
+redis-server is not installed."""
+
+import socket
+import sys
+import time
+
+import chatdtest as t
+from test_cluster_redis import Redis
+from textclient import TextClient
+
+TIME_LIMIT = 90
+
+
+def node(srv, redis, name, *extra):
+    n = t.Server(srv.path, "--cluster", redis.url, "--node-name", name, *extra)
+    return n.start()
+
+
+def test_a_room_spans_two_nodes_with_one_sequence(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("alice")
+        bob = b.client("bob")
+        ja = alice.join("lobby")
+        jb = bob.join("lobby")
+        t.assert_eq((ja.ok, jb.ok), (True, True), "joins")
+        t.assert_eq(ja.epoch, jb.epoch, "one epoch on both nodes")
+        seqs = []
+        for i in range(20):
+            sender, receiver = (alice, bob) if i % 2 == 0 else (bob, alice)
+            ack = sender.say("lobby", "m%d" % i)
+            t.assert_eq(ack.type, t.ACK, "ACK of m%d: %r" % (i, ack))
+            m = receiver.expect(t.MESSAGE, pred=lambda f, i=i: f.text == "m%d" % i)
+            t.assert_eq(m.seq, ack.seq, "the same seq on the other node")
+            seqs.append(ack.seq)
+        t.assert_eq(seqs, list(range(1, 21)), "one sequence for the room")
+        # Neither heard its own messages back.
+        for c, mine in ((alice, 0), (bob, 1)):
+            echoed = [f.text for f in c.received(t.MESSAGE)
+                      if int(f.text[1:]) % 2 == mine]
+            t.assert_eq(echoed, [], "%s's own messages echoed" % c.label)
+        # A burst pipelined by one sender arrives in order, once each.
+        refs = [alice.say("lobby", "p%d" % i, wait=False) for i in range(200)]
+        acks = [alice.expect(t.ACK, pred=lambda f, ref=ref: f.ref == ref) for ref in refs]
+        t.assert_eq([f.seq for f in acks], list(range(21, 221)), "pipelined ACKs in order")
+        got = [bob.expect(t.MESSAGE, timeout=10) for _ in range(200)]
+        t.assert_eq([f.seq for f in got], list(range(21, 221)),
+                    "on b in order, no loss, no duplicate")
+        t.assert_eq([f.text for f in got], ["p%d" % i for i in range(200)], "texts")
+
+
+def test_join_on_another_node_replays_the_same_history(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("alice")
+        t.assert_eq(alice.join("hall").ok, True, "join")
+        for i in range(5):
+            alice.say("hall", "h%d" % i)
+        carol = b.client("carol")
+        jc = carol.join("hall")
+        t.assert_eq([f.text for f in jc.history], ["h%d" % i for i in range(5)],
+                    "b replays what a wrote")
+        t.assert_eq([f.seq for f in jc.history], [1, 2, 3, 4, 5], "with a's numbers")
+        dave = a.client("dave")
+        jd = dave.join("hall")
+        t.assert_eq([(f.seq, f.text) for f in jd.history],
+                    [(f.seq, f.text) for f in jc.history], "the same on both nodes")
+        t.assert_eq(jd.epoch, jc.epoch, "epoch")
+
+
+def test_cursor_resumes_on_the_other_node_without_gap_or_duplicate(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("alice")
+        bob = b.client("bob")
+        alice.join("den")
+        jb = bob.join("den")
+        for i in range(3):
+            alice.say("den", "before%d" % i)
+        last = bob.expect(t.MESSAGE, pred=lambda f: f.text == "before2")
+        epoch = jb.epoch
+        bob.close()
+        for i in range(4):
+            alice.say("den", "missed%d" % i)
+        # Back, on the other node, with the cursor it had.
+        bob2 = a.client("bob2")
+        j = bob2.join("den", epoch=epoch, since=last.seq)
+        t.assert_eq([f.text for f in j.history], ["missed%d" % i for i in range(4)],
+                    "exactly what it missed")
+        t.assert_eq(j.flags, 0, "no gap flagged")
+
+
+def test_cluster_unavailable_then_catch_up_with_nothing_lost_or_twice(srv):
+    with Redis(appendonly=True) as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("alice")
+        bob = b.client("bob")
+        alice.join("ops")
+        bob.join("ops")
+        for i in range(3):
+            t.assert_eq(alice.say("ops", "up%d" % i).type, t.ACK, "say while up")
+        for i in range(3):
+            bob.expect(t.MESSAGE, pred=lambda f, i=i: f.text == "up%d" % i)
+        text = TextClient(a.port, "tina")
+        a.clients.append(text)
+        text.send_line("tina")
+        text.expect_line(r"^\* hello tina\b")
+        text.send_line("/join ops")
+        text.expect_line(r"#ops")
+        r.kill()
+        # Every front end says so while the shard is down.
+        def refused():
+            f = alice.say("ops", "down?")
+            return f if f.type == t.ERROR else None
+        err = t.wait_until(refused, 10, interval=0.05, what="a refusal while Redis is down")
+        t.assert_eq(err.code, 216, "CLUSTER_UNAVAILABLE: %r" % err)
+        if "cluster unavailable" not in err.text:
+            raise AssertionError("the error's words: %r" % err.text)
+        text.send_line("hello")
+        text.expect_line(r"^! cluster unavailable: #ops")
+        r.start()
+        # Back: messages go through again, and both nodes agree.
+        def accepted():
+            f = alice.say("ops", "back")
+            return f if f.type == t.ACK else None
+        ack = t.wait_until(accepted, 15, interval=0.1, what="an ACK once Redis is back")
+        m = bob.expect(t.MESSAGE, pred=lambda f: f.text == "back", timeout=10)
+        t.assert_eq(m.seq, ack.seq, "one sequence after the restart")
+        seqs = [f.seq for f in bob.received(t.MESSAGE)]
+        t.assert_eq(seqs, sorted(set(seqs)), "no duplicate, in order: %r" % seqs)
+        acked = [f.seq for f in alice.received(t.ACK)]
+        for s in acked:
+            if s not in seqs:
+                raise AssertionError("ACKed seq %d never reached b: %r" % (s, seqs))
+
+
+def redis_command(redis, line):
+    """One inline command to redis; its first reply line."""
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as s:
+        s.sendall(line.encode() + b"\r\n")
+        return s.recv(4096).decode()
+
+
+def test_a_node_that_lost_its_channels_catches_up_in_order(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("alice")
+        bob = b.client("bob")
+        alice.join("den")
+        bob.join("den")
+        alice.say("den", "first")
+        bob.expect(t.MESSAGE, pred=lambda f: f.text == "first")
+        # Every subscriber link is cut; alice goes on meanwhile, and b
+        # hears those messages only from the stream once resubscribed.
+        if not redis_command(r, "CLIENT KILL TYPE pubsub").startswith(":"):
+            raise AssertionError("CLIENT KILL refused")
+        acks = [alice.say("den", "gap%d" % i) for i in range(50)]
+        t.assert_eq({f.type for f in acks}, {t.ACK}, "a's messages taken")
+        got = [bob.expect(t.MESSAGE, timeout=10) for _ in range(50)]
+        t.assert_eq([f.text for f in got], ["gap%d" % i for i in range(50)],
+                    "b caught up, in order, once each")
+        t.assert_eq([f.seq for f in got], [f.seq for f in acks], "with a's numbers")
+        alice.say("den", "after")
+        t.assert_eq(bob.expect(t.MESSAGE).text, "after", "live again, nothing twice")
+
+
+def test_a_join_while_redis_is_down_is_refused(srv):
+    with Redis() as r, node(srv, r, "a") as a:
+        alice = a.client("alice")
+        r.kill()
+        def refused():
+            res = alice.join("r%d" % time.monotonic_ns())
+            return res.error if not res.ok else None
+        err = t.wait_until(refused, 10, interval=0.05, what="a refused join")
+        t.assert_eq(err.code, 216, "CLUSTER_UNAVAILABLE: %r" % err)
+        r.start()
+
+
+if __name__ == "__main__":
+    sys.exit(t.main(globals()))

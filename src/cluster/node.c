@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "cluster/script.h"
 #include "cluster/shard.h"
@@ -55,9 +56,28 @@ struct node {
 	char name[128];
 	struct core_backplane hooks;
 	uint64_t published, delivered, catchups;
+	uint64_t last_epoch; /* the last one offered */
 };
 
 static void ask(struct follow *f);
+
+/*
+ * An epoch to offer for a room that Redis has none of (new, or lost with
+ * Redis's data): a fresh one each time, microseconds since 1970 and a
+ * counter, so that a room Redis lost starts over in another epoch than
+ * the one nodes and clients knew, and cursors of the old one are told so.
+ */
+static uint64_t
+epoch_offer(struct node *nd)
+{
+	struct timespec ts;
+	uint64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	nd->last_epoch = us > nd->last_epoch ? us : nd->last_epoch + 1;
+	return nd->last_epoch;
+}
 
 /* --- publishing --- */
 
@@ -93,7 +113,7 @@ node_publish(void *arg, const struct room *r, const struct session *s, const cha
 	const char *key = room_key(r);
 	size_t n = room_name_len(r);
 
-	return script_publish(shard_for(nd, key, n)->cmd, key, n, room_epoch(r), session_nick(s),
+	return script_publish(shard_for(nd, key, n)->cmd, key, n, epoch_offer(nd), session_nick(s),
 	                      session_nick_len(s), text, tn, SCRIPT_STREAM_MAX, nd->incarnation,
 	                      session_id(s), published, op);
 }
@@ -142,7 +162,6 @@ static void
 ask(struct follow *f)
 {
 	struct node *nd = f->node;
-	struct room *r;
 	uint64_t after;
 	int want;
 
@@ -151,11 +170,11 @@ ask(struct follow *f)
 		return;
 	}
 	after = core_bp_after(nd->core, f->key, f->n, &want);
-	if (!want || (r = core_room_lookup(nd->core, f->key, f->n)) == NULL)
+	if (!want)
 		return;
 	if (after)
 		nd->catchups++;
-	if (script_state(nd->shards[f->shard].cmd, f->key, f->n, room_epoch(r), after,
+	if (script_state(nd->shards[f->shard].cmd, f->key, f->n, epoch_offer(nd), after,
 	                 after ? NODE_CATCHUP_MAX : nd->history, on_state, f) < 0) {
 		/* The shard is down: the joins waiting fail now; an open room
 		 * is caught up when the link is back. */

@@ -197,6 +197,14 @@ say_complete(struct core *c, struct core_bp_op *op, struct room *r, uint64_t epo
 	session_done(s, &rep);
 	if (m)
 		msg_unref(m);
+	if (op->state == BP_SENT) {
+		/* Answered before its publish was: the op waits for that
+		 * answer on its own, and the session goes on. */
+		TAILQ_REMOVE(&s->ops, op, slink);
+		op->s = NULL;
+		drain(c, s);
+		return;
+	}
 	op_done(c, op);
 }
 
@@ -243,6 +251,30 @@ says_reached(struct core *c, struct room *r)
 
 /* --- delivery --- */
 
+/*
+ * A message of this node's session sid, just delivered: its say is
+ * acknowledged now, between the message before it and the one after, as
+ * on one node, even when the publish step's own answer comes later (the
+ * channel and the command link are two connections).
+ */
+static void
+said(struct core *c, struct room *r, const struct core_bp_msg *bm)
+{
+	struct core_bp_op *op;
+	struct session *s = NULL;
+	uint32_t i;
+
+	for (i = 0; i < r->nmembers && s == NULL; i++)
+		if (r->members[i]->id == bm->sid)
+			s = r->members[i];
+	if (s == NULL || (op = TAILQ_FIRST(&s->ops)) == NULL || op->cmd != CMD_SAY ||
+	    op->state != BP_SENT || op->n != r->name_len || memcmp(op->name, r->key, op->n) != 0)
+		return;
+	op->seq = bm->seq;
+	op->time_ms = bm->time_ms;
+	say_complete(c, op, r, r->epoch, 0);
+}
+
 static void
 deliver(struct core *c, struct room *r, const struct core_bp_msg *bm)
 {
@@ -260,6 +292,8 @@ deliver(struct core *c, struct room *r, const struct core_bp_msg *bm)
 	r->seq = bm->seq;
 	room_deliver(c, r, m, bm->sid);
 	msg_unref(m);
+	if (bm->sid)
+		said(c, r, bm);
 }
 
 int
@@ -267,8 +301,13 @@ core_bp_message(struct core *c, const char *key, size_t n, const struct core_bp_
 {
 	struct room *r = hmap_get(&c->rooms, key, n);
 
-	if (r == NULL || r->bp_state != BP_ROOM_OPEN ||
-	    (bm->seq <= r->seq && bm->epoch == r->epoch))
+	if (r == NULL || r->bp_state == BP_ROOM_IDLE)
+		return 0;
+	/* Before its state: the state may be older than this message, which
+	 * is then read again after it. */
+	if (r->bp_state == BP_ROOM_OPENING)
+		return 1;
+	if (bm->seq <= r->seq && bm->epoch == r->epoch)
 		return 0;
 	if (bm->epoch != r->epoch || bm->seq != r->seq + 1)
 		return 1;
@@ -367,10 +406,12 @@ core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_
 		joins_go(c, r, 0);
 		return 0;
 	}
-	/* Catching up: what it missed, in order. */
+	/* Catching up: what it missed, in order, each ACK in its place. */
 	for (i = 0; i < count; i++)
-		if (msgs[i].seq > r->seq)
+		if (msgs[i].seq > r->seq) {
 			deliver(c, r, &msgs[i]);
+			says_reached(c, r);
+		}
 	/* What the stream no longer holds is skipped over. */
 	if (count == 0 && seq > r->seq)
 		r->seq = seq;

@@ -18,9 +18,12 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <ev.h>
+
 #include "cluster/script.h"
 #include "cluster/shard.h"
 #include "core/core.h"
+#include "core/valid.h"
 #include "util/hmap.h"
 #include "util/log.h"
 
@@ -57,7 +60,14 @@ struct node {
 	struct core_backplane hooks;
 	uint64_t published, delivered, catchups;
 	uint64_t last_epoch; /* the last one offered */
+	ev_timer renew;      /* the leases of this node's nicks */
+	char inbox[160];     /* the channel of direct messages to this node's users */
 };
+
+/* Where nicks live: one shard, so that a nick has one place to look. */
+#define NICK_SHARD 0
+/* The inbox channels: this prefix and the node's name. */
+#define INBOX_PREFIX "chatd:inbox:"
 
 static void ask(struct follow *f);
 
@@ -251,6 +261,105 @@ node_follow(void *arg, const struct room *r)
 	return 0;
 }
 
+/* --- nicks and direct messages --- */
+
+static void
+claimed(int rc, const char *why, void *arg)
+{
+	if (rc < 0)
+		log_notice("cluster: nick claim failed: %s", why ? why : "?");
+	core_bp_claimed(the_node->core, arg, rc);
+}
+
+static int
+node_claim(void *arg, const char *nick, size_t n, struct core_bp_op *op)
+{
+	struct node *nd = arg;
+
+	return script_nick_claim(nd->shards[NICK_SHARD].cmd, nick, n, nd->name, SCRIPT_NICK_LEASE,
+	                         claimed, op);
+}
+
+static void
+node_release(void *arg, const char *nick, size_t n)
+{
+	struct node *nd = arg;
+
+	/* Not sent while the shard is down: the lease runs out by itself. */
+	(void)script_nick_release(nd->shards[NICK_SHARD].cmd, nick, n, nd->name, NULL, NULL);
+}
+
+static void
+directed(int rc, uint64_t time_ms, const char *why, void *arg)
+{
+	if (rc < 0)
+		log_notice("cluster: direct message failed: %s", why ? why : "?");
+	core_bp_directed(the_node->core, arg, rc, time_ms);
+}
+
+static int
+node_direct(void *arg, const struct session *s, const char *nick, size_t n, const char *text,
+            size_t tn, struct core_bp_op *op)
+{
+	struct node *nd = arg;
+	char key[CORE_NICK_MAX + 1];
+
+	if (n > CORE_NICK_MAX)
+		return -1;
+	valid_fold(key, nick, n); /* nick keys are folded names */
+	return script_direct(nd->shards[NICK_SHARD].cmd, key, n, INBOX_PREFIX, session_nick(s),
+	                     session_nick_len(s), text, tn, directed, op);
+}
+
+static void
+on_inbox(struct redis_link *l, const char *channel, size_t clen, const char *payload, size_t plen,
+         void *arg)
+{
+	struct node *nd = arg;
+	struct script_direct d;
+
+	(void)l;
+	(void)channel;
+	(void)clen;
+	if (payload == NULL)
+		return;
+	if (script_inbox_parse(payload, plen, &d) < 0) {
+		log_notice("cluster: a message of another shape on %s", nd->inbox);
+		return;
+	}
+	core_bp_inbox(nd->core, d.to, d.to_len, d.from, d.from_len, d.text, d.text_len, d.time_ms);
+}
+
+/* Every SCRIPT_NICK_LEASE / 3: extend the leases of this node's users, a
+ * batch of them per call. */
+static void
+on_renew(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *nd = w->data;
+	struct session *page[SCRIPT_RENEW_BATCH];
+	const char *nicks[SCRIPT_RENEW_BATCH];
+	size_t lens[SCRIPT_RENEW_BATCH], got, i;
+	const char *after = NULL;
+	char last[CORE_NICK_MAX + 1];
+
+	(void)loop;
+	(void)revents;
+	if (!redis_up(nd->shards[NICK_SHARD].cmd))
+		return;
+	while ((got = core_users_after(nd->core, after, page, SCRIPT_RENEW_BATCH)) > 0) {
+		for (i = 0; i < got; i++) {
+			nicks[i] = session_key(page[i]);
+			lens[i] = session_nick_len(page[i]);
+		}
+		(void)script_nick_renew_many(nd->shards[NICK_SHARD].cmd, nicks, lens, (unsigned)got,
+		                             nd->name, SCRIPT_NICK_LEASE, NULL, NULL);
+		snprintf(last, sizeof(last), "%s", session_key(page[got - 1]));
+		after = last;
+		if (got < SCRIPT_RENEW_BATCH)
+			break;
+	}
+}
+
 /* --- links --- */
 
 static void
@@ -330,8 +439,19 @@ node_new(struct ev_loop *loop, struct core *core, const struct redis_url *urls, 
 		redis_on_ready(sh->cmd, on_ready, nd);
 		redis_subscriber(sh->sub);
 	}
+	snprintf(nd->inbox, sizeof(nd->inbox), INBOX_PREFIX "%s", nd->name);
+	if (redis_subscribe(nd->shards[NICK_SHARD].sub, nd->inbox, on_inbox, nd) < 0) {
+		node_free(nd);
+		return NULL;
+	}
+	ev_timer_init(&nd->renew, on_renew, SCRIPT_NICK_LEASE / 3000.0, SCRIPT_NICK_LEASE / 3000.0);
+	nd->renew.data = nd;
+	ev_timer_start(loop, &nd->renew);
 	nd->hooks.publish = node_publish;
 	nd->hooks.follow = node_follow;
+	nd->hooks.claim = node_claim;
+	nd->hooks.release = node_release;
+	nd->hooks.direct = node_direct;
 	nd->hooks.arg = nd;
 	core_set_backplane(core, &nd->hooks);
 	the_node = nd;
@@ -349,6 +469,7 @@ node_free(struct node *nd)
 
 	if (nd == NULL)
 		return;
+	ev_timer_stop(nd->loop, &nd->renew);
 	/* The links first: their callbacks in flight run now, and may name
 	 * a follow. */
 	for (i = 0; i < nd->nshards; i++) {

@@ -90,19 +90,57 @@ static struct script state_script = {
         "return {s, e, l}\n",
         ""};
 
-static struct script *const all_scripts[] = {&publish_script, &renew_script, &release_script,
-                                             &state_script};
+/* Claim a nick for ARGV[1]: free, or already its own (a node restarted
+ * under its name takes back what its users held).  KEYS: nick; ARGV:
+ * node, ms. */
+static struct script claim_script = {"claim",
+                                     "local v = redis.call('GET', KEYS[1])\n"
+                                     "if v and v ~= ARGV[1] then return 0 end\n"
+                                     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                     "return 1\n",
+                                     ""};
 
-#define SCRIPT_ARGS_MAX 12
+/* Extend the leases ARGV[1] holds among KEYS by ARGV[2] ms; how many. */
+static struct script renew_many_script = {"renew_many",
+                                          "local n = 0\n"
+                                          "for _, k in ipairs(KEYS) do\n"
+                                          "  if redis.call('GET', k) == ARGV[1] then\n"
+                                          "    n = n + redis.call('PEXPIRE', k, ARGV[2])\n"
+                                          "  end\n"
+                                          "end\n"
+                                          "return n\n",
+                                          ""};
+
+/*
+ * A direct message: to the inbox channel of the node holding the nick.
+ * KEYS: nick; ARGV: inbox prefix, from, to, text.  Returns {receivers,
+ * time}: 0 receivers when no node holds the nick (or it is gone).
+ */
+static struct script direct_script = {
+        "direct",
+        "local owner = redis.call('GET', KEYS[1])\n"
+        "local t = redis.call('TIME')\n"
+        "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+        "if not owner then return {0, ms} end\n"
+        "local m = string.format('%d', ms)\n"
+        "local n = redis.call('PUBLISH', ARGV[1] .. owner, m .. ' ' .. #ARGV[2] .. ' ' .. "
+        "#ARGV[3] .. ' ' .. ARGV[2] .. ARGV[3] .. ARGV[4])\n"
+        "return {n, ms}\n",
+        ""};
+
+static struct script *const all_scripts[] = {&publish_script, &renew_script, &release_script,
+                                             &state_script,   &claim_script, &renew_many_script,
+                                             &direct_script};
 
 /* A script (or plain command) call waiting for its reply. */
 struct script_call {
 	struct script *script; /* NULL for a plain command */
 	int argc;
-	const char *argv[SCRIPT_ARGS_MAX];
-	size_t len[SCRIPT_ARGS_MAX];
+	const char **argv; /* argc of them, in the same block */
+	size_t *len;
 	script_publish_fn *publish_cb;
 	script_state_fn *state_cb;
+	script_direct_fn *direct_cb;
 	script_done_fn *done_cb;
 	void *arg;
 	int retried; /* already sent again as EVAL */
@@ -141,16 +179,19 @@ static struct script_call *
 call_new(struct script *s, int nkeys, int nparts, const char *const *parts, const size_t *plen)
 {
 	struct script_call *c;
-	size_t total = 0, off = 0;
-	int i, head = s ? 3 : 0;
+	size_t total = 0, off = 0, at;
+	int i, head = s ? 3 : 0, argc = nparts + head;
 	char *nk;
 
-	if (nparts + head > SCRIPT_ARGS_MAX)
-		return NULL;
 	for (i = 0; i < nparts; i++)
 		total += plen[i];
-	if ((c = calloc(1, sizeof(*c) + total + 16)) == NULL)
+	/* The bytes, the key count (16), then the vectors, aligned. */
+	at = (total + 16 + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *);
+	if ((c = calloc(1, sizeof(*c) + at + (size_t)argc * (sizeof(char *) + sizeof(size_t)))) ==
+	    NULL)
 		return NULL;
+	c->argv = (const char **)(void *)(c->data + at);
+	c->len = (size_t *)(void *)(c->data + at + (size_t)argc * sizeof(char *));
 	c->script = s;
 	if (s) {
 		c->argv[0] = "EVALSHA";
@@ -315,6 +356,14 @@ call_done(struct script_call *c, struct redisReply *r)
 			m.text_len = c->len[base + 5];
 			c->publish_cb(0, &m, NULL, c->arg);
 		}
+	} else if (c->direct_cb) {
+		uint64_t n = 0, ms = 0;
+
+		if (why == NULL &&
+		    (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		     reply_u64(r->element[0], &n) < 0 || reply_u64(r->element[1], &ms) < 0))
+			why = "redis: the direct script answered something else";
+		c->direct_cb(why ? -1 : n > 0, ms, why, c->arg);
 	} else if (c->state_cb) {
 		state_done(c, r, why);
 	} else if (c->done_cb) {
@@ -402,7 +451,7 @@ script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, u
 	return call_send(l, c);
 }
 
-/* A nick call: script s (NULL: parts are the whole command) on the nick's key. */
+/* A nick call: script s on the nick's key. */
 static int
 nick_call(struct redis_link *l, struct script *s, const char *nick, size_t n, const char *node,
           const char *ms, script_done_fn *cb, void *arg)
@@ -415,18 +464,10 @@ nick_call(struct redis_link *l, struct script *s, const char *nick, size_t n, co
 
 	if (klen < 0)
 		return -1;
-	if (s == NULL) { /* SET key node PX ms NX */
-		parts[np] = "SET", plen[np++] = 3;
-	}
 	parts[np] = key, plen[np++] = (size_t)klen;
 	parts[np] = node, plen[np++] = strlen(node);
-	if (s == NULL) {
-		parts[np] = "PX", plen[np++] = 2;
+	if (ms)
 		parts[np] = ms, plen[np++] = strlen(ms);
-		parts[np] = "NX", plen[np++] = 2;
-	} else if (ms) {
-		parts[np] = ms, plen[np++] = strlen(ms);
-	}
 	if ((c = call_new(s, 1, np, parts, plen)) == NULL)
 		return -1;
 	c->done_cb = cb;
@@ -441,7 +482,7 @@ script_nick_claim(struct redis_link *l, const char *nick, size_t n, const char *
 	char ms[16];
 
 	snprintf(ms, sizeof(ms), "%u", lease_ms);
-	return nick_call(l, NULL, nick, n, node, ms, cb, arg);
+	return nick_call(l, &claim_script, nick, n, node, ms, cb, arg);
 }
 
 int
@@ -522,5 +563,89 @@ script_payload_parse(const char *p, size_t n, struct script_msg *m)
 	m->from_len = (size_t)from_len;
 	m->text = p + i + from_len;
 	m->text_len = n - i - (size_t)from_len;
+	return 0;
+}
+
+int
+script_nick_renew_many(struct redis_link *l, const char *const *nicks, const size_t *lens,
+                       unsigned n, const char *node, unsigned lease_ms, script_done_fn *cb,
+                       void *arg)
+{
+	char ms[16], *keys;
+	const char **parts;
+	size_t *plen;
+	unsigned i, np = 0;
+	int k, rc = -1;
+	struct script_call *c = NULL;
+
+	if (n == 0 || n > SCRIPT_RENEW_BATCH)
+		return -1;
+	keys = malloc((size_t)n * SHARD_KEY_MAX);
+	parts = calloc(n + 2, sizeof(*parts));
+	plen = calloc(n + 2, sizeof(*plen));
+	if (keys && parts && plen) {
+		for (i = 0; i < n; i++) {
+			if ((k = shard_key(keys + (size_t)i * SHARD_KEY_MAX, SHARD_KEY_MAX,
+			                   SHARD_NICK, nicks[i], lens[i])) < 0)
+				break;
+			parts[np] = keys + (size_t)i * SHARD_KEY_MAX, plen[np++] = (size_t)k;
+		}
+		snprintf(ms, sizeof(ms), "%u", lease_ms);
+		parts[np] = node, plen[np++] = strlen(node);
+		parts[np] = ms, plen[np++] = strlen(ms);
+		if (i == n &&
+		    (c = call_new(&renew_many_script, (int)n, (int)np, parts, plen)) != NULL) {
+			c->done_cb = cb;
+			c->arg = arg;
+			rc = call_send(l, c);
+		}
+	}
+	free(keys);
+	free(parts);
+	free(plen);
+	return rc;
+}
+
+int
+script_direct(struct redis_link *l, const char *to, size_t to_len, const char *inbox,
+              const char *from, size_t from_len, const char *text, size_t text_len,
+              script_direct_fn *cb, void *arg)
+{
+	char key[SHARD_KEY_MAX];
+	const char *parts[5];
+	size_t plen[5];
+	int klen = shard_key(key, sizeof(key), SHARD_NICK, to, to_len);
+	struct script_call *c;
+
+	if (klen < 0)
+		return -1;
+	parts[0] = key, plen[0] = (size_t)klen;
+	parts[1] = inbox, plen[1] = strlen(inbox);
+	parts[2] = from, plen[2] = from_len;
+	parts[3] = to, plen[3] = to_len;
+	parts[4] = text, plen[4] = text_len;
+	if ((c = call_new(&direct_script, 1, 5, parts, plen)) == NULL)
+		return -1;
+	c->direct_cb = cb;
+	c->arg = arg;
+	return call_send(l, c);
+}
+
+int
+script_inbox_parse(const char *p, size_t n, struct script_direct *d)
+{
+	size_t i = 0;
+	uint64_t from_len, to_len;
+
+	memset(d, 0, sizeof(*d));
+	if (payload_number(p, n, &i, &d->time_ms) < 0 || payload_number(p, n, &i, &from_len) < 0 ||
+	    payload_number(p, n, &i, &to_len) < 0 || from_len > n - i || to_len > n - i - from_len)
+		return -1;
+	d->from = p + i;
+	d->from_len = (size_t)from_len;
+	d->to = p + i + from_len;
+	d->to_len = (size_t)to_len;
+	d->text = d->to + to_len;
+	d->text_len = n - i - (size_t)from_len - (size_t)to_len;
 	return 0;
 }

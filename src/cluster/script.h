@@ -49,6 +49,17 @@ struct script_state {
 typedef void script_publish_fn(int rc, const struct script_msg *m, const char *why, void *arg);
 /* The state step's completion: 0 with st, or -1 with why. */
 typedef void script_state_fn(int rc, const struct script_state *st, const char *why, void *arg);
+/* A direct message's completion: 1 delivered to the inbox of the node
+ * holding the nick, 0 no node holds it, -1 failed (why); time_ms: Redis's. */
+typedef void script_direct_fn(int rc, uint64_t time_ms, const char *why, void *arg);
+/* A direct message as an inbox channel carries it, "TIME FROMLEN TOLEN
+ * FROM TO TEXT"; the strings point into the payload. */
+struct script_direct {
+	uint64_t time_ms;
+	const char *from, *to, *text;
+	size_t from_len, to_len, text_len;
+};
+#define SCRIPT_RENEW_BATCH 500 /* nicks one renew call extends, at most */
 /* A nick or heartbeat operation's completion: 1 done, 0 not (the nick is
  * another node's), -1 failed (why). */
 typedef void script_done_fn(int rc, const char *why, void *arg);
@@ -77,8 +88,10 @@ int script_publish(struct redis_link *l, const char *room, size_t n, uint64_t ep
 int script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, uint64_t after,
                  unsigned count, script_state_fn *cb, void *arg);
 
-/* SET the nick's key to node with a lease of lease_ms, only if no one
- * holds it (SET NX PX): 1 claimed, 0 held by someone (this node too). */
+/* SET the nick's key to node with a lease of lease_ms, if no one holds it
+ * or node does (a node restarted under its name takes back its users'
+ * nicks; two sessions of one node are told apart by the node itself):
+ * 1 claimed, 0 held by another node. */
 int script_nick_claim(struct redis_link *l, const char *nick, size_t n, const char *node,
                       unsigned lease_ms, script_done_fn *cb, void *arg);
 /* Extend the lease only if node still holds it (a compare-and-PEXPIRE). */
@@ -87,6 +100,18 @@ int script_nick_renew(struct redis_link *l, const char *nick, size_t n, const ch
 /* Release the nick only if node holds it (a compare-and-DEL). */
 int script_nick_release(struct redis_link *l, const char *nick, size_t n, const char *node,
                         script_done_fn *cb, void *arg);
+/* Extend by lease_ms each of the n nicks that node holds (one call for
+ * up to SCRIPT_RENEW_BATCH of them); done hears how many (rc > 0). */
+int script_nick_renew_many(struct redis_link *l, const char *const *nicks, const size_t *lens,
+                           unsigned n, const char *node, unsigned lease_ms, script_done_fn *cb,
+                           void *arg);
+/* Send a direct message to the node holding nick to (on its inbox
+ * channel, inbox followed by the node's name). */
+int script_direct(struct redis_link *l, const char *to, size_t to_len, const char *inbox,
+                  const char *from, size_t from_len, const char *text, size_t text_len,
+                  script_direct_fn *cb, void *arg);
+/* Parse an inbox payload; 0 or -1. */
+int script_inbox_parse(const char *p, size_t n, struct script_direct *d);
 /* The node's heartbeat: SET its key to incarnation with a TTL of ttl_ms. */
 int script_heartbeat(struct redis_link *l, const char *node, const char *incarnation,
                      unsigned ttl_ms, script_done_fn *cb, void *arg);

@@ -29,7 +29,7 @@ core_set_backplane(struct core *c, const struct core_backplane *bp)
 		c->bp = *bp;
 }
 
-static struct core_bp_op *
+struct core_bp_op *
 op_new(struct session *s, enum core_cmd cmd, const char *name, size_t n, const char *text,
        size_t tn, uint64_t tag)
 {
@@ -50,7 +50,7 @@ op_new(struct session *s, enum core_cmd cmd, const char *name, size_t n, const c
 	return op;
 }
 
-static void
+void
 op_free(struct core_bp_op *op)
 {
 	free(op->text);
@@ -81,7 +81,7 @@ bp_defer(struct core *c, struct session *s, enum core_cmd cmd, const char *name,
 }
 
 /* op, the command s runs now, waits: it goes ahead of those queued. */
-static void
+void
 op_wait(struct session *s, struct core_bp_op *op)
 {
 	int idle = TAILQ_EMPTY(&s->ops);
@@ -139,7 +139,7 @@ drain(struct core *c, struct session *s)
 }
 
 /* op has completed: take it off its session's queue and go on. */
-static void
+void
 op_done(struct core *c, struct core_bp_op *op)
 {
 	struct session *s = op->s;

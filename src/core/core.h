@@ -204,6 +204,15 @@ struct core_backplane {
 	 * backplane asks for the state again by itself when it reconnects,
 	 * and when core_bp_message() or core_bp_state() says so. */
 	int (*follow)(void *arg, const struct room *r);
+	/* Claim nick[0, n) across the cluster: 0, and core_bp_claimed(op)
+	 * follows; -1 when it cannot be asked now. */
+	int (*claim)(void *arg, const char *nick, size_t n, struct core_bp_op *op);
+	/* Let nick go: its session ended or took another. */
+	void (*release)(void *arg, const char *nick, size_t n);
+	/* Send a direct message from s to nick, whom no session here holds:
+	 * 0, and core_bp_directed(op) follows; -1 when it cannot be sent. */
+	int (*direct)(void *arg, const struct session *s, const char *nick, size_t n,
+	              const char *text, size_t tn, struct core_bp_op *op);
 	void *arg;
 };
 /* Put bp under the core, before any room exists (a store and a backplane
@@ -231,6 +240,15 @@ int core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uin
 uint64_t core_bp_after(const struct core *c, const char *key, size_t n, int *want);
 /* The room's state could not be had: its waiting joins fail. */
 void core_bp_failed(struct core *c, const char *key, size_t n);
+/* A claim's outcome: 1 the nick is this node's, 0 another node holds
+ * it, -1 it could not be asked. */
+void core_bp_claimed(struct core *c, struct core_bp_op *op, int rc);
+/* A direct message's outcome: 1 sent (at time_ms), 0 no node holds the
+ * nick, -1 not sent. */
+void core_bp_directed(struct core *c, struct core_bp_op *op, int rc, uint64_t time_ms);
+/* A direct message from another node for the user with nick to. */
+void core_bp_inbox(struct core *c, const char *to, size_t tn, const char *from, size_t fn,
+                   const char *text, size_t xn, uint64_t time_ms);
 /* Rooms followed (for refreshing them all when a shard comes back). */
 struct room *core_bp_room_next(const struct core *c, size_t *pos);
 

@@ -202,6 +202,13 @@ void bp_say(struct core *c, struct session *s, struct room *r, const char *text,
 /* A join of r, which is not open yet: wait for its state. */
 void bp_join(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
              uint64_t tag);
+/* The pieces bp.c's callers share: a command that waits, queued first in
+ * its session (op_wait), and done (op_done: the next ones run). */
+struct core_bp_op *op_new(struct session *s, enum core_cmd cmd, const char *name, size_t n,
+                          const char *text, size_t tn, uint64_t tag);
+void op_free(struct core_bp_op *op);
+void op_wait(struct session *s, struct core_bp_op *op);
+void op_done(struct core *c, struct core_bp_op *op);
 /* s ends: forget its commands. */
 void bp_session_end(struct core *c, struct session *s);
 /* r is being freed: its waiters fail. */

@@ -83,6 +83,8 @@ core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason
 		}
 	}
 	if (s->registered) {
+		if (c->has_bp)
+			c->bp.release(c->bp.arg, s->key, s->nick_len);
 		hmap_del(&c->nicks, s->key, s->nick_len);
 		RB_REMOVE(user_tree, &c->users, s);
 	}
@@ -123,6 +125,29 @@ nick_set(struct core *c, struct session *s, const char *nick, size_t n)
 	RB_INSERT(user_tree, &c->users, s);
 }
 
+/* Claim nick (checked here) across the cluster before s takes it. */
+static void
+claim(struct core *c, struct session *s, enum core_cmd cmd, const char *nick, size_t n,
+      uint64_t tag)
+{
+	char key[CORE_NICK_MAX + 1];
+	struct core_bp_op *op;
+	struct core_reply r;
+
+	/* The folded name rides as the op's text: the key it is claimed by. */
+	valid_fold(key, nick, n);
+	op = op_new(s, cmd, nick, n, key, n, tag);
+	op->state = BP_SENT;
+	if (c->bp.claim(c->bp.arg, key, n, op) < 0) {
+		op_free(op);
+		reply_init(&r, cmd, tag, nick, n);
+		r.err = CORE_E_CLUSTER;
+		session_done(s, &r);
+		return;
+	}
+	op_wait(s, op);
+}
+
 void
 core_hello(struct core *c, struct session *s, const char *nick, size_t n, uint64_t tag)
 {
@@ -133,8 +158,12 @@ core_hello(struct core *c, struct session *s, const char *nick, size_t n, uint64
 	reply_init(&r, CMD_HELLO, tag, nick, n);
 	if (s->registered)
 		r.err = CORE_E_ALREADY_REGISTERED;
-	else if ((r.err = nick_check(c, s, nick, n)) == 0)
+	else if ((r.err = nick_check(c, s, nick, n)) == 0 && c->has_bp) {
+		claim(c, s, CMD_HELLO, nick, n, tag);
+		return;
+	} else if (r.err == 0) {
 		nick_set(c, s, nick, n);
+	}
 	session_done(s, &r);
 }
 
@@ -166,6 +195,28 @@ nick_announce(struct core *c, struct session *s, struct pres *p)
 	}
 }
 
+/* s, registered, takes nick (checked): announced to it and its rooms. */
+static void
+nick_rename(struct core *c, struct session *s, const char *nick, size_t n)
+{
+	char old[CORE_NICK_MAX + 1];
+	size_t on = s->nick_len;
+	struct pres *p;
+
+	/* Renamed to its own name: nothing to announce. */
+	if (n == s->nick_len && memcmp(nick, s->nick, n) == 0)
+		return;
+	memcpy(old, s->key, on);
+	p = core_stamp(c, pres_new(PRES_NICK, REASON_NONE, "", 0, s->nick, s->nick_len, nick, n,
+	                           c->now_ms));
+	nick_set(c, s, nick, n);
+	nick_announce(c, s, p);
+	pres_unref(p);
+	/* The old name goes back to the cluster, unless only its case changed. */
+	if (c->has_bp && (on != s->nick_len || memcmp(old, s->key, on) != 0))
+		c->bp.release(c->bp.arg, old, on);
+}
+
 void
 core_nick(struct core *c, struct session *s, const char *nick, size_t n, uint64_t tag)
 {
@@ -176,17 +227,41 @@ core_nick(struct core *c, struct session *s, const char *nick, size_t n, uint64_
 	reply_init(&r, CMD_NICK, tag, nick, n);
 	if (!s->registered)
 		r.err = CORE_E_NOT_REGISTERED;
-	else if ((r.err = nick_check(c, s, nick, n)) == 0 &&
+	else if ((r.err = nick_check(c, s, nick, n)) == 0 && c->has_bp &&
 	         (n != s->nick_len || memcmp(nick, s->nick, n) != 0)) {
-		/* Renamed to its own name: nothing to announce. */
-		struct pres *p = core_stamp(c, pres_new(PRES_NICK, REASON_NONE, "", 0, s->nick,
-		                                        s->nick_len, nick, n, c->now_ms));
-
-		nick_set(c, s, nick, n);
-		nick_announce(c, s, p);
-		pres_unref(p);
+		claim(c, s, CMD_NICK, nick, n, tag);
+		return;
+	} else if (r.err == 0) {
+		nick_rename(c, s, nick, n);
 	}
 	session_done(s, &r);
+}
+
+void
+core_bp_claimed(struct core *c, struct core_bp_op *op, int rc)
+{
+	struct session *s = op->s;
+	struct core_reply r;
+
+	if (s == NULL) { /* the session ended meanwhile */
+		if (rc == 1)
+			c->bp.release(c->bp.arg, op->text, op->tn);
+		op_free(op);
+		return;
+	}
+	reply_init(&r, op->cmd, op->tag, op->name, op->n);
+	if (rc < 0)
+		r.err = CORE_E_CLUSTER;
+	else if (rc == 0)
+		r.err = CORE_E_NICK_TAKEN;
+	/* Another session here may have taken it meanwhile (the claim
+	 * answered "ours" to both: it is the node's). */
+	else if ((r.err = nick_check(c, s, op->name, op->n)) == 0 && op->cmd == CMD_HELLO)
+		nick_set(c, s, op->name, op->n);
+	else if (r.err == 0)
+		nick_rename(c, s, op->name, op->n);
+	session_done(s, &r);
+	op_done(c, op);
 }
 
 /* Text a message may carry: 0, or why not. */
@@ -212,6 +287,65 @@ core_user_find(const struct core *c, const char *nick, size_t n)
 	return hmap_get(&c->nicks, key, n);
 }
 
+static void
+direct_remote(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
+              size_t tn, uint64_t tag)
+{
+	struct core_bp_op *op = op_new(s, CMD_DIRECT, nick, n, text, tn, tag);
+	struct core_reply r;
+
+	op->state = BP_SENT;
+	if (c->bp.direct(c->bp.arg, s, nick, n, text, tn, op) < 0) {
+		op_free(op);
+		reply_init(&r, CMD_DIRECT, tag, nick, n);
+		r.err = CORE_E_CLUSTER;
+		session_done(s, &r);
+		return;
+	}
+	op_wait(s, op);
+}
+
+void
+core_bp_directed(struct core *c, struct core_bp_op *op, int rc, uint64_t time_ms)
+{
+	struct session *s = op->s;
+	struct core_reply r;
+
+	if (s == NULL) {
+		op_free(op);
+		return;
+	}
+	reply_init(&r, CMD_DIRECT, op->tag, op->name, op->n);
+	r.err = rc < 0 ? CORE_E_CLUSTER : rc == 0 ? CORE_E_NO_SUCH_USER : 0;
+	if (r.err == 0) {
+		r.msg = msg_new("", 0, s->nick, s->nick_len, op->text, op->tn, 0, time_ms, 1);
+		r.msg->id = core_event_id(c);
+		c->messages++;
+		r.ack.time_ms = time_ms;
+	}
+	session_done(s, &r);
+	if (r.msg)
+		msg_unref(r.msg);
+	op_done(c, op);
+}
+
+void
+core_bp_inbox(struct core *c, const char *to, size_t tn, const char *from, size_t fn,
+              const char *text, size_t xn, uint64_t time_ms)
+{
+	struct session *s = core_user_find(c, to, tn);
+	struct msg *m;
+
+	if (s == NULL || fn > CORE_NICK_MAX || xn > CORE_TEXT_MAX)
+		return; /* gone since the sender's node looked */
+	m = msg_new("", 0, from, fn, text, xn, 0, time_ms, 1);
+	m->id = core_event_id(c);
+	c->messages++;
+	s->sink->message(s->ctx, m);
+	c->work++;
+	msg_unref(m);
+}
+
 void
 core_direct(struct core *c, struct session *s, const char *nick, size_t n, const char *text,
             size_t tn, uint64_t tag)
@@ -224,12 +358,16 @@ core_direct(struct core *c, struct session *s, const char *nick, size_t n, const
 	reply_init(&r, CMD_DIRECT, tag, nick, n);
 	if (!s->registered)
 		r.err = CORE_E_NOT_REGISTERED;
-	else if ((to = core_user_find(c, nick, n)) == NULL)
+	else if ((to = core_user_find(c, nick, n)) == NULL && !(c->has_bp && valid_nick(nick, n)))
 		r.err = CORE_E_NO_SUCH_USER;
 	else
 		r.err = core_text_check(c, text, tn);
 	if (r.err) {
 		session_done(s, &r);
+		return;
+	}
+	if (to == NULL) { /* perhaps on another node */
+		direct_remote(c, s, nick, n, text, tn, tag);
 		return;
 	}
 	r.msg = msg_new("", 0, s->nick, s->nick_len, text, tn, 0, c->now_ms, 1);

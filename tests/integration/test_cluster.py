@@ -138,6 +138,42 @@ def test_cluster_unavailable_then_catch_up_with_nothing_lost_or_twice(srv):
                 raise AssertionError("ACKed seq %d never reached b: %r" % (s, seqs))
 
 
+def test_a_nick_is_unique_across_nodes_and_released_when_let_go(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("Alice")
+        other = b.client()
+        f = other.hello("alice")
+        t.assert_eq((f.type, f.code), (t.ERROR, t.E_NICK_TAKEN), "alice held on a: %r" % f)
+        t.assert_eq(other.hello("carol").type, t.WELCOME, "a free nick")
+        f = other.nick("ALICE")
+        t.assert_eq((f.type, f.code), (t.ERROR, t.E_NICK_TAKEN), "NICK too: %r" % f)
+        # A rename lets the old name go; a quit too.
+        t.assert_eq(alice.nick("alicia").type, t.PRESENCE, "alice renamed on a")
+        t.wait_until(lambda: other.nick("alice").type == t.PRESENCE, 5, interval=0.05,
+                     what="alice free on b once a let it go")
+        third = a.client()
+        f = third.hello("alice")
+        t.assert_eq((f.type, f.code), (t.ERROR, t.E_NICK_TAKEN), "now b holds it: %r" % f)
+        other.quit()
+        t.wait_until(lambda: third.hello("alice").type == t.WELCOME, 5, interval=0.05,
+                     what="alice free on a once b's user quit")
+
+
+def test_direct_messages_cross_nodes(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("alice")
+        bob = b.client("bob")
+        ack = alice.msg("BOB", "psst")
+        t.assert_eq(ack.type, t.ACK, "ACK of a direct message to b: %r" % ack)
+        m = bob.expect(t.MESSAGE)
+        t.assert_eq((m.flags & t.MSG_DIRECT, m["from"], m.text), (t.MSG_DIRECT, "alice", "psst"),
+                    "bob's direct message")
+        t.assert_eq(bob.msg("alice", "hi back").type, t.ACK, "and back")
+        t.assert_eq(alice.expect(t.MESSAGE).text, "hi back", "alice's")
+        f = alice.msg("nobody", "hello?")
+        t.assert_eq((f.type, f.code), (t.ERROR, t.E_NO_SUCH_USER), "no such user: %r" % f)
+
+
 def redis_command(redis, line):
     """One inline command to redis; its first reply line."""
     with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as s:

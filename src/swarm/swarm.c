@@ -154,8 +154,10 @@ struct opts {
 	int sender_transport; /* an enum transport for bots 0..senders-1; -1: as the mix */
 	enum httpbot_mode http_mode;
 	double restart_every; /* --restart-every: seconds between restarts; 0: none */
-	char *restart_cmd;    /* run with /bin/sh -c for each */
-	const char *ledger;   /* --ledger: every acknowledged and unacknowledged message */
+	uint16_t allowed[8];  /* --allow-error: ERROR codes that are part of the run */
+	unsigned nallowed;
+	char *restart_cmd;  /* run with /bin/sh -c for each */
+	const char *ledger; /* --ledger: every acknowledged and unacknowledged message */
 	FILE *ledger_f;
 };
 
@@ -1277,6 +1279,9 @@ swarm_refused(struct bot *b, uint32_t ref, uint8_t type, uint16_t code, const ch
 		b->refused++; /* it will not become ready: setup need not wait for it */
 	if (type == WIRE_HELLO && code == WIRE_E_NICK_TAKEN)
 		expected = 1; /* a previous generation is still being torn down */
+	for (unsigned i = 0; i < opt.nallowed; i++)
+		if (code == opt.allowed[i])
+			expected = 1; /* an outage the run makes on purpose */
 	err_count(code, &t, expected);
 }
 
@@ -2741,7 +2746,7 @@ summary_compute(struct summary *s)
 		             (unsigned long long)st.err_unexpected);
 	/* Restarts take their time out of the window: no rate to meet then. */
 	if (!opt.idle && opt.rate > 0 && s->dur > 0 && s->pub < 0.9 * opt.rate * senders &&
-	    opt.restart_every == 0)
+	    opt.restart_every == 0 && opt.nallowed == 0)
 		summary_fail(s, "sent %.0f/s, below 90%% of the target rate", s->pub);
 	if (!opt.idle && opt.rate == 0 && senders > 0 && s->dur > 0 && st.acked_window == 0)
 		summary_fail(s, "no message was acknowledged in the measured window");
@@ -3544,6 +3549,9 @@ usage(FILE *out)
 	        "                         (framed and ws bots only)\n"
 	        "  --restart-cmd CMD      the restart command, run with /bin/sh -c: it should\n"
 	        "                         restart chatd on the same address, and exit 0\n"
+	        "  --allow-error CODE     ERROR frames with CODE are part of the run (an outage\n"
+	        "                         made on purpose, say 216 CLUSTER_UNAVAILABLE): they\n"
+	        "                         fail nothing, and the target rate is not asked for\n"
 	        "  --ledger FILE          write every acknowledged room message to FILE, and "
 	        "every\n"
 	        "                         one whose ACK went with its connection\n"
@@ -3815,39 +3823,23 @@ static void
 parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	        {"server", 1, 0, 's'},
-	        {"bots", 1, 0, 'b'},
-	        {"rooms", 1, 0, 'r'},
-	        {"rooms-per-bot", 1, 0, 'k'},
-	        {"sender-rooms", 1, 0, 'K'},
-	        {"senders", 1, 0, 'S'},
-	        {"rate", 1, 0, 'R'},
-	        {"total-rate", 1, 0, 'T'},
-	        {"window", 1, 0, 'w'},
-	        {"payload", 1, 0, 'p'},
-	        {"direct", 1, 0, 'd'},
-	        {"churn", 1, 0, 'c'},
-	        {"warmup", 1, 0, 'W'},
-	        {"duration", 1, 0, 'D'},
-	        {"grace", 1, 0, 'g'},
-	        {"sources", 1, 0, 'o'},
-	        {"idle", 0, 0, 'i'},
-	        {"json", 1, 0, 'j'},
-	        {"report", 1, 0, 'H'},
-	        {"server-pid", 1, 0, 'P'},
-	        {"burst", 1, 0, 'B'},
-	        {"id-offset", 1, 0, 'O'},
-	        {"seed", 1, 0, 'e'},
-	        {"progress", 0, 0, 'G'},
-	        {"quiet", 0, 0, 'q'},
-	        {"help", 0, 0, 'h'},
-	        {"transport", 1, 0, 'x'},
-	        {"sender-transport", 1, 0, 'X'},
-	        {"http-mode", 1, 0, 'm'},
-	        {"restart-every", 1, 0, 'y'},
-	        {"restart-cmd", 1, 0, 'Y'},
-	        {"ledger", 1, 0, 'L'},
-	        {0, 0, 0, 0},
+	        {"server", 1, 0, 's'},       {"bots", 1, 0, 'b'},
+	        {"rooms", 1, 0, 'r'},        {"rooms-per-bot", 1, 0, 'k'},
+	        {"sender-rooms", 1, 0, 'K'}, {"senders", 1, 0, 'S'},
+	        {"rate", 1, 0, 'R'},         {"total-rate", 1, 0, 'T'},
+	        {"window", 1, 0, 'w'},       {"payload", 1, 0, 'p'},
+	        {"direct", 1, 0, 'd'},       {"churn", 1, 0, 'c'},
+	        {"warmup", 1, 0, 'W'},       {"duration", 1, 0, 'D'},
+	        {"grace", 1, 0, 'g'},        {"sources", 1, 0, 'o'},
+	        {"idle", 0, 0, 'i'},         {"json", 1, 0, 'j'},
+	        {"report", 1, 0, 'H'},       {"server-pid", 1, 0, 'P'},
+	        {"burst", 1, 0, 'B'},        {"id-offset", 1, 0, 'O'},
+	        {"seed", 1, 0, 'e'},         {"progress", 0, 0, 'G'},
+	        {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
+	        {"transport", 1, 0, 'x'},    {"sender-transport", 1, 0, 'X'},
+	        {"http-mode", 1, 0, 'm'},    {"restart-every", 1, 0, 'y'},
+	        {"allow-error", 1, 0, 'A'},  {"restart-cmd", 1, 0, 'Y'},
+	        {"ledger", 1, 0, 'L'},       {0, 0, 0, 0},
 	};
 	const char *servers = NULL, *pids = NULL;
 	int c, idx;
@@ -3966,6 +3958,13 @@ parse_args(int argc, char **argv)
 			break;
 		case 'y':
 			opt.restart_every = num("restart-every", optarg, 0.01, 86400);
+			break;
+		case 'A':
+			if (opt.nallowed == sizeof(opt.allowed) / sizeof(opt.allowed[0]))
+				die("--allow-error: at most %zu codes",
+				    sizeof(opt.allowed) / sizeof(opt.allowed[0]));
+			opt.allowed[opt.nallowed++] =
+			        (uint16_t)num("allow-error", optarg, 100, 999);
 			break;
 		case 'Y':
 			opt.restart_cmd = optarg;

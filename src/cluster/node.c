@@ -485,8 +485,9 @@ node_free(struct node *nd)
 }
 
 void
-node_stats(const struct node *nd, struct node_stats *out)
+node_stats(struct node_stats *out)
 {
+	const struct node *nd = the_node;
 	unsigned i, k;
 
 	memset(out, 0, sizeof(*out));

@@ -54,6 +54,32 @@ def test_a_room_spans_two_nodes_with_one_sequence(srv):
         t.assert_eq([f.seq for f in got], list(range(21, 221)),
                     "on b in order, no loss, no duplicate")
         t.assert_eq([f.text for f in got], ["p%d" % i for i in range(200)], "texts")
+        # The backplane's figures, on /metrics.
+        m = metrics(a)
+        t.assert_eq((m["chatd_cluster_shards"], m["chatd_cluster_shards_up"]), (1, 1), "shards")
+        t.assert_eq(m["chatd_cluster_published_total"], 210, "a published m0, m2.. and p0..")
+        t.assert_eq(m["chatd_cluster_received_total"], 220, "a heard every message")
+        t.assert_eq(m["chatd_cluster_rooms"], 1, "rooms followed")
+        if not 0 < m["chatd_cluster_round_trip_seconds_max"] < 3:
+            raise AssertionError("round trip max: %r" % m)
+
+
+def metrics(n):
+    """The numbers of n's /metrics, by name (unlabelled rows only)."""
+    with socket.create_connection(("127.0.0.1", n.port), timeout=5) as s:
+        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    out = {}
+    for line in data.decode().split("\r\n\r\n", 1)[1].splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.split()
+            out[name] = float(value)
+    return out
 
 
 def test_join_on_another_node_replays_the_same_history(srv):

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/node.h"
 #include "core/core.h"
 #include "net/conn.h"
 #include "proto/http/http.h"
@@ -115,6 +116,7 @@ metrics_answer(struct hconn *h)
 	uint64_t *byfe = calloc(nfe + 1, sizeof(*byfe)), queued = 0, cum = 0;
 	struct out o = {NULL, 0, 0};
 	struct store_stats ss;
+	struct node_stats ns;
 	struct conn *c;
 	uint64_t ws = 0;
 
@@ -236,6 +238,43 @@ metrics_answer(struct hconn *h)
 		head(&o, "chatd_store_commit_seconds_max", "gauge",
 		     "The longest store commit since start (on the store's writer thread).");
 		put(&o, "chatd_store_commit_seconds_max %.6f\n", ss.longest_ms / 1000.0);
+	}
+	node_stats(&ns);
+	if (ns.shards) {
+		head(&o, "chatd_cluster_shards_up", "gauge",
+		     "Redis shards whose command and channel links are both up (of "
+		     "chatd_cluster_shards).");
+		put(&o, "chatd_cluster_shards_up %u\n", ns.shards_up);
+		head(&o, "chatd_cluster_shards", "gauge", "Redis shards (--cluster).");
+		put(&o, "chatd_cluster_shards %u\n", ns.shards);
+		head(&o, "chatd_cluster_rooms", "gauge", "Rooms this node follows.");
+		put(&o, "chatd_cluster_rooms %u\n", ns.rooms);
+		head(&o, "chatd_cluster_published_total", "counter",
+		     "Room messages this node published (the publish script answered).");
+		put(&o, "chatd_cluster_published_total %llu\n", (unsigned long long)ns.published);
+		head(&o, "chatd_cluster_received_total", "counter",
+		     "Room messages that came through the rooms' channels.");
+		put(&o, "chatd_cluster_received_total %llu\n", (unsigned long long)ns.delivered);
+		head(&o, "chatd_cluster_catchups_total", "counter",
+		     "Reads of a room's stream after a reconnect or a gap.");
+		put(&o, "chatd_cluster_catchups_total %llu\n", (unsigned long long)ns.catchups);
+		head(&o, "chatd_cluster_round_trips_total", "counter",
+		     "Replies from Redis (scripts, commands, channel messages).");
+		put(&o, "chatd_cluster_round_trips_total %llu\n",
+		    (unsigned long long)ns.links.round_trips);
+		head(&o, "chatd_cluster_round_trip_seconds_total", "counter",
+		     "Time commands waited for their replies.");
+		put(&o, "chatd_cluster_round_trip_seconds_total %.6f\n", ns.links.latency_sum);
+		head(&o, "chatd_cluster_round_trip_seconds_max", "gauge",
+		     "The longest wait for a reply since start.");
+		put(&o, "chatd_cluster_round_trip_seconds_max %.6f\n", ns.links.latency_max);
+		head(&o, "chatd_cluster_failed_commands_total", "counter",
+		     "Commands whose link dropped before their reply.");
+		put(&o, "chatd_cluster_failed_commands_total %llu\n",
+		    (unsigned long long)ns.links.failed);
+		head(&o, "chatd_cluster_reconnects_total", "counter",
+		     "Links to Redis made again after having been up.");
+		put(&o, "chatd_cluster_reconnects_total %llu\n", (unsigned long long)ns.links.reconnects);
 	}
 	head(&o, "chatd_http_requests_total", "counter", "HTTP answers by status.");
 	for (i = 0; i < NSTATUS; i++)

@@ -95,9 +95,9 @@ cluster_probe(struct config *cfg)
 	}
 	node_name(cfg, name, sizeof(name));
 	snprintf(cfg->node_name, sizeof(cfg->node_name), "%s", name);
-	log_warn("cluster mode is not complete yet: node %s shares rooms, their messages and "
-	         "history through Redis, but not yet nicks, member lists or presence "
-	         "(docs/cluster.md)",
+	log_warn("cluster mode is not complete yet: node %s shares rooms, their history, nicks "
+	         "and direct messages through Redis, but not yet member lists, presence or "
+	         "node failure (docs/cluster.md)",
 	         name);
 	return 0;
 }

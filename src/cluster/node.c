@@ -61,6 +61,7 @@ struct node {
 	uint64_t published, delivered, catchups;
 	uint64_t last_epoch; /* the last one offered */
 	ev_timer renew;      /* the leases of this node's nicks */
+	ev_timer tick;       /* once a second: says lost too long are refused */
 	char inbox[160];     /* the channel of direct messages to this node's users */
 };
 
@@ -100,6 +101,10 @@ published(int rc, const struct script_msg *m, const char *why, void *arg)
 {
 	struct node *nd = the_node;
 
+	if (rc == -2) { /* the room's catch-up will tell whether it went */
+		core_bp_publish_lost(nd->core, arg);
+		return;
+	}
 	if (rc < 0) {
 		log_debug("cluster: publish failed: %s", why ? why : "?");
 		core_bp_published(nd->core, arg, CORE_E_CLUSTER, 0, 0, 0);
@@ -158,6 +163,7 @@ on_state(int rc, const struct script_state *st, const char *why, void *arg)
 		msgs[i].from_len = st->msgs[i].from_len;
 		msgs[i].text = st->msgs[i].text;
 		msgs[i].text_len = st->msgs[i].text_len;
+		msgs[i].sid = st->msgs[i].origin == nd->incarnation ? st->msgs[i].sid : 0;
 	}
 	more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, msgs, st->count);
 	free(msgs);
@@ -360,6 +366,16 @@ on_renew(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
+static void
+on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *nd = w->data;
+
+	(void)loop;
+	(void)revents;
+	core_bp_expire(nd->core);
+}
+
 /* --- links --- */
 
 static void
@@ -447,6 +463,9 @@ node_new(struct ev_loop *loop, struct core *core, const struct redis_url *urls, 
 	ev_timer_init(&nd->renew, on_renew, SCRIPT_NICK_LEASE / 3000.0, SCRIPT_NICK_LEASE / 3000.0);
 	nd->renew.data = nd;
 	ev_timer_start(loop, &nd->renew);
+	ev_timer_init(&nd->tick, on_tick, 1, 1);
+	nd->tick.data = nd;
+	ev_timer_start(loop, &nd->tick);
 	nd->hooks.publish = node_publish;
 	nd->hooks.follow = node_follow;
 	nd->hooks.claim = node_claim;
@@ -470,6 +489,7 @@ node_free(struct node *nd)
 	if (nd == NULL)
 		return;
 	ev_timer_stop(nd->loop, &nd->renew);
+	ev_timer_stop(nd->loop, &nd->tick);
 	/* The links first: their callbacks in flight run now, and may name
 	 * a follow. */
 	for (i = 0; i < nd->nshards; i++) {

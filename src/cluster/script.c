@@ -43,7 +43,7 @@ static struct script publish_script = {
         "local s = string.format('%d', seq)\n"
         "local m = string.format('%d', ms)\n"
         "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], s .. '-0', 'seq', s, 'time', m,\n"
-        "           'from', ARGV[2], 'text', ARGV[3], 'epoch', epoch)\n"
+        "           'from', ARGV[2], 'text', ARGV[3], 'epoch', epoch, 'origin', ARGV[6])\n"
         "redis.call('SET', KEYS[1], s)\n"
         "if fresh then redis.call('SET', KEYS[3], epoch) end\n"
         "redis.call('PUBLISH', ARGV[5], s .. ' ' .. m .. ' ' .. epoch .. ' ' .. ARGV[6] .. ' ' "
@@ -185,11 +185,13 @@ call_new(struct script *s, int nkeys, int nparts, const char *const *parts, cons
 
 	for (i = 0; i < nparts; i++)
 		total += plen[i];
-	/* The bytes, the key count (16), then the vectors, aligned. */
-	at = (total + 16 + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *);
-	if ((c = calloc(1, sizeof(*c) + at + (size_t)argc * (sizeof(char *) + sizeof(size_t)))) ==
-	    NULL)
+	/* The bytes, the key count (16), then the vectors, aligned (data[]
+	 * itself may not be). */
+	if ((c = calloc(1, sizeof(*c) + total + 16 + sizeof(void *) +
+	                           (size_t)argc * (sizeof(char *) + sizeof(size_t)))) == NULL)
 		return NULL;
+	at = total + 16;
+	at += (sizeof(void *) - (uintptr_t)(c->data + at) % sizeof(void *)) % sizeof(void *);
 	c->argv = (const char **)(void *)(c->data + at);
 	c->len = (size_t *)(void *)(c->data + at + (size_t)argc * sizeof(char *));
 	c->script = s;
@@ -267,6 +269,27 @@ reply_u64(const struct redisReply *r, uint64_t *out)
 	return -1;
 }
 
+static int payload_number(const char *p, size_t n, size_t *i, uint64_t *out);
+
+/* "INCARNATION SID" into m's origin and sid; 0 or -1. */
+static int
+origin_parse(const char *p, size_t n, struct script_msg *m)
+{
+	char buf[48];
+	size_t i = 0;
+
+	if (n + 1 >= sizeof(buf))
+		return -1;
+	memcpy(buf, p, n);
+	buf[n] = ' '; /* payload_number wants a space after each number */
+	if (payload_number(buf, n + 1, &i, &m->origin) < 0 ||
+	    payload_number(buf, n + 1, &i, &m->sid) < 0) {
+		m->origin = m->sid = 0;
+		return -1;
+	}
+	return 0;
+}
+
 /* One stream entry, [ID, [field, value, ...]], into m; 0 or -1. */
 static int
 entry_parse(const struct redisReply *e, struct script_msg *m)
@@ -295,6 +318,8 @@ entry_parse(const struct redisReply *e, struct script_msg *m)
 			m->from = v->str, m->from_len = v->len, have |= 8;
 		else if (strcmp(k->str, "text") == 0)
 			m->text = v->str, m->text_len = v->len, have |= 16;
+		else if (strcmp(k->str, "origin") == 0)
+			(void)origin_parse(v->str, v->len, m); /* optional: who sent it */
 	}
 	return have == 31 ? 0 : -1;
 }
@@ -348,7 +373,8 @@ call_done(struct script_call *c, struct redisReply *r)
 		                    reply_u64(r->element[2], &m.epoch) < 0))
 			why = "redis: the publish script answered something else";
 		if (why) {
-			c->publish_cb(-1, NULL, why, c->arg);
+			/* No reply: Redis may have run it (-2), unlike a refusal. */
+			c->publish_cb(r == NULL ? -2 : -1, NULL, why, c->arg);
 		} else {
 			m.from = c->argv[base + 4];
 			m.from_len = c->len[base + 4];

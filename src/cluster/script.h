@@ -44,8 +44,8 @@ struct script_state {
 };
 
 /* The publish step's completion: 0 with m filled (its from and text are
- * the caller's, given back), or -1 with why (the link dropped, or Redis
- * refused). */
+ * the caller's, given back), -1 with why (Redis refused: nothing written),
+ * or -2 (the link dropped before the reply: Redis may have run it). */
 typedef void script_publish_fn(int rc, const struct script_msg *m, const char *why, void *arg);
 /* The state step's completion: 0 with st, or -1 with why. */
 typedef void script_state_fn(int rc, const struct script_state *st, const char *why, void *arg);

@@ -138,6 +138,31 @@ drain(struct core *c, struct session *s)
 		busy(s, 0);
 }
 
+/* s's queued commands may run: after the backplane's call (drains_run). */
+static void
+drain_later(struct core *c, struct session *s)
+{
+	if (s->draining)
+		return;
+	s->draining = 1;
+	LIST_INSERT_HEAD(&c->drains, s, dlink);
+}
+
+/* The end of every call from the backplane: what completions freed runs
+ * now, when no room is being walked (a queued PART and JOIN could free
+ * the room a completion came from). */
+void
+bp_drains_run(struct core *c)
+{
+	struct session *s;
+
+	while ((s = LIST_FIRST(&c->drains)) != NULL) {
+		LIST_REMOVE(s, dlink);
+		s->draining = 0;
+		drain(c, s);
+	}
+}
+
 /* op has completed: take it off its session's queue and go on. */
 void
 op_done(struct core *c, struct core_bp_op *op)
@@ -146,7 +171,7 @@ op_done(struct core *c, struct core_bp_op *op)
 
 	TAILQ_REMOVE(&s->ops, op, slink);
 	op_free(op);
-	drain(c, s);
+	drain_later(c, s);
 }
 
 /* --- says --- */
@@ -178,6 +203,8 @@ say_complete(struct core *c, struct core_bp_op *op, struct room *r, uint64_t epo
 	struct msg *m = NULL;
 	unsigned i;
 
+	if (s == NULL) /* not on a room's list once its session ended */
+		return;
 	reply_init(&rep, CMD_SAY, op->tag, r ? r->name : op->name, r ? r->name_len : op->n);
 	rep.err = err;
 	if (err == 0) {
@@ -202,15 +229,15 @@ say_complete(struct core *c, struct core_bp_op *op, struct room *r, uint64_t epo
 		 * answer on its own, and the session goes on. */
 		TAILQ_REMOVE(&s->ops, op, slink);
 		op->s = NULL;
-		drain(c, s);
+		drain_later(c, s);
 		return;
 	}
 	op_done(c, op);
 }
 
-void
-core_bp_published(struct core *c, struct core_bp_op *op, int err, uint64_t seq, uint64_t time_ms,
-                  uint64_t epoch)
+static void
+published(struct core *c, struct core_bp_op *op, int err, uint64_t seq, uint64_t time_ms,
+          uint64_t epoch)
 {
 	struct room *r;
 
@@ -221,9 +248,9 @@ core_bp_published(struct core *c, struct core_bp_op *op, int err, uint64_t seq, 
 	r = hmap_get(&c->rooms, op->name, op->n);
 	op->seq = seq;
 	op->time_ms = time_ms;
+	op->state = BP_WAITING; /* answered: say_complete() frees it */
 	if (err == 0 && r && r->bp_state == BP_ROOM_OPEN && r->epoch == epoch && r->seq < seq) {
 		/* Not delivered here yet: the ACK waits for it. */
-		op->state = BP_WAITING;
 		op->room = r;
 		op->epoch = epoch;
 		TAILQ_INSERT_TAIL(&r->waiters, op, rlink);
@@ -232,18 +259,48 @@ core_bp_published(struct core *c, struct core_bp_op *op, int err, uint64_t seq, 
 	say_complete(c, op, r, epoch, err);
 }
 
+/* The first say waiting on r that its delivery has reached, or NULL. */
+static struct core_bp_op *
+say_reached(const struct room *r)
+{
+	struct core_bp_op *op;
+
+	/* The analyzer cannot see that TAILQ_REMOVE took a completed op off
+	 * the list (its tqe_prev is the head's tqh_first). */
+	TAILQ_FOREACH(op, &r->waiters, rlink)
+	{
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
+		if (op->cmd == CMD_SAY && op->seq <= r->seq)
+			return op;
+	}
+	return NULL;
+}
+
+/* Refuse the says lost on r's room: its catch-up is over and did not
+ * find them (r NULL: those lost longer than CORE_BP_LOST_MS). */
+static void
+lost_refuse(struct core *c, struct room *r)
+{
+	struct core_bp_op *op, *next;
+
+	for (op = TAILQ_FIRST(&c->lost); op; op = next) {
+		next = TAILQ_NEXT(op, rlink);
+		if (r ? op->n != r->name_len || memcmp(op->name, r->key, op->n) != 0
+		      : op->time_ms + CORE_BP_LOST_MS > c->now_ms)
+			continue;
+		TAILQ_REMOVE(&c->lost, op, rlink);
+		say_complete(c, op, r, 0, CORE_E_CLUSTER);
+		next = TAILQ_FIRST(&c->lost);
+	}
+}
+
 /* Complete the says of r that its delivery has reached. */
 static void
 says_reached(struct core *c, struct room *r)
 {
 	struct core_bp_op *op;
 
-	for (;;) {
-		TAILQ_FOREACH(op, &r->waiters, rlink)
-		if (op->cmd == CMD_SAY && op->seq <= r->seq)
-			break;
-		if (op == NULL)
-			return;
+	while ((op = say_reached(r)) != NULL) {
 		TAILQ_REMOVE(&r->waiters, op, rlink);
 		say_complete(c, op, r, op->epoch, 0);
 	}
@@ -268,8 +325,11 @@ said(struct core *c, struct room *r, const struct core_bp_msg *bm)
 		if (r->members[i]->id == bm->sid)
 			s = r->members[i];
 	if (s == NULL || (op = TAILQ_FIRST(&s->ops)) == NULL || op->cmd != CMD_SAY ||
-	    op->state != BP_SENT || op->n != r->name_len || memcmp(op->name, r->key, op->n) != 0)
+	    (op->state != BP_SENT && op->state != BP_LOST) || op->n != r->name_len ||
+	    memcmp(op->name, r->key, op->n) != 0)
 		return;
+	if (op->state == BP_LOST) /* it went through after all */
+		TAILQ_REMOVE(&c->lost, op, rlink);
 	op->seq = bm->seq;
 	op->time_ms = bm->time_ms;
 	say_complete(c, op, r, r->epoch, 0);
@@ -296,8 +356,8 @@ deliver(struct core *c, struct room *r, const struct core_bp_msg *bm)
 		said(c, r, bm);
 }
 
-int
-core_bp_message(struct core *c, const char *key, size_t n, const struct core_bp_msg *bm)
+static int
+message(struct core *c, const char *key, size_t n, const struct core_bp_msg *bm)
 {
 	struct room *r = hmap_get(&c->rooms, key, n);
 
@@ -377,9 +437,9 @@ joins_go(struct core *c, struct room *r, int err)
 		linger_start(c, r);
 }
 
-int
-core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
-              const struct core_bp_msg *msgs, unsigned count)
+static int
+state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
+      const struct core_bp_msg *msgs, unsigned count)
 {
 	struct room *r = hmap_get(&c->rooms, key, n);
 	struct core_bp_op *op;
@@ -399,11 +459,13 @@ core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_
 		room_reset(c, r, epoch, seq, msgs, count);
 		r->bp_state = BP_ROOM_OPEN;
 		/* Says numbered before a reset are not delivered now. */
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): as in says_reached() */
 		while ((op = TAILQ_FIRST(&r->waiters)) != NULL && op->cmd == CMD_SAY) {
 			TAILQ_REMOVE(&r->waiters, op, rlink);
 			say_complete(c, op, r, op->epoch, 0);
 		}
 		joins_go(c, r, 0);
+		lost_refuse(c, r);
 		return 0;
 	}
 	/* Catching up: what it missed, in order, each ACK in its place. */
@@ -416,6 +478,8 @@ core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_
 	if (count == 0 && seq > r->seq)
 		r->seq = seq;
 	says_reached(c, r);
+	if (r->seq >= seq)
+		lost_refuse(c, r); /* caught up: what was lost is not there */
 	return r->seq < seq;
 }
 
@@ -428,8 +492,8 @@ core_bp_after(const struct core *c, const char *key, size_t n, int *want)
 	return *want && r->bp_state == BP_ROOM_OPEN ? r->seq : 0;
 }
 
-void
-core_bp_failed(struct core *c, const char *key, size_t n)
+static void
+failed(struct core *c, const char *key, size_t n)
 {
 	struct room *r = hmap_get(&c->rooms, key, n);
 
@@ -487,7 +551,10 @@ bp_session_end(struct core *c, struct session *s)
 {
 	struct core_bp_op *op;
 
-	(void)c;
+	if (s->draining) {
+		LIST_REMOVE(s, dlink);
+		s->draining = 0;
+	}
 	while ((op = TAILQ_FIRST(&s->ops)) != NULL) {
 		TAILQ_REMOVE(&s->ops, op, slink);
 		if (op->state == BP_SENT) {
@@ -496,6 +563,8 @@ bp_session_end(struct core *c, struct session *s)
 		}
 		if (op->state == BP_WAITING)
 			TAILQ_REMOVE(&op->room->waiters, op, rlink);
+		else if (op->state == BP_LOST)
+			TAILQ_REMOVE(&c->lost, op, rlink);
 		op_free(op);
 	}
 }
@@ -514,4 +583,59 @@ bp_room_free(struct core *c, struct room *r)
 		op_free(op);
 	}
 	(void)c;
+}
+
+/* --- the calls from the backplane: each runs what its completions let go --- */
+
+void
+core_bp_published(struct core *c, struct core_bp_op *op, int err, uint64_t seq, uint64_t time_ms,
+                  uint64_t epoch)
+{
+	published(c, op, err, seq, time_ms, epoch);
+	bp_drains_run(c);
+}
+
+int
+core_bp_message(struct core *c, const char *key, size_t n, const struct core_bp_msg *m)
+{
+	int rc = message(c, key, n, m);
+
+	bp_drains_run(c);
+	return rc;
+}
+
+int
+core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
+              const struct core_bp_msg *msgs, unsigned count)
+{
+	int rc = state(c, key, n, epoch, seq, msgs, count);
+
+	bp_drains_run(c);
+	return rc;
+}
+
+void
+core_bp_failed(struct core *c, const char *key, size_t n)
+{
+	failed(c, key, n);
+	bp_drains_run(c);
+}
+
+void
+core_bp_publish_lost(struct core *c, struct core_bp_op *op)
+{
+	if (op->s == NULL) {
+		op_free(op);
+		return;
+	}
+	op->state = BP_LOST;
+	op->time_ms = c->now_ms; /* when */
+	TAILQ_INSERT_TAIL(&c->lost, op, rlink);
+}
+
+void
+core_bp_expire(struct core *c)
+{
+	lost_refuse(c, NULL);
+	bp_drains_run(c);
 }

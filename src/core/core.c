@@ -27,6 +27,8 @@ core_new(const struct core_limits *lim, uint64_t epoch_seed)
 	RB_INIT(&c->active);
 	RB_INIT(&c->users);
 	LIST_INIT(&c->batches);
+	LIST_INIT(&c->drains);
+	TAILQ_INIT(&c->lost);
 	TAILQ_INIT(&c->linger[LINGER_SHARED]);
 	TAILQ_INIT(&c->linger[LINGER_SOLO]);
 	/* Epoch 0 means "no cursor" on every wire, so it is never given out. */

@@ -221,6 +221,13 @@ void core_set_backplane(struct core *c, const struct core_backplane *bp);
 /* The outcome of a publish: err 0 and m numbered, or CORE_E_CLUSTER. */
 void core_bp_published(struct core *c, struct core_bp_op *op, int err, uint64_t seq,
                        uint64_t time_ms, uint64_t epoch);
+/* The link dropped after op's publish was sent: Redis may or may not
+ * have run it.  The room's next catch-up tells: the message is there
+ * (its ACK goes) or not (CORE_E_CLUSTER); CORE_BP_LOST_MS at most. */
+#define CORE_BP_LOST_MS 5000
+void core_bp_publish_lost(struct core *c, struct core_bp_op *op);
+/* Once a second: says lost longer than CORE_BP_LOST_MS are refused. */
+void core_bp_expire(struct core *c);
 /* A message of the room of folded key[0, n) came.  Returns 1 when it
  * comes after a gap (or from another epoch): it was not delivered, and
  * the backplane should refresh the room's state. */

@@ -20,6 +20,7 @@ enum bp_op_state {
 	BP_QUEUED,  /* not run yet: an earlier command of its session waits */
 	BP_SENT,    /* a publish in flight */
 	BP_WAITING, /* on its room: a join for the room's state, a say for delivery */
+	BP_LOST,    /* a say whose link dropped before the answer: on c->lost */
 };
 
 struct core_bp_op {
@@ -64,6 +65,8 @@ struct session {
 	RB_ENTRY(session) tlink; /* in the users tree, while registered */
 	struct bp_ops ops;       /* waiting on the backplane, or queued (bp.c) */
 	uint8_t replaying;       /* running its queued commands */
+	uint8_t draining;        /* on the core's drains list */
+	LIST_ENTRY(session) dlink;
 };
 
 struct batch;
@@ -155,6 +158,10 @@ struct core {
 	struct msg **older;       /* a join's replay from the store (CHATD_REPLAY_MAX) */
 	struct core_backplane bp; /* valid when has_bp */
 	int has_bp;
+	/* Sessions whose queued commands may run again (bp.c): run once the
+	 * backplane's call is over, never while a room is being walked. */
+	LIST_HEAD(, session) drains;
+	struct bp_ops lost; /* says whose outcome the next catch-up tells (BP_LOST) */
 };
 
 /* core.c: linger, and the history budget. */
@@ -209,6 +216,9 @@ struct core_bp_op *op_new(struct session *s, enum core_cmd cmd, const char *name
 void op_free(struct core_bp_op *op);
 void op_wait(struct session *s, struct core_bp_op *op);
 void op_done(struct core *c, struct core_bp_op *op);
+/* Run the queued commands that completions let go (the end of each call
+ * from the backplane). */
+void bp_drains_run(struct core *c);
 /* s ends: forget its commands. */
 void bp_session_end(struct core *c, struct session *s);
 /* r is being freed: its waiters fail. */

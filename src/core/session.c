@@ -262,6 +262,7 @@ core_bp_claimed(struct core *c, struct core_bp_op *op, int rc)
 		nick_rename(c, s, op->name, op->n);
 	session_done(s, &r);
 	op_done(c, op);
+	bp_drains_run(c);
 }
 
 /* Text a message may carry: 0, or why not. */
@@ -327,6 +328,7 @@ core_bp_directed(struct core *c, struct core_bp_op *op, int rc, uint64_t time_ms
 	if (r.msg)
 		msg_unref(r.msg);
 	op_done(c, op);
+	bp_drains_run(c);
 }
 
 void

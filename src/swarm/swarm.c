@@ -1270,7 +1270,10 @@ swarm_refused(struct bot *b, uint32_t ref, uint8_t type, uint16_t code, const ch
 		struct dm_ent *e = dm_slot(pd.dm);
 
 		if (e->key) {
-			dm_remove(e);
+			/* A cluster's refusal may come after the message went (the
+			 * link dropped before its answer): it may still arrive. */
+			if (code != WIRE_E_CLUSTER_UNAVAILABLE)
+				dm_remove(e);
 			st.dm_accounted++;
 		}
 		expected = code == WIRE_E_NO_SUCH_USER;

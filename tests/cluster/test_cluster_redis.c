@@ -352,7 +352,7 @@ publish_twice_gives_seq_1_and_2_in_the_stream_and_to_a_subscriber(void **state)
 	assert_int_equal(r->elements, 2);
 	assert_string_equal(r->element[0]->element[0]->str, "1-0");
 	assert_string_equal(r->element[1]->element[0]->str, "2-0");
-	assert_int_equal(r->element[1]->element[1]->elements, 10); /* 5 fields */
+	assert_int_equal(r->element[1]->element[1]->elements, 12); /* 6 fields */
 	assert_string_equal(r->element[1]->element[1]->element[6]->str, "text");
 	assert_string_equal(r->element[1]->element[1]->element[7]->str, "again");
 	freeReplyObject(r);

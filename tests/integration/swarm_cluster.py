@@ -37,6 +37,8 @@ def main():
         with t.Server(chatd, "--node-name", "a", *common) as a, \
                 t.Server(chatd, "--node-name", "b", *common) as b, \
                 tempfile.TemporaryDirectory() as tmp:
+            for n in (a, b):
+                n.wait_for_line(r"cluster: shard 0 .* up", 10)
             out = os.path.join(tmp, "swarm.json")
             cmd = [os.path.abspath(args.swarm),
                    "--server", "127.0.0.1:%d,127.0.0.1:%d" % (a.port, b.port),
@@ -75,8 +77,9 @@ def main():
                 raise AssertionError("deliveries/s %.0f too low" % r["deliveries_per_s"])
             # Both nodes saw Redis go and come back.
             for n in (a, b):
-                n.wait_for_line(r"cluster: shard 0 .* down", 10)
-                n.wait_for_line(r"cluster: shard 0 .* up", 10)
+                down = n.wait_for_line(r"cluster: shard 0 .* down", 10)
+                n.wait_for_line(r"cluster: shard 0 .* up", 10,
+                                start=n.lines.index(down.string))
     finally:
         redis.close()
     print("PASS swarm_cluster")

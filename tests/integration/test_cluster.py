@@ -21,7 +21,10 @@ TIME_LIMIT = 90
 
 def node(srv, redis, name, *extra):
     n = t.Server(srv.path, "--cluster", redis.url, "--node-name", name, *extra)
-    return n.start()
+    n.start()
+    # Its links come up in the loop, just after it listens.
+    n.wait_for_line(r"cluster: shard 0 .* up", 10)
+    return n
 
 
 def test_a_room_spans_two_nodes_with_one_sequence(srv):

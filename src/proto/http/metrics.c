@@ -274,7 +274,8 @@ metrics_answer(struct hconn *h)
 		    (unsigned long long)ns.links.failed);
 		head(&o, "chatd_cluster_reconnects_total", "counter",
 		     "Links to Redis made again after having been up.");
-		put(&o, "chatd_cluster_reconnects_total %llu\n", (unsigned long long)ns.links.reconnects);
+		put(&o, "chatd_cluster_reconnects_total %llu\n",
+		    (unsigned long long)ns.links.reconnects);
 	}
 	head(&o, "chatd_http_requests_total", "counter", "HTTP answers by status.");
 	for (i = 0; i < NSTATUS; i++)

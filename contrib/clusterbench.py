@@ -86,7 +86,7 @@ def line(variant, r):
     return ("%-8s publishes/s %8.0f  deliveries/s %9.0f  p50 %6.3f  p99 %6.3f  p99.9 %7.3f ms"
             "  redis CPU %5.1f us/msg  %s" % (variant, r["publishes_per_s"],
                                              r["deliveries_per_s"], lat["p50"], lat["p99"],
-                                             lat["p99.9"], per, r["result"]))
+                                             lat["p999"], per, r["result"]))
 
 
 def main():
@@ -107,14 +107,14 @@ def main():
         for v in VARIANTS:
             rs = runs[v]
             med = {k: bench.med([r["latency_ms"][k] for r in rs]) for k in ("p50", "p99",
-                                                                             "p99.9")}
+                                                                             "p999")}
             pub = bench.med([r["publishes_per_s"] for r in rs])
             dlv = bench.med([r["deliveries_per_s"] for r in rs])
             per = bench.med([r["redis_cpu_s"] / r["published"] * 1e6 if r["published"] else 0
                              for r in rs])
             print("  %-8s publishes/s %8.0f  deliveries/s %9.0f  p50 %6.3f  p99 %6.3f  "
                   "p99.9 %7.3f ms  redis CPU %5.1f us/msg" % (v, pub, dlv, med["p50"],
-                                                               med["p99"], med["p99.9"], per))
+                                                               med["p99"], med["p999"], per))
     return 0
 
 

@@ -410,9 +410,13 @@ on_sub_state(struct redis_link *l, int up, const char *why, void *arg)
 	(void)why;
 	if (up)
 		return; /* each subscription confirms, and asks */
+	/* Joins waiting for a subscription that will not be confirmed now
+	 * fail (open rooms are caught up once it is back). */
 	while ((f = hmap_next(&sh->node->follows, &pos)) != NULL)
-		if (f->shard == sh->index)
+		if (f->shard == sh->index) {
 			f->subscribed = 0;
+			core_bp_failed(sh->node->core, f->key, f->n);
+		}
 }
 
 static void

@@ -180,17 +180,24 @@ void
 bp_say(struct core *c, struct session *s, struct room *r, const char *text, size_t tn, uint64_t tag)
 {
 	struct core_bp_op *op = op_new(s, CMD_SAY, r->key, r->name_len, text, tn, tag);
-	struct core_reply rep;
 
 	op->state = BP_SENT;
-	if (c->bp.publish(c->bp.arg, r, s, text, tn, op) < 0) {
-		op_free(op);
-		reply_init(&rep, CMD_SAY, tag, r->name, r->name_len);
-		rep.err = CORE_E_CLUSTER;
-		session_done(s, &rep);
+	op_sent(s, op, c->bp.publish(c->bp.arg, r, s, text, tn, op), r->name, r->name_len);
+}
+
+void
+op_sent(struct session *s, struct core_bp_op *op, int rc, const char *arg, size_t n)
+{
+	struct core_reply rep;
+
+	if (rc == 0) {
+		op_wait(s, op);
 		return;
 	}
-	op_wait(s, op);
+	reply_init(&rep, op->cmd, op->tag, arg, n);
+	rep.err = CORE_E_CLUSTER;
+	op_free(op);
+	session_done(s, &rep);
 }
 
 /* Complete a say: with its message from r's ring when it is there, else

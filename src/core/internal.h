@@ -215,6 +215,9 @@ struct core_bp_op *op_new(struct session *s, enum core_cmd cmd, const char *name
                           const char *text, size_t tn, uint64_t tag);
 void op_free(struct core_bp_op *op);
 void op_wait(struct session *s, struct core_bp_op *op);
+/* op was handed to the backplane, which said rc: 0, it waits (op_wait);
+ * else it is refused at once with CORE_E_CLUSTER, naming arg[0, n). */
+void op_sent(struct session *s, struct core_bp_op *op, int rc, const char *arg, size_t n);
 void op_done(struct core *c, struct core_bp_op *op);
 /* Run the queued commands that completions let go (the end of each call
  * from the backplane). */

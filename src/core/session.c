@@ -132,20 +132,12 @@ claim(struct core *c, struct session *s, enum core_cmd cmd, const char *nick, si
 {
 	char key[CORE_NICK_MAX + 1];
 	struct core_bp_op *op;
-	struct core_reply r;
 
 	/* The folded name rides as the op's text: the key it is claimed by. */
 	valid_fold(key, nick, n);
 	op = op_new(s, cmd, nick, n, key, n, tag);
 	op->state = BP_SENT;
-	if (c->bp.claim(c->bp.arg, key, n, op) < 0) {
-		op_free(op);
-		reply_init(&r, cmd, tag, nick, n);
-		r.err = CORE_E_CLUSTER;
-		session_done(s, &r);
-		return;
-	}
-	op_wait(s, op);
+	op_sent(s, op, c->bp.claim(c->bp.arg, key, n, op), nick, n);
 }
 
 void
@@ -293,17 +285,9 @@ direct_remote(struct core *c, struct session *s, const char *nick, size_t n, con
               size_t tn, uint64_t tag)
 {
 	struct core_bp_op *op = op_new(s, CMD_DIRECT, nick, n, text, tn, tag);
-	struct core_reply r;
 
 	op->state = BP_SENT;
-	if (c->bp.direct(c->bp.arg, s, nick, n, text, tn, op) < 0) {
-		op_free(op);
-		reply_init(&r, CMD_DIRECT, tag, nick, n);
-		r.err = CORE_E_CLUSTER;
-		session_done(s, &r);
-		return;
-	}
-	op_wait(s, op);
+	op_sent(s, op, c->bp.direct(c->bp.arg, s, nick, n, text, tn, op), nick, n);
 }
 
 void

@@ -143,7 +143,9 @@ def test_cluster_unavailable_then_catch_up_with_nothing_lost_or_twice(srv):
         r.kill()
         # Every front end says so while the shard is down.
         def refused():
-            f = alice.say("ops", "down?")
+            # A say sent just before Redis died waits for the catch-up
+            # that would tell whether it went, CORE_BP_LOST_MS at most.
+            f = alice.say("ops", "down?", timeout=10)
             return f if f.type == t.ERROR else None
         err = t.wait_until(refused, 10, interval=0.05, what="a refusal while Redis is down")
         t.assert_eq(err.code, 216, "CLUSTER_UNAVAILABLE: %r" % err)

@@ -136,6 +136,7 @@ def test_right_password_starts_and_says_what_it_shares(srv):
         node = t.Server(srv.path, "--cluster", url, "--node-name", "n1", "--store", "none")
         with node:
             line = node.wait_for_line(r"cluster mode is not complete", 5).group(0)
+            node.wait_for_line(r"cluster: shard 0 .* up", 10)
             lines = "\n".join(node.stderr_tail(40))
             if "node n1 shares rooms" not in lines or "answers (Redis " not in lines:
                 raise AssertionError("missing start-up lines:\n%s" % lines)

@@ -65,6 +65,8 @@ struct node {
 	char inbox[160];     /* the channel of direct messages to this node's users */
 };
 
+/* How long a stopping node waits for Redis to answer what it sent last. */
+#define NODE_FLUSH_S 1.0
 /* Where nicks live: one shard, so that a nick has one place to look. */
 #define NICK_SHARD 0
 /* The inbox channels: this prefix and the node's name. */
@@ -489,9 +491,22 @@ node_free(struct node *nd)
 	struct follow *f;
 	size_t pos = 0;
 	unsigned i;
+	double deadline;
+	int busy;
 
 	if (nd == NULL)
 		return;
+	/* A graceful stop: the nicks its users' sessions let go as they ended
+	 * are released now, not when their leases run out; the loop runs a
+	 * little for the answers (NODE_FLUSH_S at most). */
+	deadline = ev_time() + NODE_FLUSH_S;
+	for (;;) {
+		for (i = 0, busy = 0; i < nd->nshards; i++)
+			busy |= redis_up(nd->shards[i].cmd) && redis_busy(nd->shards[i].cmd);
+		if (!busy || ev_time() > deadline)
+			break;
+		ev_run(nd->loop, EVRUN_ONCE);
+	}
 	ev_timer_stop(nd->loop, &nd->renew);
 	ev_timer_stop(nd->loop, &nd->tick);
 	/* The links first: their callbacks in flight run now, and may name

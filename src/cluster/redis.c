@@ -525,6 +525,12 @@ redis_subscribe(struct redis_link *l, const char *channel, redis_message_fn *cb,
 	return 0;
 }
 
+int
+redis_busy(const struct redis_link *l)
+{
+	return l->head != NULL;
+}
+
 enum redis_state
 redis_state(const struct redis_link *l)
 {

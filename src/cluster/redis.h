@@ -103,6 +103,8 @@ int redis_cmd_argv(struct redis_link *l, redis_reply_fn *cb, void *arg, int argc
 int redis_subscribe(struct redis_link *l, const char *channel, redis_message_fn *cb, void *arg);
 
 enum redis_state redis_state(const struct redis_link *l);
+/* Whether commands of l wait for their replies. */
+int redis_busy(const struct redis_link *l);
 int redis_up(const struct redis_link *l);
 const struct redis_url *redis_url(const struct redis_link *l);
 /* Why the link last went down or failed to come up ("" if it never did). */

@@ -16,9 +16,11 @@
 struct redis_link;
 struct redisReply;
 
-#define SCRIPT_STREAM_MAX  10000u /* entries a room's stream keeps, about (MAXLEN ~) */
-#define SCRIPT_NICK_LEASE  30000u /* ms a nick claim lasts unless renewed */
-#define SCRIPT_NODE_TTL    10000u /* ms a node's heartbeat lasts */
+#define SCRIPT_STREAM_MAX 10000u /* entries a room's stream keeps, about (MAXLEN ~) */
+/* ms a nick claim lasts unless renewed (every third of it): the nicks of
+ * a node that died are free again within this. */
+#define SCRIPT_NICK_LEASE  10000u
+#define SCRIPT_NODE_TTL    10000u                /* ms a node's heartbeat lasts */
 #define SCRIPT_PAYLOAD_MAX (128u + 64u + 65535u) /* a published message, at most */
 
 /* A room message as the publish step returns it and the channel carries it. */

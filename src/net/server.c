@@ -663,6 +663,9 @@ server_free(struct server *srv)
 	for (i = 0; i < srv->nlisteners; i++)
 		listener_free(srv->listeners[i]);
 	frontend_detach_all();
+	/* The node runs the loop a little for its last answers: no turn of
+	 * the server's may end it at once. */
+	ev_prepare_stop(srv->loop, &srv->flush);
 	node_free(srv->node);
 	core_free(srv->core);
 	ipcount_free_all();

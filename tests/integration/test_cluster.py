@@ -8,6 +8,7 @@ unavailable" in each front end and nothing acknowledged is lost or
 delivered twice once it is back (appendonly, fsync always).  Skipped when
 redis-server is not installed."""
 
+import signal
 import socket
 import sys
 import time
@@ -188,6 +189,23 @@ def test_a_nick_is_unique_across_nodes_and_released_when_let_go(srv):
         other.quit()
         t.wait_until(lambda: third.hello("alice").type == t.WELCOME, 5, interval=0.05,
                      what="alice free on a once b's user quit")
+
+
+def test_nicks_of_a_stopped_node_are_free_at_once_and_of_a_dead_one_within_10s(srv):
+    with Redis() as r, node(srv, r, "b") as b:
+        a = node(srv, r, "a")
+        a.client("alice")
+        c = node(srv, r, "c")
+        c.client("carol")
+        a.stop()  # SIGTERM: released before it exits
+        t.assert_eq(b.client().hello("alice").type, t.WELCOME, "alice free at once")
+        c.stop(signal.SIGKILL)
+        t0 = time.monotonic()
+        probe = b.client()
+        t.wait_until(lambda: probe.hello("carol").type == t.WELCOME, 12, interval=0.2,
+                     what="carol free once c's lease ran out")
+        if time.monotonic() - t0 > 10.5:
+            raise AssertionError("carol took %.1f s to come free" % (time.monotonic() - t0))
 
 
 def test_direct_messages_cross_nodes(srv):

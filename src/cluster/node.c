@@ -45,6 +45,7 @@ struct follow {
 	uint8_t subscribed; /* Redis has confirmed the subscription */
 	uint8_t asking;     /* a state call is in flight */
 	uint8_t again;      /* and another is wanted after it */
+	double since;       /* when it was last (re)subscribed: ev_now() */
 	char key[CORE_ROOM_MAX + 1];
 };
 
@@ -252,12 +253,15 @@ node_follow(void *arg, const struct room *r)
 	if ((f = hmap_get(&nd->follows, key, n)) != NULL) {
 		if (f->subscribed)
 			ask(f);
-		return 0; /* else its confirmation asks */
+		else
+			f->since = ev_now(nd->loop); /* its confirmation asks */
+		return 0;
 	}
 	if (shard_key(channel, sizeof(channel), SHARD_ROOM_CHANNEL, key, n) < 0 ||
 	    (f = calloc(1, sizeof(*f))) == NULL)
 		return -1;
 	f->node = nd;
+	f->since = ev_now(nd->loop);
 	f->shard = sh->index;
 	f->n = (uint8_t)n;
 	memcpy(f->key, key, n);
@@ -372,10 +376,19 @@ static void
 on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct node *nd = w->data;
+	struct follow *f, *late[64];
+	size_t pos = 0, n = 0, i;
 
-	(void)loop;
 	(void)revents;
 	core_bp_expire(nd->core);
+	/* A subscription Redis has not confirmed in REDIS_REPLY_TIMEOUT: the
+	 * joins waiting on it fail (core_bp_failed acts on opening rooms).
+	 * Gathered first: the commands that then run may follow new rooms. */
+	while (n < 64 && (f = hmap_next(&nd->follows, &pos)) != NULL)
+		if (!f->subscribed && ev_now(loop) - f->since > REDIS_REPLY_TIMEOUT)
+			late[n++] = f;
+	for (i = 0; i < n; i++)
+		core_bp_failed(nd->core, late[i]->key, late[i]->n);
 }
 
 /* --- links --- */

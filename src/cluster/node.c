@@ -144,7 +144,7 @@ on_state(int rc, const struct script_state *st, const char *why, void *arg)
 	struct follow *f = arg;
 	struct node *nd = f->node;
 	struct core_bp_msg *msgs = NULL;
-	unsigned i;
+	unsigned i, k;
 	int more;
 
 	f->asking = 0;
@@ -158,17 +158,22 @@ on_state(int rc, const struct script_state *st, const char *why, void *arg)
 		core_bp_failed(nd->core, f->key, f->n);
 		return;
 	}
-	for (i = 0; i < st->count; i++) {
-		msgs[i].seq = st->msgs[i].seq;
-		msgs[i].time_ms = st->msgs[i].time_ms;
-		msgs[i].epoch = st->msgs[i].epoch;
-		msgs[i].from = st->msgs[i].from;
-		msgs[i].from_len = st->msgs[i].from_len;
-		msgs[i].text = st->msgs[i].text;
-		msgs[i].text_len = st->msgs[i].text_len;
-		msgs[i].sid = st->msgs[i].origin == nd->incarnation ? st->msgs[i].sid : 0;
+	for (i = k = 0; i < st->count; i++) {
+		/* Not one chatd wrote: left out (the core starts its ring
+		 * again past the gap). */
+		if (st->msgs[i].from_len > CORE_NICK_MAX || st->msgs[i].text_len > CORE_TEXT_MAX)
+			continue;
+		msgs[k].seq = st->msgs[i].seq;
+		msgs[k].time_ms = st->msgs[i].time_ms;
+		msgs[k].epoch = st->msgs[i].epoch;
+		msgs[k].from = st->msgs[i].from;
+		msgs[k].from_len = st->msgs[i].from_len;
+		msgs[k].text = st->msgs[i].text;
+		msgs[k].text_len = st->msgs[i].text_len;
+		msgs[k].sid = st->msgs[i].origin == nd->incarnation ? st->msgs[i].sid : 0;
+		k++;
 	}
-	more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, msgs, st->count);
+	more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, msgs, k);
 	free(msgs);
 	if (more || f->again) {
 		f->again = 0;
@@ -176,9 +181,11 @@ on_state(int rc, const struct script_state *st, const char *why, void *arg)
 	}
 }
 
-/* Ask for f's room's state: from where the core wants it. */
-static void
-ask(struct follow *f)
+/* Send the state call for f's room, from where the core wants it: 0
+ * (sent, or not wanted, or one in flight will be followed by another),
+ * or -1 when the shard's link is down. */
+static int
+ask_send(struct follow *f)
 {
 	struct node *nd = f->node;
 	uint64_t after;
@@ -186,21 +193,28 @@ ask(struct follow *f)
 
 	if (f->asking) {
 		f->again = 1;
-		return;
+		return 0;
 	}
 	after = core_bp_after(nd->core, f->key, f->n, &want);
 	if (!want)
-		return;
-	if (after)
+		return 0;
+	if (want == 2)
 		nd->catchups++;
-	if (script_state(nd->shards[f->shard].cmd, f->key, f->n, epoch_offer(nd), after,
-	                 after ? NODE_CATCHUP_MAX : nd->history, on_state, f) < 0) {
-		/* The shard is down: the joins waiting fail now; an open room
-		 * is caught up when the link is back. */
-		core_bp_failed(nd->core, f->key, f->n);
-		return;
-	}
+	if (script_state(nd->shards[f->shard].cmd, f->key, f->n, epoch_offer(nd), want == 1, after,
+	                 want == 1 ? nd->history : NODE_CATCHUP_MAX, on_state, f) < 0)
+		return -1;
 	f->asking = 1;
+	return 0;
+}
+
+/* Ask for f's room's state, outside the core's hooks: when the shard is
+ * down, the joins waiting fail now; an open room is caught up when the
+ * link is back. */
+static void
+ask(struct follow *f)
+{
+	if (ask_send(f) < 0)
+		core_bp_failed(f->node->core, f->key, f->n);
 }
 
 static void
@@ -220,7 +234,8 @@ on_channel(struct redis_link *l, const char *channel, size_t clen, const char *p
 		ask(f);
 		return;
 	}
-	if (script_payload_parse(payload, plen, &sm) < 0) {
+	if (script_payload_parse(payload, plen, &sm) < 0 || sm.from_len > CORE_NICK_MAX ||
+	    sm.text_len > CORE_TEXT_MAX) {
 		log_notice("cluster: room %s: a message of another shape on its channel", f->key);
 		return;
 	}
@@ -252,7 +267,7 @@ node_follow(void *arg, const struct room *r)
 		return -1;
 	if ((f = hmap_get(&nd->follows, key, n)) != NULL) {
 		if (f->subscribed)
-			ask(f);
+			return ask_send(f); /* a hook: the join is refused, not failed later */
 		else
 			f->since = ev_now(nd->loop); /* its confirmation asks */
 		return 0;

@@ -71,8 +71,8 @@ static struct script release_script = {"release",
 /*
  * A room's state: its seq, its epoch (set to the candidate when it has
  * none, so that every node opens the room in one epoch) and its messages,
- * oldest first: the newest count (after 0), or the first count after
- * seq after.  KEYS: seq, epoch, log; ARGV: candidate, after, count.
+ * oldest first: the newest count ('newest'), or the first count after
+ * seq after.  KEYS: seq, epoch, log; ARGV: candidate, after, count, mode.
  */
 static struct script state_script = {
         "state",
@@ -80,7 +80,7 @@ static struct script state_script = {
         "if not e then e = ARGV[1]; redis.call('SET', KEYS[2], e) end\n"
         "local s = redis.call('GET', KEYS[1]) or '0'\n"
         "local l\n"
-        "if ARGV[2] == '0' then\n"
+        "if ARGV[4] == 'newest' then\n"
         "  l = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[3])\n"
         "  local n = #l\n"
         "  for i = 1, math.floor(n / 2) do l[i], l[n - i + 1] = l[n - i + 1], l[i] end\n"
@@ -447,13 +447,13 @@ script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch,
 }
 
 int
-script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, uint64_t after,
-             unsigned count, script_state_fn *cb, void *arg)
+script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, int newest,
+             uint64_t after, unsigned count, script_state_fn *cb, void *arg)
 {
 	char seq[SHARD_KEY_MAX], log[SHARD_KEY_MAX], ep[SHARD_KEY_MAX];
 	char epoch_s[24], after_s[24], count_s[16];
-	const char *parts[6];
-	size_t plen[6];
+	const char *parts[7];
+	size_t plen[7];
 	int lens[3];
 	struct script_call *c;
 
@@ -470,7 +470,8 @@ script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, u
 	parts[3] = epoch_s, plen[3] = strlen(epoch_s);
 	parts[4] = after_s, plen[4] = strlen(after_s);
 	parts[5] = count_s, plen[5] = strlen(count_s);
-	if ((c = call_new(&state_script, 3, 6, parts, plen)) == NULL)
+	parts[6] = newest ? "newest" : "after", plen[6] = strlen(parts[6]);
+	if ((c = call_new(&state_script, 3, 7, parts, plen)) == NULL)
 		return -1;
 	c->state_cb = cb;
 	c->arg = arg;

@@ -85,10 +85,10 @@ int script_publish(struct redis_link *l, const char *room, size_t n, uint64_t ep
 /*
  * A room's state on its shard: its seq and epoch (set to epoch when it
  * has none yet), and messages of its stream, oldest first: the newest
- * count when after is 0, else the first count with seq > after.
+ * count (newest), else the first count with seq > after.
  */
-int script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, uint64_t after,
-                 unsigned count, script_state_fn *cb, void *arg);
+int script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, int newest,
+                 uint64_t after, unsigned count, script_state_fn *cb, void *arg);
 
 /* SET the nick's key to node with a lease of lease_ms, if no one holds it
  * or node does (a node restarted under its name takes back its users'

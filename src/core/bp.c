@@ -216,7 +216,8 @@ say_complete(struct core *c, struct core_bp_op *op, struct room *r, uint64_t epo
 	rep.err = err;
 	if (err == 0) {
 		if (r && (i = history_after(&r->hist, op->seq - 1)) < history_len(&r->hist) &&
-		    history_at(&r->hist, i)->seq == op->seq) {
+		    history_at(&r->hist, i)->seq == op->seq &&
+		    history_at(&r->hist, i)->epoch == epoch) {
 			m = msg_ref(history_at(&r->hist, i));
 		} else {
 			m = msg_new(rep.arg, rep.arg_len, s->nick, s->nick_len, op->text, op->tn,
@@ -256,7 +257,8 @@ published(struct core *c, struct core_bp_op *op, int err, uint64_t seq, uint64_t
 	op->seq = seq;
 	op->time_ms = time_ms;
 	op->state = BP_WAITING; /* answered: say_complete() frees it */
-	if (err == 0 && r && r->bp_state == BP_ROOM_OPEN && r->epoch == epoch && r->seq < seq) {
+	if (err == 0 && r && r->bp_state != BP_ROOM_IDLE &&
+	    (r->bp_state == BP_ROOM_OPENING || r->epoch != epoch || r->seq < seq)) {
 		/* Not delivered here yet: the ACK waits for it. */
 		op->room = r;
 		op->epoch = epoch;
@@ -277,7 +279,7 @@ say_reached(const struct room *r)
 	TAILQ_FOREACH(op, &r->waiters, rlink)
 	{
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
-		if (op->cmd == CMD_SAY && op->seq <= r->seq)
+		if (op->cmd == CMD_SAY && op->epoch == r->epoch && op->seq <= r->seq)
 			return op;
 	}
 	return NULL;
@@ -299,6 +301,33 @@ lost_refuse(struct core *c, struct room *r)
 		say_complete(c, op, r, 0, CORE_E_CLUSTER);
 		next = TAILQ_FIRST(&c->lost);
 	}
+}
+
+/* Whether says wait on r. */
+static int
+says_waiting(const struct room *r)
+{
+	const struct core_bp_op *op;
+
+	TAILQ_FOREACH(op, &r->waiters, rlink)
+	if (op->cmd == CMD_SAY)
+		return 1;
+	return 0;
+}
+
+/* A say waiting on r numbered in an epoch r is no longer in, or NULL. */
+static struct core_bp_op *
+say_of_other_epoch(const struct room *r)
+{
+	struct core_bp_op *op;
+
+	TAILQ_FOREACH(op, &r->waiters, rlink)
+	{
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): as in say_reached() */
+		if (op->cmd == CMD_SAY && op->epoch != r->epoch)
+			return op;
+	}
+	return NULL;
 }
 
 /* Complete the says of r that its delivery has reached. */
@@ -455,21 +484,30 @@ state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
 	if (r == NULL || r->bp_state == BP_ROOM_IDLE)
 		return 0;
 	if (r->bp_state == BP_ROOM_OPEN && (epoch != r->epoch || seq < r->seq)) {
-		/* Redis lost the room (restarted without its data): it starts
-		 * over from the newest messages of its new epoch. */
+		/* Redis lost the room (restarted without its data, flushed):
+		 * its members are caught up from the first message of its new
+		 * epoch, and says of the old one not yet delivered are gone. */
+		uint32_t before = r->hist.bytes;
+
 		log_notice("room %s: its history in Redis starts over (epoch %llu, seq %llu)",
 		           r->name, (unsigned long long)epoch, (unsigned long long)seq);
-		r->bp_state = BP_ROOM_OPENING;
+		history_clear(&r->hist);
+		hist_changed(c, r, before);
+		r->epoch = epoch;
+		r->seq = 0;
+		while ((op = say_of_other_epoch(r)) != NULL) {
+			TAILQ_REMOVE(&r->waiters, op, rlink);
+			say_complete(c, op, r, op->epoch, CORE_E_CLUSTER);
+		}
 		return 1;
 	}
 	if (r->bp_state == BP_ROOM_OPENING) {
 		room_reset(c, r, epoch, seq, msgs, count);
 		r->bp_state = BP_ROOM_OPEN;
-		/* Says numbered before a reset are not delivered now. */
-		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): as in says_reached() */
-		while ((op = TAILQ_FIRST(&r->waiters)) != NULL && op->cmd == CMD_SAY) {
+		says_reached(c, r);
+		while ((op = say_of_other_epoch(r)) != NULL) {
 			TAILQ_REMOVE(&r->waiters, op, rlink);
-			say_complete(c, op, r, op->epoch, 0);
+			say_complete(c, op, r, op->epoch, CORE_E_CLUSTER);
 		}
 		joins_go(c, r, 0);
 		lost_refuse(c, r);
@@ -481,9 +519,15 @@ state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
 			deliver(c, r, &msgs[i]);
 			says_reached(c, r);
 		}
-	/* What the stream no longer holds is skipped over. */
-	if (count == 0 && seq > r->seq)
+	/* What the stream no longer holds is skipped over (the ring holds a
+	 * contiguous run: it starts again). */
+	if (count == 0 && seq > r->seq) {
+		uint32_t before = r->hist.bytes;
+
+		history_clear(&r->hist);
+		hist_changed(c, r, before);
 		r->seq = seq;
+	}
 	says_reached(c, r);
 	if (r->seq >= seq)
 		lost_refuse(c, r); /* caught up: what was lost is not there */
@@ -495,8 +539,10 @@ core_bp_after(const struct core *c, const char *key, size_t n, int *want)
 {
 	const struct room *r = hmap_get(&c->rooms, key, n);
 
-	*want = r && r->bp_state != BP_ROOM_IDLE;
-	return *want && r->bp_state == BP_ROOM_OPEN ? r->seq : 0;
+	*want = r == NULL || r->bp_state == BP_ROOM_IDLE ? 0
+	        : r->bp_state == BP_ROOM_OPENING         ? 1
+	                                                 : 2;
+	return *want == 2 ? r->seq : 0;
 }
 
 static void
@@ -506,7 +552,10 @@ failed(struct core *c, const char *key, size_t n)
 
 	if (r == NULL || r->bp_state != BP_ROOM_OPENING)
 		return;
-	r->bp_state = BP_ROOM_IDLE;
+	/* A room with members stays followed: the next confirmation or
+	 * reconnect asks again; only its joins fail now. */
+	if (r->nmembers == 0 && !says_waiting(r))
+		r->bp_state = BP_ROOM_IDLE;
 	joins_go(c, r, CORE_E_CLUSTER);
 }
 
@@ -531,13 +580,16 @@ bp_join(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint6
 	struct core_reply rep;
 
 	if (r->bp_state == BP_ROOM_IDLE) {
+		/* Opening before the hook runs: a room the node still follows
+		 * is asked for at once, and only an opening room is wanted. */
+		r->bp_state = BP_ROOM_OPENING;
 		if (c->bp.follow(c->bp.arg, r) < 0) {
+			r->bp_state = BP_ROOM_IDLE;
 			reply_init(&rep, CMD_JOIN, tag, r->name, r->name_len);
 			rep.err = CORE_E_CLUSTER;
 			session_done(s, &rep);
 			return;
 		}
-		r->bp_state = BP_ROOM_OPENING;
 	}
 	/* A room with joins waiting on it is not forgotten meanwhile. */
 	if (r->nmembers == 0)

@@ -241,9 +241,9 @@ int core_bp_message(struct core *c, const char *key, size_t n, const struct core
  */
 int core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
                   const struct core_bp_msg *msgs, unsigned count);
-/* Where the state of that room is wanted from: 0 (its newest messages)
- * for a room opening, its last seq for one open; *want 0 when the core
- * does not follow it. */
+/* Where the state of that room is wanted from: *want 1 for a room
+ * opening (its newest messages), 2 for one open (those after the seq
+ * returned, from its first when 0), 0 when the core does not follow it. */
 uint64_t core_bp_after(const struct core *c, const char *key, size_t n, int *want);
 /* The room's state could not be had: its waiting joins fail. */
 void core_bp_failed(struct core *c, const char *key, size_t n);

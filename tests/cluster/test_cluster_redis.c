@@ -413,7 +413,7 @@ state_gives_the_epoch_and_the_newest_or_the_next_messages(void **state)
 	cmd = link_to(&srv, "", "", &s);
 	assert_int_equal(run_until(&s.ups, 1, 5), 1);
 	/* A room no one has written to: seq 0, and the epoch offered is kept. */
-	assert_int_equal(script_state(cmd, "lobby", 5, 41, 0, 3, on_room_state, &st), 0);
+	assert_int_equal(script_state(cmd, "lobby", 5, 41, 1, 0, 3, on_room_state, &st), 0);
 	assert_int_equal(run_until(&st.done, 1, 5), 1);
 	assert_int_equal(st.rc, 0);
 	assert_int_equal(st.seq, 0);
@@ -428,7 +428,7 @@ state_gives_the_epoch_and_the_newest_or_the_next_messages(void **state)
 	assert_int_equal(run_until(&p.done, 5, 5), 5);
 	assert_int_equal(p.epoch[0], 41); /* the publish found the epoch set */
 	/* The newest three, oldest first. */
-	assert_int_equal(script_state(cmd, "lobby", 5, 42, 0, 3, on_room_state, &st), 0);
+	assert_int_equal(script_state(cmd, "lobby", 5, 42, 1, 0, 3, on_room_state, &st), 0);
 	assert_int_equal(run_until(&st.done, 2, 5), 2);
 	assert_int_equal(st.seq, 5);
 	assert_int_equal(st.epoch, 41);
@@ -437,15 +437,20 @@ state_gives_the_epoch_and_the_newest_or_the_next_messages(void **state)
 	assert_int_equal(st.last, 5);
 	assert_string_equal(st.text, "m3");
 	/* The next two after seq 1. */
-	assert_int_equal(script_state(cmd, "lobby", 5, 42, 1, 2, on_room_state, &st), 0);
+	assert_int_equal(script_state(cmd, "lobby", 5, 42, 0, 1, 2, on_room_state, &st), 0);
 	assert_int_equal(run_until(&st.done, 3, 5), 3);
 	assert_int_equal(st.count, 2);
 	assert_int_equal(st.first, 2);
 	assert_int_equal(st.last, 3);
 	assert_string_equal(st.text, "m2");
-	/* Nothing after the last. */
-	assert_int_equal(script_state(cmd, "lobby", 5, 42, 5, 10, on_room_state, &st), 0);
+	/* From the first (after 0, not the newest). */
+	assert_int_equal(script_state(cmd, "lobby", 5, 42, 0, 0, 2, on_room_state, &st), 0);
 	assert_int_equal(run_until(&st.done, 4, 5), 4);
+	assert_int_equal(st.first, 1);
+	assert_int_equal(st.last, 2);
+	/* Nothing after the last. */
+	assert_int_equal(script_state(cmd, "lobby", 5, 42, 0, 5, 10, on_room_state, &st), 0);
+	assert_int_equal(run_until(&st.done, 5, 5), 5);
 	assert_int_equal(st.count, 0);
 	redis_free(cmd);
 	server_free(&srv);

@@ -68,18 +68,24 @@ def test_a_room_spans_two_nodes_with_one_sequence(srv):
             raise AssertionError("round trip max: %r" % m)
 
 
-def metrics(n):
-    """The numbers of n's /metrics, by name (unlabelled rows only)."""
+def http_exchange(n, request):
+    """One HTTP/1.0 request to n; the status code and the body."""
     with socket.create_connection(("127.0.0.1", n.port), timeout=5) as s:
-        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        s.sendall(request.encode())
         data = b""
         while True:
             chunk = s.recv(65536)
             if not chunk:
                 break
             data += chunk
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def metrics(n):
+    """The numbers of n's /metrics, by name (unlabelled rows only)."""
     out = {}
-    for line in data.decode().split("\r\n\r\n", 1)[1].splitlines():
+    for line in http_exchange(n, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")[1].splitlines():
         if line and not line.startswith("#") and "{" not in line:
             name, value = line.split()
             out[name] = float(value)
@@ -208,6 +214,24 @@ def test_nicks_of_a_stopped_node_are_free_at_once_and_of_a_dead_one_within_10s(s
             raise AssertionError("carol took %.1f s to come free" % (time.monotonic() - t0))
 
 
+def http_post(n, path, body):
+    """POST a JSON body to n; the status code and the response body."""
+    return http_exchange(n, "POST %s HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Content-Length: %d\r\n\r\n%s" % (path, len(body), body))
+
+
+def test_http_sessions_claim_their_nick_across_nodes(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        b.client("bob")
+        status, body = http_post(a, "/api/v1/session", '{"nick":"alice"}')
+        t.assert_eq(status, 201, "a session on a: %s" % body)
+        if '"token"' not in body:
+            raise AssertionError("no token: %s" % body)
+        status, body = http_post(a, "/api/v1/session", '{"nick":"bob"}')
+        t.assert_eq(status, 409, "bob is b's: %s" % body)
+        t.assert_eq(a.client().hello("alice").code, t.E_NICK_TAKEN, "alice is the session's")
+
+
 def test_direct_messages_cross_nodes(srv):
     with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
         alice = a.client("alice")
@@ -250,6 +274,42 @@ def test_a_node_that_lost_its_channels_catches_up_in_order(srv):
         t.assert_eq([f.seq for f in got], [f.seq for f in acks], "with a's numbers")
         alice.say("den", "after")
         t.assert_eq(bob.expect(t.MESSAGE).text, "after", "live again, nothing twice")
+
+
+def test_a_room_redis_lost_starts_over_and_reaches_everyone(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice, carol = a.client("alice"), a.client("carol")
+        bob = b.client("bob")
+        for c in (alice, carol, bob):
+            t.assert_eq(c.join("small").ok, True, "join")
+        for i in range(3):
+            alice.say("small", "old%d" % i)
+        for c in (carol, bob):
+            t.assert_eq([c.expect(t.MESSAGE).text for _ in range(3)], ["old0", "old1", "old2"],
+                        "%s before" % c.label)
+        if not redis_command(r, "FLUSHALL").startswith("+OK"):
+            raise AssertionError("FLUSHALL refused")
+        ack = alice.say("small", "new", timeout=10)
+        t.assert_eq(ack.type, t.ACK, "the first message of the room's new epoch")
+        for c in (carol, bob):
+            m = c.expect(t.MESSAGE, timeout=10)
+            t.assert_eq((m.text, m.seq), ("new", ack.seq), "%s hears it" % c.label)
+        # A join now replays the new epoch only.
+        dave = b.client("dave")
+        t.assert_eq([f.text for f in dave.join("small").history], ["new"], "replay")
+
+
+def test_a_room_freed_after_its_linger_can_be_joined_again(srv):
+    with Redis() as r, node(srv, r, "a", "--room-linger", "1", "--room-linger-solo", "1") as a:
+        alice = a.client("alice")
+        t.assert_eq(alice.join("quiet").ok, True, "first join")
+        alice.part("quiet")
+        # Freed after its linger (the node still follows its channel).
+        t.wait_until(lambda: metrics(a)["chatd_rooms_lingering"] == 0, 5, interval=0.1,
+                     what="quiet freed after its linger")
+        t.assert_eq(metrics(a)["chatd_cluster_rooms"], 1, "still followed")
+        res = alice.join("quiet", timeout=5)
+        t.assert_eq(res.ok, True, "join again: %r" % res)
 
 
 def test_a_join_while_redis_is_down_is_refused(srv):

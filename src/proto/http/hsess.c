@@ -69,6 +69,7 @@ struct hsess {
 	struct hconn_list waiters; /* its long polls, on its mailbox or a room */
 	struct hconn_list await;   /* requests whose commands run (hsess_begin) */
 	uint8_t failed;            /* its HELLO was refused: to be freed */
+	uint8_t creating;          /* inside hsess_create(): a refusal is freed there */
 	uint8_t ending;
 };
 
@@ -94,6 +95,7 @@ static struct {
 static void on_message(void *ctx, struct msg *m);
 static void on_presence(void *ctx, struct pres *p);
 static void on_done(void *ctx, const struct core_reply *r);
+static void arm_sweep(void);
 
 static const struct sink http_sink = {on_message, on_presence, on_done, NULL};
 
@@ -403,6 +405,16 @@ on_done(void *ctx, const struct core_reply *r)
 		http_send(hs->stream, render_msg(r->msg, 0)); /* the sender's own stream hears it */
 	if (h)
 		api_done(h, r);
+	if (r->cmd == CMD_HELLO && h)
+		h->hs = NULL; /* it named the session for its answer only */
+	if (r->cmd == CMD_HELLO && r->err && !hs->creating) {
+		/* Refused later (a cluster's claim): freed by the sweep, not
+		 * from inside the core's completion. */
+		hs->last_used = 0;
+		TAILQ_REMOVE(&S.idle, hs, idle_link);
+		TAILQ_INSERT_HEAD(&S.idle, hs, idle_link);
+		arm_sweep();
+	}
 }
 
 void
@@ -509,6 +521,10 @@ sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	while ((hs = TAILQ_FIRST(&S.idle)) != NULL && hs->last_used + timeout <= now) {
+		if (hs->failed) { /* its HELLO was refused after the request */
+			hsess_free(hs, 0, 0);
+			continue;
+		}
 		/* Waiting and streaming are use. */
 		if (hs->stream || !LIST_EMPTY(&hs->waiters)) {
 			touch(hs);
@@ -633,8 +649,13 @@ hsess_create(struct hconn *h, const char *nick, size_t n)
 	hs->sess = core_session_new(S.set->core, &http_sink, hs);
 	h->hs = hs;
 	hsess_begin(hs, h);
+	hs->creating = 1;
 	core_hello(S.set->core, hs->sess, nick, n, h->serial);
-	hsess_finish(hs, h);
+	hs->creating = 0;
+	if (hsess_finish(hs, h)) { /* a cluster claims the nick first: on_done answers */
+		arm_sweep();
+		return;
+	}
 	h->hs = NULL; /* it named the session for its answer only */
 	if (hs->failed) {
 		hsess_free(hs, 0, 0);

@@ -46,6 +46,7 @@ struct follow {
 	uint8_t asking;     /* a state call is in flight */
 	uint8_t again;      /* and another is wanted after it */
 	double since;       /* when it was last (re)subscribed: ev_now() */
+	uint64_t after;     /* the seq the state in flight was asked after */
 	char key[CORE_ROOM_MAX + 1];
 };
 
@@ -173,7 +174,7 @@ on_state(int rc, const struct script_state *st, const char *why, void *arg)
 		msgs[k].sid = st->msgs[i].origin == nd->incarnation ? st->msgs[i].sid : 0;
 		k++;
 	}
-	more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, msgs, k);
+	more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, f->after, msgs, k);
 	free(msgs);
 	if (more || f->again) {
 		f->again = 0;
@@ -204,6 +205,7 @@ ask_send(struct follow *f)
 	                 want == 1 ? nd->history : NODE_CATCHUP_MAX, on_state, f) < 0)
 		return -1;
 	f->asking = 1;
+	f->after = after;
 	return 0;
 }
 

@@ -345,21 +345,16 @@ says_reached(struct core *c, struct room *r)
 /* --- delivery --- */
 
 /*
- * A message of this node's session sid, just delivered: its say is
+ * A message of this node's session s (NULL: gone), just delivered: its say is
  * acknowledged now, between the message before it and the one after, as
  * on one node, even when the publish step's own answer comes later (the
  * channel and the command link are two connections).
  */
 static void
-said(struct core *c, struct room *r, const struct core_bp_msg *bm)
+said(struct core *c, struct room *r, struct session *s, const struct core_bp_msg *bm)
 {
 	struct core_bp_op *op;
-	struct session *s = NULL;
-	uint32_t i;
 
-	for (i = 0; i < r->nmembers && s == NULL; i++)
-		if (r->members[i]->id == bm->sid)
-			s = r->members[i];
 	if (s == NULL || (op = TAILQ_FIRST(&s->ops)) == NULL || op->cmd != CMD_SAY ||
 	    (op->state != BP_SENT && op->state != BP_LOST) || op->n != r->name_len ||
 	    memcmp(op->name, r->key, op->n) != 0)
@@ -377,6 +372,7 @@ deliver(struct core *c, struct room *r, const struct core_bp_msg *bm)
 	struct msg *m = msg_new(r->name, r->name_len, bm->from, bm->from_len, bm->text,
 	                        bm->text_len, bm->seq, bm->time_ms, 0);
 	uint32_t before = r->hist.bytes;
+	struct session *s;
 
 	/* Past a gap the stream could not fill (trimmed): the ring holds a
 	 * contiguous run, so it starts again. */
@@ -386,10 +382,10 @@ deliver(struct core *c, struct room *r, const struct core_bp_msg *bm)
 	}
 	m->epoch = r->epoch;
 	r->seq = bm->seq;
-	room_deliver(c, r, m, bm->sid);
+	s = room_deliver(c, r, m, bm->sid);
 	msg_unref(m);
 	if (bm->sid)
-		said(c, r, bm);
+		said(c, r, s, bm);
 }
 
 static int
@@ -474,7 +470,7 @@ joins_go(struct core *c, struct room *r, int err)
 }
 
 static int
-state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
+state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq, uint64_t after,
       const struct core_bp_msg *msgs, unsigned count)
 {
 	struct room *r = hmap_get(&c->rooms, key, n);
@@ -483,10 +479,13 @@ state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
 
 	if (r == NULL || r->bp_state == BP_ROOM_IDLE)
 		return 0;
-	if (r->bp_state == BP_ROOM_OPEN && (epoch != r->epoch || seq < r->seq)) {
-		/* Redis lost the room (restarted without its data, flushed):
-		 * its members are caught up from the first message of its new
-		 * epoch, and says of the old one not yet delivered are gone. */
+	/* Redis lost the room (restarted without its data, flushed) when its
+	 * epoch is another, or its seq is below what this node had delivered
+	 * when it asked.  Not below r->seq: the channel is another connection
+	 * than the one the state came on, and may have delivered past it
+	 * since.  The members are caught up from the first message of the
+	 * new epoch, and says of the old one not yet delivered are gone. */
+	if (r->bp_state == BP_ROOM_OPEN && (epoch != r->epoch || seq < after)) {
 		uint32_t before = r->hist.bytes;
 
 		log_notice("room %s: its history in Redis starts over (epoch %llu, seq %llu)",
@@ -665,9 +664,9 @@ core_bp_message(struct core *c, const char *key, size_t n, const struct core_bp_
 
 int
 core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
-              const struct core_bp_msg *msgs, unsigned count)
+              uint64_t after, const struct core_bp_msg *msgs, unsigned count)
 {
-	int rc = state(c, key, n, epoch, seq, msgs, count);
+	int rc = state(c, key, n, epoch, seq, after, msgs, count);
 
 	bp_drains_run(c);
 	return rc;

@@ -235,12 +235,13 @@ int core_bp_message(struct core *c, const char *key, size_t n, const struct core
 /*
  * The state of that room: its epoch, last seq, and messages msgs[0,
  * count), oldest first: its newest for a room opening, those after
- * core_bp_after() for one open.  An opening room opens (its joins go on);
- * an open one delivers what it missed.  Returns 1 when the backplane
- * should ask again (more to catch up, or the room starts over).
+ * `after` (what core_bp_after() gave when it was asked) for one open.  An
+ * opening room opens (its joins go on); an open one delivers what it
+ * missed.  Returns 1 when the backplane should ask again (more to catch
+ * up, or the room starts over).
  */
 int core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uint64_t seq,
-                  const struct core_bp_msg *msgs, unsigned count);
+                  uint64_t after, const struct core_bp_msg *msgs, unsigned count);
 /* Where the state of that room is wanted from: *want 1 for a room
  * opening (its newest messages), 2 for one open (those after the seq
  * returned, from its first when 0), 0 when the core does not follow it. */

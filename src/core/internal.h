@@ -192,8 +192,9 @@ void room_batch_add(struct core *c, struct room *r, struct pres *p);
 /* Keep m in r's ring, within the room's and the server's budgets. */
 void hist_push(struct core *c, struct room *r, struct msg *m);
 /* Deliver m, a message of r, to its members but the session whose id is
- * skip (its sender; 0: none), to the store and the taps, and keep it in the ring. */
-void room_deliver(struct core *c, struct room *r, struct msg *m, uint64_t skip);
+ * skip (its sender; 0: none), to the store and the taps, and keep it in the ring.
+ * Returns the member skipped, or NULL (the sender is no longer in r). */
+struct session *room_deliver(struct core *c, struct room *r, struct msg *m, uint64_t skip);
 /* The part of a join after its checks, once the room can take it. */
 void join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
                  uint64_t tag);

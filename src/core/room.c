@@ -600,9 +600,10 @@ core_part(struct core *c, struct session *s, const char *name, size_t n, const c
 	session_done(s, &rep);
 }
 
-void
+struct session *
 room_deliver(struct core *c, struct room *r, struct msg *m, uint64_t skip)
 {
+	struct session *skipped = NULL;
 	uint32_t i;
 
 	m->id = core_event_id(c);
@@ -617,9 +618,12 @@ room_deliver(struct core *c, struct room *r, struct msg *m, uint64_t skip)
 
 		if (to->id != skip)
 			to->sink->message(to->ctx, m);
+		else
+			skipped = to;
 	}
 	c->work += r->nmembers;
 	msg_drop_live(m);
+	return skipped;
 }
 
 void
@@ -647,7 +651,7 @@ core_say(struct core *c, struct session *s, const char *name, size_t n, const ch
 	}
 	m = msg_new(r->name, r->name_len, s->nick, s->nick_len, text, tn, ++r->seq, c->now_ms, 0);
 	m->epoch = r->epoch;
-	room_deliver(c, r, m, s->id);
+	(void)room_deliver(c, r, m, s->id);
 	rep.ack.seq = m->seq;
 	rep.ack.time_ms = m->time_ms;
 	rep.msg = m;

@@ -47,13 +47,15 @@ def main():
                    "--allow-error", "216", "--json", out, "--quiet"]
             swarm = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
-            # Redis dies 2.5 s in, and is back half a second later.
+            # Redis dies 2.5 s in, and is back 2 s later: long enough for
+            # the nodes to catch up every room under full traffic, with
+            # states that answer after the channels have moved on.
             outage = threading.Event()
 
             def restart():
                 if not outage.wait(0) and swarm.poll() is None:
                     redis.kill()
-                    t.pause(0.5)
+                    t.pause(2.0)
                     redis.start()
             timer = threading.Timer(2.5, restart)
             timer.start()
@@ -66,6 +68,9 @@ def main():
             print(stdout)
             if swarm.returncode != 0:
                 print(stderr, file=sys.stderr)
+                for n in (a, b):  # what the nodes said, but for each client's coming and going
+                    print("--- node on port %d:" % n.port, file=sys.stderr)
+                    print("\n".join(x for x in n.lines if "conn " not in x), file=sys.stderr)
                 raise AssertionError("chatd-swarm exited %d" % swarm.returncode)
             with open(out) as f:
                 r = json.load(f)
@@ -75,8 +80,12 @@ def main():
             t.assert_eq([s["bots"] for s in r["servers"]], [100, 100], "bots per node")
             if r["deliveries_per_s"] < 10 * r["publishes_per_s"]:
                 raise AssertionError("deliveries/s %.0f too low" % r["deliveries_per_s"])
-            # Both nodes saw Redis go and come back.
+            # Both nodes saw Redis go and come back, and knew it had kept
+            # every room (appendonly): no room started over.
             for n in (a, b):
+                for line in n.lines:
+                    if "starts over" in line:
+                        raise AssertionError("node %s: %s" % (n.port, line))
                 down = n.wait_for_line(r"cluster: shard 0 .* down", 10)
                 n.wait_for_line(r"cluster: shard 0 .* up", 10,
                                 start=n.lines.index(down.string))

@@ -72,6 +72,19 @@ node_name(const struct config *cfg, char *out, size_t n)
 	snprintf(out, n, "%s:%u", host, port);
 }
 
+/* A name that goes into Redis keys (between braces) and into presence
+ * changes (between spaces). */
+static int
+node_name_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e || *s == '{' || *s == '}')
+			return 0;
+	return 1;
+}
+
 /*
  * The start-up check of every --cluster Redis: each must answer, with the
  * password and database its URL gives, or chatd says which one and why on
@@ -84,6 +97,14 @@ cluster_probe(struct config *cfg)
 	char err[256], version[32], name[CHATD_NODE_NAME_MAX + 1];
 	unsigned i;
 
+	node_name(cfg, name, sizeof(name));
+	if (!node_name_ok(name)) {
+		fprintf(stderr,
+		        "chatd: --node-name %s: a node's name is printable ASCII without spaces "
+		        "or braces\n",
+		        name);
+		return -1;
+	}
 	for (i = 0; i < cfg->ncluster; i++) {
 		if (redis_url_parse(cfg->cluster[i], &url, err, sizeof(err)) < 0 ||
 		    redis_probe(&url, version, sizeof(version), err, sizeof(err)) < 0) {
@@ -93,7 +114,6 @@ cluster_probe(struct config *cfg)
 		}
 		log_info("cluster: %s answers (Redis %s)", url.shown, version[0] ? version : "?");
 	}
-	node_name(cfg, name, sizeof(name));
 	snprintf(cfg->node_name, sizeof(cfg->node_name), "%s", name);
 	log_warn("cluster mode is not complete yet: node %s shares rooms, their history, nicks "
 	         "and direct messages through Redis, but not yet member lists, presence or "

@@ -124,9 +124,10 @@ enum wire_reason {
 	WIRE_R_PROTOCOL_ERROR = 5,
 	WIRE_R_SHUTDOWN = 6,
 	WIRE_R_HANDSHAKE_TIMEOUT = 7,
-	WIRE_R_TIMEOUT = 8, /* a session with no connection (HTTP) went unused */
+	WIRE_R_TIMEOUT = 8,   /* a session with no connection (HTTP) went unused */
+	WIRE_R_NODE_LOST = 9, /* a user of another cluster node whose node stopped answering */
 };
-#define WIRE_R_COUNT 9
+#define WIRE_R_COUNT 10
 
 /* MESSAGE flags. */
 #define WIRE_MSG_HISTORY 0x01

@@ -20,6 +20,7 @@
 
 #include <ev.h>
 
+#include "cluster/presence.h"
 #include "cluster/script.h"
 #include "cluster/shard.h"
 #include "core/core.h"
@@ -65,6 +66,7 @@ struct node {
 	ev_timer renew;      /* the leases of this node's nicks */
 	ev_timer tick;       /* once a second: says lost too long are refused */
 	char inbox[160];     /* the channel of direct messages to this node's users */
+	struct presence *pres;
 };
 
 /* How long a stopping node waits for Redis to answer what it sent last. */
@@ -367,7 +369,7 @@ on_renew(struct ev_loop *loop, ev_timer *w, int revents)
 	struct node *nd = w->data;
 	struct session *page[SCRIPT_RENEW_BATCH];
 	const char *nicks[SCRIPT_RENEW_BATCH];
-	size_t lens[SCRIPT_RENEW_BATCH], got, i;
+	size_t lens[SCRIPT_RENEW_BATCH], got, i, k;
 	const char *after = NULL;
 	char last[CORE_NICK_MAX + 1];
 
@@ -376,12 +378,16 @@ on_renew(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!redis_up(nd->shards[NICK_SHARD].cmd))
 		return;
 	while ((got = core_users_after(nd->core, after, page, SCRIPT_RENEW_BATCH)) > 0) {
-		for (i = 0; i < got; i++) {
-			nicks[i] = session_key(page[i]);
-			lens[i] = session_nick_len(page[i]);
+		for (i = k = 0; i < got; i++) {
+			if (core_ghost_owner(page[i]))
+				continue; /* another node's */
+			nicks[k] = session_key(page[i]);
+			lens[k++] = session_nick_len(page[i]);
 		}
-		(void)script_nick_renew_many(nd->shards[NICK_SHARD].cmd, nicks, lens, (unsigned)got,
-		                             nd->name, SCRIPT_NICK_LEASE, NULL, NULL);
+		if (k)
+			(void)script_nick_renew_many(nd->shards[NICK_SHARD].cmd, nicks, lens,
+			                             (unsigned)k, nd->name, SCRIPT_NICK_LEASE, NULL,
+			                             NULL);
 		snprintf(last, sizeof(last), "%s", session_key(page[got - 1]));
 		after = last;
 		if (got < SCRIPT_RENEW_BATCH)
@@ -408,6 +414,16 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		core_bp_failed(nd->core, late[i]->key, late[i]->n);
 }
 
+/* --- presence --- */
+
+static void
+node_present(void *arg, const struct session *s, const struct core_bp_presence *e)
+{
+	struct node *nd = arg;
+
+	presence_local(nd->pres, s, e);
+}
+
 /* --- links --- */
 
 static void
@@ -419,6 +435,8 @@ on_cmd_state(struct redis_link *l, int up, const char *why, void *arg)
 	size_t pos = 0;
 
 	(void)l;
+	if (sh->index == NICK_SHARD && nd->pres)
+		presence_link(nd->pres, up);
 	if (!up) {
 		log_warn("cluster: shard %u (%s) down: %s; its rooms refuse messages", sh->index,
 		         redis_url(sh->cmd)->shown, why);
@@ -496,6 +514,12 @@ node_new(struct ev_loop *loop, struct core *core, const struct redis_url *urls, 
 		node_free(nd);
 		return NULL;
 	}
+	if ((nd->pres = presence_new(loop, core, nd->shards[NICK_SHARD].cmd,
+	                             nd->shards[NICK_SHARD].sub, nd->name, nd->incarnation)) ==
+	    NULL) {
+		node_free(nd);
+		return NULL;
+	}
 	ev_timer_init(&nd->renew, on_renew, SCRIPT_NICK_LEASE / 3000.0, SCRIPT_NICK_LEASE / 3000.0);
 	nd->renew.data = nd;
 	ev_timer_start(loop, &nd->renew);
@@ -507,6 +531,7 @@ node_new(struct ev_loop *loop, struct core *core, const struct redis_url *urls, 
 	nd->hooks.claim = node_claim;
 	nd->hooks.release = node_release;
 	nd->hooks.direct = node_direct;
+	nd->hooks.present = node_present;
 	nd->hooks.arg = nd;
 	core_set_backplane(core, &nd->hooks);
 	the_node = nd;
@@ -529,6 +554,8 @@ node_free(struct node *nd)
 	/* A graceful stop: the nicks its users' sessions let go as they ended
 	 * are released now, not when their leases run out; the loop runs a
 	 * little for the answers (NODE_FLUSH_S at most). */
+	if (nd->pres)
+		presence_bye(nd->pres);
 	deadline = ev_time() + NODE_FLUSH_S;
 	for (;;) {
 		for (i = 0, busy = 0; i < nd->nshards; i++)
@@ -545,6 +572,7 @@ node_free(struct node *nd)
 		redis_free(nd->shards[i].cmd);
 		redis_free(nd->shards[i].sub);
 	}
+	presence_free(nd->pres);
 	while ((f = hmap_next(&nd->follows, &pos)) != NULL)
 		free(f);
 	hmap_free(&nd->follows);
@@ -567,6 +595,8 @@ node_stats(struct node_stats *out)
 	out->catchups = nd->catchups;
 	out->shards = nd->nshards;
 	out->rooms = (unsigned)nd->follows.len;
+	out->peers = presence_peers(nd->pres);
+	out->lost = presence_lost(nd->pres);
 	for (i = 0; i < nd->nshards; i++) {
 		const struct redis_link *ls[2] = {nd->shards[i].cmd, nd->shards[i].sub};
 

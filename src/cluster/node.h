@@ -29,6 +29,8 @@ struct node_stats {
 	uint64_t catchups;        /* state calls after a reconnect or a gap */
 	unsigned shards, shards_up;
 	unsigned rooms; /* rooms followed */
+	unsigned peers; /* other nodes alive */
+	uint64_t lost;  /* nodes taken for lost (their heartbeat ran out) */
 };
 
 /* A node on shards urls[0, n) for core, named name; history: the ring

@@ -128,9 +128,105 @@ static struct script direct_script = {
         "return {n, ms}\n",
         ""};
 
-static struct script *const all_scripts[] = {&publish_script, &renew_script, &release_script,
-                                             &state_script,   &claim_script, &renew_many_script,
-                                             &direct_script};
+/*
+ * Presence (docs/cluster.md, "Presence").  Each node keeps its users in a
+ * hash of its own, nick -> the rooms it is in ("@inc": the incarnation
+ * that wrote it, "@v": its version), and publishes each change with the
+ * version it made, so that a node that reads the hash and then the
+ * channel knows which changes the hash already holds.
+ *
+ * A change.  KEYS: the node's hash.  ARGV: node, incarnation, the event,
+ * then triplets "S" field value (set) or "D" field "" (delete).  0 when
+ * the hash is not this incarnation's (it was taken for lost: written
+ * again whole), else the new version.
+ */
+static struct script pres_event_script = {
+        "pres_event",
+        "if redis.call('HGET', KEYS[1], '@inc') ~= ARGV[2] then return 0 end\n"
+        "local v = redis.call('HINCRBY', KEYS[1], '@v', 1)\n"
+        "for i = 4, #ARGV - 2, 3 do\n"
+        "  if ARGV[i] == 'S' then redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])\n"
+        "  else redis.call('HDEL', KEYS[1], ARGV[i + 1]) end\n"
+        "end\n"
+        "redis.call('PUBLISH', '" SCRIPT_PRES_CHANNEL "', ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. "
+        "string.format('%d', v) .. ' ' .. ARGV[3])\n"
+        "return v\n",
+        ""};
+
+/* The hash written whole, with the heartbeat, announced as R (read it).
+ * KEYS: hash, heartbeat, the nodes set.  ARGV: node, incarnation, ttl,
+ * then field value pairs. */
+static struct script pres_reset_script = {
+        "pres_reset",
+        "redis.call('DEL', KEYS[1])\n"
+        "redis.call('HSET', KEYS[1], '@inc', ARGV[2], '@v', '1')\n"
+        "for i = 4, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+        "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
+        "redis.call('SADD', KEYS[3], ARGV[1])\n"
+        "redis.call('PUBLISH', '" SCRIPT_PRES_CHANNEL "', ARGV[1] .. ' ' .. ARGV[2] .. ' 1 R')\n"
+        "return 1\n",
+        ""};
+
+/* The heartbeat.  KEYS: heartbeat, nodes set, hash.  ARGV: node,
+ * incarnation, ttl.  0 when the hash is not this incarnation's. */
+static struct script beat_script = {
+        "beat",
+        "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+        "redis.call('SADD', KEYS[2], ARGV[1])\n"
+        "if redis.call('HGET', KEYS[3], '@inc') ~= ARGV[2] then return 0 end\n"
+        "return 1\n",
+        ""};
+
+/*
+ * The nodes alive, as {name, incarnation, ...}; each one in the set whose
+ * heartbeat ran out is taken for lost here: its nicks are released (those
+ * it still holds), its hash and its place in the set go, and L is
+ * published for it.  KEYS: the nodes set.  ARGV: the prefixes of the
+ * heartbeat, hash and nick keys (each key is prefix, name, "}").
+ */
+static struct script check_script = {
+        "check",
+        "local live = {}\n"
+        "for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+        "  local inc = redis.call('GET', ARGV[1] .. n .. '}')\n"
+        "  if inc then\n"
+        "    live[#live + 1] = n; live[#live + 1] = inc\n"
+        "  else\n"
+        "    local h = ARGV[2] .. n .. '}'\n"
+        "    local f = redis.call('HGETALL', h)\n"
+        "    local was = '0'\n"
+        "    for i = 1, #f - 1, 2 do\n"
+        "      if f[i] == '@inc' then was = f[i + 1]\n"
+        "      elseif string.sub(f[i], 1, 1) ~= '@' then\n"
+        "        local k = ARGV[3] .. string.lower(f[i]) .. '}'\n"
+        "        if redis.call('GET', k) == n then redis.call('DEL', k) end\n"
+        "      end\n"
+        "    end\n"
+        "    redis.call('DEL', h)\n"
+        "    redis.call('SREM', KEYS[1], n)\n"
+        "    redis.call('PUBLISH', '" SCRIPT_PRES_CHANNEL "', n .. ' ' .. was .. ' 0 L')\n"
+        "  end\n"
+        "end\n"
+        "return live\n",
+        ""};
+
+/* A node stopping.  KEYS: hash, heartbeat, nodes set.  ARGV: node,
+ * incarnation.  What is another incarnation's (a new one under the same
+ * name) stays. */
+static struct script bye_script = {
+        "bye",
+        "if redis.call('HGET', KEYS[1], '@inc') == ARGV[2] then redis.call('DEL', KEYS[1]) end\n"
+        "if redis.call('GET', KEYS[2]) == ARGV[2] then\n"
+        "  redis.call('DEL', KEYS[2]); redis.call('SREM', KEYS[3], ARGV[1])\n"
+        "end\n"
+        "redis.call('PUBLISH', '" SCRIPT_PRES_CHANNEL "', ARGV[1] .. ' ' .. ARGV[2] .. ' 0 B')\n"
+        "return 1\n",
+        ""};
+
+static struct script *const all_scripts[] = {
+        &publish_script,    &renew_script,      &release_script, &state_script,
+        &claim_script,      &renew_many_script, &direct_script,  &pres_event_script,
+        &pres_reset_script, &beat_script,       &check_script,   &bye_script};
 
 /* A script (or plain command) call waiting for its reply. */
 struct script_call {
@@ -142,6 +238,7 @@ struct script_call {
 	script_state_fn *state_cb;
 	script_direct_fn *direct_cb;
 	script_done_fn *done_cb;
+	script_reply_fn *reply_cb;
 	void *arg;
 	int retried; /* already sent again as EVAL */
 	char data[]; /* the arguments' bytes */
@@ -392,6 +489,8 @@ call_done(struct script_call *c, struct redisReply *r)
 		c->direct_cb(why ? -1 : n > 0, ms, why, c->arg);
 	} else if (c->state_cb) {
 		state_done(c, r, why);
+	} else if (c->reply_cb) {
+		c->reply_cb(why ? NULL : r, why, c->arg);
 	} else if (c->done_cb) {
 		int rc = -1;
 
@@ -529,29 +628,222 @@ script_nick_release(struct redis_link *l, const char *nick, size_t n, const char
 	return nick_call(l, &release_script, nick, n, node, NULL, cb, arg);
 }
 
-int
-script_heartbeat(struct redis_link *l, const char *node, const char *incarnation, unsigned ttl_ms,
-                 script_done_fn *cb, void *arg)
+/* Send script s (NULL: a plain command) with parts[0, np), the first
+ * nkeys of them keys; done or reply hears the answer. */
+static int
+call_parts(struct redis_link *l, struct script *s, int nkeys, const char *const *parts,
+           const size_t *plen, int np, script_done_fn *done, script_reply_fn *reply, void *arg)
 {
-	char key[SHARD_KEY_MAX], ms[16];
-	const char *parts[5];
-	size_t plen[5];
-	int klen = shard_key(key, sizeof(key), SHARD_NODE, node, strlen(node));
-	struct script_call *c;
+	struct script_call *c = call_new(s, nkeys, np, parts, plen);
 
-	if (klen < 0)
+	if (c == NULL)
 		return -1;
-	snprintf(ms, sizeof(ms), "%u", ttl_ms);
-	parts[0] = "SET", plen[0] = 3;
-	parts[1] = key, plen[1] = (size_t)klen;
-	parts[2] = incarnation, plen[2] = strlen(incarnation);
-	parts[3] = "PX", plen[3] = 2;
-	parts[4] = ms, plen[4] = strlen(ms);
-	if ((c = call_new(NULL, 0, 5, parts, plen)) == NULL)
-		return -1;
-	c->done_cb = cb;
+	c->done_cb = done;
+	c->reply_cb = reply;
 	c->arg = arg;
 	return call_send(l, c);
+}
+
+/* A node's hash and heartbeat keys; 0 or -1. */
+static int
+node_keys(const char *node, char *hash, size_t *hn, char *beat, size_t *bn)
+{
+	int h = shard_key(hash, SHARD_KEY_MAX, SHARD_PRES, node, strlen(node));
+	int b = shard_key(beat, SHARD_KEY_MAX, SHARD_NODE, node, strlen(node));
+
+	if (h < 0 || b < 0)
+		return -1;
+	*hn = (size_t)h;
+	*bn = (size_t)b;
+	return 0;
+}
+
+#define PART(i, p, n) (parts[i] = (p), plen[i] = (n))
+
+int
+script_pres_event(struct redis_link *l, const char *node, const char *inc, const char *body,
+                  size_t blen, const char *const *ops, const size_t *oplen, unsigned nops,
+                  script_done_fn *cb, void *arg)
+{
+	char hash[SHARD_KEY_MAX], beat[SHARD_KEY_MAX];
+	const char *parts[4 + SCRIPT_PRES_OPS];
+	size_t plen[4 + SCRIPT_PRES_OPS], hn, bn;
+	unsigned i;
+
+	if (nops > SCRIPT_PRES_OPS || node_keys(node, hash, &hn, beat, &bn) < 0)
+		return -1;
+	PART(0, hash, hn);
+	PART(1, node, strlen(node));
+	PART(2, inc, strlen(inc));
+	PART(3, body, blen);
+	for (i = 0; i < nops; i++)
+		PART(4 + i, ops[i], oplen[i]);
+	return call_parts(l, &pres_event_script, 1, parts, plen, (int)(4 + nops), cb, NULL, arg);
+}
+
+int
+script_pres_reset(struct redis_link *l, const char *node, const char *inc, unsigned ttl_ms,
+                  const char *const *kv, const size_t *kvlen, unsigned nkv, script_done_fn *cb,
+                  void *arg)
+{
+	char hash[SHARD_KEY_MAX], beat[SHARD_KEY_MAX], ms[16];
+	const char **parts = calloc(nkv + 6, sizeof(*parts));
+	size_t *plen = calloc(nkv + 6, sizeof(*plen)), hn, bn;
+	unsigned i;
+	int rc = -1;
+
+	snprintf(ms, sizeof(ms), "%u", ttl_ms);
+	if (parts && plen && node_keys(node, hash, &hn, beat, &bn) == 0) {
+		PART(0, hash, hn);
+		PART(1, beat, bn);
+		PART(2, SCRIPT_NODES_KEY, strlen(SCRIPT_NODES_KEY));
+		PART(3, node, strlen(node));
+		PART(4, inc, strlen(inc));
+		PART(5, ms, strlen(ms));
+		for (i = 0; i < nkv; i++)
+			PART(6 + i, kv[i], kvlen[i]);
+		rc = call_parts(l, &pres_reset_script, 3, parts, plen, (int)(nkv + 6), cb, NULL,
+		                arg);
+	}
+	free(parts);
+	free(plen);
+	return rc;
+}
+
+int
+script_node_beat(struct redis_link *l, const char *node, const char *inc, unsigned ttl_ms,
+                 script_done_fn *cb, void *arg)
+{
+	char hash[SHARD_KEY_MAX], beat[SHARD_KEY_MAX], ms[16];
+	const char *parts[6];
+	size_t plen[6], hn, bn;
+
+	if (node_keys(node, hash, &hn, beat, &bn) < 0)
+		return -1;
+	snprintf(ms, sizeof(ms), "%u", ttl_ms);
+	PART(0, beat, bn);
+	PART(1, SCRIPT_NODES_KEY, strlen(SCRIPT_NODES_KEY));
+	PART(2, hash, hn);
+	PART(3, node, strlen(node));
+	PART(4, inc, strlen(inc));
+	PART(5, ms, strlen(ms));
+	return call_parts(l, &beat_script, 3, parts, plen, 6, cb, NULL, arg);
+}
+
+int
+script_nodes_check(struct redis_link *l, script_reply_fn *cb, void *arg)
+{
+	static const enum shard_kind kinds[3] = {SHARD_NODE, SHARD_PRES, SHARD_NICK};
+	char prefix[3][SHARD_KEY_MAX];
+	const char *parts[4];
+	size_t plen[4];
+	int i, n;
+
+	PART(0, SCRIPT_NODES_KEY, strlen(SCRIPT_NODES_KEY));
+	for (i = 0; i < 3; i++) {
+		/* The key of the empty name, less its closing brace. */
+		if ((n = shard_key(prefix[i], SHARD_KEY_MAX, kinds[i], "", 0)) < 1)
+			return -1;
+		PART(1 + i, prefix[i], (size_t)n - 1);
+	}
+	return call_parts(l, &check_script, 1, parts, plen, 4, NULL, cb, arg);
+}
+
+int
+script_pres_read(struct redis_link *l, const char *node, script_reply_fn *cb, void *arg)
+{
+	char hash[SHARD_KEY_MAX], beat[SHARD_KEY_MAX];
+	const char *parts[2];
+	size_t plen[2], hn, bn;
+
+	if (node_keys(node, hash, &hn, beat, &bn) < 0)
+		return -1;
+	PART(0, "HGETALL", 7);
+	PART(1, hash, hn);
+	return call_parts(l, NULL, 0, parts, plen, 2, NULL, cb, arg);
+}
+
+int
+script_node_bye(struct redis_link *l, const char *node, const char *inc, script_done_fn *cb,
+                void *arg)
+{
+	char hash[SHARD_KEY_MAX], beat[SHARD_KEY_MAX];
+	const char *parts[5];
+	size_t plen[5], hn, bn;
+
+	if (node_keys(node, hash, &hn, beat, &bn) < 0)
+		return -1;
+	PART(0, hash, hn);
+	PART(1, beat, bn);
+	PART(2, SCRIPT_NODES_KEY, strlen(SCRIPT_NODES_KEY));
+	PART(3, node, strlen(node));
+	PART(4, inc, strlen(inc));
+	return call_parts(l, &bye_script, 3, parts, plen, 5, cb, NULL, arg);
+}
+
+#undef PART
+
+/* A word of a presence event (printable ASCII), ending in a space (last:
+ * at the end of p instead); 0 or -1. */
+static int
+pres_word(const char *p, size_t n, size_t *i, const char **w, size_t *wn, int last)
+{
+	const char *sp = memchr(p + *i, ' ', n - *i), *c;
+
+	if (last && sp == NULL)
+		sp = p + n;
+	if (sp == NULL || sp == p + *i)
+		return -1;
+	for (c = p + *i; c < sp; c++)
+		if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
+			return -1;
+	*w = p + *i;
+	*wn = (size_t)(sp - (p + *i));
+	*i = (size_t)(sp - p) + (sp < p + n);
+	return 0;
+}
+
+int
+script_pres_parse(const char *p, size_t n, struct script_pres *e)
+{
+	size_t i = 0, kn;
+	const char *k;
+
+	memset(e, 0, sizeof(*e));
+	if (pres_word(p, n, &i, &e->node, &e->node_len, 0) < 0 ||
+	    payload_number(p, n, &i, &e->inc) < 0 || payload_number(p, n, &i, &e->version) < 0 ||
+	    pres_word(p, n, &i, &k, &kn, 1) < 0 || kn != 1)
+		return -1;
+	e->kind = k[0];
+	switch (e->kind) {
+	case 'R':
+	case 'B':
+	case 'L':
+		return i == n ? 0 : -1;
+	case 'H':
+		return pres_word(p, n, &i, &e->nick, &e->nick_len, 1) == 0 && i == n ? 0 : -1;
+	case 'J':
+	case 'N':
+		return pres_word(p, n, &i, &e->nick, &e->nick_len, 0) == 0 &&
+		                       pres_word(p, n, &i, &e->arg, &e->arg_len, 1) == 0 && i == n
+		               ? 0
+		               : -1;
+	case 'P':
+		if (pres_word(p, n, &i, &e->nick, &e->nick_len, 0) < 0 ||
+		    pres_word(p, n, &i, &e->arg, &e->arg_len, 0) < 0)
+			return -1;
+		break;
+	case 'Q':
+		if (pres_word(p, n, &i, &e->nick, &e->nick_len, 0) < 0 ||
+		    payload_number(p, n, &i, &e->reason) < 0)
+			return -1;
+		break;
+	default:
+		return -1;
+	}
+	e->text = p + i; /* the words it left with, to the end (maybe none) */
+	e->text_len = n - i;
+	return 0;
 }
 
 /* Parse a decimal field ending in a space at p[*i]; 0 or -1. */

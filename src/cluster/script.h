@@ -19,9 +19,12 @@ struct redisReply;
 #define SCRIPT_STREAM_MAX 10000u /* entries a room's stream keeps, about (MAXLEN ~) */
 /* ms a nick claim lasts unless renewed (every third of it): the nicks of
  * a node that died are free again within this. */
-#define SCRIPT_NICK_LEASE  10000u
-#define SCRIPT_NODE_TTL    10000u                /* ms a node's heartbeat lasts */
-#define SCRIPT_PAYLOAD_MAX (128u + 64u + 65535u) /* a published message, at most */
+#define SCRIPT_NICK_LEASE 10000u
+/* ms a node's heartbeat lasts, renewed every SCRIPT_NODE_BEAT_MS: a node
+ * that stops is taken for lost within TTL + BEAT. */
+#define SCRIPT_NODE_TTL     6000u
+#define SCRIPT_NODE_BEAT_MS 2000u
+#define SCRIPT_PAYLOAD_MAX  (128u + 64u + 65535u) /* a published message, at most */
 
 /* A room message as the publish step returns it and the channel carries it. */
 struct script_msg {
@@ -114,9 +117,60 @@ int script_direct(struct redis_link *l, const char *to, size_t to_len, const cha
                   script_direct_fn *cb, void *arg);
 /* Parse an inbox payload; 0 or -1. */
 int script_inbox_parse(const char *p, size_t n, struct script_direct *d);
-/* The node's heartbeat: SET its key to incarnation with a TTL of ttl_ms. */
-int script_heartbeat(struct redis_link *l, const char *node, const char *incarnation,
-                     unsigned ttl_ms, script_done_fn *cb, void *arg);
+
+/*
+ * Presence: each node's users and their rooms in a hash of the node's
+ * (nick -> room names, space-separated; "@inc" the incarnation that
+ * wrote it, "@v" its version), on the nick shard, and every change
+ * published on SCRIPT_PRES_CHANNEL as "NODE INC VERSION EVENT" (see
+ * struct script_pres), so that a node that read a hash knows which of
+ * the changes it hears the hash already held.  Nodes are in
+ * SCRIPT_NODES_KEY while their heartbeat (SHARD_NODE) lasts.
+ */
+#define SCRIPT_PRES_CHANNEL "chatd:presence"
+#define SCRIPT_NODES_KEY    "chatd:nodes"
+#define SCRIPT_PRES_OPS     6 /* the words of two changes to a hash */
+/* A raw reply: r NULL with why when there is none. */
+typedef void script_reply_fn(const struct redisReply *r, const char *why, void *arg);
+/* A change of node's presence: body is the event; ops[0, nops) are
+ * triplets, "S" field value to set, "D" field "" to delete.  done hears 1,
+ * or 0 when the hash is not incarnation inc's (write it again whole). */
+int script_pres_event(struct redis_link *l, const char *node, const char *inc, const char *body,
+                      size_t blen, const char *const *ops, const size_t *oplen, unsigned nops,
+                      script_done_fn *cb, void *arg);
+/* Write node's hash whole (kv[0, nkv): field, value, ...) at version 1,
+ * beat, and publish R: the others read it. */
+int script_pres_reset(struct redis_link *l, const char *node, const char *inc, unsigned ttl_ms,
+                      const char *const *kv, const size_t *kvlen, unsigned nkv, script_done_fn *cb,
+                      void *arg);
+/* The heartbeat, for ttl_ms: done hears 1, or 0 when node's hash is not
+ * inc's (it was taken for lost: write it again whole). */
+int script_node_beat(struct redis_link *l, const char *node, const char *inc, unsigned ttl_ms,
+                     script_done_fn *cb, void *arg);
+/* The nodes alive, {name, incarnation, ...}; those whose heartbeat ran
+ * out are taken for lost on the way (their nicks released, their hashes
+ * deleted, L published for each). */
+int script_nodes_check(struct redis_link *l, script_reply_fn *cb, void *arg);
+/* node's hash (HGETALL). */
+int script_pres_read(struct redis_link *l, const char *node, script_reply_fn *cb, void *arg);
+/* A node stopping: its hash, heartbeat and place go; B is published. */
+int script_node_bye(struct redis_link *l, const char *node, const char *inc, script_done_fn *cb,
+                    void *arg);
+
+/* A presence event: "NODE INC VERSION K ...", K one of
+ *   H NICK              registered       J NICK ROOM   joined
+ *   P NICK ROOM TEXT    parted           N NICK NEW    renamed
+ *   Q NICK REASON TEXT  left the server (REASON 0: quit, else a drop's)
+ *   R  read its hash    B  stopped       L  lost (its heartbeat ran out)
+ * (TEXT, after one space, runs to the end and may be empty). */
+struct script_pres {
+	const char *node, *nick, *arg, *text;
+	size_t node_len, nick_len, arg_len, text_len;
+	uint64_t inc, version, reason;
+	char kind;
+};
+/* Parse a presence event; 0 with e pointing into p, or -1. */
+int script_pres_parse(const char *p, size_t n, struct script_pres *e);
 
 /* Parse a payload from a room channel, "SEQ TIME EPOCH ORIGIN SID FROMLEN
  * FROM TEXT"

@@ -51,6 +51,7 @@ shard_key(char *buf, size_t size, enum shard_kind kind, const char *name, size_t
 	        [SHARD_ROOM_CHANNEL] = {"chatd:room:{", "}"},
 	        [SHARD_NICK] = {"chatd:nick:{", "}"},
 	        [SHARD_NODE] = {"chatd:node:{", "}"},
+	        [SHARD_PRES] = {"chatd:pres:{", "}"},
 	};
 	int len;
 

@@ -20,6 +20,7 @@ enum shard_kind {
 	SHARD_ROOM_CHANNEL, /* pub/sub channel: each message, as a payload */
 	SHARD_NICK,         /* string: the node that holds the nick, with a lease */
 	SHARD_NODE,         /* string: a node's heartbeat, with a TTL */
+	SHARD_PRES,         /* hash: a node's users and their rooms */
 };
 
 /* The 64-bit hash of a folded name that places it: SipHash-2-4 under a

@@ -29,6 +29,28 @@ core_set_backplane(struct core *c, const struct core_backplane *bp)
 		c->bp = *bp;
 }
 
+void
+bp_present(struct core *c, const struct session *s, uint8_t kind, uint8_t reason,
+           const struct room *r, const char *text, size_t tn)
+{
+	struct core_bp_presence e;
+
+	if (!c->has_bp || c->bp.present == NULL || s->ghost)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	e.reason = reason;
+	e.room = r;
+	if (kind == PRES_NICK) {
+		e.old = text;
+		e.old_len = tn;
+	} else {
+		e.text = text;
+		e.text_len = tn;
+	}
+	c->bp.present(c->bp.arg, s, &e);
+}
+
 struct core_bp_op *
 op_new(struct session *s, enum core_cmd cmd, const char *name, size_t n, const char *text,
        size_t tn, uint64_t tag)

@@ -193,6 +193,16 @@ struct core_bp_msg {
 	size_t text_len;
 	uint64_t sid; /* the sending session, when this node sent it; else 0 */
 };
+/* What a user of this node did, as the backplane's present() hears it. */
+struct core_bp_presence {
+	uint8_t kind;            /* PRES_JOIN, _PART, _QUIT, _DROP, _NICK; 0: s registered */
+	uint8_t reason;          /* DROP: why (enum core_reason) */
+	const struct room *room; /* JOIN, PART */
+	const char *old;         /* NICK: the name s had */
+	size_t old_len;
+	const char *text; /* PART, QUIT: the words s left with */
+	size_t text_len;
+};
 struct core_backplane {
 	/* Number, keep and publish text from s in r: 0 when sent, and
 	 * core_bp_published(op) follows exactly once; -1 when r's shard
@@ -213,6 +223,10 @@ struct core_backplane {
 	 * 0, and core_bp_directed(op) follows; -1 when it cannot be sent. */
 	int (*direct)(void *arg, const struct session *s, const char *nick, size_t n,
 	              const char *text, size_t tn, struct core_bp_op *op);
+	/* Optional: what this node's users do, for the other nodes to show
+	 * (their /who, NAMES and /users).  Called after the core has acted;
+	 * s is as it is now (its new nick, its rooms); never for a ghost. */
+	void (*present)(void *arg, const struct session *s, const struct core_bp_presence *e);
 	void *arg;
 };
 /* Put bp under the core, before any room exists (a store and a backplane
@@ -257,6 +271,29 @@ void core_bp_directed(struct core *c, struct core_bp_op *op, int rc, uint64_t ti
 /* A direct message from another node for the user with nick to. */
 void core_bp_inbox(struct core *c, const char *to, size_t tn, const char *from, size_t fn,
                    const char *text, size_t xn, uint64_t time_ms);
+/*
+ * Ghosts: the users of other nodes, as sessions of this core that no
+ * connection serves, so that /who, NAMES, member counts, join replies
+ * and /users name them like anyone (the model of IRC's server-to-server
+ * links).  The backplane makes them from what the other nodes publish
+ * (present() there); their joins, parts, renames and ends are announced
+ * to this node's members as any user's, and they send nothing here (their
+ * messages come numbered through their rooms).  A ghost ends with
+ * core_session_end().  owner, never NULL, is the backplane's (its node).
+ */
+/* A ghost with nick, registered here: NULL when a session here holds the
+ * nick, or it is not a nick. */
+struct session *core_ghost_new(struct core *c, void *owner, const char *nick, size_t n);
+/* The ghost joins, parts (with the words it left with) or takes another
+ * nick: 0, or -1 when it cannot (a name not valid, a room it is in or
+ * not in, a nick a session here holds). */
+int core_ghost_join(struct core *c, struct session *g, const char *room, size_t n);
+int core_ghost_part(struct core *c, struct session *g, const char *room, size_t n,
+                    const char *reason, size_t rn);
+int core_ghost_rename(struct core *c, struct session *g, const char *nick, size_t n);
+/* The owner of ghost s; NULL when s is a session of this node. */
+void *core_ghost_owner(const struct session *s);
+
 /* Rooms followed (for refreshing them all when a shard comes back). */
 struct room *core_bp_room_next(const struct core *c, size_t *pos);
 

@@ -66,6 +66,7 @@ struct session {
 	struct bp_ops ops;       /* waiting on the backplane, or queued (bp.c) */
 	uint8_t replaying;       /* running its queued commands */
 	uint8_t draining;        /* on the core's drains list */
+	uint8_t ghost;           /* a user of another node: ctx is its owner */
 	LIST_ENTRY(session) dlink;
 };
 
@@ -228,10 +229,28 @@ void bp_session_end(struct core *c, struct session *s);
 /* r is being freed: its waiters fail. */
 void bp_room_free(struct core *c, struct room *r);
 
+/* Tell the backplane what s, a user of this node, did (a no-op without
+ * one, or for a ghost): text[0, tn) is the words it left with, or for a
+ * rename (PRES_NICK) its old nick. */
+void bp_present(struct core *c, const struct session *s, uint8_t kind, uint8_t reason,
+                const struct room *r, const char *text, size_t tn);
+
+/* room.c: s, in r no more, is announced gone with p. */
+void member_leave(struct core *c, struct room *r, struct session *s, struct pres *p);
+/* Put s into r, and announce it to the others (join_finish's first half). */
+void member_join(struct core *c, struct room *r, struct session *s);
+int room_is_member(const struct session *s, const struct room *r);
+struct room *room_get(struct core *c, const char *name, size_t n, const char *key, int stored_only,
+                      int *err);
+
 /* session.c: text a message may carry: 0, or why not. */
 int core_text_check(const struct core *c, const char *text, size_t n);
 /* The bytes of text[0, n) a part or quit reason keeps (see core.h). */
 size_t core_reason_fit(const char *text, size_t n);
+/* Give s (registered or not) the checked nick[0, n), in the index. */
+void nick_set(struct core *c, struct session *s, const char *nick, size_t n);
+/* s, registered, takes the checked nick: announced to it and its rooms. */
+void nick_rename(struct core *c, struct session *s, const char *nick, size_t n);
 
 /* A reply for cmd with tag, naming arg[0, n). */
 void reply_init(struct core_reply *r, enum core_cmd cmd, uint64_t tag, const char *arg, size_t n);

@@ -124,7 +124,7 @@ room_fill(struct core *c, struct room *r)
  * NULL with *err 0 instead).  NULL with *err set when the store cannot
  * say, or (stored_only) the server holds all the rooms it may and none
  * lingers; a join has checked that limit before. */
-static struct room *
+struct room *
 room_get(struct core *c, const char *name, size_t n, const char *key, int stored_only, int *err)
 {
 	struct room *r = hmap_get(&c->rooms, key, n), *old;
@@ -177,8 +177,8 @@ room_get(struct core *c, const char *name, size_t n, const char *key, int stored
 	return r;
 }
 
-static int
-is_member(const struct session *s, const struct room *r)
+int
+room_is_member(const struct session *s, const struct room *r)
 {
 	uint32_t i;
 
@@ -481,7 +481,7 @@ join_check(struct core *c, const struct session *s, const struct room *r)
 {
 	struct room *old;
 
-	if (r && is_member(s, r))
+	if (r && room_is_member(s, r))
 		return CORE_E_ALREADY_IN_ROOM;
 	if (c->lim.max_rooms && s->nrooms >= c->lim.max_rooms)
 		return CORE_E_TOO_MANY_ROOMS;
@@ -528,10 +528,8 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 }
 
 void
-join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
-            uint64_t tag)
+member_join(struct core *c, struct room *r, struct session *s)
 {
-	struct core_reply rep;
 	struct pres *p;
 
 	member_add(c, r, s);
@@ -539,7 +537,29 @@ join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, u
 	                           s->nick_len, "", 0, c->now_ms));
 	room_tell(c, r, p, s);
 	pres_unref(p);
+}
 
+/* The leaver is told too, at once: it confirms the part. */
+void
+member_leave(struct core *c, struct room *r, struct session *s, struct pres *p)
+{
+	if (room_batched(c, r)) {
+		s->sink->presence(s->ctx, p);
+		room_batch_add(c, r, p);
+	} else {
+		announce(c, r, p, NULL);
+	}
+	member_remove(c, r, s);
+}
+
+void
+join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
+            uint64_t tag)
+{
+	struct core_reply rep;
+
+	member_join(c, r, s);
+	bp_present(c, s, PRES_JOIN, REASON_NONE, r, NULL, 0);
 	reply_init(&rep, CMD_JOIN, tag, r->name, r->name_len);
 	rep.joined.room = r;
 	rep.joined.epoch = r->epoch;
@@ -565,7 +585,7 @@ member_room(struct core *c, const struct session *s, const char *name, size_t n,
 		return NULL;
 	}
 	r = room_lookup(c, name, n, key, err);
-	if (*err == 0 && (r == NULL || !is_member(s, r))) {
+	if (*err == 0 && (r == NULL || !room_is_member(s, r))) {
 		*err = CORE_E_NOT_IN_ROOM;
 		return NULL;
 	}
@@ -584,18 +604,12 @@ core_part(struct core *c, struct session *s, const char *name, size_t n, const c
 		return;
 	reply_init(&rep, CMD_PART, tag, name, n);
 	if ((r = member_room(c, s, name, n, &rep.err)) != NULL) {
-		/* The leaver is told too, at once: it confirms the part. */
+		rn = core_reason_fit(reason, rn);
 		p = core_stamp(c, pres_leave(PRES_PART, REASON_NONE, r->name, r->name_len, s->nick,
-		                             s->nick_len, reason, core_reason_fit(reason, rn),
-		                             c->now_ms));
-		if (room_batched(c, r)) {
-			s->sink->presence(s->ctx, p);
-			room_batch_add(c, r, p);
-		} else {
-			announce(c, r, p, NULL);
-		}
+		                             s->nick_len, reason, rn, c->now_ms));
+		member_leave(c, r, s, p);
+		bp_present(c, s, PRES_PART, REASON_NONE, r, reason, rn);
 		pres_unref(p);
-		member_remove(c, r, s);
 	}
 	session_done(s, &rep);
 }

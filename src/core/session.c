@@ -83,8 +83,15 @@ core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason
 		}
 	}
 	if (s->registered) {
-		if (c->has_bp)
+		if (c->has_bp && !s->ghost) {
+			/* Ended unannounced (kind 0: the server stops) with a reason:
+			 * the other nodes announce it as a drop. */
+			int quit = kind == PRES_QUIT || (kind == 0 && reason == REASON_NONE);
+
+			bp_present(c, s, quit ? PRES_QUIT : PRES_DROP, quit ? REASON_NONE : reason,
+			           NULL, quit ? s->quit : NULL, quit ? s->quit_len : 0);
 			c->bp.release(c->bp.arg, s->key, s->nick_len);
+		}
 		hmap_del(&c->nicks, s->key, s->nick_len);
 		RB_REMOVE(user_tree, &c->users, s);
 	}
@@ -93,7 +100,8 @@ core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason
 	slab_free(s, sizeof(*s));
 }
 
-/* Check nick as a new name for s: 0 if s may take it. */
+/* Check nick as a new name for s: 0 if s may take it.  A ghost's nick is
+ * the cluster's to give: the claim asks it (the ghost may be gone). */
 static int
 nick_check(struct core *c, const struct session *s, const char *nick, size_t n)
 {
@@ -104,12 +112,23 @@ nick_check(struct core *c, const struct session *s, const char *nick, size_t n)
 		return CORE_E_NICK_INVALID;
 	valid_fold(key, nick, n);
 	owner = hmap_get(&c->nicks, key, n);
-	if (owner && owner != s)
+	if (owner && owner != s && !owner->ghost)
 		return CORE_E_NICK_TAKEN;
 	return 0;
 }
 
+/* The cluster gave this node nick: a ghost still holding it here is of a
+ * user whose leaving has not come yet, and goes now. */
 static void
+ghost_evict(struct core *c, const char *nick, size_t n)
+{
+	struct session *g = core_user_find(c, nick, n);
+
+	if (g && g->ghost)
+		core_session_end(c, g, PRES_QUIT, REASON_NONE);
+}
+
+void
 nick_set(struct core *c, struct session *s, const char *nick, size_t n)
 {
 	if (s->registered) {
@@ -187,11 +206,10 @@ nick_announce(struct core *c, struct session *s, struct pres *p)
 	}
 }
 
-/* s, registered, takes nick (checked): announced to it and its rooms. */
-static void
+void
 nick_rename(struct core *c, struct session *s, const char *nick, size_t n)
 {
-	char old[CORE_NICK_MAX + 1];
+	char old[CORE_NICK_MAX + 1], was[CORE_NICK_MAX + 1];
 	size_t on = s->nick_len;
 	struct pres *p;
 
@@ -199,13 +217,15 @@ nick_rename(struct core *c, struct session *s, const char *nick, size_t n)
 	if (n == s->nick_len && memcmp(nick, s->nick, n) == 0)
 		return;
 	memcpy(old, s->key, on);
+	memcpy(was, s->nick, on);
 	p = core_stamp(c, pres_new(PRES_NICK, REASON_NONE, "", 0, s->nick, s->nick_len, nick, n,
 	                           c->now_ms));
 	nick_set(c, s, nick, n);
 	nick_announce(c, s, p);
 	pres_unref(p);
+	bp_present(c, s, PRES_NICK, REASON_NONE, NULL, was, on);
 	/* The old name goes back to the cluster, unless only its case changed. */
-	if (c->has_bp && (on != s->nick_len || memcmp(old, s->key, on) != 0))
+	if (c->has_bp && !s->ghost && (on != s->nick_len || memcmp(old, s->key, on) != 0))
 		c->bp.release(c->bp.arg, old, on);
 }
 
@@ -248,10 +268,14 @@ core_bp_claimed(struct core *c, struct core_bp_op *op, int rc)
 		r.err = CORE_E_NICK_TAKEN;
 	/* Another session here may have taken it meanwhile (the claim
 	 * answered "ours" to both: it is the node's). */
-	else if ((r.err = nick_check(c, s, op->name, op->n)) == 0 && op->cmd == CMD_HELLO)
+	else if ((r.err = nick_check(c, s, op->name, op->n)) == 0 && op->cmd == CMD_HELLO) {
+		ghost_evict(c, op->name, op->n);
 		nick_set(c, s, op->name, op->n);
-	else if (r.err == 0)
+		bp_present(c, s, 0, REASON_NONE, NULL, NULL, 0);
+	} else if (r.err == 0) {
+		ghost_evict(c, op->name, op->n);
 		nick_rename(c, s, op->name, op->n);
+	}
 	session_done(s, &r);
 	op_done(c, op);
 	bp_drains_run(c);
@@ -322,7 +346,7 @@ core_bp_inbox(struct core *c, const char *to, size_t tn, const char *from, size_
 	struct session *s = core_user_find(c, to, tn);
 	struct msg *m;
 
-	if (s == NULL || fn > CORE_NICK_MAX || xn > CORE_TEXT_MAX)
+	if (s == NULL || s->ghost || fn > CORE_NICK_MAX || xn > CORE_TEXT_MAX)
 		return; /* gone since the sender's node looked */
 	m = msg_new("", 0, from, fn, text, xn, 0, time_ms, 1);
 	m->id = core_event_id(c);
@@ -352,7 +376,7 @@ core_direct(struct core *c, struct session *s, const char *nick, size_t n, const
 		session_done(s, &r);
 		return;
 	}
-	if (to == NULL) { /* perhaps on another node */
+	if (to == NULL || to->ghost) { /* perhaps on another node */
 		direct_remote(c, s, nick, n, text, tn, tag);
 		return;
 	}

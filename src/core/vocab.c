@@ -43,6 +43,7 @@ core_reason_name(int reason)
 	        [REASON_SHUTDOWN] = "server shutdown",
 	        [REASON_HANDSHAKE_TIMEOUT] = "handshake timeout",
 	        [REASON_TIMEOUT] = "timeout",
+	        [REASON_NODE_LOST] = "node lost",
 	};
 
 	return reason >= 0 && reason < REASON_COUNT ? names[reason] : "unknown";

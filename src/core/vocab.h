@@ -67,7 +67,8 @@ enum core_reason {
 	REASON_PROTOCOL_ERROR,
 	REASON_SHUTDOWN,
 	REASON_HANDSHAKE_TIMEOUT,
-	REASON_TIMEOUT, /* a session without a connection went unused too long */
+	REASON_TIMEOUT,   /* a session without a connection went unused too long */
+	REASON_NODE_LOST, /* a user of another node of the cluster whose node stopped answering */
 	REASON_COUNT,
 };
 

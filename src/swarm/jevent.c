@@ -93,6 +93,7 @@ jevent_reason(const struct jscan_field *f)
 	        [WIRE_R_SHUTDOWN] = "shutdown",
 	        [WIRE_R_HANDSHAKE_TIMEOUT] = "handshake timeout",
 	        [WIRE_R_TIMEOUT] = "timeout",
+	        [WIRE_R_NODE_LOST] = "node lost",
 	};
 	uint8_t i;
 

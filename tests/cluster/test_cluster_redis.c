@@ -499,7 +499,7 @@ noscript_falls_back_to_eval_after_script_flush(void **state)
 /* A nick or heartbeat result. */
 struct done {
 	int n;
-	int rc[8];
+	int rc[12];
 };
 
 static void
@@ -509,7 +509,7 @@ on_done(int rc, const char *why, void *arg)
 
 	if (rc < 0)
 		print_message("failed: %s\n", why);
-	if (d->n < 8)
+	if (d->n < 12)
 		d->rc[d->n] = rc;
 	d->n++;
 }
@@ -521,6 +521,8 @@ nick_lease_is_held_renewed_and_released_only_by_its_node(void **state)
 	struct seen s = {0};
 	struct redis_link *cmd;
 	struct done d = {0};
+	const char *kv[2] = {"Bob", "lobby Den"};
+	size_t kvlen[2] = {3, 9};
 	redisContext *c;
 	redisReply *r;
 
@@ -548,13 +550,26 @@ nick_lease_is_held_renewed_and_released_only_by_its_node(void **state)
 	freeReplyObject(r);
 	assert_int_equal(script_nick_release(cmd, "alice", 5, "node-a", on_done, &d), 0);
 	assert_int_equal(script_nick_claim(cmd, "alice", 5, "node-b", 30000, on_done, &d), 0);
-	assert_int_equal(script_heartbeat(cmd, "node-b", "inc-1", 10000, on_done, &d), 0);
-	assert_int_equal(run_until(&d.n, 8, 5), 8);
+	/* A node's presence: written whole, then beating; a beat of another
+	 * incarnation finds the hash not its own. */
+	assert_int_equal(script_pres_reset(cmd, "node-b", "7", 10000, kv, kvlen, 2, on_done, &d),
+	                 0);
+	assert_int_equal(script_node_beat(cmd, "node-b", "7", 10000, on_done, &d), 0);
+	assert_int_equal(script_node_beat(cmd, "node-b", "8", 10000, on_done, &d), 0);
+	assert_int_equal(run_until(&d.n, 10, 5), 10);
 	assert_int_equal(d.rc[5], 1); /* a releases */
 	assert_int_equal(d.rc[6], 1); /* b claims it now */
-	assert_int_equal(d.rc[7], 1); /* the heartbeat */
+	assert_int_equal(d.rc[7], 1); /* written */
+	assert_int_equal(d.rc[8], 1); /* the heartbeat */
+	assert_int_equal(d.rc[9], 0); /* not incarnation 8's */
 	r = redisCommand(c, "PTTL chatd:node:{node-b}");
 	assert_true(r->integer > 0 && r->integer <= 10000);
+	freeReplyObject(r);
+	r = redisCommand(c, "HGET chatd:pres:{node-b} Bob");
+	assert_string_equal(r->str, "lobby Den");
+	freeReplyObject(r);
+	r = redisCommand(c, "SISMEMBER chatd:nodes node-b");
+	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	redisFree(c);
 	redis_free(cmd);

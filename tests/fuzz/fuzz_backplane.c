@@ -1,9 +1,10 @@
 /*
  * Fuzz target: what a node reads from Redis's channels (src/cluster/
  * script.c): a room channel's payload, "SEQ TIME EPOCH ORIGIN SID FROMLEN
- * FROM TEXT", and an inbox's, "TIME FROMLEN TOLEN FROM TO TEXT".  The
- * first byte picks the parser; the rest is the payload, as Redis hands it
- * over (counted bytes, NULs included).
+ * FROM TEXT", an inbox's, "TIME FROMLEN TOLEN FROM TO TEXT", and a
+ * presence change, "NODE INC VERSION KIND ...".  The first byte picks the
+ * parser; the rest is the payload, as Redis hands it over (counted bytes,
+ * NULs included).
  *
  * Invariants: an accepted payload's strings lie inside it, end to end with
  * its last byte, and the payload rebuilt from the parsed fields is the
@@ -39,7 +40,42 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 1;
 	memcpy(copy, p, n); /* exact size: a read past it is the parser's */
 	p = copy;
-	if (data[0] & 1) {
+	if (data[0] % 3 == 2) {
+		struct script_pres e, e2;
+
+		if (script_pres_parse(p, n, &e) < 0)
+			return 0;
+		FUZZ_CHECK(inside(p, n, e.node, e.node_len) && e.node_len > 0);
+		FUZZ_CHECK(memchr(e.node, ' ', e.node_len) == NULL);
+		FUZZ_CHECK(e.nick == NULL || (inside(p, n, e.nick, e.nick_len) && e.nick_len > 0 &&
+		                              memchr(e.nick, ' ', e.nick_len) == NULL));
+		FUZZ_CHECK(e.arg == NULL || (inside(p, n, e.arg, e.arg_len) && e.arg_len > 0 &&
+		                             memchr(e.arg, ' ', e.arg_len) == NULL));
+		FUZZ_CHECK(e.text == NULL || e.text + e.text_len == p + n);
+		/* Rebuilt from its fields, it parses to the same event. */
+		k = (size_t)snprintf(again, sizeof(again), "%.*s %" PRIu64 " %" PRIu64 " %c",
+		                     (int)e.node_len, e.node, e.inc, e.version, e.kind);
+		if (e.nick)
+			k += (size_t)snprintf(again + k, sizeof(again) - k, " %.*s",
+			                      (int)e.nick_len, e.nick);
+		if (e.arg)
+			k += (size_t)snprintf(again + k, sizeof(again) - k, " %.*s", (int)e.arg_len,
+			                      e.arg);
+		if (e.kind == 'Q')
+			k += (size_t)snprintf(again + k, sizeof(again) - k, " %" PRIu64, e.reason);
+		if (e.text) {
+			FUZZ_CHECK(k + 1 + e.text_len < sizeof(again));
+			again[k++] = ' ';
+			memcpy(again + k, e.text, e.text_len);
+			k += e.text_len;
+		}
+		FUZZ_CHECK(script_pres_parse(again, k, &e2) == 0);
+		FUZZ_CHECK(e2.kind == e.kind && e2.inc == e.inc && e2.version == e.version &&
+		           e2.reason == e.reason && e2.node_len == e.node_len &&
+		           e2.nick_len == e.nick_len && e2.arg_len == e.arg_len &&
+		           e2.text_len == e.text_len);
+		FUZZ_CHECK(e.text == NULL || memcmp(e2.text, e.text, e.text_len) == 0);
+	} else if (data[0] & 1) {
 		struct script_direct d, d2;
 
 		if (script_inbox_parse(p, n, &d) < 0)

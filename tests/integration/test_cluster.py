@@ -324,5 +324,106 @@ def test_a_join_while_redis_is_down_is_refused(srv):
         r.start()
 
 
+def presence(c, nick, kind, timeout=5):
+    """The next PRESENCE of kind for nick that c hears."""
+    return c.expect(t.PRESENCE, timeout=timeout, pred=lambda f: f.nick == nick and f.kind == kind)
+
+
+def test_members_and_users_of_other_nodes_are_seen_and_announced(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("alice")
+        alice.join("lobby")
+        bob = b.client("bob")
+        carol = b.client("carol")  # in no room
+        res = bob.join("lobby")
+        t.assert_eq(sorted(res.names), ["alice", "bob"], "b's join reply names a's member")
+        p = presence(alice, "bob", t.P_JOIN)
+        t.assert_eq(p.room, "lobby", "a hears of b's join: %r" % p)
+        t.assert_eq(sorted(alice.who("lobby")), ["alice", "bob"], "WHO on a")
+        t.assert_eq(sorted(bob.who("lobby")), ["alice", "bob"], "WHO on b")
+        t.wait_until(lambda: sorted(alice.users()) == ["alice", "bob", "carol"], 5,
+                     interval=0.05, what="a's USERS naming b's users")
+        t.assert_eq(dict(alice.list()).get("lobby"), 2, "LIST on a counts both members")
+        # What b's users do, a's members hear, in order.
+        t.assert_eq(carol.join("lobby").ok, True, "carol joins")
+        presence(alice, "carol", t.P_JOIN)
+        t.assert_eq(bob.nick("robert").type, t.PRESENCE, "bob renamed on b")
+        p = presence(alice, "bob", t.P_NICK)
+        t.assert_eq(p.new_nick, "robert", "the new name on a: %r" % p)
+        bob.part("lobby")
+        presence(alice, "robert", t.P_PART)
+        carol.quit()
+        p = presence(alice, "carol", t.P_QUIT)
+        t.assert_eq(sorted(alice.who("lobby")), ["alice"], "WHO on a after they left")
+        t.assert_eq(sorted(alice.users()), ["alice", "robert"], "USERS on a")
+        # A nick a ghost holds is refused on a, and free once let go.
+        f = a.client().hello("robert")
+        t.assert_eq((f.type, f.code), (t.ERROR, t.E_NICK_TAKEN), "robert is b's: %r" % f)
+        # And the other way: a's user joins a room b's user is in.
+        t.assert_eq(bob.join("den").ok, True, "robert joins den")
+        res = alice.join("den")
+        t.assert_eq(sorted(res.names), ["alice", "robert"], "a's join reply names b's member")
+        presence(bob, "alice", t.P_JOIN)
+
+
+def alice_sees_bob(srv, r, a):
+    """Node b, started here, with bob in a room with a's alice; b and alice."""
+    b = node(srv, r, "b")
+    alice = a.client("alice")
+    alice.join("lobby")
+    bob = b.client("bob")
+    bob.join("lobby")
+    presence(alice, "bob", t.P_JOIN)
+    return b, alice
+
+
+def test_a_killed_node_is_lost_and_its_users_dropped_within_10s(srv):
+    with Redis() as r, node(srv, r, "a") as a:
+        b, alice = alice_sees_bob(srv, r, a)
+        b.stop(signal.SIGKILL)
+        t0 = time.monotonic()
+        p = presence(alice, "bob", t.P_DROP, timeout=12)
+        took = time.monotonic() - t0
+        t.assert_eq((p.room, p.reason), ("lobby", t.R_NODE_LOST), "dropped: node lost: %r" % p)
+        if took > 10:
+            raise AssertionError("node lost announced after %.1f s" % took)
+        print("    node lost announced %.1f s after kill -9" % took)
+        t.assert_eq(alice.who("lobby"), ["alice"], "WHO after the loss")
+        t.assert_eq(a.client().hello("bob").type, t.WELCOME, "bob's nick released")
+        a.wait_for_line(r"node b is lost", 2)
+
+
+def test_a_stopped_node_announces_its_users_gone_at_once(srv):
+    with Redis() as r, node(srv, r, "a") as a:
+        b, alice = alice_sees_bob(srv, r, a)
+        t0 = time.monotonic()
+        b.stop()  # SIGTERM
+        p = presence(alice, "bob", t.P_DROP, timeout=5)
+        t.assert_eq(p.reason, t.R_SHUTDOWN, "dropped: server shutdown: %r" % p)
+        if time.monotonic() - t0 > 3:
+            raise AssertionError("took %.1f s" % (time.monotonic() - t0))
+        t.assert_eq(alice.users(), ["alice"], "USERS after b stopped")
+
+
+def test_presence_is_whole_again_after_redis_lost_it(srv):
+    with Redis() as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
+        alice = a.client("alice")
+        alice.join("lobby")
+        bob = b.client("bob")
+        bob.join("lobby")
+        presence(alice, "bob", t.P_JOIN)
+        r.kill()
+        r.start()  # empty: no persistence
+        # Each node writes its users again; neither is taken for lost.
+        t.wait_until(lambda: "lobby" in redis_command(r, "HGET chatd:pres:{b} bob"), 10,
+                     interval=0.1, what="b's presence written again")
+        carol = b.client("carol")
+        t.assert_eq(carol.join("lobby").ok, True, "a join once Redis is back")
+        presence(alice, "carol", t.P_JOIN, timeout=10)
+        t.assert_eq(sorted(alice.who("lobby")), ["alice", "bob", "carol"], "WHO on a")
+        left = [f for f in alice.received(t.PRESENCE) if f.kind in (t.P_DROP, t.P_QUIT)]
+        t.assert_eq(left, [], "no one announced gone")
+
+
 if __name__ == "__main__":
     sys.exit(t.main(globals()))

@@ -121,6 +121,17 @@ def test_something_not_redis_is_one_line_exit_2(srv):
     refused(srv, "redis://127.0.0.1:%d" % srv.port, "not a Redis")
 
 
+def test_a_node_name_that_keys_cannot_hold_is_one_line_and_exit_2(srv):
+    with Redis() as r:
+        for name in ("a b", "a{b}"):
+            rc, out, err = run(srv, "--cluster", "redis://127.0.0.1:%d" % r.port,
+                               "--node-name", name)
+            lines = err.strip().splitlines()
+            t.assert_eq((rc, len(lines)), (2, 1), "exit code, stderr lines: %r" % err)
+            if not lines[0].startswith("chatd: --node-name " + name):
+                raise AssertionError("the line does not name it: %r" % lines[0])
+
+
 def test_bad_url_is_refused_by_the_configuration(srv):
     rc, out, err = run(srv, "--cluster", "redis://[::1:6379")
     t.assert_eq(rc, 2, "exit code (%s)" % err)

@@ -753,6 +753,8 @@ presence_drop_reasons(void **state)
 	                "09:20 * dave dropped from #lobby: protocol error\r\n");
 	assert_presence(WIRE_P_DROP, WIRE_R_SHUTDOWN, "lobby", "dave", "",
 	                "09:20 * dave dropped from #lobby: server shutdown\r\n");
+	assert_presence(WIRE_P_DROP, WIRE_R_NODE_LOST, "lobby", "dave", "",
+	                "09:20 * dave dropped from #lobby: node lost\r\n");
 	assert_presence(WIRE_P_DROP, 200, "lobby", "dave", "",
 	                "09:20 * dave dropped from #lobby: unknown\r\n");
 }

@@ -78,6 +78,7 @@ wire_reason_of(int reason)
 	        [REASON_SHUTDOWN] = WIRE_R_SHUTDOWN,
 	        [REASON_HANDSHAKE_TIMEOUT] = WIRE_R_HANDSHAKE_TIMEOUT,
 	        [REASON_TIMEOUT] = WIRE_R_TIMEOUT,
+	        [REASON_NODE_LOST] = WIRE_R_NODE_LOST,
 	};
 
 	return reason >= 0 && reason < REASON_COUNT ? reasons[reason] : WIRE_R_NONE;

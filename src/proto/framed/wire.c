@@ -938,6 +938,8 @@ wire_reason_name(uint8_t reason)
 		return "handshake timeout";
 	case WIRE_R_TIMEOUT:
 		return "timeout";
+	case WIRE_R_NODE_LOST:
+		return "node lost";
 	default:
 		return "unknown";
 	}

@@ -36,6 +36,7 @@ render_reason(int reason)
 	        [REASON_SHUTDOWN] = "shutdown",
 	        [REASON_HANDSHAKE_TIMEOUT] = "handshake timeout",
 	        [REASON_TIMEOUT] = "timeout",
+	        [REASON_NODE_LOST] = "node lost",
 	};
 
 	return reason >= 0 && reason < REASON_COUNT ? words[reason] : "unknown";

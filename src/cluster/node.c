@@ -37,8 +37,8 @@ struct shard {
 	unsigned index;
 };
 
-/* A room this node follows (kept until the node goes: its subscription
- * stays, and a room back after its linger finds it again). */
+/* A room this node follows, from its first join here until the core
+ * frees it (its linger ran out). */
 struct follow {
 	struct node *node;
 	unsigned shard;
@@ -46,6 +46,7 @@ struct follow {
 	uint8_t subscribed; /* Redis has confirmed the subscription */
 	uint8_t asking;     /* a state call is in flight */
 	uint8_t again;      /* and another is wanted after it */
+	uint8_t gone;       /* unfollowed while asking: on_state frees it */
 	double since;       /* when it was last (re)subscribed: ev_now() */
 	uint64_t after;     /* the seq the state in flight was asked after */
 	char key[CORE_ROOM_MAX + 1];
@@ -151,6 +152,10 @@ on_state(int rc, const struct script_state *st, const char *why, void *arg)
 	int more;
 
 	f->asking = 0;
+	if (f->gone) {
+		free(f);
+		return;
+	}
 	if (rc < 0) {
 		log_notice("cluster: room %s: state not read: %s", f->key, why ? why : "?");
 		core_bp_failed(nd->core, f->key, f->n);
@@ -290,6 +295,25 @@ node_follow(void *arg, const struct room *r)
 	}
 	hmap_put(&nd->follows, f->key, f->n, f);
 	return 0;
+}
+
+static void
+node_unfollow(void *arg, const struct room *r)
+{
+	struct node *nd = arg;
+	const char *key = room_key(r);
+	size_t n = room_name_len(r);
+	char channel[SHARD_KEY_MAX];
+	struct follow *f = hmap_del(&nd->follows, key, n);
+
+	if (f == NULL)
+		return;
+	if (shard_key(channel, sizeof(channel), SHARD_ROOM_CHANNEL, key, n) >= 0)
+		redis_unsubscribe(nd->shards[f->shard].sub, channel);
+	if (f->asking)
+		f->gone = 1; /* its state call's answer frees it */
+	else
+		free(f);
 }
 
 /* --- nicks and direct messages --- */
@@ -528,6 +552,7 @@ node_new(struct ev_loop *loop, struct core *core, const struct redis_url *urls, 
 	ev_timer_start(loop, &nd->tick);
 	nd->hooks.publish = node_publish;
 	nd->hooks.follow = node_follow;
+	nd->hooks.unfollow = node_unfollow;
 	nd->hooks.claim = node_claim;
 	nd->hooks.release = node_release;
 	nd->hooks.direct = node_direct;

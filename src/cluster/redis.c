@@ -35,12 +35,19 @@ struct redis_req {
 	double sent; /* monotonic seconds */
 };
 
-/* A channel the link keeps subscribed to. */
+/* A channel the link keeps subscribed to, or leaves. */
 struct redis_sub {
 	struct redis_sub *next;
 	struct redis_link *link;
 	redis_message_fn *cb;
 	void *arg;
+	/* Unsubscribed on a live context: hiredis holds it until Redis
+	 * confirms (or the context goes), and nothing more is delivered. */
+	uint8_t leaving;
+	/* Its SUBSCRIBE waits for a leaving one of the same channel: hiredis
+	 * keeps one callback per channel, and the leaving one's confirmation
+	 * would remove this one's. */
+	uint8_t held;
 	char channel[]; /* NUL-terminated */
 };
 
@@ -56,6 +63,7 @@ struct redis_link {
 	double last_sent;  /* monotonic time of the last command */
 	struct redis_req *head, *tail; /* in flight, oldest first */
 	struct redis_sub *subs;
+	struct redis_sub *leaving; /* unsubscribed, waiting for Redis to confirm */
 	redis_state_fn *on_state;
 	void *state_arg;
 	redis_ready_fn *on_ready;
@@ -194,6 +202,37 @@ link_send(struct redis_link *l, redis_reply_fn *cb, void *arg, int argc, const c
 	return req_queue(l, req, redisAsyncCommandArgv(l->ac, on_reply, req, argc, argv, argvlen));
 }
 
+static int sub_send(struct redis_link *l, struct redis_sub *sub);
+
+/* A subscription of that channel in list, or NULL. */
+static struct redis_sub *
+sub_find(struct redis_sub *list, const char *channel)
+{
+	for (; list; list = list->next)
+		if (strcmp(list->channel, channel) == 0)
+			return list;
+	return NULL;
+}
+
+/* Hiredis lets go of leaving sub (confirmed, or its context went): free it,
+ * and send a SUBSCRIBE of its channel that waited for it. */
+static void
+sub_left(struct redis_sub *sub)
+{
+	struct redis_link *l = sub->link;
+	struct redis_sub **pp, *next;
+
+	for (pp = &l->leaving; *pp && *pp != sub; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = sub->next;
+	if (l->state == REDIS_LINK_UP && (next = sub_find(l->subs, sub->channel)) && next->held) {
+		next->held = 0;
+		(void)sub_send(l, next);
+	}
+	free(sub);
+}
+
 /* The message callback of every subscription. */
 static void
 on_message(redisAsyncContext *ac, void *r, void *privdata)
@@ -202,6 +241,15 @@ on_message(redisAsyncContext *ac, void *r, void *privdata)
 	redisReply *reply = r;
 
 	(void)ac;
+	if (sub->leaving) {
+		/* Hiredis calls it once more: with the confirmation, or with
+		 * NULL when the context goes. */
+		if (reply == NULL || (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+		                      reply->element[0]->type == REDIS_REPLY_STRING &&
+		                      strcmp(reply->element[0]->str, "unsubscribe") == 0))
+			sub_left(sub);
+		return;
+	}
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
 	    reply->element[1]->type != REDIS_REPLY_STRING)
@@ -252,8 +300,10 @@ on_handshake_done(struct redis_link *l, struct redisReply *r, void *arg)
 		l->stats.reconnects++;
 	l->been_up = 1;
 	l->why[0] = '\0';
-	for (sub = l->subs; sub; sub = sub->next)
+	for (sub = l->subs; sub; sub = sub->next) {
+		sub->held = 0; /* the leaving ones went with the old context */
 		(void)sub_send(l, sub);
+	}
 	log_info("redis %s: up", l->url.shown);
 	if (l->on_state)
 		l->on_state(l, 1, "", l->state_arg);
@@ -517,12 +567,37 @@ redis_subscribe(struct redis_link *l, const char *channel, redis_message_fn *cb,
 	sub->link = l;
 	sub->cb = cb;
 	sub->arg = arg;
+	sub->leaving = 0;
+	sub->held = l->state == REDIS_LINK_UP && sub_find(l->leaving, channel) != NULL;
 	memcpy(sub->channel, channel, n + 1);
 	sub->next = l->subs;
 	l->subs = sub;
-	if (l->state == REDIS_LINK_UP)
+	if (l->state == REDIS_LINK_UP && !sub->held)
 		(void)sub_send(l, sub);
 	return 0;
+}
+
+void
+redis_unsubscribe(struct redis_link *l, const char *channel)
+{
+	struct redis_sub **pp, *sub;
+
+	for (pp = &l->subs; *pp && strcmp((*pp)->channel, channel) != 0; pp = &(*pp)->next)
+		;
+	if ((sub = *pp) == NULL)
+		return;
+	*pp = sub->next;
+	/* Sent on this context (all are, once it is up) and not held: hiredis
+	 * holds it until Redis confirms. */
+	if (l->state == REDIS_LINK_UP && !sub->held &&
+	    redisAsyncCommand(l->ac, NULL, NULL, "UNSUBSCRIBE %s", channel) == REDIS_OK) {
+		l->stats.commands++;
+		sub->leaving = 1;
+		sub->next = l->leaving;
+		l->leaving = sub;
+		return;
+	}
+	free(sub);
 }
 
 int

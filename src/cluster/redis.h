@@ -102,6 +102,11 @@ int redis_cmd_argv(struct redis_link *l, redis_reply_fn *cb, void *arg, int argc
  */
 int redis_subscribe(struct redis_link *l, const char *channel, redis_message_fn *cb, void *arg);
 
+/* Leave channel: its callback hears nothing more from here on, and the
+ * link does not subscribe again after a reconnect.  Subscribing to it
+ * again at once is safe (the SUBSCRIBE waits for Redis to confirm this). */
+void redis_unsubscribe(struct redis_link *l, const char *channel);
+
 enum redis_state redis_state(const struct redis_link *l);
 /* Whether commands of l wait for their replies. */
 int redis_busy(const struct redis_link *l);

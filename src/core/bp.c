@@ -662,7 +662,8 @@ bp_room_free(struct core *c, struct room *r)
 		TAILQ_REMOVE(&op->s->ops, op, slink);
 		op_free(op);
 	}
-	(void)c;
+	if (c->has_bp && c->bp.unfollow && r->bp_state != BP_ROOM_IDLE)
+		c->bp.unfollow(c->bp.arg, r);
 }
 
 /* --- the calls from the backplane: each runs what its completions let go --- */

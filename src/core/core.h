@@ -223,6 +223,9 @@ struct core_backplane {
 	 * 0, and core_bp_directed(op) follows; -1 when it cannot be sent. */
 	int (*direct)(void *arg, const struct session *s, const char *nick, size_t n,
 	              const char *text, size_t tn, struct core_bp_op *op);
+	/* Optional: r, followed, is being freed (its linger ran out): stop
+	 * following it.  A join later follows it again. */
+	void (*unfollow)(void *arg, const struct room *r);
 	/* Optional: what this node's users do, for the other nodes to show
 	 * (their /who, NAMES and /users).  Called after the core has acted;
 	 * s is as it is now (its new nick, its rooms); never for a ghost. */

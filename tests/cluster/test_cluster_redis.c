@@ -367,6 +367,50 @@ publish_twice_gives_seq_1_and_2_in_the_stream_and_to_a_subscriber(void **state)
 	server_free(&srv);
 }
 
+/* A room left and followed again in one loop turn (a room freed and
+ * joined again): the new subscription is confirmed and hears what is
+ * published, the old callback nothing; then left for good, Redis counts
+ * no subscriber. */
+static void
+unsubscribe_and_subscribe_again_at_once_keeps_the_new_one(void **state)
+{
+	struct server srv;
+	struct seen s1 = {0}, s2 = {0};
+	struct redis_link *cmd, *sub;
+	struct inbox old = {0}, again = {0};
+	int numsub[2] = {0, 1}, published[2] = {0, 0};
+
+	(void)state;
+	server_new(&srv, NULL);
+	cmd = link_to(&srv, "", "", &s1);
+	sub = link_to(&srv, "", "", &s2);
+	redis_subscriber(sub);
+	assert_int_equal(redis_subscribe(sub, "chatd:room:{lobby}", on_message, &old), 0);
+	assert_int_equal(run_until(&old.confirmed, 1, 5), 1);
+	assert_int_equal(run_until(&s1.ups, 1, 5), 1);
+	redis_unsubscribe(sub, "chatd:room:{lobby}");
+	assert_int_equal(redis_subscribe(sub, "chatd:room:{lobby}", on_message, &again), 0);
+	assert_int_equal(run_until(&again.confirmed, 1, 5), 1);
+	assert_int_equal(redis_cmd(cmd, on_integer, published, "PUBLISH %s %s",
+	                           "chatd:room:{lobby}", "after"),
+	                 0);
+	assert_int_equal(run_until(&again.n, 1, 5), 1);
+	assert_memory_equal(again.payload[0], "after", 5);
+	assert_int_equal(old.n, 0);
+	redis_unsubscribe(sub, "chatd:room:{lobby}");
+	while (numsub[1] != 0) {
+		numsub[0] = 0;
+		assert_int_equal(redis_cmd(cmd, on_integer, numsub, "PUBSUB NUMSUB %s",
+		                           "chatd:room:{lobby}"),
+		                 0);
+		assert_int_equal(run_until(&numsub[0], 1, 5), 1);
+	}
+	assert_int_equal(again.confirmed, 1);
+	redis_free(sub);
+	redis_free(cmd);
+	server_free(&srv);
+}
+
 /* What a state call gave. */
 struct stated {
 	int done;
@@ -721,6 +765,7 @@ main(int argc, char **argv)
 	        cmocka_unit_test(payload_parse_refuses_what_the_script_does_not_write),
 	        cmocka_unit_test(probe_names_a_refused_port_and_a_server_that_is_not_redis),
 	        cmocka_unit_test(publish_twice_gives_seq_1_and_2_in_the_stream_and_to_a_subscriber),
+	        cmocka_unit_test(unsubscribe_and_subscribe_again_at_once_keeps_the_new_one),
 	        cmocka_unit_test(noscript_falls_back_to_eval_after_script_flush),
 	        cmocka_unit_test(state_gives_the_epoch_and_the_newest_or_the_next_messages),
 	        cmocka_unit_test(nick_lease_is_held_renewed_and_released_only_by_its_node),

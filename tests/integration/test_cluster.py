@@ -299,17 +299,29 @@ def test_a_room_redis_lost_starts_over_and_reaches_everyone(srv):
         t.assert_eq([f.text for f in dave.join("small").history], ["new"], "replay")
 
 
-def test_a_room_freed_after_its_linger_can_be_joined_again(srv):
-    with Redis() as r, node(srv, r, "a", "--room-linger", "1", "--room-linger-solo", "1") as a:
+def test_a_room_freed_after_its_linger_is_left_and_can_be_joined_again(srv):
+    with Redis() as r, node(srv, r, "a", "--room-linger", "1", "--room-linger-solo", "1") as a, \
+            node(srv, r, "b") as b:
         alice = a.client("alice")
-        t.assert_eq(alice.join("quiet").ok, True, "first join")
-        alice.part("quiet")
-        # Freed after its linger (the node still follows its channel).
-        t.wait_until(lambda: metrics(a)["chatd_rooms_lingering"] == 0, 5, interval=0.1,
-                     what="quiet freed after its linger")
-        t.assert_eq(metrics(a)["chatd_cluster_rooms"], 1, "still followed")
-        res = alice.join("quiet", timeout=5)
-        t.assert_eq(res.ok, True, "join again: %r" % res)
+        bob = b.client("bob")
+        for i in range(3):
+            t.assert_eq(alice.join("quiet").ok, True, "join %d" % i)
+            t.assert_eq(bob.join("quiet").ok, True, "bob joins")
+            t.assert_eq(bob.say("quiet", "m%d" % i).type, t.ACK, "bob says m%d" % i)
+            alice.expect(t.MESSAGE, pred=lambda f, i=i: f.text == "m%d" % i)
+            bob.part("quiet")
+            presence(alice, "bob", t.P_PART)
+            alice.part("quiet")
+            # Freed after its linger, with no member left on either node:
+            # its channel is left.
+            t.wait_until(lambda: metrics(a)["chatd_cluster_rooms"] == 0, 5, interval=0.01,
+                         what="quiet freed and unfollowed after its linger")
+            # Joined again at once: the new subscription is live.
+        t.assert_eq(alice.join("quiet").ok, True, "join again")
+        t.assert_eq(bob.join("quiet").ok, True, "bob joins")
+        t.assert_eq(bob.say("quiet", "last").type, t.ACK, "bob says last")
+        m = alice.expect(t.MESSAGE, pred=lambda f: f.text == "last")
+        t.assert_eq(m.seq, 4, "seq of last")
 
 
 def test_a_join_while_redis_is_down_is_refused(srv):

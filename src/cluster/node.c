@@ -606,6 +606,17 @@ node_free(struct node *nd)
 	free(nd);
 }
 
+int
+node_ready(const struct node *nd)
+{
+	unsigned i;
+
+	for (i = 0; i < nd->nshards; i++)
+		if (!redis_up(nd->shards[i].cmd) || !redis_up(nd->shards[i].sub))
+			return 0;
+	return presence_ready(nd->pres);
+}
+
 void
 node_stats(struct node_stats *out)
 {

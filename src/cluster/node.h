@@ -38,6 +38,8 @@ struct node_stats {
 struct node *node_new(struct ev_loop *loop, struct core *core, const struct redis_url *urls,
                       unsigned n, const char *name, unsigned history);
 void node_free(struct node *nd);
+/* Every link is up and this node's presence is written: it may serve. */
+int node_ready(const struct node *nd);
 /* The figures of this process's node (zeros, shards 0, without one). */
 void node_stats(struct node_stats *out);
 

@@ -814,6 +814,12 @@ presence_free(struct presence *pr)
 	free(pr);
 }
 
+int
+presence_ready(const struct presence *pr)
+{
+	return !pr->whole;
+}
+
 unsigned
 presence_peers(const struct presence *pr)
 {

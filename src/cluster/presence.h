@@ -32,6 +32,8 @@ void presence_local(struct presence *pr, const struct session *s, const struct c
 void presence_bye(struct presence *pr);
 /* After the links are freed. */
 void presence_free(struct presence *pr);
+/* This node's users are written (the others know of it). */
+int presence_ready(const struct presence *pr);
 /* Other nodes known alive, and nodes taken for lost so far. */
 unsigned presence_peers(const struct presence *pr);
 uint64_t presence_lost(const struct presence *pr);

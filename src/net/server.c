@@ -632,10 +632,19 @@ server_new(const struct config *cfg, struct store *store)
 int
 server_run(struct server *srv)
 {
-	double wd = sysd_watchdog_interval();
+	double wd = sysd_watchdog_interval(), until = ev_time() + CHATD_CLUSTER_READY_S;
 	unsigned i;
 
-	for (i = 0; i < srv->nlisteners; i++)
+	/* A node listens once its Redis links are up and the other nodes have
+	 * its users (none yet): a client let in before would be told "cluster
+	 * unavailable", and a balancer would send it there. */
+	while (srv->node && !node_ready(srv->node) && !srv->shutting_down && ev_time() < until)
+		ev_run(srv->loop, EVRUN_ONCE);
+	if (srv->node && !node_ready(srv->node))
+		log_warn("cluster: not every Redis link is up after %d s; serving anyway (rooms on "
+		         "a shard that is down refuse messages)",
+		         CHATD_CLUSTER_READY_S);
+	for (i = 0; i < srv->nlisteners && !srv->shutting_down; i++)
 		listener_start(srv->listeners[i]);
 	if (wd > 0) {
 		ev_timer_set(&srv->watchdog, 0, wd);

@@ -67,6 +67,7 @@
 #define CHATD_MAX_CLUSTER     16  /* --cluster may be given this often: Redis shards */
 #define CHATD_CLUSTER_URL_MAX 189 /* characters of a --cluster URL: "cluster = URL" fits a line */
 #define CHATD_NODE_NAME_MAX   63  /* characters of --node-name */
+#define CHATD_CLUSTER_READY_S 10  /* s a node waits for its Redis links before it listens */
 
 /* The IRC front end (docs/irc.md): RFC 2812's line and IRCv3's tags. */
 #define CHATD_DEFAULT_IRC_LINE_MAX 512u   /* --irc-line-max, bytes with CR LF; also the least */

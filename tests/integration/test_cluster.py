@@ -437,5 +437,20 @@ def test_presence_is_whole_again_after_redis_lost_it(srv):
         t.assert_eq(left, [], "no one announced gone")
 
 
+def test_ready_only_once_its_redis_links_are_up_and_its_presence_written(srv):
+    from test_service import Daemon, Notify, require_libsystemd
+    require_libsystemd(srv)
+    with Redis() as r, Notify() as n:
+        with Daemon(srv.path, "--cluster", r.url, "--node-name", "a",
+                    env={"NOTIFY_SOCKET": n.path}) as a:
+            n.expect(r"^READY=1$", 15, "start")
+            # Right now: the other nodes can know of it, and it serves.
+            if redis_command(r, "EXISTS chatd:pres:{a}").strip() != ":1":
+                raise AssertionError("READY=1 before a's presence was written")
+            a.wait_for_line(r"cluster: shard 0 .* up", 1)
+            alice = a.client("alice")
+            t.assert_eq(alice.join("lobby").ok, True, "a join right after READY=1")
+
+
 if __name__ == "__main__":
     sys.exit(t.main(globals()))

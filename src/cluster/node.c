@@ -142,30 +142,17 @@ node_publish(void *arg, const struct room *r, const struct session *s, const cha
 
 /* --- following rooms --- */
 
-static void
-on_state(int rc, const struct script_state *st, const char *why, void *arg)
+/* Messages of a state or range answer that chatd wrote, as the core
+ * takes them, into a new array (*out, NULL when none); how many. */
+static unsigned
+msgs_of(const struct node *nd, const struct script_state *st, struct core_bp_msg **out)
 {
-	struct follow *f = arg;
-	struct node *nd = f->node;
 	struct core_bp_msg *msgs = NULL;
 	unsigned i, k;
-	int more;
 
-	f->asking = 0;
-	if (f->gone) {
-		free(f);
-		return;
-	}
-	if (rc < 0) {
-		log_notice("cluster: room %s: state not read: %s", f->key, why ? why : "?");
-		core_bp_failed(nd->core, f->key, f->n);
-		f->again = 0;
-		return;
-	}
-	if (st->count && (msgs = calloc(st->count, sizeof(*msgs))) == NULL) {
-		core_bp_failed(nd->core, f->key, f->n);
-		return;
-	}
+	*out = NULL;
+	if (st->count == 0 || (msgs = calloc(st->count, sizeof(*msgs))) == NULL)
+		return 0;
 	for (i = k = 0; i < st->count; i++) {
 		/* Not one chatd wrote: left out (the core starts its ring
 		 * again past the gap). */
@@ -180,6 +167,35 @@ on_state(int rc, const struct script_state *st, const char *why, void *arg)
 		msgs[k].text_len = st->msgs[i].text_len;
 		msgs[k].sid = st->msgs[i].origin == nd->incarnation ? st->msgs[i].sid : 0;
 		k++;
+	}
+	*out = msgs;
+	return k;
+}
+
+static void
+on_state(int rc, const struct script_state *st, const char *why, void *arg)
+{
+	struct follow *f = arg;
+	struct node *nd = f->node;
+	struct core_bp_msg *msgs = NULL;
+	unsigned k;
+	int more;
+
+	f->asking = 0;
+	if (f->gone) {
+		free(f);
+		return;
+	}
+	if (rc < 0) {
+		log_notice("cluster: room %s: state not read: %s", f->key, why ? why : "?");
+		core_bp_failed(nd->core, f->key, f->n);
+		f->again = 0;
+		return;
+	}
+	k = msgs_of(nd, st, &msgs);
+	if (st->count && msgs == NULL) {
+		core_bp_failed(nd->core, f->key, f->n);
+		return;
 	}
 	more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, f->after, msgs, k);
 	free(msgs);
@@ -295,6 +311,32 @@ node_follow(void *arg, const struct room *r)
 	}
 	hmap_put(&nd->follows, f->key, f->n, f);
 	return 0;
+}
+
+static void
+on_range(int rc, const struct script_state *st, const char *why, void *arg)
+{
+	struct node *nd = the_node;
+	struct core_bp_msg *msgs = NULL;
+	unsigned k = 0;
+
+	if (rc < 0)
+		log_notice("cluster: older messages not read: %s", why ? why : "?");
+	else
+		k = msgs_of(nd, st, &msgs);
+	core_bp_ranged(nd->core, arg, msgs, k);
+	free(msgs);
+}
+
+static int
+node_range(void *arg, const struct room *r, uint64_t after, uint64_t before, unsigned max,
+           struct core_bp_op *op)
+{
+	struct node *nd = arg;
+	const char *key = room_key(r);
+	size_t n = room_name_len(r);
+
+	return script_range(shard_for(nd, key, n)->cmd, key, n, after, before, max, on_range, op);
 }
 
 static void
@@ -553,6 +595,7 @@ node_new(struct ev_loop *loop, struct core *core, const struct redis_url *urls, 
 	nd->hooks.publish = node_publish;
 	nd->hooks.follow = node_follow;
 	nd->hooks.unfollow = node_unfollow;
+	nd->hooks.range = node_range;
 	nd->hooks.claim = node_claim;
 	nd->hooks.release = node_release;
 	nd->hooks.direct = node_direct;

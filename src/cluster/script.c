@@ -72,16 +72,24 @@ static struct script release_script = {"release",
  * A room's state: its seq, its epoch (set to the candidate when it has
  * none, so that every node opens the room in one epoch) and its messages,
  * oldest first: the newest count ('newest'), or the first count after
- * seq after.  KEYS: seq, epoch, log; ARGV: candidate, after, count, mode.
+ * seq after, or (mode "before", which sets no epoch) the newest count with
+ * after < seq < ARGV[5].  KEYS: seq, epoch, log; ARGV: candidate, after,
+ * count, mode, before.
  */
 static struct script state_script = {
         "state",
         "local e = redis.call('GET', KEYS[2])\n"
-        "if not e then e = ARGV[1]; redis.call('SET', KEYS[2], e) end\n"
+        "if not e and ARGV[4] == 'before' then e = '0'\n"
+        "elseif not e then e = ARGV[1]; redis.call('SET', KEYS[2], e) end\n"
         "local s = redis.call('GET', KEYS[1]) or '0'\n"
         "local l\n"
         "if ARGV[4] == 'newest' then\n"
         "  l = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[3])\n"
+        "  local n = #l\n"
+        "  for i = 1, math.floor(n / 2) do l[i], l[n - i + 1] = l[n - i + 1], l[i] end\n"
+        "elseif ARGV[4] == 'before' then\n"
+        "  l = redis.call('XREVRANGE', KEYS[3], '(' .. ARGV[5] .. '-0', '(' .. ARGV[2] .. '-0',\n"
+        "                 'COUNT', ARGV[3])\n"
         "  local n = #l\n"
         "  for i = 1, math.floor(n / 2) do l[i], l[n - i + 1] = l[n - i + 1], l[i] end\n"
         "else\n"
@@ -545,14 +553,15 @@ script_publish(struct redis_link *l, const char *room, size_t n, uint64_t epoch,
 	return call_send(l, c);
 }
 
-int
-script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, int newest,
-             uint64_t after, unsigned count, script_state_fn *cb, void *arg)
+/* The state script in mode ("newest", "after" or "before"). */
+static int
+state_call(struct redis_link *l, const char *room, size_t n, uint64_t epoch, const char *mode,
+           uint64_t after, uint64_t before, unsigned count, script_state_fn *cb, void *arg)
 {
 	char seq[SHARD_KEY_MAX], log[SHARD_KEY_MAX], ep[SHARD_KEY_MAX];
-	char epoch_s[24], after_s[24], count_s[16];
-	const char *parts[7];
-	size_t plen[7];
+	char epoch_s[24], after_s[24], before_s[24], count_s[16];
+	const char *parts[8];
+	size_t plen[8];
 	int lens[3];
 	struct script_call *c;
 
@@ -562,6 +571,7 @@ script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, i
 		return -1;
 	snprintf(epoch_s, sizeof(epoch_s), "%" PRIu64, epoch);
 	snprintf(after_s, sizeof(after_s), "%" PRIu64, after);
+	snprintf(before_s, sizeof(before_s), "%" PRIu64, before);
 	snprintf(count_s, sizeof(count_s), "%u", count ? count : 1);
 	parts[0] = seq, plen[0] = (size_t)lens[0];
 	parts[1] = ep, plen[1] = (size_t)lens[1];
@@ -569,12 +579,29 @@ script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, i
 	parts[3] = epoch_s, plen[3] = strlen(epoch_s);
 	parts[4] = after_s, plen[4] = strlen(after_s);
 	parts[5] = count_s, plen[5] = strlen(count_s);
-	parts[6] = newest ? "newest" : "after", plen[6] = strlen(parts[6]);
-	if ((c = call_new(&state_script, 3, 7, parts, plen)) == NULL)
+	parts[6] = mode, plen[6] = strlen(mode);
+	parts[7] = before_s, plen[7] = strlen(before_s);
+	if ((c = call_new(&state_script, 3, 8, parts, plen)) == NULL)
 		return -1;
 	c->state_cb = cb;
 	c->arg = arg;
 	return call_send(l, c);
+}
+
+int
+script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, int newest,
+             uint64_t after, unsigned count, script_state_fn *cb, void *arg)
+{
+	return state_call(l, room, n, epoch, newest ? "newest" : "after", after, 0, count, cb, arg);
+}
+
+int
+script_range(struct redis_link *l, const char *room, size_t n, uint64_t after, uint64_t before,
+             unsigned count, script_state_fn *cb, void *arg)
+{
+	if (before <= after + 1)
+		return -1; /* nothing between */
+	return state_call(l, room, n, 0, "before", after, before, count, cb, arg);
 }
 
 /* A nick call: script s on the nick's key. */

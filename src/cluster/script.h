@@ -93,6 +93,12 @@ int script_publish(struct redis_link *l, const char *room, size_t n, uint64_t ep
 int script_state(struct redis_link *l, const char *room, size_t n, uint64_t epoch, int newest,
                  uint64_t after, unsigned count, script_state_fn *cb, void *arg);
 
+/* The newest count messages of a room's stream with after < seq < before,
+ * oldest first, as a state (its epoch: the room's, or 0 when it has none):
+ * what a join's cursor needs from before the ring. */
+int script_range(struct redis_link *l, const char *room, size_t n, uint64_t after, uint64_t before,
+                 unsigned count, script_state_fn *cb, void *arg);
+
 /* SET the nick's key to node with a lease of lease_ms, if no one holds it
  * or node does (a node restarted under its name takes back its users'
  * nicks; two sessions of one node are told apart by the node itself):

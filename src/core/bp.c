@@ -461,6 +461,86 @@ room_reset(struct core *c, struct room *r, uint64_t epoch, uint64_t seq,
 	r->seq = seq;
 }
 
+/*
+ * A join whose cursor is older than r's ring (and of its epoch) asks the
+ * backplane for what the ring lacks, CHATD_REPLAY_MAX messages in all at
+ * the most, as the store does on one node: op, on r's waiters, then waits
+ * in state BP_OLDER.  0 when asked; -1 when there is nothing to ask for
+ * or it cannot be asked (the join goes on, its replay truncated).
+ */
+static int
+older_ask(struct core *c, struct room *r, struct core_bp_op *op)
+{
+	uint64_t first = room_ring_first(r);
+	unsigned len = history_len(&r->hist);
+
+	if (c->bp.range == NULL || op->epoch == 0 || op->epoch != r->epoch || op->since >= r->seq ||
+	    first <= op->since + 1 || len >= CHATD_REPLAY_MAX ||
+	    c->bp.range(c->bp.arg, r, op->since, first, CHATD_REPLAY_MAX - len, op) < 0)
+		return -1;
+	op->state = BP_OLDER;
+	return 0;
+}
+
+int
+bp_join_older(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
+              uint64_t tag)
+{
+	struct core_bp_op *op = op_new(s, CMD_JOIN, r->name, r->name_len, NULL, 0, tag);
+
+	op->room = r;
+	op->epoch = epoch;
+	op->since = since;
+	if (older_ask(c, r, op) < 0) {
+		op_free(op);
+		return 0;
+	}
+	/* A room with a join waiting on it is not forgotten meanwhile. */
+	if (r->nmembers == 0)
+		linger_unlink(c, r);
+	TAILQ_INSERT_TAIL(&r->waiters, op, rlink);
+	op_wait(s, op);
+	return 1;
+}
+
+void
+core_bp_ranged(struct core *c, struct core_bp_op *op, const struct core_bp_msg *msgs,
+               unsigned count)
+{
+	struct room *r = op->room;
+	struct msg **older = NULL;
+	struct core_reply rep;
+	unsigned i, n = 0;
+	int err;
+
+	TAILQ_REMOVE(&r->waiters, op, rlink);
+	if (op->s == NULL) { /* the session ended meanwhile */
+		op_free(op);
+	} else if ((err = join_check(c, op->s, r)) != 0) {
+		reply_init(&rep, CMD_JOIN, op->tag, r->name, r->name_len);
+		rep.err = err;
+		session_done(op->s, &rep);
+		op_done(c, op);
+	} else {
+		if (count && (older = calloc(count, sizeof(*older))) == NULL)
+			count = 0;
+		for (i = 0; i < count; i++)
+			if (msgs[i].epoch == r->epoch && msgs[i].seq > op->since &&
+			    (n == 0 || msgs[i].seq == older[n - 1]->seq + 1)) {
+				older[n] = msg_new(r->name, r->name_len, msgs[i].from,
+				                   msgs[i].from_len, msgs[i].text, msgs[i].text_len,
+				                   msgs[i].seq, msgs[i].time_ms, 0);
+				older[n++]->epoch = r->epoch;
+			}
+		join_finish(c, op->s, r, op->epoch, op->since, op->tag, n ? older : NULL, n);
+		free(older);
+		op_done(c, op);
+	}
+	if (r->nmembers == 0 && r->llist == LINGER_KINDS && TAILQ_EMPTY(&r->waiters))
+		linger_start(c, r);
+	bp_drains_run(c);
+}
+
 /* The joins waiting on r go on (err 0) or fail. */
 static void
 joins_go(struct core *c, struct room *r, int err)
@@ -471,13 +551,15 @@ joins_go(struct core *c, struct room *r, int err)
 
 	for (op = TAILQ_FIRST(&r->waiters); op; op = next) {
 		next = TAILQ_NEXT(op, rlink);
-		if (op->cmd != CMD_JOIN)
+		if (op->cmd != CMD_JOIN || op->state != BP_WAITING)
 			continue;
-		TAILQ_REMOVE(&r->waiters, op, rlink);
 		if ((e = err) == 0)
 			e = join_check(c, op->s, r);
+		if (e == 0 && older_ask(c, r, op) == 0)
+			continue; /* it waits on, for what its cursor needs */
+		TAILQ_REMOVE(&r->waiters, op, rlink);
 		if (e == 0) {
-			join_finish(c, op->s, r, op->epoch, op->since, op->tag);
+			join_finish(c, op->s, r, op->epoch, op->since, op->tag, NULL, 0);
 		} else {
 			reply_init(&rep, CMD_JOIN, op->tag, r->name, r->name_len);
 			rep.err = e;
@@ -487,7 +569,7 @@ joins_go(struct core *c, struct room *r, int err)
 		next = TAILQ_FIRST(&r->waiters); /* the queue's commands may have changed it */
 	}
 	/* No join went through: the room lingers like any empty one. */
-	if (r->nmembers == 0 && r->llist == LINGER_KINDS)
+	if (r->nmembers == 0 && r->llist == LINGER_KINDS && TAILQ_EMPTY(&r->waiters))
 		linger_start(c, r);
 }
 
@@ -637,8 +719,8 @@ bp_session_end(struct core *c, struct session *s)
 	}
 	while ((op = TAILQ_FIRST(&s->ops)) != NULL) {
 		TAILQ_REMOVE(&s->ops, op, slink);
-		if (op->state == BP_SENT) {
-			op->s = NULL; /* core_bp_published() frees it */
+		if (op->state == BP_SENT || op->state == BP_OLDER) {
+			op->s = NULL; /* core_bp_published() or _ranged() frees it */
 			continue;
 		}
 		if (op->state == BP_WAITING)

@@ -223,6 +223,11 @@ struct core_backplane {
 	 * 0, and core_bp_directed(op) follows; -1 when it cannot be sent. */
 	int (*direct)(void *arg, const struct session *s, const char *nick, size_t n,
 	              const char *text, size_t tn, struct core_bp_op *op);
+	/* Optional: the newest max messages of r (open) with after < seq <
+	 * before, for a join whose cursor is older than the ring: 0, and
+	 * core_bp_ranged(op) follows exactly once; -1 when it cannot be asked. */
+	int (*range)(void *arg, const struct room *r, uint64_t after, uint64_t before, unsigned max,
+	             struct core_bp_op *op);
 	/* Optional: r, followed, is being freed (its linger ran out): stop
 	 * following it.  A join later follows it again. */
 	void (*unfollow)(void *arg, const struct room *r);
@@ -263,6 +268,10 @@ int core_bp_state(struct core *c, const char *key, size_t n, uint64_t epoch, uin
  * opening (its newest messages), 2 for one open (those after the seq
  * returned, from its first when 0), 0 when the core does not follow it. */
 uint64_t core_bp_after(const struct core *c, const char *key, size_t n, int *want);
+/* The outcome of a range: msgs[0, count), oldest first (count 0 when it
+ * failed: the join goes on without them, its replay truncated). */
+void core_bp_ranged(struct core *c, struct core_bp_op *op, const struct core_bp_msg *msgs,
+                    unsigned count);
 /* The room's state could not be had: its waiting joins fail. */
 void core_bp_failed(struct core *c, const char *key, size_t n);
 /* A claim's outcome: 1 the nick is this node's, 0 another node holds

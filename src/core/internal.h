@@ -21,6 +21,7 @@ enum bp_op_state {
 	BP_SENT,    /* a publish in flight */
 	BP_WAITING, /* on its room: a join for the room's state, a say for delivery */
 	BP_LOST,    /* a say whose link dropped before the answer: on c->lost */
+	BP_OLDER,   /* a join waiting for the messages before the ring (range) */
 };
 
 struct core_bp_op {
@@ -196,9 +197,11 @@ void hist_push(struct core *c, struct room *r, struct msg *m);
  * skip (its sender; 0: none), to the store and the taps, and keep it in the ring.
  * Returns the member skipped, or NULL (the sender is no longer in r). */
 struct session *room_deliver(struct core *c, struct room *r, struct msg *m, uint64_t skip);
-/* The part of a join after its checks, once the room can take it. */
+/* The part of a join after its checks, once the room can take it;
+ * older[0, nolder), if any (the caller's array, its references taken
+ * over), are the messages before the ring that the cursor needs. */
 void join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
-                 uint64_t tag);
+                 uint64_t tag, struct msg **older, unsigned nolder);
 int join_check(struct core *c, const struct session *s, const struct room *r);
 
 /* bp.c: the backplane's side of the core. */
@@ -211,6 +214,10 @@ void bp_say(struct core *c, struct session *s, struct room *r, const char *text,
 /* A join of r, which is not open yet: wait for its state. */
 void bp_join(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
              uint64_t tag);
+/* A join of r, open: at once, or (1) after the messages its cursor needs
+ * from before the ring have come. */
+int bp_join_older(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
+                  uint64_t tag);
 /* The pieces bp.c's callers share: a command that waits, queued first in
  * its session (op_wait), and done (op_done: the next ones run). */
 struct core_bp_op *op_new(struct session *s, enum core_cmd cmd, const char *name, size_t n,
@@ -240,6 +247,8 @@ void member_leave(struct core *c, struct room *r, struct session *s, struct pres
 /* Put s into r, and announce it to the others (join_finish's first half). */
 void member_join(struct core *c, struct room *r, struct session *s);
 int room_is_member(const struct session *s, const struct room *r);
+/* The seq of r's ring's first message (r's next one when it is empty). */
+uint64_t room_ring_first(const struct room *r);
 struct room *room_get(struct core *c, const char *name, size_t n, const char *key, int stored_only,
                       int *err);
 

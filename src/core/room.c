@@ -96,6 +96,12 @@ room_free(struct core *c, struct room *r)
 	slab_free(r, sizeof(*r));
 }
 
+uint64_t
+room_ring_first(const struct room *r)
+{
+	return history_len(&r->hist) ? history_at(&r->hist, 0)->seq : r->seq + 1;
+}
+
 /* Fill a room just brought back from the store with its newest messages. */
 static int
 room_fill(struct core *c, struct room *r)
@@ -369,6 +375,26 @@ replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_j
 	out->nolder = 0;
 }
 
+/* older[0, n), fetched for this join from before the ring: replayed
+ * first when they join up with the ring (which may have moved on since
+ * they were asked for); else let go, and the replay stays truncated. */
+static void
+replay_given(const struct room *r, uint64_t since, struct msg **older, unsigned n,
+             struct core_joined *out)
+{
+	if (out->flags == CORE_HIST_TRUNCATED && n > 0 && older[0]->seq > since &&
+	    older[n - 1]->seq + 1 == room_ring_first(r)) {
+		out->older = older;
+		out->nolder = n;
+		out->hist_count += n;
+		if (older[0]->seq == since + 1)
+			out->flags = 0;
+		return;
+	}
+	while (n)
+		msg_unref(older[--n]);
+}
+
 /* A cursor older than the ring: what the store has between the cursor
  * and the ring goes first, so that a client back after a restart or a
  * long absence gets exactly what it missed, CHATD_REPLAY_MAX messages in
@@ -376,7 +402,7 @@ replay_range(const struct room *r, uint64_t epoch, uint64_t since, struct core_j
 static void
 replay_older(struct core *c, const struct room *r, uint64_t since, struct core_joined *out)
 {
-	uint64_t first = history_len(&r->hist) ? history_at(&r->hist, 0)->seq : r->seq + 1;
+	uint64_t first = room_ring_first(r);
 	unsigned want = out->hist_count < CHATD_REPLAY_MAX ? CHATD_REPLAY_MAX - out->hist_count : 0;
 	int n;
 
@@ -524,7 +550,9 @@ core_join(struct core *c, struct session *s, const char *name, size_t n, uint64_
 		bp_join(c, s, r, epoch, since, tag);
 		return;
 	}
-	join_finish(c, s, r, epoch, since, tag);
+	if (c->has_bp && bp_join_older(c, s, r, epoch, since, tag))
+		return;
+	join_finish(c, s, r, epoch, since, tag, NULL, 0);
 }
 
 void
@@ -554,7 +582,7 @@ member_leave(struct core *c, struct room *r, struct session *s, struct pres *p)
 
 void
 join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, uint64_t since,
-            uint64_t tag)
+            uint64_t tag, struct msg **older, unsigned nolder)
 {
 	struct core_reply rep;
 
@@ -566,7 +594,10 @@ join_finish(struct core *c, struct session *s, struct room *r, uint64_t epoch, u
 	rep.joined.last_seq = r->seq;
 	rep.joined.members = r->nmembers;
 	replay_range(r, epoch, since, &rep.joined);
-	replay_older(c, r, since, &rep.joined);
+	if (older)
+		replay_given(r, since, older, nolder, &rep.joined);
+	else
+		replay_older(c, r, since, &rep.joined);
 	c->work += rep.joined.hist_count + 1;
 	session_done(s, &rep);
 	while (rep.joined.nolder)

@@ -131,6 +131,32 @@ def test_cursor_resumes_on_the_other_node_without_gap_or_duplicate(srv):
         t.assert_eq(j.flags, 0, "no gap flagged")
 
 
+def test_a_cursor_older_than_the_ring_resumes_from_the_stream(srv):
+    with Redis() as r, node(srv, r, "a", "--history", "10") as a, \
+            node(srv, r, "b", "--history", "10") as b:
+        alice = a.client("alice")
+        alice.join("deep")
+        bob = b.client("bob")
+        jb = bob.join("deep")
+        alice.say("deep", "seen")
+        last = bob.expect(t.MESSAGE, pred=lambda f: f.text == "seen")
+        bob.close()
+        # Five rings' worth while bob is away.
+        for i in range(50):
+            alice.say("deep", "missed%d" % i, wait=False)
+        alice.expect(t.ACK, pred=lambda f: f.seq == 51, timeout=10)
+        for n, where in ((b, "b"), (a, "a")):
+            c = n.client("bob" + where)
+            j = c.join("deep", epoch=jb.epoch, since=last.seq)
+            t.assert_eq([f.text for f in j.history], ["missed%d" % i for i in range(50)],
+                        "on %s: everything it missed, from the stream and the ring" % where)
+            t.assert_eq(j.seqs, list(range(2, 52)), "seqs on %s" % where)
+            t.assert_eq(j.flags, 0, "no gap flagged on %s" % where)
+        # Older than the stream keeps: flagged, never a gap inside.
+        j = a.client("carol").join("deep", epoch=jb.epoch + 1, since=1)
+        t.assert_eq(j.flags & t.HIST_EPOCH_CHANGED, t.HIST_EPOCH_CHANGED, "another epoch")
+
+
 def test_cluster_unavailable_then_catch_up_with_nothing_lost_or_twice(srv):
     with Redis(appendonly=True) as r, node(srv, r, "a") as a, node(srv, r, "b") as b:
         alice = a.client("alice")

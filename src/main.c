@@ -115,10 +115,9 @@ cluster_probe(struct config *cfg)
 		log_info("cluster: %s answers (Redis %s)", url.shown, version[0] ? version : "?");
 	}
 	snprintf(cfg->node_name, sizeof(cfg->node_name), "%s", name);
-	log_warn("cluster mode is not complete yet: node %s shares rooms, their history, nicks "
-	         "and direct messages through Redis, but not yet member lists, presence or "
-	         "node failure (docs/cluster.md)",
-	         name);
+	log_notice("cluster: node %s shares rooms, history, nicks, presence and direct messages "
+	           "through %u Redis shard%s",
+	           name, cfg->ncluster, cfg->ncluster == 1 ? "" : "s");
 	return 0;
 }
 

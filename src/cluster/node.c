@@ -641,6 +641,8 @@ node_free(struct node *nd)
 		redis_free(nd->shards[i].sub);
 	}
 	presence_free(nd->pres);
+	/* The core outlives the node: it frees its rooms without it. */
+	core_set_backplane(nd->core, NULL);
 	while ((f = hmap_next(&nd->follows, &pos)) != NULL)
 		free(f);
 	hmap_free(&nd->follows);

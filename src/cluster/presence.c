@@ -18,7 +18,7 @@
  *
  * Which nodes live.  Every SCRIPT_NODE_BEAT_MS each node beats and asks
  * which nodes live (the check script takes the ones whose heartbeat ran
- * out for lost, releasing their nicks, and publishes L for them); a peer
+ * out for lost and publishes L for them; their nicks go with their leases); a peer
  * not alive, or L, drops its ghosts with reason "node lost"; B (a node
  * stopping) drops them with "server shutdown".
  */
@@ -110,15 +110,17 @@ on_written(int rc, const char *why, void *arg)
 	struct presence *pr = arg;
 
 	pr->writing = 0;
-	if (rc == 1) {
-		pr->whole = 0;
-		log_debug("cluster: presence of node %s written", pr->name);
-	} else {
+	if (rc != 1) {
 		log_notice("cluster: presence not written: %s", why ? why : "?");
+		pr->whole = 1; /* again at the next beat */
+	} else if (pr->whole) {
+		write_whole(pr); /* a change was refused meanwhile (it ran before) */
 	}
 }
 
-/* The hash whole: every registered user of this node and its rooms. */
+/* The hash whole: every registered user of this node and its rooms.
+ * The changes that follow it go out as usual: the link runs them after
+ * it.  While one is in flight, another waits for its answer (whole). */
 static void
 write_whole(struct presence *pr)
 {
@@ -130,9 +132,9 @@ write_whole(struct presence *pr)
 	unsigned nbufs = 0;
 	int ok = 1;
 
+	pr->whole = 1;
 	if (pr->writing || !redis_up(pr->cmd))
 		return;
-	pr->whole = 1;
 	while (ok && (got = core_users_after(pr->core, after, page, WALK_PAGE)) > 0) {
 		for (i = 0; ok && i < got; i++) {
 			const struct session *s = page[i];
@@ -163,8 +165,10 @@ write_whole(struct presence *pr)
 			break;
 	}
 	if (ok && script_pres_reset(pr->cmd, pr->name, pr->inc, SCRIPT_NODE_TTL, kv, kvlen,
-	                            (unsigned)nkvs, on_written, pr) == 0)
+	                            (unsigned)nkvs, on_written, pr) == 0) {
 		pr->writing = 1;
+		pr->whole = 0;
+	}
 	while (nbufs)
 		free(bufs[--nbufs]);
 	free(bufs);
@@ -326,15 +330,19 @@ peer_gone(struct presence *pr, struct peer *p, uint8_t reason, int keep)
 	free(p);
 }
 
-/* The ghost of p with that nick (made when make and no one holds it). */
+/* The ghost of p with that nick, made when make and no user here holds
+ * it (another node's ghost holding it is stale: that node let it go, and
+ * its word of it is on the way). */
 static struct session *
 ghost_of(struct presence *pr, struct peer *p, const char *nick, size_t n, int make)
 {
 	struct session *s = core_user_find(pr->core, nick, n);
 
-	if (s)
-		return core_ghost_owner(s) == p ? s : NULL;
-	return make ? core_ghost_new(pr->core, p, nick, n) : NULL;
+	if (s && core_ghost_owner(s) == p)
+		return s;
+	if (!make || (s && core_ghost_owner(s) == NULL))
+		return NULL;
+	return core_ghost_new(pr->core, p, nick, n);
 }
 
 /* One change of p's users, in its order. */
@@ -432,7 +440,7 @@ held_run(struct presence *pr, struct peer *p)
 	for (i = 0; i < n; i++) {
 		/* A change may start another read: the rest wait for it. */
 		if ((p = peer_find(pr, name, nn)) != NULL &&
-		    script_pres_parse(held[i], len[i], &e) == 0) {
+		    script_pres_parse(held[i], len[i], &e) == 0 && e.inc == p->inc) {
 			if (p->reading)
 				hold(p, held[i], len[i]);
 			else
@@ -655,6 +663,7 @@ on_channel(struct redis_link *l, const char *channel, size_t clen, const char *p
 		return;
 	if (e.inc != p->inc) { /* restarted under its name: the old one died */
 		peer_gone(pr, p, REASON_NODE_LOST, 1);
+		held_clear(p);
 		p->inc = e.inc;
 		p->version = 0;
 	}
@@ -695,14 +704,10 @@ on_checked(const redisReply *r, const char *why, void *arg)
 		if ((p = peer_find(pr, n->str, n->len)) == NULL &&
 		    (p = peer_new(pr, n->str, n->len, inc)) == NULL)
 			continue;
-		if (inc != p->inc) {
-			peer_gone(pr, p, REASON_NODE_LOST, 1);
-			p->inc = inc;
-			p->version = 0;
+		/* Another incarnation: its hash says (this answer may be older
+		 * than what the channel told since). */
+		if (inc != p->inc || p->unread || p->version == 0)
 			peer_read(pr, p);
-		} else if (p->unread || p->version == 0) {
-			peer_read(pr, p);
-		}
 	}
 	/* A node the checks stop naming was taken for lost by a check, which
 	 * published L (missed here if this node's channel link was down);
@@ -817,7 +822,7 @@ presence_free(struct presence *pr)
 int
 presence_ready(const struct presence *pr)
 {
-	return !pr->whole;
+	return !pr->whole && !pr->writing;
 }
 
 unsigned

@@ -5,7 +5,7 @@
  * nodes are alive.  Each node writes its own users to Redis and publishes
  * each change (script.h, "Presence"); each node beats a heartbeat, and
  * the users of a node whose heartbeat runs out are announced dropped
- * with reason "node lost" and their nicks released.  All of it lives on
+ * with reason "node lost" (their nicks free within their lease).  All of it lives on
  * the nick shard.  docs/cluster.md, "Presence and node failure".
  */
 #ifndef CHATD_CLUSTER_PRESENCE_H

@@ -187,36 +187,31 @@ static struct script beat_script = {
 
 /*
  * The nodes alive, as {name, incarnation, ...}; each one in the set whose
- * heartbeat ran out is taken for lost here: its nicks are released (those
- * it still holds), its hash and its place in the set go, and L is
- * published for it.  KEYS: the nodes set.  ARGV: the prefixes of the
- * heartbeat, hash and nick keys (each key is prefix, name, "}").
+ * heartbeat ran out is taken for lost here: its hash and its place in the
+ * set go, and L is published for it.  Its nicks are left to their leases
+ * (10 s at most after its last renewal): a node only paused or cut off,
+ * taken for lost wrongly, still holds them when it comes back, and no
+ * other node's user can take one meanwhile.  KEYS: the nodes set.  ARGV:
+ * the prefixes of the heartbeat and hash keys (each key is prefix, name,
+ * "}").
  */
-static struct script check_script = {
-        "check",
-        "local live = {}\n"
-        "for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-        "  local inc = redis.call('GET', ARGV[1] .. n .. '}')\n"
-        "  if inc then\n"
-        "    live[#live + 1] = n; live[#live + 1] = inc\n"
-        "  else\n"
-        "    local h = ARGV[2] .. n .. '}'\n"
-        "    local f = redis.call('HGETALL', h)\n"
-        "    local was = '0'\n"
-        "    for i = 1, #f - 1, 2 do\n"
-        "      if f[i] == '@inc' then was = f[i + 1]\n"
-        "      elseif string.sub(f[i], 1, 1) ~= '@' then\n"
-        "        local k = ARGV[3] .. string.lower(f[i]) .. '}'\n"
-        "        if redis.call('GET', k) == n then redis.call('DEL', k) end\n"
-        "      end\n"
-        "    end\n"
-        "    redis.call('DEL', h)\n"
-        "    redis.call('SREM', KEYS[1], n)\n"
-        "    redis.call('PUBLISH', '" SCRIPT_PRES_CHANNEL "', n .. ' ' .. was .. ' 0 L')\n"
-        "  end\n"
-        "end\n"
-        "return live\n",
-        ""};
+static struct script check_script = {"check",
+                                     "local live = {}\n"
+                                     "for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+                                     "  local inc = redis.call('GET', ARGV[1] .. n .. '}')\n"
+                                     "  if inc then\n"
+                                     "    live[#live + 1] = n; live[#live + 1] = inc\n"
+                                     "  else\n"
+                                     "    local h = ARGV[2] .. n .. '}'\n"
+                                     "    local was = redis.call('HGET', h, '@inc') or '0'\n"
+                                     "    redis.call('DEL', h)\n"
+                                     "    redis.call('SREM', KEYS[1], n)\n"
+                                     "    redis.call('PUBLISH', '" SCRIPT_PRES_CHANNEL
+                                     "', n .. ' ' .. was .. ' 0 L')\n"
+                                     "  end\n"
+                                     "end\n"
+                                     "return live\n",
+                                     ""};
 
 /* A node stopping.  KEYS: hash, heartbeat, nodes set.  ARGV: node,
  * incarnation.  What is another incarnation's (a new one under the same
@@ -760,20 +755,20 @@ script_node_beat(struct redis_link *l, const char *node, const char *inc, unsign
 int
 script_nodes_check(struct redis_link *l, script_reply_fn *cb, void *arg)
 {
-	static const enum shard_kind kinds[3] = {SHARD_NODE, SHARD_PRES, SHARD_NICK};
-	char prefix[3][SHARD_KEY_MAX];
-	const char *parts[4];
-	size_t plen[4];
+	static const enum shard_kind kinds[2] = {SHARD_NODE, SHARD_PRES};
+	char prefix[2][SHARD_KEY_MAX];
+	const char *parts[3];
+	size_t plen[3];
 	int i, n;
 
 	PART(0, SCRIPT_NODES_KEY, strlen(SCRIPT_NODES_KEY));
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 2; i++) {
 		/* The key of the empty name, less its closing brace. */
 		if ((n = shard_key(prefix[i], SHARD_KEY_MAX, kinds[i], "", 0)) < 1)
 			return -1;
 		PART(1 + i, prefix[i], (size_t)n - 1);
 	}
-	return call_parts(l, &check_script, 1, parts, plen, 4, NULL, cb, arg);
+	return call_parts(l, &check_script, 1, parts, plen, 3, NULL, cb, arg);
 }
 
 int

@@ -154,8 +154,8 @@ int script_pres_reset(struct redis_link *l, const char *node, const char *inc, u
 int script_node_beat(struct redis_link *l, const char *node, const char *inc, unsigned ttl_ms,
                      script_done_fn *cb, void *arg);
 /* The nodes alive, {name, incarnation, ...}; those whose heartbeat ran
- * out are taken for lost on the way (their nicks released, their hashes
- * deleted, L published for each). */
+ * out are taken for lost on the way (their hashes deleted, L published for
+ * each; their nicks go with their leases). */
 int script_nodes_check(struct redis_link *l, script_reply_fn *cb, void *arg);
 /* node's hash (HGETALL). */
 int script_pres_read(struct redis_link *l, const char *node, script_reply_fn *cb, void *arg);

@@ -325,18 +325,6 @@ lost_refuse(struct core *c, struct room *r)
 	}
 }
 
-/* Whether says wait on r. */
-static int
-says_waiting(const struct room *r)
-{
-	const struct core_bp_op *op;
-
-	TAILQ_FOREACH(op, &r->waiters, rlink)
-	if (op->cmd == CMD_SAY)
-		return 1;
-	return 0;
-}
-
 /* A say waiting on r numbered in an epoch r is no longer in, or NULL. */
 static struct core_bp_op *
 say_of_other_epoch(const struct room *r)
@@ -655,9 +643,10 @@ failed(struct core *c, const char *key, size_t n)
 
 	if (r == NULL || r->bp_state != BP_ROOM_OPENING)
 		return;
-	/* A room with members stays followed: the next confirmation or
-	 * reconnect asks again; only its joins fail now. */
-	if (r->nmembers == 0 && !says_waiting(r))
+	/* A room with members here stays followed: the next confirmation or
+	 * reconnect asks again; only its joins fail now.  Other nodes'
+	 * members do not count: the next join here follows it afresh. */
+	if (room_locals(r) == 0 && !room_waits(r, CMD_SAY))
 		r->bp_state = BP_ROOM_IDLE;
 	joins_go(c, r, CORE_E_CLUSTER);
 }

@@ -303,6 +303,8 @@ int core_ghost_join(struct core *c, struct session *g, const char *room, size_t 
 int core_ghost_part(struct core *c, struct session *g, const char *room, size_t n,
                     const char *reason, size_t rn);
 int core_ghost_rename(struct core *c, struct session *g, const char *nick, size_t n);
+/* Ghosts registered (core_user_count() counts them too). */
+size_t core_ghost_count(const struct core *c);
 /* The owner of ghost s; NULL when s is a session of this node. */
 void *core_ghost_owner(const struct session *s);
 

@@ -61,6 +61,7 @@ core_ghost_new(struct core *c, void *owner, const char *nick, size_t n)
 	g = core_session_new(c, &ghost_sink, owner);
 	g->ghost = 1;
 	nick_set(c, g, nick, n);
+	c->ghosts++;
 	return g;
 }
 
@@ -109,6 +110,12 @@ core_ghost_rename(struct core *c, struct session *g, const char *nick, size_t n)
 		return -1;
 	nick_rename(c, g, nick, n);
 	return 0;
+}
+
+size_t
+core_ghost_count(const struct core *c)
+{
+	return c->ghosts;
 }
 
 void *

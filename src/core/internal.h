@@ -164,6 +164,7 @@ struct core {
 	 * backplane's call is over, never while a room is being walked. */
 	LIST_HEAD(, session) drains;
 	struct bp_ops lost; /* says whose outcome the next catch-up tells (BP_LOST) */
+	size_t ghosts;      /* registered sessions that are other nodes' users */
 };
 
 /* core.c: linger, and the history budget. */
@@ -247,6 +248,11 @@ void member_leave(struct core *c, struct room *r, struct session *s, struct pres
 /* Put s into r, and announce it to the others (join_finish's first half). */
 void member_join(struct core *c, struct room *r, struct session *s);
 int room_is_member(const struct session *s, const struct room *r);
+/* Whether a command cmd waits on r (a join keeps r meanwhile, on no
+ * linger list). */
+int room_waits(const struct room *r, enum core_cmd cmd);
+/* r's members of this node (not ghosts). */
+uint32_t room_locals(const struct room *r);
 /* The seq of r's ring's first message (r's next one when it is empty). */
 uint64_t room_ring_first(const struct room *r);
 struct room *room_get(struct core *c, const char *name, size_t n, const char *key, int stored_only,

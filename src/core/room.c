@@ -252,8 +252,31 @@ member_remove(struct core *c, struct room *r, struct session *s)
 		r->members = NULL;
 		r->serials = NULL;
 		r->capmembers = 0;
-		linger_start(c, r);
+		/* A join waiting on it keeps it (bp.c lingers it after). */
+		if (!room_waits(r, CMD_JOIN))
+			linger_start(c, r);
 	}
+}
+
+int
+room_waits(const struct room *r, enum core_cmd cmd)
+{
+	const struct core_bp_op *op;
+
+	TAILQ_FOREACH(op, &r->waiters, rlink)
+	if (op->cmd == cmd)
+		return 1;
+	return 0;
+}
+
+uint32_t
+room_locals(const struct room *r)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < r->nmembers; i++)
+		n += !r->members[i]->ghost;
+	return n;
 }
 
 /* Deliver p to every member of r except skip. */

@@ -95,6 +95,8 @@ core_session_end(struct core *c, struct session *s, uint8_t kind, uint8_t reason
 		hmap_del(&c->nicks, s->key, s->nick_len);
 		RB_REMOVE(user_tree, &c->users, s);
 	}
+	if (s->ghost)
+		c->ghosts--;
 	slab_free(s->rooms, s->caprooms * sizeof(*s->rooms));
 	slab_free(s->quit, s->quit_len);
 	slab_free(s, sizeof(*s));

@@ -330,7 +330,8 @@ status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	sysd_status("%zu connections, %zu users, %zu rooms", srv->conns.n,
-	            core_user_count(srv->core), core_room_count(srv->core));
+	            core_user_count(srv->core) - core_ghost_count(srv->core),
+	            core_room_count(srv->core));
 	housekeeping(srv);
 }
 

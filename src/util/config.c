@@ -44,13 +44,12 @@ struct key {
 	double hi;
 	const char *arg;  /* the value's name in --help */
 	const char *help; /* one line */
-	int runtime;      /* 1: SIGHUP may change it; | KEY_HIDDEN (below) */
+	int runtime;      /* 1: SIGHUP may change it; | KEY_UNSET_QUIET (below) */
 };
 
-/* In a key's runtime field: left out of --help, and printed only when
- * set, for an option whose feature is not complete (docs/cluster.md says
- * why --cluster is hidden). */
-#define KEY_HIDDEN 2
+/* In a key's runtime field: printed by --print-config only when set (an
+ * empty value would not read back, and says nothing). */
+#define KEY_UNSET_QUIET 2
 
 #define F(field) ((uint32_t)offsetof(struct config, field))
 
@@ -150,9 +149,11 @@ static const struct key keys[] = {
         {"irc-tags-max", K_UINT, F(irc_tags_max), CHATD_IRC_TAGS_MIN, CHATD_IRC_TAGS_MAX_HARD,
          "BYTES", "IRC: longest message tags of a client's line (417 beyond)", 0},
         {"cluster", K_CLUSTER, 0, 0, CHATD_CLUSTER_URL_MAX, "redis://HOST:PORT[/DB]",
-         "a Redis shard of the cluster backplane (repeatable); checked at start", KEY_HIDDEN},
+         "a Redis shard of the cluster (repeatable; every node lists the same, in one order); "
+         "checked at start",
+         KEY_UNSET_QUIET},
         {"node-name", K_STRING, F(node_name), 1, CHATD_NODE_NAME_MAX, "NAME",
-         "this node's name in the cluster (default: host name and port)", KEY_HIDDEN},
+         "this node's name in the cluster (default: host name and port)", KEY_UNSET_QUIET},
         {"store", K_STRING, F(store), 1, 191, "PATH|auto|none",
          "the history store, a SQLite file created when absent; none: memory only; auto: "
          "chatd.db in the state directory systemd gives (StateDirectory=), else none",
@@ -628,8 +629,6 @@ config_usage(FILE *out)
 	for (i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
 
-		if (k->runtime & KEY_HIDDEN)
-			continue;
 		if (k->type == K_LISTEN)
 			snprintf(val, sizeof(val), "%s", CHATD_DEFAULT_LISTEN "/auto");
 		else
@@ -639,7 +638,11 @@ config_usage(FILE *out)
 		else
 			snprintf(left, sizeof(left), "%s--%s %s",
 			         k->type == K_LISTEN ? "-l, " : "    ", k->name, k->arg);
-		snprintf(text, sizeof(text), "%s (default %s)", k->help, val);
+		/* A key with no default (cluster, node-name) says none. */
+		if (k->runtime & KEY_UNSET_QUIET)
+			snprintf(text, sizeof(text), "%s", k->help);
+		else
+			snprintf(text, sizeof(text), "%s (default %s)", k->help, val);
 		usage_line(out, left, text);
 	}
 	usage_line(out, "    --check-config", "check the configuration, say it is ok, and exit");
@@ -798,8 +801,8 @@ config_print(const struct config *cfg, FILE *out)
 			continue;
 		}
 		key_value(&keys[i], cfg, val, sizeof(val));
-		if ((keys[i].runtime & KEY_HIDDEN) && val[0] == '\0')
-			continue; /* not set: a hidden key stays out of sight */
+		if ((keys[i].runtime & KEY_UNSET_QUIET) && val[0] == '\0')
+			continue;
 		fprintf(out, "%s = %s\n", keys[i].name, val);
 	}
 }

@@ -63,7 +63,7 @@
 #define CHATD_DEFAULT_DETECT_WINDOW      0.3     /* --detect-window, seconds */
 #define CHATD_DEFAULT_SHUTDOWN_TIMEOUT   5.0     /* --shutdown-timeout, seconds */
 #define CHATD_MAX_LISTEN                 16      /* --listen may be given this often */
-/* The cluster backplane (docs/cluster.md; hidden options until it is done). */
+/* The cluster backplane (docs/cluster.md). */
 #define CHATD_MAX_CLUSTER     16  /* --cluster may be given this often: Redis shards */
 #define CHATD_CLUSTER_URL_MAX 189 /* characters of a --cluster URL: "cluster = URL" fits a line */
 #define CHATD_NODE_NAME_MAX   63  /* characters of --node-name */

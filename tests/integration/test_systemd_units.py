@@ -190,7 +190,7 @@ def test_template_runs_instances_with_reuseport_and_the_same_sandbox(srv):
     with Units() as u:
         one, many = unit_settings(u.service), unit_settings(u.template)
         t.assert_eq(many[("Service", "ExecStart")],
-                    [os.path.dirname(chatd_path()) + "/chatd --reuseport --node-name %i"],
+                    [os.path.dirname(chatd_path()) + "/chatd --reuseport --node-name %H-%i"],
                     "chatd@.service ExecStart")
         t.assert_eq(many[("Service", "StateDirectory")], ["chatd/%i"],
                     "chatd@.service StateDirectory")
@@ -202,9 +202,9 @@ def test_template_runs_instances_with_reuseport_and_the_same_sandbox(srv):
         t.assert_eq(differ, [("Service", "ExecStart"), ("Service", "StateDirectory"),
                              ("Unit", "Description")], "settings where the two units differ")
         # The instance's name reaches chatd as a value it accepts.
-        rc = subprocess.run([chatd_path(), "-c", os.devnull, "--reuseport", "--node-name", "2",
+        rc = subprocess.run([chatd_path(), "-c", os.devnull, "--reuseport", "--node-name", "box1-2",
                              "--check-config"], capture_output=True, timeout=10).returncode
-        t.assert_eq(rc, 0, "chatd --reuseport --node-name 2 --check-config exit code")
+        t.assert_eq(rc, 0, "chatd --reuseport --node-name box1-2 --check-config exit code")
 
 
 if __name__ == "__main__":

@@ -699,9 +699,10 @@ hsess_detach(void)
 
 	if (S.set == NULL)
 		return;
-	/* Everyone is leaving: no departures announced. */
+	/* Everyone is leaving: no departures announced here (other nodes of a
+	 * cluster announce them as the server's shutdown). */
 	while ((hs = TAILQ_FIRST(&S.idle)) != NULL)
-		hsess_free(hs, 0, 0);
+		hsess_free(hs, 0, REASON_SHUTDOWN);
 	ev_timer_stop(S.set->loop, &S.sweep);
 	hmap_free(&S.tokens);
 	hmap_free(&S.ips);

@@ -134,8 +134,8 @@ metrics_answer(struct hconn *h)
 		    (unsigned long long)byfe[i]);
 	put(&o, "chatd_connections{frontend=\"detecting\"} %llu\n", (unsigned long long)byfe[nfe]);
 	free(byfe);
-	head(&o, "chatd_sessions", "gauge", "Registered sessions, all front ends.");
-	put(&o, "chatd_sessions %zu\n", core_user_count(set->core));
+	head(&o, "chatd_sessions", "gauge", "Registered sessions of this node, all front ends.");
+	put(&o, "chatd_sessions %zu\n", core_user_count(set->core) - core_ghost_count(set->core));
 	head(&o, "chatd_http_sessions", "gauge", "HTTP sessions.");
 	put(&o, "chatd_http_sessions %zu\n", hsess_count());
 	head(&o, "chatd_rooms", "gauge", "Rooms with members.");
@@ -249,6 +249,15 @@ metrics_answer(struct hconn *h)
 		put(&o, "chatd_cluster_shards %u\n", ns.shards);
 		head(&o, "chatd_cluster_rooms", "gauge", "Rooms this node follows.");
 		put(&o, "chatd_cluster_rooms %u\n", ns.rooms);
+		head(&o, "chatd_cluster_nodes", "gauge",
+		     "Other nodes alive, as this node knows them.");
+		put(&o, "chatd_cluster_nodes %u\n", ns.peers);
+		head(&o, "chatd_cluster_remote_users", "gauge",
+		     "Users of the other nodes (in USERS, WHO and member counts here).");
+		put(&o, "chatd_cluster_remote_users %zu\n", core_ghost_count(set->core));
+		head(&o, "chatd_cluster_nodes_lost_total", "counter",
+		     "Nodes taken for lost (their heartbeat ran out) while this node ran.");
+		put(&o, "chatd_cluster_nodes_lost_total %llu\n", (unsigned long long)ns.lost);
 		head(&o, "chatd_cluster_published_total", "counter",
 		     "Room messages this node published (the publish script answered).");
 		put(&o, "chatd_cluster_published_total %llu\n", (unsigned long long)ns.published);

@@ -892,12 +892,14 @@ static void
 lusers(struct conn *c)
 {
 	const struct core *core = conn_core(c);
-	size_t users = core_user_count(core);
+	size_t users = core_user_count(core), here = users - core_ghost_count(core);
 
+	/* In a cluster, users counts everyone; the other nodes are not
+	 * counted as servers (chatd's nodes are one server to a client). */
 	numeric(c, 251, ":There are %zu users and 0 invisible on 1 servers", users);
 	numeric(c, 252, "0 :operator(s) online");
 	numeric(c, 254, "%zu :channels formed", core_room_count(core));
-	numeric(c, 255, ":I have %zu clients and 0 servers", users);
+	numeric(c, 255, ":I have %zu clients and 0 servers", here);
 }
 
 /* Registered: the welcome burst (001-005), LUSERS and no MOTD (422). */

@@ -468,6 +468,29 @@ def test_presence_is_whole_again_after_redis_lost_it(srv):
         t.assert_eq(left, [], "no one announced gone")
 
 
+def test_an_irc_user_sees_the_other_nodes_users_come_and_go(srv):
+    from test_irc import irc
+    with Redis() as r, node(srv, r, "a") as a:
+        b = node(srv, r, "b")
+        ian = irc(a, "ian")
+        ian.join("#lobby")
+        bob = b.client("bob")
+        bob.join("lobby")
+        ian.expect("JOIN", lambda ln: ln.nick == "bob")
+        ian.inbox = []  # its own JOIN's NAMES, from before bob
+        ian.send("NAMES #lobby")
+        names = ian.expect("353").params[-1].split()
+        t.assert_eq(sorted(n.lstrip("@+") for n in names), ["bob", "ian"], "NAMES on a")
+        ian.send("WHO #lobby")
+        who = [ian.expect("352")]
+        who.append(ian.expect("352"))
+        t.assert_eq(sorted(ln.params[5] for ln in who), ["bob", "ian"], "WHO on a")
+        b.stop()  # SIGTERM
+        q = ian.expect("QUIT", lambda ln: ln.nick == "bob")
+        if "shutdown" not in q.params[-1].lower():
+            raise AssertionError("bob's QUIT: %r" % q)
+
+
 def test_ready_only_once_its_redis_links_are_up_and_its_presence_written(srv):
     from test_service import Daemon, Notify, require_libsystemd
     require_libsystemd(srv)

@@ -96,7 +96,7 @@ def check_tree(root, what):
     if "@" + "CMAKE_" in service:
         raise AssertionError("%s: chatd.service has an unsubstituted variable" % what)
     template = read(os.path.join(root, unit_dir(), "chatd@.service"))
-    if not re.search(r"^ExecStart=/usr/sbin/chatd --reuseport --node-name %i$", template, re.M):
+    if not re.search(r"^ExecStart=/usr/sbin/chatd --reuseport --node-name %H-%i$", template, re.M):
         raise AssertionError("%s: chatd@.service does not start /usr/sbin/chatd --reuseport"
                              % what)
     if "@" + "CMAKE_" in template:

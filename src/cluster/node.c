@@ -46,7 +46,8 @@ struct follow {
 	uint8_t subscribed; /* Redis has confirmed the subscription */
 	uint8_t asking;     /* a state call is in flight */
 	uint8_t again;      /* and another is wanted after it */
-	uint8_t gone;       /* unfollowed while asking: on_state frees it */
+	uint8_t gone;       /* unfollowed while in use: its user frees it */
+	uint8_t busy;       /* a callback of its runs the core (which may unfollow it) */
 	double since;       /* when it was last (re)subscribed: ev_now() */
 	uint64_t after;     /* the seq the state in flight was asked after */
 	char key[CORE_ROOM_MAX + 1];
@@ -186,19 +187,24 @@ on_state(int rc, const struct script_state *st, const char *why, void *arg)
 		free(f);
 		return;
 	}
+	f->busy = 1; /* the commands the core runs now may free the room */
 	if (rc < 0) {
 		log_notice("cluster: room %s: state not read: %s", f->key, why ? why : "?");
-		core_bp_failed(nd->core, f->key, f->n);
 		f->again = 0;
-		return;
-	}
-	k = msgs_of(nd, st, &msgs);
-	if (st->count && msgs == NULL) {
+		more = 0;
 		core_bp_failed(nd->core, f->key, f->n);
+	} else if ((k = msgs_of(nd, st, &msgs)) == 0 && st->count && msgs == NULL) {
+		more = 0;
+		core_bp_failed(nd->core, f->key, f->n);
+	} else {
+		more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, f->after, msgs, k);
+		free(msgs);
+	}
+	f->busy = 0;
+	if (f->gone) {
+		free(f);
 		return;
 	}
-	more = core_bp_state(nd->core, f->key, f->n, st->epoch, st->seq, f->after, msgs, k);
-	free(msgs);
 	if (more || f->again) {
 		f->again = 0;
 		ask(f);
@@ -250,6 +256,7 @@ on_channel(struct redis_link *l, const char *channel, size_t clen, const char *p
 	struct node *nd = f->node;
 	struct script_msg sm;
 	struct core_bp_msg m;
+	int more;
 
 	(void)l;
 	(void)channel;
@@ -274,7 +281,14 @@ on_channel(struct redis_link *l, const char *channel, size_t clen, const char *p
 	m.text = sm.text;
 	m.text_len = sm.text_len;
 	m.sid = sm.origin == nd->incarnation ? sm.sid : 0;
-	if (core_bp_message(nd->core, f->key, f->n, &m))
+	f->busy = 1;
+	more = core_bp_message(nd->core, f->key, f->n, &m);
+	f->busy = 0;
+	if (f->gone) { /* the link holds it no more: unsubscribed */
+		free(f);
+		return;
+	}
+	if (more)
 		ask(f);
 }
 
@@ -352,8 +366,8 @@ node_unfollow(void *arg, const struct room *r)
 		return;
 	if (shard_key(channel, sizeof(channel), SHARD_ROOM_CHANNEL, key, n) >= 0)
 		redis_unsubscribe(nd->shards[f->shard].sub, channel);
-	if (f->asking)
-		f->gone = 1; /* its state call's answer frees it */
+	if (f->asking || f->busy)
+		f->gone = 1; /* freed once that is over */
 	else
 		free(f);
 }
@@ -461,23 +475,52 @@ on_renew(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
+/* Which follows a walk acts on. */
+enum pick {
+	PICK_LATE,       /* not confirmed in REDIS_REPLY_TIMEOUT */
+	PICK_SUBSCRIBED, /* of the shard, subscribed */
+	PICK_SHARD,      /* of the shard */
+};
+
+/*
+ * The keys of the follows that pick selects (of shard), copied into *out
+ * (malloc; NULL when none): a walk gathers them first and then looks each
+ * up again, since the commands the core runs on each call may follow or
+ * unfollow rooms.  Returns how many.
+ */
+static size_t
+follows_pick(struct node *nd, enum pick pick, unsigned shard, char (**out)[CORE_ROOM_MAX + 1])
+{
+	struct follow *f;
+	size_t pos = 0, n = 0;
+
+	*out = NULL;
+	if (nd->follows.len == 0 || (*out = calloc(nd->follows.len, sizeof(**out))) == NULL)
+		return 0;
+	while ((f = hmap_next(&nd->follows, &pos)) != NULL)
+		if (pick == PICK_LATE
+		            ? !f->subscribed && ev_now(nd->loop) - f->since > REDIS_REPLY_TIMEOUT
+		            : f->shard == shard && (pick == PICK_SHARD || f->subscribed))
+			memcpy((*out)[n++], f->key, f->n + 1);
+	return n;
+}
+
 static void
 on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct node *nd = w->data;
-	struct follow *f, *late[64];
-	size_t pos = 0, n = 0, i;
+	char(*keys)[CORE_ROOM_MAX + 1];
+	size_t n, i;
 
+	(void)loop;
 	(void)revents;
 	core_bp_expire(nd->core);
 	/* A subscription Redis has not confirmed in REDIS_REPLY_TIMEOUT: the
-	 * joins waiting on it fail (core_bp_failed acts on opening rooms).
-	 * Gathered first: the commands that then run may follow new rooms. */
-	while (n < 64 && (f = hmap_next(&nd->follows, &pos)) != NULL)
-		if (!f->subscribed && ev_now(loop) - f->since > REDIS_REPLY_TIMEOUT)
-			late[n++] = f;
+	 * joins waiting on it fail (core_bp_failed acts on opening rooms). */
+	n = follows_pick(nd, PICK_LATE, 0, &keys);
 	for (i = 0; i < n; i++)
-		core_bp_failed(nd->core, late[i]->key, late[i]->n);
+		core_bp_failed(nd->core, keys[i], strlen(keys[i]));
+	free(keys);
 }
 
 /* --- presence --- */
@@ -497,8 +540,9 @@ on_cmd_state(struct redis_link *l, int up, const char *why, void *arg)
 {
 	struct shard *sh = arg;
 	struct node *nd = sh->node;
+	char(*keys)[CORE_ROOM_MAX + 1];
 	struct follow *f;
-	size_t pos = 0;
+	size_t n, i;
 
 	(void)l;
 	if (sh->index == NICK_SHARD && nd->pres)
@@ -510,17 +554,20 @@ on_cmd_state(struct redis_link *l, int up, const char *why, void *arg)
 	}
 	log_info("cluster: shard %u (%s) up", sh->index, redis_url(sh->cmd)->shown);
 	/* Back: catch up every subscribed room of this shard. */
-	while ((f = hmap_next(&nd->follows, &pos)) != NULL)
-		if (f->shard == sh->index && f->subscribed)
+	n = follows_pick(nd, PICK_SUBSCRIBED, sh->index, &keys);
+	for (i = 0; i < n; i++)
+		if ((f = hmap_get(&nd->follows, keys[i], strlen(keys[i]))) != NULL)
 			ask(f);
+	free(keys);
 }
 
 static void
 on_sub_state(struct redis_link *l, int up, const char *why, void *arg)
 {
 	struct shard *sh = arg;
+	char(*keys)[CORE_ROOM_MAX + 1];
 	struct follow *f;
-	size_t pos = 0;
+	size_t n, i;
 
 	(void)l;
 	(void)why;
@@ -528,11 +575,13 @@ on_sub_state(struct redis_link *l, int up, const char *why, void *arg)
 		return; /* each subscription confirms, and asks */
 	/* Joins waiting for a subscription that will not be confirmed now
 	 * fail (open rooms are caught up once it is back). */
-	while ((f = hmap_next(&sh->node->follows, &pos)) != NULL)
-		if (f->shard == sh->index) {
+	n = follows_pick(sh->node, PICK_SHARD, sh->index, &keys);
+	for (i = 0; i < n; i++)
+		if ((f = hmap_get(&sh->node->follows, keys[i], strlen(keys[i]))) != NULL)
 			f->subscribed = 0;
-			core_bp_failed(sh->node->core, f->key, f->n);
-		}
+	for (i = 0; i < n; i++)
+		core_bp_failed(sh->node->core, keys[i], strlen(keys[i]));
+	free(keys);
 }
 
 static void
@@ -634,6 +683,10 @@ node_free(struct node *nd)
 	}
 	ev_timer_stop(nd->loop, &nd->renew);
 	ev_timer_stop(nd->loop, &nd->tick);
+	/* The core outlives the node, and calls none of its hooks from here
+	 * on: not the callbacks in flight, which run as the links go, nor
+	 * core_free() for the rooms. */
+	core_set_backplane(nd->core, NULL);
 	/* The links first: their callbacks in flight run now, and may name
 	 * a follow. */
 	for (i = 0; i < nd->nshards; i++) {
@@ -641,8 +694,6 @@ node_free(struct node *nd)
 		redis_free(nd->shards[i].sub);
 	}
 	presence_free(nd->pres);
-	/* The core outlives the node: it frees its rooms without it. */
-	core_set_backplane(nd->core, NULL);
 	while ((f = hmap_next(&nd->follows, &pos)) != NULL)
 		free(f);
 	hmap_free(&nd->follows);

@@ -27,6 +27,8 @@ core_set_backplane(struct core *c, const struct core_backplane *bp)
 	c->has_bp = bp != NULL;
 	if (bp)
 		c->bp = *bp;
+	else
+		memset(&c->bp, 0, sizeof(c->bp));
 }
 
 void
@@ -462,9 +464,9 @@ older_ask(struct core *c, struct room *r, struct core_bp_op *op)
 	uint64_t first = room_ring_first(r);
 	unsigned len = history_len(&r->hist);
 
-	if (c->bp.range == NULL || op->epoch == 0 || op->epoch != r->epoch || op->since >= r->seq ||
-	    first <= op->since + 1 || len >= CHATD_REPLAY_MAX ||
-	    c->bp.range(c->bp.arg, r, op->since, first, CHATD_REPLAY_MAX - len, op) < 0)
+	if (!c->has_bp || c->bp.range == NULL || op->epoch == 0 || op->epoch != r->epoch ||
+	    op->since >= r->seq || first <= op->since + 1 || len >= CHATD_REPLAY_MAX ||
+	    c->bp.range(c->bp.arg, r, op->since, r->seq + 1, CHATD_REPLAY_MAX + len, op) < 0)
 		return -1;
 	op->state = BP_OLDER;
 	return 0;
@@ -491,6 +493,42 @@ bp_join_older(struct core *c, struct session *s, struct room *r, uint64_t epoch,
 	return 1;
 }
 
+/*
+ * Of msgs[0, count) (a range's answer, oldest first), the messages after
+ * since that a join replays before r's ring: the run that ends where the
+ * ring starts now (it may have moved on since the ask, which reached to
+ * the newest), the newest CHATD_REPLAY_MAX with the ring's.  A new array
+ * of *n new messages, or NULL (none, or they do not join up with the ring).
+ */
+static struct msg **
+older_run(const struct room *r, uint64_t since, const struct core_bp_msg *msgs, unsigned count,
+          unsigned *n)
+{
+	uint64_t first = room_ring_first(r);
+	unsigned len = history_len(&r->hist), end = count, start, i;
+	struct msg **older;
+
+	*n = 0;
+	while (end > 0 && (msgs[end - 1].epoch != r->epoch || msgs[end - 1].seq >= first))
+		end--;
+	if (end == 0 || msgs[end - 1].seq + 1 != first || len >= CHATD_REPLAY_MAX)
+		return NULL;
+	start = end - 1;
+	while (start > 0 && end - start < CHATD_REPLAY_MAX - len &&
+	       msgs[start - 1].epoch == r->epoch && msgs[start - 1].seq > since &&
+	       msgs[start - 1].seq + 1 == msgs[start].seq)
+		start--;
+	if (msgs[start].seq <= since || (older = calloc(end - start, sizeof(*older))) == NULL)
+		return NULL;
+	for (i = start; i < end; i++) {
+		older[*n] =
+		        msg_new(r->name, r->name_len, msgs[i].from, msgs[i].from_len, msgs[i].text,
+		                msgs[i].text_len, msgs[i].seq, msgs[i].time_ms, 0);
+		older[(*n)++]->epoch = r->epoch;
+	}
+	return older;
+}
+
 void
 core_bp_ranged(struct core *c, struct core_bp_op *op, const struct core_bp_msg *msgs,
                unsigned count)
@@ -498,9 +536,13 @@ core_bp_ranged(struct core *c, struct core_bp_op *op, const struct core_bp_msg *
 	struct room *r = op->room;
 	struct msg **older = NULL;
 	struct core_reply rep;
-	unsigned i, n = 0;
+	unsigned n = 0;
 	int err;
 
+	if (r == NULL) { /* its room went, and its session before it */
+		op_free(op);
+		return;
+	}
 	TAILQ_REMOVE(&r->waiters, op, rlink);
 	if (op->s == NULL) { /* the session ended meanwhile */
 		op_free(op);
@@ -510,16 +552,7 @@ core_bp_ranged(struct core *c, struct core_bp_op *op, const struct core_bp_msg *
 		session_done(op->s, &rep);
 		op_done(c, op);
 	} else {
-		if (count && (older = calloc(count, sizeof(*older))) == NULL)
-			count = 0;
-		for (i = 0; i < count; i++)
-			if (msgs[i].epoch == r->epoch && msgs[i].seq > op->since &&
-			    (n == 0 || msgs[i].seq == older[n - 1]->seq + 1)) {
-				older[n] = msg_new(r->name, r->name_len, msgs[i].from,
-				                   msgs[i].from_len, msgs[i].text, msgs[i].text_len,
-				                   msgs[i].seq, msgs[i].time_ms, 0);
-				older[n++]->epoch = r->epoch;
-			}
+		older = older_run(r, op->since, msgs, count, &n);
 		join_finish(c, op->s, r, op->epoch, op->since, op->tag, n ? older : NULL, n);
 		free(older);
 		op_done(c, op);
@@ -730,10 +763,16 @@ bp_room_free(struct core *c, struct room *r)
 	while ((op = TAILQ_FIRST(&r->waiters)) != NULL) {
 		log_warn("room %s freed with a command waiting on it", r->name);
 		TAILQ_REMOVE(&r->waiters, op, rlink);
+		if (op->s == NULL) { /* its session ended: the backplane's answer frees it */
+			op->room = NULL;
+			continue;
+		}
 		TAILQ_REMOVE(&op->s->ops, op, slink);
 		op_free(op);
 	}
-	if (c->has_bp && c->bp.unfollow && r->bp_state != BP_ROOM_IDLE)
+	/* Followed or not (a follow whose state failed left the room idle):
+	 * the node knows. */
+	if (c->has_bp && c->bp.unfollow)
 		c->bp.unfollow(c->bp.arg, r);
 }
 

@@ -29,7 +29,10 @@ struct listener {
 	int fd;
 	const struct frontend *pinned; /* NULL: the protocol is detected */
 	const struct listener_hooks *hooks;
-	char name[80]; /* the bound address, port resolved */
+	char name[80];     /* the bound address, port resolved */
+	uint8_t listening; /* listen() done (a socket from systemd comes so) */
+	uint8_t shared;    /* SO_REUSEPORT */
+	uint8_t told;      /* "listening on" logged */
 };
 
 static uint16_t
@@ -102,9 +105,10 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Wrap a bound, listening, non-blocking socket; shared: it has SO_REUSEPORT. */
+/* Wrap a bound non-blocking socket (listening: already listens); shared: it
+ * has SO_REUSEPORT. */
 static struct listener *
-wrap(struct ev_loop *loop, int fd, int shared, const struct frontend *pinned,
+wrap(struct ev_loop *loop, int fd, int shared, int listening, const struct frontend *pinned,
      const struct listener_hooks *hooks)
 {
 	struct sockaddr_storage bound = {0};
@@ -117,13 +121,13 @@ wrap(struct ev_loop *loop, int fd, int shared, const struct frontend *pinned,
 	l->fd = fd;
 	l->pinned = pinned;
 	l->hooks = hooks;
+	l->shared = (uint8_t)shared;
+	l->listening = (uint8_t)listening;
 	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
 		snprintf(l->name, sizeof(l->name), "fd %d", fd);
 	else
 		addr_text((struct sockaddr *)&bound, l->name, sizeof(l->name));
 	ev_io_init(&l->io, accept_cb, fd, EV_READ);
-	log_notice("listening on %s (%s)%s", l->name, pinned ? pinned->name : "detected",
-	           shared ? ", port shared (SO_REUSEPORT)" : "");
 	return l;
 }
 
@@ -148,8 +152,11 @@ listener_open(struct ev_loop *loop, const struct listen_spec *spec, int reusepor
 		close(fd);
 		return NULL;
 	}
-	if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0 ||
-	    listen(fd, CHATD_LISTEN_BACKLOG) < 0) {
+	/* Bound now, so that a port in use stops the start; listening from
+	 * listener_start(), when the server serves (a cluster node once its
+	 * links are up: the kernel would queue, or with SO_REUSEPORT route,
+	 * connections to it before). */
+	if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0) {
 		int err = errno;
 
 		/* The kernel shares a port only among sockets that all set
@@ -161,20 +168,34 @@ listener_open(struct ev_loop *loop, const struct listen_spec *spec, int reusepor
 		close(fd);
 		return NULL;
 	}
-	return wrap(loop, fd, reuseport, pinned, hooks);
+	return wrap(loop, fd, reuseport, 0, pinned, hooks);
 }
 
 struct listener *
 listener_adopt(struct ev_loop *loop, int fd, const struct frontend *pinned,
                const struct listener_hooks *hooks)
 {
-	return wrap(loop, fd, 0, pinned, hooks);
+	return wrap(loop, fd, 0, 1, pinned, hooks);
 }
 
-void
+int
 listener_start(struct listener *l)
 {
+	if (!l->listening) {
+		if (listen(l->fd, CHATD_LISTEN_BACKLOG) < 0) {
+			log_err("listen %s: %s", l->name, strerror(errno));
+			return -1;
+		}
+		l->listening = 1;
+	}
+	if (!l->told) {
+		log_notice("listening on %s (%s)%s", l->name,
+		           l->pinned ? l->pinned->name : "detected",
+		           l->shared ? ", port shared (SO_REUSEPORT)" : "");
+		l->told = 1;
+	}
 	ev_io_start(l->loop, &l->io);
+	return 0;
 }
 
 void

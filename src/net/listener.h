@@ -32,7 +32,9 @@ struct listener *listener_open(struct ev_loop *loop, const struct listen_spec *s
  * its options, SO_REUSEPORT included, are left as they were. */
 struct listener *listener_adopt(struct ev_loop *loop, int fd, const struct frontend *pinned,
                                 const struct listener_hooks *hooks);
-void listener_start(struct listener *l);
+/* Accept from now on (the first time: listen, and say so); 0, or -1 when
+ * listen() failed (logged). */
+int listener_start(struct listener *l);
 void listener_stop(struct listener *l);
 void listener_free(struct listener *l);
 

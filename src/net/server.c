@@ -229,7 +229,7 @@ emfile_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (srv->shutting_down)
 		return;
 	for (i = 0; i < srv->nlisteners; i++)
-		listener_start(srv->listeners[i]);
+		(void)listener_start(srv->listeners[i]); /* listening since the start */
 }
 
 static void
@@ -434,10 +434,14 @@ reload(struct server *srv)
 	char err[512];
 	int n;
 
-	sysd_reloading();
+	/* Not serving yet (a node waiting for its links): READY=1 is still to
+	 * come, and says all there is to say. */
+	if (srv->serving)
+		sysd_reloading();
 	if (config_reload(&srv->cfg, &next, err, sizeof(err)) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
-		sysd_notify("READY=1");
+		if (srv->serving)
+			sysd_notify("READY=1");
 		return;
 	}
 	n = config_diff(&srv->cfg, &next, report_change);
@@ -451,7 +455,8 @@ reload(struct server *srv)
 	core_set_limits(srv->core, &lim);
 	log_notice("reloaded %s: %d change%s", next.path[0] ? next.path : "the command line", n,
 	           n == 1 ? "" : "s");
-	sysd_notify("READY=1");
+	if (srv->serving)
+		sysd_notify("READY=1");
 }
 
 static void
@@ -641,12 +646,19 @@ server_run(struct server *srv)
 	 * unavailable", and a balancer would send it there. */
 	while (srv->node && !node_ready(srv->node) && !srv->shutting_down && ev_time() < until)
 		ev_run(srv->loop, EVRUN_ONCE);
+	if (srv->shutting_down) { /* stopped while it waited: it never served */
+		ev_run(srv->loop, 0);
+		log_notice("shut down");
+		return 0;
+	}
 	if (srv->node && !node_ready(srv->node))
 		log_warn("cluster: not every Redis link is up after %d s; serving anyway (rooms on "
 		         "a shard that is down refuse messages)",
 		         CHATD_CLUSTER_READY_S);
-	for (i = 0; i < srv->nlisteners && !srv->shutting_down; i++)
-		listener_start(srv->listeners[i]);
+	for (i = 0; i < srv->nlisteners; i++)
+		if (listener_start(srv->listeners[i]) < 0)
+			return 1;
+	srv->serving = 1;
 	if (wd > 0) {
 		ev_timer_set(&srv->watchdog, 0, wd);
 		ev_timer_again(srv->loop, &srv->watchdog);

@@ -46,6 +46,7 @@ struct server {
 	ev_timer status;   /* systemd STATUS= line, and memory housekeeping */
 	size_t trim_mark;  /* connections and rooms when memory was last given back */
 	int shutting_down;
+	int serving;          /* listening, READY=1 sent */
 	double turn_began;    /* ev_time() when the loop woke, 0 before the first wake */
 	struct store *store;  /* the history store, or NULL */
 	struct node *node;    /* the cluster's backplane (--cluster), or NULL */

@@ -348,6 +348,13 @@ def test_a_room_freed_after_its_linger_is_left_and_can_be_joined_again(srv):
         t.assert_eq(bob.say("quiet", "last").type, t.ACK, "bob says last")
         m = alice.expect(t.MESSAGE, pred=lambda f: f.text == "last")
         t.assert_eq(m.seq, 4, "seq of last")
+        # A room whose state Redis refuses (a key of another type): the
+        # join fails, and the room is left once freed all the same.
+        redis_command(r, "HSET chatd:room:{bad}:seq a b")
+        res = alice.join("bad", timeout=5)
+        t.assert_eq(res.ok, False, "a join Redis cannot serve: %r" % res)
+        t.wait_until(lambda: metrics(a)["chatd_cluster_rooms"] == 1, 5, interval=0.05,
+                     what="bad left after its linger (quiet still followed)")
 
 
 def test_a_join_while_redis_is_down_is_refused(srv):

@@ -361,7 +361,10 @@ apply(struct presence *pr, struct peer *p, const struct script_pres *e)
 		(void)core_ghost_part(pr->core, g, e->arg, e->arg_len, e->text, e->text_len);
 		break;
 	case 'N':
-		(void)core_ghost_rename(pr->core, g, e->arg, e->arg_len);
+		/* A name a user here holds (the two claims crossed): the ghost
+		 * could not be found by its changes any more, so it goes. */
+		if (core_ghost_rename(pr->core, g, e->arg, e->arg_len) < 0)
+			core_session_end(pr->core, g, PRES_QUIT, REASON_NONE);
 		break;
 	case 'Q':
 		if (e->reason == 0) {

@@ -498,6 +498,36 @@ def test_an_irc_user_sees_the_other_nodes_users_come_and_go(srv):
             raise AssertionError("bob's QUIT: %r" % q)
 
 
+def test_two_nodes_on_one_port_are_one_server(srv):
+    from test_reuseport import registered, server_on
+    with Redis() as r, node(srv, r, "a", "--reuseport") as a:
+        with server_on(srv.path, a.port, "--reuseport", "--cluster", r.url,
+                       "--node-name", "b") as b:
+            b.wait_for_line(r"cluster: shard 0 .* up", 10)
+            nicks = ["u%02d" % i for i in range(40)]  # all on one node: 2 in 2^40
+            clients = [t.Client(a.port, n, label=n) for n in nicks]
+            a.clients.extend(clients)
+            for c in clients:
+                t.assert_eq(c.join("lobby").ok, True, "%s joins" % c.name)
+            # Whichever node each reached, each sees everyone.
+            for c in (clients[0], clients[-1]):
+                t.wait_until(lambda c=c: sorted(c.users()) == nicks, 10, interval=0.1,
+                             what="%s's USERS naming all 40" % c.name)
+                t.wait_until(lambda c=c: sorted(c.who("lobby")) == nicks, 10, interval=0.1,
+                             what="%s's WHO naming all 40" % c.name)
+            ack = clients[0].say("lobby", "hello all")
+            t.assert_eq(ack.type, t.ACK, "say")
+            for c in clients[1:]:
+                m = c.expect(t.MESSAGE, pred=lambda f: f.text == "hello all")
+                t.assert_eq(m.seq, ack.seq, "%s: one sequence" % c.name)
+            t.wait_until(lambda: len(registered(a)) + len(registered(b)) == 40, 5,
+                         what="every registration logged")
+            here = (len(registered(a)), len(registered(b)))
+            if 0 in here:
+                raise AssertionError("all clients on one node: %r" % (here,))
+            print("    clients per node: %d and %d" % here)
+
+
 def test_ready_only_once_its_redis_links_are_up_and_its_presence_written(srv):
     from test_service import Daemon, Notify, require_libsystemd
     require_libsystemd(srv)

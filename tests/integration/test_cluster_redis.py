@@ -4,10 +4,10 @@
 a directory of its own, and stopped by its pid: a Redis that refuses (no
 one on the port, a wrong or missing password, something that is not
 Redis) is one clear line naming the URL and the reason, and exit 2; the
-right password starts chatd, which says at once what cluster mode does
-not share yet, and never prints the password.  The
-options stay out of --help until cluster mode works (docs/cluster.md).
-Skipped when redis-server is not installed."""
+right password starts chatd, which says at once what it shares, and
+never prints the password; a node name Redis keys cannot hold is refused
+the same way; the options are in --help and printed by --print-config
+only when set.  Skipped when redis-server is not installed."""
 
 import os
 import shutil

@@ -45,17 +45,22 @@
 /* Sessions a walk over the users takes at a time. */
 #define WALK_PAGE 256
 
+/* A change held while its node is read: its payload. */
+struct held {
+	char *p;
+	size_t n;
+};
+
 struct peer {
 	char name[CHATD_NODE_NAME_MAX + 1];
 	uint8_t n;
-	uint8_t reading;  /* its hash is asked for */
-	uint8_t unread;   /* to be read at the next beat (a read failed) */
-	uint8_t overflow; /* changes were not held: read again */
-	double absent;    /* since when the checks have not named it (0: they do) */
-	uint64_t inc;     /* its incarnation */
-	uint64_t version; /* of the last change applied */
-	char **held;      /* changes heard while reading (payloads, NUL-ended) */
-	size_t *heldlen;
+	uint8_t reading;   /* its hash is asked for */
+	uint8_t unread;    /* to be read at the next beat (a read failed) */
+	uint8_t overflow;  /* changes were not held: read again */
+	double absent;     /* since when the checks have not named it (0: they do) */
+	uint64_t inc;      /* its incarnation */
+	uint64_t version;  /* of the last change applied */
+	struct held *held; /* changes heard while reading */
 	unsigned nheld;
 };
 
@@ -118,62 +123,80 @@ on_written(int rc, const char *why, void *arg)
 	}
 }
 
+/* Call fn on every user owned by p: the ghosts of that node, or (p NULL)
+ * this node's own users.  fn may end the one it is given. */
+static void
+users_walk(struct presence *pr, const struct peer *p,
+           void (*fn)(struct presence *, struct session *, void *), void *ctx)
+{
+	struct session *page[WALK_PAGE];
+	char last[CORE_NICK_MAX + 1];
+	const char *after = NULL;
+	size_t got, i;
+
+	while ((got = core_users_after(pr->core, after, page, WALK_PAGE)) > 0) {
+		snprintf(last, sizeof(last), "%s", session_key(page[got - 1]));
+		after = last;
+		for (i = 0; i < got; i++)
+			if (core_ghost_owner(page[i]) == p)
+				fn(pr, page[i], ctx);
+		if (got < WALK_PAGE)
+			break;
+	}
+}
+
+/* The hash's fields as write_whole() gathers them. */
+struct whole {
+	const char **kv;
+	size_t *kvlen;
+	char **rooms;
+	size_t n, max; /* users gathered, room for */
+};
+
+static void
+whole_add(struct presence *pr, struct session *s, void *ctx)
+{
+	struct whole *w = ctx;
+	size_t len = 0;
+
+	(void)pr;
+	if (w->n == w->max)
+		return; /* registered since the count: in the next change */
+	w->rooms[w->n] = rooms_of(s, &len);
+	w->kv[2 * w->n] = session_nick(s), w->kvlen[2 * w->n] = session_nick_len(s);
+	w->kv[2 * w->n + 1] = w->rooms[w->n] ? w->rooms[w->n] : "";
+	w->kvlen[2 * w->n + 1] = len;
+	w->n++;
+}
+
 /* The hash whole: every registered user of this node and its rooms.
  * The changes that follow it go out as usual: the link runs them after
  * it.  While one is in flight, another waits for its answer (whole). */
 static void
 write_whole(struct presence *pr)
 {
-	struct session *page[WALK_PAGE];
-	const char **kv = NULL, **nkv;
-	size_t *kvlen = NULL, *nlen, got, i, nkvs = 0, cap = 0, len;
-	char *rooms = NULL, last[CORE_NICK_MAX + 1], **bufs = NULL, **nb;
-	const char *after = NULL;
-	unsigned nbufs = 0;
-	int ok = 1;
+	struct whole w = {NULL, NULL, NULL, 0, 0};
 
 	pr->whole = 1;
 	if (pr->writing || !redis_up(pr->cmd))
 		return;
-	while (ok && (got = core_users_after(pr->core, after, page, WALK_PAGE)) > 0) {
-		for (i = 0; ok && i < got; i++) {
-			const struct session *s = page[i];
-
-			if (core_ghost_owner(s))
-				continue;
-			if (nkvs + 2 > cap) {
-				cap = cap ? cap * 2 : 64;
-				nkv = realloc(kv, cap * sizeof(*kv));
-				nlen = realloc(kvlen, cap * sizeof(*kvlen));
-				nb = realloc(bufs, cap * sizeof(*bufs));
-				kv = nkv ? nkv : kv;
-				kvlen = nlen ? nlen : kvlen;
-				bufs = nb ? nb : bufs;
-				if (!nkv || !nlen || !nb) {
-					ok = 0;
-					break;
-				}
-			}
-			rooms = rooms_of(s, &len);
-			bufs[nbufs++] = rooms;
-			kv[nkvs] = session_nick(s), kvlen[nkvs++] = session_nick_len(s);
-			kv[nkvs] = rooms ? rooms : "", kvlen[nkvs++] = len;
+	w.max = core_user_count(pr->core) - core_ghost_count(pr->core);
+	w.kv = calloc(2 * w.max + 1, sizeof(*w.kv));
+	w.kvlen = calloc(2 * w.max + 1, sizeof(*w.kvlen));
+	w.rooms = calloc(w.max + 1, sizeof(*w.rooms));
+	if (w.kv && w.kvlen && w.rooms) {
+		users_walk(pr, NULL, whole_add, &w);
+		if (script_pres_reset(pr->cmd, pr->name, pr->inc, SCRIPT_NODE_TTL, w.kv, w.kvlen,
+		                      (unsigned)(2 * w.n), on_written, pr) == 0) {
+			pr->writing = 1;
+			pr->whole = 0;
 		}
-		snprintf(last, sizeof(last), "%s", session_key(page[got - 1]));
-		after = last;
-		if (got < WALK_PAGE)
-			break;
 	}
-	if (ok && script_pres_reset(pr->cmd, pr->name, pr->inc, SCRIPT_NODE_TTL, kv, kvlen,
-	                            (unsigned)nkvs, on_written, pr) == 0) {
-		pr->writing = 1;
-		pr->whole = 0;
-	}
-	while (nbufs)
-		free(bufs[--nbufs]);
-	free(bufs);
-	free(kv);
-	free(kvlen);
+	while (w.rooms && w.n)
+		free(w.rooms[--w.n]);
+	free(w.rooms);
+	free(w.kv);
+	free(w.kvlen);
 }
 
 static void
@@ -273,32 +296,9 @@ static void
 held_clear(struct peer *p)
 {
 	while (p->nheld)
-		free(p->held[--p->nheld]);
+		free(p->held[--p->nheld].p);
 	free(p->held);
-	free(p->heldlen);
 	p->held = NULL;
-	p->heldlen = NULL;
-}
-
-/* Call fn on every ghost of p (which fn may end). */
-static void
-ghosts_walk(struct presence *pr, const struct peer *p,
-            void (*fn)(struct presence *, struct session *, void *), void *ctx)
-{
-	struct session *page[WALK_PAGE];
-	char last[CORE_NICK_MAX + 1];
-	const char *after = NULL;
-	size_t got, i;
-
-	while ((got = core_users_after(pr->core, after, page, WALK_PAGE)) > 0) {
-		snprintf(last, sizeof(last), "%s", session_key(page[got - 1]));
-		after = last;
-		for (i = 0; i < got; i++)
-			if (core_ghost_owner(page[i]) == p)
-				fn(pr, page[i], ctx);
-		if (got < WALK_PAGE)
-			break;
-	}
 }
 
 static void
@@ -318,7 +318,7 @@ ghost_end(struct presence *pr, struct session *g, void *ctx)
 static void
 peer_gone(struct presence *pr, struct peer *p, uint8_t reason, int keep)
 {
-	ghosts_walk(pr, p, ghost_drop, &reason);
+	users_walk(pr, p, ghost_drop, &reason);
 	if (keep)
 		return;
 	log_info("cluster: node %s is %s", p->name,
@@ -400,59 +400,47 @@ heard(struct presence *pr, struct peer *p, const struct script_pres *e)
 static void
 hold(struct peer *p, const char *payload, size_t n)
 {
-	char **h;
-	size_t *hl;
+	struct held *h;
 
 	if (p->overflow)
 		return;
-	if (p->nheld == HELD_MAX)
-		goto overflow;
-	if (p->nheld % 64 == 0) {
-		if ((h = realloc(p->held, (p->nheld + 64) * sizeof(*h))) == NULL)
-			goto overflow;
+	h = p->held;
+	if (p->nheld % 64 == 0 && p->nheld < HELD_MAX &&
+	    (h = realloc(p->held, (p->nheld + 64) * sizeof(*h))) != NULL)
 		p->held = h;
-		if ((hl = realloc(p->heldlen, (p->nheld + 64) * sizeof(*hl))) == NULL)
-			goto overflow;
-		p->heldlen = hl;
+	if (p->nheld >= HELD_MAX || h == NULL || (p->held[p->nheld].p = malloc(n)) == NULL) {
+		p->overflow = 1; /* read again once this read is done */
+		return;
 	}
-	if ((p->held[p->nheld] = malloc(n + 1)) == NULL)
-		goto overflow;
-	memcpy(p->held[p->nheld], payload, n);
-	p->held[p->nheld][n] = '\0';
-	p->heldlen[p->nheld++] = n;
-	return;
-overflow:
-	p->overflow = 1; /* read again once this read is done */
+	memcpy(p->held[p->nheld].p, payload, n);
+	p->held[p->nheld++].n = n;
 }
 
 /* The changes held while p was read, now that it has been. */
 static void
 held_run(struct presence *pr, struct peer *p)
 {
-	char **held = p->held;
-	size_t *len = p->heldlen;
+	struct held *held = p->held;
 	unsigned n = p->nheld, i;
 	struct script_pres e;
 	char name[CHATD_NODE_NAME_MAX + 1];
 	size_t nn = p->n;
 
 	p->held = NULL;
-	p->heldlen = NULL;
 	p->nheld = 0;
 	memcpy(name, p->name, nn);
 	for (i = 0; i < n; i++) {
 		/* A change may start another read: the rest wait for it. */
 		if ((p = peer_find(pr, name, nn)) != NULL &&
-		    script_pres_parse(held[i], len[i], &e) == 0 && e.inc == p->inc) {
+		    script_pres_parse(held[i].p, held[i].n, &e) == 0 && e.inc == p->inc) {
 			if (p->reading)
-				hold(p, held[i], len[i]);
+				hold(p, held[i].p, held[i].n);
 			else
 				heard(pr, p, &e);
 		}
-		free(held[i]);
+		free(held[i].p);
 	}
 	free(held);
-	free(len);
 }
 
 /* Whether word w[0, n) is one of the space-separated words of list. */
@@ -532,7 +520,7 @@ reconcile(struct presence *pr, struct peer *p, const redisReply *r)
 		hmap_put(&sn.nicks, sn.keys[k], f->len, r->element[i + 1]);
 		k++;
 	}
-	ghosts_walk(pr, p, ghost_unlisted, &sn);
+	users_walk(pr, p, ghost_unlisted, &sn);
 	for (i = 0; i + 1 < r->elements; i += 2) {
 		const redisReply *f = r->element[i], *v = r->element[i + 1];
 		struct session *g;
@@ -574,16 +562,17 @@ on_read(const redisReply *r, const char *why, void *arg)
 	if (p == NULL)
 		return;
 	p->reading = 0;
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		log_notice("cluster: presence of node %s not read: %s", p->name, why ? why : "?");
+	/* Not read, or no hash (the node is stopping or lost, which B, L or
+	 * the next check tells, or Redis lost it and the node is writing it
+	 * again): its users stay, and the next change heard, or the next
+	 * check, reads it again.  What was held may have been its R. */
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || (inc = field_u64(r, "@inc")) == 0) {
+		if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+			log_notice("cluster: presence of node %s not read: %s", p->name,
+			           why ? why : "?");
 		held_clear(p);
 		p->unread = 1;
-		return;
-	}
-	/* No hash: the node is stopping or lost, which B, L or the next
-	 * check tells; its users stay until then. */
-	if ((inc = field_u64(r, "@inc")) == 0) {
-		held_clear(p);
+		p->version = 0;
 		return;
 	}
 	if (inc != p->inc) { /* restarted under its name: the old one died */
@@ -812,7 +801,7 @@ presence_free(struct presence *pr)
 		return;
 	ev_timer_stop(pr->loop, &pr->beat);
 	while ((p = hmap_next(&pr->peers, &pos)) != NULL)
-		ghosts_walk(pr, p, ghost_end, NULL);
+		users_walk(pr, p, ghost_end, NULL);
 	pos = 0;
 	while ((p = hmap_next(&pr->peers, &pos)) != NULL) {
 		held_clear(p);

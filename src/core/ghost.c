@@ -34,21 +34,25 @@ drop_done(void *ctx, const struct core_reply *r)
 
 static const struct sink ghost_sink = {drop_message, drop_presence, drop_done, NULL};
 
-/* Whether nick[0, n) may be a ghost's new name: valid, and held by no
- * session here (another ghost's, being stale, gives way). */
-static int
-ghost_may_take(struct core *c, const char *nick, size_t n)
+int
+ghost_evict(struct core *c, const char *nick, size_t n)
 {
-	struct session *owner;
+	struct session *owner = core_user_find(c, nick, n);
 
-	if (!valid_nick(nick, n))
-		return 0;
-	if ((owner = core_user_find(c, nick, n)) == NULL)
+	if (owner == NULL)
 		return 1;
 	if (!owner->ghost)
 		return 0;
 	core_session_end(c, owner, PRES_QUIT, REASON_NONE);
 	return 1;
+}
+
+/* Whether nick[0, n) may be a ghost's new name: valid, and held by no
+ * session here (another ghost's, being stale, gives way). */
+static int
+ghost_may_take(struct core *c, const char *nick, size_t n)
+{
+	return valid_nick(nick, n) && ghost_evict(c, nick, n);
 }
 
 struct session *
@@ -88,15 +92,11 @@ core_ghost_part(struct core *c, struct session *g, const char *room, size_t n, c
 {
 	char key[CORE_ROOM_MAX + 1];
 	struct room *r;
-	struct pres *p;
 	int err;
 
 	if ((r = room_lookup(c, room, n, key, &err)) == NULL || !room_is_member(g, r))
 		return -1;
-	p = core_stamp(c, pres_leave(PRES_PART, REASON_NONE, r->name, r->name_len, g->nick,
-	                             g->nick_len, reason, core_reason_fit(reason, rn), c->now_ms));
-	member_leave(c, r, g, p);
-	pres_unref(p);
+	member_part(c, r, g, reason, core_reason_fit(reason, rn));
 	return 0;
 }
 

@@ -243,8 +243,8 @@ void bp_room_free(struct core *c, struct room *r);
 void bp_present(struct core *c, const struct session *s, uint8_t kind, uint8_t reason,
                 const struct room *r, const char *text, size_t tn);
 
-/* room.c: s, in r no more, is announced gone with p. */
-void member_leave(struct core *c, struct room *r, struct session *s, struct pres *p);
+/* room.c: s leaves r with the words reason[0, rn) (fitted), announced. */
+void member_part(struct core *c, struct room *r, struct session *s, const char *reason, size_t rn);
 /* Put s into r, and announce it to the others (join_finish's first half). */
 void member_join(struct core *c, struct room *r, struct session *s);
 int room_is_member(const struct session *s, const struct room *r);
@@ -266,6 +266,11 @@ size_t core_reason_fit(const char *text, size_t n);
 void nick_set(struct core *c, struct session *s, const char *nick, size_t n);
 /* s, registered, takes the checked nick: announced to it and its rooms. */
 void nick_rename(struct core *c, struct session *s, const char *nick, size_t n);
+
+/* ghost.c: a ghost holding nick here is of a user whose leaving has not
+ * come yet (the cluster gave the nick away): it quits now.  1 when no
+ * session here holds nick now, 0 when one of this node's does. */
+int ghost_evict(struct core *c, const char *nick, size_t n);
 
 /* A reply for cmd with tag, naming arg[0, n). */
 void reply_init(struct core_reply *r, enum core_cmd cmd, uint64_t tag, const char *arg, size_t n);

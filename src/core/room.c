@@ -592,14 +592,18 @@ member_join(struct core *c, struct room *r, struct session *s)
 
 /* The leaver is told too, at once: it confirms the part. */
 void
-member_leave(struct core *c, struct room *r, struct session *s, struct pres *p)
+member_part(struct core *c, struct room *r, struct session *s, const char *reason, size_t rn)
 {
+	struct pres *p = core_stamp(c, pres_leave(PRES_PART, REASON_NONE, r->name, r->name_len,
+	                                          s->nick, s->nick_len, reason, rn, c->now_ms));
+
 	if (room_batched(c, r)) {
 		s->sink->presence(s->ctx, p);
 		room_batch_add(c, r, p);
 	} else {
 		announce(c, r, p, NULL);
 	}
+	pres_unref(p);
 	member_remove(c, r, s);
 }
 
@@ -652,18 +656,14 @@ core_part(struct core *c, struct session *s, const char *name, size_t n, const c
 {
 	struct core_reply rep;
 	struct room *r;
-	struct pres *p;
 
 	if (bp_defer(c, s, CMD_PART, name, n, reason, rn, 0, 0, tag))
 		return;
 	reply_init(&rep, CMD_PART, tag, name, n);
 	if ((r = member_room(c, s, name, n, &rep.err)) != NULL) {
 		rn = core_reason_fit(reason, rn);
-		p = core_stamp(c, pres_leave(PRES_PART, REASON_NONE, r->name, r->name_len, s->nick,
-		                             s->nick_len, reason, rn, c->now_ms));
-		member_leave(c, r, s, p);
+		member_part(c, r, s, reason, rn);
 		bp_present(c, s, PRES_PART, REASON_NONE, r, reason, rn);
-		pres_unref(p);
 	}
 	session_done(s, &rep);
 }

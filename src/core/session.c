@@ -119,17 +119,6 @@ nick_check(struct core *c, const struct session *s, const char *nick, size_t n)
 	return 0;
 }
 
-/* The cluster gave this node nick: a ghost still holding it here is of a
- * user whose leaving has not come yet, and goes now. */
-static void
-ghost_evict(struct core *c, const char *nick, size_t n)
-{
-	struct session *g = core_user_find(c, nick, n);
-
-	if (g && g->ghost)
-		core_session_end(c, g, PRES_QUIT, REASON_NONE);
-}
-
 void
 nick_set(struct core *c, struct session *s, const char *nick, size_t n)
 {

@@ -437,6 +437,9 @@ def test_a_killed_node_is_lost_and_its_users_dropped_within_10s(srv):
             raise AssertionError("node lost announced after %.1f s" % took)
         print("    node lost announced %.1f s after kill -9" % took)
         t.assert_eq(alice.who("lobby"), ["alice"], "WHO after the loss")
+        m = metrics(a)
+        t.assert_eq((m["chatd_cluster_nodes_lost_total"], m["chatd_cluster_nodes"],
+                     m["chatd_cluster_remote_users"]), (1, 0, 0), "a's figures after the loss")
         probe = a.client()
         t.wait_until(lambda: probe.hello("bob").type == t.WELCOME, 12 - took, interval=0.2,
                      what="bob's nick free once its lease ran out")
